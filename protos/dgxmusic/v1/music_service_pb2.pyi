@@ -1,0 +1,194 @@
+from dgxmusic.v1 import audio_pb2 as _audio_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_UNSPECIFIED: _ClassVar[Stage]
+    STAGE_COMPOSING: _ClassVar[Stage]
+    STAGE_RENDERING: _ClassVar[Stage]
+    STAGE_STREAMING: _ClassVar[Stage]
+    STAGE_CACHE: _ClassVar[Stage]
+STAGE_UNSPECIFIED: Stage
+STAGE_COMPOSING: Stage
+STAGE_RENDERING: Stage
+STAGE_STREAMING: Stage
+STAGE_CACHE: Stage
+
+class SongOptions(_message.Message):
+    __slots__ = ("bpm", "key", "bars", "seconds", "seed")
+    BPM_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    bpm: float
+    key: str
+    bars: int
+    seconds: float
+    seed: int
+    def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class ComposeRequest(_message.Message):
+    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    STEMS_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    options: SongOptions
+    soundfont: str
+    audio_format: _audio_pb2.AudioFormat
+    stems: bool
+    bypass_cache: bool
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+
+class ComposeResponse(_message.Message):
+    __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    MIDI_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    midi: MidiResult
+    audio_header: _audio_pb2.AudioHeader
+    audio_chunk: _audio_pb2.AudioChunk
+    summary: Summary
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., midi: _Optional[_Union[MidiResult, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class GenerateMidiRequest(_message.Message):
+    __slots__ = ("prompt", "options")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    options: SongOptions
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ...) -> None: ...
+
+class GenerateMidiResponse(_message.Message):
+    __slots__ = ("midi",)
+    MIDI_FIELD_NUMBER: _ClassVar[int]
+    midi: MidiResult
+    def __init__(self, midi: _Optional[_Union[MidiResult, _Mapping]] = ...) -> None: ...
+
+class RenderRequest(_message.Message):
+    __slots__ = ("midi", "soundfont", "audio_format", "stems", "bypass_cache")
+    MIDI_FIELD_NUMBER: _ClassVar[int]
+    SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    STEMS_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    midi: bytes
+    soundfont: str
+    audio_format: _audio_pb2.AudioFormat
+    stems: bool
+    bypass_cache: bool
+    def __init__(self, midi: _Optional[bytes] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+
+class RenderResponse(_message.Message):
+    __slots__ = ("progress", "audio_header", "audio_chunk", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    audio_header: _audio_pb2.AudioHeader
+    audio_chunk: _audio_pb2.AudioChunk
+    summary: Summary
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("stage", "fraction", "message")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    fraction: float
+    message: str
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class MidiResult(_message.Message):
+    __slots__ = ("midi", "info")
+    MIDI_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    midi: bytes
+    info: SongInfo
+    def __init__(self, midi: _Optional[bytes] = ..., info: _Optional[_Union[SongInfo, _Mapping]] = ...) -> None: ...
+
+class SongInfo(_message.Message):
+    __slots__ = ("genre", "bpm", "key", "time_signature", "bars", "duration_seconds", "seed", "tracks", "sections", "metadata_json")
+    GENRE_FIELD_NUMBER: _ClassVar[int]
+    BPM_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TIME_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    genre: str
+    bpm: float
+    key: str
+    time_signature: str
+    bars: int
+    duration_seconds: float
+    seed: int
+    tracks: _containers.RepeatedCompositeFieldContainer[TrackInfo]
+    sections: _containers.RepeatedCompositeFieldContainer[Section]
+    metadata_json: str
+    def __init__(self, genre: _Optional[str] = ..., bpm: _Optional[float] = ..., key: _Optional[str] = ..., time_signature: _Optional[str] = ..., bars: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., tracks: _Optional[_Iterable[_Union[TrackInfo, _Mapping]]] = ..., sections: _Optional[_Iterable[_Union[Section, _Mapping]]] = ..., metadata_json: _Optional[str] = ...) -> None: ...
+
+class TrackInfo(_message.Message):
+    __slots__ = ("name", "channel", "program", "instrument", "is_drum", "note_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    IS_DRUM_FIELD_NUMBER: _ClassVar[int]
+    NOTE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    channel: int
+    program: int
+    instrument: str
+    is_drum: bool
+    note_count: int
+    def __init__(self, name: _Optional[str] = ..., channel: _Optional[int] = ..., program: _Optional[int] = ..., instrument: _Optional[str] = ..., is_drum: _Optional[bool] = ..., note_count: _Optional[int] = ...) -> None: ...
+
+class Section(_message.Message):
+    __slots__ = ("name", "start_bar", "bars")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    START_BAR_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    start_bar: int
+    bars: int
+    def __init__(self, name: _Optional[str] = ..., start_bar: _Optional[int] = ..., bars: _Optional[int] = ...) -> None: ...
+
+class StageTiming(_message.Message):
+    __slots__ = ("stage", "seconds")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    seconds: float
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class Summary(_message.Message):
+    __slots__ = ("request_id", "cache_hit", "stage_timings", "total_seconds")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
+    STAGE_TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    cache_hit: bool
+    stage_timings: _containers.RepeatedCompositeFieldContainer[StageTiming]
+    total_seconds: float
+    def __init__(self, request_id: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., stage_timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_seconds: _Optional[float] = ...) -> None: ...
