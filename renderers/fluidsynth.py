@@ -1,0 +1,228 @@
+"""MIDI performance -> float32 stereo audio with FluidSynth: exact per-track stems, their mix, one gain.
+
+Each stem renders alone in a fresh synthesizer (a reused one is not bit-exact after a reset), in parallel on
+a thread pool: the ctypes calls that synthesise release the GIL. A long-lived "keeper" synth holds the
+SoundFont loaded for the renderer's life, so FluidSynth's sample cache makes each fresh synth's load cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from renderers._libfluidsynth import FLUID_FAILED, FLUID_OK, FluidSynthApi, load
+from renderers.errors import RenderError, SoundFontLoadError
+from renderers.midi import EventKind, MidiEvent, MidiPerformance
+from renderers.soundfonts import SoundFont
+
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 96000
+MAX_TAIL_SECONDS = 60.0
+PEAK_TARGET_DBFS = -1.0
+_MIDI_CHANNELS = 16
+
+Audio = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, eq=False)
+class RenderedAudio:
+    """Float32 stereo audio, [frames, 2]; the stems add up to the mix, and one gain was applied to all."""
+
+    sample_rate: int
+    mix: Audio
+    stems: dict[str, Audio]
+    gain: float
+    peak_dbfs: float
+
+
+class _Synth:
+    """One FluidSynth synthesizer with its own settings; its pointers are freed exactly once."""
+
+    def __init__(self, api: FluidSynthApi, sample_rate: int) -> None:
+        self._api = api
+        settings = api.new_fluid_settings()
+        if not settings:
+            raise RenderError("FluidSynth could not create its settings")
+        if api.fluid_settings_setnum(settings, b"synth.sample-rate", float(sample_rate)) != FLUID_OK:
+            api.delete_fluid_settings(settings)
+            raise RenderError(f"FluidSynth rejected sample rate {sample_rate}")
+        synth = api.new_fluid_synth(settings)
+        if not synth:
+            api.delete_fluid_settings(settings)
+            raise RenderError("FluidSynth could not create a synthesizer")
+        self._settings: int | None = settings
+        self._synth: int | None = synth
+
+    def __enter__(self) -> _Synth:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def pointer(self) -> int:
+        if self._synth is None:
+            raise RenderError("the synthesizer was already deleted")
+        return self._synth
+
+    def load_soundfont(self, path: Path) -> None:
+        if self._api.fluid_synth_sfload(self.pointer, os.fsencode(path), 1) == FLUID_FAILED:
+            raise SoundFontLoadError(f"FluidSynth cannot load the SoundFont {path}")
+        # Without an explicit program per channel the synth stays silent after sfload. A font lacking
+        # program 0 fails here; the channel then plays whatever the MIDI selects, as the CLI does.
+        for channel in range(_MIDI_CHANNELS):
+            self._api.fluid_synth_program_change(self.pointer, channel, 0)
+
+    def play(self, event: MidiEvent) -> None:
+        # Return codes of channel messages are ignored on purpose: a MIDI file may ask for a program or
+        # drum kit the font lacks, and the right outcome is silence on that channel, not a failed job.
+        api, synth, channel = self._api, self.pointer, event.channel
+        match event.kind:
+            case EventKind.NOTE_ON:
+                api.fluid_synth_noteon(synth, channel, event.data1, event.data2)
+            case EventKind.NOTE_OFF:
+                api.fluid_synth_noteoff(synth, channel, event.data1)
+            case EventKind.CONTROL_CHANGE:
+                api.fluid_synth_cc(synth, channel, event.data1, event.data2)
+            case EventKind.PROGRAM_CHANGE:
+                api.fluid_synth_program_change(synth, channel, event.data1)
+            case EventKind.PITCH_BEND:
+                api.fluid_synth_pitch_bend(synth, channel, event.data1)
+            case EventKind.CHANNEL_PRESSURE:
+                api.fluid_synth_channel_pressure(synth, channel, event.data1)
+            case EventKind.KEY_PRESSURE:
+                api.fluid_synth_key_pressure(synth, channel, event.data1, event.data2)
+
+    def write(self, out: Audio, start: int, frames: int) -> None:
+        """Synthesise `frames` frames into out[start:start + frames] (out is C-contiguous [n, 2])."""
+        buffer = out.ctypes.data
+        status = self._api.fluid_synth_write_float(self.pointer, frames, buffer, 2 * start, 2, buffer, 2 * start + 1, 2)
+        if status != FLUID_OK:
+            raise RenderError("FluidSynth failed to synthesise audio")
+
+    def close(self) -> None:
+        if self._synth is not None:
+            self._api.delete_fluid_synth(self._synth)
+            self._synth = None
+        if self._settings is not None:
+            self._api.delete_fluid_settings(self._settings)
+            self._settings = None
+
+
+class FluidSynthRenderer:
+    """Renders MIDI performances with one SoundFont at one sample rate; safe to share between threads."""
+
+    def __init__(self, soundfont: SoundFont, sample_rate: int = 44100, *, threads: int = 2) -> None:
+        check_sample_rate(sample_rate)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self.soundfont = soundfont
+        self.sample_rate = sample_rate
+        self._api = load()
+        self._keeper = _Synth(self._api, sample_rate)
+        try:
+            self._keeper.load_soundfont(soundfont.path)
+        except RenderError:
+            self._keeper.close()
+            raise
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fluidsynth")
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> FluidSynthRenderer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def render(self, performance: MidiPerformance, *, stems: bool = True, tail_seconds: float = 0.0) -> RenderedAudio:
+        """Render every stem alone, sum them into the mix, and scale all so the mix peaks at -1 dBFS."""
+        if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
+            raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
+        frames = round((performance.duration_seconds + tail_seconds) * self.sample_rate)
+        pending = deque(self._submit([stem.events for stem in performance.stems], frames))
+        mix = np.zeros((frames, 2), dtype=np.float32)
+        rendered: dict[str, Audio] = {}
+        try:
+            # Summed in stem order, whatever order they finish in, so the mix is reproducible; each future
+            # is dropped once summed so that without stems their audio can be freed early.
+            for stem in performance.stems:
+                audio = pending.popleft().result()
+                mix += audio
+                if stems:
+                    rendered[stem.name] = audio
+        finally:
+            for future in pending:
+                future.cancel()
+        gain = _normalising_gain(mix)
+        for audio in (mix, *rendered.values()):
+            audio *= np.float32(gain)
+        return RenderedAudio(
+            sample_rate=self.sample_rate, mix=mix, stems=rendered, gain=gain, peak_dbfs=_peak_dbfs(mix)
+        )
+
+    def close(self) -> None:
+        """Wait for running renders, then free the SoundFont. Later renders raise RenderError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pool.shutdown(wait=True)
+        self._keeper.close()
+
+    def _submit(self, stems: Sequence[Sequence[MidiEvent]], frames: int) -> list[Future[Audio]]:
+        with self._lock:
+            if self._closed:
+                raise RenderError("the renderer is closed")
+            return [self._pool.submit(self._render_stem, events, frames) for events in stems]
+
+    def _render_stem(self, events: Sequence[MidiEvent], frames: int) -> Audio:
+        out = np.zeros((frames, 2), dtype=np.float32)
+        with _Synth(self._api, self.sample_rate) as synth:
+            synth.load_soundfont(self.soundfont.path)
+            position = 0
+            for event in events:
+                at = min(round(event.seconds * self.sample_rate), frames)
+                if at > position:
+                    synth.write(out, position, at - position)
+                    position = at
+                synth.play(event)
+            if frames > position:
+                synth.write(out, position, frames - position)
+        return out
+
+
+def check_sample_rate(sample_rate: int) -> None:
+    """Raise ValueError naming sample_rate unless it is an integer FluidSynth accepts."""
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int)
+        or not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE
+    ):
+        raise ValueError(
+            f"sample_rate must be an integer within {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}, got {sample_rate!r}"
+        )
+
+
+def _normalising_gain(mix: Audio) -> float:
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    if peak == 0.0:
+        return 1.0
+    return float(np.float32(10 ** (PEAK_TARGET_DBFS / 20) / peak))
+
+
+def _peak_dbfs(audio: Audio) -> float:
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return 20 * math.log10(peak) if peak > 0.0 else -math.inf

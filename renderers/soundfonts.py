@@ -1,0 +1,77 @@
+"""The SoundFonts a renderer may use, found by scanning directories and looked up by name only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderers.errors import SoundFontNotFound
+
+DEFAULT_SOUNDFONT_DIRS = (Path("/usr/share/sounds/sf2"),)
+PREFERRED_DEFAULT = "FluidR3_GM"
+_SUFFIXES = (".sf2", ".sf3")
+
+
+@dataclass(frozen=True)
+class SoundFont:
+    """A SoundFont file and the name clients ask for it by (the file stem)."""
+
+    name: str
+    path: Path
+
+
+class SoundFontLibrary:
+    """The SoundFonts found in some directories, resolved by name so clients never pass paths."""
+
+    def __init__(self, directories: Sequence[Path], default: str | None = None) -> None:
+        self._fonts = _scan(directories)
+        if default is not None and default not in self._fonts:
+            raise SoundFontNotFound(default, self.names())
+        self._default = default if default is not None else _pick_default(self.names())
+
+    def names(self) -> list[str]:
+        """The names of the SoundFonts found, in scan order."""
+        return list(self._fonts)
+
+    @property
+    def default(self) -> str | None:
+        """The name used when a request names no SoundFont; None when the library is empty."""
+        return self._default
+
+    def resolve(self, name: str | None) -> SoundFont:
+        """The SoundFont called `name`, or the default for None or ""."""
+        wanted = name or self._default
+        if wanted is None or wanted not in self._fonts:
+            raise SoundFontNotFound(name or "", self.names())
+        return self._fonts[wanted]
+
+
+def _scan(directories: Sequence[Path]) -> dict[str, SoundFont]:
+    fonts: dict[str, SoundFont] = {}
+    seen: set[Path] = set()
+    for directory in directories:
+        # Real files before links, so a link such as default-GM.sf2 never hides the file it points to.
+        for path in sorted(_candidates(directory), key=lambda p: (p.is_symlink(), p.name)):
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # a broken link or a link loop
+                continue
+            if target in seen or path.stem in fonts or not target.is_file():
+                continue
+            seen.add(target)
+            fonts[path.stem] = SoundFont(name=path.stem, path=path)
+    return fonts
+
+
+def _candidates(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if p.suffix.lower() in _SUFFIXES]
+    except OSError:
+        return []
+
+
+def _pick_default(names: list[str]) -> str | None:
+    if PREFERRED_DEFAULT in names:
+        return PREFERRED_DEFAULT
+    return names[0] if names else None
