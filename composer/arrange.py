@@ -1,0 +1,126 @@
+"""Song form: the genre's section template fitted to the requested number of bars, with an energy curve."""
+
+from dataclasses import dataclass
+
+from composer.genres import Form
+from composer.instruments import Role
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    start_bar: int
+    bars: int
+    energy: float  # 0 silent .. 1 everything at full tilt
+
+    @property
+    def end_bar(self) -> int:
+        return self.start_bar + self.bars
+
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
+    bars: int  # length in the full-size (64-bar-ish) template
+    priority: int  # 1 = kept first when the song is short
+
+
+ENERGY = {"intro": 0.3, "verse": 0.65, "chorus": 0.85, "build": 0.6, "drop": 1.0, "breakdown": 0.35,
+          "outro": 0.3}  # fmt: skip
+TEMPLATES: dict[Form, tuple[_Slot, ...]] = {
+    "beat": (
+        _Slot("intro", 4, 2),
+        _Slot("verse", 16, 1),
+        _Slot("chorus", 8, 3),
+        _Slot("verse", 16, 5),
+        _Slot("chorus", 8, 4),
+        _Slot("outro", 4, 6),
+    ),
+    "club": (
+        _Slot("intro", 8, 2),
+        _Slot("build", 4, 4),
+        _Slot("drop", 16, 1),
+        _Slot("breakdown", 8, 5),
+        _Slot("build", 4, 6),
+        _Slot("drop", 16, 3),
+        _Slot("outro", 8, 7),
+    ),
+    "song": (
+        _Slot("intro", 4, 3),
+        _Slot("verse", 8, 2),
+        _Slot("chorus", 8, 1),
+        _Slot("verse", 8, 5),
+        _Slot("chorus", 8, 6),
+        _Slot("breakdown", 4, 7),
+        _Slot("chorus", 8, 8),
+        _Slot("outro", 4, 4),
+    ),
+    "ambient": (
+        _Slot("intro", 4, 2),
+        _Slot("verse", 8, 1),
+        _Slot("breakdown", 4, 4),
+        _Slot("verse", 8, 5),
+        _Slot("outro", 4, 3),
+    ),
+}
+# Which parts play in each kind of section: sparse intros and breakdowns, everything in drops and choruses.
+SECTION_ROLES: dict[Form, dict[str, frozenset[Role]]] = {
+    "beat": {
+        "intro": frozenset({"chords", "lead", "pad", "fx"}),
+        "verse": frozenset({"drums", "bass", "chords", "lead", "fx"}),
+        "chorus": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
+        "outro": frozenset({"chords", "pad", "fx"}),
+    },
+    "club": {
+        "intro": frozenset({"drums", "pad", "fx"}),
+        "build": frozenset({"drums", "chords", "lead", "fx"}),
+        "drop": frozenset({"drums", "bass", "chords", "lead", "fx"}),
+        "breakdown": frozenset({"chords", "pad", "lead", "fx"}),
+        "outro": frozenset({"drums", "bass", "pad", "fx"}),
+    },
+    "song": {
+        "intro": frozenset({"chords", "pad", "fx"}),
+        "verse": frozenset({"drums", "bass", "chords", "lead", "fx"}),
+        "chorus": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
+        "breakdown": frozenset({"chords", "pad", "lead", "fx"}),
+        "outro": frozenset({"drums", "chords", "pad", "fx"}),
+    },
+    "ambient": {
+        "intro": frozenset({"pad", "fx"}),
+        "verse": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
+        "breakdown": frozenset({"chords", "pad", "fx"}),
+        "outro": frozenset({"pad", "lead", "fx"}),
+    },
+}
+
+
+def plays(form: Form, section: Section, role: Role) -> bool:
+    return role in SECTION_ROLES[form][section.name]
+
+
+def arrange(form: Form, bars: int) -> tuple[Section, ...]:
+    """Sections covering exactly `bars` bars, in phrases of 4 bars where the length allows."""
+    unit = 4 if bars >= 16 else 2 if bars >= 8 else 1
+    units, spare = divmod(bars, unit)
+    template = TEMPLATES[form]
+    kept = sorted(sorted(template, key=lambda slot: slot.priority)[:units], key=template.index)
+    lengths = [1] * len(kept)
+    extra = units - len(kept)
+    # Share the units beyond one per section by each slot's template length beyond one unit (largest remainder).
+    weights = [max(slot.bars - unit, 0) or 1 for slot in kept]
+    shares = [extra * weight / sum(weights) for weight in weights]
+    for index, share in enumerate(shares):
+        lengths[index] += int(share)
+    by_remainder = sorted(range(len(kept)), key=lambda i: (-(shares[i] - int(shares[i])), kept[i].priority))
+    for index in by_remainder[: units - sum(lengths)]:
+        lengths[index] += 1
+    sections: list[Section] = []
+    start = 0
+    for index, slot in enumerate(kept):
+        length = lengths[index] * unit + (spare if index == len(kept) - 1 else 0)
+        if sections and sections[-1].name == slot.name:  # neighbours left by a dropped section merge
+            sections[-1] = Section(slot.name, sections[-1].start_bar, sections[-1].bars + length, ENERGY[slot.name])
+        else:
+            sections.append(Section(slot.name, start, length, ENERGY[slot.name]))
+        start += length
+    return tuple(sections)

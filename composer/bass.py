@@ -1,0 +1,169 @@
+"""Bass parts: chord roots in the low register, in the genre's rhythm; 808 glides and dubstep wobbles."""
+
+import itertools
+import math
+import random
+
+from composer.arrange import Section, plays
+from composer.genres import BassStyle, Form
+from composer.score import BAR, STEP, Feel, Part
+from composer.theory import Chord, Key
+
+LOWEST = 33  # A1: lower than this a General MIDI bass turns to mud on most speakers
+BEND_RANGE = 12  # semitones, set by RPN 0 so an 808 can glide up to an octave
+MODULATION = 1
+
+# Dubstep wobble rhythms per bar, (start step, length in steps), and LFO rates in cycles per beat.
+WOBBLE_RHYTHMS = (((0, 6), (6, 2), (8, 8)), ((0, 4), (4, 4), (8, 3), (11, 5)), ((0, 8), (8, 6), (14, 2)))
+WOBBLE_RATES = (1.0, 2.0, 3.0, 4.0)
+
+
+def bass_part(
+    style: BassStyle,
+    form: Form,
+    key: Key,
+    sections: tuple[Section, ...],
+    chords: list[Chord],
+    kicks: list[list[int]],
+    feel: Feel,
+    rng: random.Random,
+) -> Part:
+    part = Part()
+    if style == "808":
+        _set_bend_range(part)
+    for section in sections:
+        if not plays(form, section, "bass"):
+            continue
+        for bar in range(section.start_bar, section.end_bar):
+            chord = chords[bar]
+            following = chords[bar + 1] if bar + 1 < len(chords) else chord
+            root = _low(chord.root)
+            volume = 70 + 40 * section.energy
+            if style == "808":
+                _808_bar(part, feel, rng, bar, kicks[bar], root, _low(following.root), volume, section)
+            elif style == "wobble" and section.energy >= 0.85:
+                _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
+            elif style in ("wobble", "sustain", "reese"):
+                _long_bar(part, feel, bar, root, volume, modulate=style == "reese")
+            else:
+                _pattern_bar(part, style, feel, rng, key, bar, kicks[bar], chord, following, volume)
+    return part
+
+
+def _low(pc: int) -> int:
+    return LOWEST + (pc - LOWEST) % 12
+
+
+def _set_bend_range(part: Part) -> None:
+    for controller, value in ((101, 0), (100, 0), (6, BEND_RANGE), (38, 0), (101, 127), (100, 127)):
+        part.control(0, controller, value)
+
+
+def _808_bar(
+    part: Part, feel: Feel, rng: random.Random, bar: int, kicks: list[int], root: int, next_root: int,
+    volume: float, section: Section,
+) -> None:  # fmt: skip
+    """Long 808 notes on the kicks; some glide (pitch bend) into the next note, then the bend recentres."""
+    steps = kicks or [0, 7, 10]
+    pitches = [root + (12 if index and rng.random() < 0.15 else 0) for index in range(len(steps))]
+    for index, step in enumerate(steps):
+        start = feel.tick(bar, step)
+        last = index == len(steps) - 1
+        end = (bar + 1) * BAR if last else feel.tick(bar, steps[index + 1])
+        if last and bar + 1 >= section.end_bar:
+            end = min(end, start + 4 * STEP)
+        target = next_root if last else pitches[index + 1]
+        pitch = pitches[index]
+        part.note(start, end - start, pitch, feel.velocity(volume + 10, 4))
+        glide = target - pitch
+        if glide and abs(glide) <= BEND_RANGE and end - start >= 3 * STEP and rng.random() < 0.45:
+            ramp = min(2 * STEP, (end - start) // 2)
+            for i in range(1, 7):
+                part.bend(end - ramp + ramp * i // 7, glide * i / 7, BEND_RANGE)
+            part.bend(end, 0, BEND_RANGE)
+
+
+def _fifth(chord: Chord) -> int:
+    return (chord.tones[2] - chord.root) % 12 if len(chord.tones) > 2 else 12
+
+
+def _wobble_bar(part: Part, feel: Feel, rng: random.Random, bar: int, root: int, fifth: int, volume: float) -> None:
+    """Held notes whose modulation wheel swings at a per-note rate: the wobble."""
+    for start_step, length in rng.choice(WOBBLE_RHYTHMS):
+        start = feel.tick(bar, start_step)
+        duration = length * STEP
+        pitch = root + rng.choice((0, 0, 12, fifth))
+        part.note(start, duration, pitch, feel.velocity(volume + 8, 4))
+        rate = rng.choice(WOBBLE_RATES)
+        for tick in range(0, duration, STEP // 4):
+            phase = tick / (4 * STEP) * rate
+            part.control(start + tick, MODULATION, 64 - 63 * math.cos(2 * math.pi * phase))
+        part.control(start + duration, MODULATION, 0)
+
+
+def _long_bar(part: Part, feel: Feel, bar: int, root: int, volume: float, *, modulate: bool) -> None:
+    """A whole-bar note; a reese bass breathes with a slow modulation sweep."""
+    start = bar * BAR
+    part.note(start, BAR, root, feel.velocity(volume - 5, 3))
+    if modulate:
+        for step in range(0, 16, 2):
+            part.control(start + step * STEP, MODULATION, 20 + 50 * math.sin(math.pi * step / 16))
+        part.control(start + BAR - 1, MODULATION, 20)
+
+
+# Rhythm per style: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach.
+ROLLING = tuple(
+    (beat * 4 + offset, 1, "o" if (beat, offset) == (3, 3) else "r") for beat in range(4) for offset in (1, 2, 3)
+)
+PATTERNS: dict[str, tuple[tuple[tuple[int, int, str], ...], ...]] = {
+    "walking": (
+        ((0, 6, "r"), (6, 2, "f"), (8, 2, "r"), (10, 4, "o"), (14, 2, "a")),
+        ((0, 7, "r"), (7, 3, "f"), (10, 4, "r"), (14, 2, "a")),
+    ),
+    "offbeat": (
+        ((2, 2, "r"), (6, 2, "r"), (10, 2, "o"), (14, 2, "r")),
+        ((2, 2, "r"), (6, 2, "r"), (10, 2, "r"), (14, 1, "o"), (15, 1, "r")),
+    ),
+    "rolling": (ROLLING,),
+    "pulse": (
+        tuple((step, 2, "r") for step in range(0, 16, 2)),
+        (*((step, 2, "r") for step in range(0, 14, 2)), (14, 2, "a")),
+    ),
+}
+
+
+def _pattern_bar(
+    part: Part, style: BassStyle, feel: Feel, rng: random.Random, key: Key, bar: int, kicks: list[int],
+    chord: Chord, following: Chord, volume: float,
+) -> None:  # fmt: skip
+    root = _low(chord.root)
+    if style == "kick_locked":
+        steps = kicks or [0, 8, 10]
+        gaps = [*(b - a for a, b in itertools.pairwise(steps)), 16 - steps[-1]]
+        rhythm = [
+            (step, min(gap, 3), "r" if index == 0 or rng.random() < 0.7 else "o")
+            for index, (step, gap) in enumerate(zip(steps, gaps, strict=True))
+        ]
+        if steps[-1] < 14 and rng.random() < 0.5:
+            rhythm.append((14, 2, "a"))
+    else:
+        rhythm = list(rng.choice(PATTERNS[style]))
+    for step, length, what in rhythm:
+        pitch = _choose(what, root, chord, following, key)
+        tick = feel.human(feel.tick(bar, step))
+        accent = 8 if step % 4 == 0 else 0
+        part.note(tick, length * STEP - 10, pitch, feel.velocity(volume + accent, 5))
+
+
+def _choose(what: str, root: int, chord: Chord, following: Chord, key: Key) -> int:
+    if what == "o":
+        return root + 12
+    if what == "f":
+        return root + _fifth(chord)
+    if what == "a" and following.root != chord.root:
+        # A scale step next to the coming root leads the ear into the chord change.
+        target = _low(following.root)
+        scale = key.scale
+        below = next(target - d for d in range(1, 3) if (target - d) % 12 in scale)
+        return below if below >= LOWEST else target + next(d for d in range(1, 3) if (target + d) % 12 in scale)
+    return root

@@ -1,0 +1,244 @@
+"""Drum parts: each genre's signature groove on a sixteenth grid, trap hat rolls, fills, builds and crashes."""
+
+import random
+from dataclasses import dataclass
+
+from composer.arrange import Section, plays
+from composer.genres import Genre
+from composer.instruments import (
+    CLAP,
+    CLOSED_HAT,
+    CRASH,
+    HIGH_TOM,
+    KICK,
+    LOW_TOM,
+    MID_TOM,
+    OPEN_HAT,
+    RIM,
+    SHAKER,
+    SNARE,
+    TAMBOURINE,
+)  # fmt: skip
+from composer.score import BAR, STEP, Feel, Part
+
+HIT = 60  # drum notes are short; the synthesizer lets them ring
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One drum sound's pattern: 16-step bars cycled ('X' accent, 'x' hit, 'o' ghost), from an energy up."""
+
+    pitch: int
+    bars: tuple[str, ...]
+    velocity: int
+    min_energy: float = 0.5
+
+
+@dataclass(frozen=True)
+class Groove:
+    voices: tuple[Voice, ...]
+    fill: tuple[tuple[int, str], ...] = ()  # the last beat of a phrase: (pitch, 4 steps)
+    trap_hats: bool = False  # generated sixteenth hats with 1/32 rolls and triplets
+    crash: bool = True
+
+
+FOUR_ON_FLOOR = "x...x...x...x..."
+BACKBEAT = "....x.......x..."
+HALF_TIME = "........x......."
+OFFBEATS = "..x...x...x...x."
+EIGHTHS = "x.x.x.x.x.x.x.x."
+
+GROOVES: dict[str, Groove] = {
+    "trap": Groove(
+        (
+            Voice(KICK, ("x......x..x.....", "x.....x...x..x..", "x......x..x..x..", "x.x.......x....."), 118),
+            Voice(CLAP, (HALF_TIME,), 112),
+            Voice(SNARE, (HALF_TIME,), 96),
+            Voice(OPEN_HAT, ("................", "..............x."), 78, 0.8),
+        ),
+        trap_hats=True,
+        crash=False,
+    ),
+    "drill": Groove(
+        (
+            Voice(KICK, ("x.........x.....", "..x.......x..x..", "x.........x.....", "x.x.........x..."), 118),
+            Voice(SNARE, ("........x....x..", "........x.......", "........x....x..", "...x....x......x"), 112),
+            Voice(CLAP, (HALF_TIME,), 100),
+            Voice(CLOSED_HAT, ("x..x..x.x..x..x.", "x..x..x.x..x.xxx"), 84),
+            Voice(OPEN_HAT, ("................", "......x........."), 74, 0.8),
+        ),
+        crash=False,
+    ),
+    "boom bap": Groove(
+        (
+            Voice(KICK, ("x.......x.x.....", "x..x......x..x..", "x.......x.x.....", "x......xx.....x."), 108),
+            Voice(SNARE, ("....X.......X...", "....X.......X..o"), 104),
+            Voice(CLOSED_HAT, ("x.x.x.xox.x.x.x.", "x.x.x.x.x.x.x.xo"), 78),
+            Voice(OPEN_HAT, ("................", "..............x."), 70, 0.8),
+        ),
+        fill=((SNARE, ".o.x"), (KICK, "..x.")),
+        crash=False,
+    ),
+    "lo-fi hip-hop": Groove(
+        (
+            Voice(KICK, ("x.......x.x.....", "x.........x..x.."), 92),
+            Voice(SNARE, (BACKBEAT,), 84),
+            Voice(RIM, ("..........o.....", "......o........."), 70, 0.8),
+            Voice(CLOSED_HAT, ("x.xox.x.x.xox.x.", "x.x.x.xox.x.x.x."), 64),
+        ),
+        crash=False,
+    ),
+    "house": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR,), 118, 0.2),
+            Voice(CLAP, (BACKBEAT,), 104),
+            Voice(OPEN_HAT, (OFFBEATS,), 88, 0.3),
+            Voice(CLOSED_HAT, (".o.o.o.o.o.o.o.o",), 84, 0.6),
+            Voice(TAMBOURINE, (BACKBEAT,), 66, 0.9),
+        ),
+        fill=((CLAP, "x.xx"),),
+    ),
+    "techno": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR,), 122, 0.2),
+            Voice(OPEN_HAT, (OFFBEATS,), 84, 0.3),
+            Voice(CLOSED_HAT, ("xx.xxx.xxx.xxx.x",), 66, 0.6),
+            Voice(RIM, ("...x..x....x..x.", "...x..x.....x.x."), 80, 0.55),
+            Voice(CLAP, (BACKBEAT,), 92, 0.9),
+        ),
+        fill=((RIM, "xxxx"),),
+    ),
+    "dubstep": Groove(
+        (
+            Voice(KICK, ("x.........x.....", "x.....x.......x.", "x.........x.x...", "x.x...x........."), 122),
+            Voice(SNARE, ("........X.......",), 118),
+            Voice(CLAP, (HALF_TIME,), 104),
+            Voice(CLOSED_HAT, (EIGHTHS,), 80, 0.2),
+            Voice(OPEN_HAT, ("......x.......x.",), 76, 0.8),
+        ),
+        fill=((SNARE, "x.xx"),),
+    ),
+    "future bass": Groove(
+        (
+            Voice(KICK, ("x.....x...x.....", "x.........x..x.."), 116),
+            Voice(CLAP, ("........X.......",), 114),
+            Voice(SNARE, (HALF_TIME,), 96),
+            Voice(CLOSED_HAT, ("x.x.x.x.x.x.x.xx", "x.x.x.x.x.x.xxx."), 80, 0.2),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    "drum and bass": Groove(
+        (
+            Voice(KICK, ("x.........x.....", "x.........x.....", "x.x.......x.....", "x.........xx...."), 116),
+            Voice(SNARE, ("....X..o.o..X..o", "....X.......X...", "....X..o.o..X...", ".o..X.......X.o."), 114),
+            Voice(CLOSED_HAT, (EIGHTHS,), 76, 0.2),
+            Voice(OPEN_HAT, ("..............x.",), 74, 0.8),
+        ),
+        fill=((SNARE, "xoxx"),),
+    ),
+    "pop": Groove(
+        (
+            Voice(KICK, ("x.......x.......", "x.......x.x....."), 110),
+            Voice(SNARE, (BACKBEAT,), 104),
+            Voice(CLAP, (BACKBEAT,), 92, 0.8),
+            Voice(CLOSED_HAT, (EIGHTHS,), 74, 0.3),
+            Voice(TAMBOURINE, (OFFBEATS,), 58, 0.8),
+        ),
+        fill=((HIGH_TOM, "x..."), (MID_TOM, ".x.."), (LOW_TOM, "..x."), (SNARE, "...x")),
+    ),
+    "ambient": Groove(
+        (
+            Voice(KICK, ("x...............", "................"), 64, 0.45),
+            Voice(RIM, ("..........x.....", "......x........."), 46, 0.45),
+            Voice(SHAKER, (OFFBEATS,), 42, 0.45),
+        ),
+        crash=False,
+    ),
+}
+_ACCENT = {"X": 1.12, "x": 1.0, "o": 0.5}
+
+
+def drum_part(
+    genre: Genre, sections: tuple[Section, ...], feel: Feel, rng: random.Random, intensity: int
+) -> tuple[Part, list[list[int]]]:
+    """The drum track and, per bar, the sixteenth steps the kick plays (the bass locks to them)."""
+    groove = GROOVES[genre.name]
+    part = Part()
+    total_bars = sections[-1].end_bar
+    kicks: list[list[int]] = [[] for _ in range(total_bars)]
+    loudness = 1.0 + 0.06 * intensity
+    rotation = rng.randrange(4)  # the seed decides which variation of the pattern cycle comes first
+    for section in sections:
+        if not plays(genre.form, section, "drums"):
+            continue
+        scale = (0.8 + 0.2 * section.energy) * loudness
+        if groove.crash and section.energy >= 0.85 and section.start_bar > 0:
+            part.note(section.start_bar * BAR, HIT, CRASH, feel.velocity(110 * loudness))
+        for bar in range(section.start_bar, section.end_bar):
+            in_section = bar - section.start_bar
+            if section.name == "build":
+                _build_bar(part, feel, groove, bar, in_section, section, scale)
+                continue
+            phrase_end = in_section % 4 == 3 and bar < total_bars - 1 and section.energy >= 0.6
+            fill = dict(groove.fill) if phrase_end else {}
+            for voice in groove.voices:
+                if section.energy < voice.min_energy:
+                    continue
+                pattern = voice.bars[(in_section + rotation) % len(voice.bars)]
+                for step, mark in enumerate(pattern):
+                    if step >= 12 and fill and voice.pitch in fill:
+                        mark = fill[voice.pitch][step - 12]
+                    if mark == ".":
+                        continue
+                    if voice.pitch == KICK:
+                        kicks[bar].append(step)
+                    velocity = feel.velocity(voice.velocity * _ACCENT[mark] * scale)
+                    part.note(feel.human(feel.tick(bar, step)), HIT, voice.pitch, velocity)
+            for pitch, marks in groove.fill if phrase_end else ():
+                if all(voice.pitch != pitch for voice in groove.voices):
+                    for offset, mark in enumerate(marks):
+                        if mark != ".":
+                            velocity = feel.velocity(100 * _ACCENT[mark] * scale)
+                            part.note(feel.human(feel.tick(bar, 12 + offset)), HIT, pitch, velocity)
+            if groove.trap_hats:
+                _trap_hats(part, feel, rng, bar, in_section, scale)
+    return part, kicks
+
+
+def _trap_hats(part: Part, feel: Feel, rng: random.Random, bar: int, in_section: int, scale: float) -> None:
+    """Sixteenth hats; some eighth-note spans become 1/32 rolls or triplets, the last beat of 4 bars always."""
+    rolls: dict[int, int] = {}  # eighth-note span -> hits in it (4: 1/32 roll, 3: 1/16 triplet, 6: 1/32 triplet)
+    for span in (3, 5, 7):
+        if rng.random() < 0.3:
+            rolls[span] = rng.choice((3, 4, 4, 6))
+    if in_section % 4 == 3:
+        rolls[6], rolls[7] = 4, 6
+    for span in range(8):
+        start = feel.tick(bar, span * 2)
+        hits = rolls.get(span, 2)
+        spacing = 2 * STEP // hits
+        for hit in range(hits):
+            # Plain eighths lean on the downbeat; rolls swell into the next beat.
+            accent = (92 if hit == 0 else 66) if hits == 2 else 58 + 40 * hit / (hits - 1)
+            velocity = accent * scale
+            part.note(feel.human(start + hit * spacing), min(HIT, spacing), CLOSED_HAT, feel.velocity(velocity, 4))
+
+
+def _build_bar(
+    part: Part, feel: Feel, groove: Groove, bar: int, in_section: int, section: Section, scale: float
+) -> None:
+    """A snare roll that doubles its rate through the build, over kicks that stop for the last bar."""
+    beats = 4 * section.bars
+    for beat in range(4):
+        progress = (in_section * 4 + beat) / beats
+        hits = 1 if progress < 0.25 else 2 if progress < 0.5 else 4 if progress < 0.85 else 8
+        for hit in range(hits):
+            tick = bar * BAR + beat * 4 * STEP + hit * 4 * STEP // hits
+            part.note(tick, min(HIT, 4 * STEP // hits), SNARE, feel.velocity((50 + 70 * progress) * scale, 3))
+        if in_section < section.bars - 1:
+            part.note(bar * BAR + beat * 4 * STEP, HIT, KICK, feel.velocity(110 * scale))
+    for voice in groove.voices:
+        if voice.pitch in (CLOSED_HAT, OPEN_HAT) and section.energy >= voice.min_energy:
+            for step, mark in enumerate(voice.bars[in_section % len(voice.bars)]):
+                if mark != ".":
+                    part.note(feel.tick(bar, step), HIT, voice.pitch, feel.velocity(voice.velocity * scale))

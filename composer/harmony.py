@@ -1,0 +1,133 @@
+"""Chord and pad parts: the progression voiced with smooth voice leading, in the genre's comping rhythm."""
+
+import random
+
+from composer.arrange import Section, plays
+from composer.genres import ChordStyle, Form
+from composer.score import BAR, STEP, Feel, Part
+from composer.theory import Chord
+
+EXPRESSION = 11
+# Comping rhythms (16 steps) per style; the seed picks one per section.
+RHYTHMS: dict[str, tuple[str, ...]] = {
+    "stabs": ("..x..x....x..x..", "x..x..x...x..x..", "..x...x...x...x."),
+    "sparse_stabs": ("...x.....x....x.", "..x.....x.......", "......x.......x."),
+    "chops": ("x.....x...x.....", "x.......x..x....", "x..x......x....."),
+    "supersaw": ("x..x..x.x..x..x.", "x..x..x...x.x...", "x.x..x..x..x.x.."),
+    "comp": ("x...x.x.x...x.x.", "x..x..x...x.x...", "x...x...x...x..."),
+}
+
+
+def voice_chord(chord: Chord, previous: tuple[int, ...], low: int, high: int) -> tuple[int, ...]:
+    """Close-position voicing in [low, high] nearest the previous one (rootless for ninth chords)."""
+    tones = chord.tones[1:] if len(chord.tones) >= 5 else chord.tones
+    best: tuple[int, ...] = ()
+    best_cost = float("inf")
+    for rotation in range(len(tones)):
+        order = tones[rotation:] + tones[:rotation]
+        first = low + (order[0] - low) % 12
+        for base in (first, first + 12):
+            pitches = [base]
+            for pc in order[1:]:
+                pitches.append(pitches[-1] + 1 + (pc - pitches[-1] - 1) % 12)
+            if pitches[-1] > high:
+                continue
+            if len(previous) == len(pitches):
+                cost = float(sum(abs(a - b) for a, b in zip(previous, pitches, strict=True)))
+            else:
+                cost = abs(sum(pitches) / len(pitches) - (low + high) / 2) * 2
+            if cost < best_cost:
+                best, best_cost = tuple(pitches), cost
+    return best
+
+
+def chord_runs(section: Section, chords: list[Chord]) -> list[tuple[int, int, Chord]]:
+    """(first bar, bars, chord) for each stretch of one chord within a section."""
+    runs: list[tuple[int, int, Chord]] = []
+    for bar in range(section.start_bar, section.end_bar):
+        if runs and runs[-1][2] == chords[bar] and runs[-1][0] + runs[-1][1] == bar:
+            start, length, chord = runs[-1]
+            runs[-1] = (start, length + 1, chord)
+        else:
+            runs.append((bar, 1, chords[bar]))
+    return runs
+
+
+def chord_part(
+    style: ChordStyle, genre_name: str, form: Form, sections: tuple[Section, ...], chords: list[Chord],
+    feel: Feel, rng: random.Random,
+) -> Part:  # fmt: skip
+    part = Part()
+    voicing: tuple[int, ...] = ()
+    for section in sections:
+        if not plays(form, section, "chords"):
+            continue
+        volume = 58 + 40 * section.energy
+        rhythmic = section.energy >= 0.6 and style not in ("sustain", "pad")
+        rhythm = _rhythm(style, genre_name, rng)
+        for start_bar, bars, chord in chord_runs(section, chords):
+            voicing = voice_chord(chord, voicing, 52, 76)
+            if not rhythmic:
+                _hold(part, feel, voicing, start_bar * BAR, bars * BAR, volume, strum=style == "strum")
+                continue
+            for bar in range(start_bar, start_bar + bars):
+                if style == "strum":
+                    split = 10 if rng.random() < 0.5 else 16
+                    _hold(part, feel, voicing, bar * BAR, split * STEP, volume, strum=True)
+                    if split < 16:
+                        _hold(
+                            part, feel, voicing, bar * BAR + split * STEP, (16 - split) * STEP, volume - 12, strum=True
+                        )
+                else:
+                    _comp_bar(part, feel, voicing, bar, rhythm, volume)
+        if style == "supersaw" and section.energy >= 0.85:
+            _pump(part, section)
+    return part
+
+
+def _rhythm(style: ChordStyle, genre_name: str, rng: random.Random) -> str:
+    if style == "stabs" and genre_name == "techno":
+        return rng.choice(RHYTHMS["sparse_stabs"])
+    return rng.choice(RHYTHMS.get(style, RHYTHMS["comp"]))
+
+
+def _hold(part: Part, feel: Feel, voicing: tuple[int, ...], start: int, length: int, volume: float, *,
+          strum: bool) -> None:  # fmt: skip
+    """Every voice held for `length` ticks; a strum rolls the voices in from the bottom like a keyboardist."""
+    start = feel.human(start)
+    for index, pitch in enumerate(voicing):
+        offset = index * 14 if strum else 0
+        part.note(start + offset, length - offset - 8, pitch, feel.velocity(volume - index * 2, 4))
+
+
+def _comp_bar(part: Part, feel: Feel, voicing: tuple[int, ...], bar: int, rhythm: str, volume: float) -> None:
+    hits = [step for step, mark in enumerate(rhythm) if mark == "x"]
+    for index, step in enumerate(hits):
+        end = hits[index + 1] if index + 1 < len(hits) else 16
+        length = min(end - step, 3) * STEP - 12
+        start = feel.human(feel.tick(bar, step))
+        accent = 8 if step % 4 == 0 else 0
+        for pitch in voicing:
+            part.note(start, length, pitch, feel.velocity(volume + accent, 5))
+
+
+def _pump(part: Part, section: Section) -> None:
+    """Sidechain-style ducking on every beat through the expression controller."""
+    shape = ((0, 30), (40, 70), (90, 96), (180, 116), (300, 127))
+    for beat in range(section.bars * 4):
+        start = section.start_bar * BAR + beat * 4 * STEP
+        for offset, value in shape:
+            part.control(start + offset, EXPRESSION, value)
+
+
+def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], feel: Feel) -> Part:
+    """Long, soft voicings above the chords, re-struck on each chord change."""
+    part = Part()
+    voicing: tuple[int, ...] = ()
+    for section in sections:
+        if not plays(form, section, "pad"):
+            continue
+        for start_bar, bars, chord in chord_runs(section, chords):
+            voicing = voice_chord(chord, voicing, 60, 84)
+            _hold(part, feel, voicing, start_bar * BAR, bars * BAR, 48 + 20 * section.energy, strum=False)
+    return part

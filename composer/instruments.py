@@ -1,0 +1,134 @@
+"""General MIDI instrument names, the drum kit and note map, and the instrument words a prompt may use."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["drums", "bass", "chords", "lead", "pad", "fx"]
+ROLES: tuple[Role, ...] = ("drums", "bass", "chords", "lead", "pad", "fx")
+
+GM_PROGRAMS = (
+    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
+    "Electric Piano 1", "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel", "Music Box",
+    "Vibraphone", "Marimba", "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ", "Percussive Organ",
+    "Rock Organ", "Church Organ", "Reed Organ", "Accordion", "Harmonica", "Tango Accordion",
+    "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)", "Electric Guitar (jazz)", "Electric Guitar (clean)",
+    "Electric Guitar (muted)", "Overdriven Guitar", "Distortion Guitar", "Guitar Harmonics", "Acoustic Bass",
+    "Electric Bass (finger)", "Electric Bass (pick)", "Fretless Bass", "Slap Bass 1", "Slap Bass 2",
+    "Synth Bass 1", "Synth Bass 2", "Violin", "Viola", "Cello", "Contrabass", "Tremolo Strings",
+    "Pizzicato Strings", "Orchestral Harp", "Timpani", "String Ensemble 1", "String Ensemble 2",
+    "Synth Strings 1", "Synth Strings 2", "Choir Aahs", "Voice Oohs", "Synth Voice", "Orchestra Hit",
+    "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section", "Synth Brass 1",
+    "Synth Brass 2", "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe", "English Horn",
+    "Bassoon", "Clarinet", "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle", "Shakuhachi",
+    "Whistle", "Ocarina", "Lead 1 (square)", "Lead 2 (sawtooth)", "Lead 3 (calliope)", "Lead 4 (chiff)",
+    "Lead 5 (charang)", "Lead 6 (voice)", "Lead 7 (fifths)", "Lead 8 (bass + lead)", "Pad 1 (new age)",
+    "Pad 2 (warm)", "Pad 3 (polysynth)", "Pad 4 (choir)", "Pad 5 (bowed)", "Pad 6 (metallic)", "Pad 7 (halo)",
+    "Pad 8 (sweep)", "FX 1 (rain)", "FX 2 (soundtrack)", "FX 3 (crystal)", "FX 4 (atmosphere)",
+    "FX 5 (brightness)", "FX 6 (goblins)", "FX 7 (echoes)", "FX 8 (sci-fi)", "Sitar", "Banjo", "Shamisen",
+    "Koto", "Kalimba", "Bagpipe", "Fiddle", "Shanai", "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock",
+    "Taiko Drum", "Melodic Tom", "Synth Drum", "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise",
+    "Seashore", "Bird Tweet", "Telephone Ring", "Helicopter", "Applause", "Gunshot",
+)  # fmt: skip
+# Drum kits by the program number GS/GM2 synthesizers (FluidSynth's SoundFonts among them) select on channel 10.
+DRUM_KITS = {0: "Standard Kit", 8: "Room Kit", 16: "Power Kit", 24: "Electronic Kit", 25: "TR-808 Kit",
+             32: "Jazz Kit", 40: "Brush Kit"}  # fmt: skip
+DRUM_CHANNEL = 9
+
+KICK, RIM, SNARE, CLAP = 36, 37, 38, 39
+CLOSED_HAT, PEDAL_HAT, OPEN_HAT = 42, 44, 46
+LOW_TOM, MID_TOM, HIGH_TOM = 45, 47, 50
+CRASH, RIDE, TAMBOURINE, SHAKER = 49, 51, 54, 70
+
+
+@dataclass(frozen=True)
+class InstrumentWord:
+    """An instrument a prompt can ask for: the GM program and the roles it can fill, most fitting first."""
+
+    program: int | None  # None: the genre's own choice for the role
+    roles: tuple[Role, ...]
+    is_808: bool = False
+    wobble: bool = False
+
+
+INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
+    "808": InstrumentWord(38, ("bass",), is_808=True),
+    "808s": InstrumentWord(38, ("bass",), is_808=True),
+    "sub": InstrumentWord(38, ("bass",)),
+    "sub bass": InstrumentWord(38, ("bass",)),
+    "bass": InstrumentWord(None, ("bass",)),
+    "bassline": InstrumentWord(None, ("bass",)),
+    "synth bass": InstrumentWord(38, ("bass",)),
+    "reese": InstrumentWord(39, ("bass",)),
+    "wobble": InstrumentWord(87, ("bass",), wobble=True),
+    "wobble bass": InstrumentWord(87, ("bass",), wobble=True),
+    "acid": InstrumentWord(87, ("bass", "lead")),
+    "303": InstrumentWord(87, ("bass", "lead")),
+    "slap bass": InstrumentWord(36, ("bass",)),
+    "upright bass": InstrumentWord(32, ("bass",)),
+    "double bass": InstrumentWord(32, ("bass",)),
+    "piano": InstrumentWord(0, ("chords", "lead")),
+    "keys": InstrumentWord(0, ("chords", "lead")),
+    "rhodes": InstrumentWord(4, ("chords", "lead")),
+    "electric piano": InstrumentWord(4, ("chords", "lead")),
+    "wurlitzer": InstrumentWord(5, ("chords", "lead")),
+    "organ": InstrumentWord(16, ("chords", "pad")),
+    "clavinet": InstrumentWord(7, ("chords", "lead")),
+    "guitar": InstrumentWord(27, ("chords", "lead")),
+    "acoustic guitar": InstrumentWord(24, ("chords", "lead")),
+    "jazz guitar": InstrumentWord(26, ("chords", "lead")),
+    "strings": InstrumentWord(48, ("pad", "chords")),
+    "orchestra": InstrumentWord(48, ("pad", "chords")),
+    "violin": InstrumentWord(40, ("lead",)),
+    "cello": InstrumentWord(42, ("lead", "pad")),
+    "pizzicato": InstrumentWord(45, ("lead",)),
+    "harp": InstrumentWord(46, ("lead", "chords")),
+    "choir": InstrumentWord(52, ("pad", "chords")),
+    "vocals": InstrumentWord(53, ("lead", "pad")),
+    "vocal chops": InstrumentWord(54, ("lead",)),
+    "pad": InstrumentWord(89, ("pad", "chords")),
+    "pads": InstrumentWord(89, ("pad", "chords")),
+    "synth": InstrumentWord(81, ("lead", "chords")),
+    "synths": InstrumentWord(81, ("lead", "chords")),
+    "lead": InstrumentWord(None, ("lead",)),
+    "melody": InstrumentWord(None, ("lead",)),
+    "supersaw": InstrumentWord(81, ("chords", "lead")),
+    "saw": InstrumentWord(81, ("lead", "chords")),
+    "square": InstrumentWord(80, ("lead",)),
+    "pluck": InstrumentWord(45, ("lead",)),
+    "plucks": InstrumentWord(45, ("lead",)),
+    "arp": InstrumentWord(81, ("lead",)),
+    "bell": InstrumentWord(14, ("lead",)),
+    "bells": InstrumentWord(14, ("lead",)),
+    "glockenspiel": InstrumentWord(9, ("lead",)),
+    "music box": InstrumentWord(10, ("lead",)),
+    "celesta": InstrumentWord(8, ("lead",)),
+    "vibraphone": InstrumentWord(11, ("lead", "chords")),
+    "vibes": InstrumentWord(11, ("lead", "chords")),
+    "marimba": InstrumentWord(12, ("lead",)),
+    "kalimba": InstrumentWord(108, ("lead",)),
+    "flute": InstrumentWord(73, ("lead",)),
+    "pan flute": InstrumentWord(75, ("lead",)),
+    "sax": InstrumentWord(65, ("lead",)),
+    "saxophone": InstrumentWord(65, ("lead",)),
+    "trumpet": InstrumentWord(56, ("lead",)),
+    "brass": InstrumentWord(61, ("lead", "chords")),
+    "horns": InstrumentWord(61, ("lead", "chords")),
+    "sitar": InstrumentWord(104, ("lead",)),
+    "koto": InstrumentWord(107, ("lead",)),
+    "riser": InstrumentWord(119, ("fx",)),
+    "risers": InstrumentWord(119, ("fx",)),
+    "fx": InstrumentWord(119, ("fx",)),
+    "sfx": InstrumentWord(119, ("fx",)),
+    "rain": InstrumentWord(96, ("fx",)),
+    "vinyl": InstrumentWord(96, ("fx",)),
+}
+# Drum words are understood (a beat always has drums) but choose no program.
+DRUM_WORDS = frozenset({
+    "drums", "drum", "kick", "kicks", "snare", "snares", "clap", "claps", "hats", "hat", "hi hats", "hi hat",
+    "hihats", "hihat", "percussion", "perc", "rolls", "hat rolls", "rimshot", "rimshots", "toms", "cymbals",
+    "shaker", "shakers", "breakbeat", "breakbeats", "break", "breaks",
+})  # fmt: skip
+
+
+def program_name(program: int, is_drum: bool) -> str:
+    return DRUM_KITS.get(program, "Standard Kit") if is_drum else GM_PROGRAMS[program]

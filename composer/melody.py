@@ -1,0 +1,123 @@
+"""Lead parts: a one-bar motif that repeats, is varied, and is answered, over the chords, in four-bar phrases."""
+
+import random
+from dataclasses import dataclass
+
+from composer.arrange import Section, plays
+from composer.genres import Form, LeadStyle
+from composer.score import STEP, Feel, Part
+from composer.theory import Chord, Key
+
+Motif = tuple[tuple[int, int], ...]  # (step in the bar, degree above the chord's root degree)
+
+
+@dataclass(frozen=True)
+class LeadShape:
+    density: float  # chance of a note on a beat; off-beats get less
+    longest: int  # steps a note may ring
+    sixteenths: bool  # whether odd sixteenths may start notes
+    velocity: int
+
+
+SHAPES: dict[LeadStyle, LeadShape] = {
+    "bells": LeadShape(0.75, 4, True, 92),
+    "lazy": LeadShape(0.55, 8, False, 78),
+    "pluck": LeadShape(0.7, 2, True, 94),
+    "acid": LeadShape(0.95, 1, True, 96),
+    "hook": LeadShape(0.7, 6, False, 90),
+    "slow": LeadShape(0.5, 16, False, 66),
+}
+STEPS = (-2, -1, -1, 0, 1, 1, 2, 3, -3)
+
+
+def lead_part(
+    style: LeadStyle, form: Form, key: Key, center: int, sections: tuple[Section, ...], chords: list[Chord],
+    feel: Feel, rng: random.Random,
+) -> Part:  # fmt: skip
+    part = Part()
+    shape = SHAPES[style]
+    tonic = center - 5 - (center - 5 - key.tonic) % 12  # a tonic a little below the melody's centre
+    motifs: dict[str, tuple[Motif, Motif]] = {}
+    previous = center
+    for section in sections:
+        if not plays(form, section, "lead"):
+            continue
+        if section.name not in motifs:  # a section kind keeps its motif: the second drop sings the first's hook
+            motifs[section.name] = (_motif(shape, rng, chord_sizes=len(chords[section.start_bar].tones)),
+                                    _motif(shape, rng, answer=True))  # fmt: skip
+        call, answer = motifs[section.name]
+        volume = shape.velocity * (0.75 + 0.25 * section.energy)
+        for bar in range(section.start_bar, section.end_bar):
+            position = (bar - section.start_bar) % 4
+            phrase = (bar - section.start_bar) // 4
+            motif = answer if position == 3 else call
+            if position == 1 or (phrase and rng.random() < 0.5):
+                motif = _vary(motif, rng)
+            previous = _play_bar(part, feel, key, tonic, center, bar, motif, chords[bar], previous, shape, volume)
+    return part
+
+
+def _motif(shape: LeadShape, rng: random.Random, *, answer: bool = False, chord_sizes: int = 3) -> Motif:
+    """A bar of rhythm and contour: strong beats on chord tones, stepwise motion between them."""
+    notes: list[tuple[int, int]] = []
+    degree = rng.choice((0, 2, 4))
+    last_step = 8 if answer else 16  # an answer breathes: it ends by mid-bar and holds
+    for step in range(last_step):
+        weight = 1.0 if step % 4 == 0 else 0.6 if step % 2 == 0 else (0.35 if shape.sixteenths else 0.0)
+        if step and rng.random() > shape.density * weight:
+            continue
+        degree = max(-3, min(9, degree + rng.choice(STEPS)))
+        if step % 4 == 0:
+            degree = _nearest_chord_tone(degree, chord_sizes)
+        notes.append((step, degree))
+    if answer:
+        notes[-1] = (notes[-1][0], _nearest_chord_tone(notes[-1][1], 3))
+    return tuple(notes)
+
+
+def _nearest_chord_tone(degree: int, size: int) -> int:
+    tones = (0, 2, 4, 6)[: max(3, min(size, 4))]
+    return min((octave * 7 + tone for octave in (-1, 0, 1) for tone in tones), key=lambda d: (abs(d - degree), d))
+
+
+def _vary(motif: Motif, rng: random.Random) -> Motif:
+    """The motif with one change: a neighbour note, a dropped note, or a different ending."""
+    notes = list(motif)
+    if len(notes) < 2:
+        return motif
+    index = rng.randrange(1, len(notes))
+    change = rng.random()
+    step, degree = notes[index]
+    if change < 0.5 and step % 4:
+        notes[index] = (step, degree + rng.choice((-1, 1)))
+    elif change < 0.75 and len(notes) > 3:
+        del notes[index]
+    else:
+        notes[-1] = (notes[-1][0], _nearest_chord_tone(notes[-1][1] + rng.choice((-2, 2)), 3))
+    return tuple(notes)
+
+
+def _root_degree(key: Key, chord: Chord) -> int:
+    """The chord root's scale degree (the nearest one when the chord is borrowed from outside the key)."""
+    scale = key.scale
+    return min(range(7), key=lambda d: min((scale[d] - chord.root) % 12, (chord.root - scale[d]) % 12))
+
+
+def _play_bar(
+    part: Part, feel: Feel, key: Key, tonic: int, center: int, bar: int, motif: Motif, chord: Chord,
+    previous: int, shape: LeadShape, volume: float,
+) -> int:  # fmt: skip
+    """Writes the motif over this bar's chord in the octave nearest the melody so far; returns its last pitch."""
+    root = _root_degree(key, chord)
+
+    def pitches(shift: int) -> list[int]:
+        return [key.degree_pitch(root + degree + shift, tonic) for _, degree in motif]
+
+    candidates = [pitches(shift) for shift in (-7, 0, 7)]
+    chosen = min(candidates, key=lambda p: abs(sum(p) / len(p) - center) + 0.5 * abs(p[0] - previous))
+    for index, ((step, _), pitch) in enumerate(zip(motif, chosen, strict=True)):
+        end = motif[index + 1][0] if index + 1 < len(motif) else 16
+        length = min(end - step, shape.longest) * STEP - 10
+        accent = 10 if step % 4 == 0 else 0
+        part.note(feel.human(feel.tick(bar, step)), length, pitch, feel.velocity(volume + accent, 6))
+    return chosen[-1]

@@ -1,0 +1,334 @@
+"""Reads a producer's prompt: genre, tempo, key, length, instruments, chords and mood words.
+
+Every word is either understood, a stop word, or reported back as unknown - never silently dropped."""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from composer.genres import GENRES, Genre
+from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
+from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
+from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
+
+STOP_WORDS = frozenset({
+    "a", "an", "the", "with", "and", "or", "plus", "in", "at", "of", "for", "on", "to", "by", "from", "into",
+    "some", "lots", "lot", "more", "less", "very", "really", "super", "quite", "bit", "little", "kind", "sort",
+    "beat", "beats", "song", "songs", "track", "tracks", "tune", "music", "instrumental", "loop", "loops",
+    "style", "styled", "vibe", "vibes", "type", "like", "feel", "feeling", "sound", "sounds", "sounding",
+    "please", "make", "me", "give", "create", "generate", "compose", "write", "produce", "i", "want", "need",
+    "my", "us", "that", "this", "is", "it", "its", "it's", "be", "using", "featuring", "feat", "ft", "over",
+    "key", "tempo", "bpm", "long", "about", "around", "roughly", "approx", "approximately", "mode", "scale",
+    "part", "parts", "layer", "layers", "inspired", "vs", "x", "also", "but", "not", "just", "only", "full",
+    "production", "instrumentation", "backing", "rhythm", "groove", "grooves", "line", "lines", "chords",
+    "chord", "progression", "tone", "tones", "texture", "textures", "ish", "mix", "arrangement",
+})  # fmt: skip
+NEGATIONS = ("no", "without", "minus")
+
+# Mood words: a mode for keys the prompt names without one, a nudge to tempo, energy and swing.
+MINOR_MOODS = frozenset(
+    {
+        "dark",
+        "sad",
+        "moody",
+        "melancholic",
+        "melancholy",
+        "sinister",
+        "evil",
+        "gloomy",
+        "haunting",
+        "eerie",
+        "menacing",
+        "emotional",
+        "somber",
+        "sombre",
+        "tense",
+        "ominous",
+    }
+)
+MAJOR_MOODS = frozenset(
+    {
+        "happy",
+        "uplifting",
+        "bright",
+        "euphoric",
+        "cheerful",
+        "sunny",
+        "joyful",
+        "hopeful",
+        "summer",
+        "summery",
+        "feel good",
+        "playful",
+        "cute",
+        "positive",
+    }
+)
+SLOW_WORDS = frozenset({"slow", "chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
+FAST_WORDS = frozenset(
+    {
+        "fast",
+        "hype",
+        "energetic",
+        "upbeat",
+        "aggressive",
+        "hard",
+        "driving",
+        "intense",
+        "banging",
+        "uptempo",
+        "high energy",
+    }
+)
+SOFT_WORDS = frozenset(
+    {
+        "soft",
+        "gentle",
+        "mellow",
+        "dreamy",
+        "smooth",
+        "warm",
+        "lush",
+        "peaceful",
+        "quiet",
+        "ethereal",
+        "nostalgic",
+        "cozy",
+        "rainy",
+        "late night",
+        "night",
+        "jazzy",
+    }
+)
+LOUD_WORDS = frozenset(
+    {
+        "punchy",
+        "heavy",
+        "loud",
+        "sharp",
+        "crisp",
+        "big",
+        "massive",
+        "huge",
+        "filthy",
+        "gritty",
+        "distorted",
+        "dirty",
+        "bouncy",
+        "catchy",
+        "epic",
+        "melodic",
+        "groovy",
+    }
+)
+SWING_WORDS = frozenset({"swing", "swung", "swingy", "shuffle", "dusty", "jazzy", "bouncy", "groovy"})
+MOOD_WORDS = MINOR_MOODS | MAJOR_MOODS | SLOW_WORDS | FAST_WORDS | SOFT_WORDS | LOUD_WORDS | SWING_WORDS
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_END = r"(?![\w#])"
+_LENGTH_UNIT = r"(?!\s*(?:bars?|measures?|seconds?|secs?|s\b|minutes?|mins?|%))"
+_TEMPO_PATTERNS = (
+    re.compile(_NUMBER + r"\s*(?:bpm|beats per minute)" + _END),
+    re.compile(r"\b(?:bpm|tempo)\s*(?:of|:|=|at|is)?\s*" + _NUMBER + _END),
+    re.compile(r"\bat\s+" + _NUMBER + _END + _LENGTH_UNIT),
+)
+_BARS = re.compile(r"\b(\d+)\s*(?:bars?|measures?)" + _END)
+_DECADE = re.compile(r"(?<![\w.])'?(?:19)?[5-9]0s" + _END)
+_SECONDS = re.compile(r"\b" + _NUMBER + r"\s*(?:seconds?|secs?|s)" + _END)
+_MINUTES = re.compile(r"\b" + _NUMBER + r"\s*(?:minutes?|mins?)" + _END)
+_ACCIDENTAL = r"([#b\u266f\u266d]|\s+sharp|\s+flat)?"
+_MODE_NAMES = "|".join(sorted((w for w in MODE_WORDS if len(w) > 1), key=len, reverse=True))
+_KEY_WITH_MODE = re.compile(r"(?<![\w#])([A-Ga-g])" + _ACCIDENTAL + r"\s*(" + _MODE_NAMES + r")" + _END,
+                            re.IGNORECASE)  # fmt: skip
+_KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
+_KEY_TONIC_ONLY = re.compile(r"(?:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
+_KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
+_WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
+_CHORD_TOKEN = re.compile(r"[A-G][#b]?[a-zA-Z0-9#()]*")
+_CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
+
+
+@dataclass(frozen=True)
+class KeyMention:
+    tonic: int
+    accidental: str
+    mode: str | None  # None when the prompt names only the tonic ("in A")
+
+
+@dataclass(frozen=True)
+class Mood:
+    mode: str | None = None  # "minor" or "major" from words such as "dark" or "happy"
+    tempo: int = 0  # -1 slow, +1 fast
+    intensity: int = 0  # -1 soft, +1 hard
+    swing: bool = False
+
+
+@dataclass(frozen=True)
+class PromptInfo:
+    genre: Genre | None = None
+    bpm: float | None = None
+    key: KeyMention | None = None
+    bars: int | None = None
+    seconds: float | None = None
+    instruments: tuple[InstrumentWord, ...] = ()
+    excluded: frozenset[Role] = frozenset()
+    chords: tuple[Chord, ...] = ()
+    mood: Mood = field(default_factory=Mood)
+    unknown_words: tuple[str, ...] = ()
+
+
+class _Text:
+    """The prompt in two aligned forms (as written; lower case with hyphens as spaces) and what is consumed."""
+
+    def __init__(self, prompt: str) -> None:
+        self.raw = prompt.replace("\u2019", "'")
+        self.low = self.raw.lower().replace("-", " ").replace("_", " ")
+        self.used = [False] * len(self.raw)
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.used[start:end])
+
+    def take(self, start: int, end: int) -> None:
+        self.used[start:end] = [True] * (end - start)
+
+    def matches(self, pattern: re.Pattern[str], *, raw: bool = False) -> Iterator[re.Match[str]]:
+        """Matches not overlapping anything consumed; each one found is consumed."""
+        for match in pattern.finditer(self.raw if raw else self.low):
+            if self.free(*match.span()):
+                self.take(*match.span())
+                yield match
+
+    def phrases(self, vocabulary: set[str] | frozenset[str]) -> Iterator[tuple[int, str]]:
+        """(position, phrase) for each vocabulary phrase in the text, longest phrases first, consumed."""
+        for phrase in sorted(vocabulary, key=lambda p: (-len(p), p)):
+            pattern = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+            yield from ((match.start(), phrase) for match in self.matches(pattern))
+
+    def unknown_words(self) -> tuple[str, ...]:
+        words: list[str] = []
+        for match in _WORD.finditer(self.low):
+            word = match.group()
+            if self.free(*match.span()) and word not in STOP_WORDS and word not in words:
+                words.append(word)
+        return tuple(words)
+
+
+def parse_prompt(prompt: str) -> PromptInfo:
+    """Everything the prompt says; raises InvalidSongRequest(field="prompt") for values out of range."""
+    text = _Text(prompt)
+    chords = _chords(text)
+    genre, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
+    instruments, excluded = _instruments(text)  # before lengths: "808s" are basses, not 808 seconds
+    bars, seconds = _length(text)
+    bpm = _tempo(text)
+    key = _key(text)
+    mood = _mood(text)
+    return PromptInfo(
+        genre=genre,
+        bpm=bpm if bpm is not None else genre_bpm,
+        key=key,
+        bars=bars,
+        seconds=seconds,
+        instruments=instruments,
+        excluded=excluded,
+        chords=chords,
+        mood=mood,
+        unknown_words=text.unknown_words(),
+    )
+
+
+def _chords(text: _Text) -> tuple[Chord, ...]:
+    """The first run of two or more chord symbols ('Am Dm G C', 'Am-F-C-G') as the progression."""
+    runs: list[list[tuple[re.Match[str], Chord]]] = [[]]
+    for match in _CHORD_TOKEN.finditer(text.raw):
+        chord = parse_chord_symbol(match.group())
+        before = text.raw[match.start() - 1] if match.start() else " "
+        after = text.raw[match.end()] if match.end() < len(text.raw) else " "
+        if chord is None or before.isalnum() or after.isalnum():
+            runs.append([])
+            continue
+        run = runs[-1]
+        if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
+            runs.append(run := [])
+        run.append((match, chord))
+    progression = next((run for run in runs if len(run) >= 2), [])
+    for match, _ in progression:
+        text.take(*match.span())
+    return tuple(chord for _, chord in progression)
+
+
+def _length(text: _Text) -> tuple[int | None, float | None]:
+    bars = seconds = None
+    list(text.matches(_DECADE))  # "90s" is an era, not ninety seconds: consumed so it is neither
+    for match in text.matches(_BARS):
+        bars = int(match.group(1))
+        check_bars("prompt", bars)
+    for pattern, scale in ((_SECONDS, 1.0), (_MINUTES, 60.0)):
+        for match in text.matches(pattern):
+            seconds = float(match.group(1)) * scale
+            check_seconds("prompt", seconds)
+    if bars is not None:
+        seconds = None  # a prompt naming both: bars are the more precise
+    return bars, seconds
+
+
+def _tempo(text: _Text) -> float | None:
+    for pattern in _TEMPO_PATTERNS:
+        for match in text.matches(pattern):
+            bpm = float(match.group(1))
+            check_bpm("prompt", bpm)
+            return bpm
+    return None
+
+
+def _key(text: _Text) -> KeyMention | None:
+    for match in text.matches(_KEY_WITH_MODE, raw=True):
+        letter, accidental, mode = match.groups()
+        return _mention(letter, accidental, MODE_WORDS[mode.lower()])
+    for pattern, mode in ((_KEY_SHORT_MINOR, "minor"), (_KEY_TONIC_ONLY, None), (_KEY_OF_LOWER, None)):
+        for match in text.matches(pattern, raw=pattern is not _KEY_OF_LOWER):
+            return _mention(match.group(1), match.group(2), mode)
+    return None
+
+
+def _mention(letter: str, accidental: str | None, mode: str | None) -> KeyMention:
+    word = (accidental or "").strip().lower()
+    sign = {"sharp": "#", "flat": "b"}.get(word, normalise_accidental(word))
+    return KeyMention(pitch_class(letter, sign), sign, mode)
+
+
+def _genre(text: _Text) -> tuple[Genre | None, float | None]:
+    """The genre named first, and a tempo written right after a genre name ('house 125', not 'trap 808')."""
+    by_phrase = {phrase: genre for genre in GENRES for phrase in genre.phrases}
+    found = sorted(text.phrases(frozenset(by_phrase)))
+    if not found:
+        return None, None
+    for position, phrase in found:
+        tail = re.compile(r"\s+" + r"(\d{2,3}(?:\.\d+)?)" + _END + _LENGTH_UNIT)
+        match = tail.match(text.low, position + len(phrase))
+        if match and text.free(*match.span()) and MIN_BPM <= float(match.group(1)) <= MAX_BPM:
+            text.take(*match.span())
+            return by_phrase[found[0][1]], float(match.group(1))
+    return by_phrase[found[0][1]], None
+
+
+def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
+    wanted: list[tuple[int, InstrumentWord]] = []
+    excluded: set[Role] = set()
+    for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS):
+        roles: tuple[Role, ...] = ("drums",) if phrase in DRUM_WORDS else INSTRUMENT_WORDS[phrase].roles
+        negation = re.search(r"(?:^|\s)(" + "|".join(NEGATIONS) + r")\s+$", text.low[:position])
+        if negation:
+            text.take(negation.start(1), negation.end(1))
+            excluded.add(roles[0])
+        elif phrase not in DRUM_WORDS:
+            wanted.append((position, INSTRUMENT_WORDS[phrase]))
+    return tuple(word for _, word in sorted(wanted, key=lambda item: item[0])), frozenset(excluded)
+
+
+def _mood(text: _Text) -> Mood:
+    words = {phrase for _, phrase in text.phrases(MOOD_WORDS)}
+    mode = "minor" if words & MINOR_MOODS else "major" if words & MAJOR_MOODS else None
+    tempo = (1 if words & FAST_WORDS else 0) - (1 if words & SLOW_WORDS else 0)
+    intensity = (1 if words & (LOUD_WORDS | FAST_WORDS) else 0) - (1 if words & SOFT_WORDS else 0)
+    return Mood(mode, tempo, intensity, bool(words & SWING_WORDS))
