@@ -1,0 +1,269 @@
+"""The embedded default: starts redis-server, tritonserver and the gateway as supervised child processes, waits
+until each is ready, and stops all three cleanly (no process and no /dev/shm file left behind)."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Self
+
+from deploy import triton
+from deploy.settings import Settings
+
+
+class LaunchError(RuntimeError):
+    """The stack could not start; the message says what to do about it."""
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as DGXMUSIC_* variables, so that child processes (gateway, Triton's model stubs) read the
+    same values, overrides included."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        secret = getattr(settings, name)
+        if hasattr(secret, "get_secret_value"):
+            value = secret.get_secret_value()
+        env[f"DGXMUSIC_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port the kernel just handed out, for tests and side-by-side stacks."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until(ready: Callable[[], bool], what: str, timeout: float, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if not alive():
+            raise LaunchError(f"{what} exited during start-up")
+        time.sleep(0.1)
+    raise LaunchError(f"{what} was not ready after {timeout:.0f} s")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _redis_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _gateway_serving(port: int) -> bool:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes] | None
+
+
+@dataclass
+class Stack:
+    """redis-server + tritonserver + gateway on loopback. Use as a context manager, or start()/stop()."""
+
+    settings: Settings
+    gateway_output: IO[bytes] | None = None
+    children: list[_Child] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir.resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def gateway_target(self) -> str:
+        return f"127.0.0.1:{self.settings.grpc_port}"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._preflight()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_redis()
+            self._start_triton()
+            self._start_gateway()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _preflight(self) -> None:
+        s = self.settings
+        if shutil.which("redis-server") is None:
+            raise LaunchError("redis-server not found: install it with `apt-get install redis-server` (make setup)")
+        ports = {
+            "grpc_port (gateway)": s.grpc_port,
+            "redis_port": s.redis_port,
+            "triton_grpc_port": s.triton_grpc_port,
+            "triton_http_port": s.triton_http_port,
+            "triton_metrics_port": s.triton_metrics_port,
+        }
+        if s.metrics_port:
+            ports["metrics_port"] = s.metrics_port
+        for setting, port in ports.items():
+            if not _port_is_free("127.0.0.1", port):
+                env = "DGXMUSIC_" + setting.split()[0].upper()
+                raise LaunchError(f"port {port} ({setting}) is already in use: stop what holds it or set {env}")
+        if not (s.model_repository / s.models[0]).is_dir():
+            raise LaunchError(f"model repository {s.model_repository} has no model {s.models[0]!r}")
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], output: IO[bytes] | None = None) -> _Child:
+        log = None
+        if output is None:
+            log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output or log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order.
+        )
+        child = _Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def _start_redis(self) -> None:
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "redis-server", "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
+            "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
+            "--maxmemory", self.settings.redis_maxmemory, "--maxmemory-policy", "allkeys-lru",
+            "--daemonize", "no",
+        ]  # fmt: skip
+        child = self._spawn("redis", argv, dict(os.environ))
+        _wait_until(lambda: _redis_ping(self.settings.redis_port), "redis-server", 20, self._alive(child))
+
+    def _start_triton(self) -> None:
+        try:
+            install = triton.prepare(self.data_dir / "triton")
+        except triton.TritonNotInstalled as exc:
+            raise LaunchError(str(exc)) from exc
+        base = {**os.environ, **settings_environment(self.settings)}
+        child = self._spawn("triton", triton.command(install, self.settings), triton.environment(install, base))
+        http = f"http://127.0.0.1:{self.settings.triton_http_port}"
+        timeout = self.settings.startup_timeout_seconds
+        _wait_until(lambda: _http_ok(f"{http}/v2/health/live"), "tritonserver", timeout, self._alive(child))
+        for model in self.settings.models:
+            try:
+                ready = lambda m=model: _http_ok(f"{http}/v2/models/{m}/ready")  # noqa: E731
+                _wait_until(ready, f"model {model}", timeout, self._alive(child))
+            except LaunchError as exc:
+                raise LaunchError(f"{exc}; see {self.log_dir / 'triton.log'}") from exc
+
+    def _start_gateway(self) -> None:
+        env = {
+            **os.environ,
+            **settings_environment(self.settings),
+            "DGXMUSIC_TRITON_URL": f"127.0.0.1:{self.settings.triton_grpc_port}",
+            "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{self.settings.redis_port}/0",
+        }
+        child = self._spawn("gateway", [sys.executable, "-m", "gateway"], env, self.gateway_output)
+        ready = lambda: _gateway_serving(self.settings.grpc_port)  # noqa: E731
+        _wait_until(ready, "gateway", self.settings.startup_timeout_seconds, self._alive(child))
+
+    @staticmethod
+    def _alive(child: _Child) -> Callable[[], bool]:
+        return lambda: child.process.poll() is None
+
+    def dead_child(self) -> str | None:
+        """The name of a child that has exited, if any."""
+        return next((c.name for c in self.children if c.process.poll() is not None), None)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stops the gateway, then Triton, then Redis: each gets SIGTERM, then SIGKILL after the timeout."""
+        for child in reversed(self.children):
+            process = child.process
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            # Triton's python stubs live in its process group; none may outlive it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            if child.log is not None:
+                child.log.close()
+        self.children.clear()
+        for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings)}*"):
+            leftover.unlink(missing_ok=True)
+
+
+def serve(settings: Settings) -> int:
+    """`dgx-music serve`: runs the stack until Ctrl-C or SIGTERM, or until a child dies."""
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stack = Stack(settings)
+    print(f"dgx-music: starting redis, triton and the gateway (logs in {stack.log_dir})", file=sys.stderr)
+    with stack:
+        print(f"dgx-music: serving on {settings.host}:{settings.grpc_port}", file=sys.stderr)
+        while not stopping:
+            dead = stack.dead_child()
+            if dead is not None:
+                print(f"dgx-music: {dead} exited; stopping (logs in {stack.log_dir})", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        print("dgx-music: stopping", file=sys.stderr)
+    return 0

@@ -1,0 +1,56 @@
+"""The one settings object of dgx-music: every process (gateway, Triton models, launcher) reads it from the
+environment (prefix ``DGXMUSIC_``), so the embedded default, the tests and Kubernetes differ only in values."""
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DGXMUSIC_", env_nested_delimiter="__")
+
+    # Gateway
+    host: str = "127.0.0.1"
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus /metrics; 0 turns it off")
+    triton_url: str = "127.0.0.1:8001"
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    default_deadline_seconds: float = Field(120.0, gt=0, description="used when a client sends no deadline")
+    max_concurrent_rpcs: int = Field(64, ge=1)
+    health_poll_seconds: float = Field(2.0, gt=0)
+
+    # Results and limits
+    cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 turns the cache off")
+    job_ttl_seconds: int = Field(24 * 3600, ge=60)
+    chunk_bytes: int = Field(MIB, ge=1024, le=MIB, description="audio chunk size on the wire")
+    max_midi_bytes: int = Field(8 * MIB, ge=1024)
+    max_render_seconds: float = Field(600.0, gt=0)
+    default_sample_rate: int = Field(44100, ge=8000, le=96000)
+
+    # Rendering (read by the fluidsynth model)
+    soundfont_dirs: list[Path] = [Path("/usr/share/sounds/sf2")]
+    default_soundfont: str = "FluidR3_GM"
+    render_threads: int = Field(2, ge=1)
+
+    # Launcher of the embedded default (`dgx-music serve`)
+    data_dir: Path = Path(".dgx-music")
+    model_repository: Path = PROJECT_ROOT / "model_repository"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_maxmemory: str = "2gb"
+    triton_grpc_port: int = Field(8001, ge=1, le=65535)
+    triton_http_port: int = Field(8000, ge=1, le=65535)
+    triton_metrics_port: int = Field(8002, ge=1, le=65535)
+    models: list[str] = ["text2midi", "fluidsynth"]
+    startup_timeout_seconds: float = Field(120.0, gt=0)
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as printed at start: secrets stay masked (SecretStr dumps as '**********')."""
+        return self.model_dump(mode="json")

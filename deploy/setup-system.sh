@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the embedded stack and its tests need; does nothing when all are present.
+set -euo pipefail
+
+packages=(redis-server fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1)
+command -v npm >/dev/null || packages+=(npm)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+echo "installing Debian packages: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

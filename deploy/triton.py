@@ -1,0 +1,99 @@
+"""Runs Triton from the nvidia-pytriton wheel on any machine (the embedded default): lays out a server folder with
+the python backend stub for this interpreter and builds the command line (see ARCHITECTURE.md for why each flag)."""
+
+import os
+import shutil
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.settings import Settings
+
+
+class TritonNotInstalled(RuntimeError):
+    """The nvidia-pytriton wheel (which bundles tritonserver) is missing."""
+
+
+def _wheel_dir() -> tuple[Path, Path]:
+    try:
+        import pytriton
+    except ImportError as exc:
+        raise TritonNotInstalled(
+            "tritonserver comes from the nvidia-pytriton wheel: pip install 'dgx-music[server]'"
+        ) from exc
+    package = Path(pytriton.__file__).resolve().parent
+    return package / "tritonserver", package.parent / "nvidia_pytriton.libs"
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    root: Path
+    libs: Path
+
+    @property
+    def binary(self) -> Path:
+        return self.root / "bin" / "tritonserver"
+
+    @property
+    def backends(self) -> Path:
+        return self.root / "backends"
+
+
+def prepare(work_dir: Path) -> TritonInstall:
+    """Copies the wheel's server into work_dir (once per wheel version) with the stub for this Python."""
+    source, libs = _wheel_dir()
+    root = work_dir / "tritonserver"
+    stub_source = source / "python_backend_stubs" / f"{sys.version_info.major}.{sys.version_info.minor}"
+    stamp = root / ".source"
+    if not (stamp.exists() and stamp.read_text() == str(source)):
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(source, root, ignore=shutil.ignore_patterns("python_backend_stubs", "__pycache__"))
+        shutil.copy2(stub_source / "triton_python_backend_stub", root / "backends" / "python")
+        stamp.write_text(str(source))
+    return TritonInstall(root, libs)
+
+
+def shm_prefix(settings: Settings) -> str:
+    """Names this server's /dev/shm regions so that the launcher removes exactly its own leftovers."""
+    return f"dgxmusic_{settings.triton_grpc_port}_"
+
+
+def command(install: TritonInstall, settings: Settings) -> list[str]:
+    return [
+        str(install.binary),
+        f"--model-repository={settings.model_repository.resolve()}",
+        f"--backend-directory={install.backends}",
+        "--disable-auto-complete-config",
+        "--grpc-infer-allocation-pool-size=0",
+        "--pinned-memory-pool-byte-size=0",
+        "--grpc-address=127.0.0.1",
+        f"--grpc-port={settings.triton_grpc_port}",
+        "--http-address=127.0.0.1",
+        f"--http-port={settings.triton_http_port}",
+        "--metrics-address=127.0.0.1",
+        f"--metrics-port={settings.triton_metrics_port}",
+        "--model-control-mode=explicit",
+        *(f"--load-model={model}" for model in settings.models),
+        "--exit-on-error=false",
+        "--strict-readiness=true",
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix(settings)}",
+        # Audio tensors are tens of MB: grow the stub's shared memory in large steps, not 1 MB ones.
+        "--backend-config=python,shm-default-byte-size=67108864",
+        "--backend-config=python,shm-growth-byte-size=67108864",
+        # A model whose stub was killed never finishes unloading; do not hold a shutdown for it.
+        "--exit-timeout-secs=5",
+        "--log-verbose=0",
+    ]
+
+
+def environment(install: TritonInstall, base: dict[str, str]) -> dict[str, str]:
+    """The stub takes its Python from the first python3 on PATH and ignores PYTHONPATH, so the running venv goes
+    first; this interpreter's libpython goes first on the library path so the stub links one consistent build."""
+    env = dict(base)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        part for part in (libdir, str(install.libs), env.get("LD_LIBRARY_PATH", "")) if part
+    )
+    return env
