@@ -1,0 +1,153 @@
+"""Audio on the wire: encoding float32 frames to the requested format, cutting them into AudioHeader + AudioChunk
+messages of at most 1 MiB, and putting streams back together into numpy arrays. The gateway and the clients both
+use it, so both ends agree on the format by construction."""
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soundfile
+
+from dgxmusic.v1 import audio_pb2
+
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 96000
+MAX_CHUNK_BYTES = 1024 * 1024
+
+FloatAudio = npt.NDArray[np.float32]
+
+_PCM_DTYPES: dict[int, np.dtype[Any]] = {
+    audio_pb2.SAMPLE_FORMAT_FLOAT32: np.dtype("<f4"),
+    audio_pb2.SAMPLE_FORMAT_INT16: np.dtype("<i2"),
+}
+_SOUNDFILE_SUBTYPES = {
+    audio_pb2.SAMPLE_FORMAT_FLOAT32: "FLOAT",
+    audio_pb2.SAMPLE_FORMAT_INT16: "PCM_16",
+    audio_pb2.SAMPLE_FORMAT_INT24: "PCM_24",
+}
+
+
+class AudioFormatError(ValueError):
+    """An AudioFormat the server cannot produce; ``field`` names the offending field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ResolvedFormat:
+    """An AudioFormat with every default filled in and checked."""
+
+    sample_rate: int
+    sample_format: audio_pb2.SampleFormat
+    encoding: audio_pb2.AudioEncoding
+
+
+def resolve_format(
+    requested: audio_pb2.AudioFormat, *, default_sample_rate: int, field_prefix: str = "audio_format"
+) -> ResolvedFormat:
+    """Fills in the defaults of a requested AudioFormat and rejects what cannot be produced."""
+    sample_rate = requested.sample_rate or default_sample_rate
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioFormatError(
+            f"{field_prefix}.sample_rate",
+            f"must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {sample_rate}",
+        )
+    encoding = requested.encoding or audio_pb2.AUDIO_ENCODING_PCM
+    if encoding not in audio_pb2.AudioEncoding.values():
+        raise AudioFormatError(f"{field_prefix}.encoding", f"unknown encoding {encoding}")
+    sample_format = requested.sample_format
+    if sample_format == audio_pb2.SAMPLE_FORMAT_UNSPECIFIED:
+        flac = encoding == audio_pb2.AUDIO_ENCODING_FLAC
+        sample_format = audio_pb2.SAMPLE_FORMAT_INT24 if flac else audio_pb2.SAMPLE_FORMAT_FLOAT32
+    if sample_format not in _SOUNDFILE_SUBTYPES:
+        raise AudioFormatError(f"{field_prefix}.sample_format", f"unknown sample format {sample_format}")
+    if encoding == audio_pb2.AUDIO_ENCODING_PCM and sample_format not in _PCM_DTYPES:
+        raise AudioFormatError(f"{field_prefix}.sample_format", "raw PCM is float32 or int16")
+    if encoding == audio_pb2.AUDIO_ENCODING_FLAC and sample_format == audio_pb2.SAMPLE_FORMAT_FLOAT32:
+        raise AudioFormatError(f"{field_prefix}.sample_format", "FLAC stores integers: use int16 or int24")
+    return ResolvedFormat(sample_rate, sample_format, encoding)
+
+
+def encode(samples: FloatAudio, fmt: ResolvedFormat) -> bytes:
+    """float32 frames [frames, channels] -> bytes in the resolved format."""
+    if fmt.encoding == audio_pb2.AUDIO_ENCODING_PCM:
+        if fmt.sample_format == audio_pb2.SAMPLE_FORMAT_INT16:
+            ints = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+            return bytes(ints.tobytes())
+        return bytes(np.ascontiguousarray(samples, dtype="<f4").tobytes())
+    container = "WAV" if fmt.encoding == audio_pb2.AUDIO_ENCODING_WAV else "FLAC"
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, fmt.sample_rate, subtype=_SOUNDFILE_SUBTYPES[fmt.sample_format], format=container)
+    return buffer.getvalue()
+
+
+def decode(data: bytes, header: audio_pb2.AudioHeader) -> FloatAudio:
+    """The bytes of a finished stream -> float32 frames [frames, channels]."""
+    if header.encoding == audio_pb2.AUDIO_ENCODING_PCM:
+        dtype = _PCM_DTYPES[header.sample_format]
+        values = np.frombuffer(data, dtype=dtype).reshape(-1, header.channels).astype(np.float32)
+        return values / np.float32(32767.0) if dtype.kind == "i" else values
+    frames, _ = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return np.asarray(frames, dtype=np.float32)
+
+
+def stream_messages(
+    stem_name: str, samples: FloatAudio, fmt: ResolvedFormat, chunk_bytes: int = MAX_CHUNK_BYTES
+) -> Iterator[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
+    """One audio stream: its header, then chunks of at most ``chunk_bytes`` (the last one flagged)."""
+    chunk_bytes = min(chunk_bytes, MAX_CHUNK_BYTES)
+    payload = encode(samples, fmt)
+    yield audio_pb2.AudioHeader(
+        stem_name=stem_name,
+        sample_rate=fmt.sample_rate,
+        channels=samples.shape[1],
+        sample_format=fmt.sample_format,
+        encoding=fmt.encoding,
+        frames=samples.shape[0],
+        total_bytes=len(payload),
+    )
+    view = memoryview(payload)
+    offsets = range(0, len(payload), chunk_bytes) if payload else range(1)
+    for offset in offsets:
+        piece = view[offset : offset + chunk_bytes]
+        yield audio_pb2.AudioChunk(stem_name=stem_name, data=bytes(piece), last=offset + chunk_bytes >= len(payload))
+
+
+class AudioStreamError(ValueError):
+    """Chunks that do not belong to an open stream, or a stream that ended short."""
+
+
+@dataclass
+class AudioAssembler:
+    """Collects AudioHeader/AudioChunk messages back into finished streams (raw bytes and float32 frames)."""
+
+    headers: dict[str, audio_pb2.AudioHeader] = field(default_factory=dict)
+    encoded: dict[str, bytes] = field(default_factory=dict)
+    _parts: dict[str, list[bytes]] = field(default_factory=dict)
+
+    def add_header(self, header: audio_pb2.AudioHeader) -> None:
+        self.headers[header.stem_name] = header
+        self._parts[header.stem_name] = []
+
+    def add_chunk(self, chunk: audio_pb2.AudioChunk) -> str | None:
+        """Adds a chunk; returns the stream's name when this chunk finished it."""
+        if chunk.stem_name not in self._parts:
+            raise AudioStreamError(f"chunk for stream {chunk.stem_name!r} arrived before its header")
+        self._parts[chunk.stem_name].append(chunk.data)
+        if not chunk.last:
+            return None
+        data = b"".join(self._parts.pop(chunk.stem_name))
+        expected = self.headers[chunk.stem_name].total_bytes
+        if len(data) != expected:
+            raise AudioStreamError(f"stream {chunk.stem_name!r} carried {len(data)} bytes, header said {expected}")
+        self.encoded[chunk.stem_name] = data
+        return chunk.stem_name
+
+    def samples(self, stem_name: str) -> FloatAudio:
+        return decode(self.encoded[stem_name], self.headers[stem_name])

@@ -1,0 +1,254 @@
+"""`dgx-music`: compose, render and check the server from a terminal; `serve` and `demo` run the embedded stack."""
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clients.client import ComposeResult, MusicClient, compose_request, song_options
+from clients.errors import DgxMusicError
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+
+console = Console(stderr=True)
+DEMO_PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
+
+_ENCODINGS = {"wav": audio_pb2.AUDIO_ENCODING_WAV, "flac": audio_pb2.AUDIO_ENCODING_FLAC}
+_SAMPLE_FORMATS = {
+    "float32": audio_pb2.SAMPLE_FORMAT_FLOAT32,
+    "int16": audio_pb2.SAMPLE_FORMAT_INT16,
+    "int24": audio_pb2.SAMPLE_FORMAT_INT24,
+}
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[pb.Progress], None]]:
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def update(event: pb.Progress) -> None:
+            bar.update(task, completed=event.fraction, description=event.message or pb.Stage.Name(event.stage))
+
+        yield update
+        bar.update(task, completed=1.0, description="done")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except DgxMusicError as exc:
+        console.print(f"[red]error[/red] {exc.code.name}: {exc.message}")
+        for violation in exc.violations:
+            console.print(f"  field [bold]{violation.field}[/bold]: {violation.description}")
+        sys.exit(2 if exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"} else 1)
+
+
+def _audio_format(sample_rate: int, fmt: str, sample_format: str | None) -> audio_pb2.AudioFormat:
+    return audio_pb2.AudioFormat(
+        sample_rate=sample_rate,
+        encoding=_ENCODINGS[fmt],
+        sample_format=_SAMPLE_FORMATS[sample_format] if sample_format else audio_pb2.SAMPLE_FORMAT_UNSPECIFIED,
+    )
+
+
+def _print_song(result: ComposeResult, written: list[Path]) -> None:
+    info = result.info
+    table = Table(
+        title=f"{info.genre} - {info.bpm:g} BPM - {info.key} - {info.bars} bars ({info.duration_seconds:.1f} s)"
+    )
+    for column in ("track", "instrument", "channel", "notes"):
+        table.add_column(column)
+    for track in info.tracks:
+        table.add_row(track.name, track.instrument, str(track.channel + 1), str(track.note_count))
+    console.print(table)
+    _print_summary(result.summary)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _print_summary(summary: pb.Summary) -> None:
+    stages = ", ".join(f"{pb.Stage.Name(t.stage)[6:].lower()} {t.seconds * 1000:.0f} ms" for t in summary.stage_timings)
+    source = "from the cache" if summary.cache_hit else "computed"
+    console.print(f"{source} in {summary.total_seconds:.2f} s ({stages}); request id {summary.request_id}")
+
+
+server_option = click.option(
+    "--server",
+    default=lambda: os.environ.get("DGXMUSIC_SERVER", "127.0.0.1:50051"),
+    show_default="127.0.0.1:50051 or $DGXMUSIC_SERVER",
+    help="gateway address",
+)
+timeout_option = click.option("--timeout", default=300.0, show_default=True, help="deadline in seconds")
+sample_rate_option = click.option("--sample-rate", default=0, help="Hz (default: the server's, 44100)")
+format_option = click.option("--format", "fmt", type=click.Choice(sorted(_ENCODINGS)), default="wav", show_default=True)
+sample_format_option = click.option(
+    "--sample-format", type=click.Choice(sorted(_SAMPLE_FORMATS)), help="default float32 (WAV), int24 (FLAC)"
+)
+
+
+@click.group()
+def main() -> None:
+    """dgx-music: text to MIDI, audio and stems, served by Triton."""
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("song"), show_default=True)
+@click.option("--bpm", type=float)
+@click.option("--key", help='e.g. "F minor", "Am"')
+@click.option("--bars", type=int)
+@click.option("--seconds", type=float)
+@click.option("--seed", type=int)
+@click.option("--soundfont", default="", help="SoundFont name (default: the server's)")
+@click.option("--no-stems", is_flag=True, help="only the mix")
+@click.option("--no-cache", is_flag=True, help="compute afresh even if the server has this song cached")
+@sample_rate_option
+@format_option
+@sample_format_option
+@server_option
+@timeout_option
+def compose(prompt: str, out: Path, server: str, timeout: float, **kw: Any) -> None:
+    """Compose PROMPT: writes OUT/song.mid, OUT/mix.wav and OUT/stems/<track>.wav."""
+    compose_to(prompt, out, server, timeout, **kw)
+
+
+def compose_to(
+    prompt: str,
+    out: Path,
+    server: str,
+    timeout: float,
+    *,
+    bpm: float | None = None,
+    key: str | None = None,
+    bars: int | None = None,
+    seconds: float | None = None,
+    seed: int | None = None,
+    soundfont: str = "",
+    no_stems: bool = False,
+    no_cache: bool = False,
+    sample_rate: int = 0,
+    fmt: str = "wav",
+    sample_format: str | None = None,
+) -> ComposeResult:
+    request = compose_request(
+        prompt,
+        options=song_options(bpm=bpm, key=key, bars=bars, seconds=seconds, seed=seed),
+        soundfont=soundfont,
+        audio_format=_audio_format(sample_rate, fmt, sample_format),
+        stems=not no_stems,
+        bypass_cache=no_cache,
+    )
+    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        result = client.compose(request, on_progress=on_progress)
+    _print_song(result, result.write(out))
+    return result
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("song.mid"), show_default=True)
+@click.option("--bpm", type=float)
+@click.option("--key")
+@click.option("--bars", type=int)
+@click.option("--seconds", type=float)
+@click.option("--seed", type=int)
+@server_option
+@timeout_option
+def midi(prompt: str, out: Path, server: str, timeout: float, **options: Any) -> None:
+    """Compose PROMPT as a MIDI file only (GenerateMidi)."""
+    with _errors(), MusicClient(server, timeout=timeout) as client:
+        result = client.generate_midi(prompt, song_options(**options))
+    out.write_bytes(result.midi)
+    console.print(f"{result.info.genre}, {result.info.bpm:g} BPM, {result.info.key}: wrote {out}")
+
+
+@main.command()
+@click.argument("midi_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("mix.wav"), show_default=True)
+@click.option("--stems", "stems_dir", type=click.Path(path_type=Path), help="also write one file per track here")
+@click.option("--soundfont", default="")
+@sample_rate_option
+@format_option
+@sample_format_option
+@server_option
+@timeout_option
+def render(
+    midi_file: Path,
+    out: Path,
+    stems_dir: Path | None,
+    soundfont: str,
+    sample_rate: int,
+    fmt: str,
+    sample_format: str | None,
+    server: str,
+    timeout: float,
+) -> None:
+    """Render MIDI_FILE to audio with FluidSynth on the server."""
+    request = pb.RenderRequest(
+        midi=midi_file.read_bytes(),
+        soundfont=soundfont,
+        audio_format=_audio_format(sample_rate, fmt, sample_format),
+        stems=stems_dir is not None,
+    )
+    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        result = client.render(request, on_progress=on_progress)
+    written = result.write_audio(out, stems_dir)
+    _print_summary(result.summary)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@main.command()
+@server_option
+@click.option("--timeout", default=5.0, show_default=True)
+def health(server: str, timeout: float) -> None:
+    """Print the server's health (exit 0 only when SERVING)."""
+    with _errors(), MusicClient(server, timeout=timeout) as client:
+        status = client.health()
+    click.echo(status)
+    sys.exit(0 if status == "SERVING" else 1)
+
+
+@main.command()
+def serve() -> None:
+    """Run the embedded default: redis-server, tritonserver and the gateway (settings from DGXMUSIC_*)."""
+    from deploy.launcher import LaunchError
+    from deploy.launcher import serve as serve_stack
+    from deploy.settings import Settings
+
+    try:
+        sys.exit(serve_stack(Settings()))
+    except LaunchError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("prompt", default=DEMO_PROMPT)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("song"), show_default=True)
+def demo(prompt: str, out: Path) -> None:
+    """Start the embedded stack, compose PROMPT through it into OUT, and stop the stack."""
+    from deploy.launcher import LaunchError, Stack
+    from deploy.settings import Settings
+
+    settings = Settings()
+    try:
+        with Stack(settings) as stack:
+            console.print(f"stack up: gateway on {stack.gateway_target}")
+            compose_to(prompt, out, stack.gateway_target, 300.0)
+    except LaunchError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

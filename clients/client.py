@@ -1,0 +1,250 @@
+"""Typed Python clients (sync and asyncio) of dgxmusic.v1.MusicService: they turn the streamed events back into
+MIDI bytes, numpy arrays and files."""
+
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+import numpy as np
+import soundfile
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clients.audio import AudioAssembler, FloatAudio
+from clients.errors import from_rpc_error
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+# Clients send whole MIDI files; the server never sends a message over 1 MiB of audio.
+_CHANNEL_OPTIONS = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
+
+ProgressCallback = Callable[[pb.Progress], None]
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.+-]")
+_EXTENSIONS = {audio_pb2.AUDIO_ENCODING_WAV: ".wav", audio_pb2.AUDIO_ENCODING_FLAC: ".flac"}
+
+
+@dataclass
+class AudioResult:
+    """Rendered audio: the mix, the stems by track name, and the bytes exactly as the server sent them."""
+
+    sample_rate: int = 0
+    mix: FloatAudio = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    stems: dict[str, FloatAudio] = field(default_factory=dict)
+    summary: pb.Summary = field(default_factory=pb.Summary)
+    assembler: AudioAssembler = field(default_factory=AudioAssembler)
+
+    def write_audio(self, mix_path: Path, stems_dir: Path | None = None) -> list[Path]:
+        """Writes the mix (and stems) as the server encoded them; raw PCM becomes WAV."""
+        written = [self._write("", mix_path)]
+        if stems_dir is not None:
+            for name in self.stems:
+                written.append(self._write(name, stems_dir / f"{safe_file_name(name)}{mix_path.suffix}"))
+        return written
+
+    def _write(self, stream: str, path: Path) -> Path:
+        header = self.assembler.headers[stream]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        extension = _EXTENSIONS.get(header.encoding)
+        if extension is not None:
+            path = path.with_suffix(extension)
+            path.write_bytes(self.assembler.encoded[stream])
+        else:
+            subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
+            soundfile.write(path, self.assembler.samples(stream), header.sample_rate, subtype=subtype)
+        return path
+
+
+@dataclass
+class ComposeResult(AudioResult):
+    midi: bytes = b""
+    info: pb.SongInfo = field(default_factory=pb.SongInfo)
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """song.mid, mix.wav and stems/<track>.wav under out_dir."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "song.mid").write_bytes(self.midi)
+        stems_dir = out_dir / "stems" if self.stems else None
+        return [out_dir / "song.mid", *self.write_audio(out_dir / "mix.wav", stems_dir)]
+
+
+def safe_file_name(name: str) -> str:
+    cleaned = _UNSAFE_FILE_CHARS.sub("_", name).strip(" .")
+    return cleaned or "stem"
+
+
+def _collect(result: AudioResult, response: Any, on_progress: ProgressCallback | None) -> None:
+    """Folds one streamed event (ComposeResponse or RenderResponse) into the result."""
+    kind = response.WhichOneof("event")
+    if kind == "progress" and on_progress is not None:
+        on_progress(response.progress)
+    elif kind == "midi" and isinstance(result, ComposeResult):
+        result.midi = response.midi.midi
+        result.info = response.midi.info
+    elif kind == "audio_header":
+        result.assembler.add_header(response.audio_header)
+        result.sample_rate = response.audio_header.sample_rate
+    elif kind == "audio_chunk":
+        finished = result.assembler.add_chunk(response.audio_chunk)
+        if finished == "":
+            result.mix = result.assembler.samples(finished)
+        elif finished is not None:
+            result.stems[finished] = result.assembler.samples(finished)
+    elif kind == "summary":
+        result.summary = response.summary
+
+
+def song_options(
+    bpm: float | None = None,
+    key: str | None = None,
+    bars: int | None = None,
+    seconds: float | None = None,
+    seed: int | None = None,
+) -> pb.SongOptions:
+    options = pb.SongOptions()
+    if bpm is not None:
+        options.bpm = bpm
+    if key is not None:
+        options.key = key
+    if bars is not None:
+        options.bars = bars
+    if seconds is not None:
+        options.seconds = seconds
+    if seed is not None:
+        options.seed = seed
+    return options
+
+
+def compose_request(
+    prompt: str,
+    *,
+    options: pb.SongOptions | None = None,
+    soundfont: str = "",
+    audio_format: audio_pb2.AudioFormat | None = None,
+    stems: bool = True,
+    bypass_cache: bool = False,
+) -> pb.ComposeRequest:
+    return pb.ComposeRequest(
+        prompt=prompt,
+        options=options,
+        soundfont=soundfont,
+        audio_format=audio_format,
+        stems=stems,
+        bypass_cache=bypass_cache,
+    )
+
+
+class MusicClient:
+    """Blocking client. ``timeout`` (seconds) becomes each call's gRPC deadline, passed on to Triton."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float | None = 300.0) -> None:
+        self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self.stub = pb_grpc.MusicServiceStub(self.channel)
+        self.timeout = timeout
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _stream(self, responses: Iterable[Any]) -> Iterator[Any]:
+        try:
+            yield from responses
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    def compose(self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None) -> ComposeResult:
+        result = ComposeResult()
+        for response in self._stream(self.stub.Compose(request, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    def generate_midi(self, prompt: str, options: pb.SongOptions | None = None) -> pb.MidiResult:
+        try:
+            reply = self.stub.GenerateMidi(pb.GenerateMidiRequest(prompt=prompt, options=options), timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        midi: pb.MidiResult = reply.midi
+        return midi
+
+    def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
+        result = AudioResult()
+        for response in self._stream(self.stub.Render(request, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    def health(self, service: str = "") -> str:
+        """SERVING, NOT_SERVING, ... for the whole server ("") or one service."""
+        try:
+            reply = health_pb2_grpc.HealthStub(self.channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+class AsyncMusicClient:
+    """asyncio client with the same calls as MusicClient."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float | None = 300.0) -> None:
+        self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self.stub = pb_grpc.MusicServiceStub(self.channel)
+        self.timeout = timeout
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def _stream(self, responses: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        try:
+            async for response in responses:
+                yield response
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    async def compose(
+        self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None
+    ) -> ComposeResult:
+        result = ComposeResult()
+        async for response in self._stream(self.stub.Compose(request, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    async def generate_midi(self, prompt: str, options: pb.SongOptions | None = None) -> pb.MidiResult:
+        try:
+            reply = await self.stub.GenerateMidi(
+                pb.GenerateMidiRequest(prompt=prompt, options=options), timeout=self.timeout
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        midi: pb.MidiResult = reply.midi
+        return midi
+
+    async def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
+        result = AudioResult()
+        async for response in self._stream(self.stub.Render(request, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    async def health(self, service: str = "") -> str:
+        try:
+            reply = await health_pb2_grpc.HealthStub(self.channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))

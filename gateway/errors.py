@@ -1,0 +1,96 @@
+"""Every failure a client can see, as one exception type carrying a gRPC status code and google.rpc details, and
+the context managers that turn lower-layer errors (Triton, the composer, the renderer) into it."""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from tritonclient.utils import InferenceServerException
+
+import composer
+import renderers
+from clients.audio import AudioFormatError
+
+
+class ApiError(Exception):
+    """An error answered to the client as a gRPC status; ``field`` (if any) becomes a BadRequest violation."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def to_status(self) -> grpc.Status:
+        details = []
+        if self.field is not None:
+            violation = error_details_pb2.BadRequest.FieldViolation(field=self.field, description=self.message)
+            packed = any_pb2.Any()
+            packed.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+            details.append(packed)
+        code_number: int = self.code.value[0]
+        status = status_pb2.Status(code=code_number, message=self.message, details=details)
+        return rpc_status.to_status(status)
+
+
+def invalid_argument(field: str, reason: str) -> ApiError:
+    return ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {reason}", field)
+
+
+def too_large(field: str, reason: str) -> ApiError:
+    return ApiError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{field}: {reason}", field)
+
+
+# Triton reports "StatusCode.X"; our models prefix in-band errors with the request field they concern.
+_TRITON_FIELD = re.compile(r"(?:\[request id: [^\]]*\]\s*)?(?P<field>[a-z_]+): (?P<reason>.*)", re.DOTALL)
+# Model inputs -> the API field a client sent them in.
+_MODEL_FIELDS = {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"}
+
+
+def from_triton(exc: InferenceServerException, model: str) -> ApiError:
+    status = str(exc.status() or "")
+    name = status.removeprefix("StatusCode.")
+    code = grpc.StatusCode[name] if name in grpc.StatusCode.__members__ else grpc.StatusCode.INTERNAL
+    message = str(exc.message() or exc)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        match = _TRITON_FIELD.match(message)
+        if match and match["field"] in _MODEL_FIELDS:
+            return invalid_argument(_MODEL_FIELDS[match["field"]], match["reason"])
+    if code == grpc.StatusCode.UNAVAILABLE or "is not healthy" in message:
+        return ApiError(grpc.StatusCode.UNAVAILABLE, f"model {model} is unavailable: {message}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ApiError(code, f"deadline exceeded while waiting for model {model}")
+    return ApiError(code, f"model {model}: {message}")
+
+
+@contextmanager
+def triton_errors(model: str) -> Iterator[None]:
+    try:
+        yield
+    except InferenceServerException as exc:
+        raise from_triton(exc, model) from exc
+
+
+@contextmanager
+def request_errors(prefix: str = "") -> Iterator[None]:
+    """Validation errors of the project's libraries -> INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the field."""
+    try:
+        yield
+    except composer.SongRequestTooLarge as exc:
+        raise too_large(_song_field(exc.field, prefix), exc.reason) from exc
+    except composer.InvalidSongRequest as exc:
+        raise invalid_argument(_song_field(exc.field, prefix), exc.reason) from exc
+    except renderers.MidiTooLong as exc:
+        raise too_large("midi", str(exc)) from exc
+    except renderers.InvalidMidi as exc:
+        raise invalid_argument("midi", str(exc)) from exc
+    except AudioFormatError as exc:
+        raise invalid_argument(exc.field, exc.reason) from exc
+
+
+def _song_field(field: str, prefix: str) -> str:
+    return field if field == "prompt" else f"{prefix}{field}"

@@ -1,0 +1,19 @@
+"""Prometheus metrics of the gateway (served on settings.metrics_port at /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter("dgxmusic_requests_total", "RPCs answered, by method and gRPC status code", ["method", "code"])
+REQUEST_SECONDS = Histogram(
+    "dgxmusic_request_seconds",
+    "RPC latency, by method",
+    ["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+STAGE_SECONDS = Histogram(
+    "dgxmusic_stage_seconds",
+    "Time in each pipeline stage",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+IN_FLIGHT = Gauge("dgxmusic_requests_in_flight", "RPCs being served, by method", ["method"])
+CACHE = Counter("dgxmusic_cache_lookups_total", "Result cache lookups, by result (hit, miss, error)", ["result"])

@@ -1,0 +1,177 @@
+"""What every RPC shares: a request id, stage timings, the deadline passed on to Triton, one structlog line and
+Prometheus metrics per request, and the translation of any failure into a gRPC status."""
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+import structlog
+
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway import metrics
+from gateway.errors import ApiError
+
+log = structlog.get_logger("gateway.rpc")
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+STAGE_NAMES = {
+    pb.STAGE_COMPOSING: "composing",
+    pb.STAGE_RENDERING: "rendering",
+    pb.STAGE_STREAMING: "streaming",
+    pb.STAGE_CACHE: "cache",
+}
+
+
+@dataclass
+class RequestScope:
+    method: str
+    context: grpc.aio.ServicerContext
+    default_deadline: float
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    stage_seconds: dict[pb.Stage, float] = field(default_factory=dict)
+    cache_hit: bool = False
+    log_fields: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, stage: pb.Stage) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - began
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + spent
+            metrics.STAGE_SECONDS.labels(STAGE_NAMES[stage]).observe(spent)
+
+    def time_left(self) -> float:
+        """Seconds the client still waits; what Triton is given. Fails fast once the deadline has passed."""
+        remaining = self.context.time_remaining()
+        if remaining is None:
+            return self.default_deadline
+        if remaining <= 0:
+            raise ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        return float(remaining)
+
+    def summary(self) -> pb.Summary:
+        return pb.Summary(
+            request_id=self.request_id,
+            cache_hit=self.cache_hit,
+            stage_timings=[pb.StageTiming(stage=s, seconds=t) for s, t in self.stage_seconds.items()],
+            total_seconds=time.perf_counter() - self.started,
+        )
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str) and 0 < len(value) <= 128:
+            return value
+    return uuid.uuid4().hex
+
+
+class _Outcome:
+    """Logs and counts a finished request once, whatever ended it."""
+
+    def __init__(self, scope: RequestScope) -> None:
+        self.scope = scope
+        self.code = grpc.StatusCode.OK
+        self.error: str | None = None
+
+    def finish(self) -> None:
+        scope = self.scope
+        seconds = time.perf_counter() - scope.started
+        metrics.REQUESTS.labels(scope.method, self.code.name).inc()
+        metrics.REQUEST_SECONDS.labels(scope.method).observe(seconds)
+        log.info(
+            "rpc",
+            method=scope.method,
+            request_id=scope.request_id,
+            code=self.code.name,
+            error=self.error,
+            cache_hit=scope.cache_hit,
+            ms=round(seconds * 1000, 2),
+            stages_ms={STAGE_NAMES[s]: round(t * 1000, 2) for s, t in scope.stage_seconds.items()},
+            **scope.log_fields,
+        )
+
+
+async def _abort(context: grpc.aio.ServicerContext, outcome: _Outcome, exc: BaseException) -> None:
+    if isinstance(exc, ApiError):
+        error = exc
+    else:
+        log.exception("rpc_failed", request_id=outcome.scope.request_id)
+        error = ApiError(grpc.StatusCode.INTERNAL, f"internal error (request id {outcome.scope.request_id})")
+    outcome.code, outcome.error = error.code, error.message
+    await context.abort_with_status(error.to_status())
+
+
+def _begin(method: str, context: grpc.aio.ServicerContext, default_deadline: float) -> _Outcome:
+    scope = RequestScope(method, context, default_deadline, request_id=_request_id(context))
+    metrics.IN_FLIGHT.labels(method).inc()
+    return _Outcome(scope)
+
+
+def unary_rpc(
+    method: str,
+) -> Callable[
+    [Callable[[Any, Request, RequestScope], Awaitable[Response]]],
+    Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]],
+]:
+    def decorate(
+        handler: Callable[[Any, Request, RequestScope], Awaitable[Response]],
+    ) -> Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
+            outcome = _begin(method, context, self.settings.default_deadline_seconds)
+            try:
+                return await handler(self, request, outcome.scope)
+            except asyncio.CancelledError:
+                outcome.code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                await _abort(context, outcome, exc)
+                raise  # unreachable: abort raises
+            finally:
+                metrics.IN_FLIGHT.labels(method).dec()
+                outcome.finish()
+
+        return wrapper
+
+    return decorate
+
+
+def streaming_rpc(
+    method: str,
+) -> Callable[
+    [Callable[[Any, Request, RequestScope], AsyncIterator[Response]]],
+    Callable[[Any, Request, grpc.aio.ServicerContext], AsyncIterator[Response]],
+]:
+    def decorate(
+        handler: Callable[[Any, Request, RequestScope], AsyncIterator[Response]],
+    ) -> Callable[[Any, Request, grpc.aio.ServicerContext], AsyncIterator[Response]]:
+        @functools.wraps(handler)
+        async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> AsyncIterator[Response]:
+            outcome = _begin(method, context, self.settings.default_deadline_seconds)
+            await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))
+            try:
+                async for response in handler(self, request, outcome.scope):
+                    yield response
+            except asyncio.CancelledError:
+                outcome.code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                await _abort(context, outcome, exc)
+            finally:
+                metrics.IN_FLIGHT.labels(method).dec()
+                outcome.finish()
+
+        return wrapper
+
+    return decorate

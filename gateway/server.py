@@ -1,0 +1,86 @@
+"""Builds and runs the gateway: MusicService, grpc.health.v1, server reflection and Prometheus metrics."""
+
+import asyncio
+import contextlib
+import signal
+
+import grpc
+import redis.asyncio as aioredis
+import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from deploy.settings import Settings
+from dgxmusic.v1 import music_service_pb2, music_service_pb2_grpc
+from gateway import logs
+from gateway.cache import JobStore, ResultCache
+from gateway.health import SERVICE_NAME, watch_models
+from gateway.service import MusicService
+from gateway.triton import TritonModels
+
+log = structlog.get_logger(__name__)
+
+# Our own messages stay under 1 MiB chunks, but clients may send MIDI files of up to max_midi_bytes.
+_MESSAGE_LIMIT = 16 * 1024 * 1024
+
+
+async def serve(settings: Settings) -> None:
+    logs.configure(settings)
+    log.info("settings", **settings.masked())
+    models = TritonModels(settings.triton_url)
+    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    service = MusicService(
+        settings,
+        models,
+        ResultCache(redis, settings.cache_ttl_seconds),
+        JobStore(redis, settings.job_ttl_seconds),
+    )
+    server = grpc.aio.server(
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
+            ("grpc.max_send_message_length", _MESSAGE_LIMIT),
+        ],
+    )
+    music_service_pb2_grpc.add_MusicServiceServicer_to_server(service, server)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for name in ("", SERVICE_NAME):
+        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        [
+            music_service_pb2.DESCRIPTOR.services_by_name["MusicService"].full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    address = f"{settings.host}:{settings.grpc_port}"
+    if server.add_insecure_port(address) == 0:
+        raise SystemExit(f"gateway: cannot listen on {address}")
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.host)
+    await server.start()
+    log.info("listening", address=address, metrics_port=settings.metrics_port or None)
+
+    watcher = asyncio.create_task(watch_models(health, models, settings.models, settings.health_poll_seconds))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+    log.info("stopping")
+    await health.enter_graceful_shutdown()
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    await server.stop(grace=5)
+    await models.close()
+    await redis.aclose()
+
+
+def main() -> None:
+    asyncio.run(serve(Settings()))

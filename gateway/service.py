@@ -1,0 +1,271 @@
+"""dgxmusic.v1.MusicService: validates each request, sequences the Triton models (text2midi -> fluidsynth), streams
+progress and audio in chunks, and serves repeats from the Redis cache."""
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import composer
+import renderers
+from clients import audio
+from deploy.settings import Settings
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
+from gateway.cache import JobStore, ResultCache, cache_key
+from gateway.errors import invalid_argument, request_errors, too_large
+from gateway.scope import RequestScope, streaming_rpc, unary_rpc
+from gateway.triton import Rendered, TritonModels
+
+_SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
+# Fractions of a Compose job at which each stage starts; the rest is streaming.
+_COMPOSE_PROGRESS = {pb.STAGE_COMPOSING: 0.0, pb.STAGE_RENDERING: 0.1, pb.STAGE_STREAMING: 0.5}
+_RENDER_PROGRESS = {pb.STAGE_RENDERING: 0.0, pb.STAGE_STREAMING: 0.5}
+
+
+def song_request(prompt: str, options: pb.SongOptions) -> composer.SongRequest:
+    """The proto request as the composer's request; validation errors name the API field."""
+    with request_errors(prefix="options."):
+        song = composer.SongRequest(
+            prompt=prompt,
+            bpm=options.bpm if options.HasField("bpm") else None,
+            key=options.key if options.HasField("key") else None,
+            bars=options.bars if options.HasField("bars") else None,
+            seconds=options.seconds if options.HasField("seconds") else None,
+            seed=options.seed,
+        )
+        composer.validate(song)
+    return song
+
+
+def song_info(midi: bytes, metadata: dict[str, Any]) -> pb.MidiResult:
+    info = pb.SongInfo(
+        genre=str(metadata.get("genre", "")),
+        bpm=float(metadata.get("bpm", 0.0)),
+        key=str(metadata.get("key", "")),
+        time_signature=str(metadata.get("time_signature", "")),
+        bars=int(metadata.get("bars", 0)),
+        duration_seconds=float(metadata.get("duration_seconds", 0.0)),
+        seed=int(metadata.get("seed", 0)),
+        tracks=[
+            pb.TrackInfo(
+                name=str(t.get("name", "")),
+                channel=int(t.get("channel", 0)),
+                program=int(t.get("program", 0)),
+                instrument=str(t.get("instrument", "")),
+                is_drum=bool(t.get("is_drum", False)),
+                note_count=int(t.get("note_count", 0)),
+            )
+            for t in metadata.get("tracks", [])
+        ],
+        sections=[
+            pb.Section(name=str(s.get("name", "")), start_bar=int(s.get("start_bar", 0)), bars=int(s.get("bars", 0)))
+            for s in metadata.get("sections", [])
+        ],
+        metadata_json=json.dumps(metadata, sort_keys=True),
+    )
+    return pb.MidiResult(midi=midi, info=info)
+
+
+class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
+    def __init__(self, settings: Settings, models: TritonModels, cache: ResultCache, jobs: JobStore) -> None:
+        self.settings = settings
+        self.models = models
+        self.cache = cache
+        self.jobs = jobs
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- validation shared by the RPCs --------------------------------------------------------------------------
+
+    def _audio_format(self, requested: audio_pb2.AudioFormat) -> audio.ResolvedFormat:
+        with request_errors():
+            return audio.resolve_format(requested, default_sample_rate=self.settings.default_sample_rate)
+
+    def _soundfont(self, name: str) -> str:
+        if not _SOUNDFONT_NAME.fullmatch(name):
+            raise invalid_argument("soundfont", "a SoundFont name (letters, digits, ' _.+-', at most 128)")
+        return name or self.settings.default_soundfont
+
+    def _midi(self, midi: bytes) -> None:
+        if not midi:
+            raise invalid_argument("midi", "empty: send a Standard MIDI File")
+        if len(midi) > self.settings.max_midi_bytes:
+            raise too_large("midi", f"{len(midi)} bytes is over the {self.settings.max_midi_bytes}-byte limit")
+        with request_errors():
+            renderers.parse_midi(
+                midi, max_seconds=self.settings.max_render_seconds, max_bytes=self.settings.max_midi_bytes
+            )
+
+    # -- pipeline steps ----------------------------------------------------------------------------------------
+
+    async def _compose(self, song: composer.SongRequest, scope: RequestScope) -> pb.MidiResult:
+        with scope.stage(pb.STAGE_COMPOSING):
+            midi, metadata = await self.models.compose(song, deadline=scope.time_left(), request_id=scope.request_id)
+        scope.log_fields["genre"] = metadata.get("genre")
+        return song_info(midi, metadata)
+
+    async def _render(
+        self, midi: bytes, soundfont: str, fmt: audio.ResolvedFormat, stems: bool, scope: RequestScope
+    ) -> Rendered:
+        with scope.stage(pb.STAGE_RENDERING):
+            return await self.models.render(
+                midi,
+                soundfont=soundfont,
+                sample_rate=fmt.sample_rate,
+                stems=stems,
+                deadline=scope.time_left(),
+                request_id=scope.request_id,
+            )
+
+    async def _audio_messages(
+        self, rendered: Rendered, fmt: audio.ResolvedFormat
+    ) -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
+        streams = [("", rendered.mix), *rendered.stems.items()]
+
+        def encode_all() -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
+            return [
+                message
+                for name, samples in streams
+                for message in audio.stream_messages(name, samples, fmt, self.settings.chunk_bytes)
+            ]
+
+        # WAV/FLAC encoding of minutes of audio takes a while: keep it off the event loop.
+        return await asyncio.to_thread(encode_all)
+
+    def _remember(self, key: str, events: Sequence[bytes]) -> None:
+        """Caches in the background so the client's summary is not held up by the write."""
+        task = asyncio.create_task(self.cache.put(key, events))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- RPCs --------------------------------------------------------------------------------------------------
+
+    @unary_rpc("GenerateMidi")
+    async def GenerateMidi(self, request: pb.GenerateMidiRequest, scope: RequestScope) -> pb.GenerateMidiResponse:
+        song = song_request(request.prompt, request.options)
+        return pb.GenerateMidiResponse(midi=await self._compose(song, scope))
+
+    @streaming_rpc("Compose")
+    async def Compose(self, request: pb.ComposeRequest, scope: RequestScope) -> AsyncIterator[pb.ComposeResponse]:
+        song = song_request(request.prompt, request.options)
+        fmt = self._audio_format(request.audio_format)
+        soundfont = self._soundfont(request.soundfont)
+        stems = request.stems if request.HasField("stems") else True
+        key = cache_key(
+            "compose",
+            {
+                "prompt": " ".join(song.prompt.split()),
+                "options": {**dataclasses.asdict(song), "prompt": None},
+                "soundfont": soundfont,
+                "format": dataclasses.asdict(fmt),
+                "stems": stems,
+                "composer": composer.COMPOSER_VERSION,
+            },
+        )
+        async for event in self._cached_or_fresh(key, request.bypass_cache, scope, pb.ComposeResponse):
+            yield event
+            if event.HasField("summary"):
+                return
+
+        await self.jobs.update(scope.request_id, rpc="Compose", state="composing", prompt=song.prompt[:200])
+        yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_COMPOSING, "composing MIDI"))
+        midi = await self._compose(song, scope)
+        events: list[pb.ComposeResponse] = [pb.ComposeResponse(midi=midi)]
+        yield events[0]
+
+        await self.jobs.update(scope.request_id, state="rendering")
+        yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
+        rendered = await self._render(midi.midi, soundfont, fmt, stems, scope)
+        async for event in self._stream_audio(rendered, fmt, scope, _COMPOSE_PROGRESS, pb.ComposeResponse, events):
+            yield event
+        self._remember(key, [e.SerializeToString() for e in events])
+        await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
+        yield pb.ComposeResponse(summary=scope.summary())
+
+    @streaming_rpc("Render")
+    async def Render(self, request: pb.RenderRequest, scope: RequestScope) -> AsyncIterator[pb.RenderResponse]:
+        self._midi(request.midi)
+        fmt = self._audio_format(request.audio_format)
+        soundfont = self._soundfont(request.soundfont)
+        key = cache_key(
+            "render",
+            {
+                "midi": hashlib.sha256(request.midi).hexdigest(),
+                "soundfont": soundfont,
+                "format": dataclasses.asdict(fmt),
+                "stems": request.stems,
+            },
+        )
+        async for event in self._cached_or_fresh(key, request.bypass_cache, scope, pb.RenderResponse):
+            yield event
+            if event.HasField("summary"):
+                return
+
+        await self.jobs.update(scope.request_id, rpc="Render", state="rendering")
+        yield pb.RenderResponse(progress=_progress(_RENDER_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
+        rendered = await self._render(request.midi, soundfont, fmt, request.stems, scope)
+        events: list[pb.RenderResponse] = []
+        async for event in self._stream_audio(rendered, fmt, scope, _RENDER_PROGRESS, pb.RenderResponse, events):
+            yield event
+        self._remember(key, [e.SerializeToString() for e in events])
+        await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
+        yield pb.RenderResponse(summary=scope.summary())
+
+    # -- streaming helpers shared by Compose and Render --------------------------------------------------------
+
+    async def _cached_or_fresh(
+        self, key: str, bypass: bool, scope: RequestScope, response_type: Any
+    ) -> AsyncIterator[Any]:
+        """Replays a cached result (then its summary) when there is one; yields nothing otherwise."""
+        if bypass:
+            return
+        with scope.stage(pb.STAGE_CACHE):
+            cached = await self.cache.get(key)
+        if cached is None:
+            return
+        scope.cache_hit = True
+        yield response_type(progress=pb.Progress(stage=pb.STAGE_CACHE, fraction=0.0, message="from the cache"))
+        for raw in cached:
+            yield response_type.FromString(raw)
+        yield response_type(progress=pb.Progress(stage=pb.STAGE_CACHE, fraction=1.0, message="done"))
+        yield response_type(summary=scope.summary())
+
+    async def _stream_audio(
+        self,
+        rendered: Rendered,
+        fmt: audio.ResolvedFormat,
+        scope: RequestScope,
+        plan: dict[pb.Stage, float],
+        response_type: Any,
+        record: list[Any],
+    ) -> AsyncIterator[Any]:
+        """Streams the mix then each stem, reporting progress per stream; records the events for the cache."""
+        with scope.stage(pb.STAGE_STREAMING):
+            messages = await self._audio_messages(rendered, fmt)
+            start = plan[pb.STAGE_STREAMING]
+            total = sum(len(m.data) for m in messages if isinstance(m, audio_pb2.AudioChunk)) or 1
+            sent = 0
+            for message in messages:
+                if isinstance(message, audio_pb2.AudioHeader):
+                    event = response_type(audio_header=message)
+                    yield response_type(
+                        progress=pb.Progress(
+                            stage=pb.STAGE_STREAMING,
+                            fraction=start + (1 - start) * sent / total,
+                            message=f"sending {message.stem_name or 'mix'}",
+                        )
+                    )
+                else:
+                    sent += len(message.data)
+                    event = response_type(audio_chunk=message)
+                record.append(event)
+                yield event
+            yield response_type(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=1.0, message="done"))
+
+
+def _progress(plan: dict[pb.Stage, float], stage: pb.Stage, message: str) -> pb.Progress:
+    return pb.Progress(stage=stage, fraction=plan[stage], message=message)
