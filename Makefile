@@ -1,0 +1,49 @@
+# One entry point for people and CI: `make demo` runs the embedded default, `make test` passes the tests.
+# Both set up what they need first (Debian packages, the venv, buf).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+BUF := .tools/node_modules/.bin/buf
+BUF_VERSION := 1.61.0
+
+.PHONY: setup system demo serve test lint bench protos clean
+
+setup: system $(BIN)/.installed $(BUF)
+
+system:
+	bash deploy/setup-system.sh
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
+demo: setup
+	$(BIN)/dgx-music demo
+
+serve: setup
+	$(BIN)/dgx-music serve
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	for model in model_repository/*/1/model.py; do $(BIN)/mypy $$model || exit 1; done
+	cd protos && ../$(BUF) lint
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/serving.py
+
+protos: $(BIN)/.installed
+	$(BIN)/python protos/generate.py
+
+clean:
+	rm -rf $(VENV) .tools .dgx-music .mypy_cache .ruff_cache .pytest_cache song

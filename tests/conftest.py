@@ -1,0 +1,40 @@
+"""The real stack (redis-server, tritonserver, gateway), started once per test session on free ports."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clients.client import MusicClient
+from deploy.launcher import Stack, free_port
+from deploy.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BUF = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "buf"
+
+
+def stack_settings(data_dir: Path, **overrides: object) -> Settings:
+    ports = {
+        name: free_port()
+        for name in (
+            "grpc_port",
+            "metrics_port",
+            "redis_port",
+            "triton_grpc_port",
+            "triton_http_port",
+            "triton_metrics_port",
+        )
+    }
+    return Settings(data_dir=data_dir, log_format="json", **{**ports, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with Stack(stack_settings(tmp_path_factory.mktemp("stack"))) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client(stack: Stack) -> Iterator[MusicClient]:
+    with MusicClient(stack.gateway_target, timeout=120) as music:
+        yield music

@@ -1,0 +1,92 @@
+"""The audio wire format: every encoding round-trips, chunks stay under 1 MiB, bad formats name their field."""
+
+import numpy as np
+import pytest
+
+from clients.audio import (
+    MAX_CHUNK_BYTES,
+    AudioAssembler,
+    AudioFormatError,
+    AudioStreamError,
+    FloatAudio,
+    resolve_format,
+    stream_messages,
+)
+from dgxmusic.v1 import audio_pb2
+
+SINE = (0.8 * np.sin(np.linspace(0, 2000, 3 * 44100))).astype(np.float32)
+STEREO = np.stack([SINE, -SINE], axis=1)
+
+
+Message = audio_pb2.AudioHeader | audio_pb2.AudioChunk
+
+
+def round_trip(samples: FloatAudio, requested: audio_pb2.AudioFormat) -> tuple[FloatAudio, list[Message]]:
+    fmt = resolve_format(requested, default_sample_rate=44100)
+    messages = list(stream_messages("Lead", samples, fmt, chunk_bytes=MAX_CHUNK_BYTES))
+    assembler = AudioAssembler()
+    for message in messages:
+        if isinstance(message, audio_pb2.AudioHeader):
+            assembler.add_header(message)
+        else:
+            assembler.add_chunk(message)
+    return assembler.samples("Lead"), messages
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sample_format", "atol"),
+    [
+        (audio_pb2.AUDIO_ENCODING_UNSPECIFIED, audio_pb2.SAMPLE_FORMAT_UNSPECIFIED, 0),
+        (audio_pb2.AUDIO_ENCODING_PCM, audio_pb2.SAMPLE_FORMAT_INT16, 1e-4),
+        (audio_pb2.AUDIO_ENCODING_WAV, audio_pb2.SAMPLE_FORMAT_FLOAT32, 0),
+        (audio_pb2.AUDIO_ENCODING_WAV, audio_pb2.SAMPLE_FORMAT_INT24, 1e-6),
+        (audio_pb2.AUDIO_ENCODING_FLAC, audio_pb2.SAMPLE_FORMAT_UNSPECIFIED, 1e-6),
+        (audio_pb2.AUDIO_ENCODING_FLAC, audio_pb2.SAMPLE_FORMAT_INT16, 1e-4),
+    ],
+)
+def test_round_trip(encoding: audio_pb2.AudioEncoding, sample_format: audio_pb2.SampleFormat, atol: float) -> None:
+    decoded, messages = round_trip(STEREO, audio_pb2.AudioFormat(encoding=encoding, sample_format=sample_format))
+    np.testing.assert_allclose(decoded, STEREO, rtol=0, atol=atol)
+    header = messages[0]
+    assert isinstance(header, audio_pb2.AudioHeader)
+    assert (header.frames, header.channels, header.sample_rate) == (len(STEREO), 2, 44100)
+    chunks = [m for m in messages[1:] if isinstance(m, audio_pb2.AudioChunk)]
+    assert len(chunks) == len(messages) - 1
+    assert all(len(c.data) <= MAX_CHUNK_BYTES for c in chunks)
+    assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
+
+
+def test_empty_audio_is_one_final_chunk() -> None:
+    decoded, messages = round_trip(np.zeros((0, 2), np.float32), audio_pb2.AudioFormat())
+    assert decoded.shape == (0, 2) and len(messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("requested", "field"),
+    [
+        (audio_pb2.AudioFormat(sample_rate=4000), "audio_format.sample_rate"),
+        (audio_pb2.AudioFormat(sample_rate=192000), "audio_format.sample_rate"),
+        (audio_pb2.AudioFormat(encoding=99), "audio_format.encoding"),  # type: ignore[arg-type]
+        (audio_pb2.AudioFormat(sample_format=99), "audio_format.sample_format"),  # type: ignore[arg-type]
+        (audio_pb2.AudioFormat(sample_format=audio_pb2.SAMPLE_FORMAT_INT24), "audio_format.sample_format"),
+        (
+            audio_pb2.AudioFormat(
+                encoding=audio_pb2.AUDIO_ENCODING_FLAC, sample_format=audio_pb2.SAMPLE_FORMAT_FLOAT32
+            ),
+            "audio_format.sample_format",
+        ),
+    ],
+)
+def test_formats_that_cannot_be_made_name_the_field(requested: audio_pb2.AudioFormat, field: str) -> None:
+    with pytest.raises(AudioFormatError) as caught:
+        resolve_format(requested, default_sample_rate=44100)
+    assert caught.value.field == field
+
+
+def test_chunks_without_a_header_or_short_streams_are_refused() -> None:
+    assembler = AudioAssembler()
+    with pytest.raises(AudioStreamError):
+        assembler.add_chunk(audio_pb2.AudioChunk(stem_name="x", data=b"\0" * 8, last=True))
+    assembler.add_header(audio_pb2.AudioHeader(stem_name="x", channels=2, total_bytes=16))
+    with pytest.raises(AudioStreamError):
+        assembler.add_chunk(audio_pb2.AudioChunk(stem_name="x", data=b"\0" * 8, last=True))

@@ -1,0 +1,60 @@
+"""The dgx-music CLI against the real stack: the files a producer gets, and the errors a producer reads."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import soundfile
+
+from deploy.launcher import Stack
+
+
+def dgx_music(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "clients.cli", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_compose_writes_song_mix_and_stems(stack: Stack, tmp_path: Path) -> None:
+    out = tmp_path / "song"
+    done = dgx_music(
+        "compose", "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor", "--bars", "2",
+        "--out", str(out), "--server", stack.gateway_target,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    song = mido.MidiFile(out / "song.mid")
+    mix, rate = soundfile.read(out / "mix.wav")
+    assert rate == 44100 and mix.shape == (round(2 * 4 * 60 / 140 * 44100), 2)
+    stems = sorted(p.stem for p in (out / "stems").glob("*.wav"))
+    names = sorted(t.name for t in song.tracks if any(m.type == "note_on" for m in t))
+    assert stems == sorted(n.replace("/", "_") for n in names)
+    assert "wrote" in done.stderr and "100%" in done.stderr
+
+
+def test_render_and_health(stack: Stack, tmp_path: Path) -> None:
+    midi = tmp_path / "in.mid"
+    assert (
+        dgx_music("midi", "house 125", "--bars", "1", "--out", str(midi), "--server", stack.gateway_target).returncode
+        == 0
+    )
+    done = dgx_music(
+        "render", str(midi), "--out", str(tmp_path / "mix.flac"), "--format", "flac",
+        "--stems", str(tmp_path / "stems"), "--server", stack.gateway_target,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    info = soundfile.info(tmp_path / "mix.flac")
+    assert info.format == "FLAC" and info.samplerate == 44100
+    assert list((tmp_path / "stems").glob("*.flac"))
+    health = dgx_music("health", "--server", stack.gateway_target)
+    assert (health.returncode, health.stdout.strip()) == (0, "SERVING")
+
+
+def test_bad_input_names_the_field_and_exits_2(stack: Stack, tmp_path: Path) -> None:
+    done = dgx_music("compose", "trap", "--bpm", "0", "--out", str(tmp_path), "--server", stack.gateway_target)
+    assert done.returncode == 2
+    assert "INVALID_ARGUMENT" in done.stderr and "options.bpm" in done.stderr
+
+
+def test_health_of_a_server_that_is_not_there() -> None:
+    done = dgx_music("health", "--server", "127.0.0.1:1", "--timeout", "1")
+    assert done.returncode == 1 and "UNAVAILABLE" in done.stderr

@@ -1,0 +1,52 @@
+"""Errors from Triton and from the project's libraries become gRPC statuses with google.rpc details."""
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from tritonclient.utils import InferenceServerException
+
+from gateway.errors import ApiError, from_triton, invalid_argument, request_errors
+
+
+def test_field_errors_carry_a_bad_request_detail() -> None:
+    status = invalid_argument("options.bpm", "must be 40-300").to_status()
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT
+    details = dict(status.trailing_metadata)["grpc-status-details-bin"]
+    bad_request = error_details_pb2.BadRequest()
+    assert status_pb2.Status.FromString(details).details[0].Unpack(bad_request)
+    assert bad_request.field_violations[0].field == "options.bpm"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code", "field"),
+    [
+        (
+            "StatusCode.INVALID_ARGUMENT",
+            "soundfont: unknown SoundFont 'x'",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "soundfont",
+        ),
+        (
+            "StatusCode.INVALID_ARGUMENT",
+            "[request id: 7] midi: truncated",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "midi",
+        ),
+        ("StatusCode.INVALID_ARGUMENT", "unexpected shape for input", grpc.StatusCode.INVALID_ARGUMENT, None),
+        ("StatusCode.UNAVAILABLE", "failed to connect to all addresses", grpc.StatusCode.UNAVAILABLE, None),
+        ("StatusCode.INTERNAL", "Stub process 'x' is not healthy.", grpc.StatusCode.UNAVAILABLE, None),
+        ("StatusCode.DEADLINE_EXCEEDED", "Deadline Exceeded", grpc.StatusCode.DEADLINE_EXCEEDED, None),
+        (None, "odd", grpc.StatusCode.INTERNAL, None),
+    ],
+)
+def test_triton_errors(status: str | None, message: str, code: grpc.StatusCode, field: str | None) -> None:
+    error = from_triton(InferenceServerException(message, status=status), "fluidsynth")
+    assert (error.code, error.field) == (code, field)
+
+
+def test_library_errors_name_the_api_field() -> None:
+    import composer
+
+    with pytest.raises(ApiError) as caught, request_errors(prefix="options."):
+        composer.validate(composer.SongRequest(prompt="trap", bpm=0))
+    assert (caught.value.code, caught.value.field) == (grpc.StatusCode.INVALID_ARGUMENT, "options.bpm")

@@ -1,0 +1,126 @@
+"""Compose, GenerateMidi and Render end to end through the real gateway, Triton and Redis."""
+
+import io
+from typing import NamedTuple
+
+import mido
+import numpy as np
+import pytest
+
+from clients.client import AsyncMusicClient, ComposeResult, MusicClient, compose_request, song_options
+from deploy.launcher import Stack
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+
+PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
+
+
+class Composed(NamedTuple):
+    request: pb.ComposeRequest
+    progress: list[pb.Progress]
+    result: ComposeResult
+
+
+@pytest.fixture(scope="module")
+def composed(client: MusicClient) -> Composed:
+    request = compose_request(PROMPT, options=song_options(bars=4, seed=7), bypass_cache=True)
+    progress: list[pb.Progress] = []
+    return Composed(request, progress, client.compose(request, on_progress=progress.append))
+
+
+def test_compose_returns_midi_mix_and_stems_that_agree(composed: Composed) -> None:
+    _, progress, result = composed
+    song = mido.MidiFile(file=io.BytesIO(result.midi))
+    assert song.type == 1
+    tempos = [m.tempo for t in song.tracks for m in t if m.type == "set_tempo"]
+    assert tempos and mido.tempo2bpm(tempos[0]) == pytest.approx(140, abs=0.01)
+    assert result.info.bpm == pytest.approx(140) and result.info.bars == 4 and result.info.key == "F minor"
+
+    seconds = 4 * 4 * 60 / 140
+    assert result.sample_rate == 44100
+    assert result.mix.shape == (round(seconds * 44100), 2)
+    assert song.length == pytest.approx(seconds, abs=1e-3)
+    assert np.isfinite(result.mix).all()
+    peak = np.abs(result.mix).max()
+    assert 0.5 < peak <= 1.0, "the mix peaks near -1 dBFS without clipping"
+
+    names = {track.name for track in result.info.tracks}
+    assert set(result.stems) == names
+    assert {"Drums", "Chords", "Lead"} <= names
+    for stem in result.stems.values():
+        assert stem.shape == result.mix.shape
+        assert np.abs(stem).max() > 1e-3, "every stem is audible"
+    np.testing.assert_allclose(sum(result.stems.values()), result.mix, atol=1e-5)
+
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert not result.summary.cache_hit
+    assert {t.stage for t in result.summary.stage_timings} >= {pb.STAGE_COMPOSING, pb.STAGE_RENDERING}
+
+
+def test_a_repeat_is_served_from_the_cache(client: MusicClient, composed: Composed) -> None:
+    request, _, first = composed
+    again = pb.ComposeRequest()
+    again.CopyFrom(request)
+    again.bypass_cache = False
+    client.compose(again)  # fills the cache if bypass_cache kept it from the first call's key
+    repeat = client.compose(again)
+    assert repeat.summary.cache_hit
+    assert {t.stage for t in repeat.summary.stage_timings} == {pb.STAGE_CACHE}, "Triton was not called"
+    assert repeat.midi == first.midi
+    np.testing.assert_array_equal(repeat.mix, first.mix)
+
+
+def test_same_seed_same_song_other_seed_other_song(client: MusicClient) -> None:
+    a = client.generate_midi("house 124, A minor", song_options(bars=4, seed=1))
+    b = client.generate_midi("house 124, A minor", song_options(bars=4, seed=1))
+    c = client.generate_midi("house 124, A minor", song_options(bars=4, seed=2))
+    assert a.midi == b.midi != c.midi
+    assert a.info.genre == "house"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sample_format", "tolerance"),
+    [
+        (audio_pb2.AUDIO_ENCODING_PCM, audio_pb2.SAMPLE_FORMAT_INT16, 1e-4),
+        (audio_pb2.AUDIO_ENCODING_WAV, audio_pb2.SAMPLE_FORMAT_FLOAT32, 0),
+        (audio_pb2.AUDIO_ENCODING_FLAC, audio_pb2.SAMPLE_FORMAT_UNSPECIFIED, 1e-6),
+    ],
+)
+def test_render_in_each_encoding_matches_float_pcm(
+    client: MusicClient,
+    encoding: audio_pb2.AudioEncoding,
+    sample_format: audio_pb2.SampleFormat,
+    tolerance: float,
+) -> None:
+    midi = client.generate_midi("lofi hip hop with jazzy rhodes at 85", song_options(bars=2)).midi
+    reference = client.render(pb.RenderRequest(midi=midi, audio_format=audio_pb2.AudioFormat(sample_rate=22050)))
+    encoded = client.render(
+        pb.RenderRequest(
+            midi=midi,
+            audio_format=audio_pb2.AudioFormat(sample_rate=22050, encoding=encoding, sample_format=sample_format),
+        )
+    )
+    assert reference.sample_rate == encoded.sample_rate == 22050
+    assert reference.mix.shape == encoded.mix.shape == (round(2 * 4 * 60 / 85 * 22050), 2)
+    np.testing.assert_allclose(encoded.mix, reference.mix, rtol=0, atol=tolerance)
+    assert not encoded.stems
+
+
+def test_render_stems_and_soundfont_choice(client: MusicClient) -> None:
+    midi = client.generate_midi("dubstep drop wobble bass 140", song_options(bars=2)).midi
+    fluid = client.render(pb.RenderRequest(midi=midi, stems=True, soundfont="FluidR3_GM"))
+    tim = client.render(pb.RenderRequest(midi=midi, stems=True, soundfont="TimGM6mb"))
+    assert set(fluid.stems) == set(tim.stems) and fluid.stems
+    assert fluid.mix.shape == tim.mix.shape
+    assert not np.allclose(fluid.mix, tim.mix), "another SoundFont sounds different"
+
+
+async def test_async_client_composes(stack: Stack) -> None:
+    async with AsyncMusicClient(stack.gateway_target, timeout=60) as music:
+        assert await music.health() == "SERVING"
+        result = await music.compose(
+            compose_request("house 125 with 909 drums", options=song_options(bars=2), stems=False)
+        )
+    assert result.info.genre == "house" and not result.stems
+    assert result.mix.shape == (round(2 * 4 * 60 / 125 * 44100), 2)
