@@ -218,9 +218,18 @@ def health(server: str, timeout: float) -> None:
     sys.exit(0 if status == "SERVING" else 1)
 
 
+def _server_side() -> None:
+    try:
+        import deploy.launcher  # noqa: F401
+    except ImportError as exc:
+        console.print(f"[red]error[/red] the server is not installed ({exc}): pip install 'dgx-music[server]'")
+        sys.exit(1)
+
+
 @main.command()
 def serve() -> None:
     """Run the embedded default: redis-server, tritonserver and the gateway (settings from DGXMUSIC_*)."""
+    _server_side()
     from deploy.launcher import LaunchError
     from deploy.launcher import serve as serve_stack
     from deploy.settings import Settings
@@ -237,6 +246,7 @@ def serve() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("song"), show_default=True)
 def demo(prompt: str, out: Path) -> None:
     """Start the embedded stack, compose PROMPT through it into OUT, and stop the stack."""
+    _server_side()
     from deploy.launcher import LaunchError, Stack
     from deploy.settings import Settings
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from deploy import triton
 from deploy.settings import Settings
 
@@ -83,9 +86,6 @@ def _redis_ping(port: int) -> bool:
 
 
 def _gateway_serving(port: int) -> bool:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -98,7 +98,7 @@ def _gateway_serving(port: int) -> bool:
 class _Child:
     name: str
     process: subprocess.Popen[bytes]
-    log: IO[bytes] | None
+    log: IO[bytes]
 
 
 @dataclass
@@ -106,7 +106,6 @@ class Stack:
     """redis-server + tritonserver + gateway on loopback. Use as a context manager, or start()/stop()."""
 
     settings: Settings
-    gateway_output: IO[bytes] | None = None
     children: list[_Child] = field(default_factory=list)
 
     @property
@@ -159,15 +158,13 @@ class Stack:
         if not (s.model_repository / s.models[0]).is_dir():
             raise LaunchError(f"model repository {s.model_repository} has no model {s.models[0]!r}")
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str], output: IO[bytes] | None = None) -> _Child:
-        log = None
-        if output is None:
-            log = (self.log_dir / f"{name}.log").open("ab")
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> _Child:
+        log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
             argv,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=output or log,
+            stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order.
         )
@@ -211,7 +208,7 @@ class Stack:
             "DGXMUSIC_TRITON_URL": f"127.0.0.1:{self.settings.triton_grpc_port}",
             "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{self.settings.redis_port}/0",
         }
-        child = self._spawn("gateway", [sys.executable, "-m", "gateway"], env, self.gateway_output)
+        child = self._spawn("gateway", [sys.executable, "-m", "gateway"], env)
         ready = lambda: _gateway_serving(self.settings.grpc_port)  # noqa: E731
         _wait_until(ready, "gateway", self.settings.startup_timeout_seconds, self._alive(child))
 
@@ -238,8 +235,7 @@ class Stack:
             # Triton's python stubs live in its process group; none may outlive it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
-            if child.log is not None:
-                child.log.close()
+            child.log.close()
         self.children.clear()
         for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings)}*"):
             leftover.unlink(missing_ok=True)

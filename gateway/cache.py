@@ -82,7 +82,3 @@ class JobStore:
                 await pipe.execute()
         except RedisError as exc:
             log.warning("job_store_unavailable", error=str(exc))
-
-    async def get(self, job_id: str) -> dict[str, str]:
-        raw = cast(dict[bytes, bytes], await self.client.hgetall(self.key(job_id)))
-        return {k.decode(): v.decode() for k, v in raw.items()}

@@ -5,7 +5,7 @@ import contextlib
 
 import structlog
 from grpc_health.v1 import health_pb2
-from grpc_health.v1._async import HealthServicer
+from grpc_health.v1.health import aio as health_aio
 
 from gateway.errors import ApiError
 from gateway.triton import TritonModels
@@ -15,7 +15,9 @@ log = structlog.get_logger(__name__)
 SERVICE_NAME = "dgxmusic.v1.MusicService"
 
 
-async def watch_models(health: HealthServicer, models: TritonModels, needed: list[str], interval: float) -> None:
+async def watch_models(
+    servicer: health_aio.HealthServicer, models: TritonModels, needed: list[str], interval: float
+) -> None:
     """Polls Triton forever, flipping the overall and the MusicService status when readiness changes."""
     serving: bool | None = None
     while True:
@@ -25,7 +27,7 @@ async def watch_models(health: HealthServicer, models: TritonModels, needed: lis
         if ready != serving:
             status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
             for service in ("", SERVICE_NAME):
-                await health.set(service, status)
+                await servicer.set(service, status)
             log.info("health", serving=ready, models=needed)
             serving = ready
         await asyncio.sleep(interval)

@@ -8,7 +8,7 @@ import grpc
 import redis.asyncio as aioredis
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
+from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
@@ -45,7 +45,7 @@ async def serve(settings: Settings) -> None:
         ],
     )
     music_service_pb2_grpc.add_MusicServiceServicer_to_server(service, server)
-    health = HealthServicer()
+    health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)

@@ -1,16 +1,22 @@
 """Compose, GenerateMidi and Render end to end through the real gateway, Triton and Redis."""
 
 import io
+import subprocess
+import sys
 from typing import NamedTuple
 
+import grpc
 import mido
 import numpy as np
 import pytest
+import redis
 
 from clients.client import AsyncMusicClient, ComposeResult, MusicClient, compose_request, song_options
 from deploy.launcher import Stack
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
+from gateway.cache import JobStore
 
 PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
 
@@ -124,3 +130,36 @@ async def test_async_client_composes(stack: Stack) -> None:
         )
     assert result.info.genre == "house" and not result.stems
     assert result.mix.shape == (round(2 * 4 * 60 / 125 * 44100), 2)
+
+
+def test_compose_is_tracked_as_a_job_in_redis(stack: Stack, client: MusicClient) -> None:
+    result = client.compose(compose_request("ambient pad, 70 bpm", options=song_options(bars=1), bypass_cache=True))
+    job = redis.Redis(port=stack.settings.redis_port).hgetall(JobStore.key(result.summary.request_id))
+    assert job[b"state"] == b"done" and job[b"rpc"] == b"Compose"
+    assert float(job[b"seconds"]) > 0
+
+
+def test_a_cancelled_compose_leaves_the_server_serving(stack: Stack, client: MusicClient) -> None:
+    with grpc.insecure_channel(stack.gateway_target) as channel:
+        call = MusicServiceStub(channel).Compose(
+            compose_request("techno 130", options=song_options(bars=64), bypass_cache=True), timeout=60
+        )
+        first = next(call)
+        assert first.WhichOneof("event") == "progress"
+        call.cancel()
+        with pytest.raises(grpc.RpcError) as caught:
+            list(call)
+    assert caught.value.code() == grpc.StatusCode.CANCELLED
+    assert client.health() == "SERVING"
+    assert client.generate_midi("pop 120", song_options(bars=1)).midi.startswith(b"MThd")
+
+
+def test_the_client_library_imports_without_server_dependencies() -> None:
+    script = (
+        "import sys, clients.client, clients.cli;"
+        "heavy = {'tritonclient', 'fluidsynth', 'redis', 'torch', 'onnxruntime', 'structlog', 'mido',"
+        " 'pydantic_settings'};"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
