@@ -4,7 +4,16 @@ A prompt such as "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor" b
 File with a conductor track and one track per instrument, plus metadata on what was understood and chosen."""
 
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
-from composer.request import MAX_BARS, MAX_BPM, MAX_PROMPT_CHARS, MAX_SECONDS, MAX_SEED, MIN_BPM, SongRequest
+from composer.request import (
+    MAX_BARS,
+    MAX_BPM,
+    MAX_PROMPT_CHARS,
+    MAX_SECONDS,
+    MAX_SEED,
+    MIN_BPM,
+    SongRequest,
+    check_fields,
+)
 from composer.song import COMPOSER_VERSION, ComposedSong, SectionInfo, SongMetadata, TrackInfo, compose, validate
 
 __all__ = [
@@ -22,6 +31,7 @@ __all__ = [
     "SongRequest",
     "SongRequestTooLarge",
     "TrackInfo",
+    "check_fields",
     "compose",
     "validate",
 ]

@@ -47,8 +47,14 @@ def too_large(field: str, reason: str) -> ApiError:
 
 # Triton reports "StatusCode.X"; our models prefix in-band errors with the request field they concern.
 _TRITON_FIELD = re.compile(r"(?:\[request id: [^\]]*\]\s*)?(?P<field>[a-z_]+): (?P<reason>.*)", re.DOTALL)
-# Model inputs -> the API field a client sent them in.
-_MODEL_FIELDS = {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"}
+# Fields named in the models' errors -> the API field a client sent them in.
+_MODEL_FIELDS = {
+    "soundfont": "soundfont",
+    "midi": "midi",
+    "sample_rate": "audio_format.sample_rate",
+    "prompt": "prompt",
+    **{name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed")},
+}
 
 
 def from_triton(exc: InferenceServerException, model: str) -> ApiError:

@@ -28,7 +28,8 @@ _RENDER_PROGRESS = {pb.STAGE_RENDERING: 0.0, pb.STAGE_STREAMING: 0.5}
 
 
 def song_request(prompt: str, options: pb.SongOptions) -> composer.SongRequest:
-    """The proto request as the composer's request; validation errors name the API field."""
+    """The proto request as the composer's request, its fields checked here; what needs the prompt parsed (an
+    unknown key, "900 bars" in the prompt) the text2midi model checks, and its errors name the field too."""
     with request_errors(prefix="options."):
         song = composer.SongRequest(
             prompt=prompt,
@@ -38,7 +39,7 @@ def song_request(prompt: str, options: pb.SongOptions) -> composer.SongRequest:
             seconds=options.seconds if options.HasField("seconds") else None,
             seed=options.seed,
         )
-        composer.validate(song)
+        composer.check_fields(song)
     return song
 
 

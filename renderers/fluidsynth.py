@@ -3,10 +3,16 @@
 Each stem renders alone in a fresh synthesizer (a reused one is not bit-exact after a reset), in parallel on
 a thread pool: the ctypes calls that synthesise release the GIL. A long-lived "keeper" synth holds the
 SoundFont loaded for the renderer's life, so FluidSynth's sample cache makes each fresh synth's load cheap.
+
+Without stems, tracks share synths, one group of tracks per thread, as a one-synth renderer (the CLI) plays
+them: every synth runs its own reverb and chorus, which cost as much as the voices of a light track. Voices of
+different tracks interact a little inside FluidSynth, so that mix is close to (not equal to) the sum of solo
+renders; with stems, the mix is exactly the sum of the stems.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import threading
@@ -22,7 +28,7 @@ import numpy.typing as npt
 
 from renderers._libfluidsynth import FLUID_FAILED, FLUID_OK, FluidSynthApi, load
 from renderers.errors import RenderError, SoundFontLoadError
-from renderers.midi import EventKind, MidiEvent, MidiPerformance
+from renderers.midi import EventKind, MidiEvent, MidiPerformance, Stem
 from renderers.soundfonts import SoundFont
 
 MIN_SAMPLE_RATE = 8000
@@ -135,6 +141,7 @@ class FluidSynthRenderer:
         except RenderError:
             self._keeper.close()
             raise
+        self._threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fluidsynth")
         self._lock = threading.Lock()
         self._closed = False
@@ -148,21 +155,23 @@ class FluidSynthRenderer:
         self.close()
 
     def render(self, performance: MidiPerformance, *, stems: bool = True, tail_seconds: float = 0.0) -> RenderedAudio:
-        """Render every stem alone, sum them into the mix, and scale all so the mix peaks at -1 dBFS."""
+        """Render every stem alone (or, without stems, groups of them), sum them into the mix, and scale all so
+        the mix peaks at -1 dBFS."""
         if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
             raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
         frames = round((performance.duration_seconds + tail_seconds) * self.sample_rate)
-        pending = deque(self._submit([stem.events for stem in performance.stems], frames))
+        groups = [[stem] for stem in performance.stems] if stems else _balanced_groups(performance.stems, self._threads)
+        pending = deque(self._submit([_merged_events(group) for group in groups], frames))
         mix = np.zeros((frames, 2), dtype=np.float32)
         rendered: dict[str, Audio] = {}
         try:
-            # Summed in stem order, whatever order they finish in, so the mix is reproducible; each future
+            # Summed in group order, whatever order they finish in, so the mix is reproducible; each future
             # is dropped once summed so that without stems their audio can be freed early.
-            for stem in performance.stems:
+            for group in groups:
                 audio = pending.popleft().result()
                 mix += audio
                 if stems:
-                    rendered[stem.name] = audio
+                    rendered[group[0].name] = audio
         finally:
             for future in pending:
                 future.cancel()
@@ -202,6 +211,47 @@ class FluidSynthRenderer:
             if frames > position:
                 synth.write(out, position, frames - position)
         return out
+
+
+_DRUM_CHANNEL = 9
+_DRUM_HIT_SECONDS = 0.15  # GM drum notes are one-shots: their note-off hardly matters
+_RELEASE_SECONDS = 0.3
+_LONGEST_NOTE_SECONDS = 8.0
+
+
+def _voice_seconds(stem: Stem) -> float:
+    """How long the stem's voices sound in all: what synthesis costs, roughly."""
+    started: dict[tuple[int, int], float] = {}
+    total = 0.0
+    for event in stem.events:
+        key = (event.channel, event.data1)
+        if event.kind == EventKind.NOTE_ON and event.data2 > 0:
+            if event.channel == _DRUM_CHANNEL:
+                total += _DRUM_HIT_SECONDS
+            else:
+                started[key] = event.seconds
+        elif event.kind in (EventKind.NOTE_ON, EventKind.NOTE_OFF) and key in started:
+            total += min(event.seconds - started.pop(key), _LONGEST_NOTE_SECONDS) + _RELEASE_SECONDS
+    return total + len(started) * _LONGEST_NOTE_SECONDS
+
+
+def _balanced_groups(stems: Sequence[Stem], count: int) -> list[list[Stem]]:
+    """At most `count` groups of stems of about equal synthesis cost (largest first into the lightest group),
+    in file order within a group."""
+    groups: list[list[Stem]] = [[] for _ in range(min(count, len(stems)))]
+    loads = [0.0] * len(groups)
+    for stem, cost in sorted(((s, _voice_seconds(s)) for s in stems), key=lambda pair: pair[1], reverse=True):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(stem)
+        loads[lightest] += cost
+    order = {id(stem): index for index, stem in enumerate(stems)}
+    return [sorted(group, key=lambda s: order[id(s)]) for group in groups]
+
+
+def _merged_events(group: Sequence[Stem]) -> Sequence[MidiEvent]:
+    if len(group) == 1:
+        return group[0].events
+    return list(heapq.merge(*(stem.events for stem in group), key=lambda event: event.seconds))
 
 
 def check_sample_rate(sample_rate: int) -> None:

@@ -237,15 +237,18 @@ def test_mix_is_normalised_float_audio_and_stems_add_up(renderer: FluidSynthRend
     np.testing.assert_allclose(sum(audio.stems.values()), audio.mix, rtol=0, atol=1e-5)
 
 
-def test_rendering_is_bit_exact_and_independent_of_stems_flag(renderer: FluidSynthRenderer) -> None:
+def test_rendering_is_bit_exact_and_the_mix_barely_depends_on_stems_flag(renderer: FluidSynthRenderer) -> None:
     performance = parse_midi(song())
     first = renderer.render(performance)
     second = renderer.render(performance)
     mix_only = renderer.render(performance, stems=False)
     assert np.array_equal(first.mix, second.mix)
     assert all(np.array_equal(first.stems[name], second.stems[name]) for name in first.stems)
-    assert np.array_equal(first.mix, mix_only.mix)
-    assert first.gain == mix_only.gain
+    assert np.array_equal(mix_only.mix, renderer.render(performance, stems=False).mix)
+    # Without stems, tracks share synths as in one-synth renderers (the CLI): voices of different tracks
+    # interact a little inside FluidSynth, so the mix is close to, not equal to, the sum of solo renders.
+    difference = np.sqrt(np.mean((first.mix - mix_only.mix) ** 2)) / np.sqrt(np.mean(first.mix**2))
+    assert difference < 0.02
 
 
 def test_midi_without_notes_renders_silence(renderer: FluidSynthRenderer) -> None:
