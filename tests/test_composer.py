@@ -300,7 +300,7 @@ def test_chords_are_voiced_in_a_middle_register() -> None:
 
 def test_lead_motif_repeats_and_varies() -> None:
     for genre in ("trap", "house", "pop", "lo-fi hip-hop"):
-        _, parsed = song(GENRE_PROMPTS[genre])
+        _, parsed = song(GENRE_PROMPTS[genre], bars=32)
         bars: dict[int, tuple[int, ...]] = {}
         for note in parsed.tracks["Lead"].notes:
             bar, offset = divmod(note.start, BAR)
@@ -340,7 +340,7 @@ def test_prompt_values_are_understood() -> None:
     assert song("house 125 in Fm")[0].metadata.key == "F minor"
     assert song("techno 132bpm Bb major")[0].metadata.key == "Bb major"
     assert song("dnb 30s")[0].metadata.bars == round(30 * 174 / 60 / 4)
-    assert song("90s boom bap")[0].metadata.bars == 32  # "90s" is an era, not ninety seconds
+    assert song("90s boom bap")[0].metadata.bars == 16  # "90s" is an era, not ninety seconds: the default length
     assert song("drum and bass in A")[0].metadata.key == "A minor"  # mode from the genre when not named
     assert song("happy house in A")[0].metadata.key == "A major"  # or from a mood word
 
