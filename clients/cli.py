@@ -154,8 +154,9 @@ def compose_to(
 
 
 @main.command()
-@click.argument("prompt")
+@click.argument("prompts", nargs=-1, required=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("song.mid"), show_default=True)
+@click.option("--variations", type=int, default=1, show_default=True, help="songs per prompt (seeds seed, seed+1...)")
 @click.option("--bpm", type=float)
 @click.option("--key")
 @click.option("--bars", type=int)
@@ -163,12 +164,18 @@ def compose_to(
 @click.option("--seed", type=int)
 @server_option
 @timeout_option
-def midi(prompt: str, out: Path, server: str, timeout: float, **options: Any) -> None:
-    """Compose PROMPT as a MIDI file only (GenerateMidi)."""
+def midi(prompts: tuple[str, ...], out: Path, variations: int, server: str, timeout: float, **options: Any) -> None:
+    """Compose PROMPTS as MIDI files only (GenerateMidi): OUT, or OUT's stem with _1, _2... for several songs."""
+    request = pb.GenerateMidiRequest(
+        prompt=prompts[0], more_prompts=prompts[1:], variations=variations, options=song_options(**options)
+    )
     with _errors(), MusicClient(server, timeout=timeout) as client:
-        result = client.generate_midi(prompt, song_options(**options))
-    out.write_bytes(result.midi)
-    console.print(f"{result.info.genre}, {result.info.bpm:g} BPM, {result.info.key}: wrote {out}")
+        songs = client.generate_songs(request)
+    for number, song in enumerate(songs, start=1):
+        path = out if len(songs) == 1 else out.with_name(f"{out.stem}_{number}{out.suffix}")
+        path.write_bytes(song.midi)
+        info = song.info
+        console.print(f"{info.genre}, {info.bpm:g} BPM, {info.key}, {info.bars} bars, seed {info.seed}: wrote {path}")
 
 
 @main.command()

@@ -168,12 +168,16 @@ class MusicClient:
         return result
 
     def generate_midi(self, prompt: str, options: pb.SongOptions | None = None) -> pb.MidiResult:
+        """One song for one prompt."""
+        return self.generate_songs(pb.GenerateMidiRequest(prompt=prompt, options=options))[0]
+
+    def generate_songs(self, request: pb.GenerateMidiRequest) -> list[pb.MidiResult]:
+        """Every song of a request: each prompt's variations in seed order."""
         try:
-            reply = self.stub.GenerateMidi(pb.GenerateMidiRequest(prompt=prompt, options=options), timeout=self.timeout)
+            reply = self.stub.GenerateMidi(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
-        midi: pb.MidiResult = reply.midi
-        return midi
+        return list(reply.songs)
 
     def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
         result = AudioResult()
@@ -225,14 +229,14 @@ class AsyncMusicClient:
         return result
 
     async def generate_midi(self, prompt: str, options: pb.SongOptions | None = None) -> pb.MidiResult:
+        return (await self.generate_songs(pb.GenerateMidiRequest(prompt=prompt, options=options)))[0]
+
+    async def generate_songs(self, request: pb.GenerateMidiRequest) -> list[pb.MidiResult]:
         try:
-            reply = await self.stub.GenerateMidi(
-                pb.GenerateMidiRequest(prompt=prompt, options=options), timeout=self.timeout
-            )
+            reply = await self.stub.GenerateMidi(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
-        midi: pb.MidiResult = reply.midi
-        return midi
+        return list(reply.songs)
 
     async def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
         result = AudioResult()

@@ -82,14 +82,15 @@ def triton_errors(model: str) -> Iterator[None]:
 
 
 @contextmanager
-def request_errors(prefix: str = "") -> Iterator[None]:
-    """Validation errors of the project's libraries -> INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the field."""
+def request_errors(prefix: str = "", prompt_field: str = "prompt") -> Iterator[None]:
+    """Validation errors of the project's libraries -> INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the field
+    (``prefix`` for the song options, ``prompt_field`` for the prompt)."""
     try:
         yield
     except composer.SongRequestTooLarge as exc:
-        raise too_large(_song_field(exc.field, prefix), exc.reason) from exc
+        raise too_large(_song_field(exc.field, prefix, prompt_field), exc.reason) from exc
     except composer.InvalidSongRequest as exc:
-        raise invalid_argument(_song_field(exc.field, prefix), exc.reason) from exc
+        raise invalid_argument(_song_field(exc.field, prefix, prompt_field), exc.reason) from exc
     except renderers.MidiTooLong as exc:
         raise too_large("midi", str(exc)) from exc
     except renderers.InvalidMidi as exc:
@@ -98,5 +99,5 @@ def request_errors(prefix: str = "") -> Iterator[None]:
         raise invalid_argument(exc.field, exc.reason) from exc
 
 
-def _song_field(field: str, prefix: str) -> str:
-    return field if field == "prompt" else f"{prefix}{field}"
+def _song_field(field: str, prefix: str, prompt_field: str) -> str:
+    return prompt_field if field == "prompt" else f"{prefix}{field}"

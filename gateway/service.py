@@ -17,7 +17,7 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway.cache import JobStore, ResultCache, cache_key
-from gateway.errors import invalid_argument, request_errors, too_large
+from gateway.errors import ApiError, invalid_argument, request_errors, too_large
 from gateway.scope import RequestScope, streaming_rpc, unary_rpc
 from gateway.triton import Rendered, TritonModels
 
@@ -27,20 +27,43 @@ _COMPOSE_PROGRESS = {pb.STAGE_COMPOSING: 0.0, pb.STAGE_RENDERING: 0.1, pb.STAGE_
 _RENDER_PROGRESS = {pb.STAGE_RENDERING: 0.0, pb.STAGE_STREAMING: 0.5}
 
 
-def song_request(prompt: str, options: pb.SongOptions) -> composer.SongRequest:
+MAX_VARIATIONS = 16
+MAX_SONGS_PER_CALL = 32
+
+
+def song_request(
+    prompt: str, options: pb.SongOptions, *, seed_offset: int = 0, prompt_field: str = "prompt"
+) -> composer.SongRequest:
     """The proto request as the composer's request, its fields checked here; what needs the prompt parsed (an
     unknown key, "900 bars" in the prompt) the text2midi model checks, and its errors name the field too."""
-    with request_errors(prefix="options."):
+    with request_errors(prefix="options.", prompt_field=prompt_field):
         song = composer.SongRequest(
             prompt=prompt,
             bpm=options.bpm if options.HasField("bpm") else None,
             key=options.key if options.HasField("key") else None,
             bars=options.bars if options.HasField("bars") else None,
             seconds=options.seconds if options.HasField("seconds") else None,
-            seed=options.seed,
+            seed=options.seed + seed_offset,
         )
         composer.check_fields(song)
     return song
+
+
+def song_requests(request: pb.GenerateMidiRequest) -> list[tuple[composer.SongRequest, str]]:
+    """Every song a GenerateMidi call asks for (each prompt's variations in seed order), with the API field of
+    its prompt."""
+    variations = request.variations or 1
+    if not 1 <= variations <= MAX_VARIATIONS:
+        raise invalid_argument("variations", f"must be 1-{MAX_VARIATIONS}, got {variations}")
+    prompts = [("prompt", request.prompt)] + [(f"more_prompts[{i}]", p) for i, p in enumerate(request.more_prompts)]
+    if len(prompts) * variations > MAX_SONGS_PER_CALL:
+        reason = f"{len(prompts)} prompts x {variations} variations is over {MAX_SONGS_PER_CALL} songs per call"
+        raise too_large("more_prompts", reason)
+    return [
+        (song_request(prompt, request.options, seed_offset=i, prompt_field=field), field)
+        for field, prompt in prompts
+        for i in range(variations)
+    ]
 
 
 def song_info(midi: bytes, metadata: dict[str, Any]) -> pb.MidiResult:
@@ -103,9 +126,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     # -- pipeline steps ----------------------------------------------------------------------------------------
 
-    async def _compose(self, song: composer.SongRequest, scope: RequestScope) -> pb.MidiResult:
-        with scope.stage(pb.STAGE_COMPOSING):
+    async def _compose(
+        self, song: composer.SongRequest, scope: RequestScope, prompt_field: str = "prompt"
+    ) -> pb.MidiResult:
+        try:
             midi, metadata = await self.models.compose(song, deadline=scope.time_left(), request_id=scope.request_id)
+        except ApiError as exc:
+            if exc.field == "prompt" and prompt_field != "prompt":
+                raise invalid_argument(prompt_field, exc.message.removeprefix("prompt: ")) from exc
+            raise
         scope.log_fields["genre"] = metadata.get("genre")
         return song_info(midi, metadata)
 
@@ -147,8 +176,16 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     @unary_rpc("GenerateMidi")
     async def GenerateMidi(self, request: pb.GenerateMidiRequest, scope: RequestScope) -> pb.GenerateMidiResponse:
-        song = song_request(request.prompt, request.options)
-        return pb.GenerateMidiResponse(midi=await self._compose(song, scope))
+        songs = song_requests(request)
+        # Sent as concurrent requests: Triton's dynamic batcher puts them into shared batches.
+        with scope.stage(pb.STAGE_COMPOSING):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(self._compose(song, scope, field)) for song, field in songs]
+            except ExceptionGroup as failures:  # the first song that failed speaks for the call
+                raise failures.exceptions[0] from None
+        scope.log_fields["songs"] = len(songs)
+        return pb.GenerateMidiResponse(songs=[task.result() for task in tasks])
 
     @streaming_rpc("Compose")
     async def Compose(self, request: pb.ComposeRequest, scope: RequestScope) -> AsyncIterator[pb.ComposeResponse]:
@@ -174,7 +211,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
         await self.jobs.update(scope.request_id, rpc="Compose", state="composing", prompt=song.prompt[:200])
         yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_COMPOSING, "composing MIDI"))
-        midi = await self._compose(song, scope)
+        with scope.stage(pb.STAGE_COMPOSING):
+            midi = await self._compose(song, scope)
         events: list[pb.ComposeResponse] = [pb.ComposeResponse(midi=midi)]
         yield events[0]
 

@@ -40,8 +40,9 @@ def test_buf_curl_generate_midi_with_json(stack: Stack) -> None:
         "dgxmusic.v1.MusicService/GenerateMidi",
         {"prompt": "house 124 with 909 drums, A minor", "options": {"bars": 4}},
     )
-    midi = reply["midi"]
-    assert isinstance(midi, dict)
+    songs = reply["songs"]
+    assert isinstance(songs, list) and len(songs) == 1
+    midi = songs[0]
     assert base64.b64decode(midi["midi"]).startswith(b"MThd")
     assert midi["info"]["bpm"] == 124 and midi["info"]["bars"] == 4 and midi["info"]["key"] == "A minor"
 

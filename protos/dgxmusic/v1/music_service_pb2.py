@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from dgxmusic.v1 import audio_pb2 as dgxmusic_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x64gxmusic/v1/music_service.proto\x12\x0b\x64gxmusic.v1\x1a\x17\x64gxmusic/v1/audio.proto\"\x9b\x01\n\x0bSongOptions\x12\x10\n\x03\x62pm\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03key\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04\x62\x61rs\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x14\n\x07seconds\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x04\x88\x01\x01\x42\x06\n\x04_bpmB\x06\n\x04_keyB\x07\n\x05_barsB\n\n\x08_secondsB\x07\n\x05_seed\"\xc2\x01\n\x0e\x43omposeRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.SongOptions\x12\x11\n\tsoundfont\x18\x03 \x01(\t\x12.\n\x0c\x61udio_format\x18\x04 \x01(\x0b\x32\x18.dgxmusic.v1.AudioFormat\x12\x12\n\x05stems\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x14\n\x0c\x62ypass_cache\x18\x06 \x01(\x08\x42\x08\n\x06_stems\"\xf9\x01\n\x0f\x43omposeResponse\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.dgxmusic.v1.ProgressH\x00\x12\'\n\x04midi\x18\x02 \x01(\x0b\x32\x17.dgxmusic.v1.MidiResultH\x00\x12\x30\n\x0c\x61udio_header\x18\x03 \x01(\x0b\x32\x18.dgxmusic.v1.AudioHeaderH\x00\x12.\n\x0b\x61udio_chunk\x18\x04 \x01(\x0b\x32\x17.dgxmusic.v1.AudioChunkH\x00\x12\'\n\x07summary\x18\x05 \x01(\x0b\x32\x14.dgxmusic.v1.SummaryH\x00\x42\x07\n\x05\x65vent\"P\n\x13GenerateMidiRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.SongOptions\"=\n\x14GenerateMidiResponse\x12%\n\x04midi\x18\x01 \x01(\x0b\x32\x17.dgxmusic.v1.MidiResult\"\x85\x01\n\rRenderRequest\x12\x0c\n\x04midi\x18\x01 \x01(\x0c\x12\x11\n\tsoundfont\x18\x02 \x01(\t\x12.\n\x0c\x61udio_format\x18\x03 \x01(\x0b\x32\x18.dgxmusic.v1.AudioFormat\x12\r\n\x05stems\x18\x04 \x01(\x08\x12\x14\n\x0c\x62ypass_cache\x18\x05 \x01(\x08\"\xcf\x01\n\x0eRenderResponse\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.dgxmusic.v1.ProgressH\x00\x12\x30\n\x0c\x61udio_header\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.AudioHeaderH\x00\x12.\n\x0b\x61udio_chunk\x18\x03 \x01(\x0b\x32\x17.dgxmusic.v1.AudioChunkH\x00\x12\'\n\x07summary\x18\x04 \x01(\x0b\x32\x14.dgxmusic.v1.SummaryH\x00\x42\x07\n\x05\x65vent\"P\n\x08Progress\x12!\n\x05stage\x18\x01 \x01(\x0e\x32\x12.dgxmusic.v1.Stage\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"?\n\nMidiResult\x12\x0c\n\x04midi\x18\x01 \x01(\x0c\x12#\n\x04info\x18\x02 \x01(\x0b\x32\x15.dgxmusic.v1.SongInfo\"\xe8\x01\n\x08SongInfo\x12\r\n\x05genre\x18\x01 \x01(\t\x12\x0b\n\x03\x62pm\x18\x02 \x01(\x01\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x16\n\x0etime_signature\x18\x04 \x01(\t\x12\x0c\n\x04\x62\x61rs\x18\x05 \x01(\x05\x12\x18\n\x10\x64uration_seconds\x18\x06 \x01(\x01\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12&\n\x06tracks\x18\x08 \x03(\x0b\x32\x16.dgxmusic.v1.TrackInfo\x12&\n\x08sections\x18\t \x03(\x0b\x32\x14.dgxmusic.v1.Section\x12\x15\n\rmetadata_json\x18\n \x01(\t\"t\n\tTrackInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\x05\x12\x0f\n\x07program\x18\x03 \x01(\x05\x12\x12\n\ninstrument\x18\x04 \x01(\t\x12\x0f\n\x07is_drum\x18\x05 \x01(\x08\x12\x12\n\nnote_count\x18\x06 \x01(\x05\"8\n\x07Section\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tstart_bar\x18\x02 \x01(\x05\x12\x0c\n\x04\x62\x61rs\x18\x03 \x01(\x05\"A\n\x0bStageTiming\x12!\n\x05stage\x18\x01 \x01(\x0e\x32\x12.dgxmusic.v1.Stage\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"x\n\x07Summary\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tcache_hit\x18\x02 \x01(\x08\x12/\n\rstage_timings\x18\x03 \x03(\x0b\x32\x18.dgxmusic.v1.StageTiming\x12\x15\n\rtotal_seconds\x18\x04 \x01(\x01*n\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTAGE_COMPOSING\x10\x01\x12\x13\n\x0fSTAGE_RENDERING\x10\x02\x12\x13\n\x0fSTAGE_STREAMING\x10\x03\x12\x0f\n\x0bSTAGE_CACHE\x10\x04\x32\xf0\x01\n\x0cMusicService\x12\x46\n\x07\x43ompose\x12\x1b.dgxmusic.v1.ComposeRequest\x1a\x1c.dgxmusic.v1.ComposeResponse0\x01\x12S\n\x0cGenerateMidi\x12 .dgxmusic.v1.GenerateMidiRequest\x1a!.dgxmusic.v1.GenerateMidiResponse\x12\x43\n\x06Render\x12\x1a.dgxmusic.v1.RenderRequest\x1a\x1b.dgxmusic.v1.RenderResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x64gxmusic/v1/music_service.proto\x12\x0b\x64gxmusic.v1\x1a\x17\x64gxmusic/v1/audio.proto\"\x9b\x01\n\x0bSongOptions\x12\x10\n\x03\x62pm\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03key\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04\x62\x61rs\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x14\n\x07seconds\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x04\x88\x01\x01\x42\x06\n\x04_bpmB\x06\n\x04_keyB\x07\n\x05_barsB\n\n\x08_secondsB\x07\n\x05_seed\"\xc2\x01\n\x0e\x43omposeRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.SongOptions\x12\x11\n\tsoundfont\x18\x03 \x01(\t\x12.\n\x0c\x61udio_format\x18\x04 \x01(\x0b\x32\x18.dgxmusic.v1.AudioFormat\x12\x12\n\x05stems\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x14\n\x0c\x62ypass_cache\x18\x06 \x01(\x08\x42\x08\n\x06_stems\"\xf9\x01\n\x0f\x43omposeResponse\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.dgxmusic.v1.ProgressH\x00\x12\'\n\x04midi\x18\x02 \x01(\x0b\x32\x17.dgxmusic.v1.MidiResultH\x00\x12\x30\n\x0c\x61udio_header\x18\x03 \x01(\x0b\x32\x18.dgxmusic.v1.AudioHeaderH\x00\x12.\n\x0b\x61udio_chunk\x18\x04 \x01(\x0b\x32\x17.dgxmusic.v1.AudioChunkH\x00\x12\'\n\x07summary\x18\x05 \x01(\x0b\x32\x14.dgxmusic.v1.SummaryH\x00\x42\x07\n\x05\x65vent\"z\n\x13GenerateMidiRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.SongOptions\x12\x12\n\nvariations\x18\x03 \x01(\x05\x12\x14\n\x0cmore_prompts\x18\x04 \x03(\t\">\n\x14GenerateMidiResponse\x12&\n\x05songs\x18\x01 \x03(\x0b\x32\x17.dgxmusic.v1.MidiResult\"\x85\x01\n\rRenderRequest\x12\x0c\n\x04midi\x18\x01 \x01(\x0c\x12\x11\n\tsoundfont\x18\x02 \x01(\t\x12.\n\x0c\x61udio_format\x18\x03 \x01(\x0b\x32\x18.dgxmusic.v1.AudioFormat\x12\r\n\x05stems\x18\x04 \x01(\x08\x12\x14\n\x0c\x62ypass_cache\x18\x05 \x01(\x08\"\xcf\x01\n\x0eRenderResponse\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.dgxmusic.v1.ProgressH\x00\x12\x30\n\x0c\x61udio_header\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.AudioHeaderH\x00\x12.\n\x0b\x61udio_chunk\x18\x03 \x01(\x0b\x32\x17.dgxmusic.v1.AudioChunkH\x00\x12\'\n\x07summary\x18\x04 \x01(\x0b\x32\x14.dgxmusic.v1.SummaryH\x00\x42\x07\n\x05\x65vent\"P\n\x08Progress\x12!\n\x05stage\x18\x01 \x01(\x0e\x32\x12.dgxmusic.v1.Stage\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"?\n\nMidiResult\x12\x0c\n\x04midi\x18\x01 \x01(\x0c\x12#\n\x04info\x18\x02 \x01(\x0b\x32\x15.dgxmusic.v1.SongInfo\"\xe8\x01\n\x08SongInfo\x12\r\n\x05genre\x18\x01 \x01(\t\x12\x0b\n\x03\x62pm\x18\x02 \x01(\x01\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x16\n\x0etime_signature\x18\x04 \x01(\t\x12\x0c\n\x04\x62\x61rs\x18\x05 \x01(\x05\x12\x18\n\x10\x64uration_seconds\x18\x06 \x01(\x01\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12&\n\x06tracks\x18\x08 \x03(\x0b\x32\x16.dgxmusic.v1.TrackInfo\x12&\n\x08sections\x18\t \x03(\x0b\x32\x14.dgxmusic.v1.Section\x12\x15\n\rmetadata_json\x18\n \x01(\t\"t\n\tTrackInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\x05\x12\x0f\n\x07program\x18\x03 \x01(\x05\x12\x12\n\ninstrument\x18\x04 \x01(\t\x12\x0f\n\x07is_drum\x18\x05 \x01(\x08\x12\x12\n\nnote_count\x18\x06 \x01(\x05\"8\n\x07Section\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tstart_bar\x18\x02 \x01(\x05\x12\x0c\n\x04\x62\x61rs\x18\x03 \x01(\x05\"A\n\x0bStageTiming\x12!\n\x05stage\x18\x01 \x01(\x0e\x32\x12.dgxmusic.v1.Stage\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"x\n\x07Summary\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tcache_hit\x18\x02 \x01(\x08\x12/\n\rstage_timings\x18\x03 \x03(\x0b\x32\x18.dgxmusic.v1.StageTiming\x12\x15\n\rtotal_seconds\x18\x04 \x01(\x01*n\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTAGE_COMPOSING\x10\x01\x12\x13\n\x0fSTAGE_RENDERING\x10\x02\x12\x13\n\x0fSTAGE_STREAMING\x10\x03\x12\x0f\n\x0bSTAGE_CACHE\x10\x04\x32\xf0\x01\n\x0cMusicService\x12\x46\n\x07\x43ompose\x12\x1b.dgxmusic.v1.ComposeRequest\x1a\x1c.dgxmusic.v1.ComposeResponse0\x01\x12S\n\x0cGenerateMidi\x12 .dgxmusic.v1.GenerateMidiRequest\x1a!.dgxmusic.v1.GenerateMidiResponse\x12\x43\n\x06Render\x12\x1a.dgxmusic.v1.RenderRequest\x1a\x1b.dgxmusic.v1.RenderResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dgxmusic.v1.music_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STAGE']._serialized_start=1918
-  _globals['_STAGE']._serialized_end=2028
+  _globals['_STAGE']._serialized_start=1961
+  _globals['_STAGE']._serialized_end=2071
   _globals['_SONGOPTIONS']._serialized_start=74
   _globals['_SONGOPTIONS']._serialized_end=229
   _globals['_COMPOSEREQUEST']._serialized_start=232
@@ -41,27 +41,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPOSERESPONSE']._serialized_start=429
   _globals['_COMPOSERESPONSE']._serialized_end=678
   _globals['_GENERATEMIDIREQUEST']._serialized_start=680
-  _globals['_GENERATEMIDIREQUEST']._serialized_end=760
-  _globals['_GENERATEMIDIRESPONSE']._serialized_start=762
-  _globals['_GENERATEMIDIRESPONSE']._serialized_end=823
-  _globals['_RENDERREQUEST']._serialized_start=826
-  _globals['_RENDERREQUEST']._serialized_end=959
-  _globals['_RENDERRESPONSE']._serialized_start=962
-  _globals['_RENDERRESPONSE']._serialized_end=1169
-  _globals['_PROGRESS']._serialized_start=1171
-  _globals['_PROGRESS']._serialized_end=1251
-  _globals['_MIDIRESULT']._serialized_start=1253
-  _globals['_MIDIRESULT']._serialized_end=1316
-  _globals['_SONGINFO']._serialized_start=1319
-  _globals['_SONGINFO']._serialized_end=1551
-  _globals['_TRACKINFO']._serialized_start=1553
-  _globals['_TRACKINFO']._serialized_end=1669
-  _globals['_SECTION']._serialized_start=1671
-  _globals['_SECTION']._serialized_end=1727
-  _globals['_STAGETIMING']._serialized_start=1729
-  _globals['_STAGETIMING']._serialized_end=1794
-  _globals['_SUMMARY']._serialized_start=1796
-  _globals['_SUMMARY']._serialized_end=1916
-  _globals['_MUSICSERVICE']._serialized_start=2031
-  _globals['_MUSICSERVICE']._serialized_end=2271
+  _globals['_GENERATEMIDIREQUEST']._serialized_end=802
+  _globals['_GENERATEMIDIRESPONSE']._serialized_start=804
+  _globals['_GENERATEMIDIRESPONSE']._serialized_end=866
+  _globals['_RENDERREQUEST']._serialized_start=869
+  _globals['_RENDERREQUEST']._serialized_end=1002
+  _globals['_RENDERRESPONSE']._serialized_start=1005
+  _globals['_RENDERRESPONSE']._serialized_end=1212
+  _globals['_PROGRESS']._serialized_start=1214
+  _globals['_PROGRESS']._serialized_end=1294
+  _globals['_MIDIRESULT']._serialized_start=1296
+  _globals['_MIDIRESULT']._serialized_end=1359
+  _globals['_SONGINFO']._serialized_start=1362
+  _globals['_SONGINFO']._serialized_end=1594
+  _globals['_TRACKINFO']._serialized_start=1596
+  _globals['_TRACKINFO']._serialized_end=1712
+  _globals['_SECTION']._serialized_start=1714
+  _globals['_SECTION']._serialized_end=1770
+  _globals['_STAGETIMING']._serialized_start=1772
+  _globals['_STAGETIMING']._serialized_end=1837
+  _globals['_SUMMARY']._serialized_start=1839
+  _globals['_SUMMARY']._serialized_end=1959
+  _globals['_MUSICSERVICE']._serialized_start=2074
+  _globals['_MUSICSERVICE']._serialized_end=2314
 # @@protoc_insertion_point(module_scope)

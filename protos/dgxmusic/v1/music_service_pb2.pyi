@@ -66,18 +66,22 @@ class ComposeResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., midi: _Optional[_Union[MidiResult, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class GenerateMidiRequest(_message.Message):
-    __slots__ = ("prompt", "options")
+    __slots__ = ("prompt", "options", "variations", "more_prompts")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    VARIATIONS_FIELD_NUMBER: _ClassVar[int]
+    MORE_PROMPTS_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     options: SongOptions
-    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ...) -> None: ...
+    variations: int
+    more_prompts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., variations: _Optional[int] = ..., more_prompts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GenerateMidiResponse(_message.Message):
-    __slots__ = ("midi",)
-    MIDI_FIELD_NUMBER: _ClassVar[int]
-    midi: MidiResult
-    def __init__(self, midi: _Optional[_Union[MidiResult, _Mapping]] = ...) -> None: ...
+    __slots__ = ("songs",)
+    SONGS_FIELD_NUMBER: _ClassVar[int]
+    songs: _containers.RepeatedCompositeFieldContainer[MidiResult]
+    def __init__(self, songs: _Optional[_Iterable[_Union[MidiResult, _Mapping]]] = ...) -> None: ...
 
 class RenderRequest(_message.Message):
     __slots__ = ("midi", "soundfont", "audio_format", "stems", "bypass_cache")

@@ -66,7 +66,7 @@ class MusicServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GenerateMidi(self, request, context):
-        """Prompt -> MIDI file and what the composer understood.
+        """Prompts -> MIDI files and what the composer understood; several prompts and variations are batched on the model.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
