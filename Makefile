@@ -41,6 +41,7 @@ test: lint
 
 bench: setup
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/composing.py
 
 protos: $(BIN)/.installed
 	$(BIN)/python protos/generate.py
