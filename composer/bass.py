@@ -3,19 +3,38 @@
 import itertools
 import math
 import random
+from functools import cache
 
 from composer.arrange import Section, plays
 from composer.genres import BassStyle, Form
-from composer.score import BAR, STEP, Feel, Part
+from composer.score import STEP, Feel, Meter, Part
 from composer.theory import Chord, Key
 
 LOWEST = 33  # A1: lower than this a General MIDI bass turns to mud on most speakers
 BEND_RANGE = 12  # semitones, set by RPN 0 so an 808 can glide up to an octave
 MODULATION = 1
 
-# Dubstep wobble rhythms per bar, (start step, length in steps), and LFO rates in cycles per beat.
-WOBBLE_RHYTHMS = (((0, 6), (6, 2), (8, 8)), ((0, 4), (4, 4), (8, 3), (11, 5)), ((0, 8), (8, 6), (14, 2)))
+# Dubstep wobble rhythms per meter and bar, (start step, length in steps), and LFO rates in cycles per beat.
+WOBBLE_RHYTHMS: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
+    "2/4": (((0, 6), (6, 2)), ((0, 4), (4, 4)), ((0, 3), (3, 5))),
+    "3/4": (((0, 6), (6, 2), (8, 4)), ((0, 4), (4, 4), (8, 4)), ((0, 8), (8, 4))),
+    "4/4": (((0, 6), (6, 2), (8, 8)), ((0, 4), (4, 4), (8, 3), (11, 5)), ((0, 8), (8, 6), (14, 2))),
+    "5/4": (((0, 6), (6, 6), (12, 8)), ((0, 12), (12, 4), (16, 4)), ((0, 4), (4, 8), (12, 8))),
+    "6/8": (((0, 6), (6, 6)), ((0, 4), (4, 2), (6, 6)), ((0, 6), (6, 4), (10, 2))),
+    "7/8": (((0, 4), (4, 4), (8, 6)), ((0, 8), (8, 6)), ((0, 4), (4, 10))),
+    "12/8": (((0, 6), (6, 6), (12, 12)), ((0, 12), (12, 6), (18, 6)), ((0, 4), (4, 2), (6, 6), (12, 12))),
+}
 WOBBLE_RATES = (1.0, 2.0, 3.0, 4.0)
+# Where the bass plays when no kick drum leads it, per meter: (808 hits, kick-locked hits).
+FREE_STEPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "2/4": ((0, 3), (0, 6)),
+    "3/4": ((0, 7), (0, 8, 10)),
+    "4/4": ((0, 7, 10), (0, 8, 10)),
+    "5/4": ((0, 7, 12), (0, 12, 14)),
+    "6/8": ((0, 6, 10), (0, 6)),
+    "7/8": ((0, 8, 10), (0, 8)),
+    "12/8": ((0, 10, 12), (0, 12, 18)),
+}
 
 
 def bass_part(
@@ -29,6 +48,7 @@ def bass_part(
     rng: random.Random,
 ) -> Part:
     part = Part()
+    meter = feel.meter
     if style == "808":
         _set_bend_range(part)
     for section in sections:
@@ -40,7 +60,8 @@ def bass_part(
             root = _low(chord.root)
             volume = 70 + 40 * section.energy
             if style == "808":
-                _808_bar(part, feel, rng, bar, kicks[bar], root, _low(following.root), volume, section)
+                steps = kicks[bar] or list(FREE_STEPS[meter.name][0])
+                _808_bar(part, feel, rng, bar, steps, root, _low(following.root), volume, section)
             elif style == "wobble" and section.energy >= 0.85:
                 _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
             elif style in ("wobble", "sustain", "reese"):
@@ -60,16 +81,15 @@ def _set_bend_range(part: Part) -> None:
 
 
 def _808_bar(
-    part: Part, feel: Feel, rng: random.Random, bar: int, kicks: list[int], root: int, next_root: int,
+    part: Part, feel: Feel, rng: random.Random, bar: int, steps: list[int], root: int, next_root: int,
     volume: float, section: Section,
 ) -> None:  # fmt: skip
     """Long 808 notes on the kicks; some glide (pitch bend) into the next note, then the bend recentres."""
-    steps = kicks or [0, 7, 10]
     pitches = [root + (12 if index and rng.random() < 0.15 else 0) for index in range(len(steps))]
     for index, step in enumerate(steps):
         start = feel.tick(bar, step)
         last = index == len(steps) - 1
-        end = (bar + 1) * BAR if last else feel.tick(bar, steps[index + 1])
+        end = feel.bar(bar + 1) if last else feel.tick(bar, steps[index + 1])
         if last and bar + 1 >= section.end_bar:
             end = min(end, start + 4 * STEP)
         target = next_root if last else pitches[index + 1]
@@ -89,7 +109,7 @@ def _fifth(chord: Chord) -> int:
 
 def _wobble_bar(part: Part, feel: Feel, rng: random.Random, bar: int, root: int, fifth: int, volume: float) -> None:
     """Held notes whose modulation wheel swings at a per-note rate: the wobble."""
-    for start_step, length in rng.choice(WOBBLE_RHYTHMS):
+    for start_step, length in rng.choice(WOBBLE_RHYTHMS[feel.meter.name]):
         start = feel.tick(bar, start_step)
         duration = length * STEP
         pitch = root + rng.choice((0, 0, 12, fifth))
@@ -103,33 +123,58 @@ def _wobble_bar(part: Part, feel: Feel, rng: random.Random, bar: int, root: int,
 
 def _long_bar(part: Part, feel: Feel, bar: int, root: int, volume: float, *, modulate: bool) -> None:
     """A whole-bar note; a reese bass breathes with a slow modulation sweep."""
-    start = bar * BAR
-    part.note(start, BAR, root, feel.velocity(volume - 5, 3))
+    start, steps = feel.bar(bar), feel.meter.steps
+    part.note(start, steps * STEP, root, feel.velocity(volume - 5, 3))
     if modulate:
-        for step in range(0, 16, 2):
-            part.control(start + step * STEP, MODULATION, 20 + 50 * math.sin(math.pi * step / 16))
-        part.control(start + BAR - 1, MODULATION, 20)
+        for step in range(0, steps, 2):
+            part.control(start + step * STEP, MODULATION, 20 + 50 * math.sin(math.pi * step / steps))
+        part.control(start + steps * STEP - 1, MODULATION, 20)
 
 
-# Rhythm per style: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach.
-ROLLING = tuple(
-    (beat * 4 + offset, 1, "o" if (beat, offset) == (3, 3) else "r") for beat in range(4) for offset in (1, 2, 3)
-)
-PATTERNS: dict[str, tuple[tuple[tuple[int, int, str], ...], ...]] = {
-    "walking": (
+# Rhythms: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach.
+Rhythm = tuple[tuple[int, int, str], ...]
+WALKING: dict[str, tuple[Rhythm, ...]] = {
+    "2/4": (((0, 6, "r"), (6, 2, "a")), ((0, 4, "r"), (4, 2, "f"), (6, 2, "a"))),
+    "3/4": (((0, 6, "r"), (6, 2, "f"), (8, 2, "o"), (10, 2, "a")), ((0, 7, "r"), (7, 3, "f"), (10, 2, "a"))),
+    "4/4": (
         ((0, 6, "r"), (6, 2, "f"), (8, 2, "r"), (10, 4, "o"), (14, 2, "a")),
         ((0, 7, "r"), (7, 3, "f"), (10, 4, "r"), (14, 2, "a")),
     ),
-    "offbeat": (
-        ((2, 2, "r"), (6, 2, "r"), (10, 2, "o"), (14, 2, "r")),
-        ((2, 2, "r"), (6, 2, "r"), (10, 2, "r"), (14, 1, "o"), (15, 1, "r")),
+    "5/4": (
+        ((0, 6, "r"), (6, 2, "f"), (8, 4, "o"), (12, 6, "r"), (18, 2, "a")),
+        ((0, 10, "r"), (10, 2, "f"), (12, 6, "o"), (18, 2, "a")),
     ),
-    "rolling": (ROLLING,),
-    "pulse": (
-        tuple((step, 2, "r") for step in range(0, 16, 2)),
-        (*((step, 2, "r") for step in range(0, 14, 2)), (14, 2, "a")),
+    "6/8": (((0, 4, "r"), (4, 2, "f"), (6, 4, "o"), (10, 2, "a")), ((0, 6, "r"), (6, 4, "f"), (10, 2, "a"))),
+    "7/8": (
+        ((0, 4, "r"), (4, 4, "f"), (8, 4, "o"), (12, 2, "a")),
+        ((0, 6, "r"), (6, 2, "f"), (8, 4, "r"), (12, 2, "a")),
+    ),
+    "12/8": (
+        ((0, 6, "r"), (6, 4, "f"), (10, 2, "r"), (12, 6, "o"), (18, 4, "r"), (22, 2, "a")),
+        ((0, 10, "r"), (10, 2, "f"), (12, 10, "r"), (22, 2, "a")),
     ),
 }
+
+
+@cache
+def _rhythms(style: BassStyle, meter: Meter) -> tuple[Rhythm, ...]:
+    """The style's one-bar rhythms in this meter; the seed picks one per bar."""
+    steps, pulses = meter.steps, meter.pulses
+    if style == "walking":
+        return WALKING[meter.name]
+    if style == "offbeat":  # the eighths between the pulses, the last answered an octave up
+        offbeats = [step for step in range(2, steps, 2) if step not in pulses]
+        last = offbeats[-1]
+        return (
+            tuple((step, 2, "o" if index == len(offbeats) - 2 else "r") for index, step in enumerate(offbeats)),
+            (*((step, 2, "r") for step in offbeats[:-1]), (last, 1, "o"), (last + 1, 1, "r")),
+        )
+    if style == "rolling":  # every sixteenth but the kick's pulses
+        return (tuple((step, 1, "o" if step == steps - 1 else "r") for step in range(steps) if step not in pulses),)
+    return (  # pulse: straight eighths, one variant walking up into the next bar
+        tuple((step, 2, "r") for step in range(0, steps, 2)),
+        (*((step, 2, "r") for step in range(0, steps - 2, 2)), (steps - 2, 2, "a")),
+    )
 
 
 def _pattern_bar(
@@ -137,21 +182,22 @@ def _pattern_bar(
     chord: Chord, following: Chord, volume: float,
 ) -> None:  # fmt: skip
     root = _low(chord.root)
+    meter = feel.meter
     if style == "kick_locked":
-        steps = kicks or [0, 8, 10]
-        gaps = [*(b - a for a, b in itertools.pairwise(steps)), 16 - steps[-1]]
+        steps = kicks or list(FREE_STEPS[meter.name][1])
+        gaps = [*(b - a for a, b in itertools.pairwise(steps)), meter.steps - steps[-1]]
         rhythm = [
             (step, min(gap, 3), "r" if index == 0 or rng.random() < 0.7 else "o")
             for index, (step, gap) in enumerate(zip(steps, gaps, strict=True))
         ]
-        if steps[-1] < 14 and rng.random() < 0.5:
-            rhythm.append((14, 2, "a"))
+        if steps[-1] < meter.steps - 2 and rng.random() < 0.5:
+            rhythm.append((meter.steps - 2, 2, "a"))
     else:
-        rhythm = list(rng.choice(PATTERNS[style]))
+        rhythm = list(rng.choice(_rhythms(style, meter)))
     for step, length, what in rhythm:
         pitch = _choose(what, root, chord, following, key)
         tick = feel.human(feel.tick(bar, step))
-        accent = 8 if step % 4 == 0 else 0
+        accent = 8 if step in meter.pulses else 0
         part.note(tick, length * STEP - 10, pitch, feel.velocity(volume + accent, 5))
 
 

@@ -2,22 +2,23 @@
 
 from composer.arrange import Section, plays
 from composer.genres import Form
-from composer.score import BAR, Part
+from composer.score import Meter, Part
 from composer.theory import Key
 
 REVERSE_CYMBAL = 119
 
 
-def fx_part(program: int, form: Form, key: Key, sections: tuple[Section, ...]) -> Part:
+def fx_part(program: int, form: Form, key: Key, meter: Meter, sections: tuple[Section, ...]) -> Part:
     part = Part()
+    bar_ticks = meter.bar_ticks
     tonic = 60 + key.tonic
     if program == REVERSE_CYMBAL:
         for section in sections[1:]:
             if section.energy >= 0.85:  # swells one bar into each drop or chorus
-                part.note((section.start_bar - 1) * BAR, BAR, tonic, 96)
+                part.note((section.start_bar - 1) * bar_ticks, bar_ticks, tonic, 96)
         return part
     for section in sections:
         if plays(form, section, "fx"):
             for bar in range(section.start_bar, section.end_bar, 4):
-                part.note(bar * BAR, min(4, section.end_bar - bar) * BAR, tonic, 50)
+                part.note(bar * bar_ticks, min(4, section.end_bar - bar) * bar_ticks, tonic, 50)
     return part

@@ -48,6 +48,7 @@ class Genre:
     chords: ChordStyle
     lead: LeadStyle
     lead_center: int  # MIDI pitch the melody moves around
+    time_signature: str = "4/4"
 
 
 GENRES: tuple[Genre, ...] = (

@@ -1,4 +1,7 @@
-"""Drum parts: each genre's signature groove on a sixteenth grid, trap hat rolls, fills, builds and crashes."""
+"""Drum parts: each genre's signature groove on a sixteenth grid, trap hat rolls, fills, builds and crashes.
+
+In 4/4 every genre plays its own patterns; in other meters its drum sounds keep their roles (kick, backbeat,
+time-keeping hats, ...) and play that meter's patterns."""
 
 import random
 from dataclasses import dataclass
@@ -19,14 +22,14 @@ from composer.instruments import (
     SNARE,
     TAMBOURINE,
 )  # fmt: skip
-from composer.score import BAR, STEP, Feel, Part
+from composer.score import COMMON_TIME, STEP, Feel, Meter, Part
 
 HIT = 60  # drum notes are short; the synthesizer lets them ring
 
 
 @dataclass(frozen=True)
 class Voice:
-    """One drum sound's pattern: 16-step bars cycled ('X' accent, 'x' hit, 'o' ghost), from an energy up."""
+    """One drum sound's pattern: bars of sixteenth steps cycled ('X' accent, 'x' hit, 'o' ghost), from an energy up."""
 
     pitch: int
     bars: tuple[str, ...]
@@ -37,7 +40,7 @@ class Voice:
 @dataclass(frozen=True)
 class Groove:
     voices: tuple[Voice, ...]
-    fill: tuple[tuple[int, str], ...] = ()  # the last beat of a phrase: (pitch, 4 steps)
+    fill: tuple[tuple[int, str], ...] = ()  # the last four steps of a phrase: (pitch, 4 steps)
     trap_hats: bool = False  # generated sixteenth hats with 1/32 rolls and triplets
     crash: bool = True
 
@@ -156,13 +159,84 @@ GROOVES: dict[str, Groove] = {
     ),
 }
 _ACCENT = {"X": 1.12, "x": 1.0, "o": 0.5}
+# What each drum sound does in the genre's groove, by sound (open hats on the offbeats are "offbeat" instead).
+KINDS = {KICK: "kick", SNARE: "back", CLAP: "back", TAMBOURINE: "back", CLOSED_HAT: "time", SHAKER: "time",
+         OPEN_HAT: "accent", RIM: "ghost"}  # fmt: skip
+# Patterns per meter and kind: kick on the downbeat, the backbeat on the meter's off pulses (2 and 3 in a waltz,
+# the 4th eighth of 6/8, 3+2 in 5/4, 2+2+3 in 7/8), hats on the eighths.
+METER_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "2/4": {
+        "kick": ("x.......", "x.....x."),
+        "back": ("....X...",),
+        "time": ("x.x.x.x.",),
+        "offbeat": ("..x...x.",),
+        "accent": ("........", "......x."),
+        "ghost": ("...o....", "......o."),
+    },
+    "3/4": {
+        "kick": ("x...........", "x.........x."),
+        "back": ("....X...x...",),
+        "time": ("x.x.x.x.x.x.",),
+        "offbeat": ("..x...x...x.",),
+        "accent": ("............", "..........x."),
+        "ghost": ("......o.....", "..........o."),
+    },
+    "5/4": {
+        "kick": ("x...........x.......", "x.....x.....x......."),
+        "back": ("........X.......X...",),
+        "time": ("x.x.x.x.x.x.x.x.x.x.",),
+        "offbeat": ("..x...x...x...x...x.",),
+        "accent": ("....................", "..................x."),
+        "ghost": ("......o.............", "..............o....."),
+    },
+    "6/8": {
+        "kick": ("x...........", "x.........x."),
+        "back": ("......X.....",),
+        "time": ("x.x.x.x.x.x.",),
+        "offbeat": ("..x.x...x.x.",),
+        "accent": ("............", "..........x."),
+        "ghost": ("..o.........", "........o..."),
+    },
+    "7/8": {
+        "kick": ("x.......x.....", "x.....x.x....."),
+        "back": ("....X.........",),
+        "time": ("x.x.x.x.x.x.x.",),
+        "offbeat": ("..x...x...x.x.",),
+        "accent": ("..............", "............x."),
+        "ghost": ("......o.......", "..........o..."),
+    },
+    "12/8": {
+        "kick": ("x...........x...........", "x.........x.x..........."),
+        "back": ("......X...........X.....",),
+        "time": ("x.x.x.x.x.x.x.x.x.x.x.x.",),
+        "offbeat": ("..x.x...x.x...x.x...x.x.",),
+        "accent": ("........................", "......................x."),
+        "ghost": ("..........o.............", "..................o....."),
+    },
+}
+
+
+def _groove_for(genre_name: str, meter: Meter) -> Groove:
+    """The genre's groove; outside 4/4, its sounds in the meter's patterns."""
+    groove = GROOVES[genre_name]
+    if meter == COMMON_TIME:
+        return groove
+    patterns = METER_PATTERNS[meter.name]
+    voices = tuple(
+        Voice(voice.pitch, patterns["offbeat" if voice.bars == (OFFBEATS,) else KINDS[voice.pitch]],
+              voice.velocity, voice.min_energy)
+        for voice in groove.voices
+    )  # fmt: skip
+    return Groove(voices, groove.fill, groove.trap_hats, groove.crash)
 
 
 def drum_part(
     genre: Genre, sections: tuple[Section, ...], feel: Feel, rng: random.Random, intensity: int
 ) -> tuple[Part, list[list[int]]]:
     """The drum track and, per bar, the sixteenth steps the kick plays (the bass locks to them)."""
-    groove = GROOVES[genre.name]
+    meter = feel.meter
+    groove = _groove_for(genre.name, meter)
+    fill_from = meter.steps - 4
     part = Part()
     total_bars = sections[-1].end_bar
     kicks: list[list[int]] = [[] for _ in range(total_bars)]
@@ -173,7 +247,7 @@ def drum_part(
             continue
         scale = (0.8 + 0.2 * section.energy) * loudness
         if groove.crash and section.energy >= 0.85 and section.start_bar > 0:
-            part.note(section.start_bar * BAR, HIT, CRASH, feel.velocity(110 * loudness))
+            part.note(feel.bar(section.start_bar), HIT, CRASH, feel.velocity(110 * loudness))
         for bar in range(section.start_bar, section.end_bar):
             in_section = bar - section.start_bar
             if section.name == "build":
@@ -186,8 +260,8 @@ def drum_part(
                     continue
                 pattern = voice.bars[(in_section + rotation) % len(voice.bars)]
                 for step, mark in enumerate(pattern):
-                    if step >= 12 and fill and voice.pitch in fill:
-                        mark = fill[voice.pitch][step - 12]
+                    if step >= fill_from and fill and voice.pitch in fill:
+                        mark = fill[voice.pitch][step - fill_from]
                     if mark == ".":
                         continue
                     if voice.pitch == KICK:
@@ -199,21 +273,22 @@ def drum_part(
                     for offset, mark in enumerate(marks):
                         if mark != ".":
                             velocity = feel.velocity(100 * _ACCENT[mark] * scale)
-                            part.note(feel.human(feel.tick(bar, 12 + offset)), HIT, pitch, velocity)
+                            part.note(feel.human(feel.tick(bar, fill_from + offset)), HIT, pitch, velocity)
             if groove.trap_hats:
                 _trap_hats(part, feel, rng, bar, in_section, scale)
     return part, kicks
 
 
 def _trap_hats(part: Part, feel: Feel, rng: random.Random, bar: int, in_section: int, scale: float) -> None:
-    """Sixteenth hats; some eighth-note spans become 1/32 rolls or triplets, the last beat of 4 bars always."""
+    """Sixteenth hats; some eighth-note spans become 1/32 rolls or triplets, the last quarter of 4 bars always."""
+    spans = feel.meter.steps // 2
     rolls: dict[int, int] = {}  # eighth-note span -> hits in it (4: 1/32 roll, 3: 1/16 triplet, 6: 1/32 triplet)
-    for span in (3, 5, 7):
+    for span in range(3, spans, 2):
         if rng.random() < 0.3:
             rolls[span] = rng.choice((3, 4, 4, 6))
     if in_section % 4 == 3:
-        rolls[6], rolls[7] = 4, 6
-    for span in range(8):
+        rolls[spans - 2], rolls[spans - 1] = 4, 6
+    for span in range(spans):
         start = feel.tick(bar, span * 2)
         hits = rolls.get(span, 2)
         spacing = 2 * STEP // hits
@@ -227,16 +302,18 @@ def _trap_hats(part: Part, feel: Feel, rng: random.Random, bar: int, in_section:
 def _build_bar(
     part: Part, feel: Feel, groove: Groove, bar: int, in_section: int, section: Section, scale: float
 ) -> None:
-    """A snare roll that doubles its rate through the build, over kicks that stop for the last bar."""
-    beats = 4 * section.bars
-    for beat in range(4):
-        progress = (in_section * 4 + beat) / beats
+    """A snare roll on the pulses that doubles its rate through the build, over kicks that stop for the last bar."""
+    meter = feel.meter
+    beats = len(meter.pulses) * section.bars
+    for beat, (pulse, span) in enumerate(zip(meter.pulses, meter.spans, strict=True)):
+        progress = (in_section * len(meter.pulses) + beat) / beats
         hits = 1 if progress < 0.25 else 2 if progress < 0.5 else 4 if progress < 0.85 else 8
+        start = feel.bar(bar) + pulse * STEP
         for hit in range(hits):
-            tick = bar * BAR + beat * 4 * STEP + hit * 4 * STEP // hits
-            part.note(tick, min(HIT, 4 * STEP // hits), SNARE, feel.velocity((50 + 70 * progress) * scale, 3))
+            tick = start + hit * span * STEP // hits
+            part.note(tick, min(HIT, span * STEP // hits), SNARE, feel.velocity((50 + 70 * progress) * scale, 3))
         if in_section < section.bars - 1:
-            part.note(bar * BAR + beat * 4 * STEP, HIT, KICK, feel.velocity(110 * scale))
+            part.note(start, HIT, KICK, feel.velocity(110 * scale))
     for voice in groove.voices:
         if voice.pitch in (CLOSED_HAT, OPEN_HAT) and section.energy >= voice.min_energy:
             for step, mark in enumerate(voice.bars[in_section % len(voice.bars)]):

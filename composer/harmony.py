@@ -1,14 +1,15 @@
 """Chord and pad parts: the progression voiced with smooth voice leading, in the genre's comping rhythm."""
 
 import random
+from functools import cache
 
 from composer.arrange import Section, plays
 from composer.genres import ChordStyle, Form
-from composer.score import BAR, STEP, Feel, Part
+from composer.score import COMMON_TIME, STEP, Feel, Meter, Part
 from composer.theory import Chord
 
 EXPRESSION = 11
-# Comping rhythms (16 steps) per style; the seed picks one per section.
+# Comping rhythms in 4/4 per style; the seed picks one per section. Other meters comp on their pulses.
 RHYTHMS: dict[str, tuple[str, ...]] = {
     "stabs": ("..x..x....x..x..", "x..x..x...x..x..", "..x...x...x...x."),
     "sparse_stabs": ("...x.....x....x.", "..x.....x.......", "......x.......x."),
@@ -59,36 +60,50 @@ def chord_part(
 ) -> Part:  # fmt: skip
     part = Part()
     voicing: tuple[int, ...] = ()
+    steps, bar_ticks = feel.meter.steps, feel.meter.bar_ticks
+    restrum = max(steps - 6, steps // 2)  # a strummed bar may strike again on the and before the last pulse
     for section in sections:
         if not plays(form, section, "chords"):
             continue
         volume = 58 + 40 * section.energy
         rhythmic = section.energy >= 0.6 and style not in ("sustain", "pad")
-        rhythm = _rhythm(style, genre_name, rng)
+        rhythm = _rhythm(style, genre_name, feel.meter, rng)
         for start_bar, bars, chord in chord_runs(section, chords):
             voicing = voice_chord(chord, voicing, 52, 76)
             if not rhythmic:
-                _hold(part, feel, voicing, start_bar * BAR, bars * BAR, volume, strum=style == "strum")
+                _hold(part, feel, voicing, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
                 continue
             for bar in range(start_bar, start_bar + bars):
                 if style == "strum":
-                    split = 10 if rng.random() < 0.5 else 16
-                    _hold(part, feel, voicing, bar * BAR, split * STEP, volume, strum=True)
-                    if split < 16:
-                        _hold(
-                            part, feel, voicing, bar * BAR + split * STEP, (16 - split) * STEP, volume - 12, strum=True
-                        )
+                    split = restrum if rng.random() < 0.5 else steps
+                    _hold(part, feel, voicing, feel.bar(bar), split * STEP, volume, strum=True)
+                    if split < steps:
+                        start, length = feel.bar(bar) + split * STEP, (steps - split) * STEP
+                        _hold(part, feel, voicing, start, length, volume - 12, strum=True)
                 else:
                     _comp_bar(part, feel, voicing, bar, rhythm, volume)
         if style == "supersaw" and section.energy >= 0.85:
-            _pump(part, section)
+            _pump(part, feel.meter, section)
     return part
 
 
-def _rhythm(style: ChordStyle, genre_name: str, rng: random.Random) -> str:
-    if style == "stabs" and genre_name == "techno":
-        return rng.choice(RHYTHMS["sparse_stabs"])
-    return rng.choice(RHYTHMS.get(style, RHYTHMS["comp"]))
+def _rhythm(style: ChordStyle, genre_name: str, meter: Meter, rng: random.Random) -> str:
+    if meter == COMMON_TIME:
+        if style == "stabs" and genre_name == "techno":
+            return rng.choice(RHYTHMS["sparse_stabs"])
+        return rng.choice(RHYTHMS.get(style, RHYTHMS["comp"]))
+    return rng.choice(_meter_rhythms(meter))
+
+
+@cache
+def _meter_rhythms(meter: Meter) -> tuple[str, ...]:
+    """On the pulses; pushed ahead of each later pulse by an eighth; on the eighths between the pulses."""
+    pulses = set(meter.pulses)
+    pushed = {0} | {pulse - 2 for pulse in meter.pulses[1:]}
+    offbeats = {step for step in range(2, meter.steps, 2) if step not in pulses}
+    return tuple(
+        "".join("x" if step in hits else "." for step in range(meter.steps)) for hits in (pulses, pushed, offbeats)
+    )
 
 
 def _hold(part: Part, feel: Feel, voicing: tuple[int, ...], start: int, length: int, volume: float, *,
@@ -103,21 +118,22 @@ def _hold(part: Part, feel: Feel, voicing: tuple[int, ...], start: int, length: 
 def _comp_bar(part: Part, feel: Feel, voicing: tuple[int, ...], bar: int, rhythm: str, volume: float) -> None:
     hits = [step for step, mark in enumerate(rhythm) if mark == "x"]
     for index, step in enumerate(hits):
-        end = hits[index + 1] if index + 1 < len(hits) else 16
+        end = hits[index + 1] if index + 1 < len(hits) else len(rhythm)
         length = min(end - step, 3) * STEP - 12
         start = feel.human(feel.tick(bar, step))
-        accent = 8 if step % 4 == 0 else 0
+        accent = 8 if step in feel.meter.pulses else 0
         for pitch in voicing:
             part.note(start, length, pitch, feel.velocity(volume + accent, 5))
 
 
-def _pump(part: Part, section: Section) -> None:
-    """Sidechain-style ducking on every beat through the expression controller."""
+def _pump(part: Part, meter: Meter, section: Section) -> None:
+    """Sidechain-style ducking on every pulse through the expression controller."""
     shape = ((0, 30), (40, 70), (90, 96), (180, 116), (300, 127))
-    for beat in range(section.bars * 4):
-        start = section.start_bar * BAR + beat * 4 * STEP
-        for offset, value in shape:
-            part.control(start + offset, EXPRESSION, value)
+    for bar in range(section.start_bar, section.end_bar):
+        for pulse in meter.pulses:
+            start = bar * meter.bar_ticks + pulse * STEP
+            for offset, value in shape:
+                part.control(start + offset, EXPRESSION, value)
 
 
 def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], feel: Feel) -> Part:
@@ -129,5 +145,6 @@ def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], fee
             continue
         for start_bar, bars, chord in chord_runs(section, chords):
             voicing = voice_chord(chord, voicing, 60, 84)
-            _hold(part, feel, voicing, start_bar * BAR, bars * BAR, 48 + 20 * section.energy, strum=False)
+            length = bars * feel.meter.bar_ticks
+            _hold(part, feel, voicing, feel.bar(start_bar), length, 48 + 20 * section.energy, strum=False)
     return part

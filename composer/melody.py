@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from composer.arrange import Section, plays
 from composer.genres import Form, LeadStyle
-from composer.score import STEP, Feel, Part
+from composer.score import STEP, Feel, Meter, Part
 from composer.theory import Chord, Key
 
 Motif = tuple[tuple[int, int], ...]  # (step in the bar, degree above the chord's root degree)
@@ -13,7 +13,7 @@ Motif = tuple[tuple[int, int], ...]  # (step in the bar, degree above the chord'
 
 @dataclass(frozen=True)
 class LeadShape:
-    density: float  # chance of a note on a beat; off-beats get less
+    density: float  # chance of a note on a pulse; off-beats get less
     longest: int  # steps a note may ring
     sixteenths: bool  # whether odd sixteenths may start notes
     velocity: int
@@ -36,6 +36,7 @@ def lead_part(
 ) -> Part:  # fmt: skip
     part = Part()
     shape = SHAPES[style]
+    meter = feel.meter
     tonic = center - 5 - (center - 5 - key.tonic) % 12  # a tonic a little below the melody's centre
     motifs: dict[str, tuple[Motif, Motif]] = {}
     previous = center
@@ -43,8 +44,8 @@ def lead_part(
         if not plays(form, section, "lead"):
             continue
         if section.name not in motifs:  # a section kind keeps its motif: the second drop sings the first's hook
-            motifs[section.name] = (_motif(shape, rng, chord_sizes=len(chords[section.start_bar].tones)),
-                                    _motif(shape, rng, answer=True))  # fmt: skip
+            motifs[section.name] = (_motif(shape, meter, rng, chord_sizes=len(chords[section.start_bar].tones)),
+                                    _motif(shape, meter, rng, answer=True))  # fmt: skip
         call, answer = motifs[section.name]
         volume = shape.velocity * (0.75 + 0.25 * section.energy)
         for bar in range(section.start_bar, section.end_bar):
@@ -52,22 +53,23 @@ def lead_part(
             phrase = (bar - section.start_bar) // 4
             motif = answer if position == 3 else call
             if position == 1 or (phrase and rng.random() < 0.5):
-                motif = _vary(motif, rng)
+                motif = _vary(motif, meter, rng)
             previous = _play_bar(part, feel, key, tonic, center, bar, motif, chords[bar], previous, shape, volume)
     return part
 
 
-def _motif(shape: LeadShape, rng: random.Random, *, answer: bool = False, chord_sizes: int = 3) -> Motif:
-    """A bar of rhythm and contour: strong beats on chord tones, stepwise motion between them."""
+def _motif(shape: LeadShape, meter: Meter, rng: random.Random, *, answer: bool = False, chord_sizes: int = 3) -> Motif:
+    """A bar of rhythm and contour: pulses on chord tones, stepwise motion between them."""
     notes: list[tuple[int, int]] = []
     degree = rng.choice((0, 2, 4))
-    last_step = 8 if answer else 16  # an answer breathes: it ends by mid-bar and holds
+    last_step = meter.steps // 2 if answer else meter.steps  # an answer breathes: it ends by mid-bar and holds
     for step in range(last_step):
-        weight = 1.0 if step % 4 == 0 else 0.6 if step % 2 == 0 else (0.35 if shape.sixteenths else 0.0)
+        on_pulse = step in meter.pulses
+        weight = 1.0 if on_pulse else 0.6 if step % 2 == 0 else (0.35 if shape.sixteenths else 0.0)
         if step and rng.random() > shape.density * weight:
             continue
         degree = max(-3, min(9, degree + rng.choice(STEPS)))
-        if step % 4 == 0:
+        if on_pulse:
             degree = _nearest_chord_tone(degree, chord_sizes)
         notes.append((step, degree))
     if answer:
@@ -80,7 +82,7 @@ def _nearest_chord_tone(degree: int, size: int) -> int:
     return min((octave * 7 + tone for octave in (-1, 0, 1) for tone in tones), key=lambda d: (abs(d - degree), d))
 
 
-def _vary(motif: Motif, rng: random.Random) -> Motif:
+def _vary(motif: Motif, meter: Meter, rng: random.Random) -> Motif:
     """The motif with one change: a neighbour note, a dropped note, or a different ending."""
     notes = list(motif)
     if len(notes) < 2:
@@ -88,7 +90,7 @@ def _vary(motif: Motif, rng: random.Random) -> Motif:
     index = rng.randrange(1, len(notes))
     change = rng.random()
     step, degree = notes[index]
-    if change < 0.5 and step % 4:
+    if change < 0.5 and step not in meter.pulses:
         notes[index] = (step, degree + rng.choice((-1, 1)))
     elif change < 0.75 and len(notes) > 3:
         del notes[index]
@@ -116,8 +118,8 @@ def _play_bar(
     candidates = [pitches(shift) for shift in (-7, 0, 7)]
     chosen = min(candidates, key=lambda p: abs(sum(p) / len(p) - center) + 0.5 * abs(p[0] - previous))
     for index, ((step, _), pitch) in enumerate(zip(motif, chosen, strict=True)):
-        end = motif[index + 1][0] if index + 1 < len(motif) else 16
+        end = motif[index + 1][0] if index + 1 < len(motif) else feel.meter.steps
         length = min(end - step, shape.longest) * STEP - 10
-        accent = 10 if step % 4 == 0 else 0
+        accent = 10 if step in feel.meter.pulses else 0
         part.note(feel.human(feel.tick(bar, step)), length, pitch, feel.velocity(volume + accent, 6))
     return chosen[-1]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from composer.score import NOTE_ON, TICKS_PER_BEAT, Part
+from composer.score import NOTE_ON, TICKS_PER_BEAT, Meter, Part
 
 NOTE_OFF = 0x80
 PROGRAM_CHANGE = 0xC0
@@ -34,6 +34,7 @@ class Conductor:
     bpm: float
     sharps: int
     minor: bool
+    meter: Meter
     markers: tuple[tuple[int, str], ...]  # (tick, text)
 
 
@@ -74,7 +75,7 @@ def _chunk(body: bytes) -> bytes:
 def _conductor_chunk(conductor: Conductor, end: int) -> bytes:
     body = bytearray(b"\x00" + _meta(0x03, conductor.title.encode()))
     body += b"\x00" + _meta(0x51, tempo_of(conductor.bpm).to_bytes(3, "big"))
-    body += b"\x00" + _meta(0x58, bytes((4, 2, 24, 8)))
+    body += b"\x00" + _meta(0x58, _time_signature(conductor.meter))
     body += b"\x00" + _meta(0x59, struct.pack(">bB", conductor.sharps, int(conductor.minor)))
     now = 0
     for tick, text in conductor.markers:
@@ -82,6 +83,11 @@ def _conductor_chunk(conductor: Conductor, end: int) -> bytes:
         now = tick
     body += _vlq(end - now) + _meta(0x2F, b"")
     return _chunk(bytes(body))
+
+
+def _time_signature(meter: Meter) -> bytes:
+    """Numerator, the denominator's power of two, MIDI clocks per metronome click (6 a sixteenth), 32nds a beat."""
+    return bytes((meter.numerator, meter.denominator.bit_length() - 1, 6 * meter.click_steps, 8))
 
 
 def clean_notes(notes: list[tuple[int, int, int, int]], end: int) -> Ints:

@@ -8,9 +8,9 @@ from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre
 from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
 from composer.prompt import Mood, PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
+from composer.score import METERS, Meter
 from composer.theory import Chord, Key, best_key_for, diatonic_chord, make_key, parse_key, pitch_class
 
-BEATS_PER_BAR = 4
 TRACK_NAMES: dict[Role, str] = {
     "drums": "Drums", "bass": "Bass", "chords": "Chords", "lead": "Lead", "pad": "Pad", "fx": "FX",
 }  # fmt: skip
@@ -29,6 +29,7 @@ class SongPlan:
     genre: Genre
     bpm: float
     key: Key
+    meter: Meter
     bars: int
     seed: int
     tracks: tuple[TrackPlan, ...]
@@ -41,7 +42,7 @@ class SongPlan:
 
     @property
     def duration_seconds(self) -> float:
-        return self.bars * BEATS_PER_BAR * 60.0 / self.bpm
+        return self.bars * self.meter.quarter_notes * 60.0 / self.bpm
 
     def track(self, role: Role) -> TrackPlan | None:
         return next((track for track in self.tracks if track.role == role), None)
@@ -57,11 +58,12 @@ def plan_song(request: SongRequest) -> SongPlan:
     sources["genre"] = "prompt" if info.genre else "genre default"
     bpm = _bpm(request, info, genre, sources)
     key = _key(request, info, genre, rng, sources)
-    bars = _bars(request, info, genre, bpm, sources)
+    meter = _meter(request, info, genre, sources)
+    bars = _bars(request, info, genre, bpm, meter, sources)
     progression, bars_per_chord = _progression(info, genre, key, rng, sources)
     tracks, bass_style = _tracks(info, genre, sources)
     return SongPlan(
-        genre, bpm, key, bars, request.seed, tracks, progression, bars_per_chord, bass_style, info.mood,
+        genre, bpm, key, meter, bars, request.seed, tracks, progression, bars_per_chord, bass_style, info.mood,
         sources, info.unknown_words,
     )  # fmt: skip
 
@@ -100,7 +102,18 @@ def _key(request: SongRequest, info: PromptInfo, genre: Genre, rng: random.Rando
     return make_key(pitch_class(tonic[0], accidental), mood_or_genre_mode, accidental)
 
 
-def _bars(request: SongRequest, info: PromptInfo, genre: Genre, bpm: float, sources: dict[str, str]) -> int:
+def _meter(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str, str]) -> Meter:
+    for name, source in ((request.time_signature, "request"), (info.time_signature, "prompt")):
+        if name is not None:
+            sources["time_signature"] = source
+            return METERS[name]
+    sources["time_signature"] = "genre default"
+    return METERS[genre.time_signature]
+
+
+def _bars(
+    request: SongRequest, info: PromptInfo, genre: Genre, bpm: float, meter: Meter, sources: dict[str, str]
+) -> int:
     lengths = (
         (request.bars, request.seconds, "request", "seconds"),
         (info.bars, info.seconds, "prompt", "prompt"),
@@ -111,7 +124,7 @@ def _bars(request: SongRequest, info: PromptInfo, genre: Genre, bpm: float, sour
             return bars
         if seconds is not None:
             sources["bars"] = source
-            bars = max(1, int(seconds * bpm / 60.0 / BEATS_PER_BAR + 0.5))
+            bars = max(1, int(seconds * bpm / 60.0 / meter.quarter_notes + 0.5))
             if bars > MAX_BARS:
                 raise SongRequestTooLarge(
                     field, f"{seconds} seconds at {bpm} BPM is {bars} bars, more than the limit of {MAX_BARS}"

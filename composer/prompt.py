@@ -1,4 +1,4 @@
-"""Reads a producer's prompt: genre, tempo, key, length, instruments, chords and mood words.
+"""Reads a producer's prompt: genre, tempo, key, length, time signature, instruments, chords and mood words.
 
 Every word is either understood, a stop word, or reported back as unknown - never silently dropped."""
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from composer.genres import GENRES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
+from composer.score import METERS
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
 
 STOP_WORDS = frozenset({
@@ -143,6 +144,9 @@ _KEY_WITH_MODE = re.compile(r"(?<![\w#])([A-Ga-g])" + _ACCIDENTAL + r"\s*(" + _M
 _KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
 _KEY_TONIC_ONLY = re.compile(r"(?:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
 _KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
+_METER_NAMES = "|".join(re.escape(name) for name in sorted(METERS, key=len, reverse=True))
+_METER = re.compile(r"(?<![\w/.])(?:time signature\s+(?:of\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time\b)?")
+METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 _CHORD_TOKEN = re.compile(r"[A-G][#b]?[a-zA-Z0-9#()]*")
 _CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
@@ -170,6 +174,7 @@ class PromptInfo:
     key: KeyMention | None = None
     bars: int | None = None
     seconds: float | None = None
+    time_signature: str | None = None
     instruments: tuple[InstrumentWord, ...] = ()
     excluded: frozenset[Role] = frozenset()
     chords: tuple[Chord, ...] = ()
@@ -217,6 +222,7 @@ def parse_prompt(prompt: str) -> PromptInfo:
     """Everything the prompt says; raises InvalidSongRequest(field="prompt") for values out of range."""
     text = _Text(prompt)
     chords = _chords(text)
+    time_signature = _time_signature(text)  # before tempo and length: the numbers in "at 3/4" are no tempo
     genre, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
     instruments, excluded = _instruments(text)  # before lengths: "808s" are basses, not 808 seconds
     bars, seconds = _length(text)
@@ -229,6 +235,7 @@ def parse_prompt(prompt: str) -> PromptInfo:
         key=key,
         bars=bars,
         seconds=seconds,
+        time_signature=time_signature,
         instruments=instruments,
         excluded=excluded,
         chords=chords,
@@ -255,6 +262,13 @@ def _chords(text: _Text) -> tuple[Chord, ...]:
     for match, _ in progression:
         text.take(*match.span())
     return tuple(chord for _, chord in progression)
+
+
+def _time_signature(text: _Text) -> str | None:
+    """The first meter written out ("3/4", "in 6/8 time") or implied by a word ("waltz")."""
+    found = [(match.start(), match.group(1)) for match in text.matches(_METER)]
+    found += [(position, METER_WORDS[word]) for position, word in text.phrases(frozenset(METER_WORDS))]
+    return min(found)[1] if found else None
 
 
 def _length(text: _Text) -> tuple[int | None, float | None]:

@@ -4,6 +4,7 @@ import math
 from dataclasses import dataclass
 
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
+from composer.score import METERS
 
 MAX_PROMPT_CHARS = 2000
 MIN_BPM = 40
@@ -23,6 +24,7 @@ class SongRequest:
     bars: int | None = None
     seconds: float | None = None
     seed: int = 0
+    time_signature: str | None = None  # one of METERS, e.g. "3/4" or "6/8"
 
 
 def check_fields(request: SongRequest) -> None:
@@ -45,6 +47,8 @@ def check_fields(request: SongRequest) -> None:
         check_bars("bars", request.bars)
     if request.seconds is not None:
         check_seconds("seconds", request.seconds)
+    if request.time_signature is not None:
+        check_time_signature("time_signature", request.time_signature)
     if not isinstance(request.seed, int) or isinstance(request.seed, bool):
         raise InvalidSongRequest("seed", "the seed must be a whole number")
     if not 0 <= request.seed <= MAX_SEED:
@@ -78,3 +82,8 @@ def check_seconds(field: str, value: object) -> None:
         raise InvalidSongRequest(field, f"a song must last more than 0 seconds, not {seconds}")
     if seconds > MAX_SECONDS:
         raise SongRequestTooLarge(field, f"{seconds} seconds is more than the limit of {MAX_SECONDS}")
+
+
+def check_time_signature(field: str, value: object) -> None:
+    if not isinstance(value, str) or value not in METERS:
+        raise InvalidSongRequest(field, f"unsupported time signature {value!r}; use one of {', '.join(METERS)}")

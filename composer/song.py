@@ -12,9 +12,9 @@ from composer.harmony import chord_part, pad_part
 from composer.instruments import Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
-from composer.plan import BEATS_PER_BAR, SongPlan, TrackPlan, plan_song
+from composer.plan import SongPlan, TrackPlan, plan_song
 from composer.request import SongRequest
-from composer.score import BAR, Feel, Part
+from composer.score import Feel, Part
 from composer.theory import Chord
 
 COMPOSER_VERSION = "1.1.0"
@@ -79,7 +79,8 @@ def compose(request: SongRequest) -> ComposedSong:
     plan = plan_song(request)
     sections = arrange(plan.genre.form, plan.bars)
     chords = _chords_by_bar(plan, sections)
-    end = plan.bars * BAR
+    bar = plan.meter.bar_ticks
+    end = plan.bars * bar
     parts = _parts(plan, sections, chords)
     tracks = [
         MidiTrack(track.name, track.channel, track.program, parts[track.role], _mix(track, plan))
@@ -90,7 +91,8 @@ def compose(request: SongRequest) -> ComposedSong:
         plan.bpm,
         plan.key.sharps,
         plan.key.is_minor,
-        tuple((section.start_bar * BAR, section.name) for section in sections),
+        plan.meter,
+        tuple((section.start_bar * bar, section.name) for section in sections),
     )
     midi, counts = write_midi(conductor, tracks, end)
     return ComposedSong(midi, _metadata(plan, sections, chords, counts))
@@ -114,7 +116,7 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
         return random.Random(f"{plan.seed}:{role}")
 
     def feel(role: str) -> Feel:
-        return Feel(swing, genre.humanize, rng(f"{role}:feel"))
+        return Feel(swing, genre.humanize, rng(f"{role}:feel"), plan.meter)
 
     form = genre.form
     drums, kicks = drum_part(genre, sections, feel("drums"), rng("drums"), plan.mood.intensity)
@@ -128,7 +130,7 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
     )
     parts["pad"] = pad_part(form, sections, chords, feel("pad"))
     fx = plan.track("fx")
-    parts["fx"] = fx_part(fx.program, form, plan.key, sections) if fx else Part()
+    parts["fx"] = fx_part(fx.program, form, plan.key, plan.meter, sections) if fx else Part()
     return parts
 
 
@@ -149,7 +151,7 @@ def _metadata(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]
         bpm=plan.bpm,
         key=plan.key.name,
         scale_pitch_classes=list(plan.key.scale),
-        time_signature=f"{BEATS_PER_BAR}/4",
+        time_signature=plan.meter.name,
         bars=plan.bars,
         duration_seconds=plan.duration_seconds,
         seed=plan.seed,

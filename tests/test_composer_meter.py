@@ -1,0 +1,233 @@
+"""Time signatures: every supported meter composed, the MIDI read back with mido, the bar and groove asserted."""
+
+import io
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+
+import mido
+import pytest
+
+import composer
+from composer.theory import parse_chord_symbol
+
+TPB = 480
+SIXTEENTH = TPB // 4
+KICK, SNARE, CLAP, CLOSED_HAT = 36, 38, 39, 42
+DRIFT = 12  # the most any genre humanises a hit, in ticks
+
+
+@dataclass(frozen=True)
+class Expected:
+    numerator: int
+    denominator: int
+    steps: int  # sixteenths in a bar
+    click: int  # MIDI clocks per metronome click
+    pulses: frozenset[int]  # sixteenth steps of the counted beats
+    backbeat: frozenset[int]  # where the snare and clap land in the main groove
+
+
+METERS = {
+    "2/4": Expected(2, 4, 8, 24, frozenset({0, 4}), frozenset({4})),
+    "3/4": Expected(3, 4, 12, 24, frozenset({0, 4, 8}), frozenset({4, 8})),
+    "4/4": Expected(4, 4, 16, 24, frozenset({0, 4, 8, 12}), frozenset({4, 12})),
+    "5/4": Expected(5, 4, 20, 24, frozenset({0, 4, 8, 12, 16}), frozenset({8, 16})),
+    "6/8": Expected(6, 8, 12, 36, frozenset({0, 6}), frozenset({6})),
+    "7/8": Expected(7, 8, 14, 12, frozenset({0, 4, 8}), frozenset({4})),
+    "12/8": Expected(12, 8, 24, 36, frozenset({0, 6, 12, 18}), frozenset({6, 18})),
+}
+GROOVE_SECTIONS = ("verse", "chorus", "drop")
+
+
+@dataclass(frozen=True)
+class Note:
+    start: int
+    end: int
+    pitch: int
+    velocity: int
+    channel: int
+
+
+@dataclass(frozen=True)
+class Parsed:
+    midi: mido.MidiFile
+    conductor: list[tuple[int, mido.MetaMessage]]
+    notes: dict[str, list[Note]]  # by track name
+    ends: list[int]  # every track's end tick, the conductor's first
+    overlaps: int
+
+
+def parse(data: bytes) -> Parsed:
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    conductor: list[tuple[int, mido.MetaMessage]] = []
+    notes: dict[str, list[Note]] = {}
+    ends: list[int] = []
+    overlaps = 0
+    for index, track in enumerate(midi.tracks):
+        now, name = 0, ""
+        sounding: dict[tuple[int, int], tuple[int, int]] = {}
+        found: list[Note] = []
+        for message in track:
+            now += message.time
+            if index == 0:
+                conductor.append((now, message))
+            elif message.type == "track_name":
+                name = message.name
+            elif message.type == "note_on" and message.velocity > 0:
+                overlaps += (message.channel, message.note) in sounding
+                sounding[(message.channel, message.note)] = (now, message.velocity)
+            elif message.type in ("note_on", "note_off"):
+                start, velocity = sounding.pop((message.channel, message.note))
+                found.append(Note(start, now, message.note, velocity, message.channel))
+        ends.append(now)
+        if index:
+            notes[name] = sorted(found, key=lambda note: (note.start, note.pitch))
+    return Parsed(midi, conductor, notes, ends, overlaps)
+
+
+@cache
+def song(prompt: str, time_signature: str | None = None, **fields: int) -> tuple[composer.SongMetadata, Parsed]:
+    result = composer.compose(composer.SongRequest(prompt, time_signature=time_signature, **fields))  # type: ignore[arg-type]
+    return result.metadata, parse(result.midi)
+
+
+def groove_bars(meta: composer.SongMetadata) -> set[int]:
+    """Bars of the main groove, leaving out each phrase's last bar where the fills are."""
+    return {
+        section.start_bar + bar
+        for section in meta.sections
+        if section.name in GROOVE_SECTIONS
+        for bar in range(section.bars)
+        if bar % 4 != 3
+    }
+
+
+def bar_of(tick: int, bar_ticks: int) -> int:
+    """The bar a (humanised) tick belongs to: a hit a few ticks early is still on the next bar's downbeat."""
+    return (tick + DRIFT) // bar_ticks
+
+
+def step_of(tick: int, bar_ticks: int) -> int:
+    """The sixteenth step a (humanised, swung) tick belongs to."""
+    return round((tick % bar_ticks) / SIXTEENTH) % (bar_ticks // SIXTEENTH)
+
+
+@pytest.mark.parametrize("genre", ["pop", "house", "trap", "ambient"])
+@pytest.mark.parametrize("name", list(METERS))
+def test_the_file_follows_the_meter(name: str, genre: str) -> None:
+    expected = METERS[name]
+    meta, parsed = song(genre, name, bars=13)
+    bar_ticks = expected.steps * SIXTEENTH
+    assert meta.time_signature == name and meta.sources["time_signature"] == "request"
+    signatures = [m for _, m in parsed.conductor if m.type == "time_signature"]
+    assert [(m.numerator, m.denominator, m.clocks_per_click) for m in signatures] == [
+        (expected.numerator, expected.denominator, expected.click)
+    ]
+    assert meta.bars == 13
+    assert parsed.ends == [13 * bar_ticks] * len(parsed.ends)
+    markers = [(tick, m.text) for tick, m in parsed.conductor if m.type == "marker"]
+    assert markers == [(section.start_bar * bar_ticks, section.name) for section in meta.sections]
+    quarter_notes = expected.numerator * 4 / expected.denominator  # bpm counts quarter notes in every meter
+    assert meta.duration_seconds == pytest.approx(13 * quarter_notes * 60 / meta.bpm)
+    assert math.isclose(parsed.midi.length, meta.duration_seconds, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("genre", ["pop", "house", "boom bap", "trap", "dubstep", "lo-fi hip-hop", "ambient"])
+@pytest.mark.parametrize("name", list(METERS))
+def test_every_part_keeps_the_invariants(name: str, genre: str) -> None:
+    meta, parsed = song(genre, name, bars=24, seed=5)
+    end = 24 * METERS[name].steps * SIXTEENTH
+    assert parsed.overlaps == 0
+    for info in meta.tracks:
+        notes = parsed.notes[info.name]
+        assert len(notes) == info.note_count > 0, info.name
+        assert {note.channel for note in notes} == {info.channel}
+        assert (info.channel == 9) == info.is_drum
+        assert all(0 <= note.start < note.end <= end and 1 <= note.velocity <= 127 for note in notes)
+    pitched = [note for name_, notes in parsed.notes.items() if name_ != "Drums" for note in notes]
+    scale = set(meta.scale_pitch_classes)
+    assert sum(note.pitch % 12 in scale for note in pitched) / len(pitched) >= 0.98
+    again = composer.compose(composer.SongRequest(genre, time_signature=name, bars=24, seed=5))
+    assert again.metadata == meta and parse(again.midi).notes == parsed.notes
+
+
+@pytest.mark.parametrize("genre", ["pop", "house", "boom bap", "trap", "dubstep", "drum and bass"])
+@pytest.mark.parametrize("name", [name for name in METERS if name != "4/4"])
+def test_the_groove_counts_the_meter(name: str, genre: str) -> None:
+    expected = METERS[name]
+    meta, parsed = song(genre, name, bars=32)
+    bar_ticks = expected.steps * SIXTEENTH
+    bars = groove_bars(meta)
+    drums = [note for note in parsed.notes["Drums"] if bar_of(note.start, bar_ticks) in bars]
+    kicked = {bar_of(n.start, bar_ticks) for n in drums if n.pitch == KICK and step_of(n.start, bar_ticks) == 0}
+    assert kicked == bars, "every bar of the groove starts on the kick"
+    backbeat = Counter(step_of(note.start, bar_ticks) for note in drums if note.pitch in (SNARE, CLAP))
+    assert set(backbeat) == expected.backbeat <= expected.pulses
+    hats = {step_of(note.start, bar_ticks) for note in drums if note.pitch == CLOSED_HAT}
+    assert hats and (genre == "trap" or all(step % 2 == 0 for step in hats)), "hats keep the eighths"
+    loud = max(note.velocity for note in drums if note.pitch in (SNARE, CLAP))
+    assert all(step_of(n.start, bar_ticks) in expected.pulses for n in drums if n.velocity == loud)
+
+
+@pytest.mark.parametrize("genre", ["pop", "boom bap", "trap", "lo-fi hip-hop"])
+@pytest.mark.parametrize("name", ["3/4", "6/8", "7/8", "12/8"])
+def test_bass_lands_on_the_downbeat_with_the_chord_root(name: str, genre: str) -> None:
+    meta, parsed = song(genre, name, bars=16)
+    bar_ticks = METERS[name].steps * SIXTEENTH
+    progression = [parse_chord_symbol(symbol) for symbol in meta.chord_progression]
+    roots = {
+        section.start_bar + bar: progression[bar % len(progression)].root  # type: ignore[union-attr]
+        for section in meta.sections
+        for bar in range(section.bars)
+    }
+    bass = next(notes for track, notes in parsed.notes.items() if track in ("Bass", "808"))
+    playing = {bar_of(note.start, bar_ticks) for note in bass}
+    downbeats = {bar_of(n.start, bar_ticks): n.pitch % 12 for n in bass if step_of(n.start, bar_ticks) == 0}
+    assert set(downbeats) == playing
+    assert all(roots[bar] == pitch_class for bar, pitch_class in downbeats.items())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "meter"),
+    [
+        ("pop waltz", "3/4"),
+        ("house in 3/4", "3/4"),
+        ("6/8 ballad", "6/8"),
+        ("12/8 blues feel", "12/8"),
+        ("techno in 5/4 time", "5/4"),
+        ("drum and bass 7/8", "7/8"),
+        ("trap at 2/4, 140 bpm", "2/4"),
+    ],
+)
+def test_the_prompt_names_the_meter(prompt: str, meter: str) -> None:
+    meta, parsed = song(prompt)
+    assert meta.time_signature == meter and meta.sources["time_signature"] == "prompt"
+    assert not {"waltz", "3", "4", "6", "8", "5", "7", "12", "2", "time"} & set(meta.unknown_words)
+    assert parsed.ends == [meta.bars * METERS[meter].steps * SIXTEENTH] * len(parsed.ends)
+
+
+def test_the_request_overrides_the_prompt_and_the_genre_default_is_common_time() -> None:
+    meta, _ = song("pop waltz", "6/8")
+    assert meta.time_signature == "6/8" and meta.sources["time_signature"] == "request"
+    meta, parsed = song("pop ballad")
+    assert meta.time_signature == "4/4" and meta.sources["time_signature"] == "genre default"
+    assert [(m.numerator, m.denominator) for _, m in parsed.conductor if m.type == "time_signature"] == [(4, 4)]
+    assert song("trap with 1/8 hats")[0].time_signature == "4/4"
+
+
+def test_seconds_count_bars_of_the_meter() -> None:
+    assert song("pop", "6/8", seconds=30, bpm=120)[0].bars == 20  # a 6/8 bar is three quarter notes
+    assert song("pop in 7/8 at 105 bpm", seconds=60)[0].bars == 30  # 3.5 quarter notes a bar
+    meta = song("pop", "3/4", seconds=30, bpm=120)[0]
+    assert (meta.bars, meta.duration_seconds) == (20, 30)
+
+
+@pytest.mark.parametrize("value", ["9/8", "3-4", "4/4 ", "", "waltz", "6/8/8", 3])
+def test_an_unsupported_time_signature_is_refused(value: object) -> None:
+    request = composer.SongRequest("pop", time_signature=value)  # type: ignore[arg-type]
+    with pytest.raises(composer.InvalidSongRequest) as caught:
+        composer.validate(request)
+    assert caught.value.field == "time_signature"
+    assert not isinstance(caught.value, composer.SongRequestTooLarge)
+    assert "time signature" in caught.value.reason and "6/8" in caught.value.reason
