@@ -1,0 +1,217 @@
+"""Tests of transcriber/: the real Basic Pitch ONNX model on audio that FluidSynth renders from the composer's
+MIDI, scored against that MIDI; batching, resampling, and the checks of audio and parameters."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import mido
+import mir_eval
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+import composer
+import renderers
+from transcriber import (
+    MODEL_SAMPLE_RATE,
+    OUTPUT_BINS,
+    WINDOW_FRAMES,
+    WINDOW_SAMPLES,
+    AudioTooLong,
+    InvalidAudio,
+    InvalidTranscriptionRequest,
+    Note,
+    NoteModel,
+    TranscriptionParams,
+    create_notes,
+    default_model,
+    prepare_audio,
+    transcribe,
+    unwindow,
+    window_audio,
+    window_count,
+)
+
+RefNote = tuple[float, float, int]
+ONSET_TOLERANCE = 0.05
+
+
+@pytest.fixture(scope="module")
+def soundfont() -> renderers.SoundFont:
+    return renderers.SoundFontLibrary(renderers.DEFAULT_SOUNDFONT_DIRS).resolve("FluidR3_GM")
+
+
+@pytest.fixture(scope="module")
+def renderer(soundfont: renderers.SoundFont) -> Iterator[renderers.FluidSynthRenderer]:
+    with renderers.FluidSynthRenderer(soundfont, 44100) as running:
+        yield running
+
+
+def track_midi(prompt: str, seed: int, track: str) -> bytes:
+    """The composer's song for `prompt`, reduced to its tempo track and the track named `track`."""
+    song = mido.MidiFile(file=io.BytesIO(composer.compose(composer.SongRequest(prompt, bars=8, seed=seed)).midi))
+    reduced = mido.MidiFile(type=1, ticks_per_beat=song.ticks_per_beat)
+    reduced.tracks = [song.tracks[0], *(t for t in song.tracks if t.name == track)]
+    assert len(reduced.tracks) == 2, f"the composer wrote no {track} track"
+    buffer = io.BytesIO()
+    reduced.save(file=buffer)
+    return buffer.getvalue()
+
+
+def reference_notes(midi: bytes) -> list[RefNote]:
+    sounding: dict[tuple[int, int], float] = {}
+    notes: list[RefNote] = []
+    now = 0.0
+    for message in mido.MidiFile(file=io.BytesIO(midi)):
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            sounding[message.channel, message.note] = now
+        elif message.type in ("note_on", "note_off") and (message.channel, message.note) in sounding:
+            notes.append((sounding.pop((message.channel, message.note)), now, message.note))
+    return notes
+
+
+def onset_f1(reference: list[RefNote], estimated: list[Note]) -> float:
+    """mir_eval's note F1 on onsets (50 ms) and pitch, offsets ignored."""
+    ref_intervals = np.array([[start, end] for start, end, _ in reference])
+    est_intervals = np.array([[note.start, note.end] for note in estimated]).reshape(-1, 2)
+    ref_pitches = mir_eval.util.midi_to_hz(np.array([pitch for *_, pitch in reference]))
+    est_pitches = mir_eval.util.midi_to_hz(np.array([note.pitch for note in estimated]))
+    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ref_intervals, ref_pitches, est_intervals, est_pitches, onset_tolerance=ONSET_TOLERANCE, offset_ratio=None
+    )
+    return float(f1)
+
+
+def render(midi: bytes, soundfont: renderers.SoundFont, sample_rate: int) -> npt.NDArray[np.float32]:
+    with renderers.FluidSynthRenderer(soundfont, sample_rate) as renderer:
+        return renderer.render(renderers.parse_midi(midi), stems=False).mix
+
+
+@pytest.mark.parametrize(
+    ("prompt", "seed", "track", "minimum_f1"),
+    [
+        ("upbeat funk in E minor", 1, "Lead", 0.80),
+        ("dark techno in A minor", 2, "Lead", 0.80),
+        ("upbeat funk in E minor", 2, "Chords", 0.70),
+        ("calm piano ballad in C major", 1, "Chords", 0.70),
+    ],
+)
+def test_transcription_matches_the_rendered_midi(
+    renderer: renderers.FluidSynthRenderer, prompt: str, seed: int, track: str, minimum_f1: float
+) -> None:
+    midi = track_midi(prompt, seed, track)
+    audio = renderer.render(renderers.parse_midi(midi), stems=False).mix
+    assert audio.shape[1] == 2
+    transcription = transcribe(audio, 44100)
+    assert onset_f1(reference_notes(midi), transcription.notes) >= minimum_f1
+
+
+@pytest.mark.parametrize("sample_rate", [48000, 8000])
+def test_stereo_at_other_rates_is_resampled(soundfont: renderers.SoundFont, sample_rate: int) -> None:
+    midi = track_midi("upbeat funk in E minor", 1, "Lead")
+    audio = render(midi, soundfont, sample_rate)
+    prepared = prepare_audio(audio, sample_rate)
+    assert prepared.dtype == np.float32
+    assert prepared.shape == (int(np.ceil(audio.shape[0] * MODEL_SAMPLE_RATE / sample_rate)),)
+    assert onset_f1(reference_notes(midi), transcribe(audio, sample_rate).notes) >= 0.80
+
+
+def test_batched_windows_equal_single_calls() -> None:
+    # Bit-identical with one thread; with more, onnxruntime splits a batch differently and float sums may differ
+    # in the last bit (seen: 1.2e-7), which never changes a note.
+    rng = np.random.default_rng(0)
+    requests = [prepare_audio(rng.uniform(-0.5, 0.5, frames).astype(np.float32), 22050) for frames in (30_000, 90_000)]
+    windows = [window_audio(audio) for audio in requests]
+    assert [w.shape[0] for w in windows] == [window_count(audio.shape[0]) for audio in requests] == [1, 3]
+    model = default_model()
+    together = model.predict(np.concatenate(windows))
+    offsets = np.cumsum([0, *(w.shape[0] for w in windows)])
+    for index, (audio, own) in enumerate(zip(requests, windows, strict=True)):
+        alone = model.predict(own)
+        part = {name: output[offsets[index] : offsets[index + 1]] for name, output in together.items()}
+        for name, output in alone.items():
+            assert output.shape == (own.shape[0], WINDOW_FRAMES, OUTPUT_BINS[name])
+            np.testing.assert_allclose(part[name], output, rtol=0, atol=1e-6)
+        params = TranscriptionParams()
+        assert create_notes(unwindow(part, audio.shape[0]), params) == create_notes(
+            unwindow(alone, audio.shape[0]), params
+        )
+    single_thread = [NoteModel(threads=1, max_batch=batch).predict(windows[1]) for batch in (1, 3)]
+    for name in OUTPUT_BINS:
+        np.testing.assert_array_equal(single_thread[0][name], single_thread[1][name])
+
+
+def test_unwindow_rejects_outputs_of_another_length() -> None:
+    outputs = default_model().predict(window_audio(np.full(1000, 0.1, dtype=np.float32)))
+    with pytest.raises(ValueError, match="'note' has shape"):
+        unwindow(outputs, 100_000)
+
+
+def test_midi_holds_the_notes() -> None:
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(3 * 22050) / 22050)
+    transcription = transcribe(tone, 22050)
+    assert [note.pitch for note in transcription.notes] == [69]
+    assert 0 < transcription.notes[0].velocity <= 127
+    midi = mido.MidiFile(file=io.BytesIO(transcription.midi))
+    assert sum(message.type == "note_on" and message.velocity > 0 for message in midi) == 1
+    assert not transcribe(tone, 22050, TranscriptionParams(pitch_bends=False)).notes[0].pitch_bends
+    assert not transcribe(tone, 22050, TranscriptionParams(minimum_frequency=500.0)).notes
+
+
+SECOND = 44100
+
+
+@pytest.mark.parametrize(
+    ("audio", "error", "reason"),
+    [
+        (np.full((SECOND, 2), np.nan, dtype=np.float32), InvalidAudio, "NaN or infinite"),
+        (np.concatenate([np.full(SECOND, 0.1), [np.inf]]), InvalidAudio, "NaN or infinite"),
+        (np.zeros((SECOND, 2), dtype=np.float32), InvalidAudio, "silent"),
+        (np.zeros((0, 2), dtype=np.float32), InvalidAudio, "empty"),
+        (np.zeros(0, dtype=np.float32), InvalidAudio, "empty"),
+        (np.full((2, SECOND), 0.1, dtype=np.float32), InvalidAudio, "shape"),
+        (np.full((SECOND, 2, 1), 0.1, dtype=np.float32), InvalidAudio, "shape"),
+        (np.full(SECOND, 1000, dtype=np.int16), InvalidAudio, "floating point"),
+        (np.full(SECOND // 100, 0.1, dtype=np.float32), InvalidAudio, "shorter"),
+        (np.full(SECOND * 3, 0.1, dtype=np.float32), AudioTooLong, "longer than the limit of 2.0 s"),
+    ],
+)
+def test_bad_audio_is_refused(audio: npt.NDArray[np.generic], error: type[InvalidAudio], reason: str) -> None:
+    with pytest.raises(error, match=reason) as caught:
+        transcribe(audio, SECOND, max_seconds=2.0)
+    assert caught.value.field == "audio"
+
+
+@pytest.mark.parametrize("sample_rate", [0, 100, 1_000_000, 44100.0, True])
+def test_bad_sample_rate_is_refused(sample_rate: int) -> None:
+    with pytest.raises(InvalidTranscriptionRequest) as caught:
+        transcribe(np.full(SECOND, 0.1, dtype=np.float32), sample_rate)
+    assert caught.value.field == "sample_rate"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"onset_threshold": 1.5}, "onset_threshold"),
+        ({"frame_threshold": float("nan")}, "frame_threshold"),
+        ({"minimum_note_length_ms": -1.0}, "minimum_note_length_ms"),
+        ({"minimum_frequency": 0.0}, "minimum_frequency"),
+        ({"maximum_frequency": 20_000.0}, "maximum_frequency"),
+        ({"minimum_frequency": 800.0, "maximum_frequency": 400.0}, "maximum_frequency"),
+        ({"melodia_trick": "yes"}, "melodia_trick"),
+        ({"midi_tempo": 0.0}, "midi_tempo"),
+    ],
+)
+def test_bad_params_are_refused(options: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidTranscriptionRequest) as caught:
+        TranscriptionParams(**options)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+def test_model_refuses_windows_of_the_wrong_shape() -> None:
+    with pytest.raises(InvalidTranscriptionRequest, match="shape") as caught:
+        default_model().predict(np.zeros((1, WINDOW_SAMPLES - 1, 1), dtype=np.float32))
+    assert caught.value.field == "windows"

@@ -1,0 +1,109 @@
+"""Model outputs -> notes and a MIDI file, with basic-pitch's own note creation and its defaults."""
+
+import io
+import math
+from dataclasses import dataclass
+
+from transcriber._basic_pitch import AUDIO_SAMPLE_RATE, FFT_HOP, drop_overlapping_pitch_bends, model_output_to_notes
+from transcriber.errors import InvalidTranscriptionRequest
+from transcriber.windows import ModelOutputs
+
+MAX_NOTE_LENGTH_MS = 10_000.0
+MAX_FREQUENCY = AUDIO_SAMPLE_RATE / 2
+MAX_MIDI_TEMPO = 1000.0
+
+
+@dataclass(frozen=True)
+class TranscriptionParams:
+    """Note-creation settings, defaults as in `basic_pitch.inference.predict`; invalid values raise
+    `InvalidTranscriptionRequest` naming the field."""
+
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    minimum_note_length_ms: float = 127.70
+    minimum_frequency: float | None = None
+    maximum_frequency: float | None = None
+    pitch_bends: bool = True
+    multiple_pitch_bends: bool = False
+    melodia_trick: bool = True
+    midi_tempo: float = 120.0
+
+    def __post_init__(self) -> None:
+        for field in ("onset_threshold", "frame_threshold"):
+            if not 0 <= _finite(field, getattr(self, field)) <= 1:
+                raise InvalidTranscriptionRequest(field, f"a threshold must be 0-1, not {getattr(self, field)}")
+        if not 0 <= _finite("minimum_note_length_ms", self.minimum_note_length_ms) <= MAX_NOTE_LENGTH_MS:
+            reason = f"must be 0-{MAX_NOTE_LENGTH_MS} ms, not {self.minimum_note_length_ms}"
+            raise InvalidTranscriptionRequest("minimum_note_length_ms", reason)
+        for field in ("minimum_frequency", "maximum_frequency"):
+            value = getattr(self, field)
+            if value is not None and not 0 < _finite(field, value) <= MAX_FREQUENCY:
+                raise InvalidTranscriptionRequest(field, f"must be above 0 and at most {MAX_FREQUENCY} Hz, not {value}")
+        low, high = self.minimum_frequency, self.maximum_frequency
+        if low is not None and high is not None and low >= high:
+            raise InvalidTranscriptionRequest("maximum_frequency", f"{high} Hz is not above minimum_frequency {low} Hz")
+        for field in ("pitch_bends", "multiple_pitch_bends", "melodia_trick"):
+            if not isinstance(getattr(self, field), bool):
+                raise InvalidTranscriptionRequest(field, f"must be true or false, not {getattr(self, field)!r}")
+        if not 0 < _finite("midi_tempo", self.midi_tempo) <= MAX_MIDI_TEMPO:
+            raise InvalidTranscriptionRequest("midi_tempo", f"must be above 0 and at most {MAX_MIDI_TEMPO} BPM")
+
+    @property
+    def minimum_note_frames(self) -> int:
+        """The minimum note length in model frames, rounded as `predict` rounds it."""
+        return round(self.minimum_note_length_ms / 1000 * (AUDIO_SAMPLE_RATE / FFT_HOP))
+
+
+@dataclass(frozen=True)
+class Note:
+    """One transcribed note. `pitch_bends` are offsets from `pitch` in thirds of a semitone, evenly spaced from
+    `start` to `end`; empty when pitch bends are off or were dropped because the note overlaps another."""
+
+    start: float
+    end: float
+    pitch: int
+    amplitude: float
+    pitch_bends: tuple[int, ...] = ()
+
+    @property
+    def velocity(self) -> int:
+        return round(127 * self.amplitude)
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """A Standard MIDI File and the notes it holds, ordered by start time then pitch."""
+
+    midi: bytes
+    notes: list[Note]
+
+
+def create_notes(outputs: ModelOutputs, params: TranscriptionParams) -> Transcription:
+    """Unwindowed model outputs ([frames, bins] each) -> notes and MIDI."""
+    midi, events = model_output_to_notes(
+        outputs,
+        onset_thresh=params.onset_threshold,
+        frame_thresh=params.frame_threshold,
+        min_note_len=params.minimum_note_frames,
+        min_freq=params.minimum_frequency,
+        max_freq=params.maximum_frequency,
+        include_pitch_bends=params.pitch_bends,
+        multiple_pitch_bends=params.multiple_pitch_bends,
+        melodia_trick=params.melodia_trick,
+        midi_tempo=params.midi_tempo,
+    )
+    # The MIDI file drops the bends of overlapping notes unless multiple_pitch_bends; the list says the same.
+    events = sorted(events) if params.multiple_pitch_bends else drop_overlapping_pitch_bends(events)
+    notes = [
+        Note(float(start), float(end), int(pitch), float(amplitude), tuple(int(bend) for bend in bends or ()))
+        for start, end, pitch, amplitude, bends in events
+    ]
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return Transcription(midi=buffer.getvalue(), notes=notes)
+
+
+def _finite(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidTranscriptionRequest(field, f"must be a finite number, not {value!r}")
+    return float(value)
