@@ -1,0 +1,81 @@
+"""Triton glue for demucs separation, decoupled: per request, PROGRESS responses between chunks, then the stems in
+the final response; errors in-band. A cancelled request stops at the next chunk. Missing weights do not stop the
+model from loading: each request answers with the files to fetch, and loading is retried until they are there."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+import separator
+from deploy.settings import Settings
+
+FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
+
+
+def _error(field: str, reason: object, code: int) -> Any:
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{field}: {reason}", code))
+
+
+def _progress(fraction: float) -> Any:
+    return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("PROGRESS", np.array([fraction], np.float32))])
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, Any]) -> None:
+        parameters = json.loads(args["model_config"]).get("parameters", {})
+
+        def parameter(key: str) -> str:
+            return str(parameters.get(key, {}).get("string_value", ""))
+
+        # A parameter set in config.pbtxt wins; Settings (the environment) otherwise.
+        settings = Settings()
+        self.model_name = parameter("DEMUCS_MODEL") or settings.demucs_model
+        self.weights_dir = Path(parameter("WEIGHTS_DIR") or settings.weights_dir)
+        self.max_seconds = settings.max_separate_seconds
+        separator.set_threads(int(parameter("THREADS") or settings.separate_threads))
+        self.separator: separator.Separator | None = None
+        try:
+            self._loaded()
+        except separator.MissingWeights as exc:
+            pb_utils.Logger.log_warn(str(exc))
+
+    def execute(self, requests: list[Any]) -> None:
+        for request in requests:
+            sender = request.get_response_sender()
+            sender.send(self._separate(request, sender), flags=FINAL)
+
+    def _loaded(self) -> separator.Separator:
+        if self.separator is None:
+            model = separator.load_model(self.model_name, self.weights_dir)
+            self.separator = separator.Separator(model, max_seconds=self.max_seconds)
+        return self.separator
+
+    def _separate(self, request: Any, sender: Any) -> Any:
+        audio = pb_utils.get_input_tensor_by_name(request, "AUDIO").as_numpy()
+        sample_rate = int(pb_utils.get_input_tensor_by_name(request, "SAMPLE_RATE").as_numpy().reshape(-1)[0])
+        try:
+            model = self._loaded()
+            stems = model.separate(
+                audio,
+                sample_rate,
+                on_progress=lambda fraction: sender.send(_progress(fraction)),
+                is_cancelled=request.is_cancelled,
+            )
+        except separator.MissingWeights as exc:
+            return _error("weights", exc, pb_utils.TritonError.UNAVAILABLE)
+        except separator.InvalidAudio as exc:
+            return _error(exc.field, exc.reason, pb_utils.TritonError.INVALID_ARG)
+        except separator.SeparationCancelled as exc:
+            return _error("request", exc, pb_utils.TritonError.CANCELLED)
+        names = np.array([name.encode() for name in stems], dtype=np.object_)
+        return pb_utils.InferenceResponse(
+            output_tensors=[
+                pb_utils.Tensor("PROGRESS", np.array([1.0], np.float32)),
+                pb_utils.Tensor("STEMS", np.stack(list(stems.values()))),
+                pb_utils.Tensor("STEM_NAMES", names),
+                pb_utils.Tensor("STEMS_SAMPLE_RATE", np.array([model.sample_rate], np.int32)),
+            ]
+        )

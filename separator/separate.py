@@ -1,0 +1,135 @@
+"""Source separation of any audio with a loaded demucs model: validation, resampling to the model's rate,
+chunked overlap-add inference by `demucs.apply.apply_model`, progress and cancellation between chunks."""
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from demucs.apply import apply_model
+from demucs.audio import convert_audio
+
+from separator.errors import AudioTooLong, InvalidAudio, SeparationCancelled
+from separator.weights import AnyModel, members
+
+Stems = dict[str, npt.NDArray[np.float32]]
+ProgressCallback = Callable[[float], None]
+CancelCheck = Callable[[], bool]
+
+MIN_SAMPLE_RATE: Final = 8000
+MAX_SAMPLE_RATE: Final = 192000
+# -100 dBFS: below this the input is treated as silence (demucs divides by the mix's standard deviation).
+SILENCE_PEAK: Final = 1e-5
+
+
+def set_threads(threads: int) -> None:
+    """Intra-op threads torch uses for separation in this process."""
+    torch.set_num_threads(threads)
+
+
+class _Chunks:
+    """Turns apply_model's per-chunk callbacks into a fraction done and a cancellation point."""
+
+    def __init__(self, total: int, on_progress: ProgressCallback | None, is_cancelled: CancelCheck | None) -> None:
+        self.total = total
+        self.done = 0
+        self.on_progress = on_progress
+        self.is_cancelled = is_cancelled
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event["state"] == "start":
+            if self.is_cancelled is not None and self.is_cancelled():
+                # apply_model lets an exception from its callback abort the remaining chunks.
+                raise SeparationCancelled(f"separation cancelled after {self.done} of {self.total} chunks")
+            return
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(min(self.done / self.total, 1.0))
+
+
+class Separator:
+    """One loaded demucs model and the limits it runs under."""
+
+    def __init__(self, model: AnyModel, *, max_seconds: float = 600.0, overlap: float = 0.25) -> None:
+        self.model = model
+        self.max_seconds = max_seconds
+        self.overlap = overlap
+
+    @property
+    def sources(self) -> list[str]:
+        """Stem names, in the order of the model's outputs."""
+        return [str(source) for source in self.model.sources]
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate the model works at, and the rate of every stem returned."""
+        return int(self.model.samplerate)
+
+    def chunks(self, frames: int) -> int:
+        """How many chunks (model calls) separating `frames` frames at the model's rate takes."""
+        total = 0
+        for model in members(self.model):
+            stride = int((1 - self.overlap) * int(self.sample_rate * model.segment))
+            total += len(range(0, frames, stride))
+        return total
+
+    def separate(
+        self,
+        audio: npt.NDArray[np.floating[Any]],
+        sample_rate: int,
+        *,
+        on_progress: ProgressCallback | None = None,
+        is_cancelled: CancelCheck | None = None,
+    ) -> Stems:
+        """Stems of `audio` ([frames] or [frames, channels], 1 or 2 channels, any rate): stem name -> float32
+        [frames, 2] at `sample_rate` (the model's), as long as the input resampled to it.
+
+        Raises InvalidAudio / AudioTooLong for bad input and SeparationCancelled when `is_cancelled` turns true.
+        """
+        self._validate(audio, sample_rate)
+        if is_cancelled is not None and is_cancelled():
+            raise SeparationCancelled("separation cancelled before it started")
+        channels_first = np.ascontiguousarray(np.atleast_2d(audio.T) if audio.ndim == 2 else audio[np.newaxis])
+        wav = convert_audio(
+            torch.from_numpy(channels_first.astype(np.float32)),
+            sample_rate,
+            self.sample_rate,
+            self.model.audio_channels,
+        )
+        # The same normalisation as demucs' own separate/api: zero mean, unit deviation of the mono mix.
+        reference = wav.mean(0)
+        mean, std = reference.mean(), reference.std()
+        progress = _Chunks(self.chunks(wav.shape[-1]), on_progress, is_cancelled)
+        with torch.inference_mode():
+            sources = apply_model(
+                self.model,
+                ((wav - mean) / std)[np.newaxis],
+                # No random time shifts: equal requests must give equal stems (results are cached by request hash).
+                shifts=0,
+                split=True,
+                overlap=self.overlap,
+                callback=progress,
+            )[0]
+        sources = sources * std + mean
+        return {
+            name: np.ascontiguousarray(sources[index].T.numpy(), dtype=np.float32)
+            for index, name in enumerate(self.sources)
+        }
+
+    def _validate(self, audio: npt.NDArray[np.floating[Any]], sample_rate: int) -> None:
+        if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+            raise InvalidAudio("sample_rate", f"must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {sample_rate}")
+        if audio.ndim not in (1, 2) or (audio.ndim == 2 and audio.shape[1] not in (1, 2)):
+            raise InvalidAudio("audio", f"must be [frames] or [frames, 1 or 2 channels], got shape {audio.shape}")
+        if not np.issubdtype(audio.dtype, np.floating):
+            raise InvalidAudio("audio", f"must be floating-point samples, got {audio.dtype}")
+        if audio.shape[0] == 0:
+            raise InvalidAudio("audio", "is empty")
+        seconds = audio.shape[0] / sample_rate
+        if seconds > self.max_seconds:
+            raise AudioTooLong("audio", f"is {seconds:.1f} s long, over the limit of {self.max_seconds:g} s")
+        if not np.isfinite(audio).all():
+            raise InvalidAudio("audio", "contains NaN or infinite samples")
+        if np.abs(audio).max() < SILENCE_PEAK:
+            raise InvalidAudio("audio", "is silent (peak below -100 dBFS); there is nothing to separate")
