@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
+TORCH_VERSION := 2.13.0
 
 .PHONY: setup system demo serve test lint bench protos clean
 
@@ -17,6 +18,10 @@ system:
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch, before anything can ask for a (multi-GB CUDA) newer one.
+	$(BIN)/pip install -q torch==$(TORCH_VERSION)
+	# basic-pitch's metadata requires tensorflow on Linux; we run its ONNX model, so no dependencies.
+	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
@@ -42,6 +47,8 @@ test: lint
 bench: setup
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/composing.py
+	$(BIN)/python benchmarks/transcription.py
+	$(BIN)/python benchmarks/separation.py
 
 protos: $(BIN)/.installed
 	$(BIN)/python protos/generate.py

@@ -67,6 +67,8 @@ def resolve_format(
         sample_format = audio_pb2.SAMPLE_FORMAT_INT24 if flac else audio_pb2.SAMPLE_FORMAT_FLOAT32
     if sample_format not in _SOUNDFILE_SUBTYPES:
         raise AudioFormatError(f"{field_prefix}.sample_format", f"unknown sample format {sample_format}")
+    if encoding == audio_pb2.AUDIO_ENCODING_MP3:
+        raise AudioFormatError(f"{field_prefix}.encoding", "MP3 is accepted as input only: use WAV or FLAC")
     if encoding == audio_pb2.AUDIO_ENCODING_PCM and sample_format not in _PCM_DTYPES:
         raise AudioFormatError(f"{field_prefix}.sample_format", "raw PCM is float32 or int16")
     if encoding == audio_pb2.AUDIO_ENCODING_FLAC and sample_format == audio_pb2.SAMPLE_FORMAT_FLOAT32:
@@ -101,22 +103,63 @@ def stream_messages(
     stem_name: str, samples: FloatAudio, fmt: ResolvedFormat, chunk_bytes: int = MAX_CHUNK_BYTES
 ) -> Iterator[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
     """One audio stream: its header, then chunks of at most ``chunk_bytes`` (the last one flagged)."""
-    chunk_bytes = min(chunk_bytes, MAX_CHUNK_BYTES)
-    payload = encode(samples, fmt)
-    yield audio_pb2.AudioHeader(
+    header = audio_pb2.AudioHeader(
         stem_name=stem_name,
         sample_rate=fmt.sample_rate,
         channels=samples.shape[1],
         sample_format=fmt.sample_format,
         encoding=fmt.encoding,
         frames=samples.shape[0],
-        total_bytes=len(payload),
     )
-    view = memoryview(payload)
-    offsets = range(0, len(payload), chunk_bytes) if payload else range(1)
-    for offset in offsets:
-        piece = view[offset : offset + chunk_bytes]
-        yield audio_pb2.AudioChunk(stem_name=stem_name, data=bytes(piece), last=offset + chunk_bytes >= len(payload))
+    yield from upload_messages(encode(samples, fmt), header, chunk_bytes)
+
+
+FILE_ENCODINGS = {
+    ".wav": audio_pb2.AUDIO_ENCODING_WAV,
+    ".flac": audio_pb2.AUDIO_ENCODING_FLAC,
+    ".mp3": audio_pb2.AUDIO_ENCODING_MP3,
+}
+
+
+def decode_upload(data: bytes, header: audio_pb2.AudioHeader) -> tuple[FloatAudio, int]:
+    """Audio a client sent -> (float32 [frames, channels], sample rate); raises AudioFormatError naming the
+    field at fault. Files (WAV, FLAC, MP3) describe themselves; raw PCM needs the header's description."""
+    if header.encoding in (audio_pb2.AUDIO_ENCODING_PCM, audio_pb2.AUDIO_ENCODING_UNSPECIFIED):
+        if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE:
+            reason = f"raw PCM needs a sample rate of {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {header.sample_rate}"
+            raise AudioFormatError("audio_header.sample_rate", reason)
+        if not 1 <= header.channels <= 8:
+            raise AudioFormatError("audio_header.channels", f"raw PCM needs 1-8 channels, got {header.channels}")
+        sample_format = header.sample_format or audio_pb2.SAMPLE_FORMAT_FLOAT32
+        if sample_format not in _PCM_DTYPES:
+            raise AudioFormatError("audio_header.sample_format", "raw PCM is float32 or int16")
+        frame_bytes = _PCM_DTYPES[sample_format].itemsize * header.channels
+        if len(data) % frame_bytes:
+            raise AudioFormatError("audio", f"{len(data)} bytes is not a whole number of {frame_bytes}-byte frames")
+        pcm = audio_pb2.AudioHeader(
+            encoding=audio_pb2.AUDIO_ENCODING_PCM, sample_format=sample_format, channels=header.channels
+        )
+        return decode(data, pcm), header.sample_rate
+    try:
+        frames, sample_rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioFormatError("audio", f"not a readable audio file: {exc}") from exc
+    return np.asarray(frames, dtype=np.float32), int(sample_rate)
+
+
+def upload_messages(
+    data: bytes, header: audio_pb2.AudioHeader, chunk_bytes: int = MAX_CHUNK_BYTES
+) -> Iterator[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
+    """An audio stream of encoded bytes: the header (total_bytes filled in), then chunks of at most 1 MiB."""
+    complete = audio_pb2.AudioHeader()
+    complete.CopyFrom(header)
+    complete.total_bytes = len(data)
+    yield complete
+    chunk_bytes = min(chunk_bytes, MAX_CHUNK_BYTES)
+    for offset in range(0, len(data), chunk_bytes) if data else range(1):
+        yield audio_pb2.AudioChunk(
+            stem_name=header.stem_name, data=data[offset : offset + chunk_bytes], last=offset + chunk_bytes >= len(data)
+        )
 
 
 class AudioStreamError(ValueError):

@@ -111,6 +111,9 @@ def main() -> None:
 @click.option("--soundfont", default="", help="SoundFont name (default: the server's)")
 @click.option("--no-stems", is_flag=True, help="only the mix")
 @click.option("--no-cache", is_flag=True, help="compute afresh even if the server has this song cached")
+@click.option("--time-signature", help="2/4, 3/4, 4/4, 5/4, 6/8, 7/8 or 12/8")
+@click.option("--transcribe", is_flag=True, help="also transcribe each pitched stem back to MIDI (Basic Pitch)")
+@click.option("--separate", default="", help='also separate the mix with this model ("demucs")')
 @sample_rate_option
 @format_option
 @sample_format_option
@@ -135,18 +138,23 @@ def compose_to(
     soundfont: str = "",
     no_stems: bool = False,
     no_cache: bool = False,
+    time_signature: str | None = None,
+    transcribe: bool = False,
+    separate: str = "",
     sample_rate: int = 0,
     fmt: str = "wav",
     sample_format: str | None = None,
 ) -> ComposeResult:
     request = compose_request(
         prompt,
-        options=song_options(bpm=bpm, key=key, bars=bars, seconds=seconds, seed=seed),
+        options=song_options(bpm=bpm, key=key, bars=bars, seconds=seconds, seed=seed, time_signature=time_signature),
         soundfont=soundfont,
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         stems=not no_stems,
         bypass_cache=no_cache,
     )
+    request.transcribe = transcribe
+    request.separate = separate
     with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
         result = client.compose(request, on_progress=on_progress)
     _print_song(result, result.write(out))
@@ -162,6 +170,7 @@ def compose_to(
 @click.option("--bars", type=int)
 @click.option("--seconds", type=float)
 @click.option("--seed", type=int)
+@click.option("--time-signature")
 @server_option
 @timeout_option
 def midi(prompts: tuple[str, ...], out: Path, variations: int, server: str, timeout: float, **options: Any) -> None:
@@ -223,6 +232,96 @@ def health(server: str, timeout: float) -> None:
         status = client.health()
     click.echo(status)
     sys.exit(0 if status == "SERVING" else 1)
+
+
+@main.command()
+@click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="MIDI file to write (default: AUDIO_FILE's name .mid)")
+@click.option("--onset-threshold", type=float)
+@click.option("--frame-threshold", type=float)
+@click.option("--minimum-note-ms", "minimum_note_length_ms", type=float)
+@click.option("--minimum-frequency", type=float)
+@click.option("--maximum-frequency", type=float)
+@click.option("--no-pitch-bends", is_flag=True)
+@server_option
+@timeout_option
+def transcribe(
+    audio_file: Path, out: Path | None, no_pitch_bends: bool, server: str, timeout: float, **thresholds: Any
+) -> None:
+    """Transcribe AUDIO_FILE (WAV, FLAC or MP3; any rate, mono or stereo) to MIDI with Basic Pitch."""
+    options = pb.TranscriptionOptions(**{k: v for k, v in thresholds.items() if v is not None})
+    if no_pitch_bends:
+        options.pitch_bends = False
+    out = out or audio_file.with_suffix(".mid")
+    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        result = client.transcribe(audio_file, options, on_progress=on_progress)
+    out.write_bytes(result.transcription.midi)
+    _print_summary(result.summary)
+    console.print(f"{len(result.transcription.notes)} notes: wrote {out}")
+
+
+@main.command()
+@click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("stems"), show_default=True)
+@click.option("--model", default="", help="separation model (default: the server's)")
+@sample_rate_option
+@format_option
+@sample_format_option
+@server_option
+@timeout_option
+def separate(
+    audio_file: Path,
+    out: Path,
+    model: str,
+    sample_rate: int,
+    fmt: str,
+    sample_format: str | None,
+    server: str,
+    timeout: float,
+) -> None:
+    """Separate AUDIO_FILE into stems (drums, bass, other, vocals with htdemucs) written to OUT."""
+    options = pb.SeparationOptions(model=model, audio_format=_audio_format(sample_rate, fmt, sample_format))
+    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        result = client.separate(audio_file, options, on_progress=on_progress)
+    _print_summary(result.summary)
+    for path in result.write_stems(out, "." + fmt):
+        console.print(f"wrote {path}")
+
+
+@main.group()
+def models() -> None:
+    """The models the server runs, and their weights."""
+
+
+@models.command("list")
+@server_option
+@click.option("--timeout", default=30.0, show_default=True)
+def list_models(server: str, timeout: float) -> None:
+    """Each model with its state (ready, weights missing, failed, unavailable)."""
+    with _errors(), MusicClient(server, timeout=timeout) as client:
+        statuses = client.list_models()
+    table = Table()
+    for column in ("model", "version", "state", "details"):
+        table.add_column(column)
+    for status in statuses:
+        state = pb.ModelState.Name(status.state).removeprefix("MODEL_STATE_").lower().replace("_", " ")
+        table.add_row(status.name, status.version, state, status.message)
+    Console().print(table)
+
+
+@models.command("pull")
+@click.argument("name")
+def pull(name: str) -> None:
+    """Fetch NAME's weights (e.g. htdemucs) into the Hugging Face cache the server reads; needs network."""
+    _server_side()
+    import separator
+
+    try:
+        where = separator.pull_weights(name)
+    except separator.SeparatorError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        sys.exit(1)
+    console.print(f"{name}: weights in {where}")
 
 
 def _server_side() -> None:

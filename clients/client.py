@@ -13,7 +13,7 @@ import numpy as np
 import soundfile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.audio import AudioAssembler, FloatAudio
+from clients.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
 from clients.errors import from_rpc_error
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -42,9 +42,12 @@ class AudioResult:
         """Writes the mix (and stems) as the server encoded them; raw PCM becomes WAV."""
         written = [self._write("", mix_path)]
         if stems_dir is not None:
-            for name in self.stems:
-                written.append(self._write(name, stems_dir / f"{safe_file_name(name)}{mix_path.suffix}"))
+            written += self.write_stems(stems_dir, mix_path.suffix)
         return written
+
+    def write_stems(self, stems_dir: Path, suffix: str = ".wav") -> list[Path]:
+        """One file per stem, named after it ("demucs/drums" -> demucs_drums.wav)."""
+        return [self._write(name, stems_dir / f"{safe_file_name(name)}{suffix}") for name in self.stems]
 
     def _write(self, stream: str, path: Path) -> Path:
         header = self.assembler.headers[stream]
@@ -63,13 +66,20 @@ class AudioResult:
 class ComposeResult(AudioResult):
     midi: bytes = b""
     info: pb.SongInfo = field(default_factory=pb.SongInfo)
+    transcriptions: dict[str, pb.Transcription] = field(default_factory=dict)
 
     def write(self, out_dir: Path) -> list[Path]:
         """song.mid, mix.wav and stems/<track>.wav under out_dir."""
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "song.mid").write_bytes(self.midi)
         stems_dir = out_dir / "stems" if self.stems else None
-        return [out_dir / "song.mid", *self.write_audio(out_dir / "mix.wav", stems_dir)]
+        written = [out_dir / "song.mid", *self.write_audio(out_dir / "mix.wav", stems_dir)]
+        for name, transcription in self.transcriptions.items():
+            path = out_dir / "transcribed" / f"{safe_file_name(name or 'mix')}.mid"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(transcription.midi)
+            written.append(path)
+        return written
 
 
 def safe_file_name(name: str) -> str:
@@ -96,6 +106,54 @@ def _collect(result: AudioResult, response: Any, on_progress: ProgressCallback |
             result.stems[finished] = result.assembler.samples(finished)
     elif kind == "summary":
         result.summary = response.summary
+    elif kind == "transcription" and isinstance(result, ComposeResult):
+        result.transcriptions[response.transcription.stem_name] = response.transcription
+
+
+AudioInput = Path | tuple[FloatAudio, int]
+
+
+@dataclass
+class TranscribeResult:
+    transcription: pb.Transcription = field(default_factory=pb.Transcription)
+    summary: pb.Summary = field(default_factory=pb.Summary)
+
+
+def upload_requests(request_type: Any, options: Any, source: AudioInput) -> Iterator[Any]:
+    """The messages of a Transcribe/Separate call: options, then the audio (a WAV/FLAC/MP3 file as it is, or
+    float32 frames [frames, channels] with their sample rate) as a header and chunks."""
+    yield request_type(options=options)
+    if isinstance(source, Path):
+        encoding = FILE_ENCODINGS.get(source.suffix.lower())
+        if encoding is None:
+            raise AudioFormatError("audio", f"send WAV, FLAC or MP3 files, not {source.name}")
+        data, header = source.read_bytes(), audio_pb2.AudioHeader(encoding=encoding)
+    else:
+        samples, sample_rate = source
+        frames = np.asarray(samples, dtype="<f4").reshape(len(samples), -1)
+        data = frames.tobytes()
+        header = audio_pb2.AudioHeader(
+            encoding=audio_pb2.AUDIO_ENCODING_PCM,
+            sample_format=audio_pb2.SAMPLE_FORMAT_FLOAT32,
+            sample_rate=sample_rate,
+            channels=frames.shape[1],
+            frames=frames.shape[0],
+        )
+    for message in upload_messages(data, header):
+        if isinstance(message, audio_pb2.AudioHeader):
+            yield request_type(audio_header=message)
+        else:
+            yield request_type(audio_chunk=message)
+
+
+def _collect_transcription(result: TranscribeResult, response: Any, on_progress: ProgressCallback | None) -> None:
+    kind = response.WhichOneof("event")
+    if kind == "progress" and on_progress is not None:
+        on_progress(response.progress)
+    elif kind == "transcription":
+        result.transcription = response.transcription
+    elif kind == "summary":
+        result.summary = response.summary
 
 
 def song_options(
@@ -104,8 +162,11 @@ def song_options(
     bars: int | None = None,
     seconds: float | None = None,
     seed: int | None = None,
+    time_signature: str | None = None,
 ) -> pb.SongOptions:
     options = pb.SongOptions()
+    if time_signature is not None:
+        options.time_signature = time_signature
     if bpm is not None:
         options.bpm = bpm
     if key is not None:
@@ -185,6 +246,39 @@ class MusicClient:
             _collect(result, response, on_progress)
         return result
 
+    def transcribe(
+        self,
+        source: AudioInput,
+        options: pb.TranscriptionOptions | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> TranscribeResult:
+        result = TranscribeResult()
+        requests = upload_requests(pb.TranscribeRequest, options or pb.TranscriptionOptions(), source)
+        for response in self._stream(self.stub.Transcribe(requests, timeout=self.timeout)):
+            _collect_transcription(result, response, on_progress)
+        return result
+
+    def separate(
+        self,
+        source: AudioInput,
+        options: pb.SeparationOptions | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> AudioResult:
+        """The stems of any audio (no mix: AudioResult.mix stays empty)."""
+        result = AudioResult()
+        requests = upload_requests(pb.SeparateRequest, options or pb.SeparationOptions(), source)
+        for response in self._stream(self.stub.Separate(requests, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    def list_models(self) -> list[pb.ModelStatus]:
+        try:
+            return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout).models)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
     def health(self, service: str = "") -> str:
         """SERVING, NOT_SERVING, ... for the whole server ("") or one service."""
         try:
@@ -242,6 +336,19 @@ class AsyncMusicClient:
         result = AudioResult()
         async for response in self._stream(self.stub.Render(request, timeout=self.timeout)):
             _collect(result, response, on_progress)
+        return result
+
+    async def transcribe(
+        self,
+        source: AudioInput,
+        options: pb.TranscriptionOptions | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> TranscribeResult:
+        result = TranscribeResult()
+        requests = upload_requests(pb.TranscribeRequest, options or pb.TranscriptionOptions(), source)
+        async for response in self._stream(self.stub.Transcribe(requests, timeout=self.timeout)):
+            _collect_transcription(result, response, on_progress)
         return result
 
     async def health(self, service: str = "") -> str:

@@ -33,9 +33,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     same values, overrides included."""
     env: dict[str, str] = {}
     for name, value in settings.model_dump(mode="json").items():
-        secret = getattr(settings, name)
-        if hasattr(secret, "get_secret_value"):
-            value = secret.get_secret_value()
+        setting = getattr(settings, name)
+        if hasattr(setting, "get_secret_value"):
+            value = setting.get_secret_value()
+        elif isinstance(setting, Path):  # children may run in another working directory
+            value = str(setting.resolve())
         env[f"DGXMUSIC_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
 
@@ -189,7 +191,8 @@ class Stack:
             install = triton.prepare(self.data_dir / "triton")
         except triton.TritonNotInstalled as exc:
             raise LaunchError(str(exc)) from exc
-        base = {**os.environ, **settings_environment(self.settings)}
+        # Models that load weights must never wait on a hub that this machine may not reach.
+        base = {"HF_HUB_OFFLINE": "1", **os.environ, **settings_environment(self.settings)}
         child = self._spawn("triton", triton.command(install, self.settings), triton.environment(install, base))
         http = f"http://127.0.0.1:{self.settings.triton_http_port}"
         timeout = self.settings.startup_timeout_seconds

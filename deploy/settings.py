@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     max_midi_bytes: int = Field(8 * MIB, ge=1024)
     max_render_seconds: float = Field(600.0, gt=0)
     default_sample_rate: int = Field(44100, ge=8000, le=96000)
+    max_upload_bytes: int = Field(256 * MIB, ge=1024, description="audio a client may stream in")
+    max_audio_seconds: float = Field(600.0, gt=0, description="audio a client may have transcribed or separated")
+
+    # Separation (read by the demucs model; its config.pbtxt parameters override these)
+    demucs_model: str = "htdemucs"
+    weights_dir: Path = Path(".dgx-music/weights")
+    separate_threads: int = Field(2, ge=1)
+    max_separate_seconds: float = Field(600.0, gt=0)
 
     # Rendering (read by the fluidsynth model)
     soundfont_dirs: list[Path] = [Path("/usr/share/sounds/sf2")]
@@ -48,7 +56,7 @@ class Settings(BaseSettings):
     triton_grpc_port: int = Field(8001, ge=1, le=65535)
     triton_http_port: int = Field(8000, ge=1, le=65535)
     triton_metrics_port: int = Field(8002, ge=1, le=65535)
-    models: list[str] = ["text2midi", "fluidsynth"]
+    models: list[str] = ["text2midi", "fluidsynth", "basic_pitch", "demucs"]
     startup_timeout_seconds: float = Field(120.0, gt=0)
 
     def masked(self) -> dict[str, Any]:

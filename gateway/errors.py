@@ -13,6 +13,7 @@ from tritonclient.utils import InferenceServerException
 
 import composer
 import renderers
+import transcriber
 from clients.audio import AudioFormatError
 
 
@@ -53,7 +54,8 @@ _MODEL_FIELDS = {
     "midi": "midi",
     "sample_rate": "audio_format.sample_rate",
     "prompt": "prompt",
-    **{name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed")},
+    "audio": "audio",
+    **{name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed", "time_signature")},
 }
 
 
@@ -62,10 +64,15 @@ def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     name = status.removeprefix("StatusCode.")
     code = grpc.StatusCode[name] if name in grpc.StatusCode.__members__ else grpc.StatusCode.INTERNAL
     message = str(exc.message() or exc)
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        match = _TRITON_FIELD.match(message)
-        if match and match["field"] in _MODEL_FIELDS:
-            return invalid_argument(_MODEL_FIELDS[match["field"]], match["reason"])
+    match = _TRITON_FIELD.match(message)
+    field, reason = (match["field"], match["reason"]) if match else (None, message)
+    if field == "weights":  # the model runs, but its weights are not on this server
+        return ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"model {model}: {reason}")
+    # Errors on a decoupled model's stream arrive without a status code; the field prefix says what they are.
+    if (code == grpc.StatusCode.INVALID_ARGUMENT or not status) and field in _MODEL_FIELDS:
+        if field == "audio" and "over the limit" in reason:
+            return too_large("audio", reason)
+        return invalid_argument(_MODEL_FIELDS[field], reason)
     if code == grpc.StatusCode.UNAVAILABLE or "is not healthy" in message:
         return ApiError(grpc.StatusCode.UNAVAILABLE, f"model {model} is unavailable: {message}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -97,6 +104,12 @@ def request_errors(prefix: str = "", prompt_field: str = "prompt") -> Iterator[N
         raise invalid_argument("midi", str(exc)) from exc
     except AudioFormatError as exc:
         raise invalid_argument(exc.field, exc.reason) from exc
+    except transcriber.AudioTooLong as exc:
+        raise too_large("audio", exc.reason) from exc
+    except transcriber.InvalidAudio as exc:
+        raise invalid_argument("audio", exc.reason) from exc
+    except transcriber.InvalidTranscriptionRequest as exc:
+        raise invalid_argument(f"{prefix}{exc.field}", exc.reason) from exc
 
 
 def _song_field(field: str, prefix: str, prompt_field: str) -> str:

@@ -22,12 +22,8 @@ log = structlog.get_logger("gateway.rpc")
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 
-STAGE_NAMES = {
-    pb.STAGE_COMPOSING: "composing",
-    pb.STAGE_RENDERING: "rendering",
-    pb.STAGE_STREAMING: "streaming",
-    pb.STAGE_CACHE: "cache",
-}
+# "STAGE_COMPOSING" -> "composing", for logs and metric labels.
+STAGE_NAMES = {number: name.removeprefix("STAGE_").lower() for name, number in pb.Stage.items()}
 
 
 @dataclass

@@ -12,14 +12,17 @@ from typing import Any
 import composer
 import renderers
 from clients import audio
+from clients.audio import FloatAudio
 from deploy.settings import Settings
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
+from gateway import analysis
 from gateway.cache import JobStore, ResultCache, cache_key
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
 from gateway.scope import RequestScope, streaming_rpc, unary_rpc
-from gateway.triton import Rendered, TritonModels
+from gateway.triton import DEMUCS, Rendered, TritonModels
+from gateway.uploads import receive_audio
 
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
 # Fractions of a Compose job at which each stage starts; the rest is streaming.
@@ -44,6 +47,7 @@ def song_request(
             bars=options.bars if options.HasField("bars") else None,
             seconds=options.seconds if options.HasField("seconds") else None,
             seed=options.seed + seed_offset,
+            time_signature=options.time_signature if options.HasField("time_signature") else None,
         )
         composer.check_fields(song)
     return song
@@ -105,9 +109,11 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     # -- validation shared by the RPCs --------------------------------------------------------------------------
 
-    def _audio_format(self, requested: audio_pb2.AudioFormat) -> audio.ResolvedFormat:
+    def _audio_format(self, requested: audio_pb2.AudioFormat, field: str = "audio_format") -> audio.ResolvedFormat:
         with request_errors():
-            return audio.resolve_format(requested, default_sample_rate=self.settings.default_sample_rate)
+            return audio.resolve_format(
+                requested, default_sample_rate=self.settings.default_sample_rate, field_prefix=field
+            )
 
     def _soundfont(self, name: str) -> str:
         if not _SOUNDFONT_NAME.fullmatch(name):
@@ -152,10 +158,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             )
 
     async def _audio_messages(
-        self, rendered: Rendered, fmt: audio.ResolvedFormat
+        self, streams: list[tuple[str, FloatAudio]], fmt: audio.ResolvedFormat
     ) -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
-        streams = [("", rendered.mix), *rendered.stems.items()]
-
         def encode_all() -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
             return [
                 message
@@ -193,6 +197,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         fmt = self._audio_format(request.audio_format)
         soundfont = self._soundfont(request.soundfont)
         stems = request.stems if request.HasField("stems") else True
+        separate_with = self._separation_model(request.separate, "separate") if request.separate else ""
+        params = analysis.transcription_params(request.transcription_options)
         key = cache_key(
             "compose",
             {
@@ -201,6 +207,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 "soundfont": soundfont,
                 "format": dataclasses.asdict(fmt),
                 "stems": stems,
+                "separate": separate_with,
+                "transcribe": dataclasses.asdict(params) if request.transcribe else None,
                 "composer": composer.COMPOSER_VERSION,
             },
         )
@@ -219,8 +227,36 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         await self.jobs.update(scope.request_id, state="rendering")
         yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
         rendered = await self._render(midi.midi, soundfont, fmt, stems, scope)
-        async for event in self._stream_audio(rendered, fmt, scope, _COMPOSE_PROGRESS, pb.ComposeResponse, events):
+        streams = [("", rendered.mix), *rendered.stems.items()]
+        extras = bool(separate_with) or request.transcribe
+        span = (_COMPOSE_PROGRESS[pb.STAGE_STREAMING], 0.7 if extras else 1.0)
+        async for event in self._stream_audio(streams, fmt, scope, span, pb.ComposeResponse, events):
             yield event
+        if separate_with:
+            await self.jobs.update(scope.request_id, state="separating")
+            span = (0.7, 0.85 if request.transcribe else 1.0)
+            async for event in self._separate_and_stream(rendered.mix, fmt, scope, span, pb.ComposeResponse, events):
+                yield event
+        if request.transcribe:
+            await self.jobs.update(scope.request_id, state="transcribing")
+            pitched = [
+                (t.name, rendered.stems[t.name]) for t in midi.info.tracks if not t.is_drum and t.name in rendered.stems
+            ]
+            if not stems:  # without stems there is only the mix to hear
+                pitched = [("", rendered.mix)]
+            for index, (name, samples) in enumerate(pitched):
+                span = (0.85 + 0.15 * index / len(pitched), 0.85 + 0.15 * (index + 1) / len(pitched))
+                async for result in analysis.transcribe(
+                    self.models, samples, fmt.sample_rate, params, scope,
+                    max_seconds=self.settings.max_audio_seconds, stem_name=name, span=span,
+                ):  # fmt: skip
+                    if isinstance(result, pb.Progress):
+                        yield pb.ComposeResponse(progress=result)
+                    else:
+                        events.append(pb.ComposeResponse(transcription=result))
+                        yield events[-1]
+        if extras:
+            yield pb.ComposeResponse(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=1.0, message="done"))
         self._remember(key, [e.SerializeToString() for e in events])
         await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
         yield pb.ComposeResponse(summary=scope.summary())
@@ -248,11 +284,102 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         yield pb.RenderResponse(progress=_progress(_RENDER_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
         rendered = await self._render(request.midi, soundfont, fmt, request.stems, scope)
         events: list[pb.RenderResponse] = []
-        async for event in self._stream_audio(rendered, fmt, scope, _RENDER_PROGRESS, pb.RenderResponse, events):
+        streams = [("", rendered.mix), *rendered.stems.items()]
+        span = (_RENDER_PROGRESS[pb.STAGE_STREAMING], 1.0)
+        async for event in self._stream_audio(streams, fmt, scope, span, pb.RenderResponse, events):
             yield event
         self._remember(key, [e.SerializeToString() for e in events])
         await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
         yield pb.RenderResponse(summary=scope.summary())
+
+    @streaming_rpc("Transcribe")
+    async def Transcribe(
+        self, requests: AsyncIterator[pb.TranscribeRequest], scope: RequestScope
+    ) -> AsyncIterator[pb.TranscribeResponse]:
+        with scope.stage(pb.STAGE_RECEIVING):
+            upload = await receive_audio(requests, pb.TranscriptionOptions(), max_bytes=self.settings.max_upload_bytes)
+        params = analysis.transcription_params(upload.options)
+        yield pb.TranscribeResponse(progress=pb.Progress(stage=pb.STAGE_RECEIVING, fraction=0.05, message="received"))
+        async for event in analysis.transcribe(
+            self.models, upload.samples, upload.sample_rate, params, scope,
+            max_seconds=self.settings.max_audio_seconds, span=(0.05, 1.0),
+        ):  # fmt: skip
+            if isinstance(event, pb.Progress):
+                yield pb.TranscribeResponse(progress=event)
+            else:
+                scope.log_fields["notes"] = len(event.notes)
+                yield pb.TranscribeResponse(transcription=event)
+        yield pb.TranscribeResponse(progress=pb.Progress(stage=pb.STAGE_TRANSCRIBING, fraction=1.0, message="done"))
+        yield pb.TranscribeResponse(summary=scope.summary())
+
+    @streaming_rpc("Separate")
+    async def Separate(
+        self, requests: AsyncIterator[pb.SeparateRequest], scope: RequestScope
+    ) -> AsyncIterator[pb.SeparateResponse]:
+        with scope.stage(pb.STAGE_RECEIVING):
+            upload = await receive_audio(requests, pb.SeparationOptions(), max_bytes=self.settings.max_upload_bytes)
+        self._separation_model(upload.options.model, "options.model")
+        fmt = self._audio_format(upload.options.audio_format, "options.audio_format")
+        seconds = upload.samples.shape[0] / upload.sample_rate
+        if seconds > self.settings.max_audio_seconds:
+            raise too_large("audio", f"{seconds:.0f} s is over the {self.settings.max_audio_seconds:g} s limit")
+        yield pb.SeparateResponse(progress=pb.Progress(stage=pb.STAGE_RECEIVING, fraction=0.05, message="received"))
+        async for event in self._separate_and_stream(
+            upload.samples, fmt, scope, (0.05, 1.0), pb.SeparateResponse, [], sample_rate=upload.sample_rate
+        ):
+            yield event
+        yield pb.SeparateResponse(summary=scope.summary())
+
+    @unary_rpc("ListModels")
+    async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
+        statuses = []
+        for entry in await self.models.repository():
+            state = pb.MODEL_STATE_READY if entry.state == "READY" else pb.MODEL_STATE_UNAVAILABLE
+            message = entry.reason
+            if entry.state == "UNAVAILABLE" and entry.reason and "unloaded" not in entry.reason:
+                state = pb.MODEL_STATE_FAILED
+            if entry.name == DEMUCS and state == pb.MODEL_STATE_READY:
+                message = await self.models.weights_problem(DEMUCS) or ""
+                state = pb.MODEL_STATE_WEIGHTS_MISSING if message else state
+            statuses.append(pb.ModelStatus(name=entry.name, version=entry.version, state=state, message=message))
+        return pb.ListModelsResponse(models=statuses)
+
+    def _separation_model(self, name: str, field: str) -> str:
+        served = (DEMUCS, self.settings.demucs_model)
+        if name and name not in served:
+            raise invalid_argument(field, f"this server separates with {DEMUCS} ({self.settings.demucs_model})")
+        return DEMUCS
+
+    async def _separate_and_stream(
+        self,
+        samples: FloatAudio,
+        fmt: audio.ResolvedFormat,
+        scope: RequestScope,
+        span: tuple[float, float],
+        response_type: Any,
+        record: list[Any],
+        *,
+        sample_rate: int | None = None,
+    ) -> AsyncIterator[Any]:
+        """Separates audio on the demucs model and streams its stems (as "demucs/<stem>" within Compose)."""
+        start, end = span
+        middle = start + (end - start) * 0.8
+        separated = None
+        async for event in analysis.separate(
+            self.models, samples, sample_rate or fmt.sample_rate, scope, span=(start, middle)
+        ):
+            if isinstance(event, pb.Progress):
+                yield response_type(progress=event)
+            else:
+                separated = event
+        assert separated is not None  # analysis.separate ends with the stems or raises
+        prefix = f"{DEMUCS}/" if response_type is pb.ComposeResponse else ""
+        streams = [
+            (f"{prefix}{name}", analysis.resample(stem, separated.sample_rate, fmt.sample_rate))
+            for name, stem in separated.stems.items()
+        ]
+        async for event in self._stream_audio(streams, fmt, scope, (middle, end), response_type, record):
+            yield event
 
     # -- streaming helpers shared by Compose and Render --------------------------------------------------------
 
@@ -275,17 +402,17 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     async def _stream_audio(
         self,
-        rendered: Rendered,
+        streams: list[tuple[str, FloatAudio]],
         fmt: audio.ResolvedFormat,
         scope: RequestScope,
-        plan: dict[pb.Stage, float],
+        span: tuple[float, float],
         response_type: Any,
         record: list[Any],
     ) -> AsyncIterator[Any]:
-        """Streams the mix then each stem, reporting progress per stream; records the events for the cache."""
+        """Streams each (name, audio) in turn, reporting progress per stream; records the events for the cache."""
         with scope.stage(pb.STAGE_STREAMING):
-            messages = await self._audio_messages(rendered, fmt)
-            start = plan[pb.STAGE_STREAMING]
+            messages = await self._audio_messages(streams, fmt)
+            start, end = span
             total = sum(len(m.data) for m in messages if isinstance(m, audio_pb2.AudioChunk)) or 1
             sent = 0
             for message in messages:
@@ -294,7 +421,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                     yield response_type(
                         progress=pb.Progress(
                             stage=pb.STAGE_STREAMING,
-                            fraction=start + (1 - start) * sent / total,
+                            fraction=start + (end - start) * sent / total,
                             message=f"sending {message.stem_name or 'mix'}",
                         )
                     )
@@ -303,7 +430,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                     event = response_type(audio_chunk=message)
                 record.append(event)
                 yield event
-            yield response_type(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=1.0, message="done"))
+            yield response_type(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=end, message="sent"))
 
 
 def _progress(plan: dict[pb.Stage, float], stage: pb.Stage, message: str) -> pb.Progress:

@@ -8,6 +8,7 @@ import pytest
 from clients.client import MusicClient
 from deploy.launcher import Stack, free_port
 from deploy.settings import Settings
+from separator import write_random_htdemucs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUF = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "buf"
@@ -30,7 +31,11 @@ def stack_settings(data_dir: Path, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with Stack(stack_settings(tmp_path_factory.mktemp("stack"))) as running:
+    """The whole stack; its demucs model is a tiny random HTDemucs written as "htdemucs" in demucs' own file
+    format, so the real loading path runs (no weights can be downloaded here)."""
+    data = tmp_path_factory.mktemp("stack")
+    write_random_htdemucs(data / "weights", "htdemucs")
+    with Stack(stack_settings(data, weights_dir=data / "weights", demucs_model="htdemucs")) as running:
         yield running
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64gxmusic/v1/audio.proto\x12\x0b\x64gxmusic.v1\"\x82\x01\n\x0b\x41udioFormat\x12\x13\n\x0bsample_rate\x18\x01 \x01(\x05\x12\x30\n\rsample_format\x18\x02 \x01(\x0e\x32\x19.dgxmusic.v1.SampleFormat\x12,\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x1a.dgxmusic.v1.AudioEncoding\"\xcc\x01\n\x0b\x41udioHeader\x12\x11\n\tstem_name\x18\x01 \x01(\t\x12\x13\n\x0bsample_rate\x18\x02 \x01(\x05\x12\x10\n\x08\x63hannels\x18\x03 \x01(\x05\x12\x30\n\rsample_format\x18\x04 \x01(\x0e\x32\x19.dgxmusic.v1.SampleFormat\x12,\n\x08\x65ncoding\x18\x05 \x01(\x0e\x32\x1a.dgxmusic.v1.AudioEncoding\x12\x0e\n\x06\x66rames\x18\x06 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x07 \x01(\x03\";\n\nAudioChunk\x12\x11\n\tstem_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0c\n\x04last\x18\x03 \x01(\x08*z\n\x0cSampleFormat\x12\x1d\n\x19SAMPLE_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15SAMPLE_FORMAT_FLOAT32\x10\x01\x12\x17\n\x13SAMPLE_FORMAT_INT16\x10\x02\x12\x17\n\x13SAMPLE_FORMAT_INT24\x10\x03*x\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41UDIO_ENCODING_PCM\x10\x01\x12\x16\n\x12\x41UDIO_ENCODING_WAV\x10\x02\x12\x17\n\x13\x41UDIO_ENCODING_FLAC\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64gxmusic/v1/audio.proto\x12\x0b\x64gxmusic.v1\"\x82\x01\n\x0b\x41udioFormat\x12\x13\n\x0bsample_rate\x18\x01 \x01(\x05\x12\x30\n\rsample_format\x18\x02 \x01(\x0e\x32\x19.dgxmusic.v1.SampleFormat\x12,\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x1a.dgxmusic.v1.AudioEncoding\"\xcc\x01\n\x0b\x41udioHeader\x12\x11\n\tstem_name\x18\x01 \x01(\t\x12\x13\n\x0bsample_rate\x18\x02 \x01(\x05\x12\x10\n\x08\x63hannels\x18\x03 \x01(\x05\x12\x30\n\rsample_format\x18\x04 \x01(\x0e\x32\x19.dgxmusic.v1.SampleFormat\x12,\n\x08\x65ncoding\x18\x05 \x01(\x0e\x32\x1a.dgxmusic.v1.AudioEncoding\x12\x0e\n\x06\x66rames\x18\x06 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x07 \x01(\x03\";\n\nAudioChunk\x12\x11\n\tstem_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0c\n\x04last\x18\x03 \x01(\x08*z\n\x0cSampleFormat\x12\x1d\n\x19SAMPLE_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15SAMPLE_FORMAT_FLOAT32\x10\x01\x12\x17\n\x13SAMPLE_FORMAT_INT16\x10\x02\x12\x17\n\x13SAMPLE_FORMAT_INT24\x10\x03*\x90\x01\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41UDIO_ENCODING_PCM\x10\x01\x12\x16\n\x12\x41UDIO_ENCODING_WAV\x10\x02\x12\x17\n\x13\x41UDIO_ENCODING_FLAC\x10\x03\x12\x16\n\x12\x41UDIO_ENCODING_MP3\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SAMPLEFORMAT']._serialized_start=441
   _globals['_SAMPLEFORMAT']._serialized_end=563
-  _globals['_AUDIOENCODING']._serialized_start=565
-  _globals['_AUDIOENCODING']._serialized_end=685
+  _globals['_AUDIOENCODING']._serialized_start=566
+  _globals['_AUDIOENCODING']._serialized_end=710
   _globals['_AUDIOFORMAT']._serialized_start=41
   _globals['_AUDIOFORMAT']._serialized_end=171
   _globals['_AUDIOHEADER']._serialized_start=174

@@ -18,6 +18,7 @@ class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIO_ENCODING_PCM: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_WAV: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_FLAC: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_MP3: _ClassVar[AudioEncoding]
 SAMPLE_FORMAT_UNSPECIFIED: SampleFormat
 SAMPLE_FORMAT_FLOAT32: SampleFormat
 SAMPLE_FORMAT_INT16: SampleFormat
@@ -26,6 +27,7 @@ AUDIO_ENCODING_UNSPECIFIED: AudioEncoding
 AUDIO_ENCODING_PCM: AudioEncoding
 AUDIO_ENCODING_WAV: AudioEncoding
 AUDIO_ENCODING_FLAC: AudioEncoding
+AUDIO_ENCODING_MP3: AudioEncoding
 
 class AudioFormat(_message.Message):
     __slots__ = ("sample_rate", "sample_format", "encoding")

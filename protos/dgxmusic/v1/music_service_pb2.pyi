@@ -8,6 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ModelState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODEL_STATE_UNSPECIFIED: _ClassVar[ModelState]
+    MODEL_STATE_READY: _ClassVar[ModelState]
+    MODEL_STATE_WEIGHTS_MISSING: _ClassVar[ModelState]
+    MODEL_STATE_FAILED: _ClassVar[ModelState]
+    MODEL_STATE_UNAVAILABLE: _ClassVar[ModelState]
+
 class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STAGE_UNSPECIFIED: _ClassVar[Stage]
@@ -15,55 +23,76 @@ class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_RENDERING: _ClassVar[Stage]
     STAGE_STREAMING: _ClassVar[Stage]
     STAGE_CACHE: _ClassVar[Stage]
+    STAGE_RECEIVING: _ClassVar[Stage]
+    STAGE_TRANSCRIBING: _ClassVar[Stage]
+    STAGE_SEPARATING: _ClassVar[Stage]
+MODEL_STATE_UNSPECIFIED: ModelState
+MODEL_STATE_READY: ModelState
+MODEL_STATE_WEIGHTS_MISSING: ModelState
+MODEL_STATE_FAILED: ModelState
+MODEL_STATE_UNAVAILABLE: ModelState
 STAGE_UNSPECIFIED: Stage
 STAGE_COMPOSING: Stage
 STAGE_RENDERING: Stage
 STAGE_STREAMING: Stage
 STAGE_CACHE: Stage
+STAGE_RECEIVING: Stage
+STAGE_TRANSCRIBING: Stage
+STAGE_SEPARATING: Stage
 
 class SongOptions(_message.Message):
-    __slots__ = ("bpm", "key", "bars", "seconds", "seed")
+    __slots__ = ("bpm", "key", "bars", "seconds", "seed", "time_signature")
     BPM_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     BARS_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    TIME_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     bpm: float
     key: str
     bars: int
     seconds: float
     seed: int
-    def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+    time_signature: str
+    def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ..., time_signature: _Optional[str] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache")
+    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
     STEMS_FIELD_NUMBER: _ClassVar[int]
     BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    SEPARATE_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPTION_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     options: SongOptions
     soundfont: str
     audio_format: _audio_pb2.AudioFormat
     stems: bool
     bypass_cache: bool
-    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+    transcribe: bool
+    separate: str
+    transcription_options: TranscriptionOptions
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
-    __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary")
+    __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription")
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     MIDI_FIELD_NUMBER: _ClassVar[int]
     AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     progress: Progress
     midi: MidiResult
     audio_header: _audio_pb2.AudioHeader
     audio_chunk: _audio_pb2.AudioChunk
     summary: Summary
-    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., midi: _Optional[_Union[MidiResult, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+    transcription: Transcription
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., midi: _Optional[_Union[MidiResult, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., transcription: _Optional[_Union[Transcription, _Mapping]] = ...) -> None: ...
 
 class GenerateMidiRequest(_message.Message):
     __slots__ = ("prompt", "options", "variations", "more_prompts")
@@ -108,6 +137,124 @@ class RenderResponse(_message.Message):
     audio_chunk: _audio_pb2.AudioChunk
     summary: Summary
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class TranscriptionOptions(_message.Message):
+    __slots__ = ("onset_threshold", "frame_threshold", "minimum_note_length_ms", "minimum_frequency", "maximum_frequency", "pitch_bends", "multiple_pitch_bends", "melodia_trick")
+    ONSET_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    FRAME_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_NOTE_LENGTH_MS_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    PITCH_BENDS_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLE_PITCH_BENDS_FIELD_NUMBER: _ClassVar[int]
+    MELODIA_TRICK_FIELD_NUMBER: _ClassVar[int]
+    onset_threshold: float
+    frame_threshold: float
+    minimum_note_length_ms: float
+    minimum_frequency: float
+    maximum_frequency: float
+    pitch_bends: bool
+    multiple_pitch_bends: bool
+    melodia_trick: bool
+    def __init__(self, onset_threshold: _Optional[float] = ..., frame_threshold: _Optional[float] = ..., minimum_note_length_ms: _Optional[float] = ..., minimum_frequency: _Optional[float] = ..., maximum_frequency: _Optional[float] = ..., pitch_bends: _Optional[bool] = ..., multiple_pitch_bends: _Optional[bool] = ..., melodia_trick: _Optional[bool] = ...) -> None: ...
+
+class TranscribeRequest(_message.Message):
+    __slots__ = ("options", "audio_header", "audio_chunk")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    options: TranscriptionOptions
+    audio_header: _audio_pb2.AudioHeader
+    audio_chunk: _audio_pb2.AudioChunk
+    def __init__(self, options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ...) -> None: ...
+
+class TranscribeResponse(_message.Message):
+    __slots__ = ("progress", "transcription", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    transcription: Transcription
+    summary: Summary
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., transcription: _Optional[_Union[Transcription, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class Transcription(_message.Message):
+    __slots__ = ("stem_name", "midi", "notes")
+    STEM_NAME_FIELD_NUMBER: _ClassVar[int]
+    MIDI_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    stem_name: str
+    midi: bytes
+    notes: _containers.RepeatedCompositeFieldContainer[Note]
+    def __init__(self, stem_name: _Optional[str] = ..., midi: _Optional[bytes] = ..., notes: _Optional[_Iterable[_Union[Note, _Mapping]]] = ...) -> None: ...
+
+class Note(_message.Message):
+    __slots__ = ("start_seconds", "end_seconds", "pitch", "velocity", "amplitude", "pitch_bends")
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PITCH_FIELD_NUMBER: _ClassVar[int]
+    VELOCITY_FIELD_NUMBER: _ClassVar[int]
+    AMPLITUDE_FIELD_NUMBER: _ClassVar[int]
+    PITCH_BENDS_FIELD_NUMBER: _ClassVar[int]
+    start_seconds: float
+    end_seconds: float
+    pitch: int
+    velocity: int
+    amplitude: float
+    pitch_bends: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., pitch: _Optional[int] = ..., velocity: _Optional[int] = ..., amplitude: _Optional[float] = ..., pitch_bends: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SeparationOptions(_message.Message):
+    __slots__ = ("model", "audio_format")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    audio_format: _audio_pb2.AudioFormat
+    def __init__(self, model: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ...) -> None: ...
+
+class SeparateRequest(_message.Message):
+    __slots__ = ("options", "audio_header", "audio_chunk")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    options: SeparationOptions
+    audio_header: _audio_pb2.AudioHeader
+    audio_chunk: _audio_pb2.AudioChunk
+    def __init__(self, options: _Optional[_Union[SeparationOptions, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ...) -> None: ...
+
+class SeparateResponse(_message.Message):
+    __slots__ = ("progress", "audio_header", "audio_chunk", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    audio_header: _audio_pb2.AudioHeader
+    audio_chunk: _audio_pb2.AudioChunk
+    summary: Summary
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelStatus]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelStatus, _Mapping]]] = ...) -> None: ...
+
+class ModelStatus(_message.Message):
+    __slots__ = ("name", "version", "state", "message")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    state: ModelState
+    message: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "fraction", "message")

@@ -51,6 +51,21 @@ class MusicServiceStub:
                 request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.RenderRequest.SerializeToString,
                 response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.RenderResponse.FromString,
                 _registered_method=True)
+        self.Transcribe = channel.stream_stream(
+                '/dgxmusic.v1.MusicService/Transcribe',
+                request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.TranscribeRequest.SerializeToString,
+                response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.TranscribeResponse.FromString,
+                _registered_method=True)
+        self.Separate = channel.stream_stream(
+                '/dgxmusic.v1.MusicService/Separate',
+                request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.SeparateRequest.SerializeToString,
+                response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.SeparateResponse.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/dgxmusic.v1.MusicService/ListModels',
+                request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class MusicServiceServicer:
@@ -79,6 +94,27 @@ class MusicServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Transcribe(self, request_iterator, context):
+        """Audio streamed in (options first, then an AudioHeader and its chunks) -> MIDI with notes and pitch bends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Separate(self, request_iterator, context):
+        """Audio streamed in (options first, then an AudioHeader and its chunks) -> one audio stream per stem.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """The models the server runs and their state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MusicServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +132,21 @@ def add_MusicServiceServicer_to_server(servicer, server):
                     servicer.Render,
                     request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.RenderRequest.FromString,
                     response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.RenderResponse.SerializeToString,
+            ),
+            'Transcribe': grpc.stream_stream_rpc_method_handler(
+                    servicer.Transcribe,
+                    request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.TranscribeRequest.FromString,
+                    response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.TranscribeResponse.SerializeToString,
+            ),
+            'Separate': grpc.stream_stream_rpc_method_handler(
+                    servicer.Separate,
+                    request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.SeparateRequest.FromString,
+                    response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.SeparateResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsRequest.FromString,
+                    response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +232,87 @@ class MusicService:
             '/dgxmusic.v1.MusicService/Render',
             dgxmusic_dot_v1_dot_music__service__pb2.RenderRequest.SerializeToString,
             dgxmusic_dot_v1_dot_music__service__pb2.RenderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Transcribe(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/dgxmusic.v1.MusicService/Transcribe',
+            dgxmusic_dot_v1_dot_music__service__pb2.TranscribeRequest.SerializeToString,
+            dgxmusic_dot_v1_dot_music__service__pb2.TranscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Separate(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/dgxmusic.v1.MusicService/Separate',
+            dgxmusic_dot_v1_dot_music__service__pb2.SeparateRequest.SerializeToString,
+            dgxmusic_dot_v1_dot_music__service__pb2.SeparateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dgxmusic.v1.MusicService/ListModels',
+            dgxmusic_dot_v1_dot_music__service__pb2.ListModelsRequest.SerializeToString,
+            dgxmusic_dot_v1_dot_music__service__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,53 @@
+"""Audio that clients stream in (Transcribe, Separate): options first, then one AudioHeader and its chunks."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from clients.audio import FloatAudio, decode_upload
+from gateway.errors import invalid_argument, request_errors, too_large
+
+
+@dataclass(frozen=True)
+class Upload:
+    options: Any  # the request's options message (its default when the client sent none)
+    samples: FloatAudio  # [frames, channels]
+    sample_rate: int
+
+
+async def receive_audio(requests: AsyncIterator[Any], options: Any, *, max_bytes: int) -> Upload:
+    """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio."""
+    header = None
+    parts: list[bytes] = []
+    size = 0
+    finished = False
+    async for message in requests:
+        kind = message.WhichOneof("message")
+        if kind == "options":
+            if header is not None:
+                raise invalid_argument("options", "send the options before the audio")
+            options = message.options
+        elif kind == "audio_header":
+            if header is not None:
+                raise invalid_argument("audio_header", "one audio stream per call")
+            header = message.audio_header
+            if header.total_bytes > max_bytes:
+                raise too_large("audio", f"{header.total_bytes} bytes is over the {max_bytes}-byte limit")
+        elif kind == "audio_chunk":
+            if header is None:
+                raise invalid_argument("audio_chunk", "send an AudioHeader before the chunks")
+            size += len(message.audio_chunk.data)
+            if size > max_bytes:
+                raise too_large("audio", f"more than the {max_bytes}-byte limit")
+            parts.append(message.audio_chunk.data)
+            if message.audio_chunk.last:
+                finished = True
+                break
+        else:
+            raise invalid_argument("message", "an empty message: send options, audio_header or audio_chunk")
+    if header is None or not finished:
+        raise invalid_argument("audio", "the stream ended before the chunk marked last")
+    with request_errors():
+        samples, sample_rate = await asyncio.to_thread(decode_upload, b"".join(parts), header)
+    return Upload(options, samples, sample_rate)
