@@ -18,23 +18,10 @@ import numpy as np
 
 import composer
 from clients.client import MusicClient, compose_request, song_options
+from composer.genres import EXAMPLE_PROMPTS
 from deploy.launcher import Stack, free_port
 from deploy.settings import Settings
 from dgxmusic.v1 import music_service_pb2 as pb
-
-GENRE_PROMPTS = {
-    "trap": "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor",
-    "drill": "dark drill beat, 142 BPM, G minor, sliding 808s",
-    "boom bap": "boom bap 90 with jazz piano",
-    "lo-fi hip-hop": "lofi hip hop with jazzy rhodes and vinyl swing at 85",
-    "house": "house 125 with 909 drums, Am Dm G C",
-    "techno": "techno 132 dark warehouse",
-    "dubstep": "dubstep drop wobble bass 140",
-    "future bass": "future bass buildup, atmospheric",
-    "drum and bass": "drum and bass 174 amen break",
-    "pop": "upbeat pop 118 in C major",
-    "ambient": "ambient pad, 70 bpm, D major",
-}
 
 
 def quality(song: composer.ComposedSong) -> dict[str, object]:
@@ -81,7 +68,7 @@ def heard_tempo(client: MusicClient, prompt: str, bars: int = 16) -> tuple[float
 def per_genre(client: MusicClient) -> None:
     print(f"{'genre':<15}{'ms/100 bars':>12}{'tempo':>7}{'bars':>6}{'in scale':>10}{'overlaps':>10}{'velocity':>10}"
           f"{'bpm':>7}{'heard':>8}{'error':>7}")  # fmt: skip
-    for genre, prompt in GENRE_PROMPTS.items():
+    for genre, prompt in EXAMPLE_PROMPTS.items():
         runs = []
         for seed in range(5):
             began = time.perf_counter()
@@ -107,7 +94,7 @@ def through_gateway(client: MusicClient) -> None:
     p50, p90 = np.percentile(runs, 50) * 1000, np.percentile(runs, 90) * 1000
     print(f"GenerateMidi, 64 bars, {tracks} tracks, through the gateway, 200 calls: p50 {p50:.1f} ms, p90 {p90:.1f} ms")
 
-    prompts = [f"{genre} beat" for genre in GENRE_PROMPTS] * 3
+    prompts = [f"{genre} beat" for genre in EXAMPLE_PROMPTS] * 3
     prompts = prompts[:32]
     batch = pb.GenerateMidiRequest(prompt=prompts[0], more_prompts=prompts[1:], options=song_options(bars=16))
     batched, single = [], []

@@ -297,3 +297,19 @@ GENRES: tuple[Genre, ...] = (
 )
 GENRES_BY_NAME = {genre.name: genre for genre in GENRES}
 DEFAULT_GENRE = GENRES_BY_NAME["pop"]
+
+
+# One prompt per genre, as producers write them: the tempo test and the composer benchmark use these.
+EXAMPLE_PROMPTS: dict[str, str] = {
+    "trap": "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor",
+    "drill": "dark drill beat, 142 BPM, G minor, sliding 808s",
+    "boom bap": "boom bap 90 with jazz piano",
+    "lo-fi hip-hop": "lofi hip hop with jazzy rhodes and vinyl swing at 85",
+    "house": "house 125 with 909 drums, Am Dm G C",
+    "techno": "techno 132 dark warehouse",
+    "dubstep": "dubstep drop wobble bass 140",
+    "future bass": "future bass 145 in A minor",
+    "drum and bass": "drum and bass 174 amen break",
+    "pop": "upbeat pop 118 in C major",
+    "ambient": "ambient pad with soft drums, 70 bpm, D major",
+}

@@ -67,7 +67,9 @@ GROOVES: dict[str, Groove] = {
             Voice(KICK, ("x.........x.....", "..x.......x..x..", "x.........x.....", "x.x.........x..."), 118),
             Voice(SNARE, ("........x....x..", "........x.......", "........x....x..", "...x....x......x"), 112),
             Voice(CLAP, (HALF_TIME,), 100),
-            Voice(CLOSED_HAT, ("x..x..x.x..x..x.", "x..x..x.x..x.xxx"), 84),
+            # Eighths accented on the beat: the sway is the kick's and snare's; the hats keep a pulse a listener (or
+            # a beat tracker) can find.
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.", "X.x.X.x.X.x.Xxxx"), 84),
             Voice(OPEN_HAT, ("................", "......x........."), 74, 0.8),
         ),
         crash=False,
@@ -126,7 +128,8 @@ GROOVES: dict[str, Groove] = {
             Voice(KICK, ("x.....x...x.....", "x.........x..x.."), 116),
             Voice(CLAP, ("........X.......",), 114),
             Voice(SNARE, (HALF_TIME,), 96),
-            Voice(CLOSED_HAT, ("x.x.x.x.x.x.x.xx", "x.x.x.x.x.x.xxx."), 80, 0.2),
+            # Accented on the beat: against syncopated kicks and 3-3-2 chord stabs the hats carry the pulse.
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.xx", "X.x.X.x.X.x.Xxx."), 80, 0.2),
         ),
         fill=((SNARE, "xxxx"),),
     ),
