@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/composing.py
 	$(BIN)/python benchmarks/transcription.py
 	$(BIN)/python benchmarks/separation.py
+	$(BIN)/python benchmarks/analysis.py
 
 protos: $(BIN)/.installed
 	$(BIN)/python protos/generate.py

@@ -1,0 +1,37 @@
+"""Text (and melody) to music with MusicGen through audiocraft: weights from a directory or the Hugging Face cache,
+batched generation with progress, cancellation and long-form continuation. The `musicgen` Triton model is thin glue
+over this package."""
+
+from generator.errors import (
+    DependencyMissing,
+    GenerationCancelled,
+    GenerationTooLong,
+    GeneratorError,
+    InvalidGeneration,
+    MissingWeights,
+    UnknownModel,
+    WeightsDownloadFailed,
+)
+from generator.generate import Audio, GenerationParams, Generator, set_threads
+from generator.weights import DEBUG, DEFAULT_MODEL, MODELS, known_models, load_model, pull_weights
+
+__all__ = [
+    "DEBUG",
+    "DEFAULT_MODEL",
+    "MODELS",
+    "Audio",
+    "DependencyMissing",
+    "GenerationCancelled",
+    "GenerationParams",
+    "GenerationTooLong",
+    "Generator",
+    "GeneratorError",
+    "InvalidGeneration",
+    "MissingWeights",
+    "UnknownModel",
+    "WeightsDownloadFailed",
+    "known_models",
+    "load_model",
+    "pull_weights",
+    "set_threads",
+]

@@ -1,0 +1,136 @@
+"""Finding and loading MusicGen with audiocraft's own loaders.
+
+A released model is three parts: the MusicGen weights (``state_dict.bin`` + ``compression_state_dict.bin``, read by
+``MusicGen.get_pretrained``), the ``t5-base`` text encoder and the ``facebook/encodec_32khz`` audio codec (both
+loaded by transformers from the Hugging Face cache). The MusicGen weights are looked for in
+``<weights_dir>/<name>/`` first, then in the Hugging Face cache. Loading downloads nothing (set HF_HUB_OFFLINE=1 so
+the hub client does not even ask for newer revisions): what is absent is reported by part (`MissingWeights`).
+`pull_weights` (``dgx-music models pull``) is the one step that fetches, on a machine with network.
+
+``debug`` is audiocraft's tiny random test model (no weights), built by audiocraft's builders as
+``MusicGen.get_pretrained('debug')`` builds it, except that its text conditioner uses audiocraft's ``noop``
+tokenizer: the ``whitespace`` one loads spaCy's ``en_core_web_sm`` pipeline, which is downloaded at run time.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import torch
+from huggingface_hub import constants, snapshot_download, try_to_load_from_cache
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+from generator._imports import import_audiocraft_models
+from generator.errors import MissingWeights, UnknownModel, WeightsDownloadFailed
+
+if TYPE_CHECKING:
+    from audiocraft.models import MusicGen
+
+DEBUG: Final = "debug"
+DEFAULT_MODEL: Final = "musicgen-small"
+MODELS: Final = ("musicgen-small", "musicgen-medium", "musicgen-melody", "musicgen-large")
+MUSICGEN_FILES: Final = ("state_dict.bin", "compression_state_dict.bin")
+TEXT_ENCODER: Final = "t5-base"
+CODEC: Final = "facebook/encodec_32khz"
+# Present in every transformers model repository; the rest of a snapshot comes with it from `pull_weights`.
+CONFIG_FILE: Final = "config.json"
+# audiocraft's debug model: 30 s windows like the released models.
+DEBUG_MAX_SECONDS: Final = 30.0
+
+
+def known_models() -> list[str]:
+    """The model names `load_model` accepts."""
+    return [*MODELS, DEBUG]
+
+
+def repo_id(name: str) -> str:
+    """The Hugging Face repository of a released model."""
+    return f"facebook/{name}"
+
+
+def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None) -> "MusicGen":
+    """MusicGen `name` on the CPU, in eval mode; raises UnknownModel or MissingWeights."""
+    if name == DEBUG:
+        return _debug_model()
+    if name not in MODELS:
+        raise UnknownModel(name, known_models())
+    source, missing = _locate(name, weights_dir)
+    if missing:
+        raise MissingWeights(name, missing)
+    musicgen = import_audiocraft_models().MusicGen
+    try:
+        model: MusicGen = musicgen.get_pretrained(source, device="cpu")
+    except (LocalEntryNotFoundError, OSError) as exc:
+        # A snapshot with its config but not its other files: name the part that failed to load.
+        raise MissingWeights(name, {"a file of the snapshots": f"{type(exc).__name__}: {exc}"}) from exc
+    return model
+
+
+def _locate(name: str, weights_dir: Path | None) -> tuple[str, dict[str, str]]:
+    """Where audiocraft should read the MusicGen weights from, and every part that is absent (part -> where)."""
+    missing: dict[str, str] = {}
+    cache = f"the Hugging Face cache {constants.HF_HUB_CACHE}"
+    directory = None if weights_dir is None else weights_dir / name
+    places = [] if directory is None else [f"{directory}/"]
+    if directory is not None and all((directory / file).is_file() for file in MUSICGEN_FILES):
+        source = str(directory)
+    elif all(_cached(repo_id(name), file) for file in MUSICGEN_FILES):
+        source = repo_id(name)
+    else:
+        source = repo_id(name)
+        places.append(f"{cache} (repo {repo_id(name)})")
+        missing[f"MusicGen weights {' + '.join(MUSICGEN_FILES)}"] = " and ".join(places)
+    for part in (TEXT_ENCODER, CODEC):
+        if not _cached(part, CONFIG_FILE):
+            missing[part] = f"{cache} (repo {part})"
+    return source, missing
+
+
+def _cached(repo: str, filename: str) -> bool:
+    return isinstance(try_to_load_from_cache(repo, filename), str)
+
+
+def _debug_model() -> "MusicGen":
+    models = import_audiocraft_models()
+    from audiocraft.models.builders import get_debug_compression_model
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
+    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
+
+    # The same random model in every process, without disturbing the caller's random state.
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        compression_model = get_debug_compression_model("cpu")
+        dim = 16
+        conditioner = LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")
+        lm = LMModel(
+            DelayedPatternProvider(n_q=4),
+            ConditioningProvider({"description": conditioner}),
+            ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
+            n_q=4,
+            card=400,
+            dim=dim,
+            num_heads=4,
+            custom=True,
+            num_layers=2,
+            cross_attention=True,
+            causal=True,
+        ).eval()
+    model: MusicGen = models.MusicGen(DEBUG, compression_model, lm, max_duration=DEBUG_MAX_SECONDS)
+    return model
+
+
+def pull_weights(name: str = DEFAULT_MODEL) -> list[Path]:
+    """Downloads the three parts of model `name` into the Hugging Face cache (where `load_model` finds them)."""
+    if name not in MODELS:
+        raise UnknownModel(name, MODELS)
+    fetched = []
+    for repo, patterns in ((repo_id(name), list(MUSICGEN_FILES)), (TEXT_ENCODER, None), (CODEC, None)):
+        try:
+            fetched.append(Path(snapshot_download(repo, allow_patterns=patterns)))
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
+            raise WeightsDownloadFailed(
+                f"could not fetch {repo} from the Hugging Face Hub ({type(exc).__name__}: {exc}); run this where "
+                "there is network (and HF_HUB_OFFLINE is not set), or copy the Hugging Face cache of a machine "
+                "that has the files"
+            ) from exc
+    return fetched
