@@ -15,7 +15,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import mido
 import soundfile
@@ -23,8 +22,7 @@ import soundfile
 import composer
 import renderers
 from clients.client import MusicClient
-from deploy.launcher import Stack, free_port
-from deploy.settings import Settings
+from deploy.launcher import Stack, settings_on_free_ports
 from separator import write_random_htdemucs
 from transcriber._basic_pitch import ONNX_MODEL_PATH
 
@@ -91,16 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         write_random_htdemucs(work / "weights", "htdemucs")
-        ports = (
-            "grpc_port",
-            "metrics_port",
-            "redis_port",
-            "triton_grpc_port",
-            "triton_http_port",
-            "triton_metrics_port",
-        )
-        overrides: dict[str, Any] = {name: free_port() for name in ports}
-        settings = Settings(data_dir=work / "stack", weights_dir=work / "weights", log_level="warning", **overrides)
+        settings = settings_on_free_ports(work / "stack", weights_dir=work / "weights", log_level="warning")
         with Stack(settings) as stack, MusicClient(stack.gateway_target, timeout=600) as client:
             bench_transcription(client, work)
             bench_separation(client, work)

@@ -20,7 +20,7 @@ import numpy as np
 import tritonclient.grpc as triton_grpc
 
 from clients.client import MusicClient, compose_request, song_options
-from deploy.launcher import Stack, free_port
+from deploy.launcher import Stack, settings_on_free_ports
 from deploy.settings import Settings
 from dgxmusic.v1 import music_service_pb2 as pb
 
@@ -113,15 +113,7 @@ def bench_overhead(client: MusicClient, settings: Settings) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        ports = (
-            "grpc_port",
-            "metrics_port",
-            "redis_port",
-            "triton_grpc_port",
-            "triton_http_port",
-            "triton_metrics_port",
-        )
-        settings = Settings(data_dir=Path(tmp) / "stack", log_level="warning", **{n: free_port() for n in ports})  # type: ignore[arg-type]
+        settings = settings_on_free_ports(Path(tmp) / "stack", log_level="warning")
         with Stack(settings) as stack, MusicClient(stack.gateway_target, timeout=600) as client:
             bench_compose(client)
             bench_overhead(client, settings)

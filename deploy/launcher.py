@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -57,6 +57,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+_PORT_SETTINGS = (
+    "grpc_port",
+    "metrics_port",
+    "redis_port",
+    "triton_grpc_port",
+    "triton_http_port",
+    "triton_metrics_port",
+)
+
+
+def settings_on_free_ports(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a stack of its own (tests, benchmarks): every port one the kernel just handed out."""
+    ports: dict[str, Any] = {name: free_port() for name in _PORT_SETTINGS}
+    return Settings(data_dir=data_dir, **{**ports, **overrides})
 
 
 def _wait_until(ready: Callable[[], bool], what: str, timeout: float, alive: Callable[[], bool]) -> None:

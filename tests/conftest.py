@@ -2,11 +2,12 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clients.client import MusicClient
-from deploy.launcher import Stack, free_port
+from deploy.launcher import Stack, settings_on_free_ports
 from deploy.settings import Settings
 from separator import write_random_htdemucs
 
@@ -14,19 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUF = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "buf"
 
 
-def stack_settings(data_dir: Path, **overrides: object) -> Settings:
-    ports = {
-        name: free_port()
-        for name in (
-            "grpc_port",
-            "metrics_port",
-            "redis_port",
-            "triton_grpc_port",
-            "triton_http_port",
-            "triton_metrics_port",
-        )
-    }
-    return Settings(data_dir=data_dir, log_format="json", **{**ports, **overrides})  # type: ignore[arg-type]
+def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return settings_on_free_ports(data_dir, log_format="json", **overrides)
 
 
 @pytest.fixture(scope="session")
