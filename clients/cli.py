@@ -333,15 +333,20 @@ def _server_side() -> None:
 
 
 @main.command()
-def serve() -> None:
-    """Run the embedded default: redis-server, tritonserver and the gateway (settings from DGXMUSIC_*)."""
+@click.option("--port", "grpc_port", type=int, help="gateway port (default 50051, or $DGXMUSIC_GRPC_PORT)")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Redis data, Triton, logs")
+@click.option("--triton-grpc-port", type=int)
+@click.option("--redis-port", type=int)
+def serve(**overrides: Any) -> None:
+    """Run the embedded default: redis-server, tritonserver and the gateway. Every setting is also read from the
+    environment (DGXMUSIC_*; see deploy/settings.py)."""
     _server_side()
     from deploy.launcher import LaunchError
     from deploy.launcher import serve as serve_stack
     from deploy.settings import Settings
 
     try:
-        sys.exit(serve_stack(Settings()))
+        sys.exit(serve_stack(Settings(**{k: v for k, v in overrides.items() if v is not None})))
     except LaunchError as exc:
         console.print(f"[red]error[/red] {exc}")
         sys.exit(1)

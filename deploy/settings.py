@@ -39,7 +39,6 @@ class Settings(BaseSettings):
 
     # Separation (read by the demucs model; its config.pbtxt parameters override these)
     demucs_model: str = "htdemucs"
-    weights_dir: Path = Path(".dgx-music/weights")
     separate_threads: int = Field(2, ge=1)
     max_separate_seconds: float = Field(600.0, gt=0)
 
@@ -50,6 +49,8 @@ class Settings(BaseSettings):
 
     # Launcher of the embedded default (`dgx-music serve`)
     data_dir: Path = Path(".dgx-music")
+    # Read by the models that load weights (demucs, musicgen); declared after data_dir, its default.
+    weights_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "weights")
     model_repository: Path = PROJECT_ROOT / "model_repository"
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_maxmemory: str = "2gb"

@@ -1,0 +1,60 @@
+"""The gateway alone, with Triton and Redis down: it serves health (NOT_SERVING) and answers UNAVAILABLE, and
+Redis being down costs only the cache."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from clients.client import MusicClient, compose_request, song_options
+from clients.errors import DgxMusicError
+from deploy.launcher import free_port
+
+
+@pytest.fixture(scope="module")
+def lonely_gateway() -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DGXMUSIC_GRPC_PORT": str(port),
+        "DGXMUSIC_METRICS_PORT": "0",
+        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{free_port()}",
+        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    gateway = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stderr=subprocess.DEVNULL)
+    target = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        with MusicClient(target, timeout=1) as client:
+            while True:
+                try:
+                    client.health()
+                    break
+                except DgxMusicError:
+                    assert time.monotonic() < deadline and gateway.poll() is None
+                    time.sleep(0.2)
+        yield target
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=30)
+
+
+def test_health_is_not_serving(lonely_gateway: str) -> None:
+    with MusicClient(lonely_gateway, timeout=5) as client:
+        assert client.health() == "NOT_SERVING"
+        assert client.health("dgxmusic.v1.MusicService") == "NOT_SERVING"
+
+
+@pytest.mark.parametrize("call", ["generate_midi", "compose"])
+def test_calls_get_unavailable(lonely_gateway: str, call: str) -> None:
+    with MusicClient(lonely_gateway, timeout=20) as client, pytest.raises(DgxMusicError) as caught:
+        if call == "compose":
+            client.compose(compose_request("house 124", options=song_options(bars=1)))
+        else:
+            client.generate_midi("house 124")
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "text2midi" in caught.value.message
