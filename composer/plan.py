@@ -3,9 +3,11 @@
 import random
 from dataclasses import dataclass
 
+from composer.arrange import Structure
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
 from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre
 from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
+from composer.numerals import implied_mode, realise
 from composer.prompt import Mood, PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
 from composer.score import METERS, Meter
@@ -35,6 +37,7 @@ class SongPlan:
     tracks: tuple[TrackPlan, ...]
     progression: tuple[Chord, ...]
     bars_per_chord: int
+    structure: Structure | None  # None: the genre's form
     bass_style: BassStyle
     mood: Mood
     sources: dict[str, str]
@@ -60,11 +63,12 @@ def plan_song(request: SongRequest) -> SongPlan:
     key = _key(request, info, genre, rng, sources)
     meter = _meter(request, info, genre, sources)
     bars = _bars(request, info, genre, bpm, meter, sources)
+    sources["structure"] = "genre default" if info.structure is None else "prompt"
     progression, bars_per_chord = _progression(info, genre, key, rng, sources)
     tracks, bass_style = _tracks(info, genre, sources)
     return SongPlan(
-        genre, bpm, key, meter, bars, request.seed, tracks, progression, bars_per_chord, bass_style, info.mood,
-        sources, info.unknown_words,
+        genre, bpm, key, meter, bars, request.seed, tracks, progression, bars_per_chord, info.structure, bass_style,
+        info.mood, sources, info.unknown_words,
     )  # fmt: skip
 
 
@@ -89,7 +93,7 @@ def _key(request: SongRequest, info: PromptInfo, genre: Genre, rng: random.Rando
             )
         sources["key"] = "request"
         return key
-    mood_or_genre_mode = info.mood.mode or genre.mode
+    mood_or_genre_mode = implied_mode(info.numerals) or info.mood.mode or genre.mode
     if info.key is not None:
         sources["key"] = "prompt"
         return make_key(info.key.tonic, info.key.mode or mood_or_genre_mode, info.key.accidental)
@@ -140,6 +144,9 @@ def _progression(
     if info.chords:
         sources["chord_progression"] = "prompt"
         return info.chords, 1
+    if info.numerals:
+        sources["chord_progression"] = "prompt"
+        return tuple(realise(numeral, key) for numeral in info.numerals), 1
     sources["chord_progression"] = "genre default"
     if key.mode in MODE_VAMPS:
         choices = MODE_VAMPS[key.mode]

@@ -1,4 +1,4 @@
-"""Reads a producer's prompt: genre, tempo, key, length, time signature, instruments, chords and mood words.
+"""Reads a producer's prompt: genre, tempo, key, length, time signature, instruments, chords, sections and moods.
 
 Every word is either understood, a stop word, or reported back as unknown - never silently dropped."""
 
@@ -6,8 +6,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from composer.arrange import SECTION_ORDER, Structure
 from composer.genres import GENRES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
+from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
 from composer.score import METERS
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
@@ -15,7 +17,7 @@ from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord
 STOP_WORDS = frozenset({
     "a", "an", "the", "with", "and", "or", "plus", "in", "at", "of", "for", "on", "to", "by", "from", "into",
     "some", "lots", "lot", "more", "less", "very", "really", "super", "quite", "bit", "little", "kind", "sort",
-    "beat", "beats", "song", "songs", "track", "tracks", "tune", "music", "instrumental", "loop", "loops",
+    "beat", "beats", "song", "songs", "track", "tracks", "tune", "music", "instrumental",
     "style", "styled", "vibe", "vibes", "type", "like", "feel", "feeling", "sound", "sounds", "sounding",
     "please", "make", "me", "give", "create", "generate", "compose", "write", "produce", "i", "want", "need",
     "my", "us", "that", "this", "is", "it", "its", "it's", "be", "using", "featuring", "feat", "ft", "over",
@@ -25,6 +27,14 @@ STOP_WORDS = frozenset({
     "chord", "progression", "tone", "tones", "texture", "textures", "ish", "mix", "arrangement",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
+SECTION_WORDS = {
+    "intro": "intro", "intros": "intro", "verse": "verse", "verses": "verse", "chorus": "chorus",
+    "choruses": "chorus", "hook": "chorus", "hooks": "chorus", "build": "build", "builds": "build",
+    "buildup": "build", "buildups": "build", "build up": "build", "drop": "drop", "drops": "drop",
+    "breakdown": "breakdown", "breakdowns": "breakdown", "bridge": "bridge", "bridges": "bridge", "outro": "outro",
+    "outros": "outro",
+}  # fmt: skip
+LOOP_WORDS = frozenset({"loop", "loops", "looped", "looping"})
 
 # Mood words: a mode for keys the prompt names without one, a nudge to tempo, energy and swing.
 MINOR_MOODS = frozenset(
@@ -150,6 +160,8 @@ METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 _CHORD_TOKEN = re.compile(r"[A-G][#b]?[a-zA-Z0-9#()]*")
 _CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
+_ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
+_ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
 
 
 @dataclass(frozen=True)
@@ -178,6 +190,8 @@ class PromptInfo:
     instruments: tuple[InstrumentWord, ...] = ()
     excluded: frozenset[Role] = frozenset()
     chords: tuple[Chord, ...] = ()
+    numerals: tuple[Numeral, ...] = ()  # a Roman-numeral progression, realised once the key is known
+    structure: Structure | None = None  # None when the prompt names no sections
     mood: Mood = field(default_factory=Mood)
     unknown_words: tuple[str, ...] = ()
 
@@ -222,9 +236,11 @@ def parse_prompt(prompt: str) -> PromptInfo:
     """Everything the prompt says; raises InvalidSongRequest(field="prompt") for values out of range."""
     text = _Text(prompt)
     chords = _chords(text)
+    numerals = () if chords else _numerals(text)
     time_signature = _time_signature(text)  # before tempo and length: the numbers in "at 3/4" are no tempo
     genre, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
     instruments, excluded = _instruments(text)  # before lengths: "808s" are basses, not 808 seconds
+    structure = _structure(text)
     bars, seconds = _length(text)
     bpm = _tempo(text)
     key = _key(text)
@@ -239,6 +255,8 @@ def parse_prompt(prompt: str) -> PromptInfo:
         instruments=instruments,
         excluded=excluded,
         chords=chords,
+        numerals=numerals,
+        structure=structure,
         mood=mood,
         unknown_words=text.unknown_words(),
     )
@@ -262,6 +280,24 @@ def _chords(text: _Text) -> tuple[Chord, ...]:
     for match, _ in progression:
         text.take(*match.span())
     return tuple(chord for _, chord in progression)
+
+
+def _numerals(text: _Text) -> tuple[Numeral, ...]:
+    """The first run of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
+    runs: list[list[tuple[re.Match[str], Numeral]]] = [[]]
+    for match in NUMERAL.finditer(text.raw):
+        numeral = parse_numeral(match)
+        run = runs[-1]
+        if numeral is None:
+            runs.append([])
+            continue
+        if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
+            runs.append(run := [])
+        run.append((match, numeral))
+    progression = next((run for run in runs if len(run) >= 2), [])
+    for match, _ in progression:
+        text.take(*match.span())
+    return tuple(numeral for _, numeral in progression)
 
 
 def _time_signature(text: _Text) -> str | None:
@@ -338,6 +374,29 @@ def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Rol
         elif phrase not in DRUM_WORDS:
             wanted.append((position, INSTRUMENT_WORDS[phrase]))
     return tuple(word for _, word in sorted(wanted, key=lambda item: item[0])), frozenset(excluded)
+
+
+def _structure(text: _Text) -> Structure | None:
+    """The sections the prompt names ("with an intro and a drop"), leaves out ("no outro") or keeps to alone
+    ("just the drop", "chorus only", "a 16 bar loop"); None when it names none."""
+    wanted: set[str] = set()
+    excluded: set[str] = set()
+    only = False
+    for position, phrase in text.phrases(frozenset(SECTION_WORDS) | LOOP_WORDS):
+        if phrase in LOOP_WORDS:
+            only = True
+            continue
+        negation = re.search(r"(?:^|\s)(" + "|".join(NEGATIONS) + r")\s+$", text.low[:position])
+        if negation:
+            text.take(negation.start(1), negation.end(1))
+            excluded.add(SECTION_WORDS[phrase])
+            continue
+        wanted.add(SECTION_WORDS[phrase])
+        after = _ONLY_AFTER.match(text.low, position + len(phrase))
+        only = only or bool(_ONLY_BEFORE.search(text.low[:position]) or after)
+    if not (wanted or excluded or only):
+        return None
+    return Structure(tuple(name for name in SECTION_ORDER if name in wanted), frozenset(excluded), only)
 
 
 def _mood(text: _Text) -> Mood:

@@ -17,7 +17,7 @@ from composer.request import SongRequest
 from composer.score import Feel, Part
 from composer.theory import Chord
 
-COMPOSER_VERSION = "1.2.0"
+COMPOSER_VERSION = "1.3.0"
 VOLUME, PAN, REVERB = 7, 10, 91
 MIX: dict[Role, tuple[int, int, int]] = {  # volume, pan, reverb send
     "drums": (100, 64, 20), "bass": (104, 64, 0), "chords": (80, 50, 40), "lead": (90, 78, 45),
@@ -77,7 +77,7 @@ def validate(request: SongRequest) -> None:
 
 def compose(request: SongRequest) -> ComposedSong:
     plan = plan_song(request)
-    sections = arrange(plan.genre.form, plan.bars)
+    sections = arrange(plan.genre.form, plan.bars, plan.structure)
     chords = _chords_by_bar(plan, sections)
     bar = plan.meter.bar_ticks
     end = plan.bars * bar

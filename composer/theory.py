@@ -127,11 +127,13 @@ _SYMBOL_QUALITIES = {name: intervals for intervals, name in _QUALITIES.items()} 
 _CHORD_SYMBOL = re.compile(r"^([A-G])([#b]?)([a-zA-Z0-9#()\-]*)$")
 
 
-def chord_from_intervals(root: int, intervals: tuple[int, ...], spell: Key | None = None) -> Chord:
+def chord_from_intervals(
+    root: int, intervals: tuple[int, ...], spell: Key | None = None, *, root_name: str | None = None
+) -> Chord:
     names = spell.spell if spell is not None else (lambda pc: SHARP_NAMES[pc])
     quality = _QUALITIES.get(intervals)
-    symbol = names(root) + (quality if quality is not None else "(" + ",".join(map(str, intervals)) + ")")
-    return Chord(root, (root, *((root + i) % 12 for i in intervals)), symbol)
+    quality = quality if quality is not None else "(" + ",".join(map(str, intervals)) + ")"
+    return Chord(root, (root, *((root + i) % 12 for i in intervals)), (root_name or names(root)) + quality)
 
 
 def diatonic_chord(key: Key, degree: int, size: int) -> Chord:

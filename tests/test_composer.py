@@ -175,7 +175,8 @@ def test_metadata_has_every_documented_key() -> None:
     assert set(data["sections"][0]) >= {"name", "start_bar", "bars"}
     assert data["sources"] == {
         "genre": "prompt", "bpm": "prompt", "key": "prompt", "time_signature": "genre default",
-        "bars": "genre default", "chord_progression": "genre default", "instruments": "prompt",
+        "bars": "genre default", "structure": "genre default", "chord_progression": "genre default",
+        "instruments": "prompt",
     }  # fmt: skip
     assert data["composer_version"] == composer.COMPOSER_VERSION
     assert [t["name"] for t in data["tracks"]] == ["Drums", "808", "Chords", "Lead"]
