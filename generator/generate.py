@@ -15,7 +15,7 @@ import torch
 from generator.errors import GenerationCancelled, GenerationTooLong, InvalidGeneration
 
 if TYPE_CHECKING:
-    from audiocraft.models import MusicGen
+    from audiocraft.models.musicgen import MusicGen
 
 Audio = npt.NDArray[np.float32]
 ProgressCallback = Callable[[int, int], None]
@@ -155,15 +155,15 @@ class Generator:
             extend_stride=stride,
         )
         window = int(min(duration, self.window_seconds) * self.model.frame_rate)
-        progress = _TokenProgress(
-            tokens, window, int(stride * self.model.frame_rate), on_progress, is_cancelled
-        )
+        progress = _TokenProgress(tokens, window, int(stride * self.model.frame_rate), on_progress, is_cancelled)
         self.model.set_custom_progress_callback(progress)
         if params.seed is None:
             torch.seed()
         else:
             torch.manual_seed(params.seed)
-        with torch.inference_mode():
+        # oneDNN's first conv_transpose1d of a new long shape in the codec's decoder took ~60 s for 45 s of audio
+        # on our 2-core CPU (torch 2.13); torch's native kernels take ~0.1 s. Scoped to this call.
+        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
             if melody is None:
                 wavs = self.model.generate(list(prompts), progress=True)
             else:

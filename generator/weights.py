@@ -23,7 +23,7 @@ from generator._imports import import_audiocraft_models
 from generator.errors import MissingWeights, UnknownModel, WeightsDownloadFailed
 
 if TYPE_CHECKING:
-    from audiocraft.models import MusicGen
+    from audiocraft.models.musicgen import MusicGen
 
 DEBUG: Final = "debug"
 DEFAULT_MODEL: Final = "musicgen-small"

@@ -139,7 +139,7 @@ def test_pulling_weights_offline_fails_clearly() -> None:
 
 
 def test_unknown_models_are_named() -> None:
-    with pytest.raises(generator.UnknownModel, match="musicgen-huge.*musicgen-small"):
+    with pytest.raises(generator.UnknownModel, match=r"musicgen-huge.*musicgen-small"):
         generator.load_model("musicgen-huge")
 
 
@@ -187,5 +187,5 @@ def test_text_to_music_runs_without_torchaudio_and_spacy(debug: generator.Genera
     assert "spacy" not in sys.modules
     assert len(debug.generate(["x"], generator.GenerationParams(duration=1, seed=1))) == 1
     audio_utils = sys.modules["audiocraft.data.audio_utils"]
-    with pytest.raises(generator.DependencyMissing, match="torchaudio.transforms.*torch 2.13"):
+    with pytest.raises(generator.DependencyMissing, match=r"torchaudio.transforms.*torch 2.13"):
         audio_utils.torchaudio.transforms.Loudness(SAMPLE_RATE)
