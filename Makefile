@@ -22,6 +22,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==$(TORCH_VERSION)
 	# basic-pitch's metadata requires tensorflow on Linux; we run its ONNX model, so no dependencies.
 	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
+	# audiocraft pins torch 2.1 and more; text-to-music needs only what pyproject lists (see generator/_imports.py).
+	$(BIN)/pip install -q --no-deps audiocraft==1.3.0 xformers==0.0.35
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
@@ -50,6 +52,7 @@ bench: setup
 	$(BIN)/python benchmarks/transcription.py
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/generation.py
 
 protos: $(BIN)/.installed
 	$(BIN)/python protos/generate.py

@@ -114,6 +114,7 @@ def main() -> None:
 @click.option("--time-signature", help="2/4, 3/4, 4/4, 5/4, 6/8, 7/8 or 12/8")
 @click.option("--transcribe", is_flag=True, help="also transcribe each pitched stem back to MIDI (Basic Pitch)")
 @click.option("--separate", default="", help='also separate the mix with this model ("demucs")')
+@click.option("--musicgen", default="", help="also generate audio with this MusicGen model, the song as its melody")
 @sample_rate_option
 @format_option
 @sample_format_option
@@ -141,6 +142,7 @@ def compose_to(
     time_signature: str | None = None,
     transcribe: bool = False,
     separate: str = "",
+    musicgen: str = "",
     sample_rate: int = 0,
     fmt: str = "wav",
     sample_format: str | None = None,
@@ -155,6 +157,7 @@ def compose_to(
     )
     request.transcribe = transcribe
     request.separate = separate
+    request.musicgen = musicgen
     with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
         result = client.compose(request, on_progress=on_progress)
     _print_song(result, result.write(out))
@@ -288,6 +291,56 @@ def separate(
         console.print(f"wrote {path}")
 
 
+@main.command()
+@click.argument("prompts", nargs=-1, required=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("generated.wav"), show_default=True)
+@click.option("--seconds", type=float, default=8.0, show_default=True, help="past 30 s it continues window by window")
+@click.option("--model", default="", help="musicgen-small, musicgen-melody... (default: the server's)")
+@click.option("--melody", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="audio to follow")
+@click.option("--melody-from", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="MIDI to follow")
+@click.option("--temperature", type=float)
+@click.option("--top-k", type=int)
+@click.option("--top-p", type=float)
+@click.option("--cfg-coef", type=float)
+@click.option("--seed", type=int, help="same seed, same audio (and a cacheable result)")
+@sample_rate_option
+@format_option
+@sample_format_option
+@server_option
+@timeout_option
+def generate(
+    prompts: tuple[str, ...],
+    out: Path,
+    seconds: float,
+    model: str,
+    melody: Path | None,
+    melody_from: Path | None,
+    sample_rate: int,
+    fmt: str,
+    sample_format: str | None,
+    server: str,
+    timeout: float,
+    **sampling: Any,
+) -> None:
+    """Generate audio for PROMPTS with MusicGen (32 kHz): OUT, or OUT's stem with _1, _2... for several prompts."""
+    request = pb.GenerateAudioRequest(
+        prompt=prompts[0],
+        more_prompts=prompts[1:],
+        model=model,
+        seconds=seconds,
+        melody_audio=melody.read_bytes() if melody else b"",
+        melody_midi=melody_from.read_bytes() if melody_from else b"",
+        audio_format=_audio_format(sample_rate, fmt, sample_format),
+        **{name: value for name, value in sampling.items() if value is not None},
+    )
+    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        result = client.generate_audio(request, on_progress=on_progress)
+    _print_summary(result.summary)
+    for index, name in enumerate(result.stems):
+        path = out if len(result.stems) == 1 else out.with_name(f"{out.stem}_{index + 1}{out.suffix}")
+        console.print(f"wrote {result.write_stream(name, path)}")
+
+
 @main.group()
 def models() -> None:
     """The models the server runs, and their weights."""
@@ -312,16 +365,18 @@ def list_models(server: str, timeout: float) -> None:
 @models.command("pull")
 @click.argument("name")
 def pull(name: str) -> None:
-    """Fetch NAME's weights (e.g. htdemucs) into the Hugging Face cache the server reads; needs network."""
+    """Fetch NAME's weights (htdemucs, musicgen-small...) into the Hugging Face cache the server reads; needs
+    network."""
     _server_side()
+    import generator
     import separator
 
     try:
-        where = separator.pull_weights(name)
-    except separator.SeparatorError as exc:
+        places = generator.pull_weights(name) if name.startswith("musicgen") else [separator.pull_weights(name)]
+    except (separator.SeparatorError, generator.GeneratorError) as exc:
         console.print(f"[red]error[/red] {exc}")
         sys.exit(1)
-    console.print(f"{name}: weights in {where}")
+    console.print(f"{name}: weights in {', '.join(map(str, places))}")
 
 
 def _server_side() -> None:

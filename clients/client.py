@@ -45,6 +45,10 @@ class AudioResult:
             written += self.write_stems(stems_dir, mix_path.suffix)
         return written
 
+    def write_stream(self, name: str, path: Path) -> Path:
+        """One stream as a file (its extension follows the encoding the server used)."""
+        return self._write(name, path)
+
     def write_stems(self, stems_dir: Path, suffix: str = ".wav") -> list[Path]:
         """One file per stem, named after it ("demucs/drums" -> demucs_drums.wav)."""
         return [self._write(name, stems_dir / f"{safe_file_name(name)}{suffix}") for name in self.stems]
@@ -270,6 +274,15 @@ class MusicClient:
         result = AudioResult()
         requests = upload_requests(pb.SeparateRequest, options or pb.SeparationOptions(), source)
         for response in self._stream(self.stub.Separate(requests, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    def generate_audio(
+        self, request: pb.GenerateAudioRequest, *, on_progress: ProgressCallback | None = None
+    ) -> AudioResult:
+        """MusicGen: one clip per prompt in AudioResult.stems, keyed by position ("0", "1"...)."""
+        result = AudioResult()
+        for response in self._stream(self.stub.GenerateAudio(request, timeout=self.timeout)):
             _collect(result, response, on_progress)
         return result
 

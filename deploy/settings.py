@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     separate_threads: int = Field(2, ge=1)
     max_separate_seconds: float = Field(600.0, gt=0)
 
+    # Generation (read by the musicgen model; its config.pbtxt parameters override these)
+    musicgen_model: str = "musicgen-small"
+    generate_threads: int = Field(2, ge=1)
+    max_generate_seconds: float = Field(300.0, gt=0)
+
     # Rendering (read by the fluidsynth model)
     soundfont_dirs: list[Path] = [Path("/usr/share/sounds/sf2")]
     default_soundfont: str = "FluidR3_GM"
@@ -57,7 +62,7 @@ class Settings(BaseSettings):
     triton_grpc_port: int = Field(8001, ge=1, le=65535)
     triton_http_port: int = Field(8000, ge=1, le=65535)
     triton_metrics_port: int = Field(8002, ge=1, le=65535)
-    models: list[str] = ["text2midi", "fluidsynth", "basic_pitch", "demucs"]
+    models: list[str] = ["text2midi", "fluidsynth", "basic_pitch", "demucs", "musicgen"]
     startup_timeout_seconds: float = Field(120.0, gt=0)
 
     def masked(self) -> dict[str, Any]:

@@ -48,14 +48,19 @@ def too_large(field: str, reason: str) -> ApiError:
 
 # Triton reports "StatusCode.X"; our models prefix in-band errors with the request field they concern.
 _TRITON_FIELD = re.compile(r"(?:\[request id: [^\]]*\]\s*)?(?P<field>[a-z_]+): (?P<reason>.*)", re.DOTALL)
-# Fields named in the models' errors -> the API field a client sent them in.
-_MODEL_FIELDS = {
-    "soundfont": "soundfont",
-    "midi": "midi",
-    "sample_rate": "audio_format.sample_rate",
-    "prompt": "prompt",
-    "audio": "audio",
-    **{name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed", "time_signature")},
+# Per model: the fields its in-band errors name -> the API field a client sent them in.
+_OPTIONS = {name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed", "time_signature")}
+_MODEL_FIELDS: dict[str, dict[str, str]] = {
+    "text2midi": {"prompt": "prompt", **_OPTIONS},
+    "fluidsynth": {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"},
+    "basic_pitch": {"windows": "audio"},
+    "demucs": {"audio": "audio", "sample_rate": "audio"},
+    "musicgen": {
+        "prompt": "prompt",
+        "duration": "seconds",
+        "melody": "melody_audio",
+        **{name: name for name in ("temperature", "top_k", "top_p", "cfg_coef", "seed")},
+    },
 }
 
 
@@ -69,10 +74,11 @@ def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     if field == "weights":  # the model runs, but its weights are not on this server
         return ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"model {model}: {reason}")
     # Errors on a decoupled model's stream arrive without a status code; the field prefix says what they are.
-    if (code == grpc.StatusCode.INVALID_ARGUMENT or not status) and field in _MODEL_FIELDS:
-        if field == "audio" and "over the limit" in reason:
-            return too_large("audio", reason)
-        return invalid_argument(_MODEL_FIELDS[field], reason)
+    fields = _MODEL_FIELDS.get(model, {})
+    if (code == grpc.StatusCode.INVALID_ARGUMENT or not status) and field in fields:
+        if "over the limit" in reason or "must be at most" in reason:
+            return too_large(fields[field], reason)
+        return invalid_argument(fields[field], reason)
     if code == grpc.StatusCode.UNAVAILABLE or "is not healthy" in message:
         return ApiError(grpc.StatusCode.UNAVAILABLE, f"model {model} is unavailable: {message}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

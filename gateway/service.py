@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from gateway import analysis
 from gateway.cache import JobStore, ResultCache, cache_key
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
 from gateway.scope import RequestScope, streaming_rpc, unary_rpc
-from gateway.triton import DEMUCS, Rendered, TritonModels
+from gateway.triton import DEMUCS, MUSICGEN, Generated, Rendered, TritonModels
 from gateway.uploads import receive_audio
 
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
@@ -31,6 +32,12 @@ _RENDER_PROGRESS = {pb.STAGE_RENDERING: 0.0, pb.STAGE_STREAMING: 0.5}
 
 
 MAX_VARIATIONS = 16
+MAX_PROMPTS_PER_GENERATION = 8
+DEFAULT_GENERATE_SECONDS = 8.0
+MUSICGEN_SAMPLE_RATE = 32000
+MELODY_FORMAT = audio.ResolvedFormat(
+    MUSICGEN_SAMPLE_RATE, audio_pb2.SAMPLE_FORMAT_FLOAT32, audio_pb2.AUDIO_ENCODING_PCM
+)
 MAX_SONGS_PER_CALL = 32
 
 
@@ -109,10 +116,14 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     # -- validation shared by the RPCs --------------------------------------------------------------------------
 
-    def _audio_format(self, requested: audio_pb2.AudioFormat, field: str = "audio_format") -> audio.ResolvedFormat:
+    def _audio_format(
+        self, requested: audio_pb2.AudioFormat, field: str = "audio_format", default_sample_rate: int | None = None
+    ) -> audio.ResolvedFormat:
         with request_errors():
             return audio.resolve_format(
-                requested, default_sample_rate=self.settings.default_sample_rate, field_prefix=field
+                requested,
+                default_sample_rate=default_sample_rate or self.settings.default_sample_rate,
+                field_prefix=field,
             )
 
     def _soundfont(self, name: str) -> str:
@@ -198,6 +209,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         soundfont = self._soundfont(request.soundfont)
         stems = request.stems if request.HasField("stems") else True
         separate_with = self._separation_model(request.separate, "separate") if request.separate else ""
+        musicgen = self._generation_model(request.musicgen, "musicgen") if request.musicgen else ""
         params = analysis.transcription_params(request.transcription_options)
         key = cache_key(
             "compose",
@@ -208,6 +220,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 "format": dataclasses.asdict(fmt),
                 "stems": stems,
                 "separate": separate_with,
+                "musicgen": self.settings.musicgen_model if musicgen else None,
                 "transcribe": dataclasses.asdict(params) if request.transcribe else None,
                 "composer": composer.COMPOSER_VERSION,
             },
@@ -228,14 +241,18 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
         rendered = await self._render(midi.midi, soundfont, fmt, stems, scope)
         streams = [("", rendered.mix), *rendered.stems.items()]
-        extras = bool(separate_with) or request.transcribe
+        extras = [name for name, wanted in (("separate", separate_with), ("transcribe", request.transcribe),
+                                             ("musicgen", musicgen)) if wanted]  # fmt: skip
         span = (_COMPOSE_PROGRESS[pb.STAGE_STREAMING], 0.7 if extras else 1.0)
         async for event in self._stream_audio(streams, fmt, scope, span, pb.ComposeResponse, events):
             yield event
+        share = 0.3 / max(len(extras), 1)
+        spans = {name: (0.7 + share * i, 0.7 + share * (i + 1)) for i, name in enumerate(extras)}
         if separate_with:
             await self.jobs.update(scope.request_id, state="separating")
-            span = (0.7, 0.85 if request.transcribe else 1.0)
-            async for event in self._separate_and_stream(rendered.mix, fmt, scope, span, pb.ComposeResponse, events):
+            async for event in self._separate_and_stream(
+                rendered.mix, fmt, scope, spans["separate"], pb.ComposeResponse, events
+            ):
                 yield event
         if request.transcribe:
             await self.jobs.update(scope.request_id, state="transcribing")
@@ -244,8 +261,9 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             ]
             if not stems:  # without stems there is only the mix to hear
                 pitched = [("", rendered.mix)]
+            low, high = spans["transcribe"]
             for index, (name, samples) in enumerate(pitched):
-                span = (0.85 + 0.15 * index / len(pitched), 0.85 + 0.15 * (index + 1) / len(pitched))
+                span = (low + (high - low) * index / len(pitched), low + (high - low) * (index + 1) / len(pitched))
                 async for result in analysis.transcribe(
                     self.models, samples, fmt.sample_rate, params, scope,
                     max_seconds=self.settings.max_audio_seconds, stem_name=name, span=span,
@@ -255,6 +273,17 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                     else:
                         events.append(pb.ComposeResponse(transcription=result))
                         yield events[-1]
+        if musicgen:
+            await self.jobs.update(scope.request_id, state="generating")
+            seconds = min(midi.info.duration_seconds, self.settings.max_generate_seconds)
+            sampling: dict[str, float | int] = {"SEED": song.seed}
+            # Only musicgen-melody follows a melody; the others take the prompt (and the song's length) alone.
+            melody = (rendered.mix, fmt.sample_rate) if "melody" in self.settings.musicgen_model else None
+            async for event in self._generate_and_stream(
+                [song.prompt], seconds, sampling, melody, fmt, scope,
+                spans["musicgen"], pb.ComposeResponse, events, names=[MUSICGEN],
+            ):  # fmt: skip
+                yield event
         if extras:
             yield pb.ComposeResponse(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=1.0, message="done"))
         self._remember(key, [e.SerializeToString() for e in events])
@@ -330,6 +359,130 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             yield event
         yield pb.SeparateResponse(summary=scope.summary())
 
+    @streaming_rpc("GenerateAudio")
+    async def GenerateAudio(
+        self, request: pb.GenerateAudioRequest, scope: RequestScope
+    ) -> AsyncIterator[pb.GenerateAudioResponse]:
+        prompts = self._generation_prompts(request)
+        self._generation_model(request.model, "model")
+        seconds = request.seconds or DEFAULT_GENERATE_SECONDS
+        if not 0 < seconds <= self.settings.max_generate_seconds:
+            reason = f"must be above 0 and at most {self.settings.max_generate_seconds:g} s, got {seconds:g}"
+            raise (too_large if seconds > 0 else invalid_argument)("seconds", reason)
+        sampling = {
+            name.upper(): getattr(request, name)
+            for name in ("temperature", "top_k", "top_p", "cfg_coef", "seed")
+            if request.HasField(name)
+        }
+        fmt = self._audio_format(request.audio_format, default_sample_rate=MUSICGEN_SAMPLE_RATE)
+        melody = await self._melody(request, scope)
+        key = None
+        if request.HasField("seed"):  # unseeded generation draws a fresh seed: nothing to cache
+            key = cache_key(
+                "generate",
+                {
+                    "prompts": prompts,
+                    "model": self.settings.musicgen_model,
+                    "seconds": seconds,
+                    "sampling": sampling,
+                    "melody": None if melody is None else hashlib.sha256(melody[0].tobytes()).hexdigest(),
+                    "format": dataclasses.asdict(fmt),
+                },
+            )
+            async for event in self._cached_or_fresh(key, request.bypass_cache, scope, pb.GenerateAudioResponse):
+                yield event
+                if event.HasField("summary"):
+                    return
+        events: list[pb.GenerateAudioResponse] = []
+        async for event in self._generate_and_stream(
+            prompts, seconds, sampling, melody, fmt, scope, (0.0, 1.0), pb.GenerateAudioResponse, events
+        ):
+            yield event
+        if key is not None:
+            self._remember(key, [e.SerializeToString() for e in events])
+        yield pb.GenerateAudioResponse(summary=scope.summary())
+
+    def _generation_prompts(self, request: pb.GenerateAudioRequest) -> list[str]:
+        prompts = [("prompt", request.prompt)] + [(f"more_prompts[{i}]", p) for i, p in enumerate(request.more_prompts)]
+        if len(prompts) > MAX_PROMPTS_PER_GENERATION:
+            raise too_large("more_prompts", f"at most {MAX_PROMPTS_PER_GENERATION} prompts per call")
+        for field, prompt in prompts:
+            if not prompt.strip():
+                raise invalid_argument(field, "the prompt is empty; describe the music you want")
+            if len(prompt) > composer.MAX_PROMPT_CHARS:
+                raise too_large(field, f"{len(prompt)} characters is over {composer.MAX_PROMPT_CHARS}")
+        return [prompt for _, prompt in prompts]
+
+    def _generation_model(self, name: str, field: str) -> str:
+        if name and name not in (MUSICGEN, self.settings.musicgen_model):
+            raise invalid_argument(field, f"this server generates with {self.settings.musicgen_model}")
+        return MUSICGEN
+
+    async def _melody(self, request: pb.GenerateAudioRequest, scope: RequestScope) -> tuple[FloatAudio, int] | None:
+        """The melody to follow: a decoded audio file, or a MIDI file rendered on the fluidsynth model."""
+        if request.melody_audio and request.melody_midi:
+            raise invalid_argument("melody_midi", "give melody_audio or melody_midi, not both")
+        if request.melody_audio:
+            header = audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_WAV)  # any file soundfile reads
+            with request_errors():
+                samples, rate = await asyncio.to_thread(audio.decode_upload, request.melody_audio, header)
+            return samples, rate
+        if request.melody_midi:
+            self._midi(request.melody_midi)
+            rendered = await self._render(
+                request.melody_midi, self.settings.default_soundfont, MELODY_FORMAT, False, scope
+            )
+            return rendered.mix, MELODY_FORMAT.sample_rate
+        return None
+
+    async def _generate_and_stream(
+        self,
+        prompts: list[str],
+        seconds: float,
+        sampling: dict[str, float | int],
+        melody: tuple[FloatAudio, int] | None,
+        fmt: audio.ResolvedFormat,
+        scope: RequestScope,
+        span: tuple[float, float],
+        response_type: Any,
+        record: list[Any],
+        names: list[str] | None = None,
+    ) -> AsyncIterator[Any]:
+        """Generates on the musicgen model with token progress and an estimate of the time left, then streams the
+        clips (named by position, or by `names`)."""
+        start, end = span
+        middle = start + (end - start) * 0.9
+        generated = None
+        with scope.stage(pb.STAGE_GENERATING):
+            began = time.perf_counter()
+            stream = self.models.generate_audio(
+                prompts, seconds, sampling, melody, deadline=scope.time_left(), request_id=scope.request_id
+            )
+            async for event in stream:
+                if isinstance(event, Generated):
+                    generated = event
+                    continue
+                fraction = event.done / event.total if event.total else 0.0
+                elapsed = time.perf_counter() - began
+                left = elapsed / fraction * (1 - fraction) if fraction > 0 else 0.0
+                progress = pb.Progress(
+                    stage=pb.STAGE_GENERATING,
+                    fraction=start + (middle - start) * fraction,
+                    message="generating",
+                    done=event.done,
+                    total=event.total,
+                    seconds_left=left,
+                )
+                yield response_type(progress=progress)
+        assert generated is not None  # the stream ends with the clips or raises
+        labels = names or [str(index) for index in range(len(generated.clips))]
+        streams = [
+            (label, analysis.resample(clip, generated.sample_rate, fmt.sample_rate))
+            for label, clip in zip(labels, generated.clips, strict=True)
+        ]
+        async for event in self._stream_audio(streams, fmt, scope, (middle, end), response_type, record):
+            yield event
+
     @unary_rpc("ListModels")
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
         statuses = []
@@ -338,8 +491,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             message = entry.reason
             if entry.state == "UNAVAILABLE" and entry.reason and "unloaded" not in entry.reason:
                 state = pb.MODEL_STATE_FAILED
-            if entry.name == DEMUCS and state == pb.MODEL_STATE_READY:
-                message = await self.models.weights_problem(DEMUCS) or ""
+            if entry.name in (DEMUCS, MUSICGEN) and state == pb.MODEL_STATE_READY:
+                message = await self.models.weights_problem(entry.name) or ""
                 state = pb.MODEL_STATE_WEIGHTS_MISSING if message else state
             statuses.append(pb.ModelStatus(name=entry.name, version=entry.version, state=state, message=message))
         return pb.ListModelsResponse(models=statuses)

@@ -24,6 +24,7 @@ TEXT2MIDI = "text2midi"
 FLUIDSYNTH = "fluidsynth"
 BASIC_PITCH = "basic_pitch"
 DEMUCS = "demucs"
+MUSICGEN = "musicgen"
 # The basic_pitch model's max_batch_size: longer audio goes as several concurrent requests.
 MAX_WINDOWS_PER_REQUEST = 64
 _NOTE_OUTPUTS = {"note": "NOTE", "onset": "ONSET", "contour": "CONTOUR"}
@@ -42,11 +43,29 @@ class Separated:
 
 
 @dataclass(frozen=True)
+class TokenProgress:
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Generated:
+    sample_rate: int
+    clips: list[FloatAudio]  # one [frames, channels] per prompt
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     name: str
     version: str
     state: str  # Triton's: READY, UNAVAILABLE, LOADING...
     reason: str
+
+
+def _tensor(name: str, value: npt.NDArray[Any], datatype: str) -> InferInput:
+    tensor = InferInput(name, list(value.shape), datatype)
+    tensor.set_data_from_numpy(value)
+    return tensor
 
 
 def _bytes_input(name: str, value: bytes) -> InferInput:
@@ -155,34 +174,83 @@ class TritonModels:
     ) -> AsyncIterator[float | Separated]:
         """Streams the demucs model's progress (fractions), then its stems. Cancelling the iteration cancels the
         stream, and the model stops at its next chunk."""
-        samples = InferInput("AUDIO", list(audio.shape), "FP32")
-        samples.set_data_from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-        rate = InferInput("SAMPLE_RATE", [1], "INT32")
-        rate.set_data_from_numpy(np.array([sample_rate], dtype=np.int32))
+        inputs = [
+            _tensor("AUDIO", np.ascontiguousarray(audio, dtype=np.float32), "FP32"),
+            _tensor("SAMPLE_RATE", np.array([sample_rate], dtype=np.int32), "INT32"),
+        ]
+        async for result in self._stream(DEMUCS, inputs, deadline=deadline, request_id=request_id):
+            names = result.as_numpy("STEM_NAMES")
+            if names is None:
+                yield float(result.as_numpy("PROGRESS")[0])
+                continue
+            stems = result.as_numpy("STEMS")
+            yield Separated(
+                int(result.as_numpy("STEMS_SAMPLE_RATE")[0]),
+                {name.decode(): stem for name, stem in zip(names.reshape(-1), stems, strict=True)},
+            )
+            return
+
+    async def generate_audio(
+        self,
+        prompts: list[str],
+        seconds: float,
+        sampling: dict[str, float | int],
+        melody: tuple[FloatAudio, int] | None,
+        *,
+        deadline: float,
+        request_id: str,
+    ) -> AsyncIterator[TokenProgress | Generated]:
+        """Streams the musicgen model's token progress, then the clips. Cancelling the iteration cancels the stream
+        and the model stops generating."""
+        # musicgen is a batched model: every tensor carries this request's row of the batch first.
+        inputs = [
+            _tensor("PROMPT", np.array([[p.encode() for p in prompts]], dtype=np.object_), "BYTES"),
+            _tensor("DURATION", np.array([[seconds]], dtype=np.float32), "FP32"),
+        ]
+        for name, value in sampling.items():
+            dtype, kind = {"TOP_K": (np.int32, "INT32"), "SEED": (np.int64, "INT64")}.get(name, (np.float32, "FP32"))
+            inputs.append(_tensor(name, np.array([[value]], dtype=dtype), kind))
+        if melody is not None:
+            inputs.append(_tensor("MELODY", np.ascontiguousarray(melody[0][np.newaxis], dtype=np.float32), "FP32"))
+            inputs.append(_tensor("MELODY_SAMPLE_RATE", np.array([[melody[1]]], dtype=np.int32), "INT32"))
+        async for result in self._stream(MUSICGEN, inputs, deadline=deadline, request_id=request_id):
+            audio = result.as_numpy("AUDIO")
+            if audio is None:
+                done, total = result.as_numpy("TOKENS_DONE"), result.as_numpy("TOKENS_TOTAL")
+                yield TokenProgress(int(done.reshape(-1)[0]), int(total.reshape(-1)[0]))
+                continue
+            yield Generated(int(result.as_numpy("AUDIO_SAMPLE_RATE").reshape(-1)[0]), list(audio[0]))
+            return
+
+    async def _stream(
+        self, model: str, inputs: list[InferInput], *, deadline: float, request_id: str
+    ) -> AsyncIterator[InferResult]:
+        """The responses of one request to a decoupled model."""
 
         async def one_request() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": DEMUCS, "inputs": [samples, rate], "request_id": request_id}
+            yield {"model_name": model, "inputs": inputs, "request_id": request_id}
 
-        with triton_errors(DEMUCS):
+        with triton_errors(model):
             async for result, error in self.client.stream_infer(one_request(), stream_timeout=deadline):
                 if error is not None:
                     raise error
-                names = result.as_numpy("STEM_NAMES")
-                if names is None:
-                    yield float(result.as_numpy("PROGRESS")[0])
-                    continue
-                stems = result.as_numpy("STEMS")
-                yield Separated(
-                    int(result.as_numpy("STEMS_SAMPLE_RATE")[0]),
-                    {name.decode(): stem for name, stem in zip(names.reshape(-1), stems, strict=True)},
-                )
-                return
+                yield result
 
     async def weights_problem(self, model: str) -> str | None:
-        """What a weights-loading model says about its weights: it answers an empty request with "weights: ..."
-        when they are missing, and with an input error otherwise."""
+        """What a weights-loading model (demucs, musicgen) says about its weights: it answers an empty request
+        with "weights: ..." when they are missing, and with an input error otherwise."""
+        empty = {
+            DEMUCS: [
+                _tensor("AUDIO", np.zeros((0, 2), np.float32), "FP32"),
+                _tensor("SAMPLE_RATE", np.array([44100], np.int32), "INT32"),
+            ],
+            MUSICGEN: [
+                _tensor("PROMPT", np.zeros((1, 0), dtype=np.object_), "BYTES"),
+                _tensor("DURATION", np.array([[0.0]], np.float32), "FP32"),
+            ],
+        }[model]
         try:
-            async for _ in self.separate(np.zeros((0, 2), np.float32), 44100, deadline=10.0, request_id="probe"):
+            async for _ in self._stream(model, empty, deadline=10.0, request_id="weights-probe"):
                 pass
         except ApiError as exc:
             if exc.code == grpc.StatusCode.FAILED_PRECONDITION:

@@ -21,11 +21,13 @@ def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The whole stack; its demucs model is a tiny random HTDemucs written as "htdemucs" in demucs' own file
-    format, so the real loading path runs (no weights can be downloaded here)."""
+    """The whole stack. No weights can be downloaded here: its demucs model is a tiny random HTDemucs written as
+    "htdemucs" in demucs' own file format, so the real loading path runs, and musicgen runs audiocraft's tiny
+    'debug' model."""
     data = tmp_path_factory.mktemp("stack")
     write_random_htdemucs(data / "weights", "htdemucs")
-    with Stack(stack_settings(data, weights_dir=data / "weights", demucs_model="htdemucs")) as running:
+    settings = stack_settings(data, weights_dir=data / "weights", demucs_model="htdemucs", musicgen_model="debug")
+    with Stack(settings) as running:
         yield running
 
 

@@ -96,7 +96,9 @@ def test_separate_uploaded_audio(client: MusicClient) -> None:
 
 def test_list_models(client: MusicClient) -> None:
     states = {m.name: m.state for m in client.list_models()}
-    assert states == dict.fromkeys(("text2midi", "fluidsynth", "basic_pitch", "demucs"), pb.MODEL_STATE_READY)
+    assert states == dict.fromkeys(
+        ("text2midi", "fluidsynth", "basic_pitch", "demucs", "musicgen"), pb.MODEL_STATE_READY
+    )
 
 
 def pcm(samples: npt.NDArray[np.float64], rate: int = 22050) -> tuple[FloatAudio, int]:
@@ -142,15 +144,24 @@ def test_malformed_streams(stack: Stack, client: MusicClient) -> None:
 
 
 def test_missing_weights_are_named(tmp_path: Path) -> None:
-    settings = stack_settings(tmp_path, models=["demucs"], weights_dir=tmp_path / "weights", demucs_model="htdemucs_6s")
+    settings = stack_settings(
+        tmp_path,
+        models=["demucs", "musicgen"],
+        weights_dir=tmp_path / "weights",
+        demucs_model="htdemucs_6s",
+        musicgen_model="musicgen-small",
+    )
     with Stack(settings) as bare, MusicClient(bare.gateway_target, timeout=60) as client:
         states = {m.name: m for m in client.list_models()}
-        assert states["demucs"].state == pb.MODEL_STATE_WEIGHTS_MISSING
-        assert "htdemucs_6s.yaml" in states["demucs"].message
-        assert states["text2midi"].state == pb.MODEL_STATE_UNAVAILABLE, "in the repository, not loaded"
-        with pytest.raises(DgxMusicError) as caught:
+        with pytest.raises(DgxMusicError) as separating:
             client.separate(pcm(np.ones((22050, 2)) * 0.1))
-    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
-    message = caught.value.message
+        with pytest.raises(DgxMusicError) as generating:
+            client.generate_audio(pb.GenerateAudioRequest(prompt="trap drop", seconds=2))
+    assert states["demucs"].state == states["musicgen"].state == pb.MODEL_STATE_WEIGHTS_MISSING
+    assert states["text2midi"].state == pb.MODEL_STATE_UNAVAILABLE, "in the repository, not loaded"
+    assert separating.value.code == generating.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    message = separating.value.message
     assert "htdemucs_6s.yaml" in message and "dgx-music models pull htdemucs_6s" in message
     assert str(tmp_path / "weights") in message
+    message = generating.value.message
+    assert "t5-base" in message and "encodec_32khz" in message and "dgx-music models pull musicgen-small" in message

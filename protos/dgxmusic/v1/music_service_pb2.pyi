@@ -26,6 +26,7 @@ class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_RECEIVING: _ClassVar[Stage]
     STAGE_TRANSCRIBING: _ClassVar[Stage]
     STAGE_SEPARATING: _ClassVar[Stage]
+    STAGE_GENERATING: _ClassVar[Stage]
 MODEL_STATE_UNSPECIFIED: ModelState
 MODEL_STATE_READY: ModelState
 MODEL_STATE_WEIGHTS_MISSING: ModelState
@@ -39,6 +40,7 @@ STAGE_CACHE: Stage
 STAGE_RECEIVING: Stage
 STAGE_TRANSCRIBING: Stage
 STAGE_SEPARATING: Stage
+STAGE_GENERATING: Stage
 
 class SongOptions(_message.Message):
     __slots__ = ("bpm", "key", "bars", "seconds", "seed", "time_signature")
@@ -57,7 +59,7 @@ class SongOptions(_message.Message):
     def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ..., time_signature: _Optional[str] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options")
+    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +69,7 @@ class ComposeRequest(_message.Message):
     TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
     SEPARATE_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTION_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MUSICGEN_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     options: SongOptions
     soundfont: str
@@ -76,7 +79,8 @@ class ComposeRequest(_message.Message):
     transcribe: bool
     separate: str
     transcription_options: TranscriptionOptions
-    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ...) -> None: ...
+    musicgen: str
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
     __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription")
@@ -234,6 +238,48 @@ class SeparateResponse(_message.Message):
     summary: Summary
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
+class GenerateAudioRequest(_message.Message):
+    __slots__ = ("prompt", "more_prompts", "model", "seconds", "temperature", "top_k", "top_p", "cfg_coef", "seed", "melody_audio", "melody_midi", "audio_format", "bypass_cache")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MORE_PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    CFG_COEF_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    MELODY_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    MELODY_MIDI_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    more_prompts: _containers.RepeatedScalarFieldContainer[str]
+    model: str
+    seconds: float
+    temperature: float
+    top_k: int
+    top_p: float
+    cfg_coef: float
+    seed: int
+    melody_audio: bytes
+    melody_midi: bytes
+    audio_format: _audio_pb2.AudioFormat
+    bypass_cache: bool
+    def __init__(self, prompt: _Optional[str] = ..., more_prompts: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., seconds: _Optional[float] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., cfg_coef: _Optional[float] = ..., seed: _Optional[int] = ..., melody_audio: _Optional[bytes] = ..., melody_midi: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+
+class GenerateAudioResponse(_message.Message):
+    __slots__ = ("progress", "audio_header", "audio_chunk", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    audio_header: _audio_pb2.AudioHeader
+    audio_chunk: _audio_pb2.AudioChunk
+    summary: Summary
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -257,14 +303,20 @@ class ModelStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("stage", "fraction", "message")
+    __slots__ = ("stage", "fraction", "message", "done", "total", "seconds_left")
     STAGE_FIELD_NUMBER: _ClassVar[int]
     FRACTION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_LEFT_FIELD_NUMBER: _ClassVar[int]
     stage: Stage
     fraction: float
     message: str
-    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+    done: int
+    total: int
+    seconds_left: float
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., seconds_left: _Optional[float] = ...) -> None: ...
 
 class MidiResult(_message.Message):
     __slots__ = ("midi", "info")

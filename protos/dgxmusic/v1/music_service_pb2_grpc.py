@@ -66,6 +66,11 @@ class MusicServiceStub:
                 request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.GenerateAudio = channel.unary_stream(
+                '/dgxmusic.v1.MusicService/GenerateAudio',
+                request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioRequest.SerializeToString,
+                response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioResponse.FromString,
+                _registered_method=True)
 
 
 class MusicServiceServicer:
@@ -115,6 +120,14 @@ class MusicServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateAudio(self, request, context):
+        """Text (and a melody) -> audio with MusicGen: progress (tokens done of total, time left), then one audio stream
+        per prompt, named by its position ("0", "1"...). Several prompts are generated as one batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MusicServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_MusicServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsRequest.FromString,
                     response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'GenerateAudio': grpc.unary_stream_rpc_method_handler(
+                    servicer.GenerateAudio,
+                    request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioRequest.FromString,
+                    response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class MusicService:
             '/dgxmusic.v1.MusicService/ListModels',
             dgxmusic_dot_v1_dot_music__service__pb2.ListModelsRequest.SerializeToString,
             dgxmusic_dot_v1_dot_music__service__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateAudio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dgxmusic.v1.MusicService/GenerateAudio',
+            dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioRequest.SerializeToString,
+            dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioResponse.FromString,
             options,
             channel_credentials,
             insecure,

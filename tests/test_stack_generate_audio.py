@@ -1,0 +1,109 @@
+"""MusicGen through the real stack, with audiocraft's tiny 'debug' model (no weights can be downloaded here)."""
+
+import threading
+
+import grpc
+import numpy as np
+import pytest
+import tritonclient.grpc as triton_grpc
+
+from clients.client import MusicClient, compose_request, song_options
+from clients.errors import DgxMusicError
+from deploy.launcher import Stack
+from dgxmusic.v1 import music_service_pb2 as pb
+from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
+
+
+def musicgen_counts(stack: Stack) -> tuple[int, int]:
+    with triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}") as triton:
+        stats = triton.get_inference_statistics("musicgen", as_json=True)["model_stats"][0]
+    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+
+
+def test_generate_audio_with_progress(client: MusicClient) -> None:
+    progress: list[pb.Progress] = []
+    result = client.generate_audio(
+        pb.GenerateAudioRequest(prompt="heavy 808 bass drop trap beat 140 BPM", seconds=4, seed=1),
+        on_progress=progress.append,
+    )
+    clip = result.stems["0"]
+    assert result.sample_rate == 32000 and clip.shape[0] == 4 * 32000 and np.isfinite(clip).all()
+    generating = [p for p in progress if p.stage == pb.STAGE_GENERATING]
+    assert generating and generating[-1].done == generating[-1].total > 0
+    assert [p.done for p in generating] == sorted(p.done for p in generating)
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    again = client.generate_audio(
+        pb.GenerateAudioRequest(prompt="heavy 808 bass drop trap beat 140 BPM", seconds=4, seed=1)
+    )
+    assert again.summary.cache_hit and np.array_equal(again.stems["0"], clip)
+
+
+def test_long_form_past_the_window(client: MusicClient) -> None:
+    result = client.generate_audio(pb.GenerateAudioRequest(prompt="ambient drone", seconds=45, seed=3))
+    assert result.stems["0"].shape[0] == 45 * 32000
+
+
+def test_several_prompts_and_concurrent_requests_are_batched(stack: Stack, client: MusicClient) -> None:
+    two = client.generate_audio(pb.GenerateAudioRequest(prompt="house groove", more_prompts=["lofi keys"], seconds=2))
+    assert set(two.stems) == {"0", "1"} and not np.array_equal(two.stems["0"], two.stems["1"])
+
+    before = musicgen_counts(stack)
+    threads = [
+        threading.Thread(target=client.generate_audio, args=(pb.GenerateAudioRequest(prompt=p, seconds=3),))
+        for p in ("techno stab", "dnb break", "pop piano")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    inferences, executions = (after - start for after, start in zip(musicgen_counts(stack), before, strict=True))
+    assert inferences == 3 and executions < inferences
+
+
+def test_cancelled_generation_frees_the_model(stack: Stack, client: MusicClient) -> None:
+    with grpc.insecure_channel(stack.gateway_target) as channel:
+        call = MusicServiceStub(channel).GenerateAudio(
+            pb.GenerateAudioRequest(prompt="endless jam", seconds=280, seed=5), timeout=120
+        )
+        for response in call:
+            if response.progress.stage == pb.STAGE_GENERATING and response.progress.done > 0:
+                break
+        call.cancel()
+    result = client.generate_audio(pb.GenerateAudioRequest(prompt="short one", seconds=1, seed=6))
+    assert result.stems["0"].shape[0] == 32000
+
+
+def test_compose_then_musicgen(client: MusicClient) -> None:
+    request = compose_request("lofi hip hop at 85", options=song_options(bars=2), stems=False)
+    request.musicgen = "musicgen"
+    result = client.compose(request)
+    assert result.stems["musicgen"].shape[0] == result.mix.shape[0], "as long as the song, at its sample rate"
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "field"),
+    [
+        (pb.GenerateAudioRequest(prompt=" "), grpc.StatusCode.INVALID_ARGUMENT, "prompt"),
+        (pb.GenerateAudioRequest(prompt="x", seconds=-1), grpc.StatusCode.INVALID_ARGUMENT, "seconds"),
+        (pb.GenerateAudioRequest(prompt="x", seconds=10_000), grpc.StatusCode.RESOURCE_EXHAUSTED, "seconds"),
+        (
+            pb.GenerateAudioRequest(prompt="x", more_prompts=["y"] * 8),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "more_prompts",
+        ),
+        (pb.GenerateAudioRequest(prompt="x", temperature=-1), grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
+        (pb.GenerateAudioRequest(prompt="x", top_p=2), grpc.StatusCode.INVALID_ARGUMENT, "top_p"),
+        (pb.GenerateAudioRequest(prompt="x", model="musicgen-large"), grpc.StatusCode.INVALID_ARGUMENT, "model"),
+        (pb.GenerateAudioRequest(prompt="x", melody_audio=b"not audio"), grpc.StatusCode.INVALID_ARGUMENT, "audio"),
+        (pb.GenerateAudioRequest(prompt="x", melody_midi=b"not midi"), grpc.StatusCode.INVALID_ARGUMENT, "midi"),
+    ],
+)
+def test_bad_generation_requests(
+    client: MusicClient, request_: pb.GenerateAudioRequest, code: grpc.StatusCode, field: str
+) -> None:
+    with pytest.raises(DgxMusicError) as caught:
+        client.generate_audio(request_)
+    assert caught.value.code == code, caught.value
+    assert [v.field for v in caught.value.violations] == [field]
+    assert client.health() == "SERVING"
