@@ -354,11 +354,12 @@ def list_models(server: str, timeout: float) -> None:
     with _errors(), MusicClient(server, timeout=timeout) as client:
         statuses = client.list_models()
     table = Table()
-    for column in ("model", "version", "state", "details"):
+    for column in ("model", "version", "state", "memory", "details"):
         table.add_column(column)
     for status in statuses:
         state = pb.ModelState.Name(status.state).removeprefix("MODEL_STATE_").lower().replace("_", " ")
-        table.add_row(status.name, status.version, state, status.message)
+        memory = f"{status.memory_bytes / 2**20:.0f} MiB" if status.memory_bytes else "-"
+        table.add_row(status.name, status.version, state, memory, status.message)
     Console().print(table)
 
 

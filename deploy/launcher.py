@@ -256,7 +256,7 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
             child.log.close()
         self.children.clear()
-        for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings)}*"):
+        for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings.triton_grpc_port)}*"):
             leftover.unlink(missing_ok=True)
 
 

@@ -54,9 +54,10 @@ def prepare(work_dir: Path) -> TritonInstall:
     return TritonInstall(root, libs)
 
 
-def shm_prefix(settings: Settings) -> str:
-    """Names this server's /dev/shm regions so that the launcher removes exactly its own leftovers."""
-    return f"dgxmusic_{settings.triton_grpc_port}_"
+def shm_prefix(grpc_port: int) -> str:
+    """Names the /dev/shm regions of the Triton on this port, so that the launcher removes exactly its own
+    leftovers (and its stub processes can be told apart)."""
+    return f"dgxmusic_{grpc_port}_"
 
 
 def command(install: TritonInstall, settings: Settings) -> list[str]:
@@ -77,7 +78,7 @@ def command(install: TritonInstall, settings: Settings) -> list[str]:
         *(f"--load-model={model}" for model in settings.models),
         "--exit-on-error=false",
         "--strict-readiness=true",
-        f"--backend-config=python,shm-region-prefix-name={shm_prefix(settings)}",
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix(settings.triton_grpc_port)}",
         # Audio tensors are tens of MB: grow the stub's shared memory in large steps, not 1 MB ones.
         "--backend-config=python,shm-default-byte-size=67108864",
         "--backend-config=python,shm-growth-byte-size=67108864",

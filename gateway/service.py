@@ -21,6 +21,7 @@ from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis
 from gateway.cache import JobStore, ResultCache, cache_key
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
+from gateway.memory import model_memory
 from gateway.scope import RequestScope, streaming_rpc, unary_rpc
 from gateway.triton import DEMUCS, MUSICGEN, Generated, Rendered, TritonModels
 from gateway.uploads import receive_audio
@@ -485,6 +486,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     @unary_rpc("ListModels")
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
+        triton_port = int(self.settings.triton_url.rsplit(":", 1)[-1])
+        memory = await asyncio.to_thread(model_memory, triton_port) if _is_local(self.settings.triton_url) else {}
         statuses = []
         for entry in await self.models.repository():
             state = pb.MODEL_STATE_READY if entry.state == "READY" else pb.MODEL_STATE_UNAVAILABLE
@@ -494,7 +497,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             if entry.name in (DEMUCS, MUSICGEN) and state == pb.MODEL_STATE_READY:
                 message = await self.models.weights_problem(entry.name) or ""
                 state = pb.MODEL_STATE_WEIGHTS_MISSING if message else state
-            statuses.append(pb.ModelStatus(name=entry.name, version=entry.version, state=state, message=message))
+            statuses.append(
+                pb.ModelStatus(
+                    name=entry.name,
+                    version=entry.version,
+                    state=state,
+                    message=message,
+                    memory_bytes=memory.get(entry.name, 0),
+                )
+            )
         return pb.ListModelsResponse(models=statuses)
 
     def _separation_model(self, name: str, field: str) -> str:
@@ -584,6 +595,10 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 record.append(event)
                 yield event
             yield response_type(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=end, message="sent"))
+
+
+def _is_local(url: str) -> bool:
+    return url.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
 
 
 def _progress(plan: dict[pb.Stage, float], stage: pb.Stage, message: str) -> pb.Progress:

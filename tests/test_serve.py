@@ -47,7 +47,9 @@ def test_serve_runs_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
                     assert time.monotonic() < deadline, "the stack did not come up"
                     time.sleep(0.25)
             assert client.generate_midi("techno 130").midi.startswith(b"MThd")
-        assert list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings)}*")), "Triton's stubs use /dev/shm"
+        assert list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*")), (
+            "Triton's stubs use /dev/shm"
+        )
         serve.send_signal(signum)
         assert serve.wait(timeout=60) == 0
     finally:
@@ -55,7 +57,7 @@ def test_serve_runs_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
             serve.kill()
     assert _processes_mentioning(str(settings.data_dir.resolve())) == []
     assert _processes_mentioning(f"--grpc-port={settings.triton_grpc_port}") == []
-    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings)}*"))
+    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
 
 
 def test_a_taken_port_is_named(tmp_path: Path) -> None:

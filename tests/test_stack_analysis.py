@@ -95,7 +95,9 @@ def test_separate_uploaded_audio(client: MusicClient) -> None:
 
 
 def test_list_models(client: MusicClient) -> None:
-    states = {m.name: m.state for m in client.list_models()}
+    models = client.list_models()
+    assert all(m.memory_bytes > 10 * 2**20 for m in models), "each stub's resident memory is reported"
+    states = {m.name: m.state for m in models}
     assert states == dict.fromkeys(
         ("text2midi", "fluidsynth", "basic_pitch", "demucs", "musicgen"), pb.MODEL_STATE_READY
     )

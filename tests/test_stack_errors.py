@@ -4,7 +4,6 @@ import io
 import os
 import signal
 import time
-from pathlib import Path
 
 import grpc
 import mido
@@ -12,10 +11,10 @@ import pytest
 
 from clients.client import MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
-from deploy import triton
 from deploy.launcher import Stack
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.memory import model_stubs
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 TOO_LARGE = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -110,30 +109,15 @@ def test_one_millisecond_deadline(stack: Stack, client: MusicClient) -> None:
     assert_still_serving(client)
 
 
-def _stub_pids(model: str, stack: Stack) -> list[int]:
-    """The python-backend stub processes of one model of this stack (its shm prefix names the stack)."""
-    prefix = triton.shm_prefix(stack.settings).encode()
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if (
-                cmdline[0].endswith(b"triton_python_backend_stub")
-                and any(f"/{model}/1/model.py".encode() in arg for arg in cmdline)
-                and any(prefix in arg for arg in cmdline)
-            ):
-                pids.append(int(proc.name))
-    return pids
-
-
 def test_a_killed_model_stub_is_reloaded(stack: Stack, client: MusicClient) -> None:
-    pids = _stub_pids("text2midi", stack)
+    pids = model_stubs(stack.settings.triton_grpc_port)["text2midi"]
     assert pids, "the text2midi stub runs as its own process"
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     assert client.generate_midi("drum and bass 174 amen break", song_options(bars=1)).midi.startswith(b"MThd")
-    assert client.health() == "SERVING"
+    # Health follows Triton's readiness, polled every few seconds: it may have seen the model reloading.
+    deadline = time.monotonic() + 30
+    while client.health() != "SERVING":
+        assert time.monotonic() < deadline, "health did not come back after the reload"
+        time.sleep(0.5)
