@@ -30,12 +30,15 @@ _SAMPLE_FORMATS = {
 
 @contextmanager
 def _progress_bar() -> Iterator[Callable[[pb.Progress], None]]:
-    columns = (TextColumn("{task.description:<22}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description:<34}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("starting", total=1.0)
 
         def update(event: pb.Progress) -> None:
-            bar.update(task, completed=event.fraction, description=event.message or pb.Stage.Name(event.stage))
+            description = event.message or pb.Stage.Name(event.stage)
+            if event.total:  # MusicGen counts tokens and estimates the time left
+                description = f"{description} {event.done}/{event.total} ~{event.seconds_left:.0f} s left"
+            bar.update(task, completed=event.fraction, description=description)
 
         yield update
         bar.update(task, completed=1.0, description="done")
@@ -378,6 +381,25 @@ def pull(name: str) -> None:
         console.print(f"[red]error[/red] {exc}")
         sys.exit(1)
     console.print(f"{name}: weights in {', '.join(map(str, places))}")
+
+
+@main.command()
+@click.option("--profile", default="embedded", show_default=True, help="a name in deploy/profiles or a .toml path")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/model_repository"))
+def plan(profile: str, out: Path) -> None:
+    """Render the model repository for a hardware profile, checking that it fits the memory budget."""
+    _server_side()
+    from deploy.planner import PlanError, load_profile
+    from deploy.planner import plan as plan_repository
+
+    try:
+        summary = plan_repository(load_profile(profile), out)
+    except PlanError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        sys.exit(1)
+    console.print(f"wrote {out} for profile {profile}: {summary['memory_gb']} GB of {summary['budget_gb']}")
+    if summary["tritonserver_flags"]:
+        console.print(f"tritonserver flags: {' '.join(summary['tritonserver_flags'])}")  # type: ignore[arg-type]
 
 
 def _server_side() -> None:
