@@ -98,3 +98,11 @@ def environment(install: TritonInstall, base: dict[str, str]) -> dict[str, str]:
         part for part in (libdir, str(install.libs), env.get("LD_LIBRARY_PATH", "")) if part
     )
     return env
+
+
+def instance_device(args: dict[str, str]) -> str:
+    """The torch device of a python-backend model instance: "cuda:N" for a KIND_GPU instance (the planner's GPU
+    profiles), "cpu" otherwise. `args` is what Triton passes to initialize()."""
+    if args.get("model_instance_kind") == "GPU":
+        return f"cuda:{args.get('model_instance_device_id', '0')}"
+    return "cpu"

@@ -47,8 +47,9 @@ def repo_id(name: str) -> str:
     return f"facebook/{name}"
 
 
-def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None) -> "MusicGen":
-    """MusicGen `name` on the CPU, in eval mode; raises UnknownModel or MissingWeights."""
+def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None, device: str = "cpu") -> "MusicGen":
+    """MusicGen `name` on `device` ("cpu", or "cuda:N" for a GPU instance; the debug model stays on the CPU), in
+    eval mode; raises UnknownModel or MissingWeights."""
     if name == DEBUG:
         return _debug_model()
     if name not in MODELS:
@@ -58,7 +59,7 @@ def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None) -> "M
         raise MissingWeights(name, missing)
     musicgen = import_audiocraft_models().MusicGen
     try:
-        model: MusicGen = musicgen.get_pretrained(source, device="cpu")
+        model: MusicGen = musicgen.get_pretrained(source, device=device)
     except (LocalEntryNotFoundError, OSError) as exc:
         # A snapshot with its config but not its other files: name the part that failed to load.
         raise MissingWeights(name, {"a file of the snapshots": f"{type(exc).__name__}: {exc}"}) from exc

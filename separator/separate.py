@@ -51,10 +51,13 @@ class _Chunks:
 class Separator:
     """One loaded demucs model and the limits it runs under."""
 
-    def __init__(self, model: AnyModel, *, max_seconds: float = 600.0, overlap: float = 0.25) -> None:
+    def __init__(
+        self, model: AnyModel, *, max_seconds: float = 600.0, overlap: float = 0.25, device: str = "cpu"
+    ) -> None:
         self.model = model
         self.max_seconds = max_seconds
         self.overlap = overlap
+        self.device = device  # "cpu", or "cuda:N" for a GPU instance
 
     @property
     def sources(self) -> list[str]:
@@ -110,7 +113,8 @@ class Separator:
                 split=True,
                 overlap=self.overlap,
                 callback=progress,
-            )[0]
+                device=self.device,
+            )[0].cpu()
         sources = sources * std + mean
         return {
             name: np.ascontiguousarray(sources[index].T.numpy(), dtype=np.float32)

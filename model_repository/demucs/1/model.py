@@ -11,6 +11,7 @@ import triton_python_backend_utils as pb_utils
 
 import separator
 from deploy.settings import Settings
+from deploy.triton import instance_device
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -32,6 +33,7 @@ class TritonPythonModel:
 
         # A parameter set in config.pbtxt wins; Settings (the environment) otherwise.
         settings = Settings()
+        self.device = instance_device(args)
         self.model_name = parameter("DEMUCS_MODEL") or settings.demucs_model
         self.weights_dir = Path(parameter("WEIGHTS_DIR") or settings.weights_dir)
         self.max_seconds = settings.max_separate_seconds
@@ -50,7 +52,7 @@ class TritonPythonModel:
     def _loaded(self) -> separator.Separator:
         if self.separator is None:
             model = separator.load_model(self.model_name, self.weights_dir)
-            self.separator = separator.Separator(model, max_seconds=self.max_seconds)
+            self.separator = separator.Separator(model, max_seconds=self.max_seconds, device=self.device)
         return self.separator
 
     def _separate(self, request: Any, sender: Any) -> Any:

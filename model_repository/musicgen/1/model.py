@@ -17,6 +17,7 @@ import triton_python_backend_utils as pb_utils
 
 import generator
 from deploy.settings import Settings
+from deploy.triton import instance_device
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -56,6 +57,7 @@ class TritonPythonModel:
 
         # A parameter set in config.pbtxt wins; Settings (the environment) otherwise.
         settings = Settings()
+        self.device = instance_device(args)
         self.model_name = parameter("MUSICGEN_MODEL") or settings.musicgen_model
         self.weights_dir = Path(parameter("WEIGHTS_DIR") or settings.weights_dir)
         self.max_seconds = float(parameter("MAX_SECONDS") or settings.max_generate_seconds)
@@ -89,7 +91,7 @@ class TritonPythonModel:
 
     def _loaded(self) -> generator.Generator:
         if self.generator is None:
-            model = generator.load_model(self.model_name, self.weights_dir)
+            model = generator.load_model(self.model_name, self.weights_dir, self.device)
             self.generator = generator.Generator(model, max_seconds=self.max_seconds)
         return self.generator
 
