@@ -1,6 +1,7 @@
 """Runs Triton from the nvidia-pytriton wheel on any machine (the embedded default): lays out a server folder with
 the python backend stub for this interpreter and builds the command line (see ARCHITECTURE.md for why each flag)."""
 
+import json
 import os
 import shutil
 import sys
@@ -106,3 +107,10 @@ def instance_device(args: dict[str, str]) -> str:
     if args.get("model_instance_kind") == "GPU":
         return f"cuda:{args.get('model_instance_device_id', '0')}"
     return "cpu"
+
+
+def model_parameters(args: dict[str, str]) -> dict[str, str]:
+    """The string parameters of a model's config.pbtxt, from the `args` Triton passes to initialize(). A parameter
+    set there wins over the settings (the environment) for that model."""
+    parameters: dict[str, dict[str, str]] = json.loads(args["model_config"]).get("parameters", {})
+    return {key: value.get("string_value", "") for key, value in parameters.items()}

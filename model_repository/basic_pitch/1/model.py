@@ -2,13 +2,13 @@
 batch and are split back per request; a request with bad windows gets its error in-band and never fails the
 batch."""
 
-import json
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import transcriber
+from deploy.triton import model_parameters
 
 # Triton output name -> transcriber's output name.
 _OUTPUTS = {"NOTE": "note", "ONSET": "onset", "CONTOUR": "contour"}
@@ -16,8 +16,7 @@ _OUTPUTS = {"NOTE": "note", "ONSET": "onset", "CONTOUR": "contour"}
 
 class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
-        parameters = json.loads(args["model_config"]).get("parameters", {})
-        threads = int(parameters.get("THREADS", {}).get("string_value", transcriber.DEFAULT_THREADS))
+        threads = int(model_parameters(args).get("THREADS") or transcriber.DEFAULT_THREADS)
         self.model = transcriber.NoteModel(threads=threads)
 
     def execute(self, requests: list[Any]) -> list[Any]:

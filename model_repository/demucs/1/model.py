@@ -2,7 +2,6 @@
 the final response; errors in-band. A cancelled request stops at the next chunk. Missing weights do not stop the
 model from loading: each request answers with the files to fetch, and loading is retried until they are there."""
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import triton_python_backend_utils as pb_utils
 
 import separator
 from deploy.settings import Settings
-from deploy.triton import instance_device
+from deploy.triton import instance_device, model_parameters
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -26,12 +25,7 @@ def _progress(fraction: float) -> Any:
 
 class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
-        parameters = json.loads(args["model_config"]).get("parameters", {})
-
-        def parameter(key: str) -> str:
-            return str(parameters.get(key, {}).get("string_value", ""))
-
-        # A parameter set in config.pbtxt wins; Settings (the environment) otherwise.
+        parameter = model_parameters(args).get
         settings = Settings()
         self.device = instance_device(args)
         self.model_name = parameter("DEMUCS_MODEL") or settings.demucs_model

@@ -5,7 +5,6 @@ one request at a time. A cancelled request stops the generation once every reque
 Missing weights do not stop the model from loading: each request answers with the parts to fetch, and loading is
 retried until they are there."""
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +16,7 @@ import triton_python_backend_utils as pb_utils
 
 import generator
 from deploy.settings import Settings
-from deploy.triton import instance_device
+from deploy.triton import instance_device, model_parameters
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -50,12 +49,7 @@ class _Job:
 
 class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
-        parameters = json.loads(args["model_config"]).get("parameters", {})
-
-        def parameter(key: str) -> str:
-            return str(parameters.get(key, {}).get("string_value", ""))
-
-        # A parameter set in config.pbtxt wins; Settings (the environment) otherwise.
+        parameter = model_parameters(args).get
         settings = Settings()
         self.device = instance_device(args)
         self.model_name = parameter("MUSICGEN_MODEL") or settings.musicgen_model
