@@ -13,10 +13,11 @@ from generator.errors import (
     WeightsDownloadFailed,
 )
 from generator.generate import Audio, GenerationParams, Generator, set_threads
-from generator.weights import DEBUG, DEFAULT_MODEL, MODELS, known_models, load_model, pull_weights
+from generator.weights import DEBUG, DEBUG_MELODY, DEFAULT_MODEL, MODELS, known_models, load_model, pull_weights
 
 __all__ = [
     "DEBUG",
+    "DEBUG_MELODY",
     "DEFAULT_MODEL",
     "MODELS",
     "Audio",

@@ -10,6 +10,9 @@ the hub client does not even ask for newer revisions): what is absent is reporte
 ``debug`` is audiocraft's tiny random test model (no weights), built by audiocraft's builders as
 ``MusicGen.get_pretrained('debug')`` builds it, except that its text conditioner uses audiocraft's ``noop``
 tokenizer: the ``whitespace`` one loads spaCy's ``en_core_web_sm`` pipeline, which is downloaded at run time.
+``debug-melody`` is the same tiny random model with musicgen-melody's conditioning: audiocraft's
+``ChromaStemConditioner`` (``self_wav``, prepended to the sequence like musicgen-melody's) whose demucs is demucs' own
+random ``demucs_unittest`` model instead of ``htdemucs`` (whose weights are downloaded at run time).
 """
 
 from pathlib import Path
@@ -24,8 +27,10 @@ from generator.errors import MissingWeights, UnknownModel, WeightsDownloadFailed
 
 if TYPE_CHECKING:
     from audiocraft.models.musicgen import MusicGen
+    from audiocraft.modules.conditioners import ChromaStemConditioner
 
 DEBUG: Final = "debug"
+DEBUG_MELODY: Final = "debug-melody"
 DEFAULT_MODEL: Final = "musicgen-small"
 MODELS: Final = ("musicgen-small", "musicgen-medium", "musicgen-melody", "musicgen-large")
 MUSICGEN_FILES: Final = ("state_dict.bin", "compression_state_dict.bin")
@@ -39,7 +44,7 @@ DEBUG_MAX_SECONDS: Final = 30.0
 
 def known_models() -> list[str]:
     """The model names `load_model` accepts."""
-    return [*MODELS, DEBUG]
+    return [*MODELS, DEBUG, DEBUG_MELODY]
 
 
 def repo_id(name: str) -> str:
@@ -50,8 +55,8 @@ def repo_id(name: str) -> str:
 def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None, device: str = "cpu") -> "MusicGen":
     """MusicGen `name` on `device` ("cpu", or "cuda:N" for a GPU instance; the debug model stays on the CPU), in
     eval mode; raises UnknownModel or MissingWeights."""
-    if name == DEBUG:
-        return _debug_model()
+    if name in (DEBUG, DEBUG_MELODY):
+        return _debug_model(melody=name == DEBUG_MELODY)
     if name not in MODELS:
         raise UnknownModel(name, known_models())
     source, missing = _locate(name, weights_dir)
@@ -90,23 +95,29 @@ def _cached(repo: str, filename: str) -> bool:
     return isinstance(try_to_load_from_cache(repo, filename), str)
 
 
-def _debug_model() -> "MusicGen":
+def _debug_model(*, melody: bool = False) -> "MusicGen":
     models = import_audiocraft_models()
     from audiocraft.models.builders import get_debug_compression_model
     from audiocraft.models.lm import LMModel
     from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
-    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
+    from audiocraft.modules.conditioners import BaseConditioner, ConditionFuser, ConditioningProvider, LUTConditioner
 
     # The same random model in every process, without disturbing the caller's random state.
     with torch.random.fork_rng():
         torch.manual_seed(0)
         compression_model = get_debug_compression_model("cpu")
         dim = 16
-        conditioner = LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")
+        conditioners: dict[str, BaseConditioner] = {
+            "description": LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")
+        }
+        prepend = []
+        if melody:
+            conditioners["self_wav"] = _debug_chroma_stem(dim, DEBUG_MAX_SECONDS)
+            prepend.append("self_wav")
         lm = LMModel(
             DelayedPatternProvider(n_q=4),
-            ConditioningProvider({"description": conditioner}),
-            ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
+            ConditioningProvider(conditioners),
+            ConditionFuser({"cross": ["description"], "prepend": prepend, "sum": [], "input_interpolate": []}),
             n_q=4,
             card=400,
             dim=dim,
@@ -116,8 +127,39 @@ def _debug_model() -> "MusicGen":
             cross_attention=True,
             causal=True,
         ).eval()
-    model: MusicGen = models.MusicGen(DEBUG, compression_model, lm, max_duration=DEBUG_MAX_SECONDS)
+    name = DEBUG_MELODY if melody else DEBUG
+    model: MusicGen = models.MusicGen(name, compression_model, lm, max_duration=DEBUG_MAX_SECONDS)
     return model
+
+
+def _debug_chroma_stem(dim: int, duration: float) -> "ChromaStemConditioner":
+    """audiocraft's ChromaStemConditioner as musicgen-melody configures it (32 kHz, 12 chroma bins, 2**14 STFT,
+    argmax, lengths matched at eval as `MusicGen.get_pretrained` sets them), with `demucs_unittest` for htdemucs.
+
+    Its ``__init__`` loads htdemucs unconditionally, so this sets the same attributes that ``__init__`` sets in
+    audiocraft 1.3.0 (no eval wavs, no cache) after the base class's own ``__init__``.
+    """
+    from audiocraft.modules.chroma import ChromaExtractor
+    from audiocraft.modules.conditioners import ChromaStemConditioner, WaveformConditioner
+    from audiocraft.utils.autocast import TorchAutocast
+    from demucs.pretrained import get_model
+
+    conditioner = ChromaStemConditioner.__new__(ChromaStemConditioner)
+    WaveformConditioner.__init__(conditioner, dim=12, output_dim=dim, device="cpu")
+    conditioner.autocast = TorchAutocast(enabled=False, device_type="cpu", dtype=torch.float32)
+    conditioner.sample_rate = 32000
+    conditioner.match_len_on_eval = True
+    conditioner._use_masking = False
+    conditioner.duration = duration
+    # Kept out of the module tree (no state-dict entries), as audiocraft keeps htdemucs.
+    demucs = conditioner.__dict__["demucs"] = get_model("demucs_unittest").eval()
+    sources: list[str] = list(demucs.sources)
+    conditioner.stem_indices = torch.LongTensor([sources.index("vocals"), sources.index("other")])
+    conditioner.chroma = ChromaExtractor(sample_rate=32000, n_chroma=12, radix2_exp=14, argmax=True)
+    conditioner.chroma_len = conditioner._get_chroma_len()
+    conditioner.eval_wavs = None
+    conditioner.cache = None
+    return conditioner
 
 
 def pull_weights(name: str = DEFAULT_MODEL) -> list[Path]:

@@ -23,10 +23,12 @@ def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole stack. No weights can be downloaded here: its demucs model is a tiny random HTDemucs written as
     "htdemucs" in demucs' own file format, so the real loading path runs, and musicgen runs audiocraft's tiny
-    'debug' model."""
+    'debug' model with musicgen-melody's chroma conditioning ('debug-melody')."""
     data = tmp_path_factory.mktemp("stack")
     write_random_htdemucs(data / "weights", "htdemucs")
-    settings = stack_settings(data, weights_dir=data / "weights", demucs_model="htdemucs", musicgen_model="debug")
+    settings = stack_settings(
+        data, weights_dir=data / "weights", demucs_model="htdemucs", musicgen_model="debug-melody"
+    )
     with Stack(settings) as running:
         yield running
 

@@ -1,12 +1,15 @@
 """MusicGen through the real stack, with audiocraft's tiny 'debug' model (no weights can be downloaded here)."""
 
+import io
 import threading
 
 import grpc
 import numpy as np
 import pytest
+import soundfile
 import tritonclient.grpc as triton_grpc
 
+from clients.audio import FloatAudio
 from clients.client import MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
 from deploy.launcher import Stack
@@ -74,11 +77,27 @@ def test_cancelled_generation_frees_the_model(stack: Stack, client: MusicClient)
     assert result.stems["0"].shape[0] == 32000
 
 
-def test_compose_then_musicgen(client: MusicClient) -> None:
+def test_compose_then_musicgen_it(client: MusicClient) -> None:
     request = compose_request("lofi hip hop at 85", options=song_options(bars=2), stems=False)
     request.musicgen = "musicgen"
     result = client.compose(request)
     assert result.stems["musicgen"].shape[0] == result.mix.shape[0], "as long as the song, at its sample rate"
+
+
+def test_a_melody_from_audio_or_midi_changes_the_clip(client: MusicClient) -> None:
+    song = client.compose(compose_request("pop 120 in C major", options=song_options(bars=2), stems=False))
+    wav = io.BytesIO()
+    soundfile.write(wav, song.mix, song.sample_rate, format="WAV", subtype="FLOAT")
+
+    def clip(melody_audio: bytes = b"", melody_midi: bytes = b"") -> FloatAudio:
+        request = pb.GenerateAudioRequest(
+            prompt="synth pop", seconds=2, seed=4, bypass_cache=True, melody_audio=melody_audio, melody_midi=melody_midi
+        )
+        return client.generate_audio(request).stems["0"]
+
+    plain, from_audio, from_midi = clip(), clip(melody_audio=wav.getvalue()), clip(melody_midi=song.midi)
+    assert plain.shape == from_audio.shape == from_midi.shape == (2 * 32000, 1)
+    assert not np.array_equal(plain, from_audio) and not np.array_equal(plain, from_midi)
 
 
 @pytest.mark.parametrize(
