@@ -3,6 +3,7 @@ the python backend stub for this interpreter and builds the command line (see AR
 
 import json
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -114,3 +115,28 @@ def model_parameters(args: dict[str, str]) -> dict[str, str]:
     set there wins over the settings (the environment) for that model."""
     parameters: dict[str, dict[str, str]] = json.loads(args["model_config"]).get("parameters", {})
     return {key: value.get("string_value", "") for key, value in parameters.items()}
+
+
+# The models' in-band errors, written by the model.py files and read by the gateway: "<field>: <reason>", or
+# "<field> (too large): <reason>" for input over a limit, which Triton's error codes cannot say.
+_ERROR_MESSAGE = re.compile(
+    r"(?:\[request id: [^\]]*\]\s*)?(?P<field>[a-z_]+)(?P<too_large> \(too large\))?: (?P<reason>.*)", re.DOTALL
+)
+
+
+@dataclass(frozen=True)
+class ModelError:
+    field: str
+    reason: str
+    too_large: bool = False
+
+
+def error_message(field: str, reason: object, *, too_large: bool = False) -> str:
+    return f"{field}{' (too large)' if too_large else ''}: {reason}"
+
+
+def parse_error_message(message: str) -> ModelError | None:
+    match = _ERROR_MESSAGE.match(message)
+    if match is None:
+        return None
+    return ModelError(match["field"], match["reason"], bool(match["too_large"]))

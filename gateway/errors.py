@@ -1,7 +1,6 @@
 """Every failure a client can see, as one exception type carrying a gRPC status code and google.rpc details, and
 the context managers that turn lower-layer errors (Triton, the composer, the renderer) into it."""
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,9 +11,9 @@ from grpc_status import rpc_status
 from tritonclient.utils import InferenceServerException
 
 import composer
-import renderers
 import transcriber
 from clients.audio import AudioFormatError
+from deploy.triton import parse_error_message
 
 
 class ApiError(Exception):
@@ -46,8 +45,6 @@ def too_large(field: str, reason: str) -> ApiError:
     return ApiError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{field}: {reason}", field)
 
 
-# Triton reports "StatusCode.X"; our models prefix in-band errors with the request field they concern.
-_TRITON_FIELD = re.compile(r"(?:\[request id: [^\]]*\]\s*)?(?P<field>[a-z_]+): (?P<reason>.*)", re.DOTALL)
 # Per model: the fields its in-band errors name -> the API field a client sent them in.
 _OPTIONS = {name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed", "time_signature")}
 _MODEL_FIELDS: dict[str, dict[str, str]] = {
@@ -69,16 +66,14 @@ def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     name = status.removeprefix("StatusCode.")
     code = grpc.StatusCode[name] if name in grpc.StatusCode.__members__ else grpc.StatusCode.INTERNAL
     message = str(exc.message() or exc)
-    match = _TRITON_FIELD.match(message)
-    field, reason = (match["field"], match["reason"]) if match else (None, message)
-    if field == "weights":  # the model runs, but its weights are not on this server
-        return ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"model {model}: {reason}")
+    error = parse_error_message(message)  # Triton reports "StatusCode.X"; the message names the model's field
+    if error is not None and error.field == "weights":  # the model runs, but its weights are not on this server
+        return ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"model {model}: {error.reason}")
     # Errors on a decoupled model's stream arrive without a status code; the field prefix says what they are.
     fields = _MODEL_FIELDS.get(model, {})
-    if (code == grpc.StatusCode.INVALID_ARGUMENT or not status) and field in fields:
-        if "over the limit" in reason or "must be at most" in reason:
-            return too_large(fields[field], reason)
-        return invalid_argument(fields[field], reason)
+    if error is not None and error.field in fields and (code == grpc.StatusCode.INVALID_ARGUMENT or not status):
+        make = too_large if error.too_large else invalid_argument
+        return make(fields[error.field], error.reason)
     if code == grpc.StatusCode.UNAVAILABLE or "is not healthy" in message:
         return ApiError(grpc.StatusCode.UNAVAILABLE, f"model {model} is unavailable: {message}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -104,10 +99,6 @@ def request_errors(prefix: str = "", prompt_field: str = "prompt") -> Iterator[N
         raise too_large(_song_field(exc.field, prefix, prompt_field), exc.reason) from exc
     except composer.InvalidSongRequest as exc:
         raise invalid_argument(_song_field(exc.field, prefix, prompt_field), exc.reason) from exc
-    except renderers.MidiTooLong as exc:
-        raise too_large("midi", str(exc)) from exc
-    except renderers.InvalidMidi as exc:
-        raise invalid_argument("midi", str(exc)) from exc
     except AudioFormatError as exc:
         raise invalid_argument(exc.field, exc.reason) from exc
     except transcriber.AudioTooLong as exc:

@@ -8,7 +8,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import transcriber
-from deploy.triton import model_parameters
+from deploy.triton import error_message, model_parameters
 
 # Triton output name -> transcriber's output name.
 _OUTPUTS = {"NOTE": "note", "ONSET": "onset", "CONTOUR": "contour"}
@@ -27,7 +27,7 @@ class TritonPythonModel:
             try:
                 transcriber.check_windows(windows)
             except transcriber.InvalidTranscriptionRequest as exc:
-                error = pb_utils.TritonError(f"{exc.field}: {exc.reason}", pb_utils.TritonError.INVALID_ARG)
+                error = pb_utils.TritonError(error_message(exc.field, exc.reason), pb_utils.TritonError.INVALID_ARG)
                 responses[index] = pb_utils.InferenceResponse(error=error)
             else:
                 valid.append((index, windows))

@@ -10,13 +10,15 @@ import triton_python_backend_utils as pb_utils
 
 import separator
 from deploy.settings import Settings
-from deploy.triton import instance_device, model_parameters
+from deploy.triton import error_message, instance_device, model_parameters
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
 
-def _error(field: str, reason: object, code: int) -> Any:
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{field}: {reason}", code))
+def _error(field: str, reason: object, code: int, *, too_large: bool = False) -> Any:
+    return pb_utils.InferenceResponse(
+        error=pb_utils.TritonError(error_message(field, reason, too_large=too_large), code)
+    )
 
 
 def _progress(fraction: float) -> Any:
@@ -63,7 +65,8 @@ class TritonPythonModel:
         except separator.MissingWeights as exc:
             return _error("weights", exc, pb_utils.TritonError.UNAVAILABLE)
         except separator.InvalidAudio as exc:
-            return _error(exc.field, exc.reason, pb_utils.TritonError.INVALID_ARG)
+            too_long = isinstance(exc, separator.AudioTooLong)
+            return _error(exc.field, exc.reason, pb_utils.TritonError.INVALID_ARG, too_large=too_long)
         except separator.SeparationCancelled as exc:
             return _error("request", exc, pb_utils.TritonError.CANCELLED)
         names = np.array([name.encode() for name in stems], dtype=np.object_)

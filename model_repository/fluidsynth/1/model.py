@@ -8,6 +8,7 @@ import triton_python_backend_utils as pb_utils
 
 import renderers
 from deploy.settings import Settings
+from deploy.triton import error_message
 
 
 def _input(request: Any, name: str) -> Any | None:
@@ -15,8 +16,10 @@ def _input(request: Any, name: str) -> Any | None:
     return None if tensor is None else tensor.as_numpy().reshape(-1)[0]
 
 
-def _error(field: str, reason: object, code: int) -> Any:
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{field}: {reason}", code))
+def _error(field: str, reason: object, code: int, *, too_large: bool = False) -> Any:
+    return pb_utils.InferenceResponse(
+        error=pb_utils.TritonError(error_message(field, reason, too_large=too_large), code)
+    )
 
 
 class TritonPythonModel:
@@ -57,7 +60,8 @@ class TritonPythonModel:
         except renderers.SoundFontNotFound as exc:
             return _error("soundfont", exc, pb_utils.TritonError.INVALID_ARG)
         except renderers.InvalidMidi as exc:
-            return _error("midi", exc, pb_utils.TritonError.INVALID_ARG)
+            too_long = isinstance(exc, renderers.MidiTooLong | renderers.MidiTooLarge)
+            return _error("midi", exc, pb_utils.TritonError.INVALID_ARG, too_large=too_long)
         except renderers.SoundFontLoadError as exc:
             return _error("soundfont", exc, pb_utils.TritonError.UNAVAILABLE)
 

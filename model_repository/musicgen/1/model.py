@@ -16,13 +16,20 @@ import triton_python_backend_utils as pb_utils
 
 import generator
 from deploy.settings import Settings
-from deploy.triton import instance_device, model_parameters
+from deploy.triton import error_message, instance_device, model_parameters
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
 
-def _error(field: str, reason: object, code: int) -> Any:
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{field}: {reason}", code))
+def _error(field: str, reason: object, code: int, *, too_large: bool = False) -> Any:
+    return pb_utils.InferenceResponse(
+        error=pb_utils.TritonError(error_message(field, reason, too_large=too_large), code)
+    )
+
+
+def _invalid(exc: generator.InvalidGeneration) -> Any:
+    too_long = isinstance(exc, generator.GenerationTooLong)
+    return _error(exc.field, exc.reason, pb_utils.TritonError.INVALID_ARG, too_large=too_long)
 
 
 def _scalar(request: Any, name: str) -> Any:
@@ -77,7 +84,7 @@ class TritonPythonModel:
                 # Each request is validated alone, so that one bad request does not fail the batch it joins.
                 model.validate(job.prompts, job.params, job.melodies, job.melody_sample_rate)
             except generator.InvalidGeneration as exc:
-                sender.send(_error(exc.field, exc.reason, pb_utils.TritonError.INVALID_ARG), flags=FINAL)
+                sender.send(_invalid(exc), flags=FINAL)
                 continue
             jobs.append(job)
         for batch in self._batches(jobs, model.max_batch):
@@ -148,7 +155,7 @@ class TritonPythonModel:
                 is_cancelled=lambda: all(job.request.is_cancelled() for job in batch),
             )
         except generator.InvalidGeneration as exc:
-            self._fail(batch, _error(exc.field, exc.reason, pb_utils.TritonError.INVALID_ARG))
+            self._fail(batch, _invalid(exc))
             return
         except generator.GenerationCancelled as exc:
             self._fail(batch, _error("request", exc, pb_utils.TritonError.CANCELLED))

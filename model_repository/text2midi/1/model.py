@@ -7,6 +7,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import composer
+from deploy.triton import error_message
 
 
 def _text(request: Any, name: str) -> str | None:
@@ -30,7 +31,7 @@ class TritonPythonModel:
         try:
             song = composer.compose(_song_request(request))
         except composer.InvalidSongRequest as exc:
-            error = pb_utils.TritonError(f"{exc.field}: {exc.reason}", pb_utils.TritonError.INVALID_ARG)
+            error = pb_utils.TritonError(error_message(exc.field, exc.reason), pb_utils.TritonError.INVALID_ARG)
             return pb_utils.InferenceResponse(error=error)
         except (TypeError, ValueError) as exc:  # malformed OPTIONS JSON from a caller other than the gateway
             error = pb_utils.TritonError(f"OPTIONS: {exc}", pb_utils.TritonError.INVALID_ARG)
