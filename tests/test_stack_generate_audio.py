@@ -7,7 +7,6 @@ import grpc
 import numpy as np
 import pytest
 import soundfile
-import tritonclient.grpc as triton_grpc
 
 from clients.audio import FloatAudio
 from clients.client import MusicClient, compose_request, song_options
@@ -15,12 +14,7 @@ from clients.errors import DgxMusicError
 from deploy.launcher import Stack
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
-
-
-def musicgen_counts(stack: Stack) -> tuple[int, int]:
-    with triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}") as triton:
-        stats = triton.get_inference_statistics("musicgen", as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+from triton_statistics import settled_counts
 
 
 def test_generate_audio_with_progress(client: MusicClient) -> None:
@@ -51,7 +45,7 @@ def test_several_prompts_and_concurrent_requests_are_batched(stack: Stack, clien
     two = client.generate_audio(pb.GenerateAudioRequest(prompt="house groove", more_prompts=["lofi keys"], seconds=2))
     assert set(two.stems) == {"0", "1"} and not np.array_equal(two.stems["0"], two.stems["1"])
 
-    before = musicgen_counts(stack)
+    before = settled_counts(stack, "musicgen")
     threads = [
         threading.Thread(target=client.generate_audio, args=(pb.GenerateAudioRequest(prompt=p, seconds=3),))
         for p in ("techno stab", "dnb break", "pop piano")
@@ -60,7 +54,8 @@ def test_several_prompts_and_concurrent_requests_are_batched(stack: Stack, clien
         thread.start()
     for thread in threads:
         thread.join()
-    inferences, executions = (after - start for after, start in zip(musicgen_counts(stack), before, strict=True))
+    after = settled_counts(stack, "musicgen")
+    inferences, executions = (later - earlier for later, earlier in zip(after, before, strict=True))
     assert inferences == 3 and executions < inferences
 
 

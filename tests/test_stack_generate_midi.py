@@ -2,19 +2,12 @@
 
 import grpc
 import pytest
-import tritonclient.grpc as triton_grpc
 
 from clients.client import MusicClient, song_options
 from clients.errors import DgxMusicError
 from deploy.launcher import Stack
 from dgxmusic.v1 import music_service_pb2 as pb
-
-
-def text2midi_counts(stack: Stack) -> tuple[int, int]:
-    """(inference_count, execution_count) of the text2midi model on Triton."""
-    with triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}") as triton:
-        stats = triton.get_inference_statistics("text2midi", as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+from triton_statistics import settled_counts
 
 
 def test_variations_use_consecutive_seeds(client: MusicClient) -> None:
@@ -34,12 +27,12 @@ def test_several_prompts_come_back_in_order(client: MusicClient) -> None:
 
 
 def test_a_batch_of_prompts_shares_executions_on_triton(stack: Stack, client: MusicClient) -> None:
-    before = text2midi_counts(stack)
+    before = settled_counts(stack, "text2midi")
     prompts = [f"{genre} beat" for genre in ("trap", "house", "techno", "pop")] * 8
     songs = client.generate_songs(
         pb.GenerateMidiRequest(prompt=prompts[0], more_prompts=prompts[1:], options=song_options(bars=8))
     )
-    after = text2midi_counts(stack)
+    after = settled_counts(stack, "text2midi")
     inferences, executions = after[0] - before[0], after[1] - before[1]
     assert len(songs) == inferences == 32
     assert executions < inferences, "dynamic batching put several songs in one execution"
