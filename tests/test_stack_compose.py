@@ -120,6 +120,10 @@ def test_render_stems_and_soundfont_choice(client: MusicClient) -> None:
     assert set(fluid.stems) == set(tim.stems) and fluid.stems
     assert fluid.mix.shape == tim.mix.shape
     assert not np.allclose(fluid.mix, tim.mix), "another SoundFont sounds different"
+    # Without stems the model renders tracks in shared synths: the same song, within FluidSynth's voice interplay.
+    mix_only = client.render(pb.RenderRequest(midi=midi, soundfont="FluidR3_GM"))
+    assert not mix_only.stems and mix_only.mix.shape == fluid.mix.shape
+    assert np.sqrt(np.mean((mix_only.mix - fluid.mix) ** 2)) < 0.02 * np.sqrt(np.mean(fluid.mix**2))
 
 
 async def test_async_client_composes(stack: Stack) -> None:

@@ -51,12 +51,14 @@ class TritonPythonModel:
         if not renderers.MIN_SAMPLE_RATE <= sample_rate <= renderers.MAX_SAMPLE_RATE:
             reason = f"must be {renderers.MIN_SAMPLE_RATE}-{renderers.MAX_SAMPLE_RATE} Hz, got {sample_rate}"
             return _error("sample_rate", reason, pb_utils.TritonError.INVALID_ARG)
+        # Without stems, tracks share synths (cheaper; the mix is then close to, not exactly, the stems' sum).
+        with_stems = bool({"STEMS", "STEM_NAMES"} & set(request.requested_output_names()))
         try:
             soundfont = self.library.resolve(soundfont_name.decode("utf-8", "replace"))
             performance = renderers.parse_midi(
                 midi, max_seconds=self.settings.max_render_seconds, max_bytes=self.settings.max_midi_bytes
             )
-            rendered = self._renderer(soundfont, sample_rate).render(performance, stems=True)
+            rendered = self._renderer(soundfont, sample_rate).render(performance, stems=with_stems)
         except renderers.SoundFontNotFound as exc:
             return _error("soundfont", exc, pb_utils.TritonError.INVALID_ARG)
         except renderers.InvalidMidi as exc:
@@ -66,8 +68,7 @@ class TritonPythonModel:
             return _error("soundfont", exc, pb_utils.TritonError.UNAVAILABLE)
 
         outputs = [pb_utils.Tensor("MIX", rendered.mix[np.newaxis])]
-        wanted = set(request.requested_output_names())
-        if "STEMS" in wanted or "STEM_NAMES" in wanted:
+        if with_stems:
             frames = rendered.mix.shape[0]
             stems = np.stack(list(rendered.stems.values())) if rendered.stems else np.zeros((0, frames, 2))
             names = np.array([[name.encode() for name in rendered.stems]], dtype=np.object_).reshape(1, -1)
