@@ -236,8 +236,10 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
         await self.jobs.update(scope.request_id, state="rendering")
         yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
-        rendered = await self._render(midi.midi, soundfont, fmt, stems, scope)
-        streams = [("", rendered.mix), *rendered.stems.items()]
+        # Transcription hears each pitched track alone (never the drums), so it needs the stems even when the
+        # client does not.
+        rendered = await self._render(midi.midi, soundfont, fmt, stems or request.transcribe, scope)
+        streams = [("", rendered.mix), *(rendered.stems.items() if stems else ())]
         extras = [name for name, wanted in (("separate", separate_with), ("transcribe", request.transcribe),
                                              ("musicgen", musicgen)) if wanted]  # fmt: skip
         span = (_COMPOSE_PROGRESS[pb.STAGE_STREAMING], 0.7 if extras else 1.0)
@@ -256,8 +258,6 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             pitched = [
                 (t.name, rendered.stems[t.name]) for t in midi.info.tracks if not t.is_drum and t.name in rendered.stems
             ]
-            if not stems:  # without stems there is only the mix to hear
-                pitched = [("", rendered.mix)]
             low, high = spans["transcribe"]
             for index, (name, samples) in enumerate(pitched):
                 span = (low + (high - low) * index / len(pitched), low + (high - low) * (index + 1) / len(pitched))

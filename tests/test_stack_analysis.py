@@ -62,6 +62,14 @@ def test_compose_chains_render_separate_and_transcribe(chained: tuple) -> None: 
     assert {pb.STAGE_SEPARATING, pb.STAGE_TRANSCRIBING} <= {p.stage for p in progress}
 
 
+def test_compose_without_stems_still_transcribes_each_pitched_track_alone(client: MusicClient) -> None:
+    request = compose_request("boom bap 90 with jazz piano", options=song_options(bars=2, seed=4), stems=False)
+    request.transcribe = True
+    result = client.compose(request)
+    assert set(result.stems) == set(), "stems off: only the mix is streamed"
+    assert set(result.transcriptions) == {t.name for t in result.info.tracks if not t.is_drum}
+
+
 def test_transcriptions_match_the_composed_midi(chained: tuple) -> None:  # type: ignore[type-arg]
     result, _ = chained
     lead = onset_f1(result.midi, "Lead", result.transcriptions["Lead"])
