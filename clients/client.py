@@ -364,6 +364,33 @@ class AsyncMusicClient:
             _collect_transcription(result, response, on_progress)
         return result
 
+    async def separate(
+        self,
+        source: AudioInput,
+        options: pb.SeparationOptions | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> AudioResult:
+        result = AudioResult()
+        requests = upload_requests(pb.SeparateRequest, options or pb.SeparationOptions(), source)
+        async for response in self._stream(self.stub.Separate(requests, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    async def generate_audio(
+        self, request: pb.GenerateAudioRequest, *, on_progress: ProgressCallback | None = None
+    ) -> AudioResult:
+        result = AudioResult()
+        async for response in self._stream(self.stub.GenerateAudio(request, timeout=self.timeout)):
+            _collect(result, response, on_progress)
+        return result
+
+    async def list_models(self) -> list[pb.ModelStatus]:
+        try:
+            return list((await self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout)).models)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
     async def health(self, service: str = "") -> str:
         try:
             reply = await health_pb2_grpc.HealthStub(self.channel).Check(

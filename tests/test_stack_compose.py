@@ -136,6 +136,24 @@ async def test_async_client_composes(stack: Stack) -> None:
     assert result.mix.shape == (round(2 * 4 * 60 / 125 * 44100), 2)
 
 
+def test_the_async_client_has_every_call_of_the_blocking_one() -> None:
+    def calls(cls: type) -> set[str]:
+        return {name for name in vars(cls) if not name.startswith("_") and callable(getattr(cls, name))}
+
+    assert calls(MusicClient) == calls(AsyncMusicClient)
+
+
+async def test_async_client_separates_generates_and_lists_models(stack: Stack) -> None:
+    audio = np.random.default_rng(0).uniform(-0.3, 0.3, (44100, 2)).astype(np.float32)
+    async with AsyncMusicClient(stack.gateway_target, timeout=120) as music:
+        stems = await music.separate((audio, 44100))
+        clip = await music.generate_audio(pb.GenerateAudioRequest(prompt="short techno loop", seconds=1, seed=2))
+        models = {model.name for model in await music.list_models()}
+    assert set(stems.stems) == {"drums", "bass", "other", "vocals"}
+    assert all(stem.shape == audio.shape for stem in stems.stems.values())
+    assert clip.stems["0"].shape == (32000, 1) and {"demucs", "musicgen"} <= models
+
+
 def test_compose_is_tracked_as_a_job_in_redis(stack: Stack, client: MusicClient) -> None:
     result = client.compose(compose_request("ambient pad, 70 bpm", options=song_options(bars=1), bypass_cache=True))
     job = redis.Redis(port=stack.settings.redis_port).hgetall(JobStore.key(result.summary.request_id))
