@@ -91,6 +91,11 @@ server_option = click.option(
     help="gateway address",
 )
 timeout_option = click.option("--timeout", default=300.0, show_default=True, help="deadline in seconds")
+# MusicGen without a GPU takes tens of seconds per second of audio (see benchmarks/generation.py).
+generation_timeout_option = click.option(
+    "--timeout", default=3600.0, show_default=True, help="deadline in seconds; Ctrl-C cancels sooner"
+)
+generation_sample_rate_option = click.option("--sample-rate", default=0, help="Hz (default: MusicGen's, 32000)")
 sample_rate_option = click.option("--sample-rate", default=0, help="Hz (default: the server's, 44100)")
 format_option = click.option("--format", "fmt", type=click.Choice(sorted(_ENCODINGS)), default="wav", show_default=True)
 sample_format_option = click.option(
@@ -306,11 +311,11 @@ def separate(
 @click.option("--top-p", type=float)
 @click.option("--cfg-coef", type=float)
 @click.option("--seed", type=int, help="same seed, same audio (and a cacheable result)")
-@sample_rate_option
+@generation_sample_rate_option
 @format_option
 @sample_format_option
 @server_option
-@timeout_option
+@generation_timeout_option
 def generate(
     prompts: tuple[str, ...],
     out: Path,

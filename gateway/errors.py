@@ -109,5 +109,17 @@ def request_errors(prefix: str = "", prompt_field: str = "prompt") -> Iterator[N
         raise invalid_argument(f"{prefix}{exc.field}", exc.reason) from exc
 
 
+@contextmanager
+def field_renamed(inner: str, outer: str) -> Iterator[None]:
+    """Errors about ``inner`` (as a shared step names it, e.g. "midi") re-named as the caller's field ``outer``."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.field != inner:
+            raise
+        message = f"{outer}: {exc.message.removeprefix(f'{inner}: ')}"
+        raise ApiError(exc.code, message, outer) from exc
+
+
 def _song_field(field: str, prefix: str, prompt_field: str) -> str:
     return prompt_field if field == "prompt" else f"{prefix}{field}"

@@ -19,7 +19,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis
 from gateway.cache import JobStore, ResultCache, cache_key
-from gateway.errors import ApiError, invalid_argument, request_errors, too_large
+from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors, too_large
 from gateway.memory import model_memory
 from gateway.scope import RequestScope, streaming_rpc, unary_rpc
 from gateway.triton import DEMUCS, MUSICGEN, Generated, Rendered, TritonModels
@@ -411,7 +411,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         return [prompt for _, prompt in prompts]
 
     def _generation_model(self, name: str, field: str) -> str:
-        if name and name not in (MUSICGEN, self.settings.musicgen_model):
+        # "facebook/musicgen-small" (its Hugging Face name) is the same model as "musicgen-small".
+        if name and name.removeprefix("facebook/") not in (MUSICGEN, self.settings.musicgen_model):
             raise invalid_argument(field, f"this server generates with {self.settings.musicgen_model}")
         return MUSICGEN
 
@@ -421,14 +422,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             raise invalid_argument("melody_midi", "give melody_audio or melody_midi, not both")
         if request.melody_audio:
             header = audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_WAV)  # any file soundfile reads
-            with request_errors():
+            with field_renamed("audio", "melody_audio"), request_errors():
                 samples, rate = await asyncio.to_thread(audio.decode_upload, request.melody_audio, header)
             return samples, rate
         if request.melody_midi:
-            self._midi(request.melody_midi)
-            rendered = await self._render(
-                request.melody_midi, self.settings.default_soundfont, MELODY_FORMAT, False, scope
-            )
+            with field_renamed("midi", "melody_midi"):
+                self._midi(request.melody_midi)
+                rendered = await self._render(
+                    request.melody_midi, self.settings.default_soundfont, MELODY_FORMAT, False, scope
+                )
             return rendered.mix, MELODY_FORMAT.sample_rate
         return None
 

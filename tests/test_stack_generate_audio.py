@@ -109,8 +109,17 @@ def test_a_melody_from_audio_or_midi_changes_the_clip(client: MusicClient) -> No
         (pb.GenerateAudioRequest(prompt="x", temperature=-1), grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
         (pb.GenerateAudioRequest(prompt="x", top_p=2), grpc.StatusCode.INVALID_ARGUMENT, "top_p"),
         (pb.GenerateAudioRequest(prompt="x", model="musicgen-large"), grpc.StatusCode.INVALID_ARGUMENT, "model"),
-        (pb.GenerateAudioRequest(prompt="x", melody_audio=b"not audio"), grpc.StatusCode.INVALID_ARGUMENT, "audio"),
-        (pb.GenerateAudioRequest(prompt="x", melody_midi=b"not midi"), grpc.StatusCode.INVALID_ARGUMENT, "midi"),
+        (
+            pb.GenerateAudioRequest(prompt="x", melody_audio=b"not audio"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "melody_audio",
+        ),
+        (pb.GenerateAudioRequest(prompt="x", melody_midi=b"not midi"), grpc.StatusCode.INVALID_ARGUMENT, "melody_midi"),
+        (
+            pb.GenerateAudioRequest(prompt="x", model="facebook/musicgen-large"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "model",
+        ),
     ],
 )
 def test_bad_generation_requests(
