@@ -39,7 +39,8 @@ COMPOSE_CASES = {
     "bpm 10000": (compose_request("trap", options=song_options(bpm=10_000)), INVALID, "options.bpm"),
     "bars 0": (compose_request("trap", options=song_options(bars=0)), INVALID, "options.bars"),
     "unknown key": (compose_request("trap", options=song_options(key="H major")), INVALID, "options.key"),
-    "900 bars in the prompt": (compose_request("trap, 900 bars"), INVALID, "prompt"),
+    "900 bars in the prompt": (compose_request("trap, 900 bars"), TOO_LARGE, "prompt"),
+    "900 bars as an option": (compose_request("trap", options=song_options(bars=900)), TOO_LARGE, "options.bars"),
     "bars and seconds": (compose_request("trap", options=song_options(bars=4, seconds=8)), INVALID, "options.bars"),
     "unknown soundfont": (
         compose_request("trap", options=song_options(bars=1), soundfont="NoSuchFont"),

@@ -31,7 +31,9 @@ class TritonPythonModel:
         try:
             song = composer.compose(_song_request(request))
         except composer.InvalidSongRequest as exc:
-            error = pb_utils.TritonError(error_message(exc.field, exc.reason), pb_utils.TritonError.INVALID_ARG)
+            too_large = isinstance(exc, composer.SongRequestTooLarge)  # e.g. "900 bars" in the prompt
+            message = error_message(exc.field, exc.reason, too_large=too_large)
+            error = pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG)
             return pb_utils.InferenceResponse(error=error)
         except (TypeError, ValueError) as exc:  # malformed OPTIONS JSON from a caller other than the gateway
             error = pb_utils.TritonError(f"OPTIONS: {exc}", pb_utils.TritonError.INVALID_ARG)
