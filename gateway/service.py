@@ -70,6 +70,9 @@ def song_requests(request: pb.GenerateMidiRequest) -> list[tuple[composer.SongRe
     if len(prompts) * variations > MAX_SONGS_PER_CALL:
         reason = f"{len(prompts)} prompts x {variations} variations is over {MAX_SONGS_PER_CALL} songs per call"
         raise too_large("more_prompts", reason)
+    if variations > 1 and request.options.seed + variations - 1 > composer.MAX_SEED:
+        reason = f"variations take seeds {request.options.seed}..., past the largest seed {composer.MAX_SEED}"
+        raise invalid_argument("variations", reason)
     return [
         (song_request(prompt, request.options, seed_offset=i, prompt_field=field), field)
         for field, prompt in prompts

@@ -119,6 +119,8 @@ def parse_midi(
     tracks = [_read_track(index, track, tempo_changes) for index, track in enumerate(midi.tracks)]
     clock = _Clock(midi.ticks_per_beat, tempo_changes)
     duration = max((clock.seconds(track.end_tick) for track in tracks), default=0.0)
+    if duration <= 0.0:
+        raise InvalidMidi("nothing to play: the file has no tracks or lasts 0 seconds")
     if duration > max_seconds:
         raise MidiTooLong(duration, max_seconds)
     stems = _stems_by_channel(tracks[0]) if midi.type == 0 and tracks else _stems_by_track(tracks)
@@ -140,7 +142,9 @@ def _read(data: bytes) -> Any:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except Exception as err:  # mido raises whatever its parser hits: OSError, EOFError, ValueError, ...
         raise InvalidMidi(f"not a readable MIDI file: {str(err) or type(err).__name__}") from err
-    if midi.type not in (0, 1, 2):
+    if midi.type == 2:  # independent patterns, each with its own time line: no one way to play them
+        raise InvalidMidi("type 2 MIDI files (sequential patterns) are not rendered; save the song as type 0 or 1")
+    if midi.type not in (0, 1):
         raise InvalidMidi(f"unknown MIDI file type {midi.type}")
     if midi.ticks_per_beat == 0 or (midi.ticks_per_beat < 0 and midi.ticks_per_beat & 0xFF == 0):
         raise InvalidMidi(f"invalid time division {midi.ticks_per_beat}")

@@ -155,6 +155,16 @@ def test_garbage_is_invalid_midi(data: bytes) -> None:
         parse_midi(data)
 
 
+def test_type_2_and_files_with_nothing_to_play_are_refused_with_a_reason() -> None:
+    notes = [mido.Message("note_on", note=60, velocity=80), mido.Message("note_off", note=60, time=TICKS)]
+    with pytest.raises(InvalidMidi, match="type 2"):
+        parse_midi(to_bytes(mido.MidiFile(type=2, ticks_per_beat=TICKS, tracks=[mido.MidiTrack(notes)])))
+    with pytest.raises(InvalidMidi, match="nothing to play"):
+        parse_midi(to_bytes(mido.MidiFile(type=1, ticks_per_beat=TICKS)))
+    with pytest.raises(InvalidMidi, match="nothing to play"):
+        parse_midi(to_bytes(mido.MidiFile(type=1, ticks_per_beat=TICKS, tracks=[mido.MidiTrack()])))
+
+
 def test_huge_delta_is_too_long_and_fails_fast() -> None:
     track = mido.MidiTrack(
         [

@@ -43,6 +43,11 @@ def test_a_batch_of_prompts_shares_executions_on_triton(stack: Stack, client: Mu
     [
         (pb.GenerateMidiRequest(prompt="trap", variations=17), grpc.StatusCode.INVALID_ARGUMENT, "variations"),
         (
+            pb.GenerateMidiRequest(prompt="trap", options=song_options(seed=2**63 - 1), variations=2),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "variations",
+        ),
+        (
             pb.GenerateMidiRequest(prompt="trap", more_prompts=["house"] * 16, variations=2),
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             "more_prompts",
