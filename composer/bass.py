@@ -57,11 +57,11 @@ def bass_part(
         for bar in range(section.start_bar, section.end_bar):
             chord = chords[bar]
             following = chords[bar + 1] if bar + 1 < len(chords) else chord
-            root = _low(chord.root)
+            root = _low(chord.bass_note)
             volume = 70 + 40 * section.energy
             if style == "808":
                 steps = kicks[bar] or list(FREE_STEPS[meter.name][0])
-                _808_bar(part, feel, rng, bar, steps, root, _low(following.root), volume, section)
+                _808_bar(part, feel, rng, bar, steps, root, _low(following.bass_note), volume, section)
             elif style == "wobble" and section.energy >= 0.85:
                 _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
             elif style in ("wobble", "sustain", "reese"):
@@ -104,6 +104,12 @@ def _808_bar(
 
 
 def _fifth(chord: Chord) -> int:
+    """Semitones above the bass note to the chord tone a bass line leaps to: the fifth, or over a slash chord's
+    bass ('G/B') the fifth above that bass when the chord holds it, else the chord's root above it."""
+    if chord.bass is not None:
+        if (chord.bass + 7) % 12 in chord.tones:
+            return 7
+        return (chord.root - chord.bass) % 12 or 12
     return (chord.tones[2] - chord.root) % 12 if len(chord.tones) > 2 else 12
 
 
@@ -181,7 +187,7 @@ def _pattern_bar(
     part: Part, style: BassStyle, feel: Feel, rng: random.Random, key: Key, bar: int, kicks: list[int],
     chord: Chord, following: Chord, volume: float,
 ) -> None:  # fmt: skip
-    root = _low(chord.root)
+    root = _low(chord.bass_note)
     meter = feel.meter
     if style == "kick_locked":
         steps = kicks or list(FREE_STEPS[meter.name][1])
@@ -206,9 +212,9 @@ def _choose(what: str, root: int, chord: Chord, following: Chord, key: Key) -> i
         return root + 12
     if what == "f":
         return root + _fifth(chord)
-    if what == "a" and following.root != chord.root:
+    if what == "a" and following.bass_note != chord.bass_note:
         # A scale step next to the coming root leads the ear into the chord change.
-        target = _low(following.root)
+        target = _low(following.bass_note)
         scale = key.scale
         below = next(target - d for d in range(1, 3) if (target - d) % 12 in scale)
         return below if below >= LOWEST else target + next(d for d in range(1, 3) if (target + d) % 12 in scale)

@@ -27,6 +27,10 @@ STOP_WORDS = frozenset({
     "chord", "progression", "tone", "tones", "texture", "textures", "ish", "mix", "arrangement",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
+# Words that name a role without choosing an instrument; they matter only after a negation ("no chords").
+ROLE_WORDS: dict[str, Role] = {
+    "chords": "chords", "chord": "chords", "harmony": "chords", "effects": "fx",
+}  # fmt: skip
 SECTION_WORDS = {
     "intro": "intro", "intros": "intro", "verse": "verse", "verses": "verse", "chorus": "chorus",
     "choruses": "chorus", "hook": "chorus", "hooks": "chorus", "build": "build", "builds": "build",
@@ -143,6 +147,10 @@ _TEMPO_PATTERNS = (
     re.compile(r"\b(?:bpm|tempo)\s*(?:of|:|=|at|is)?\s*" + _NUMBER + _END),
     re.compile(r"\bat\s+" + _NUMBER + _END + _LENGTH_UNIT),
 )
+# A number standing alone ("dubstep drop wobble bass 140"): the tempo when it lies in the range producers name
+# tempos in (not 808, 909, "4 on the floor" or "top 40").
+BARE_TEMPO_RANGE = (60.0, 200.0)
+_BARE_TEMPO = re.compile(r"(?<![\w#&'./:])(\d{2,3}(?:\.\d+)?)(?![\w#&'/:%]|\.\d)" + _LENGTH_UNIT)
 _BARS = re.compile(r"\b(\d+)\s*(?:bars?|measures?)" + _END)
 _DECADE = re.compile(r"(?<![\w.])'?(?:19)?[5-9]0s" + _END)
 _SECONDS = re.compile(r"\b" + _NUMBER + r"\s*(?:seconds?|secs?|s)" + _END)
@@ -152,13 +160,15 @@ _MODE_NAMES = "|".join(sorted((w for w in MODE_WORDS if len(w) > 1), key=len, re
 _KEY_WITH_MODE = re.compile(r"(?<![\w#])([A-Ga-g])" + _ACCIDENTAL + r"\s*(" + _MODE_NAMES + r")" + _END,
                             re.IGNORECASE)  # fmt: skip
 _KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
-_KEY_TONIC_ONLY = re.compile(r"(?:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
+_KEY_TONIC_ONLY = re.compile(r"(?i:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
 _KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
 _METER_NAMES = "|".join(re.escape(name) for name in sorted(METERS, key=len, reverse=True))
 _METER = re.compile(r"(?<![\w/.])(?:time signature\s+(?:of\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time\b)?")
 METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
-_CHORD_TOKEN = re.compile(r"[A-G][#b]?[a-zA-Z0-9#()]*")
+# A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
+# progression written with slashes between its chords).
+_CHORD_TOKEN = re.compile(r"(?<!/)([A-G][#b]?[a-zA-Z0-9#()]*)/([A-G][#b]?)(?![\w#/])|([A-G][#b]?[a-zA-Z0-9#()]*)")
 _CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
 _ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
 _ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
@@ -266,7 +276,8 @@ def _chords(text: _Text) -> tuple[Chord, ...]:
     """The first run of two or more chord symbols ('Am Dm G C', 'Am-F-C-G') as the progression."""
     runs: list[list[tuple[re.Match[str], Chord]]] = [[]]
     for match in _CHORD_TOKEN.finditer(text.raw):
-        chord = parse_chord_symbol(match.group())
+        slash = match.group(2) is not None
+        chord = parse_chord_symbol(match.group(1), match.group(2)) if slash else parse_chord_symbol(match.group())
         before = text.raw[match.start() - 1] if match.start() else " "
         after = text.raw[match.end()] if match.end() < len(text.raw) else " "
         if chord is None or before.isalnum() or after.isalnum():
@@ -313,10 +324,14 @@ def _length(text: _Text) -> tuple[int | None, float | None]:
     for match in text.matches(_BARS):
         bars = int(match.group(1))
         check_bars("prompt", bars)
+    parts = {}  # "2 min 30 s": minutes and seconds add up
     for pattern, scale in ((_SECONDS, 1.0), (_MINUTES, 60.0)):
         for match in text.matches(pattern):
-            seconds = float(match.group(1)) * scale
-            check_seconds("prompt", seconds)
+            parts[scale] = float(match.group(1)) * scale
+            check_seconds("prompt", parts[scale])
+    if parts:
+        seconds = sum(parts.values())
+        check_seconds("prompt", seconds)
     if bars is not None:
         seconds = None  # a prompt naming both: bars are the more precise
     return bars, seconds
@@ -328,6 +343,10 @@ def _tempo(text: _Text) -> float | None:
             bpm = float(match.group(1))
             check_bpm("prompt", bpm)
             return bpm
+    for match in _BARE_TEMPO.finditer(text.low):
+        if text.free(*match.span()) and BARE_TEMPO_RANGE[0] <= float(match.group(1)) <= BARE_TEMPO_RANGE[1]:
+            text.take(*match.span())
+            return float(match.group(1))
     return None
 
 
@@ -365,13 +384,18 @@ def _genre(text: _Text) -> tuple[Genre | None, float | None]:
 def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
     wanted: list[tuple[int, InstrumentWord]] = []
     excluded: set[Role] = set()
-    for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS):
-        roles: tuple[Role, ...] = ("drums",) if phrase in DRUM_WORDS else INSTRUMENT_WORDS[phrase].roles
+    for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS | frozenset(ROLE_WORDS)):
+        if phrase in DRUM_WORDS:
+            roles: tuple[Role, ...] = ("drums",)
+        elif phrase in INSTRUMENT_WORDS:
+            roles = INSTRUMENT_WORDS[phrase].roles
+        else:
+            roles = (ROLE_WORDS[phrase],)
         negation = re.search(r"(?:^|\s)(" + "|".join(NEGATIONS) + r")\s+$", text.low[:position])
         if negation:
             text.take(negation.start(1), negation.end(1))
             excluded.add(roles[0])
-        elif phrase not in DRUM_WORDS:
+        elif phrase in INSTRUMENT_WORDS:
             wanted.append((position, INSTRUMENT_WORDS[phrase]))
     return tuple(word for _, word in sorted(wanted, key=lambda item: item[0])), frozenset(excluded)
 

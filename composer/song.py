@@ -17,7 +17,7 @@ from composer.request import SongRequest
 from composer.score import Feel, Part
 from composer.theory import Chord
 
-COMPOSER_VERSION = "1.3.0"
+COMPOSER_VERSION = "1.4.0"  # part of the cache key: bump when the same request composes differently
 VOLUME, PAN, REVERB = 7, 10, 91
 MIX: dict[Role, tuple[int, int, int]] = {  # volume, pan, reverb send
     "drums": (100, 64, 20), "bass": (104, 64, 0), "chords": (80, 50, 40), "lead": (90, 78, 45),
@@ -56,6 +56,7 @@ class SongMetadata:
     tracks: list[TrackInfo]
     sections: list[SectionInfo]
     chord_progression: list[str]
+    borrowed_chords: list[str]  # chords of the progression with tones outside the key's scale, each once
     sources: dict[str, str]
     unknown_words: list[str]
     composer_version: str
@@ -158,7 +159,15 @@ def _metadata(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]
         tracks=tracks,
         sections=[SectionInfo(s.name, s.start_bar, s.bars, s.energy) for s in sections],
         chord_progression=[chord.symbol for chord in plan.progression],
+        borrowed_chords=_borrowed(plan),
         sources=dict(plan.sources),
         unknown_words=list(plan.unknown_words),
         composer_version=COMPOSER_VERSION,
     )
+
+
+def _borrowed(plan: SongPlan) -> list[str]:
+    """The progression's chords that leave the key's scale ('E7' in C major, 'G/B' is not), in order, each once."""
+    scale = set(plan.key.scale)
+    borrowed = [chord.symbol for chord in plan.progression if not set(chord.tones) <= scale]
+    return list(dict.fromkeys(borrowed))

@@ -2,10 +2,12 @@
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 _LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_LETTER_ORDER = "CDEFGAB"
 _ACCIDENTALS = {"": 0, "#": 1, "b": -1}
 
 MODES: dict[str, tuple[int, ...]] = {
@@ -29,7 +31,7 @@ _ABOVE_PARENT_MAJOR = {"major": 0, "dorian": 2, "phrygian": 4, "lydian": 5, "mix
 # Sharps (+) or flats (-) of each major key by tonic pitch class; 6 is Gb unless the caller spelled a sharp.
 _MAJOR_SHARPS = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: -6, 1: -5, 8: -4, 3: -3, 10: -2, 5: -1}
 
-_KEY_TEXT = re.compile(r"^\s*([a-g])\s*([#b\u266f\u266d]?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_KEY_TEXT = re.compile(r"^\s*([a-g])\s*([#b\u266f\u266d]|\s+sharp\b|\s+flat\b)?\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
 def pitch_class(letter: str, accidental: str) -> int:
@@ -62,12 +64,32 @@ class Key:
         return self.mode in MINOR_LIKE
 
     def spell(self, pc: int) -> str:
-        return (FLAT_NAMES if self.sharps < 0 else SHARP_NAMES)[pc % 12]
+        """A scale tone by its scale degree's letter, so each letter names one degree (Cb in Eb minor, E# in F#
+        major); a tone outside the scale, or any tone of a key that would need double sharps or flats, as the key
+        signature leans (flats or sharps)."""
+        pc %= 12
+        names = _degree_names(self.tonic_name[0], self.scale)
+        if names is not None and pc in self.scale:
+            return names[self.scale.index(pc)]
+        return (FLAT_NAMES if self.sharps < 0 else SHARP_NAMES)[pc]
 
     def degree_pitch(self, degree: int, tonic_midi: int) -> int:
         """MIDI pitch of a scale degree (0 = tonic, 7 = tonic an octave up) counted from `tonic_midi`."""
         octave, step = divmod(degree, 7)
         return tonic_midi + 12 * octave + MODES[self.mode][step]
+
+
+@cache
+def _degree_names(tonic_letter: str, scale: tuple[int, ...]) -> tuple[str, ...] | None:
+    """Each scale tone named with the letter of its degree; None when one would need a double accidental."""
+    names = []
+    for degree, pc in enumerate(scale):
+        letter = _LETTER_ORDER[(_LETTER_ORDER.index(tonic_letter) + degree) % 7]
+        alteration = (pc - _LETTERS[letter.lower()] + 6) % 12 - 6
+        if not -1 <= alteration <= 1:
+            return None
+        names.append(letter + {-1: "b", 0: "", 1: "#"}[alteration])
+    return tuple(names)
 
 
 def make_key(tonic: int, mode: str, accidental: str = "") -> Key:
@@ -89,11 +111,14 @@ def make_key(tonic: int, mode: str, accidental: str = "") -> Key:
 
 
 def normalise_accidental(text: str) -> str:
-    return {"\u266f": "#", "\u266d": "b"}.get(text, text.lower())
+    """'#', 'b' or '' for an accidental as written: a sign ('#', 'b', '\u266f', '\u266d') or a word ('flat')."""
+    text = text.strip().lower()
+    return {"\u266f": "#", "\u266d": "b", "sharp": "#", "flat": "b"}.get(text, text)
 
 
 def parse_key(text: str) -> Key | None:
-    """'F minor', 'Fm', 'C#m', 'Bb major', 'g dorian', 'A' (major) -> Key; None when it is not a key."""
+    """'F minor', 'Fm', 'C#m', 'Bb major', 'E flat minor', 'g dorian', 'A' (major) -> Key; None when it is not a
+    key."""
     match = _KEY_TEXT.match(text)
     if match is None:
         return None
@@ -101,17 +126,24 @@ def parse_key(text: str) -> Key | None:
     mode = MODE_WORDS.get(mode_word.lower()) if mode_word else "major"
     if mode is None:
         return None
-    accidental = normalise_accidental(accidental)
+    accidental = normalise_accidental(accidental or "")
     return make_key(pitch_class(letter, accidental), mode, accidental)
 
 
 @dataclass(frozen=True)
 class Chord:
-    """A chord as pitch classes, root first then stacked upwards (third, fifth, seventh...)."""
+    """A chord as pitch classes, root first then stacked upwards (third, fifth, seventh...); a slash chord ('G/B')
+    names the pitch class its bass plays, which is then one of its tones."""
 
     root: int
     tones: tuple[int, ...]
     symbol: str
+    bass: int | None = None  # None: the bass plays the root
+
+    @property
+    def bass_note(self) -> int:
+        """The pitch class the bass line stands on."""
+        return self.root if self.bass is None else self.bass
 
 
 _QUALITIES: dict[tuple[int, ...], str] = {
@@ -119,10 +151,12 @@ _QUALITIES: dict[tuple[int, ...], str] = {
     (4, 7, 11): "maj7", (3, 7, 10): "m7", (4, 7, 10): "7", (3, 6, 10): "m7b5", (3, 6, 9): "dim7",
     (3, 7, 11): "m(maj7)", (4, 8, 11): "maj7#5", (4, 7, 9): "6", (3, 7, 9): "m6",
     (4, 7, 11, 2): "maj9", (3, 7, 10, 2): "m9", (4, 7, 10, 2): "9", (4, 7, 2): "add9", (3, 7, 2): "madd9",
-    (7,): "5",
+    (7,): "5", (5, 7, 10): "7sus4",
 }  # fmt: skip
 _SYMBOL_QUALITIES = {name: intervals for intervals, name in _QUALITIES.items()} | {
     "min": (3, 7), "maj": (4, 7), "min7": (3, 7, 10), "M7": (4, 7, 11), "-": (3, 7), "-7": (3, 7, 10),
+    "sus": (5, 7), "7sus": (5, 7, 10), "mM7": (3, 7, 11), "mmaj7": (3, 7, 11),
+    "add2": (4, 7, 2),
 }  # fmt: skip
 _CHORD_SYMBOL = re.compile(r"^([A-G])([#b]?)([a-zA-Z0-9#()\-]*)$")
 
@@ -146,8 +180,9 @@ def diatonic_chord(key: Key, degree: int, size: int) -> Chord:
     return chord_from_intervals(root, intervals, key)
 
 
-def parse_chord_symbol(text: str) -> Chord | None:
-    """'Am', 'F#m7', 'Bbmaj7', 'Gsus4', 'C' -> Chord; None when the text is not a chord symbol."""
+def parse_chord_symbol(text: str, bass: str | None = None) -> Chord | None:
+    """'Am', 'F#m7', 'Bbmaj7', 'Gsus4', 'C' -> Chord; with `bass` ('B' for 'G/B') a slash chord, its bass note
+    added to its tones when it is not one of them already; None when the text is not a chord symbol."""
     match = _CHORD_SYMBOL.match(text)
     if match is None:
         return None
@@ -157,7 +192,14 @@ def parse_chord_symbol(text: str) -> Chord | None:
         return None
     root = pitch_class(letter, accidental)
     chord = chord_from_intervals(root, intervals)
-    return Chord(chord.root, chord.tones, letter + accidental + quality)
+    if bass is None:
+        return Chord(chord.root, chord.tones, letter + accidental + quality)
+    bass_match = _CHORD_SYMBOL.match(bass)
+    if bass_match is None or bass_match.group(3):
+        return None
+    bass_pc = pitch_class(bass_match.group(1), bass_match.group(2))
+    tones = chord.tones if bass_pc in chord.tones else (*chord.tones, bass_pc)
+    return Chord(chord.root, tones, f"{letter}{accidental}{quality}/{bass}", bass_pc)
 
 
 def best_key_for(chords: list[Chord]) -> Key:

@@ -1,0 +1,171 @@
+"""How producers write prompts beyond the basics: slash chords, borrowed chords, bare tempos, lengths in minutes
+and seconds, roles left out, title case and keys spelled out in words; the MIDI read back with mido."""
+
+import io
+from functools import cache
+
+import mido
+import pytest
+
+import composer
+from composer.theory import parse_chord_symbol, parse_key
+
+TPB = 480
+BAR = 4 * TPB
+
+
+@cache
+def song(prompt: str, key: str | None = None, bars: int | None = None) -> composer.ComposedSong:
+    return composer.compose(composer.SongRequest(prompt, key=key, bars=bars))
+
+
+def notes(data: bytes, track_name: str) -> list[tuple[int, int]]:
+    """(start tick, pitch) of every note the named track plays."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    for track in midi.tracks[1:]:
+        now, name, found = 0, "", []
+        for message in track:
+            now += message.time
+            if message.type == "track_name":
+                name = message.name
+            elif message.type == "note_on" and message.velocity > 0:
+                found.append((now, message.note))
+        if name == track_name:
+            return found
+    raise AssertionError(f"no track {track_name!r}")
+
+
+def test_a_slash_chord_is_one_chord_over_its_bass_note() -> None:
+    result = song("pop C G/B Am F", bars=8)
+    meta = result.metadata
+    assert meta.chord_progression == ["C", "G/B", "Am", "F"]  # not C, G, B (major), Am, F
+    assert meta.borrowed_chords == []
+    assert meta.key == "C major"
+    bass = notes(result.midi, "Bass")
+    bar_of_g_over_b = [i for i, chord in enumerate(meta.chord_progression * 2) if chord == "G/B"]
+    lowest = {bar: min(p for t, p in bass if t // BAR == bar) % 12 for bar in bar_of_g_over_b if bar >= 2}
+    assert lowest and set(lowest.values()) == {11}, lowest  # the bass stands on B
+    scale = set(meta.scale_pitch_classes)
+    pitched = [p for name in ("Bass", "Chords", "Lead") for _, p in notes(result.midi, name)]
+    assert all(p % 12 in scale for p in pitched)
+
+
+def test_slashes_chaining_chords_still_separate_them() -> None:
+    assert song("pop Am/F/C/G").metadata.chord_progression == ["Am", "F", "C", "G"]
+    assert song("pop C / G / Am / F").metadata.chord_progression == ["C", "G", "Am", "F"]
+    chord = parse_chord_symbol("C", "D")
+    assert chord is not None and chord.bass == 2 and 2 in chord.tones and chord.symbol == "C/D"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "borrowed"),
+    [
+        ("pop C E7 Am F", ["E7"]),
+        ("trap Am E Am E", ["E"]),
+        ("pop in C with I, bVII, IV", ["Bb"]),
+        ("house Am Dm G C", []),
+        ("trap in F minor", []),
+    ],
+)
+def test_borrowed_chords_are_said_in_the_metadata(prompt: str, borrowed: list[str]) -> None:
+    result = song(prompt)
+    meta = result.metadata
+    assert meta.borrowed_chords == borrowed
+    assert meta.to_dict()["borrowed_chords"] == borrowed
+    scale = set(meta.scale_pitch_classes)
+    outside = {p % 12 for name in ("Chords", "Lead") for _, p in notes(result.midi, name)} - scale
+    borrowed_tones: set[int] = set()
+    for symbol in borrowed:
+        chord = parse_chord_symbol(symbol)
+        assert chord is not None
+        borrowed_tones |= set(chord.tones)
+    assert outside <= borrowed_tones
+
+
+@pytest.mark.parametrize(
+    ("prompt", "bpm", "key"),
+    [
+        ("dubstep drop wobble bass 140", 140, None),
+        ("trap Gm 140", 140, "G minor"),
+        ("lofi beat 85, C minor", 85, "C minor"),
+        ("drum and bass 174.5", 174.5, None),
+    ],
+)
+def test_a_number_standing_alone_is_the_tempo(prompt: str, bpm: float, key: str | None) -> None:
+    meta = song(prompt).metadata
+    assert meta.bpm == bpm and meta.sources["bpm"] == "prompt"
+    assert meta.unknown_words == []
+    if key is not None:
+        assert meta.key == key
+
+
+@pytest.mark.parametrize("prompt", ["top 40 pop", "trap with 808s", "house with 4 on the floor", "pop 16 bars"])
+def test_numbers_that_are_no_tempo_leave_the_genre_tempo(prompt: str) -> None:
+    assert song(prompt).metadata.sources["bpm"] == "genre default"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "bars"),
+    [("trap 2 min 30 s", 88), ("trap 2 minutes 30 seconds", 88), ("trap 1.5 minutes", 53), ("trap 90 seconds", 53)],
+)
+def test_minutes_and_seconds_add_up(prompt: str, bars: int) -> None:
+    meta = song(prompt).metadata
+    assert meta.bars == bars  # 150 s at 140 BPM is 87.5 bars, not the 70 of 2 minutes alone
+    assert meta.sources["bars"] == "prompt"
+
+
+def test_minutes_and_seconds_over_the_limit_are_too_large() -> None:
+    with pytest.raises(composer.SongRequestTooLarge) as error:
+        composer.validate(composer.SongRequest("trap 10 minutes 30 seconds"))
+    assert error.value.field == "prompt"
+
+
+def test_no_chords_leaves_the_chords_out() -> None:
+    names = [track.name for track in song("trap no chords").metadata.tracks]
+    assert "Chords" not in names and "Drums" in names
+    assert [t.name for t in song("house without effects").metadata.tracks] == ["Drums", "Bass", "Chords", "Lead", "Pad"]
+    with pytest.raises(composer.InvalidSongRequest):
+        composer.validate(composer.SongRequest("trap no drums no bass no chords no lead"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "key"),
+    [("Trap Beat In Eb", "Eb minor"), ("House Key Of F#", "F# minor"), ("Pop Song In D", "D major")],
+)
+def test_title_case_prompts_name_the_key(prompt: str, key: str) -> None:
+    meta = song(prompt).metadata
+    assert meta.key == key and meta.sources["key"] == "prompt"
+    assert meta.unknown_words == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("E flat minor", "Eb minor"), ("F sharp major", "F# major"), ("b flat dorian", "Bb dorian"), ("Eb", "Eb major")],
+)
+def test_the_request_key_may_spell_accidentals_as_words(text: str, name: str) -> None:
+    key = parse_key(text)
+    assert key is not None and key.name == name
+    assert song("trap", key=text).metadata.key == name
+
+
+@pytest.mark.parametrize(("symbol", "tones"), [("A7sus4", {9, 2, 4, 7}), ("Gsus", {7, 0, 2}), ("Cadd2", {0, 4, 7, 2})])
+def test_more_chord_spellings(symbol: str, tones: set[int]) -> None:
+    chord = parse_chord_symbol(symbol)
+    assert chord is not None and set(chord.tones) == tones
+    assert song(f"pop {symbol} D").metadata.chord_progression == [symbol, "D"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "chords"),
+    [
+        ("trap in Eb minor, i VI III VII", ["Ebm", "Cb", "Gb", "Db"]),  # not B: each letter names one degree
+        ("pop in F# major, I IV V vii\u00b0", ["F#", "B", "C#", "E#dim"]),
+        ("pop in C major, I IV V vii\u00b0", ["C", "F", "G", "Bdim"]),
+    ],
+)
+def test_chords_are_spelled_in_the_key(prompt: str, chords: list[str]) -> None:
+    meta = song(prompt).metadata
+    assert meta.chord_progression == chords
+    for symbol in chords:
+        chord = parse_chord_symbol(symbol)
+        assert chord is not None and set(chord.tones) <= set(meta.scale_pitch_classes)
