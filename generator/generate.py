@@ -189,6 +189,10 @@ class Generator:
             if len(prompt) > MAX_PROMPT_CHARS:
                 raise InvalidGeneration("prompt", f"prompt {index} is over {MAX_PROMPT_CHARS} characters")
         _check("duration", params.duration, minimum=0.0, inclusive=False)
+        if round(params.duration * self.sample_rate) < 1:
+            raise InvalidGeneration(
+                "duration", f"must be at least one sample (1/{self.sample_rate} s), got {params.duration:g}"
+            )
         if params.duration > self.max_seconds:
             raise GenerationTooLong("duration", f"must be at most {self.max_seconds:g} s, got {params.duration:g}")
         _check("temperature", params.temperature, minimum=0.0, inclusive=False, maximum=10.0)
@@ -208,7 +212,8 @@ class Generator:
         if len(melody) != prompts:
             raise InvalidGeneration("melody", f"give one melody (or none) per prompt: {prompts}, got {len(melody)}")
         if not 8000 <= sample_rate <= 192000:
-            raise InvalidGeneration("melody_sample_rate", f"must be 8000-192000 Hz, got {sample_rate}")
+            # Named "melody": the rate comes with the melody (its file's own rate), which is the field a caller sent.
+            raise InvalidGeneration("melody", f"its sample rate must be 8000-192000 Hz, got {sample_rate}")
         for wav in melody:
             if wav is None:
                 continue

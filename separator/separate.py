@@ -17,10 +17,15 @@ Stems = dict[str, npt.NDArray[np.float32]]
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 
+# Shorter audio may resample to less than one frame at the model's rate, which demucs cannot take.
+MIN_SECONDS: Final = 0.01
 MIN_SAMPLE_RATE: Final = 8000
 MAX_SAMPLE_RATE: Final = 192000
-# -100 dBFS: below this the input is treated as silence (demucs divides by the mix's standard deviation).
+# -100 dBFS: below this the input is treated as silence (demucs divides by the mix's standard deviation). A constant
+# offset (DC) is no signal either: it is left out when the peak is measured.
 SILENCE_PEAK: Final = 1e-5
+# demucs' own `demucs.api.Separator` adds this to the deviation it divides by.
+_STD_EPSILON: Final = 1e-8
 
 
 def set_threads(threads: int) -> None:
@@ -103,6 +108,7 @@ class Separator:
         # The same normalisation as demucs' own separate/api: zero mean, unit deviation of the mono mix.
         reference = wav.mean(0)
         mean, std = reference.mean(), reference.std()
+        std = std + _STD_EPSILON
         progress = _Chunks(self.chunks(wav.shape[-1]), on_progress, is_cancelled)
         with torch.inference_mode():
             sources = apply_model(
@@ -131,9 +137,13 @@ class Separator:
         if audio.shape[0] == 0:
             raise InvalidAudio("audio", "is empty")
         seconds = audio.shape[0] / sample_rate
+        if seconds < MIN_SECONDS:
+            raise InvalidAudio("audio", f"is {seconds * 1000:.2f} ms long, shorter than {MIN_SECONDS * 1000:g} ms")
         if seconds > self.max_seconds:
             raise AudioTooLong("audio", f"is {seconds:.1f} s long, over the limit of {self.max_seconds:g} s")
         if not np.isfinite(audio).all():
             raise InvalidAudio("audio", "contains NaN or infinite samples")
-        if np.abs(audio).max() < SILENCE_PEAK:
-            raise InvalidAudio("audio", "is silent (peak below -100 dBFS); there is nothing to separate")
+        mean = audio.mean(axis=0, dtype=np.float64)  # per channel; the peak around it, without a copy of the audio
+        if np.maximum(audio.max(axis=0) - mean, mean - audio.min(axis=0)).max() < SILENCE_PEAK:
+            reason = "is silent (peak below -100 dBFS, leaving out any constant offset); there is nothing to separate"
+            raise InvalidAudio("audio", reason)

@@ -150,6 +150,7 @@ def test_unknown_models_are_named() -> None:
         ("prompt", ["  "], generator.GenerationParams()),
         ("duration", ["x"], generator.GenerationParams(duration=0)),
         ("duration", ["x"], generator.GenerationParams(duration=float("nan"))),
+        ("duration", ["x"], generator.GenerationParams(duration=1e-6)),  # under one sample: an empty clip
         ("temperature", ["x"], generator.GenerationParams(temperature=-1)),
         ("top_k", ["x"], generator.GenerationParams(top_k=401)),
         ("top_p", ["x"], generator.GenerationParams(top_p=1.5)),

@@ -137,3 +137,12 @@ def test_a_melody_changes_the_clip(melody_model: generator.Generator) -> None:
     tune = music(2.0, SAMPLE_RATE, seed=6).astype(np.float32)
     np.testing.assert_array_equal(clip(tune), clip(tune))
     assert not np.allclose(clip(tune), clip(None))
+
+
+def test_a_melody_at_an_unusable_rate_names_the_melody(melody_model: generator.Generator) -> None:
+    # The rate travels with the melody (its file's own), so the error names the melody: a field the gateway knows.
+    with pytest.raises(generator.InvalidGeneration, match="sample rate must be 8000-192000 Hz, got 4000") as caught:
+        melody_model.generate(
+            ["x"], generator.GenerationParams(duration=1), melody=[music(1.0, 4000, seed=1)], melody_sample_rate=4000
+        )
+    assert caught.value.field == "melody"

@@ -108,12 +108,17 @@ def test_unknown_model_lists_the_known_ones(weights_dir: Path) -> None:
         (np.full((1000, 2), np.nan, np.float32), 44100, "audio", "NaN or infinite"),
         (np.full((1000, 2), np.inf, np.float32), 44100, "audio", "NaN or infinite"),
         (np.zeros((44100, 2), np.float32), 44100, "audio", "silent"),
+        # A constant offset alone is silence too (demucs divided by its zero deviation and tripped an assertion).
+        (np.full((44100, 2), 0.5, np.float32), 44100, "audio", "silent"),
+        (np.full((441, 2), 0.5, np.float32), 44100, "audio", "silent"),
+        # Two frames at 96 kHz resample to less than one frame at 44.1 kHz: demucs failed on an empty tensor.
+        (np.array([[0.5, -0.5], [-0.5, 0.5]], np.float32), 96000, "audio", "shorter than 10 ms"),
         (np.zeros((0, 2), np.float32), 44100, "audio", "empty"),
         (np.ones((1000, 3), np.float32), 44100, "audio", "shape"),
         (np.ones((1000, 2), np.int16), 44100, "audio", "floating-point"),
         (np.ones((1000, 2), np.float32), 1000, "sample_rate", "8000-192000 Hz, got 1000"),
     ],
-    ids=["nan", "inf", "silence", "empty", "channels", "integers", "sample_rate"],
+    ids=["nan", "inf", "silence", "dc", "dc 10 ms", "2 frames", "empty", "channels", "integers", "sample_rate"],
 )
 def test_bad_audio_names_the_field_and_problem(
     tiny: separator.Separator, audio: npt.NDArray[np.floating[Any]], sample_rate: int, field: str, reason: str
@@ -136,3 +141,22 @@ def test_torch_threads_are_settable() -> None:
         assert torch.get_num_threads() == 1
     finally:
         separator.set_threads(before)
+
+
+@pytest.mark.parametrize(
+    ("audio", "sample_rate"),
+    [
+        (music(0.01, 8000), 8000),  # the shortest audio taken, at the lowest rate
+        (music(0.01, 192000), 192000),  # ... and at the highest
+        (music(1.0, 44100) + 0.5, 44100),  # music on a constant offset
+        (np.pad(np.full((1000, 2), 0.5, np.float32), ((44100, 0), (0, 0))), 44100),  # a step
+    ],
+    ids=["10 ms at 8 kHz", "10 ms at 192 kHz", "offset music", "step"],
+)
+def test_edge_signals_give_finite_stems(
+    tiny: separator.Separator, audio: npt.NDArray[np.float32], sample_rate: int
+) -> None:
+    stems = tiny.separate(audio, sample_rate)
+    for stem in stems.values():
+        assert stem.shape == (round(audio.shape[0] * 44100 / sample_rate), 2)
+        assert np.isfinite(stem).all()

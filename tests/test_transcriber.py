@@ -170,6 +170,9 @@ SECOND = 44100
         (np.full((SECOND, 2), np.nan, dtype=np.float32), InvalidAudio, "NaN or infinite"),
         (np.concatenate([np.full(SECOND, 0.1), [np.inf]]), InvalidAudio, "NaN or infinite"),
         (np.zeros((SECOND, 2), dtype=np.float32), InvalidAudio, "silent"),
+        # A constant offset alone is silence too: the model hears a bogus low note in its step.
+        (np.full((SECOND, 2), -0.3, dtype=np.float32), InvalidAudio, "silent"),
+        (np.full(SECOND, 0.5, dtype=np.float64), InvalidAudio, "silent"),
         (np.zeros((0, 2), dtype=np.float32), InvalidAudio, "empty"),
         (np.zeros(0, dtype=np.float32), InvalidAudio, "empty"),
         (np.full((2, SECOND), 0.1, dtype=np.float32), InvalidAudio, "shape"),
@@ -215,3 +218,34 @@ def test_model_refuses_windows_of_the_wrong_shape() -> None:
     with pytest.raises(InvalidTranscriptionRequest, match="shape") as caught:
         default_model().predict(np.zeros((1, WINDOW_SAMPLES - 1, 1), dtype=np.float32))
     assert caught.value.field == "windows"
+
+
+def test_a_constant_offset_under_music_changes_no_note() -> None:
+    tone = 0.4 * np.sin(2 * np.pi * 440 * np.arange(3 * 22050) / 22050)
+    assert [n.pitch for n in transcribe(tone + 0.3, 22050).notes] == [n.pitch for n in transcribe(tone, 22050).notes]
+
+
+@pytest.mark.parametrize(
+    ("options", "pitches"),
+    [
+        ({}, [45, 69, 93]),
+        # Below the lowest piano key (A0, 27.5 Hz): basic-pitch's own filter indexed from the top and dropped all
+        # but the highest keys (minimum) or kept everything (maximum).
+        ({"minimum_frequency": 20.0}, [45, 69, 93]),
+        ({"minimum_frequency": 1.0}, [45, 69, 93]),
+        ({"maximum_frequency": 20.0}, []),
+        ({"maximum_frequency": 26.0}, []),
+        # Both ends are included: the key at the maximum stays (basic-pitch's filter dropped it).
+        ({"maximum_frequency": 440.0}, [45, 69]),
+        ({"minimum_frequency": 440.0}, [69, 93]),
+        ({"minimum_frequency": 440.0, "maximum_frequency": 440.5}, [69]),
+        ({"minimum_frequency": 200.0, "maximum_frequency": 300.0}, []),
+        ({"maximum_frequency": 11025.0}, [45, 69, 93]),
+    ],
+)
+def test_the_frequency_range_keeps_the_keys_within_it(options: dict[str, float], pitches: list[int]) -> None:
+    # A2, A4 and A6, one after the other.
+    time = np.arange(22050) / 22050
+    tones = np.concatenate([0.4 * np.sin(2 * np.pi * hz * time) for hz in (110.0, 440.0, 1760.0)])
+    notes = transcribe(tones, 22050, TranscriptionParams(**options)).notes  # type: ignore[arg-type]
+    assert sorted({note.pitch for note in notes}) == pitches

@@ -13,6 +13,7 @@ try:
     from basic_pitch import constants
     from basic_pitch.inference import unwrap_output, window_audio_file  # type: ignore[import-untyped]
     from basic_pitch.note_creation import (  # type: ignore[import-untyped]
+        MIDI_OFFSET,
         drop_overlapping_pitch_bends,
         model_output_to_notes,
     )
@@ -30,6 +31,7 @@ __all__ = [
     "AUDIO_N_SAMPLES",
     "AUDIO_SAMPLE_RATE",
     "FFT_HOP",
+    "MIDI_OFFSET",
     "N_FREQ_BINS_CONTOURS",
     "N_FREQ_BINS_NOTES",
     "ONNX_MODEL_PATH",

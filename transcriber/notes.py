@@ -4,7 +4,16 @@ import io
 import math
 from dataclasses import dataclass
 
-from transcriber._basic_pitch import AUDIO_SAMPLE_RATE, FFT_HOP, drop_overlapping_pitch_bends, model_output_to_notes
+import numpy as np
+
+from transcriber._basic_pitch import (
+    AUDIO_SAMPLE_RATE,
+    FFT_HOP,
+    MIDI_OFFSET,
+    N_FREQ_BINS_NOTES,
+    drop_overlapping_pitch_bends,
+    model_output_to_notes,
+)
 from transcriber.errors import InvalidTranscriptionRequest
 from transcriber.windows import ModelOutputs
 
@@ -16,7 +25,11 @@ MAX_MIDI_TEMPO = 1000.0
 @dataclass(frozen=True)
 class TranscriptionParams:
     """Note-creation settings, defaults as in `basic_pitch.inference.predict`; invalid values raise
-    `InvalidTranscriptionRequest` naming the field."""
+    `InvalidTranscriptionRequest` naming the field.
+
+    `minimum_frequency` and `maximum_frequency` keep the notes whose nearest piano key lies between them, both
+    ends included (basic-pitch's own filter leaves out the key at the maximum, and inverts itself for frequencies
+    below the lowest key, A0 = 27.5 Hz)."""
 
     onset_threshold: float = 0.5
     frame_threshold: float = 0.3
@@ -47,6 +60,14 @@ class TranscriptionParams:
                 raise InvalidTranscriptionRequest(field, f"must be true or false, not {getattr(self, field)!r}")
         if not 0 < _finite("midi_tempo", self.midi_tempo) <= MAX_MIDI_TEMPO:
             raise InvalidTranscriptionRequest("midi_tempo", f"must be above 0 and at most {MAX_MIDI_TEMPO} BPM")
+
+    @property
+    def pitch_bins(self) -> tuple[int, int]:
+        """The note bins (0 = A0) kept by the frequency range, `(first, last)` both included; empty when
+        `last < first`."""
+        first = 0 if self.minimum_frequency is None else _nearest_bin(self.minimum_frequency)
+        last = N_FREQ_BINS_NOTES - 1 if self.maximum_frequency is None else _nearest_bin(self.maximum_frequency)
+        return max(first, 0), min(last, N_FREQ_BINS_NOTES - 1)
 
     @property
     def minimum_note_frames(self) -> int:
@@ -80,18 +101,25 @@ class Transcription:
 
 def create_notes(outputs: ModelOutputs, params: TranscriptionParams) -> Transcription:
     """Unwindowed model outputs ([frames, bins] each) -> notes and MIDI."""
-    midi, events = model_output_to_notes(
-        outputs,
-        onset_thresh=params.onset_threshold,
-        frame_thresh=params.frame_threshold,
-        min_note_len=params.minimum_note_frames,
-        min_freq=params.minimum_frequency,
-        max_freq=params.maximum_frequency,
-        include_pitch_bends=params.pitch_bends,
-        multiple_pitch_bends=params.multiple_pitch_bends,
-        melodia_trick=params.melodia_trick,
-        midi_tempo=params.midi_tempo,
-    )
+    first, last = params.pitch_bins
+    outputs = dict(outputs)
+    for name in ("note", "onset"):  # the frequency range, applied here rather than by basic-pitch (see the params)
+        kept = np.zeros_like(outputs[name])
+        if first <= last:
+            kept[:, first : last + 1] = outputs[name][:, first : last + 1]
+        outputs[name] = kept
+    # basic-pitch rescales inferred onsets by their maximum, 0/0 when no bin is active; no note comes of it.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        midi, events = model_output_to_notes(
+            outputs,
+            onset_thresh=params.onset_threshold,
+            frame_thresh=params.frame_threshold,
+            min_note_len=params.minimum_note_frames,
+            include_pitch_bends=params.pitch_bends,
+            multiple_pitch_bends=params.multiple_pitch_bends,
+            melodia_trick=params.melodia_trick,
+            midi_tempo=params.midi_tempo,
+        )
     # The MIDI file drops the bends of overlapping notes unless multiple_pitch_bends; the list says the same.
     events = sorted(events) if params.multiple_pitch_bends else drop_overlapping_pitch_bends(events)
     notes = [
@@ -101,6 +129,12 @@ def create_notes(outputs: ModelOutputs, params: TranscriptionParams) -> Transcri
     buffer = io.BytesIO()
     midi.write(buffer)
     return Transcription(midi=buffer.getvalue(), notes=notes)
+
+
+def _nearest_bin(frequency: float) -> int:
+    """The note bin of the piano key nearest `frequency` (may lie outside the 88 keys), rounded as basic-pitch
+    rounds it."""
+    return int(np.round(69 + 12 * math.log2(frequency / 440.0) - MIDI_OFFSET))
 
 
 def _finite(field: str, value: object) -> float:
