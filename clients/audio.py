@@ -16,6 +16,10 @@ from dgxmusic.v1 import audio_pb2
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 96000
 MAX_CHUNK_BYTES = 1024 * 1024
+# Files the server reads but does not write.
+INPUT_ONLY_ENCODINGS = frozenset(
+    {audio_pb2.AUDIO_ENCODING_MP3, audio_pb2.AUDIO_ENCODING_OGG, audio_pb2.AUDIO_ENCODING_AIFF}
+)
 
 FloatAudio = npt.NDArray[np.float32]
 
@@ -67,8 +71,9 @@ def resolve_format(
         sample_format = audio_pb2.SAMPLE_FORMAT_INT24 if flac else audio_pb2.SAMPLE_FORMAT_FLOAT32
     if sample_format not in _SOUNDFILE_SUBTYPES:
         raise AudioFormatError(f"{field_prefix}.sample_format", f"unknown sample format {sample_format}")
-    if encoding == audio_pb2.AUDIO_ENCODING_MP3:
-        raise AudioFormatError(f"{field_prefix}.encoding", "MP3 is accepted as input only: use WAV or FLAC")
+    if encoding in INPUT_ONLY_ENCODINGS:
+        name = audio_pb2.AudioEncoding.Name(encoding).removeprefix("AUDIO_ENCODING_")
+        raise AudioFormatError(f"{field_prefix}.encoding", f"{name} is accepted as input only: use WAV or FLAC")
     if encoding == audio_pb2.AUDIO_ENCODING_PCM and sample_format not in _PCM_DTYPES:
         raise AudioFormatError(f"{field_prefix}.sample_format", "raw PCM is float32 or int16")
     if encoding == audio_pb2.AUDIO_ENCODING_FLAC and sample_format == audio_pb2.SAMPLE_FORMAT_FLOAT32:
@@ -114,16 +119,22 @@ def stream_messages(
     yield from upload_messages(encode(samples, fmt), header, chunk_bytes)
 
 
+# Audio files a client may send, by suffix; the server reads each with libsndfile, whatever the header says.
 FILE_ENCODINGS = {
     ".wav": audio_pb2.AUDIO_ENCODING_WAV,
     ".flac": audio_pb2.AUDIO_ENCODING_FLAC,
     ".mp3": audio_pb2.AUDIO_ENCODING_MP3,
+    ".ogg": audio_pb2.AUDIO_ENCODING_OGG,
+    ".oga": audio_pb2.AUDIO_ENCODING_OGG,
+    ".opus": audio_pb2.AUDIO_ENCODING_OGG,
+    ".aif": audio_pb2.AUDIO_ENCODING_AIFF,
+    ".aiff": audio_pb2.AUDIO_ENCODING_AIFF,
 }
 
 
 def decode_upload(data: bytes, header: audio_pb2.AudioHeader) -> tuple[FloatAudio, int]:
     """Audio a client sent -> (float32 [frames, channels], sample rate); raises AudioFormatError naming the
-    field at fault. Files (WAV, FLAC, MP3) describe themselves; raw PCM needs the header's description."""
+    field at fault. Files (WAV, FLAC, MP3, Ogg, AIFF) describe themselves; raw PCM needs the header's description."""
     if header.encoding in (audio_pb2.AUDIO_ENCODING_PCM, audio_pb2.AUDIO_ENCODING_UNSPECIFIED):
         if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE:
             reason = f"raw PCM needs a sample rate of {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {header.sample_rate}"

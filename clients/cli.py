@@ -9,9 +9,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clients.audio import AudioFormatError
 from clients.client import ComposeResult, MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
 from dgxmusic.v1 import audio_pb2
@@ -46,13 +48,17 @@ def _progress_bar() -> Iterator[Callable[[pb.Progress], None]]:
 
 @contextmanager
 def _errors() -> Iterator[None]:
+    # Text from the server or the file system is escaped: rich would take "[frames]" in it for markup.
     try:
         yield
     except DgxMusicError as exc:
-        console.print(f"[red]error[/red] {exc.code.name}: {exc.message}")
+        console.print(f"[red]error[/red] {exc.code.name}: {escape(exc.message)}")
         for violation in exc.violations:
-            console.print(f"  field [bold]{violation.field}[/bold]: {violation.description}")
+            console.print(f"  field [bold]{escape(violation.field)}[/bold]: {escape(violation.description)}")
         sys.exit(2 if exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"} else 1)
+    except AudioFormatError as exc:  # refused here, before anything was sent
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(2)
 
 
 def _audio_format(sample_rate: int, fmt: str, sample_format: str | None) -> audio_pb2.AudioFormat:
@@ -71,11 +77,11 @@ def _print_song(result: ComposeResult, written: list[Path]) -> None:
     for column in ("track", "instrument", "channel", "notes"):
         table.add_column(column)
     for track in info.tracks:
-        table.add_row(track.name, track.instrument, str(track.channel + 1), str(track.note_count))
+        table.add_row(escape(track.name), escape(track.instrument), str(track.channel + 1), str(track.note_count))
     console.print(table)
     _print_summary(result.summary)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}")
 
 
 def _print_summary(summary: pb.Summary) -> None:
@@ -195,7 +201,8 @@ def midi(prompts: tuple[str, ...], out: Path, variations: int, server: str, time
         path = out if len(songs) == 1 else out.with_name(f"{out.stem}_{number}{out.suffix}")
         path.write_bytes(song.midi)
         info = song.info
-        console.print(f"{info.genre}, {info.bpm:g} BPM, {info.key}, {info.bars} bars, seed {info.seed}: wrote {path}")
+        described = f"{info.genre}, {info.bpm:g} BPM, {info.key}, {info.bars} bars, seed {info.seed}"
+        console.print(f"{escape(described)}: wrote {escape(str(path))}")
 
 
 @main.command()
@@ -231,7 +238,7 @@ def render(
     written = result.write_audio(out, stems_dir)
     _print_summary(result.summary)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}")
 
 
 @main.command()
@@ -259,7 +266,7 @@ def health(server: str, timeout: float) -> None:
 def transcribe(
     audio_file: Path, out: Path | None, no_pitch_bends: bool, server: str, timeout: float, **thresholds: Any
 ) -> None:
-    """Transcribe AUDIO_FILE (WAV, FLAC or MP3; any rate, mono or stereo) to MIDI with Basic Pitch."""
+    """Transcribe AUDIO_FILE (WAV, FLAC, MP3, Ogg or AIFF; any rate, mono or stereo) to MIDI with Basic Pitch."""
     options = pb.TranscriptionOptions(**{k: v for k, v in thresholds.items() if v is not None})
     if no_pitch_bends:
         options.pitch_bends = False
@@ -268,7 +275,7 @@ def transcribe(
         result = client.transcribe(audio_file, options, on_progress=on_progress)
     out.write_bytes(result.transcription.midi)
     _print_summary(result.summary)
-    console.print(f"{len(result.transcription.notes)} notes: wrote {out}")
+    console.print(f"{len(result.transcription.notes)} notes: wrote {escape(str(out))}")
 
 
 @main.command()
@@ -296,7 +303,7 @@ def separate(
         result = client.separate(audio_file, options, on_progress=on_progress)
     _print_summary(result.summary)
     for path in result.write_stems(out, "." + fmt):
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}")
 
 
 @main.command()
@@ -346,7 +353,7 @@ def generate(
     _print_summary(result.summary)
     for index, name in enumerate(result.stems):
         path = out if len(result.stems) == 1 else out.with_name(f"{out.stem}_{index + 1}{out.suffix}")
-        console.print(f"wrote {result.write_stream(name, path)}")
+        console.print(f"wrote {escape(str(result.write_stream(name, path)))}")
 
 
 @main.group()
@@ -367,7 +374,7 @@ def list_models(server: str, timeout: float) -> None:
     for status in statuses:
         state = pb.ModelState.Name(status.state).removeprefix("MODEL_STATE_").lower().replace("_", " ")
         memory = f"{status.memory_bytes / 2**20:.0f} MiB" if status.memory_bytes else "-"
-        table.add_row(status.name, status.version, state, memory, status.message)
+        table.add_row(status.name, status.version, state, memory, escape(status.message))
     Console().print(table)
 
 
@@ -383,9 +390,9 @@ def pull(name: str) -> None:
     try:
         places = generator.pull_weights(name) if name.startswith("musicgen") else [separator.pull_weights(name)]
     except (separator.SeparatorError, generator.GeneratorError) as exc:
-        console.print(f"[red]error[/red] {exc}")
+        console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
-    console.print(f"{name}: weights in {', '.join(map(str, places))}")
+    console.print(f"{escape(name)}: weights in {escape(', '.join(map(str, places)))}")
 
 
 @main.command()
@@ -400,9 +407,10 @@ def plan(profile: str, out: Path) -> None:
     try:
         summary = plan_repository(load_profile(profile), out)
     except PlanError as exc:
-        console.print(f"[red]error[/red] {exc}")
+        console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
-    console.print(f"wrote {out} for profile {profile}: {summary['memory_gb']} GB of {summary['budget_gb']}")
+    budget = f"{summary['memory_gb']} GB of {summary['budget_gb']}"
+    console.print(f"wrote {escape(str(out))} for profile {escape(profile)}: {budget}")
     if summary["tritonserver_flags"]:
         console.print(f"tritonserver flags: {' '.join(summary['tritonserver_flags'])}")  # type: ignore[arg-type]
 
@@ -411,7 +419,8 @@ def _server_side() -> None:
     try:
         import deploy.launcher  # noqa: F401
     except ImportError as exc:
-        console.print(f"[red]error[/red] the server is not installed ({exc}): pip install 'dgx-music[server]'")
+        install = escape("pip install 'dgx-music[server]'")
+        console.print(f"[red]error[/red] the server is not installed ({escape(str(exc))}): {install}")
         sys.exit(1)
 
 
@@ -431,7 +440,7 @@ def serve(**overrides: Any) -> None:
     try:
         sys.exit(serve_stack(Settings(**{k: v for k, v in overrides.items() if v is not None})))
     except LaunchError as exc:
-        console.print(f"[red]error[/red] {exc}")
+        console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
 
 
@@ -450,7 +459,7 @@ def demo(prompt: str, out: Path) -> None:
             console.print(f"stack up: gateway on {stack.gateway_target}")
             compose_to(prompt, out, stack.gateway_target, 300.0)
     except LaunchError as exc:
-        console.print(f"[red]error[/red] {exc}")
+        console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
 
 

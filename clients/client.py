@@ -124,30 +124,39 @@ class TranscribeResult:
 
 
 def upload_requests(request_type: Any, options: Any, source: AudioInput) -> Iterator[Any]:
-    """The messages of a Transcribe/Separate call: options, then the audio (a WAV/FLAC/MP3 file as it is, or
-    float32 frames [frames, channels] with their sample rate) as a header and chunks."""
-    yield request_type(options=options)
+    """The messages of a Transcribe/Separate call: options, then the audio (an audio file as it is, or float32
+    frames [frames, channels] with their sample rate) as a header and chunks. The source is read (and refused with
+    AudioFormatError) here, before any call: gRPC consumes the messages in a thread of its own."""
+    data, header = _upload_source(source)
+
+    def messages() -> Iterator[Any]:
+        yield request_type(options=options)
+        for message in upload_messages(data, header):
+            if isinstance(message, audio_pb2.AudioHeader):
+                yield request_type(audio_header=message)
+            else:
+                yield request_type(audio_chunk=message)
+
+    return messages()
+
+
+def _upload_source(source: AudioInput) -> tuple[bytes, audio_pb2.AudioHeader]:
     if isinstance(source, Path):
         encoding = FILE_ENCODINGS.get(source.suffix.lower())
         if encoding is None:
-            raise AudioFormatError("audio", f"send WAV, FLAC or MP3 files, not {source.name}")
-        data, header = source.read_bytes(), audio_pb2.AudioHeader(encoding=encoding)
-    else:
-        samples, sample_rate = source
-        frames = np.asarray(samples, dtype="<f4").reshape(len(samples), -1)
-        data = frames.tobytes()
-        header = audio_pb2.AudioHeader(
-            encoding=audio_pb2.AUDIO_ENCODING_PCM,
-            sample_format=audio_pb2.SAMPLE_FORMAT_FLOAT32,
-            sample_rate=sample_rate,
-            channels=frames.shape[1],
-            frames=frames.shape[0],
-        )
-    for message in upload_messages(data, header):
-        if isinstance(message, audio_pb2.AudioHeader):
-            yield request_type(audio_header=message)
-        else:
-            yield request_type(audio_chunk=message)
+            kinds = ", ".join(sorted(FILE_ENCODINGS))
+            raise AudioFormatError("audio", f"send an audio file ({kinds}), not {source.name}")
+        return source.read_bytes(), audio_pb2.AudioHeader(encoding=encoding)
+    samples, sample_rate = source
+    frames = np.asarray(samples, dtype="<f4").reshape(len(samples), -1)
+    header = audio_pb2.AudioHeader(
+        encoding=audio_pb2.AUDIO_ENCODING_PCM,
+        sample_format=audio_pb2.SAMPLE_FORMAT_FLOAT32,
+        sample_rate=sample_rate,
+        channels=frames.shape[1],
+        frames=frames.shape[0],
+    )
+    return frames.tobytes(), header
 
 
 def _collect_transcription(result: TranscribeResult, response: Any, on_progress: ProgressCallback | None) -> None:

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import mido
+import numpy as np
 import soundfile
 
 from deploy.launcher import Stack
@@ -58,3 +59,22 @@ def test_bad_input_names_the_field_and_exits_2(stack: Stack, tmp_path: Path) -> 
 def test_health_of_a_server_that_is_not_there() -> None:
     done = dgx_music("health", "--server", "127.0.0.1:1", "--timeout", "1")
     assert done.returncode == 1 and "UNAVAILABLE" in done.stderr
+
+
+def test_audio_files_of_other_kinds_and_errors_are_printed_whole(stack: Stack, tmp_path: Path) -> None:
+    tone = np.sin(2 * np.pi * 440 * np.arange(22050) / 22050).astype(np.float32) * 0.5
+    ogg = tmp_path / "take.ogg"
+    soundfile.write(ogg, tone, 22050, format="OGG", subtype="VORBIS")
+    done = dgx_music("transcribe", str(ogg), "--out", str(tmp_path / "take.mid"), "--server", stack.gateway_target)
+    assert done.returncode == 0, done.stderr
+    assert {note.note for note in mido.MidiFile(tmp_path / "take.mid").tracks[-1] if note.type == "note_on"} == {69}
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not audio")
+    done = dgx_music("transcribe", str(text), "--server", stack.gateway_target)
+    assert done.returncode == 2 and "notes.txt" in done.stderr and "Traceback" not in done.stderr
+
+    six = tmp_path / "six.wav"
+    soundfile.write(six, np.tile(tone[:, None], (1, 6)), 22050)
+    done = dgx_music("transcribe", str(six), "--server", stack.gateway_target)
+    assert done.returncode == 2 and "[" in done.stderr, "the server's message keeps its brackets"
