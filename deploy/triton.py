@@ -135,6 +135,12 @@ def error_message(field: str, reason: object, *, too_large: bool = False) -> str
     return f"{field}{' (too large)' if too_large else ''}: {reason}"
 
 
+def unexpected_error_message(model: str, exc: BaseException) -> str:
+    """What a client reads when a model fails in a way it does not handle (a bug): short, no field, no traceback;
+    the model logs the traceback to Triton's log."""
+    return f"{model} failed unexpectedly ({type(exc).__name__}: {exc}); the Triton log has the details"
+
+
 def parse_error_message(message: str) -> ModelError | None:
     match = _ERROR_MESSAGE.match(message)
     if match is None:

@@ -5,6 +5,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from tritonclient.utils import InferenceServerException
 
+from deploy.triton import unexpected_error_message
 from gateway.errors import ApiError, from_triton, invalid_argument, request_errors
 
 
@@ -37,6 +38,14 @@ def test_field_errors_carry_a_bad_request_detail() -> None:
         ("StatusCode.INTERNAL", "Stub process 'x' is not healthy.", grpc.StatusCode.UNAVAILABLE, None),
         ("StatusCode.DEADLINE_EXCEEDED", "Deadline Exceeded", grpc.StatusCode.DEADLINE_EXCEEDED, None),
         (None, "odd", grpc.StatusCode.INTERNAL, None),
+        # A model's bug, on a decoupled stream (no status) or not: INTERNAL, never blamed on a request field.
+        (None, unexpected_error_message("demucs", KeyError("x")), grpc.StatusCode.INTERNAL, None),
+        (
+            "StatusCode.INTERNAL",
+            "[request id: 3] " + unexpected_error_message("audio", ValueError("bad: thing")),
+            grpc.StatusCode.INTERNAL,
+            None,
+        ),
     ],
 )
 def test_triton_errors(status: str | None, message: str, code: grpc.StatusCode, field: str | None) -> None:

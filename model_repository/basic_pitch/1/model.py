@@ -2,13 +2,14 @@
 batch and are split back per request; a request with bad windows gets its error in-band and never fails the
 batch."""
 
+import traceback
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import transcriber
-from deploy.triton import error_message, model_parameters
+from deploy.triton import error_message, model_parameters, unexpected_error_message
 
 # Triton output name -> transcriber's output name.
 _OUTPUTS = {"NOTE": "note", "ONSET": "onset", "CONTOUR": "contour"}
@@ -32,7 +33,16 @@ class TritonPythonModel:
             else:
                 valid.append((index, windows))
         if valid:
-            outputs = self.model.predict(np.concatenate([windows for _, windows in valid]))
+            try:
+                outputs = self.model.predict(np.concatenate([windows for _, windows in valid]))
+            except Exception as exc:  # a bug: these requests fail, and the model keeps serving the next ones
+                pb_utils.Logger.log_error(traceback.format_exc())
+                error = pb_utils.TritonError(
+                    unexpected_error_message("basic_pitch", exc), pb_utils.TritonError.INTERNAL
+                )
+                for index, _ in valid:
+                    responses[index] = pb_utils.InferenceResponse(error=error)
+                return responses
             start = 0
             for index, windows in valid:
                 end = start + windows.shape[0]

@@ -2,6 +2,7 @@
 the final response; errors in-band. A cancelled request stops at the next chunk. Missing weights do not stop the
 model from loading: each request answers with the files to fetch, and loading is retried until they are there."""
 
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import triton_python_backend_utils as pb_utils
 
 import separator
 from deploy.settings import Settings
-from deploy.triton import error_message, instance_device, model_parameters
+from deploy.triton import error_message, instance_device, model_parameters, unexpected_error_message
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -43,7 +44,13 @@ class TritonPythonModel:
     def execute(self, requests: list[Any]) -> None:
         for request in requests:
             sender = request.get_response_sender()
-            sender.send(self._separate(request, sender), flags=FINAL)
+            try:
+                response = self._separate(request, sender)
+            except Exception as exc:  # a bug: this request fails, the model keeps serving the next ones
+                pb_utils.Logger.log_error(traceback.format_exc())
+                error = pb_utils.TritonError(unexpected_error_message("demucs", exc), pb_utils.TritonError.INTERNAL)
+                response = pb_utils.InferenceResponse(error=error)
+            sender.send(response, flags=FINAL)
 
     def _loaded(self) -> separator.Separator:
         if self.separator is None:

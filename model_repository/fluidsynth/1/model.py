@@ -1,6 +1,7 @@
 """Triton glue for FluidSynth rendering: one renderer (SoundFont kept loaded) per SoundFont and sample rate,
 errors in-band so one bad MIDI file never fails a batch."""
 
+import traceback
 from typing import Any
 
 import numpy as np
@@ -8,7 +9,7 @@ import triton_python_backend_utils as pb_utils
 
 import renderers
 from deploy.settings import Settings
-from deploy.triton import error_message
+from deploy.triton import error_message, unexpected_error_message
 
 
 def _input(request: Any, name: str) -> Any | None:
@@ -29,7 +30,15 @@ class TritonPythonModel:
         self.renderers: dict[tuple[str, int], renderers.FluidSynthRenderer] = {}
 
     def execute(self, requests: list[Any]) -> list[Any]:
-        return [self._render(request) for request in requests]
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: Any) -> Any:
+        try:
+            return self._render(request)
+        except Exception as exc:  # a bug: this request fails, not the batch, and the model keeps serving
+            pb_utils.Logger.log_error(traceback.format_exc())
+            error = pb_utils.TritonError(unexpected_error_message("fluidsynth", exc), pb_utils.TritonError.INTERNAL)
+            return pb_utils.InferenceResponse(error=error)
 
     def finalize(self) -> None:
         for renderer in self.renderers.values():

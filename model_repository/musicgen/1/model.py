@@ -5,6 +5,7 @@ one request at a time. A cancelled request stops the generation once every reque
 Missing weights do not stop the model from loading: each request answers with the parts to fetch, and loading is
 retried until they are there."""
 
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ import triton_python_backend_utils as pb_utils
 
 import generator
 from deploy.settings import Settings
-from deploy.triton import error_message, instance_device, model_parameters
+from deploy.triton import error_message, instance_device, model_parameters, unexpected_error_message
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
@@ -162,6 +163,13 @@ class TritonPythonModel:
             return
         except generator.DependencyMissing as exc:
             self._fail(batch, _error("melody", exc, pb_utils.TritonError.UNAVAILABLE))
+            return
+        except Exception as exc:  # a bug: this batch fails, the model keeps serving the next ones
+            pb_utils.Logger.log_error(traceback.format_exc())
+            message = unexpected_error_message("musicgen", exc)
+            self._fail(
+                batch, pb_utils.InferenceResponse(error=pb_utils.TritonError(message, pb_utils.TritonError.INTERNAL))
+            )
             return
         start = 0
         for job in batch:

@@ -1,13 +1,14 @@
 """Triton glue for the composer: one response per request, errors in-band so one bad prompt never fails a batch."""
 
 import json
+import traceback
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import composer
-from deploy.triton import error_message
+from deploy.triton import error_message, unexpected_error_message
 
 
 def _text(request: Any, name: str) -> str | None:
@@ -25,7 +26,15 @@ def _song_request(request: Any) -> composer.SongRequest:
 
 class TritonPythonModel:
     def execute(self, requests: list[Any]) -> list[Any]:
-        return [self._compose(request) for request in requests]
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: Any) -> Any:
+        try:
+            return self._compose(request)
+        except Exception as exc:  # a bug: this request fails, not the batch, and the model keeps serving
+            pb_utils.Logger.log_error(traceback.format_exc())
+            error = pb_utils.TritonError(unexpected_error_message("text2midi", exc), pb_utils.TritonError.INTERNAL)
+            return pb_utils.InferenceResponse(error=error)
 
     def _compose(self, request: Any) -> Any:
         try:
