@@ -87,6 +87,9 @@ def triton_errors(model: str) -> Iterator[None]:
         yield
     except InferenceServerException as exc:
         raise from_triton(exc, model) from exc
+    except grpc.aio.AioRpcError as exc:  # tritonclient's stream_infer lets the raw gRPC error through
+        status = InferenceServerException(str(exc.details() or exc.code().name), status=str(exc.code()))
+        raise from_triton(status, model) from exc
 
 
 @contextmanager

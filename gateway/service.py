@@ -419,15 +419,22 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
         triton_port = int(self.settings.triton_url.rsplit(":", 1)[-1])
         memory = await asyncio.to_thread(model_memory, triton_port) if _is_local(self.settings.triton_url) else {}
+        entries = await self.models.repository()
+        # Probed side by side: each waits behind its model's running work, at most WEIGHTS_PROBE_SECONDS.
+        probed = [e.name for e in entries if e.name in (DEMUCS, MUSICGEN) and e.state == "READY"]
+        checks = dict(zip(probed, await asyncio.gather(*map(self.models.weights_check, probed)), strict=True))
         statuses = []
-        for entry in await self.models.repository():
+        for entry in entries:
             state = pb.MODEL_STATE_READY if entry.state == "READY" else pb.MODEL_STATE_UNAVAILABLE
             message = entry.reason
             if entry.state == "UNAVAILABLE" and entry.reason and "unloaded" not in entry.reason:
                 state = pb.MODEL_STATE_FAILED
-            if entry.name in (DEMUCS, MUSICGEN) and state == pb.MODEL_STATE_READY:
-                message = await self.models.weights_problem(entry.name) or ""
-                state = pb.MODEL_STATE_WEIGHTS_MISSING if message else state
+            if entry.name in checks:
+                check = checks[entry.name]
+                message = check.problem or ""
+                state = pb.MODEL_STATE_WEIGHTS_MISSING if check.problem else state
+                if check.busy:
+                    message = f"busy (weights as last checked){': ' + message if message else ''}"
             statuses.append(
                 pb.ModelStatus(
                     name=entry.name,

@@ -87,9 +87,21 @@ def song_options(song: composer.SongRequest) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+# How long ListModels waits for a model to answer its weights probe: a busy instance answers only after its
+# current work (minutes of separation or generation), and the list should not wait for that.
+WEIGHTS_PROBE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class WeightsCheck:
+    problem: str | None  # what the model said is missing; None when its weights are there (or it was busy)
+    busy: bool = False  # the model did not answer in time; `problem` is its last answer, if any
+
+
 class TritonModels:
     def __init__(self, url: str) -> None:
         self.client = triton_aio.InferenceServerClient(url)
+        self._last_weights_problem: dict[str, str | None] = {}
 
     async def close(self) -> None:
         await self.client.close()
@@ -236,7 +248,7 @@ class TritonModels:
                     raise error
                 yield result
 
-    async def weights_problem(self, model: str) -> str | None:
+    async def weights_check(self, model: str) -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about its weights: it answers an empty request
         with "weights: ..." when they are missing, and with an input error otherwise."""
         empty = {
@@ -249,13 +261,17 @@ class TritonModels:
                 _tensor("DURATION", np.array([[0.0]], np.float32), "FP32"),
             ],
         }[model]
+        problem = None
         try:
-            async for _ in self._stream(model, empty, deadline=10.0, request_id="weights-probe"):
+            async for _ in self._stream(model, empty, deadline=WEIGHTS_PROBE_SECONDS, request_id="weights-probe"):
                 pass
         except ApiError as exc:
+            if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return WeightsCheck(self._last_weights_problem.get(model), busy=True)
             if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
-                return exc.message
-        return None
+                problem = exc.message
+        self._last_weights_problem[model] = problem
+        return WeightsCheck(problem)
 
     async def repository(self) -> list[ModelEntry]:
         """Every model in Triton's repository with its state (loaded or not)."""

@@ -6,7 +6,7 @@ from google.rpc import error_details_pb2, status_pb2
 from tritonclient.utils import InferenceServerException
 
 from deploy.triton import unexpected_error_message
-from gateway.errors import ApiError, from_triton, invalid_argument, request_errors
+from gateway.errors import ApiError, from_triton, invalid_argument, request_errors, triton_errors
 
 
 def test_field_errors_carry_a_bad_request_detail() -> None:
@@ -59,3 +59,18 @@ def test_library_errors_name_the_api_field() -> None:
     with pytest.raises(ApiError) as caught, request_errors(prefix="options."):
         composer.validate(composer.SongRequest(prompt="trap", bpm=0))
     assert (caught.value.code, caught.value.field) == (grpc.StatusCode.INVALID_ARGUMENT, "options.bpm")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.DEADLINE_EXCEEDED),
+        (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE),
+        (grpc.StatusCode.CANCELLED, grpc.StatusCode.CANCELLED),
+    ],
+)
+def test_raw_grpc_errors_of_triton_streams_keep_their_code(code: grpc.StatusCode, expected: grpc.StatusCode) -> None:
+    raw = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details="stream ended")
+    with pytest.raises(ApiError) as caught, triton_errors("musicgen"):
+        raise raw
+    assert caught.value.code == expected and "musicgen" in caught.value.message

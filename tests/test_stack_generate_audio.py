@@ -67,6 +67,9 @@ def test_cancelled_generation_frees_the_model(stack: Stack, client: MusicClient)
         for response in call:
             if response.progress.stage == pb.STAGE_GENERATING and response.progress.done > 0:
                 break
+        # The model is busy: the list does not wait for it, and says so.
+        models = {model.name: model for model in client.list_models()}
+        assert models["musicgen"].state == pb.MODEL_STATE_READY and models["musicgen"].message.startswith("busy")
         call.cancel()
     result = client.generate_audio(pb.GenerateAudioRequest(prompt="short one", seconds=1, seed=6))
     assert result.stems["0"].shape[0] == 32000
