@@ -45,7 +45,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.models = models
         self.cache = cache
         self.jobs = jobs
-        self._background: set[asyncio.Task[None]] = set()
+        self._writing: dict[str, asyncio.Task[None]] = {}  # cache writes in flight, by key
 
     # -- validation shared by the RPCs --------------------------------------------------------------------------
 
@@ -112,10 +112,16 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         return await asyncio.to_thread(encode_all)
 
     def _remember(self, key: str, events: Sequence[bytes]) -> None:
-        """Caches in the background so the client's summary is not held up by the write."""
+        """Caches in the background so the client's summary is not held up by the write; a repeat that arrives
+        meanwhile waits for the write (see _cached_or_fresh)."""
         task = asyncio.create_task(self.cache.put(key, events))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._writing[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._writing.get(key) is done:  # a later write of the same key may have replaced it
+                del self._writing[key]
+
+        task.add_done_callback(forget)
 
     # -- RPCs --------------------------------------------------------------------------------------------------
 
@@ -492,6 +498,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         if bypass:
             return
         with scope.stage(pb.STAGE_CACHE):
+            if (writing := self._writing.get(key)) is not None:
+                await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
             cached = await self.cache.get(key)
         if cached is None:
             return

@@ -77,6 +77,14 @@ def test_a_repeat_is_served_from_the_cache(client: MusicClient, composed: Compos
     np.testing.assert_array_equal(repeat.mix, first.mix)
 
 
+def test_a_repeat_right_after_the_answer_is_a_cache_hit(client: MusicClient) -> None:
+    # The cache is written after the summary goes out; a repeat that arrives meanwhile waits for that write.
+    for seed in range(100, 105):
+        request = compose_request("minimal techno 128", options=song_options(bars=1, seed=seed), stems=False)
+        first, repeat = client.compose(request), client.compose(request)
+        assert not first.summary.cache_hit and repeat.summary.cache_hit
+
+
 def test_same_seed_same_song_other_seed_other_song(client: MusicClient) -> None:
     a = client.generate_midi("house 124, A minor", song_options(bars=4, seed=1))
     b = client.generate_midi("house 124, A minor", song_options(bars=4, seed=1))
