@@ -262,7 +262,12 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self, requests: AsyncIterator[pb.TranscribeRequest], scope: RequestScope
     ) -> AsyncIterator[pb.TranscribeResponse]:
         with scope.stage(pb.STAGE_RECEIVING):
-            upload = await receive_audio(requests, pb.TranscriptionOptions(), max_bytes=self.settings.max_upload_bytes)
+            upload = await receive_audio(
+                requests,
+                pb.TranscriptionOptions(),
+                max_bytes=self.settings.max_upload_bytes,
+                check_options=analysis.transcription_params,
+            )
         params = analysis.transcription_params(upload.options)
         yield pb.TranscribeResponse(progress=pb.Progress(stage=pb.STAGE_RECEIVING, fraction=0.05, message="received"))
         async for event in analysis.transcribe(
@@ -282,9 +287,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self, requests: AsyncIterator[pb.SeparateRequest], scope: RequestScope
     ) -> AsyncIterator[pb.SeparateResponse]:
         with scope.stage(pb.STAGE_RECEIVING):
-            upload = await receive_audio(requests, pb.SeparationOptions(), max_bytes=self.settings.max_upload_bytes)
-        self._separation_model(upload.options.model, "options.model")
-        fmt = self._audio_format(upload.options.audio_format, "options.audio_format")
+            upload = await receive_audio(
+                requests,
+                pb.SeparationOptions(),
+                max_bytes=self.settings.max_upload_bytes,
+                check_options=self._separation_options,
+            )
+        fmt = self._separation_options(upload.options)
         seconds = upload.samples.shape[0] / upload.sample_rate
         if seconds > self.settings.max_audio_seconds:
             raise too_large("audio", f"{seconds:.0f} s is over the {self.settings.max_audio_seconds:g} s limit")
@@ -451,6 +460,11 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 )
             )
         return pb.ListModelsResponse(models=statuses)
+
+    def _separation_options(self, options: pb.SeparationOptions) -> audio.ResolvedFormat:
+        """Checks the options of a Separate call; the format its stems are sent in."""
+        self._separation_model(options.model, "options.model")
+        return self._audio_format(options.audio_format, "options.audio_format")
 
     def _separation_model(self, name: str, field: str) -> str:
         served = (DEMUCS, self.settings.demucs_model)

@@ -1,7 +1,7 @@
 """Audio that clients stream in (Transcribe, Separate): options first, then one AudioHeader and its chunks."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,11 @@ class Upload:
     sample_rate: int
 
 
-async def receive_audio(requests: AsyncIterator[Any], options: Any, *, max_bytes: int) -> Upload:
-    """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio."""
+async def receive_audio(
+    requests: AsyncIterator[Any], options: Any, *, max_bytes: int, check_options: Callable[[Any], object]
+) -> Upload:
+    """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio. The options are
+    checked (``check_options`` raises ApiError) as the audio starts, so bad options fail before a long upload."""
     header = None
     parts: list[bytes] = []
     size = 0
@@ -32,6 +35,7 @@ async def receive_audio(requests: AsyncIterator[Any], options: Any, *, max_bytes
             if header is not None:
                 raise invalid_argument("audio_header", "one audio stream per call")
             header = message.audio_header
+            check_options(options)
             if header.total_bytes > max_bytes:
                 raise too_large("audio", f"{header.total_bytes} bytes is over the {max_bytes}-byte limit")
         elif kind == "audio_chunk":

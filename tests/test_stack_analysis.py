@@ -136,6 +136,29 @@ def test_bad_audio_gets_clean_errors(client: MusicClient, tmp_path: Path, case: 
     assert client.health() == "SERVING"
 
 
+@pytest.mark.parametrize(
+    ("rpc", "request_type", "options", "field"),
+    [
+        ("Transcribe", pb.TranscribeRequest, pb.TranscriptionOptions(onset_threshold=2), "transcription_options."),
+        ("Separate", pb.SeparateRequest, pb.SeparationOptions(model="spleeter"), "options.model"),
+    ],
+)
+def test_bad_options_fail_before_the_upload_is_sent(
+    stack: Stack, rpc: str, request_type: type, options: object, field: str
+) -> None:
+    sent = []
+
+    def upload() -> object:
+        for message in upload_requests(request_type, options, pcm(np.full((60 * 44100, 2), 0.1))):
+            sent.append(message)
+            yield message
+
+    with grpc.insecure_channel(stack.gateway_target) as channel, pytest.raises(grpc.RpcError) as caught:
+        list(getattr(MusicServiceStub(channel), rpc)(upload(), timeout=60))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in str(caught.value.details())
+    assert len(sent) < 10, f"{len(sent)} of 23 messages were sent before the options were refused"
+
+
 def test_malformed_streams(stack: Stack, client: MusicClient) -> None:
     with grpc.insecure_channel(stack.gateway_target) as channel:
         stub = MusicServiceStub(channel)
