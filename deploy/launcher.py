@@ -75,15 +75,38 @@ def settings_on_free_ports(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=data_dir, **{**ports, **overrides})
 
 
-def _wait_until(ready: Callable[[], bool], what: str, timeout: float, alive: Callable[[], bool]) -> None:
+def _wait_until(
+    ready: Callable[[], bool], what: str, timeout: float, failed: Callable[[], str | None], log: Path
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready():
             return
-        if not alive():
-            raise LaunchError(f"{what} exited during start-up")
+        if (failure := failed()) is not None:
+            raise LaunchError(f"{what} {failure}; see {log}")
         time.sleep(0.1)
-    raise LaunchError(f"{what} was not ready after {timeout:.0f} s")
+    raise LaunchError(f"{what} was not ready after {timeout:.0f} s; see {log}")
+
+
+def exit_status(returncode: int) -> str:
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-returncode).name}"
+    return f"exited with status {returncode}"
+
+
+def _model_failure(http: str, model: str) -> str | None:
+    """Why Triton could not load `model` (its repository index says UNAVAILABLE), or None."""
+    request = urllib.request.Request(f"{http}/v2/repository/index", data=b"{}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=1) as response:
+            index = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    for entry in index:
+        if entry.get("name") == model and entry.get("state") == "UNAVAILABLE":
+            return f"failed to load: {entry.get('reason') or 'no reason given'}"
+    return None
 
 
 def _http_ok(url: str) -> bool:
@@ -147,7 +170,13 @@ class Stack:
 
     def start(self) -> None:
         self._preflight()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            (self.data_dir / "redis").mkdir(exist_ok=True)
+        except OSError as exc:
+            raise LaunchError(
+                f"data directory {self.data_dir} is not usable ({exc}): set --data-dir or DGXMUSIC_DATA_DIR"
+            ) from exc
         try:
             self._start_redis()
             self._start_triton()
@@ -169,12 +198,22 @@ class Stack:
         }
         if s.metrics_port:
             ports["metrics_port"] = s.metrics_port
+        by_port: dict[int, list[str]] = {}
+        for setting, port in ports.items():
+            by_port.setdefault(port, []).append(setting)
+        for port, settings in by_port.items():
+            if len(settings) > 1:
+                env = " or ".join("DGXMUSIC_" + setting.split()[0].upper() for setting in settings)
+                raise LaunchError(f"port {port} is set for {' and '.join(settings)}: give each its own ({env})")
         for setting, port in ports.items():
             if not _port_is_free("127.0.0.1", port):
                 env = "DGXMUSIC_" + setting.split()[0].upper()
                 raise LaunchError(f"port {port} ({setting}) is already in use: stop what holds it or set {env}")
-        if not (s.model_repository / s.models[0]).is_dir():
-            raise LaunchError(f"model repository {s.model_repository} has no model {s.models[0]!r}")
+        if not s.models:
+            raise LaunchError("no models to serve: DGXMUSIC_MODELS is empty")
+        missing = [model for model in s.models if not (s.model_repository / model / "config.pbtxt").is_file()]
+        if missing:
+            raise LaunchError(f"model repository {s.model_repository} has no model {', '.join(map(repr, missing))}")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> _Child:
         log = (self.log_dir / f"{name}.log").open("ab")
@@ -200,7 +239,9 @@ class Stack:
             "--daemonize", "no",
         ]  # fmt: skip
         child = self._spawn("redis", argv, dict(os.environ))
-        _wait_until(lambda: _redis_ping(self.settings.redis_port), "redis-server", 20, self._alive(child))
+        _wait_until(
+            lambda: _redis_ping(self.settings.redis_port), "redis-server", 20, self._exited(child), self._log(child)
+        )
 
     def _start_triton(self) -> None:
         try:
@@ -212,13 +253,12 @@ class Stack:
         child = self._spawn("triton", triton.command(install, self.settings), triton.environment(install, base))
         http = f"http://127.0.0.1:{self.settings.triton_http_port}"
         timeout = self.settings.startup_timeout_seconds
-        _wait_until(lambda: _http_ok(f"{http}/v2/health/live"), "tritonserver", timeout, self._alive(child))
+        log, exited = self._log(child), self._exited(child)
+        _wait_until(lambda: _http_ok(f"{http}/v2/health/live"), "tritonserver", timeout, exited, log)
         for model in self.settings.models:
-            try:
-                ready = lambda m=model: _http_ok(f"{http}/v2/models/{m}/ready")  # noqa: E731
-                _wait_until(ready, f"model {model}", timeout, self._alive(child))
-            except LaunchError as exc:
-                raise LaunchError(f"{exc}; see {self.log_dir / 'triton.log'}") from exc
+            ready = lambda m=model: _http_ok(f"{http}/v2/models/{m}/ready")  # noqa: E731
+            failed = lambda m=model: exited() or _model_failure(http, m)  # noqa: E731
+            _wait_until(ready, f"model {model}", timeout, failed, log)
 
     def _start_gateway(self) -> None:
         env = {
@@ -229,15 +269,27 @@ class Stack:
         }
         child = self._spawn("gateway", [sys.executable, "-m", "gateway"], env)
         ready = lambda: _gateway_serving(self.settings.grpc_port)  # noqa: E731
-        _wait_until(ready, "gateway", self.settings.startup_timeout_seconds, self._alive(child))
+        _wait_until(ready, "gateway", self.settings.startup_timeout_seconds, self._exited(child), self._log(child))
 
     @staticmethod
-    def _alive(child: _Child) -> Callable[[], bool]:
-        return lambda: child.process.poll() is None
+    def _exited(child: _Child) -> Callable[[], str | None]:
+        """How the child ended during start-up, or None while it runs."""
+
+        def exited() -> str | None:
+            code = child.process.poll()
+            return None if code is None else f"{exit_status(code)} during start-up"
+
+        return exited
+
+    def _log(self, child: _Child) -> Path:
+        return self.log_dir / f"{child.name}.log"
 
     def dead_child(self) -> str | None:
-        """The name of a child that has exited, if any."""
-        return next((c.name for c in self.children if c.process.poll() is not None), None)
+        """The name of a child that has exited, if any, and how ("triton was killed by SIGKILL")."""
+        for child in self.children:
+            if (code := child.process.poll()) is not None:
+                return f"{child.name} {exit_status(code)}"
+        return None
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stops the gateway, then Triton, then Redis: each gets SIGTERM, then SIGKILL after the timeout."""
@@ -263,22 +315,39 @@ class Stack:
 def serve(settings: Settings) -> int:
     """`dgx-music serve`: runs the stack until Ctrl-C or SIGTERM, or until a child dies."""
     stopping = False
+    starting = True
 
     def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
+        nonlocal stopping, starting
         stopping = True
+        if starting:  # start-up can wait minutes on models: interrupt it (start() stops what it started)
+            starting = False
+            raise _StopDuringStartUp
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     stack = Stack(settings)
     print(f"dgx-music: starting redis, triton and the gateway (logs in {stack.log_dir})", file=sys.stderr)
-    with stack:
+    try:
+        stack.start()
+        starting = False
+    except _StopDuringStartUp:
+        stack.stop()  # start() stopped what it had started, unless the signal came just after it returned
+        print("dgx-music: stopped during start-up", file=sys.stderr)
+        return 0
+    try:
         print(f"dgx-music: serving on {settings.host}:{settings.grpc_port}", file=sys.stderr)
         while not stopping:
             dead = stack.dead_child()
             if dead is not None:
-                print(f"dgx-music: {dead} exited; stopping (logs in {stack.log_dir})", file=sys.stderr)
+                print(f"dgx-music: {dead}; stopping (logs in {stack.log_dir})", file=sys.stderr)
                 return 1
             time.sleep(0.2)
         print("dgx-music: stopping", file=sys.stderr)
+    finally:
+        stack.stop()
     return 0
+
+
+class _StopDuringStartUp(BaseException):
+    """SIGINT or SIGTERM while the stack starts."""

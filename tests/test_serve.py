@@ -2,6 +2,7 @@
 says clearly when it cannot start."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +15,10 @@ import pytest
 from clients.client import MusicClient
 from conftest import stack_settings
 from deploy import triton
-from deploy.launcher import LaunchError, Stack, settings_environment
+from deploy.launcher import LaunchError, Stack, _gateway_serving, settings_environment
+from deploy.settings import PROJECT_ROOT, Settings
+
+REPOSITORY = PROJECT_ROOT / "model_repository"
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -76,3 +80,86 @@ def test_a_missing_binary_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(LaunchError, match=r"redis-server not found.*apt-get install redis-server"):
         Stack(stack_settings(tmp_path)).start()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"models": []}, r"no models to serve"),
+        ({"models": ["text2midi", "nosuch"]}, r"has no model 'nosuch'"),
+        ({"redis_port": "triton_http_port"}, r"is set for redis_port and triton_http_port"),
+    ],
+)
+def test_bad_settings_are_named_before_anything_starts(
+    tmp_path: Path, overrides: dict[str, object], error: str
+) -> None:
+    settings = stack_settings(tmp_path)
+    if overrides.get("redis_port") == "triton_http_port":
+        overrides = {"redis_port": settings.triton_http_port}
+    stack = Stack(settings.model_copy(update=overrides))
+    with pytest.raises(LaunchError, match=error):
+        stack.start()
+    assert stack.children == []
+
+
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LaunchError, match=r"data directory .*file is not usable.*DGXMUSIC_DATA_DIR"):
+        Stack(stack_settings(tmp_path / "file")).start()
+
+
+def test_a_model_that_fails_to_load_is_named_at_once(tmp_path: Path) -> None:
+    repository = tmp_path / "repository"
+    shutil.copytree(REPOSITORY / "text2midi", repository / "text2midi")
+    config = repository / "text2midi" / "config.pbtxt"
+    config.write_text(config.read_text().replace("kind: KIND_CPU", "kind: KIND_CPU\n    gpus: [0]"))
+    settings = stack_settings(tmp_path / "data", model_repository=repository, models=["text2midi"])
+    started = time.monotonic()
+    with pytest.raises(
+        LaunchError, match=r"model text2midi failed to load: .*KIND_CPU but specifies .*GPUs.*triton\.log"
+    ):
+        Stack(settings).start()
+    assert time.monotonic() - started < settings.startup_timeout_seconds / 2
+    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
+
+
+def _serve(settings: Settings) -> subprocess.Popen[str]:
+    env = {**os.environ, **settings_environment(settings)}
+    return subprocess.Popen([sys.executable, "-m", "clients.cli", "serve"], env=env, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_during_start_up_stops_at_once(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path / "data")  # all five models: start-up takes seconds
+    serve = _serve(settings)
+    try:
+        while not (settings.data_dir / "logs" / "triton.log").exists():
+            assert serve.poll() is None
+            time.sleep(0.05)
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=30) == 0
+        assert "stopped during start-up" in (serve.stderr.read() if serve.stderr else "")
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
+    assert _processes_mentioning(f"--grpc-port={settings.triton_grpc_port}") == []
+    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
+
+
+def test_a_killed_child_stops_the_stack_and_is_named(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path / "data", models=["text2midi"])
+    serve = _serve(settings)
+    try:
+        deadline = time.monotonic() + 120
+        while not _gateway_serving(settings.grpc_port):
+            assert serve.poll() is None and time.monotonic() < deadline
+            time.sleep(0.25)
+        [tritonserver] = _processes_mentioning(f"--grpc-port={settings.triton_grpc_port} ")
+        os.kill(tritonserver, signal.SIGKILL)
+        assert serve.wait(timeout=60) == 1
+        assert "triton was killed by SIGKILL; stopping" in (serve.stderr.read() if serve.stderr else "")
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
+    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
