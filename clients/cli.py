@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -18,6 +18,9 @@ from clients.client import ComposeResult, MusicClient, compose_request, song_opt
 from clients.errors import DgxMusicError
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+
+if TYPE_CHECKING:  # the server's settings; the client installs without them
+    from deploy.settings import Settings
 
 console = Console(stderr=True)
 DEMO_PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
@@ -59,6 +62,20 @@ def _errors() -> Iterator[None]:
     except AudioFormatError as exc:  # refused here, before anything was sent
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(2)
+    except OSError as exc:  # reading the input or writing the output
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1)
+
+
+def _numbered(out: Path, count: int) -> list[Path]:
+    """OUT for one file; OUT's stem with _1, _2... for several."""
+    return [out] if count == 1 else [out.with_name(f"{out.stem}_{n}{out.suffix}") for n in range(1, count + 1)]
+
+
+def _write_file(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def _audio_format(sample_rate: int, fmt: str, sample_format: str | None) -> audio_pb2.AudioFormat:
@@ -116,7 +133,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("prompt")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("song"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("song"), show_default=True)
 @click.option("--bpm", type=float)
 @click.option("--key", help='e.g. "F minor", "Am"')
 @click.option("--bars", type=int)
@@ -172,9 +189,11 @@ def compose_to(
     request.transcribe = transcribe
     request.separate = separate
     request.musicgen = musicgen
-    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
-        result = client.compose(request, on_progress=on_progress)
-    _print_song(result, result.write(out))
+    with _errors():
+        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+            result = client.compose(request, on_progress=on_progress)
+        written = result.write(out)
+    _print_song(result, written)
     return result
 
 
@@ -195,11 +214,15 @@ def midi(prompts: tuple[str, ...], out: Path, variations: int, server: str, time
     request = pb.GenerateMidiRequest(
         prompt=prompts[0], more_prompts=prompts[1:], variations=variations, options=song_options(**options)
     )
-    with _errors(), MusicClient(server, timeout=timeout) as client:
-        songs = client.generate_songs(request)
-    for number, song in enumerate(songs, start=1):
-        path = out if len(songs) == 1 else out.with_name(f"{out.stem}_{number}{out.suffix}")
-        path.write_bytes(song.midi)
+    with _errors():
+        with MusicClient(server, timeout=timeout) as client:
+            songs = client.generate_songs(request)
+        paths = [
+            out if len(songs) == 1 else out.with_name(f"{out.stem}_{n}{out.suffix}") for n in range(1, len(songs) + 1)
+        ]
+        for path, song in zip(paths, songs, strict=True):
+            _write_file(path, song.midi)
+    for path, song in zip(paths, songs, strict=True):
         info = song.info
         described = f"{info.genre}, {info.bpm:g} BPM, {info.key}, {info.bars} bars, seed {info.seed}"
         console.print(f"{escape(described)}: wrote {escape(str(path))}")
@@ -208,7 +231,9 @@ def midi(prompts: tuple[str, ...], out: Path, variations: int, server: str, time
 @main.command()
 @click.argument("midi_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("mix.wav"), show_default=True)
-@click.option("--stems", "stems_dir", type=click.Path(path_type=Path), help="also write one file per track here")
+@click.option(
+    "--stems", "stems_dir", type=click.Path(file_okay=False, path_type=Path), help="also write one file per track here"
+)
 @click.option("--soundfont", default="")
 @sample_rate_option
 @format_option
@@ -233,9 +258,10 @@ def render(
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         stems=stems_dir is not None,
     )
-    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
-        result = client.render(request, on_progress=on_progress)
-    written = result.write_audio(out, stems_dir)
+    with _errors():
+        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+            result = client.render(request, on_progress=on_progress)
+        written = result.write_audio(out, stems_dir)
     _print_summary(result.summary)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
@@ -271,16 +297,17 @@ def transcribe(
     if no_pitch_bends:
         options.pitch_bends = False
     out = out or audio_file.with_suffix(".mid")
-    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
-        result = client.transcribe(audio_file, options, on_progress=on_progress)
-    out.write_bytes(result.transcription.midi)
+    with _errors():
+        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+            result = client.transcribe(audio_file, options, on_progress=on_progress)
+        _write_file(out, result.transcription.midi)
     _print_summary(result.summary)
     console.print(f"{len(result.transcription.notes)} notes: wrote {escape(str(out))}")
 
 
 @main.command()
 @click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("stems"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("stems"), show_default=True)
 @click.option("--model", default="", help="separation model (default: the server's)")
 @sample_rate_option
 @format_option
@@ -299,10 +326,12 @@ def separate(
 ) -> None:
     """Separate AUDIO_FILE into stems (drums, bass, other, vocals with htdemucs) written to OUT."""
     options = pb.SeparationOptions(model=model, audio_format=_audio_format(sample_rate, fmt, sample_format))
-    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
-        result = client.separate(audio_file, options, on_progress=on_progress)
+    with _errors():
+        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+            result = client.separate(audio_file, options, on_progress=on_progress)
+        written = result.write_stems(out, "." + fmt)
     _print_summary(result.summary)
-    for path in result.write_stems(out, "." + fmt):
+    for path in written:
         console.print(f"wrote {escape(str(path))}")
 
 
@@ -348,12 +377,14 @@ def generate(
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         **{name: value for name, value in sampling.items() if value is not None},
     )
-    with _errors(), MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
-        result = client.generate_audio(request, on_progress=on_progress)
+    with _errors():
+        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+            result = client.generate_audio(request, on_progress=on_progress)
+        paths = _numbered(out, len(result.stems))
+        written = [result.write_stream(name, path) for name, path in zip(result.stems, paths, strict=True)]
     _print_summary(result.summary)
-    for index, name in enumerate(result.stems):
-        path = out if len(result.stems) == 1 else out.with_name(f"{out.stem}_{index + 1}{out.suffix}")
-        console.print(f"wrote {escape(str(result.write_stream(name, path)))}")
+    for path in written:
+        console.print(f"wrote {escape(str(path))}")
 
 
 @main.group()
@@ -401,14 +432,14 @@ def pull(name: str) -> None:
 def plan(profile: str, out: Path) -> None:
     """Render the model repository for a hardware profile, checking that it fits the memory budget."""
     _server_side()
-    from deploy.planner import PlanError, load_profile
+    from deploy.planner import PlanError, PlanFilesError, load_profile
     from deploy.planner import plan as plan_repository
 
     try:
         summary = plan_repository(load_profile(profile), out)
     except PlanError as exc:
         console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(1 if isinstance(exc, PlanFilesError) else 2)  # else the profile is at fault: bad input
     budget = f"{summary['memory_gb']} GB of {summary['budget_gb']}"
     console.print(f"wrote {escape(str(out))} for profile {escape(profile)}: {budget}")
     if summary["tritonserver_flags"]:
@@ -424,11 +455,30 @@ def _server_side() -> None:
         sys.exit(1)
 
 
+def _settings(settings_type: "type[Settings]", **overrides: Any) -> "Settings":
+    """The server's settings (environment + overrides); a bad value is named, with exit status 2."""
+    from pydantic import ValidationError
+
+    try:
+        return settings_type(**overrides)
+    except ValidationError as exc:
+        # A default computed from another setting fails along with it: only the setting at fault is named.
+        for error in (e for e in exc.errors() if e["type"] != "default_factory_not_called"):
+            field = ".".join(map(str, error["loc"]))
+            console.print(
+                f"[red]error[/red] setting {escape(field)} (DGXMUSIC_{escape(field.upper())}): {escape(error['msg'])}"
+            )
+        sys.exit(2)
+
+
+_PORT = click.IntRange(1, 65535)
+
+
 @main.command()
-@click.option("--port", "grpc_port", type=int, help="gateway port (default 50051, or $DGXMUSIC_GRPC_PORT)")
+@click.option("--port", "grpc_port", type=_PORT, help="gateway port (default 50051, or $DGXMUSIC_GRPC_PORT)")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Redis data, Triton, logs")
-@click.option("--triton-grpc-port", type=int)
-@click.option("--redis-port", type=int)
+@click.option("--triton-grpc-port", type=_PORT)
+@click.option("--redis-port", type=_PORT)
 def serve(**overrides: Any) -> None:
     """Run the embedded default: redis-server, tritonserver and the gateway. Every setting is also read from the
     environment (DGXMUSIC_*; see deploy/settings.py)."""
@@ -437,8 +487,9 @@ def serve(**overrides: Any) -> None:
     from deploy.launcher import serve as serve_stack
     from deploy.settings import Settings
 
+    settings = _settings(Settings, **{k: v for k, v in overrides.items() if v is not None})
     try:
-        sys.exit(serve_stack(Settings(**{k: v for k, v in overrides.items() if v is not None})))
+        sys.exit(serve_stack(settings))
     except LaunchError as exc:
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
@@ -446,14 +497,14 @@ def serve(**overrides: Any) -> None:
 
 @main.command()
 @click.argument("prompt", default=DEMO_PROMPT)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("song"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("song"), show_default=True)
 def demo(prompt: str, out: Path) -> None:
     """Start the embedded stack, compose PROMPT through it into OUT, and stop the stack."""
     _server_side()
     from deploy.launcher import LaunchError, Stack
     from deploy.settings import Settings
 
-    settings = Settings()
+    settings = _settings(Settings)
     try:
         with Stack(settings) as stack:
             console.print(f"stack up: gateway on {stack.gateway_target}")

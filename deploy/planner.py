@@ -33,6 +33,10 @@ class PlanError(ValueError):
     """A profile that cannot be served: unknown models, or more memory than the budget."""
 
 
+class PlanFilesError(PlanError):
+    """A profile or plan folder the file system would not let us read or write."""
+
+
 class ModelPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +113,7 @@ def load_profile(name_or_path: str) -> Profile:
     try:
         return Profile.model_validate(tomllib.loads(path.read_text()))
     except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"cannot read profile {path}: {exc}") from exc
+        raise PlanFilesError(f"cannot read profile {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"profile {path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
@@ -205,5 +209,5 @@ def plan(profile: Profile, out: Path, repository: Path = PROJECT_ROOT / "model_r
             (out / name / "config.pbtxt").write_text(config)
         (out / "plan.json").write_text(json.dumps(summary, indent=2) + "\n")
     except OSError as exc:
-        raise PlanError(f"cannot write the plan into {out}: {exc}") from exc
+        raise PlanFilesError(f"cannot write the plan into {out}: {exc}") from exc
     return summary

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     # Gateway
     host: str = "127.0.0.1"
-    grpc_port: int = Field(50051, ge=0, le=65535)
+    grpc_port: int = Field(50051, ge=1, le=65535)
     metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus /metrics; 0 turns it off")
     triton_url: str = "127.0.0.1:8001"
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")

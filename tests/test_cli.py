@@ -1,5 +1,6 @@
 """The dgx-music CLI against the real stack: the files a producer gets, and the errors a producer reads."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,27 @@ def test_audio_files_of_other_kinds_and_errors_are_printed_whole(stack: Stack, t
     soundfile.write(six, np.tile(tone[:, None], (1, 6)), 22050)
     done = dgx_music("transcribe", str(six), "--server", stack.gateway_target)
     assert done.returncode == 2 and "[" in done.stderr, "the server's message keeps its brackets"
+
+
+def test_outputs_land_in_new_folders_and_unwritable_ones_are_named(stack: Stack, tmp_path: Path) -> None:
+    deep = tmp_path / "new" / "deeper" / "idea.mid"
+    done = dgx_music("midi", "techno 128", "--bars", "1", "--out", str(deep), "--server", stack.gateway_target)
+    assert done.returncode == 0, done.stderr
+    assert mido.MidiFile(deep).type == 1
+    done = dgx_music("midi", "techno 128", "--bars", "1", "--out", str(tmp_path), "--server", stack.gateway_target)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and str(tmp_path) in done.stderr
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    done = dgx_music("compose", "techno", "--out", str(a_file), "--server", stack.gateway_target)
+    assert done.returncode == 2 and "is a file" in done.stderr
+
+
+def test_bad_server_settings_and_profiles_are_bad_input() -> None:
+    env = {**os.environ, "DGXMUSIC_GRPC_PORT": "abc"}
+    argv = [sys.executable, "-m", "clients.cli", "serve"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode == 2 and "DGXMUSIC_GRPC_PORT" in done.stderr and "Traceback" not in done.stderr
+    assert "weights_dir" not in done.stderr, "only the setting at fault"
+    assert dgx_music("serve", "--port", "70000").returncode == 2
+    done = dgx_music("plan", "--profile", "no-such-profile")
+    assert done.returncode == 2 and "known" in done.stderr
