@@ -24,6 +24,7 @@ class TrackPlan:
     name: str
     channel: int
     program: int
+    asked: bool = False  # the prompt named this instrument: the track stays even where the arrangement leaves it out
 
 
 @dataclass(frozen=True)
@@ -184,5 +185,5 @@ def _tracks(info: PromptInfo, genre: Genre, sources: dict[str, str]) -> tuple[tu
             continue
         name = "808" if role == "bass" and bass_style == "808" else TRACK_NAMES[role]
         channel = DRUM_CHANNEL if role == "drums" else next(melodic)
-        tracks.append(TrackPlan(role, name, channel, programs[role]))
+        tracks.append(TrackPlan(role, name, channel, programs[role], asked=role in asked))
     return tuple(tracks), bass_style

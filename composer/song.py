@@ -17,7 +17,7 @@ from composer.request import SongRequest
 from composer.score import Feel, Part
 from composer.theory import Chord
 
-COMPOSER_VERSION = "1.4.0"  # part of the cache key: bump when the same request composes differently
+COMPOSER_VERSION = "1.5.0"  # part of the cache key: bump when the same request composes differently
 VOLUME, PAN, REVERB = 7, 10, 91
 MIX: dict[Role, tuple[int, int, int]] = {  # volume, pan, reverb send
     "drums": (100, 64, 20), "bass": (104, 64, 0), "chords": (80, 50, 40), "lead": (90, 78, 45),
@@ -83,10 +83,9 @@ def compose(request: SongRequest) -> ComposedSong:
     bar = plan.meter.bar_ticks
     end = plan.bars * bar
     parts = _parts(plan, sections, chords)
-    tracks = [
-        MidiTrack(track.name, track.channel, track.program, parts[track.role], _mix(track, plan))
-        for track in plan.tracks
-    ]
+    # A genre's track that the form leaves silent (a pad in a lone drop) is left out rather than sent empty.
+    played = [track for track in plan.tracks if parts[track.role].notes or track.asked]
+    tracks = [MidiTrack(t.name, t.channel, t.program, parts[t.role], _mix(t, plan)) for t in played]
     conductor = Conductor(
         f"{plan.genre.name} - {plan.key.name} - {plan.bpm:g} BPM",
         plan.bpm,
@@ -96,7 +95,7 @@ def compose(request: SongRequest) -> ComposedSong:
         tuple((section.start_bar * bar, section.name) for section in sections),
     )
     midi, counts = write_midi(conductor, tracks, end)
-    return ComposedSong(midi, _metadata(plan, sections, chords, counts))
+    return ComposedSong(midi, _metadata(plan, played, sections, chords, counts))
 
 
 def _chords_by_bar(plan: SongPlan, sections: tuple[Section, ...]) -> list[Chord]:
@@ -142,10 +141,12 @@ def _mix(track: TrackPlan, plan: SongPlan) -> tuple[tuple[int, int], ...]:
     return (VOLUME, volume), (PAN, pan), (REVERB, reverb)
 
 
-def _metadata(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord], counts: list[int]) -> SongMetadata:
+def _metadata(
+    plan: SongPlan, played: list[TrackPlan], sections: tuple[Section, ...], chords: list[Chord], counts: list[int]
+) -> SongMetadata:
     tracks = [
         TrackInfo(t.name, t.channel, t.program, program_name(t.program, t.role == "drums"), t.role == "drums", n)
-        for t, n in zip(plan.tracks, counts, strict=True)
+        for t, n in zip(played, counts, strict=True)
     ]
     return SongMetadata(
         genre=plan.genre.name,

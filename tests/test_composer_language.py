@@ -169,3 +169,12 @@ def test_chords_are_spelled_in_the_key(prompt: str, chords: list[str]) -> None:
     for symbol in chords:
         chord = parse_chord_symbol(symbol)
         assert chord is not None and set(chord.tones) <= set(meta.scale_pitch_classes)
+
+
+def test_tracks_the_form_leaves_silent_are_left_out_unless_asked_for() -> None:
+    drop = composer.compose(composer.SongRequest(prompt="dubstep drop wobble bass 140", bars=8, seed=1))
+    assert drop.metadata.tracks and all(track.note_count > 0 for track in drop.metadata.tracks)
+    named = [t.name for t in mido.MidiFile(file=io.BytesIO(drop.midi)).tracks[1:]]
+    assert named == [t.name for t in drop.metadata.tracks], "the file and the metadata list the same tracks"
+    asked = composer.compose(composer.SongRequest(prompt="dubstep drop with a warm pad, 140", bars=8, seed=1))
+    assert "Pad" in [t.name for t in asked.metadata.tracks], "an instrument the prompt names stays"
