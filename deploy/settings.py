@@ -24,12 +24,19 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     default_deadline_seconds: float = Field(120.0, gt=0, description="used when a client sends no deadline")
-    max_concurrent_rpcs: int = Field(64, ge=1)
+    max_concurrent_rpcs: int = Field(64, ge=1, description="MusicService calls at once; health is never refused")
+    redis_timeout_seconds: float = Field(
+        1.0, gt=0, description="longest wait on Redis; after a failure Redis is skipped for redis_retry_seconds"
+    )
+    redis_retry_seconds: float = Field(5.0, ge=0)
     health_poll_seconds: float = Field(2.0, gt=0)
 
     # Results and limits
     cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 turns the cache off")
     job_ttl_seconds: int = Field(24 * 3600, ge=60)
+    cache_max_entry_bytes: int = Field(
+        64 * MIB, ge=0, description="larger results are not cached (they would crowd out the rest of Redis)"
+    )
     chunk_bytes: int = Field(MIB, ge=1024, le=MIB, description="audio chunk size on the wire")
     max_midi_bytes: int = Field(8 * MIB, ge=1024)
     max_render_seconds: float = Field(600.0, gt=0)

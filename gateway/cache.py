@@ -1,14 +1,15 @@
 """Redis: finished results (the exact response events, replayed on a hit) and job state. Redis is an optimisation
 here, never a dependency of correctness: when it is down the gateway logs it and computes afresh."""
 
+import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
+from google.protobuf.message import Message
 from redis.exceptions import RedisError
 
 from gateway import metrics
@@ -25,10 +26,53 @@ def cache_key(kind: str, normalised: dict[str, Any]) -> str:
     return f"dgxmusic:{CACHE_SCHEMA}:{kind}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
+class RedisGuard:
+    """Skips Redis for a while after it failed, so that a frozen or lost Redis costs one timeout (the client's
+    socket timeout) per retry period, not one per call."""
+
+    def __init__(self, retry_seconds: float) -> None:
+        self.retry_seconds = retry_seconds
+        self._skip_until = 0.0
+
+    @property
+    def open(self) -> bool:
+        return time.monotonic() >= self._skip_until
+
+    def failed(self, what: str, exc: Exception) -> None:
+        self._skip_until = time.monotonic() + self.retry_seconds
+        log.warning(what, error=str(exc) or type(exc).__name__, retry_in_seconds=self.retry_seconds)
+
+
+# What the client raises when Redis is away, slow or confused.
+_REDIS_FAILURES = (RedisError, TimeoutError, OSError)
+
+
+class Recording:
+    """The events of one response, kept for the cache while they fit in `max_bytes`; past it, none are kept (a
+    result that large would crowd the rest out of Redis, and holding it costs the gateway's memory)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.events: list[Message] = []
+        self.size = 0
+        self.overflowed = max_bytes <= 0
+
+    def append(self, event: Message) -> None:
+        if self.overflowed:
+            return
+        self.size += event.ByteSize()
+        if self.size > self.max_bytes:
+            self.overflowed = True
+            self.events.clear()
+            return
+        self.events.append(event)
+
+
 class ResultCache:
-    def __init__(self, client: "aioredis.Redis", ttl_seconds: int) -> None:
+    def __init__(self, client: "aioredis.Redis", ttl_seconds: int, guard: RedisGuard) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
+        self.guard = guard
 
     @property
     def enabled(self) -> bool:
@@ -37,19 +81,27 @@ class ResultCache:
     async def get(self, key: str) -> list[bytes] | None:
         if not self.enabled:
             return None
+        if not self.guard.open:
+            metrics.CACHE.labels("error").inc()
+            return None
         try:
             events = cast(list[bytes], await self.client.lrange(key, 0, -1))
-        except RedisError as exc:
+        except _REDIS_FAILURES as exc:
             metrics.CACHE.labels("error").inc()
-            log.warning("cache_unavailable", error=str(exc))
+            self.guard.failed("cache_unavailable", exc)
             return None
         metrics.CACHE.labels("hit" if events else "miss").inc()
         return events or None
 
-    async def put(self, key: str, events: Sequence[bytes]) -> None:
+    async def put(self, key: str, recording: Recording) -> None:
         """Writes under a temporary key and renames, so a reader never sees half an entry."""
-        if not self.enabled or not events:
+        if not self.enabled or not recording.events or not self.guard.open:
             return
+        if recording.overflowed:
+            log.info("cache_entry_too_large", bytes=recording.size, limit=recording.max_bytes)
+            return
+        # Serialising tens of MB of events takes a while: off the event loop.
+        events = await asyncio.to_thread(lambda: [event.SerializeToString() for event in recording.events])
         staging = f"{key}:staging:{time.monotonic_ns()}"
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -57,22 +109,25 @@ class ResultCache:
                 pipe.expire(staging, self.ttl_seconds)
                 pipe.rename(staging, key)
                 await pipe.execute()
-        except RedisError as exc:
-            log.warning("cache_write_failed", error=str(exc))
+        except _REDIS_FAILURES as exc:
+            self.guard.failed("cache_write_failed", exc)
 
 
 class JobStore:
     """One Redis hash per long-running request: what it is, where it is, how it ended."""
 
-    def __init__(self, client: "aioredis.Redis", ttl_seconds: int) -> None:
+    def __init__(self, client: "aioredis.Redis", ttl_seconds: int, guard: RedisGuard) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
+        self.guard = guard
 
     @staticmethod
     def key(job_id: str) -> str:
         return f"dgxmusic:job:{job_id}"
 
     async def update(self, job_id: str, **fields: str | float) -> None:
+        if not self.guard.open:
+            return
         mapping: dict[str | bytes, str | float] = {"updated_at": time.time()}
         mapping.update(fields)
         try:
@@ -80,5 +135,5 @@ class JobStore:
                 pipe.hset(self.key(job_id), mapping=mapping)  # type: ignore[arg-type]
                 pipe.expire(self.key(job_id), self.ttl_seconds)
                 await pipe.execute()
-        except RedisError as exc:
-            log.warning("job_store_unavailable", error=str(exc))
+        except _REDIS_FAILURES as exc:
+            self.guard.failed("job_store_unavailable", exc)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import grpc
 import structlog
+import structlog.contextvars
 
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
@@ -36,6 +37,8 @@ class RequestScope:
     stage_seconds: dict[pb.Stage, float] = field(default_factory=dict)
     cache_hit: bool = False
     log_fields: dict[str, Any] = field(default_factory=dict)
+    # Called once with the final status code, however the request ended (e.g. to close its job in Redis).
+    on_finish: list[Callable[[grpc.StatusCode], None]] = field(default_factory=list)
 
     @contextmanager
     def stage(self, stage: pb.Stage) -> Iterator[None]:
@@ -80,8 +83,16 @@ class _Outcome:
         self.code = grpc.StatusCode.OK
         self.error: str | None = None
 
+    def cancelled(self) -> None:
+        """The client went away, or its deadline passed (gRPC ends the call the same way for both)."""
+        remaining = self.scope.context.time_remaining()
+        expired = remaining is not None and remaining <= 0
+        self.code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+
     def finish(self) -> None:
         scope = self.scope
+        for callback in scope.on_finish:
+            callback(self.code)
         seconds = time.perf_counter() - scope.started
         metrics.REQUESTS.labels(scope.method, self.code.name).inc()
         metrics.REQUEST_SECONDS.labels(scope.method).observe(seconds)
@@ -105,11 +116,35 @@ async def _abort(context: grpc.aio.ServicerContext, outcome: _Outcome, exc: Base
         log.exception("rpc_failed", request_id=outcome.scope.request_id)
         error = ApiError(grpc.StatusCode.INTERNAL, f"internal error (request id {outcome.scope.request_id})")
     outcome.code, outcome.error = error.code, error.message
-    await context.abort_with_status(error.to_status())
+    status = error.to_status()
+    # The request id goes with the error too: it is what a user quotes when asking about a failure.
+    request_id = (("x-request-id", outcome.scope.request_id),)
+    await context.abort(status.code, status.details, tuple(status.trailing_metadata) + request_id)
+
+
+class Admission:
+    """How many MusicService calls run at once. Over the limit a call gets RESOURCE_EXHAUSTED (logged and counted);
+    health checks and reflection are never refused, as gRPC's own limit would refuse them too."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0
+
+    def enter(self) -> None:
+        if self.running >= self.limit:
+            raise ApiError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, f"the server is busy ({self.limit} calls running): retry later"
+            )
+        self.running += 1
+
+    def leave(self) -> None:
+        self.running -= 1
 
 
 def _begin(method: str, context: grpc.aio.ServicerContext, default_deadline: float) -> _Outcome:
     scope = RequestScope(method, context, default_deadline, request_id=_request_id(context))
+    # Every log line written while this request runs (its own task) carries its id.
+    structlog.contextvars.bind_contextvars(request_id=scope.request_id)
     metrics.IN_FLIGHT.labels(method).inc()
     return _Outcome(scope)
 
@@ -126,15 +161,21 @@ def unary_rpc(
         @functools.wraps(handler)
         async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
             outcome = _begin(method, context, self.settings.default_deadline_seconds)
+            context.set_trailing_metadata((("x-request-id", outcome.scope.request_id),))
+            admitted = False
             try:
+                self.admission.enter()
+                admitted = True
                 return await handler(self, request, outcome.scope)
             except asyncio.CancelledError:
-                outcome.code = grpc.StatusCode.CANCELLED
+                outcome.cancelled()
                 raise
             except Exception as exc:
                 await _abort(context, outcome, exc)
                 raise  # unreachable: abort raises
             finally:
+                if admitted:
+                    self.admission.leave()
                 metrics.IN_FLIGHT.labels(method).dec()
                 outcome.finish()
 
@@ -156,15 +197,20 @@ def streaming_rpc(
         async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> AsyncIterator[Response]:
             outcome = _begin(method, context, self.settings.default_deadline_seconds)
             await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))
+            admitted = False
             try:
+                self.admission.enter()
+                admitted = True
                 async for response in handler(self, request, outcome.scope):
                     yield response
-            except asyncio.CancelledError:
-                outcome.code = grpc.StatusCode.CANCELLED
+            except (asyncio.CancelledError, GeneratorExit):  # gRPC closes the generator of a call that went away
+                outcome.cancelled()
                 raise
             except Exception as exc:
                 await _abort(context, outcome, exc)
             finally:
+                if admitted:
+                    self.admission.leave()
                 metrics.IN_FLIGHT.labels(method).dec()
                 outcome.finish()
 

@@ -15,7 +15,7 @@ from prometheus_client import start_http_server
 from deploy.settings import Settings
 from dgxmusic.v1 import music_service_pb2, music_service_pb2_grpc
 from gateway import logs
-from gateway.cache import JobStore, ResultCache
+from gateway.cache import JobStore, RedisGuard, ResultCache
 from gateway.health import SERVICE_NAME, watch_models
 from gateway.service import MusicService
 from gateway.triton import TritonModels
@@ -24,21 +24,29 @@ log = structlog.get_logger(__name__)
 
 # Our own messages stay under 1 MiB chunks, but clients may send MIDI files of up to max_midi_bytes.
 _MESSAGE_LIMIT = 16 * 1024 * 1024
+_HEALTH_HEADROOM = 32
 
 
 async def serve(settings: Settings) -> None:
     logs.configure(settings)
     log.info("settings", **settings.masked())
     models = TritonModels(settings.triton_url)
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    redis = aioredis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    guard = RedisGuard(settings.redis_retry_seconds)
     service = MusicService(
         settings,
         models,
-        ResultCache(redis, settings.cache_ttl_seconds),
-        JobStore(redis, settings.job_ttl_seconds),
+        ResultCache(redis, settings.cache_ttl_seconds, guard),
+        JobStore(redis, settings.job_ttl_seconds, guard),
     )
+    # MusicService admits its own calls (scope.Admission); this cap only guards the process, with room left for
+    # health checks and reflection.
     server = grpc.aio.server(
-        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs + _HEALTH_HEADROOM,
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),

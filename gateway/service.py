@@ -6,8 +6,10 @@ import dataclasses
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
+
+import grpc
 
 import composer
 from clients import audio
@@ -17,10 +19,10 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis
-from gateway.cache import JobStore, ResultCache, cache_key
+from gateway.cache import JobStore, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors, too_large
 from gateway.memory import model_memory
-from gateway.scope import RequestScope, streaming_rpc, unary_rpc
+from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info, song_request, song_requests
 from gateway.triton import DEMUCS, MUSICGEN, Generated, Rendered, TritonModels
 from gateway.uploads import receive_audio
@@ -46,6 +48,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.cache = cache
         self.jobs = jobs
         self._writing: dict[str, asyncio.Task[None]] = {}  # cache writes in flight, by key
+        self.admission = Admission(settings.max_concurrent_rpcs)  # read by scope's RPC wrappers
+        self._closing: set[asyncio.Task[None]] = set()  # job updates of requests that ended badly
 
     # -- validation shared by the RPCs --------------------------------------------------------------------------
 
@@ -111,7 +115,22 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         # WAV/FLAC encoding of minutes of audio takes a while: keep it off the event loop.
         return await asyncio.to_thread(encode_all)
 
-    def _remember(self, key: str, events: Sequence[bytes]) -> None:
+    async def _start_job(self, scope: RequestScope, **fields: str | float) -> None:
+        """Tracks the request as a job in Redis; however it ends, its job says so."""
+        await self.jobs.update(scope.request_id, **fields)
+
+        def close(code: grpc.StatusCode) -> None:
+            if code != grpc.StatusCode.OK:  # success writes "done" with its timing itself
+                task = asyncio.create_task(self.jobs.update(scope.request_id, state="failed", code=code.name))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
+        scope.on_finish.append(close)
+
+    def _recording(self) -> Recording:
+        return Recording(self.settings.cache_max_entry_bytes)
+
+    def _remember(self, key: str, events: Recording) -> None:
         """Caches in the background so the client's summary is not held up by the write; a repeat that arrives
         meanwhile waits for the write (see _cached_or_fresh)."""
         task = asyncio.create_task(self.cache.put(key, events))
@@ -166,12 +185,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             if event.HasField("summary"):
                 return
 
-        await self.jobs.update(scope.request_id, rpc="Compose", state="composing", prompt=song.prompt[:200])
+        await self._start_job(scope, rpc="Compose", state="composing", prompt=song.prompt[:200])
         yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_COMPOSING, "composing MIDI"))
         with scope.stage(pb.STAGE_COMPOSING):
             midi = await self._compose(song, scope)
-        events: list[pb.ComposeResponse] = [pb.ComposeResponse(midi=midi)]
-        yield events[0]
+        events = self._recording()
+        events.append(midi_event := pb.ComposeResponse(midi=midi))
+        yield midi_event
 
         await self.jobs.update(scope.request_id, state="rendering")
         yield pb.ComposeResponse(progress=_progress(_COMPOSE_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
@@ -207,8 +227,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                     if isinstance(result, pb.Progress):
                         yield pb.ComposeResponse(progress=result)
                     else:
-                        events.append(pb.ComposeResponse(transcription=result))
-                        yield events[-1]
+                        events.append(transcribed := pb.ComposeResponse(transcription=result))
+                        yield transcribed
         if musicgen:
             await self.jobs.update(scope.request_id, state="generating")
             seconds = min(midi.info.duration_seconds, self.settings.max_generate_seconds)
@@ -222,7 +242,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 yield event
         if extras:
             yield pb.ComposeResponse(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=1.0, message="done"))
-        self._remember(key, [e.SerializeToString() for e in events])
+        self._remember(key, events)
         await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
         yield pb.ComposeResponse(summary=scope.summary())
 
@@ -245,15 +265,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             if event.HasField("summary"):
                 return
 
-        await self.jobs.update(scope.request_id, rpc="Render", state="rendering")
+        await self._start_job(scope, rpc="Render", state="rendering")
         yield pb.RenderResponse(progress=_progress(_RENDER_PROGRESS, pb.STAGE_RENDERING, "rendering audio"))
         rendered = await self._render(request.midi, soundfont, fmt, request.stems, scope)
-        events: list[pb.RenderResponse] = []
+        events = self._recording()
         streams = [("", rendered.mix), *rendered.stems.items()]
         span = (_RENDER_PROGRESS[pb.STAGE_STREAMING], 1.0)
         async for event in self._stream_audio(streams, fmt, scope, span, pb.RenderResponse, events):
             yield event
-        self._remember(key, [e.SerializeToString() for e in events])
+        self._remember(key, events)
         await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
         yield pb.RenderResponse(summary=scope.summary())
 
@@ -299,7 +319,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             raise too_large("audio", f"{seconds:.0f} s is over the {self.settings.max_audio_seconds:g} s limit")
         yield pb.SeparateResponse(progress=pb.Progress(stage=pb.STAGE_RECEIVING, fraction=0.05, message="received"))
         async for event in self._separate_and_stream(
-            upload.samples, fmt, scope, (0.05, 1.0), pb.SeparateResponse, [], sample_rate=upload.sample_rate
+            upload.samples, fmt, scope, (0.05, 1.0), pb.SeparateResponse, None, sample_rate=upload.sample_rate
         ):
             yield event
         yield pb.SeparateResponse(summary=scope.summary())
@@ -338,13 +358,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 yield event
                 if event.HasField("summary"):
                     return
-        events: list[pb.GenerateAudioResponse] = []
+        events = self._recording()
         async for event in self._generate_and_stream(
             prompts, seconds, sampling, melody, fmt, scope, (0.0, 1.0), pb.GenerateAudioResponse, events
         ):
             yield event
         if key is not None:
-            self._remember(key, [e.SerializeToString() for e in events])
+            self._remember(key, events)
         yield pb.GenerateAudioResponse(summary=scope.summary())
 
     def _generation_prompts(self, request: pb.GenerateAudioRequest) -> list[str]:
@@ -392,7 +412,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         scope: RequestScope,
         span: tuple[float, float],
         response_type: Any,
-        record: list[Any],
+        record: Recording | None,
         names: list[str] | None = None,
     ) -> AsyncIterator[Any]:
         """Generates on the musicgen model with token progress and an estimate of the time left, then streams the
@@ -479,7 +499,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         scope: RequestScope,
         span: tuple[float, float],
         response_type: Any,
-        record: list[Any],
+        record: Recording | None,
         *,
         sample_rate: int | None = None,
     ) -> AsyncIterator[Any]:
@@ -531,7 +551,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         scope: RequestScope,
         span: tuple[float, float],
         response_type: Any,
-        record: list[Any],
+        record: Recording | None,
     ) -> AsyncIterator[Any]:
         """Streams each (name, audio) in turn, reporting progress per stream; records the events for the cache."""
         with scope.stage(pb.STAGE_STREAMING):
@@ -552,7 +572,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 else:
                     sent += len(message.data)
                     event = response_type(audio_chunk=message)
-                record.append(event)
+                if record is not None:
+                    record.append(event)
                 yield event
             yield response_type(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=end, message="sent"))
 

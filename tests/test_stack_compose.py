@@ -1,8 +1,11 @@
 """Compose, GenerateMidi and Render end to end through the real gateway, Triton and Redis."""
 
 import io
+import json
+import signal
 import subprocess
 import sys
+import time
 from typing import NamedTuple
 
 import grpc
@@ -182,6 +185,56 @@ def test_a_cancelled_compose_leaves_the_server_serving(stack: Stack, client: Mus
     assert caught.value.code() == grpc.StatusCode.CANCELLED
     assert client.health() == "SERVING"
     assert client.generate_midi("pop 120", song_options(bars=1)).midi.startswith(b"MThd")
+
+
+def test_a_call_that_went_away_is_logged_and_tracked_as_cancelled(stack: Stack) -> None:
+    request_id = f"cancel-{time.time_ns()}"
+    with grpc.insecure_channel(stack.gateway_target) as channel:
+        call = MusicServiceStub(channel).Compose(
+            compose_request("techno 130", options=song_options(bars=32), bypass_cache=True),
+            timeout=60,
+            metadata=(("x-request-id", request_id),),
+        )
+        next(event for event in call if event.WhichOneof("event") == "audio_chunk")
+        call.cancel()
+    jobs = redis.Redis(port=stack.settings.redis_port)
+    log = stack.log_dir / "gateway.log"
+    for _ in range(50):  # the job and the log line are written as the gateway notices the cancellation
+        lines = [json.loads(line) for line in log.read_text().splitlines() if request_id in line]
+        finished = [line for line in lines if line.get("event") == "rpc"]
+        if finished and jobs.hget(JobStore.key(request_id), "state") == b"failed":
+            break
+        time.sleep(0.1)
+    assert [line["code"] for line in finished] == ["CANCELLED"]
+    assert jobs.hget(JobStore.key(request_id), "code") == b"CANCELLED"
+
+
+def test_unary_calls_answer_with_their_request_id(stack: Stack) -> None:
+    with grpc.insecure_channel(stack.gateway_target) as channel:
+        stub = MusicServiceStub(channel)
+        _, call = stub.GenerateMidi.with_call(
+            pb.GenerateMidiRequest(prompt="pop", options=song_options(bars=1)), metadata=(("x-request-id", "mine-1"),)
+        )
+        assert ("x-request-id", "mine-1") in call.trailing_metadata()
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GenerateMidi(pb.GenerateMidiRequest(prompt=" "), metadata=(("x-request-id", "mine-2"),))
+        assert ("x-request-id", "mine-2") in caught.value.trailing_metadata()
+
+
+def test_a_frozen_redis_costs_a_bounded_wait_not_the_request(stack: Stack, client: MusicClient) -> None:
+    redis_server = next(child.process for child in stack.children if child.name == "redis")
+    request = compose_request("lofi 80", options=song_options(bars=1), stems=False, bypass_cache=True)
+    redis_server.send_signal(signal.SIGSTOP)
+    try:
+        # Without the guard that then skips Redis, each call would wait out Redis's socket timeout three or four
+        # times and miss this deadline.
+        with MusicClient(stack.gateway_target, timeout=6) as hurried:
+            for seed in range(3):
+                request.options.seed = seed
+                assert hurried.compose(request).mix.size
+    finally:
+        redis_server.send_signal(signal.SIGCONT)
+    assert client.health() == "SERVING"
 
 
 def test_the_client_library_imports_without_server_dependencies() -> None:

@@ -1,0 +1,48 @@
+"""The gateway's own limits: what the cache keeps, when Redis is skipped, how many calls run at once."""
+
+import grpc
+import pytest
+
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.cache import Recording, RedisGuard
+from gateway.errors import ApiError
+from gateway.scope import Admission
+
+
+def chunk(size: int) -> pb.RenderResponse:
+    return pb.RenderResponse(audio_chunk=audio_pb2.AudioChunk(data=bytes(size)))
+
+
+def test_a_recording_keeps_events_while_they_fit_and_none_once_they_do_not() -> None:
+    recording = Recording(max_bytes=10_000)
+    for _ in range(3):
+        recording.append(chunk(3_000))
+    assert len(recording.events) == 3 and not recording.overflowed
+    recording.append(chunk(3_000))
+    assert recording.overflowed and recording.events == [], "a partial result is never cached"
+    recording.append(chunk(1))
+    assert recording.events == []
+    assert Recording(max_bytes=0).overflowed, "0 turns caching of results off"
+
+
+def test_the_guard_skips_redis_for_its_retry_period_after_a_failure() -> None:
+    guard = RedisGuard(retry_seconds=60)
+    assert guard.open
+    guard.failed("cache_unavailable", TimeoutError("Timeout reading from socket"))
+    assert not guard.open
+    again = RedisGuard(retry_seconds=0)
+    again.failed("cache_unavailable", ConnectionError())
+    assert again.open
+
+
+def test_admission_refuses_past_its_limit_and_admits_again_as_calls_end() -> None:
+    admission = Admission(limit=2)
+    admission.enter()
+    admission.enter()
+    with pytest.raises(ApiError) as caught:
+        admission.enter()
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    admission.leave()
+    admission.enter()
+    assert admission.running == 2
