@@ -103,17 +103,12 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             )
 
     async def _audio_messages(
-        self, streams: list[tuple[str, FloatAudio]], fmt: audio.ResolvedFormat
+        self, name: str, samples: FloatAudio, fmt: audio.ResolvedFormat
     ) -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
-        def encode_all() -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
-            return [
-                message
-                for name, samples in streams
-                for message in audio.stream_messages(name, samples, fmt, self.settings.chunk_bytes)
-            ]
-
         # WAV/FLAC encoding of minutes of audio takes a while: keep it off the event loop.
-        return await asyncio.to_thread(encode_all)
+        return await asyncio.to_thread(
+            lambda: list(audio.stream_messages(name, samples, fmt, self.settings.chunk_bytes))
+        )
 
     async def _start_job(self, scope: RequestScope, **fields: str | float) -> None:
         """Tracks the request as a job in Redis; however it ends, its job says so."""
@@ -553,28 +548,28 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         response_type: Any,
         record: Recording | None,
     ) -> AsyncIterator[Any]:
-        """Streams each (name, audio) in turn, reporting progress per stream; records the events for the cache."""
+        """Streams each (name, audio) in turn, reporting progress per stream; records the events for the cache.
+        Each stream is encoded as its turn comes, so a slow reader holds one encoded stream, not all of them."""
         with scope.stage(pb.STAGE_STREAMING):
-            messages = await self._audio_messages(streams, fmt)
             start, end = span
-            total = sum(len(m.data) for m in messages if isinstance(m, audio_pb2.AudioChunk)) or 1
+            total = sum(samples.shape[0] for _, samples in streams) or 1
             sent = 0
-            for message in messages:
-                if isinstance(message, audio_pb2.AudioHeader):
-                    event = response_type(audio_header=message)
-                    yield response_type(
-                        progress=pb.Progress(
-                            stage=pb.STAGE_STREAMING,
-                            fraction=start + (end - start) * sent / total,
-                            message=f"sending {message.stem_name or 'mix'}",
-                        )
-                    )
-                else:
-                    sent += len(message.data)
-                    event = response_type(audio_chunk=message)
-                if record is not None:
-                    record.append(event)
-                yield event
+            for name, samples in streams:
+                progress = pb.Progress(
+                    stage=pb.STAGE_STREAMING,
+                    fraction=start + (end - start) * sent / total,
+                    message=f"sending {name or 'mix'}",
+                )
+                yield response_type(progress=progress)
+                for message in await self._audio_messages(name, samples, fmt):
+                    if isinstance(message, audio_pb2.AudioHeader):
+                        event = response_type(audio_header=message)
+                    else:
+                        event = response_type(audio_chunk=message)
+                    if record is not None:
+                        record.append(event)
+                    yield event
+                sent += samples.shape[0]
             yield response_type(progress=pb.Progress(stage=pb.STAGE_STREAMING, fraction=end, message="sent"))
 
 
