@@ -7,6 +7,7 @@ import re
 import shutil
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,19 @@ class ModelError:
 
 def error_message(field: str, reason: object, *, too_large: bool = False) -> str:
     return f"{field}{' (too large)' if too_large else ''}: {reason}"
+
+
+# A request parameter the gateway sets: when (Unix time) the client stops waiting for the answer.
+DEADLINE_PARAMETER = "deadline_unix"
+
+
+def past_deadline(request_parameters: str) -> bool:
+    """Whether the client of a request (its `parameters()` JSON) has stopped waiting: its answer would be for nobody."""
+    try:
+        deadline = json.loads(request_parameters or "{}").get(DEADLINE_PARAMETER)
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(deadline, int | float) and time.time() > deadline
 
 
 def unexpected_error_message(model: str, exc: BaseException) -> str:

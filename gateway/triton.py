@@ -1,7 +1,9 @@
 """The gateway's view of Triton: one typed method per model call, each with a deadline, errors mapped to ApiError.
 Cancelling the awaiting task cancels the gRPC call to Triton."""
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,11 +13,12 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 import tritonclient.grpc.aio as triton_aio
-from tritonclient.grpc import InferInput, InferRequestedOutput, InferResult
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput, InferResult, KeepAliveOptions
 from tritonclient.utils import InferenceServerException
 
 import composer
 from clients.audio import FloatAudio
+from deploy.triton import DEADLINE_PARAMETER
 from gateway.errors import ApiError, triton_errors
 
 log = structlog.get_logger(__name__)
@@ -98,33 +101,135 @@ class WeightsCheck:
     busy: bool = False  # the model did not answer in time; `problem` is its last answer, if any
 
 
+# tritonclient's channel options, but with a short reconnect backoff: after Triton restarts, gRPC's default backoff
+# (growing to 120 s) would keep the gateway answering UNAVAILABLE long after Triton is back.
+_KEEPALIVE = KeepAliveOptions()
+CHANNEL_ARGS: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
+    ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
+    ("grpc.keepalive_time_ms", _KEEPALIVE.keepalive_time_ms),
+    ("grpc.keepalive_timeout_ms", _KEEPALIVE.keepalive_timeout_ms),
+    ("grpc.keepalive_permit_without_calls", int(_KEEPALIVE.keepalive_permit_without_calls)),
+    ("grpc.http2.max_pings_without_data", _KEEPALIVE.http2_max_pings_without_data),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+# Triton's answer to a request whose `timeout` ran out while it waited in the model's queue (the dynamic batcher's
+# queue policy, timeout_action REJECT); it comes with status UNAVAILABLE.
+QUEUE_TIMEOUT_MESSAGE = "Request timeout expired"
+# Triton's answers while a model is unloaded and loaded again.
+_RELOADING_MESSAGES = ("unknown model", "is not ready", "is not healthy", "has no available versions")
+# Attempts of one inference: the first, one after a reload, one more if it met the model still reloading.
+_ATTEMPTS = 3
+
+
+def _microseconds(seconds: float) -> int:
+    """A `timeout` for Triton's queue policy; at least 1 (0 would mean none)."""
+    return max(1, int(seconds * 1_000_000))
+
+
+def _deadline_exceeded(model: str) -> ApiError:
+    return ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded while waiting for model {model}")
+
+
+def _queue_timeout(exc: InferenceServerException) -> bool:
+    return QUEUE_TIMEOUT_MESSAGE in str(exc.message() or "")
+
+
+class _Deadline:
+    def __init__(self, model: str, seconds: float) -> None:
+        self.model = model
+        self.expires = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left; DEADLINE_EXCEEDED once none are."""
+        remaining = self.expires - time.monotonic()
+        if remaining <= 0:
+            raise _deadline_exceeded(self.model)
+        return remaining
+
+
 class TritonModels:
     def __init__(self, url: str) -> None:
-        self.client = triton_aio.InferenceServerClient(url)
+        self.client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
         self._last_weights_problem: dict[str, str | None] = {}
+        # Per model: one reload at a time, and how many have completed (a request that began before the latest
+        # completed one retries instead of reloading again).
+        self._reload_locks: dict[str, asyncio.Lock] = {}
+        self._reloads: dict[str, int] = {}
 
     async def close(self) -> None:
         await self.client.close()
 
-    async def _infer(self, model: str, inputs: list[InferInput], **kwargs: Any) -> InferResult:
-        """One inference; a model whose python stub died is reloaded and the request retried once.
+    async def _infer(self, model: str, inputs: list[InferInput], *, deadline: float, **kwargs: Any) -> InferResult:
+        """One inference, given to Triton with the deadline both as the gRPC deadline and as the request's queue
+        timeout, so that Triton drops it unexecuted once nobody waits for it.
 
-        Triton never restarts a dead stub and keeps calling the model READY (FINDINGS.md), but in explicit model
-        control mode load_model() brings it back in a fraction of a second."""
+        A model whose python stub died is reloaded and the request retried: Triton never restarts a dead stub and
+        keeps calling the model READY (FINDINGS.md), but in explicit model control mode load_model() brings it
+        back in a fraction of a second. Concurrent requests that find it dead share one reload."""
+        clock = _Deadline(model, deadline)
         with triton_errors(model):
-            try:
-                return await self.client.infer(model, inputs, **kwargs)
-            except InferenceServerException as exc:
-                if "is not healthy" not in str(exc.message()):
-                    raise
-                log.warning("reloading_model", model=model, reason=exc.message())
-                await self._reload(model, kwargs.get("client_timeout"))
-            return await self.client.infer(model, inputs, **kwargs)
+            generation = self._reloads.get(model, 0)  # reloads completed before this request's first attempt
+            for attempt in range(1, _ATTEMPTS + 1):
+                left = clock.left()
+                try:
+                    return await self.client.infer(
+                        model,
+                        inputs,
+                        client_timeout=left,
+                        timeout=_microseconds(left),
+                        # Requests batched together run one after another in the model, past any queue timeout:
+                        # the model checks this itself (deploy.triton.past_deadline).
+                        parameters={DEADLINE_PARAMETER: time.time() + left},
+                        **kwargs,
+                    )
+                except InferenceServerException as exc:
+                    if _queue_timeout(exc):
+                        raise _deadline_exceeded(model) from exc
+                    message = str(exc.message() or "")
+                    unavailable = str(exc.status()) == str(grpc.StatusCode.UNAVAILABLE)
+                    if attempt == _ATTEMPTS or not (unavailable or any(w in message for w in _RELOADING_MESSAGES)):
+                        raise
+                    if "is not healthy" in message:
+                        await self._reload(model, generation, clock, reason=message)
+                    elif not self._reloading(model, generation):
+                        raise  # not ours to hide: the model is down and nobody is bringing it back
+                    else:
+                        await self._reload_done(model, clock)
+                    generation = self._reloads.get(model, 0)
+            raise AssertionError("unreachable")
 
-    async def _reload(self, model: str, deadline: float | None) -> None:
-        # load_model() of a model Triton believes loaded is a no-op: unload it first.
-        await self.client.unload_model(model, client_timeout=deadline)
-        await self.client.load_model(model, client_timeout=deadline)
+    def _reloading(self, model: str, generation: int) -> bool:
+        """Whether a reload is under way, or completed since the request's attempt began."""
+        lock = self._reload_locks.get(model)
+        return (lock is not None and lock.locked()) or self._reloads.get(model, 0) != generation
+
+    async def _reload_done(self, model: str, clock: _Deadline) -> None:
+        """Waits for a reload in progress (if any) to end."""
+        lock = self._reload_locks.setdefault(model, asyncio.Lock())
+        try:
+            async with asyncio.timeout(clock.left()), lock:
+                pass
+        except TimeoutError as exc:
+            raise _deadline_exceeded(model) from exc
+
+    async def _reload(self, model: str, generation: int, clock: _Deadline, *, reason: str) -> None:
+        """Reloads the model, unless another request has done so since `generation` (or is doing it: then this
+        waits for that reload)."""
+        lock = self._reload_locks.setdefault(model, asyncio.Lock())
+        try:
+            async with asyncio.timeout(clock.left()), lock:
+                if self._reloads.get(model, 0) != generation:
+                    return
+                log.warning("reloading_model", model=model, reason=reason)
+                # load_model() of a model Triton believes loaded is a no-op: unload it first.
+                await self.client.unload_model(model, client_timeout=clock.left())
+                await self.client.load_model(model, client_timeout=clock.left())
+                self._reloads[model] = generation + 1
+        except TimeoutError as exc:
+            raise _deadline_exceeded(model) from exc
 
     async def ready(self, models: list[str], deadline: float = 1.0) -> bool:
         for model in models:
@@ -140,7 +245,7 @@ class TritonModels:
             _bytes_input("PROMPT", song.prompt.encode()),
             _bytes_input("OPTIONS", json.dumps(song_options(song)).encode()),
         ]
-        result = await self._infer(TEXT2MIDI, inputs, request_id=request_id, client_timeout=deadline)
+        result = await self._infer(TEXT2MIDI, inputs, request_id=request_id, deadline=deadline)
         midi = result.as_numpy("MIDI").reshape(-1)[0]
         metadata = json.loads(result.as_numpy("METADATA").reshape(-1)[0])
         return bytes(midi), metadata
@@ -157,7 +262,7 @@ class TritonModels:
             inputs,
             outputs=[InferRequestedOutput(name) for name in wanted],
             request_id=request_id,
-            client_timeout=deadline,
+            deadline=deadline,
         )
         mix = result.as_numpy("MIX")[0]
         stem_audio: dict[str, FloatAudio] = {}
@@ -177,7 +282,7 @@ class TritonModels:
             [tensor],
             outputs=[InferRequestedOutput(name) for name in _NOTE_OUTPUTS.values()],
             request_id=request_id,
-            client_timeout=deadline,
+            deadline=deadline,
         )
         return {key: result.as_numpy(name) for key, name in _NOTE_OUTPUTS.items()}
 
@@ -240,11 +345,13 @@ class TritonModels:
         """The responses of one request to a decoupled model."""
 
         async def one_request() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": model, "inputs": inputs, "request_id": request_id}
+            yield {"model_name": model, "inputs": inputs, "request_id": request_id, "timeout": _microseconds(deadline)}
 
         with triton_errors(model):
             async for result, error in self.client.stream_infer(one_request(), stream_timeout=deadline):
                 if error is not None:
+                    if _queue_timeout(error):
+                        raise _deadline_exceeded(model) from error
                     raise error
                 yield result
 

@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,9 +154,17 @@ class FluidSynthRenderer:
     ) -> None:
         self.close()
 
-    def render(self, performance: MidiPerformance, *, stems: bool = True, tail_seconds: float = 0.0) -> RenderedAudio:
+    def render(
+        self,
+        performance: MidiPerformance,
+        *,
+        stems: bool = True,
+        tail_seconds: float = 0.0,
+        check: Callable[[], None] | None = None,
+    ) -> RenderedAudio:
         """Render every stem alone (or, without stems, groups of them), sum them into the mix, and scale all so
-        the mix peaks at -1 dBFS."""
+        the mix peaks at -1 dBFS. ``check`` is called before waiting for each stem: what it raises ends the
+        render, and the stems not yet started are never rendered (e.g. a cancelled request)."""
         if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
             raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
         frames = round((performance.duration_seconds + tail_seconds) * self.sample_rate)
@@ -168,6 +176,8 @@ class FluidSynthRenderer:
             # Summed in group order, whatever order they finish in, so the mix is reproducible; each future
             # is dropped once summed so that without stems their audio can be freed early.
             for group in groups:
+                if check is not None:
+                    check()
                 audio = pending.popleft().result()
                 mix += audio
                 if stems:

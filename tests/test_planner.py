@@ -9,7 +9,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from deploy.planner import PROFILES_DIR, PlanError, load_profile, memory_by_place, plan
-from deploy.settings import PROJECT_ROOT
+from deploy.settings import PROJECT_ROOT, Settings
 
 REPOSITORY = PROJECT_ROOT / "model_repository"
 
@@ -144,3 +144,18 @@ def test_out_is_never_a_folder_the_plan_did_not_write(tmp_path: Path) -> None:
     plan(load_profile("embedded"), tmp_path / "again")
     plan(load_profile("dgx-spark"), tmp_path / "again")  # a previous plan is replaced
     assert json.loads((tmp_path / "again" / "plan.json").read_text())["profile"] == "dgx-spark"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PROFILES_DIR.glob("*.toml")))
+def test_batched_models_drop_requests_whose_deadline_passed(tmp_path: Path, name: str) -> None:
+    """Every dynamically batched model rejects a request still queued past its timeout (the gateway sends each its
+    deadline), and past the gateway's default deadline for a request without one."""
+    plan(load_profile(name), tmp_path)
+    default_us = int(Settings.model_fields["default_deadline_seconds"].default * 1_000_000)
+    batched = [c for p in tmp_path.glob("*/config.pbtxt") if (c := config(p)).HasField("dynamic_batching")]
+    assert {c.name for c in batched} >= {"text2midi", "fluidsynth", "basic_pitch"}
+    for model in batched:
+        policy = model.dynamic_batching.default_queue_policy
+        assert policy.timeout_action == model_config_pb2.ModelQueuePolicy.REJECT, model.name
+        assert policy.allow_timeout_override, model.name
+        assert policy.default_timeout_microseconds == default_us, model.name

@@ -3,11 +3,15 @@
 import io
 import os
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import mido
 import pytest
+import tritonclient.grpc as triton_grpc
 
 from clients.client import MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
@@ -15,6 +19,7 @@ from deploy.launcher import Stack
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.memory import model_stubs
+from triton_statistics import settled_counts
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 TOO_LARGE = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -122,3 +127,94 @@ def test_a_killed_model_stub_is_reloaded(stack: Stack, client: MusicClient) -> N
     while client.health() != "SERVING":
         assert time.monotonic() < deadline, "health did not come back after the reload"
         time.sleep(0.5)
+
+
+def long_song(variant: int, *, seconds: int = 120, tracks: int = 5) -> bytes:
+    """A 120 bpm type 1 file of `tracks` tracks of eighth notes, `seconds` long; `variant` makes it unique."""
+    song = mido.MidiFile(type=1, ticks_per_beat=480)
+    for number in range(tracks):
+        channel = 9 if number == tracks - 1 else number
+        track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=(number * 17) % 128)])
+        for eighth in range(seconds * 4):
+            note = 36 + (eighth * (number + 3) + variant) % 48
+            track.append(mido.Message("note_on", channel=channel, note=note, velocity=90))
+            track.append(mido.Message("note_off", channel=channel, note=note, time=240))
+        song.tracks.append(track)
+    buffer = io.BytesIO()
+    song.save(file=buffer)
+    return buffer.getvalue()
+
+
+def given_up(stack: Stack) -> int:
+    """fluidsynth requests Triton's queue rejected (counted as failures) or the model stopped (logged by it; Triton
+    counts a response that carries an error as a success)."""
+    settled_counts(stack, "fluidsynth")
+    with triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}") as triton:
+        stats = triton.get_inference_statistics("fluidsynth", as_json=True)["model_stats"][0]
+    rejected = int(stats["inference_stats"].get("fail", {}).get("count", 0))
+    stopped = (Path(stack.log_dir) / "triton.log").read_text(errors="replace").count(FLUIDSYNTH_SKIPPED)
+    return rejected + stopped
+
+
+FLUIDSYNTH_SKIPPED = "fluidsynth: stopped a request whose client no longer waits"  # model_repository/fluidsynth
+
+
+def test_expired_requests_do_not_hold_up_the_next(stack: Stack, client: MusicClient) -> None:
+    """Requests whose deadline passed are dropped from Triton's queue (or cancelled in the model) rather than
+    rendered for nobody, so a request sent after them is not queued behind their work."""
+    before = given_up(stack)
+
+    def hurried(variant: int) -> grpc.StatusCode:
+        with MusicClient(stack.gateway_target, timeout=1.0) as music, pytest.raises(DgxMusicError) as caught:
+            music.render(pb.RenderRequest(midi=long_song(variant), stems=True, bypass_cache=True))
+        return caught.value.code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(hurried, range(6)))
+    assert codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * 6
+    with MusicClient(stack.gateway_target, timeout=30) as music:
+        tiny = pb.RenderRequest(midi=long_song(99, seconds=1, tracks=1), bypass_cache=True)
+        assert music.render(tiny).mix.shape[1] == 2
+    # At most the requests Triton had started by the deadline render on (one per execution: batches run in turn).
+    stopped = given_up(stack) - before
+    assert stopped >= 4, f"only {stopped} of the 6 expired renders were dropped or stopped"
+
+
+def reloads(stack: Stack, model: str) -> int:
+    log = Path(stack.log_dir) / "gateway.log"
+    return sum('"reloading_model"' in line and f'"{model}"' in line for line in log.read_text().splitlines())
+
+
+def test_a_stub_killed_under_load_is_reloaded_once(stack: Stack) -> None:
+    """Every request in flight or sent while the model reloads succeeds, and the concurrent failures share one
+    reload."""
+    reloads_before = reloads(stack, "fluidsynth")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    done = [0]
+
+    def loop(variant: int) -> None:
+        with MusicClient(stack.gateway_target, timeout=60) as music:
+            while not stop.is_set():
+                request = pb.RenderRequest(midi=long_song(variant, seconds=4, tracks=2), bypass_cache=True)
+                try:
+                    music.render(request)
+                    done[0] += 1
+                except DgxMusicError as exc:
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        [pid] = model_stubs(stack.settings.triton_grpc_port)["fluidsynth"]
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(4.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=90)
+    assert not errors, errors
+    assert done[0] > 6
+    assert reloads(stack, "fluidsynth") - reloads_before == 1

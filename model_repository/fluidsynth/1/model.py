@@ -9,7 +9,7 @@ import triton_python_backend_utils as pb_utils
 
 import renderers
 from deploy.settings import Settings
-from deploy.triton import error_message, unexpected_error_message
+from deploy.triton import error_message, past_deadline, unexpected_error_message
 
 
 def _input(request: Any, name: str) -> Any | None:
@@ -17,10 +17,31 @@ def _input(request: Any, name: str) -> Any | None:
     return None if tensor is None else tensor.as_numpy().reshape(-1)[0]
 
 
+# Logged for each request not rendered (or not finished) because its client stopped waiting.
+SKIPPED = "fluidsynth: stopped a request whose client no longer waits"
+
+
+class _Cancelled(Exception):
+    """The client gave up on the request (cancelled it, or its deadline passed)."""
+
+
+def _given_up(request: Any) -> bool:
+    return bool(request.is_cancelled()) or past_deadline(request.parameters())
+
+
+def _raise_if_cancelled(request: Any) -> None:
+    if _given_up(request):
+        raise _Cancelled
+
+
 def _error(field: str, reason: object, code: int, *, too_large: bool = False) -> Any:
     return pb_utils.InferenceResponse(
         error=pb_utils.TritonError(error_message(field, reason, too_large=too_large), code)
     )
+
+
+def _cancelled() -> Any:
+    return _error("request", "cancelled", pb_utils.TritonError.CANCELLED)
 
 
 class TritonPythonModel:
@@ -33,8 +54,14 @@ class TritonPythonModel:
         return [self._answer(request) for request in requests]
 
     def _answer(self, request: Any) -> Any:
+        # The requests of a batch are rendered one after another: one whose client is gone by its turn (cancelled,
+        # or past its deadline) is not rendered for nobody.
         try:
+            _raise_if_cancelled(request)
             return self._render(request)
+        except _Cancelled:
+            pb_utils.Logger.log_info(SKIPPED)
+            return _cancelled()
         except Exception as exc:  # a bug: this request fails, not the batch, and the model keeps serving
             pb_utils.Logger.log_error(traceback.format_exc())
             error = pb_utils.TritonError(unexpected_error_message("fluidsynth", exc), pb_utils.TritonError.INTERNAL)
@@ -67,7 +94,9 @@ class TritonPythonModel:
             performance = renderers.parse_midi(
                 midi, max_seconds=self.settings.max_render_seconds, max_bytes=self.settings.max_midi_bytes
             )
-            rendered = self._renderer(soundfont, sample_rate).render(performance, stems=with_stems)
+            rendered = self._renderer(soundfont, sample_rate).render(
+                performance, stems=with_stems, check=lambda: _raise_if_cancelled(request)
+            )
         except renderers.SoundFontNotFound as exc:
             return _error("soundfont", exc, pb_utils.TritonError.INVALID_ARG)
         except renderers.InvalidMidi as exc:
