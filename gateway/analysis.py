@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 
 import transcriber
@@ -44,6 +45,19 @@ def _progress(stage: "pb.Stage", span: tuple[float, float], done: float, message
     return pb.Progress(stage=stage, fraction=start + (end - start) * done, message=message)
 
 
+# Requests of one transcription sent side by side: the embedded basic_pitch model runs two one-thread instances, and
+# requests of equal size keep both busy to the end (64 + 10 windows would leave one idle most of the time).
+PARALLEL_REQUESTS = 2
+
+
+def even_parts(windows: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+    """The windows in a multiple of PARALLEL_REQUESTS parts of (nearly) equal size, each at most
+    MAX_WINDOWS_PER_REQUEST."""
+    count = -(-len(windows) // MAX_WINDOWS_PER_REQUEST)
+    count = min(len(windows), -(-count // PARALLEL_REQUESTS) * PARALLEL_REQUESTS)
+    return [part for part in np.array_split(windows, max(count, 1)) if len(part)]
+
+
 async def transcribe(
     models: TritonModels,
     samples: FloatAudio,
@@ -60,7 +74,7 @@ async def transcribe(
         with request_errors():
             prepared = await asyncio.to_thread(transcriber.prepare_audio, samples, sample_rate, max_seconds=max_seconds)
         windows = transcriber.window_audio(prepared)
-        parts = [windows[i : i + MAX_WINDOWS_PER_REQUEST] for i in range(0, len(windows), MAX_WINDOWS_PER_REQUEST)]
+        parts = even_parts(windows)
         tasks = [
             asyncio.create_task(
                 models.note_activations(part, deadline=scope.time_left(), request_id=f"{scope.request_id}-{i}")

@@ -143,7 +143,9 @@ class Separator:
             raise AudioTooLong("audio", f"is {seconds:.1f} s long, over the limit of {self.max_seconds:g} s")
         if not np.isfinite(audio).all():
             raise InvalidAudio("audio", "contains NaN or infinite samples")
-        mean = audio.mean(axis=0, dtype=np.float64)  # per channel; the peak around it, without a copy of the audio
-        if np.maximum(audio.max(axis=0) - mean, mean - audio.min(axis=0)).max() < SILENCE_PEAK:
+        # Half each channel's peak-to-peak swing; channels as contiguous rows, where numpy reduces several times
+        # faster than across interleaved frames.
+        channels = np.ascontiguousarray(audio.T if audio.ndim == 2 else audio[np.newaxis])
+        if (channels.max(axis=1) - channels.min(axis=1)).max() < 2 * SILENCE_PEAK:
             reason = "is silent (peak below -100 dBFS, leaving out any constant offset); there is nothing to separate"
             raise InvalidAudio("audio", reason)

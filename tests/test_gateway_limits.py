@@ -1,13 +1,16 @@
 """The gateway's own limits: what the cache keeps, when Redis is skipped, how many calls run at once."""
 
 import grpc
+import numpy as np
 import pytest
 
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.analysis import even_parts
 from gateway.cache import Recording, RedisGuard
 from gateway.errors import ApiError
 from gateway.scope import Admission
+from gateway.triton import MAX_WINDOWS_PER_REQUEST
 
 
 def chunk(size: int) -> pb.RenderResponse:
@@ -46,3 +49,10 @@ def test_admission_refuses_past_its_limit_and_admits_again_as_calls_end() -> Non
     admission.leave()
     admission.enter()
     assert admission.running == 2
+
+
+@pytest.mark.parametrize(("windows", "sizes"), [(1, [1]), (10, [5, 5]), (74, [37, 37]), (150, [38, 38, 37, 37])])
+def test_a_transcription_is_sent_as_even_requests_for_both_instances(windows: int, sizes: list[int]) -> None:
+    parts = even_parts(np.zeros((windows, 4, 1), np.float32))
+    assert [len(part) for part in parts] == sizes
+    assert all(len(part) <= MAX_WINDOWS_PER_REQUEST for part in parts)
