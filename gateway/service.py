@@ -283,7 +283,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 max_bytes=self.settings.max_upload_bytes,
                 check_options=analysis.transcription_params,
             )
-        params = analysis.transcription_params(upload.options)
+        params = upload.options
         yield pb.TranscribeResponse(progress=pb.Progress(stage=pb.STAGE_RECEIVING, fraction=0.05, message="received"))
         async for event in analysis.transcribe(
             self.models, upload.samples, upload.sample_rate, params, scope,
@@ -308,7 +308,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 max_bytes=self.settings.max_upload_bytes,
                 check_options=self._separation_options,
             )
-        fmt = self._separation_options(upload.options)
+        fmt = upload.options
         seconds = upload.samples.shape[0] / upload.sample_rate
         if seconds > self.settings.max_audio_seconds:
             raise too_large("audio", f"{seconds:.0f} s is over the {self.settings.max_audio_seconds:g} s limit")

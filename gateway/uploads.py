@@ -3,24 +3,28 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from clients.audio import FloatAudio, decode_upload
 from gateway.errors import invalid_argument, request_errors, too_large
 
+Checked = TypeVar("Checked")
+
 
 @dataclass(frozen=True)
-class Upload:
-    options: Any  # the request's options message (its default when the client sent none)
+class Upload(Generic[Checked]):
+    options: Checked  # what check_options made of the request's options (their defaults when the client sent none)
     samples: FloatAudio  # [frames, channels]
     sample_rate: int
 
 
 async def receive_audio(
-    requests: AsyncIterator[Any], options: Any, *, max_bytes: int, check_options: Callable[[Any], object]
-) -> Upload:
+    requests: AsyncIterator[Any], options: Any, *, max_bytes: int, check_options: Callable[[Any], Checked]
+) -> Upload[Checked]:
     """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio. The options are
-    checked (``check_options`` raises ApiError) as the audio starts, so bad options fail before a long upload."""
+    checked (``check_options`` raises ApiError, or returns them as the call uses them) as the audio starts, so bad
+    options fail before a long upload."""
+    checked: Checked | None = None
     header = None
     parts: list[bytes] = []
     size = 0
@@ -35,7 +39,7 @@ async def receive_audio(
             if header is not None:
                 raise invalid_argument("audio_header", "one audio stream per call")
             header = message.audio_header
-            check_options(options)
+            checked = check_options(options)
             if header.total_bytes > max_bytes:
                 raise too_large("audio", f"{header.total_bytes} bytes is over the {max_bytes}-byte limit")
         elif kind == "audio_chunk":
@@ -50,8 +54,8 @@ async def receive_audio(
                 break
         else:
             raise invalid_argument("message", "an empty message: send options, audio_header or audio_chunk")
-    if header is None or not finished:
+    if header is None or checked is None or not finished:
         raise invalid_argument("audio", "the stream ended before the chunk marked last")
     with request_errors():
         samples, sample_rate = await asyncio.to_thread(decode_upload, b"".join(parts), header)
-    return Upload(options, samples, sample_rate)
+    return Upload(checked, samples, sample_rate)
