@@ -61,6 +61,19 @@ _MODEL_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+# Triton's answer to a request whose `timeout` ran out while it waited in the model's queue (the dynamic batcher's
+# queue policy, timeout_action REJECT); it comes with status UNAVAILABLE, or none on a decoupled stream.
+QUEUE_TIMEOUT_MESSAGE = "Request timeout expired"
+
+
+def deadline_exceeded(model: str) -> ApiError:
+    return ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded while waiting for model {model}")
+
+
+def is_queue_timeout(exc: InferenceServerException) -> bool:
+    return QUEUE_TIMEOUT_MESSAGE in str(exc.message() or "")
+
+
 def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     status = str(exc.status() or "")
     name = status.removeprefix("StatusCode.")
@@ -74,10 +87,10 @@ def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     if error is not None and error.field in fields and (code == grpc.StatusCode.INVALID_ARGUMENT or not status):
         make = too_large if error.too_large else invalid_argument
         return make(fields[error.field], error.reason)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED or QUEUE_TIMEOUT_MESSAGE in message:
+        return deadline_exceeded(model)
     if code == grpc.StatusCode.UNAVAILABLE or "is not healthy" in message:
         return ApiError(grpc.StatusCode.UNAVAILABLE, f"model {model} is unavailable: {message}")
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return ApiError(code, f"deadline exceeded while waiting for model {model}")
     return ApiError(code, f"model {model}: {message}")
 
 

@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 import composer
 from clients.audio import FloatAudio
 from deploy.triton import DEADLINE_PARAMETER
-from gateway.errors import ApiError, triton_errors
+from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
 
 log = structlog.get_logger(__name__)
 
@@ -115,9 +115,6 @@ CHANNEL_ARGS: list[tuple[str, int]] = [
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
-# Triton's answer to a request whose `timeout` ran out while it waited in the model's queue (the dynamic batcher's
-# queue policy, timeout_action REJECT); it comes with status UNAVAILABLE.
-QUEUE_TIMEOUT_MESSAGE = "Request timeout expired"
 # Triton's answers while a model is unloaded and loaded again.
 _RELOADING_MESSAGES = ("unknown model", "is not ready", "is not healthy", "has no available versions")
 # Attempts of one inference: the first, one after a reload, one more if it met the model still reloading.
@@ -129,14 +126,6 @@ def _microseconds(seconds: float) -> int:
     return max(1, int(seconds * 1_000_000))
 
 
-def _deadline_exceeded(model: str) -> ApiError:
-    return ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded while waiting for model {model}")
-
-
-def _queue_timeout(exc: InferenceServerException) -> bool:
-    return QUEUE_TIMEOUT_MESSAGE in str(exc.message() or "")
-
-
 class _Deadline:
     def __init__(self, model: str, seconds: float) -> None:
         self.model = model
@@ -146,7 +135,7 @@ class _Deadline:
         """Seconds left; DEADLINE_EXCEEDED once none are."""
         remaining = self.expires - time.monotonic()
         if remaining <= 0:
-            raise _deadline_exceeded(self.model)
+            raise deadline_exceeded(self.model)
         return remaining
 
 
@@ -186,8 +175,8 @@ class TritonModels:
                         **kwargs,
                     )
                 except InferenceServerException as exc:
-                    if _queue_timeout(exc):
-                        raise _deadline_exceeded(model) from exc
+                    if is_queue_timeout(exc):  # UNAVAILABLE, but not to be retried
+                        raise
                     message = str(exc.message() or "")
                     unavailable = str(exc.status()) == str(grpc.StatusCode.UNAVAILABLE)
                     if attempt == _ATTEMPTS or not (unavailable or any(w in message for w in _RELOADING_MESSAGES)):
@@ -213,7 +202,7 @@ class TritonModels:
             async with asyncio.timeout(clock.left()), lock:
                 pass
         except TimeoutError as exc:
-            raise _deadline_exceeded(model) from exc
+            raise deadline_exceeded(model) from exc
 
     async def _reload(self, model: str, generation: int, clock: _Deadline, *, reason: str) -> None:
         """Reloads the model, unless another request has done so since `generation` (or is doing it: then this
@@ -229,7 +218,7 @@ class TritonModels:
                 await self.client.load_model(model, client_timeout=clock.left())
                 self._reloads[model] = generation + 1
         except TimeoutError as exc:
-            raise _deadline_exceeded(model) from exc
+            raise deadline_exceeded(model) from exc
 
     async def ready(self, models: list[str], deadline: float = 1.0) -> bool:
         for model in models:
@@ -350,8 +339,6 @@ class TritonModels:
         with triton_errors(model):
             async for result, error in self.client.stream_infer(one_request(), stream_timeout=deadline):
                 if error is not None:
-                    if _queue_timeout(error):
-                        raise _deadline_exceeded(model) from error
                     raise error
                 yield result
 

@@ -16,9 +16,9 @@ from tritonclient.utils import InferenceServerException
 
 import composer
 from deploy.launcher import Stack
-from gateway.errors import ApiError
+from gateway.errors import QUEUE_TIMEOUT_MESSAGE, ApiError
 from gateway.memory import model_stubs
-from gateway.triton import CHANNEL_ARGS, FLUIDSYNTH, QUEUE_TIMEOUT_MESSAGE, TEXT2MIDI, TritonModels
+from gateway.triton import CHANNEL_ARGS, FLUIDSYNTH, TEXT2MIDI, TritonModels
 
 
 def triton_url(stack: Stack) -> str:
