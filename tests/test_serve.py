@@ -34,6 +34,13 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _assert_nothing_left(settings: Settings) -> None:
+    """No process of this stack runs any more, and none of its Triton shared memory is left."""
+    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
+    assert _processes_mentioning(f"--grpc-port={settings.triton_grpc_port}") == []
+    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_serve_runs_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
     settings = stack_settings(tmp_path / "data")
@@ -59,9 +66,7 @@ def test_serve_runs_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
     finally:
         if serve.poll() is None:
             serve.kill()
-    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
-    assert _processes_mentioning(f"--grpc-port={settings.triton_grpc_port}") == []
-    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
+    _assert_nothing_left(settings)
 
 
 def test_a_taken_port_is_named(tmp_path: Path) -> None:
@@ -141,9 +146,7 @@ def test_ctrl_c_during_start_up_stops_at_once(tmp_path: Path) -> None:
     finally:
         if serve.poll() is None:
             serve.kill()
-    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
-    assert _processes_mentioning(f"--grpc-port={settings.triton_grpc_port}") == []
-    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
+    _assert_nothing_left(settings)
 
 
 def test_a_killed_child_stops_the_stack_and_is_named(tmp_path: Path) -> None:
