@@ -13,9 +13,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clients.audio import AudioFormatError
 from clients.client import ComposeResult, MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
+from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 

@@ -13,8 +13,8 @@ import numpy as np
 import soundfile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
 from clients.errors import from_rpc_error
+from dgxmusic.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc

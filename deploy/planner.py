@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tritonclient.grpc import model_config_pb2
 
 from deploy.settings import PROJECT_ROOT
+from dgxmusic.models import BasicPitch
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _KINDS = {"cpu": model_config_pb2.ModelInstanceGroup.KIND_CPU, "gpu": model_config_pb2.ModelInstanceGroup.KIND_GPU}
-# The gateway sends this many Basic Pitch windows in one request (gateway/triton.py MAX_WINDOWS_PER_REQUEST): a
-# smaller max_batch_size would make Triton refuse long transcriptions.
-MIN_MAX_BATCH_SIZE = {"basic_pitch": 64}
+# What the gateway sends in one request: a smaller max_batch_size would make Triton refuse long transcriptions.
+MIN_MAX_BATCH_SIZE = {BasicPitch.NAME: BasicPitch.MAX_WINDOWS_PER_REQUEST}
 
 Units = Annotated[int, Field(ge=1)]
 GpuId = Annotated[int, Field(ge=0)]

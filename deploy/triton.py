@@ -1,13 +1,10 @@
 """Runs Triton from the nvidia-pytriton wheel on any machine (the embedded default): lays out a server folder with
 the python backend stub for this interpreter and builds the command line (see ARCHITECTURE.md for why each flag)."""
 
-import json
 import os
-import re
 import shutil
 import sys
 import sysconfig
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,62 +98,3 @@ def environment(install: TritonInstall, base: dict[str, str]) -> dict[str, str]:
         part for part in (libdir, str(install.libs), env.get("LD_LIBRARY_PATH", "")) if part
     )
     return env
-
-
-def instance_device(args: dict[str, str]) -> str:
-    """The torch device of a python-backend model instance: "cuda:N" for a KIND_GPU instance (the planner's GPU
-    profiles), "cpu" otherwise. `args` is what Triton passes to initialize()."""
-    if args.get("model_instance_kind") == "GPU":
-        return f"cuda:{args.get('model_instance_device_id', '0')}"
-    return "cpu"
-
-
-def model_parameters(args: dict[str, str]) -> dict[str, str]:
-    """The string parameters of a model's config.pbtxt, from the `args` Triton passes to initialize(). A parameter
-    set there wins over the settings (the environment) for that model."""
-    parameters: dict[str, dict[str, str]] = json.loads(args["model_config"]).get("parameters", {})
-    return {key: value.get("string_value", "") for key, value in parameters.items()}
-
-
-# The models' in-band errors, written by the model.py files and read by the gateway: "<field>: <reason>", or
-# "<field> (too large): <reason>" for input over a limit, which Triton's error codes cannot say.
-_ERROR_MESSAGE = re.compile(
-    r"(?:\[request id: [^\]]*\]\s*)?(?P<field>[a-z_]+)(?P<too_large> \(too large\))?: (?P<reason>.*)", re.DOTALL
-)
-
-
-@dataclass(frozen=True)
-class ModelError:
-    field: str
-    reason: str
-    too_large: bool = False
-
-
-def error_message(field: str, reason: object, *, too_large: bool = False) -> str:
-    return f"{field}{' (too large)' if too_large else ''}: {reason}"
-
-
-# A request parameter the gateway sets: when (Unix time) the client stops waiting for the answer.
-DEADLINE_PARAMETER = "deadline_unix"
-
-
-def past_deadline(request_parameters: str) -> bool:
-    """Whether the client of a request (its `parameters()` JSON) has stopped waiting: its answer would be for nobody."""
-    try:
-        deadline = json.loads(request_parameters or "{}").get(DEADLINE_PARAMETER)
-    except (ValueError, AttributeError):
-        return False
-    return isinstance(deadline, int | float) and time.time() > deadline
-
-
-def unexpected_error_message(model: str, exc: BaseException) -> str:
-    """What a client reads when a model fails in a way it does not handle (a bug): short, no field, no traceback;
-    the model logs the traceback to Triton's log."""
-    return f"{model} failed unexpectedly ({type(exc).__name__}: {exc}); the Triton log has the details"
-
-
-def parse_error_message(message: str) -> ModelError | None:
-    match = _ERROR_MESSAGE.match(message)
-    if match is None:
-        return None
-    return ModelError(match["field"], match["reason"], bool(match["too_large"]))

@@ -10,11 +10,12 @@ import numpy.typing as npt
 import soxr
 
 import transcriber
-from clients.audio import FloatAudio
+from dgxmusic.audio import FloatAudio
+from dgxmusic.models import BasicPitch
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import request_errors
 from gateway.scope import RequestScope
-from gateway.triton import MAX_WINDOWS_PER_REQUEST, Separated, TritonModels
+from gateway.triton import Separated, TritonModels
 
 
 def resample(samples: FloatAudio, from_rate: int, to_rate: int) -> FloatAudio:
@@ -52,8 +53,8 @@ PARALLEL_REQUESTS = 2
 
 def even_parts(windows: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
     """The windows in a multiple of PARALLEL_REQUESTS parts of (nearly) equal size, each at most
-    MAX_WINDOWS_PER_REQUEST."""
-    count = -(-len(windows) // MAX_WINDOWS_PER_REQUEST)
+    BasicPitch.MAX_WINDOWS_PER_REQUEST."""
+    count = -(-len(windows) // BasicPitch.MAX_WINDOWS_PER_REQUEST)
     count = min(len(windows), -(-count // PARALLEL_REQUESTS) * PARALLEL_REQUESTS)
     return [part for part in np.array_split(windows, max(count, 1)) if len(part)]
 

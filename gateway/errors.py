@@ -1,7 +1,8 @@
-"""Every failure a client can see, as one exception type carrying a gRPC status code and google.rpc details, and
-the context managers that turn lower-layer errors (Triton, the composer, the renderer) into it."""
+"""Every failure a client can see, as one exception type carrying a gRPC status code and google.rpc details; the
+one table that maps each cause of the server side's errors (dgxmusic.errors) to a status; and the context managers
+that turn lower-layer errors (Triton's, the project's libraries') into it, httpx-style."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import grpc
@@ -10,27 +11,43 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from tritonclient.utils import InferenceServerException
 
-import composer
-import transcriber
-from clients.audio import AudioFormatError
-from deploy.triton import parse_error_message
+from dgxmusic.errors import Cancelled, FieldError, MissingWeights, MusicError, TooLarge, Unavailable, UnknownModel
+from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, TEXT2MIDI, decode_error
 
 
 class ApiError(Exception):
-    """An error answered to the client as a gRPC status; ``field`` (if any) becomes a BadRequest violation."""
+    """An error answered to the client as a gRPC status; each (field, description) in ``violations`` becomes a
+    BadRequest field violation."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        field: str | None = None,
+        *,
+        violations: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.field = field
+        self.violations = list(violations) or ([(field, message)] if field is not None else [])
+
+    @property
+    def field(self) -> str | None:
+        """The (first) field at fault."""
+        return self.violations[0][0] if self.violations else None
 
     def to_status(self) -> grpc.Status:
         details = []
-        if self.field is not None:
-            violation = error_details_pb2.BadRequest.FieldViolation(field=self.field, description=self.message)
+        if self.violations:
+            bad_request = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+                    for field, description in self.violations
+                ]
+            )
             packed = any_pb2.Any()
-            packed.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+            packed.Pack(bad_request)
             details.append(packed)
         code_number: int = self.code.value[0]
         status = status_pb2.Status(code=code_number, message=self.message, details=details)
@@ -45,29 +62,81 @@ def too_large(field: str, reason: str) -> ApiError:
     return ApiError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{field}: {reason}", field)
 
 
+def deadline_exceeded(model: str) -> ApiError:
+    return ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded while waiting for model {model}")
+
+
+# Each cause of dgxmusic.errors -> its status; most specific first. Anything else is a bug: INTERNAL.
+STATUS_BY_CAUSE: list[tuple[type[MusicError], grpc.StatusCode]] = [
+    (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (FieldError, grpc.StatusCode.INVALID_ARGUMENT),
+    (MissingWeights, grpc.StatusCode.FAILED_PRECONDITION),
+    (UnknownModel, grpc.StatusCode.NOT_FOUND),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (Cancelled, grpc.StatusCode.CANCELLED),
+]
+
+
+def status_of(error: MusicError) -> grpc.StatusCode:
+    return next((code for cause, code in STATUS_BY_CAUSE if isinstance(error, cause)), grpc.StatusCode.INTERNAL)
+
+
+def from_library(error: MusicError, field: str | None = None, about: str = "") -> ApiError:
+    """The client's view of a library's (or a model's) error: a field error names `field` (the API's name of the
+    error's own field); other errors are told `about` something ("model demucs")."""
+    code = status_of(error)
+    if isinstance(error, FieldError):
+        name = field or error.field
+        return ApiError(code, f"{name}: {error.reason}", name)
+    if code == grpc.StatusCode.UNAVAILABLE and about:
+        return ApiError(code, f"{about} is unavailable: {error}")
+    return ApiError(code, f"{about}: {error}" if about else str(error))
+
+
+@contextmanager
+def request_errors(prefix: str = "", renames: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Errors of the project's libraries -> their status, a field error naming the API field: ``renames`` of the
+    library's field name if given, else ``prefix`` + it."""
+    try:
+        yield
+    except MusicError as exc:
+        field = None
+        if isinstance(exc, FieldError):
+            field = (renames or {}).get(exc.field, prefix + exc.field)
+        raise from_library(exc, field) from exc
+
+
+@contextmanager
+def field_renamed(inner: str, outer: str) -> Iterator[None]:
+    """Errors about ``inner`` (as a shared step names it, e.g. "midi") re-named as the caller's field ``outer``."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.field != inner:
+            raise
+        message = f"{outer}: {exc.message.removeprefix(f'{inner}: ')}"
+        raise ApiError(exc.code, message, outer) from exc
+
+
+# -- Triton ------------------------------------------------------------------------------------------------------
+
 # Per model: the fields its in-band errors name -> the API field a client sent them in.
 _OPTIONS = {name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed", "time_signature")}
 _MODEL_FIELDS: dict[str, dict[str, str]] = {
-    "text2midi": {"prompt": "prompt", **_OPTIONS},
-    "fluidsynth": {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"},
-    "basic_pitch": {"windows": "audio"},
-    "demucs": {"audio": "audio", "sample_rate": "audio"},
-    "musicgen": {
+    TEXT2MIDI: {"prompt": "prompt", **_OPTIONS},
+    FLUIDSYNTH: {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"},
+    BASIC_PITCH: {"windows": "audio"},
+    DEMUCS: {"audio": "audio", "sample_rate": "audio"},
+    MUSICGEN: {
         "prompt": "prompt",
         "duration": "seconds",
         "melody": "melody_audio",
         **{name: name for name in ("temperature", "top_k", "top_p", "cfg_coef", "seed")},
     },
 }
-
-
 # Triton's answer to a request whose `timeout` ran out while it waited in the model's queue (the dynamic batcher's
 # queue policy, timeout_action REJECT); it comes with status UNAVAILABLE, or none on a decoupled stream.
 QUEUE_TIMEOUT_MESSAGE = "Request timeout expired"
-
-
-def deadline_exceeded(model: str) -> ApiError:
-    return ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded while waiting for model {model}")
 
 
 def is_queue_timeout(exc: InferenceServerException) -> bool:
@@ -79,14 +148,14 @@ def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     name = status.removeprefix("StatusCode.")
     code = grpc.StatusCode[name] if name in grpc.StatusCode.__members__ else grpc.StatusCode.INTERNAL
     message = str(exc.message() or exc)
-    error = parse_error_message(message)  # Triton reports "StatusCode.X"; the message names the model's field
-    if error is not None and error.field == "weights":  # the model runs, but its weights are not on this server
-        return ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"model {model}: {error.reason}")
-    # Errors on a decoupled model's stream arrive without a status code; the field prefix says what they are.
-    fields = _MODEL_FIELDS.get(model, {})
-    if error is not None and error.field in fields and (code == grpc.StatusCode.INVALID_ARGUMENT or not status):
-        make = too_large if error.too_large else invalid_argument
-        return make(fields[error.field], error.reason)
+    error = decode_error(message)  # a model's in-band error (dgxmusic.models)
+    if isinstance(error, FieldError):
+        fields = _MODEL_FIELDS.get(model, {})
+        if error.field in fields:
+            return from_library(error, fields[error.field])
+        return ApiError(status_of(error), f"model {model}: {error}")  # a field the API does not have
+    if error is not None:
+        return from_library(error, about=f"model {model}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED or QUEUE_TIMEOUT_MESSAGE in message:
         return deadline_exceeded(model)
     if code == grpc.StatusCode.UNAVAILABLE or "is not healthy" in message:
@@ -103,39 +172,3 @@ def triton_errors(model: str) -> Iterator[None]:
     except grpc.aio.AioRpcError as exc:  # tritonclient's stream_infer lets the raw gRPC error through
         status = InferenceServerException(str(exc.details() or exc.code().name), status=str(exc.code()))
         raise from_triton(status, model) from exc
-
-
-@contextmanager
-def request_errors(prefix: str = "", prompt_field: str = "prompt") -> Iterator[None]:
-    """Validation errors of the project's libraries -> INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the field
-    (``prefix`` for the song options, ``prompt_field`` for the prompt)."""
-    try:
-        yield
-    except composer.SongRequestTooLarge as exc:
-        raise too_large(_song_field(exc.field, prefix, prompt_field), exc.reason) from exc
-    except composer.InvalidSongRequest as exc:
-        raise invalid_argument(_song_field(exc.field, prefix, prompt_field), exc.reason) from exc
-    except AudioFormatError as exc:
-        raise invalid_argument(exc.field, exc.reason) from exc
-    except transcriber.AudioTooLong as exc:
-        raise too_large("audio", exc.reason) from exc
-    except transcriber.InvalidAudio as exc:
-        raise invalid_argument("audio", exc.reason) from exc
-    except transcriber.InvalidTranscriptionRequest as exc:
-        raise invalid_argument(f"{prefix}{exc.field}", exc.reason) from exc
-
-
-@contextmanager
-def field_renamed(inner: str, outer: str) -> Iterator[None]:
-    """Errors about ``inner`` (as a shared step names it, e.g. "midi") re-named as the caller's field ``outer``."""
-    try:
-        yield
-    except ApiError as exc:
-        if exc.field != inner:
-            raise
-        message = f"{outer}: {exc.message.removeprefix(f'{inner}: ')}"
-        raise ApiError(exc.code, message, outer) from exc
-
-
-def _song_field(field: str, prefix: str, prompt_field: str) -> str:
-    return prompt_field if field == "prompt" else f"{prefix}{field}"

@@ -12,9 +12,10 @@ from typing import Any
 import grpc
 
 import composer
-from clients import audio
-from clients.audio import FloatAudio
 from deploy.settings import Settings
+from dgxmusic import audio
+from dgxmusic.audio import FloatAudio
+from dgxmusic.models import DEMUCS, MUSICGEN, Musicgen
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
@@ -24,7 +25,7 @@ from gateway.errors import ApiError, field_renamed, invalid_argument, request_er
 from gateway.memory import model_memory
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info, song_request, song_requests
-from gateway.triton import DEMUCS, MUSICGEN, Generated, Rendered, TritonModels
+from gateway.triton import Generated, Rendered, TritonModels
 from gateway.uploads import receive_audio
 
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
@@ -35,9 +36,8 @@ _RENDER_PROGRESS = {pb.STAGE_RENDERING: 0.0, pb.STAGE_STREAMING: 0.5}
 
 MAX_PROMPTS_PER_GENERATION = 8
 DEFAULT_GENERATE_SECONDS = 8.0
-MUSICGEN_SAMPLE_RATE = 32000
 MELODY_FORMAT = audio.ResolvedFormat(
-    MUSICGEN_SAMPLE_RATE, audio_pb2.SAMPLE_FORMAT_FLOAT32, audio_pb2.AUDIO_ENCODING_PCM
+    Musicgen.SAMPLE_RATE, audio_pb2.SAMPLE_FORMAT_FLOAT32, audio_pb2.AUDIO_ENCODING_PCM
 )
 
 
@@ -227,7 +227,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         if musicgen:
             await self.jobs.update(scope.request_id, state="generating")
             seconds = min(midi.info.duration_seconds, self.settings.max_generate_seconds)
-            sampling: dict[str, float | int] = {"SEED": song.seed}
+            sampling: dict[str, float | int] = {"seed": song.seed}
             # Only musicgen-melody follows a melody; the others take the prompt (and the song's length) alone.
             melody = (rendered.mix, fmt.sample_rate) if "melody" in self.settings.musicgen_model else None
             async for event in self._generate_and_stream(
@@ -330,11 +330,11 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             reason = f"must be above 0 and at most {self.settings.max_generate_seconds:g} s, got {seconds:g}"
             raise (too_large if seconds > 0 else invalid_argument)("seconds", reason)
         sampling = {
-            name.upper(): getattr(request, name)
+            name: getattr(request, name)
             for name in ("temperature", "top_k", "top_p", "cfg_coef", "seed")
             if request.HasField(name)
         }
-        fmt = self._audio_format(request.audio_format, default_sample_rate=MUSICGEN_SAMPLE_RATE)
+        fmt = self._audio_format(request.audio_format, default_sample_rate=Musicgen.SAMPLE_RATE)
         melody = await self._melody(request, scope)
         key = None
         if request.HasField("seed"):  # unseeded generation draws a fresh seed: nothing to cache

@@ -17,7 +17,7 @@ def song_request(
 ) -> composer.SongRequest:
     """The proto request as the composer's request, its fields checked here; what needs the prompt parsed (an
     unknown key, "900 bars" in the prompt) the text2midi model checks, and its errors name the field too."""
-    with request_errors(prefix="options.", prompt_field=prompt_field):
+    with request_errors(prefix="options.", renames={"prompt": prompt_field}):
         song = composer.SongRequest(
             prompt=prompt,
             bpm=options.bpm if options.HasField("bpm") else None,

@@ -17,20 +17,11 @@ from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedO
 from tritonclient.utils import InferenceServerException
 
 import composer
-from clients.audio import FloatAudio
-from deploy.triton import DEADLINE_PARAMETER
+from dgxmusic.audio import FloatAudio
+from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
 
 log = structlog.get_logger(__name__)
-
-TEXT2MIDI = "text2midi"
-FLUIDSYNTH = "fluidsynth"
-BASIC_PITCH = "basic_pitch"
-DEMUCS = "demucs"
-MUSICGEN = "musicgen"
-# The basic_pitch model's max_batch_size: longer audio goes as several concurrent requests.
-MAX_WINDOWS_PER_REQUEST = 64
-_NOTE_OUTPUTS = {"note": "NOTE", "onset": "ONSET", "contour": "CONTOUR"}
 
 
 @dataclass(frozen=True)
@@ -65,15 +56,14 @@ class ModelEntry:
     reason: str
 
 
-def _tensor(name: str, value: npt.NDArray[Any], datatype: str) -> InferInput:
-    tensor = InferInput(name, list(value.shape), datatype)
-    tensor.set_data_from_numpy(value)
-    return tensor
+_NUMPY_TYPES = {"FP32": np.float32, "INT32": np.int32, "INT64": np.int64, "BYTES": np.object_}
 
 
-def _bytes_input(name: str, value: bytes) -> InferInput:
-    tensor = InferInput(name, [1, 1], "BYTES")
-    tensor.set_data_from_numpy(np.array([[value]], dtype=np.object_))
+def _tensor(spec: Tensor, value: npt.ArrayLike) -> InferInput:
+    """An input of `spec`'s name and datatype (the value converted to it)."""
+    array = np.ascontiguousarray(value, dtype=_NUMPY_TYPES[spec.datatype])
+    tensor = InferInput(spec.name, list(array.shape), spec.datatype)
+    tensor.set_data_from_numpy(array)
     return tensor
 
 
@@ -171,7 +161,7 @@ class TritonModels:
                         timeout=_microseconds(left),
                         # Requests batched together run one after another in the model, past any queue timeout:
                         # the model checks this itself (deploy.triton.past_deadline).
-                        parameters={DEADLINE_PARAMETER: time.time() + left},
+                        parameters=deadline_parameters(left),
                         **kwargs,
                     )
                 except InferenceServerException as exc:
@@ -231,67 +221,65 @@ class TritonModels:
         self, song: composer.SongRequest, *, deadline: float, request_id: str
     ) -> tuple[bytes, dict[str, Any]]:
         inputs = [
-            _bytes_input("PROMPT", song.prompt.encode()),
-            _bytes_input("OPTIONS", json.dumps(song_options(song)).encode()),
+            _tensor(Text2Midi.PROMPT, [[song.prompt.encode()]]),
+            _tensor(Text2Midi.OPTIONS, [[json.dumps(song_options(song)).encode()]]),
         ]
-        result = await self._infer(TEXT2MIDI, inputs, request_id=request_id, deadline=deadline)
-        midi = result.as_numpy("MIDI").reshape(-1)[0]
-        metadata = json.loads(result.as_numpy("METADATA").reshape(-1)[0])
+        result = await self._infer(Text2Midi.NAME, inputs, request_id=request_id, deadline=deadline)
+        midi = result.as_numpy(Text2Midi.MIDI.name).reshape(-1)[0]
+        metadata = json.loads(result.as_numpy(Text2Midi.METADATA.name).reshape(-1)[0])
         return bytes(midi), metadata
 
     async def render(
         self, midi: bytes, *, soundfont: str, sample_rate: int, stems: bool, deadline: float, request_id: str
     ) -> Rendered:
-        rate = InferInput("SAMPLE_RATE", [1, 1], "INT32")
-        rate.set_data_from_numpy(np.array([[sample_rate]], dtype=np.int32))
-        inputs = [_bytes_input("MIDI", midi), _bytes_input("SOUNDFONT", soundfont.encode()), rate]
-        wanted = ["MIX", "STEMS", "STEM_NAMES"] if stems else ["MIX"]
+        inputs = [
+            _tensor(Fluidsynth.MIDI, [[midi]]),
+            _tensor(Fluidsynth.SOUNDFONT, [[soundfont.encode()]]),
+            _tensor(Fluidsynth.SAMPLE_RATE, [[sample_rate]]),
+        ]
+        wanted = [Fluidsynth.MIX, Fluidsynth.STEMS, Fluidsynth.STEM_NAMES] if stems else [Fluidsynth.MIX]
         result = await self._infer(
-            FLUIDSYNTH,
+            Fluidsynth.NAME,
             inputs,
-            outputs=[InferRequestedOutput(name) for name in wanted],
+            outputs=[InferRequestedOutput(tensor.name) for tensor in wanted],
             request_id=request_id,
             deadline=deadline,
         )
-        mix = result.as_numpy("MIX")[0]
+        mix = result.as_numpy(Fluidsynth.MIX.name)[0]
         stem_audio: dict[str, FloatAudio] = {}
         if stems:
-            names = [name.decode() for name in result.as_numpy("STEM_NAMES").reshape(-1)]
-            stem_audio = dict(zip(names, result.as_numpy("STEMS")[0], strict=True))
+            names = [name.decode() for name in result.as_numpy(Fluidsynth.STEM_NAMES.name).reshape(-1)]
+            stem_audio = dict(zip(names, result.as_numpy(Fluidsynth.STEMS.name)[0], strict=True))
         return Rendered(mix, stem_audio)
 
     async def note_activations(
         self, windows: npt.NDArray[np.float32], *, deadline: float, request_id: str
     ) -> dict[str, npt.NDArray[np.float32]]:
-        """Basic Pitch's raw outputs for at most MAX_WINDOWS_PER_REQUEST windows [n, 43844, 1]."""
-        tensor = InferInput("WINDOWS", list(windows.shape), "FP32")
-        tensor.set_data_from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+        """Basic Pitch's raw outputs (by transcriber's names) for at most BasicPitch.MAX_WINDOWS_PER_REQUEST windows
+        [n, 43844, 1]."""
         result = await self._infer(
-            BASIC_PITCH,
-            [tensor],
-            outputs=[InferRequestedOutput(name) for name in _NOTE_OUTPUTS.values()],
+            BasicPitch.NAME,
+            [_tensor(BasicPitch.WINDOWS, windows)],
+            outputs=[InferRequestedOutput(tensor.name) for tensor in BasicPitch.OUTPUTS.values()],
             request_id=request_id,
             deadline=deadline,
         )
-        return {key: result.as_numpy(name) for key, name in _NOTE_OUTPUTS.items()}
+        return {key: result.as_numpy(tensor.name) for key, tensor in BasicPitch.OUTPUTS.items()}
 
     async def separate(
         self, audio: FloatAudio, sample_rate: int, *, deadline: float, request_id: str
     ) -> AsyncIterator[float | Separated]:
         """Streams the demucs model's progress (fractions), then its stems. Cancelling the iteration cancels the
         stream, and the model stops at its next chunk."""
-        inputs = [
-            _tensor("AUDIO", np.ascontiguousarray(audio, dtype=np.float32), "FP32"),
-            _tensor("SAMPLE_RATE", np.array([sample_rate], dtype=np.int32), "INT32"),
-        ]
-        async for result in self._stream(DEMUCS, inputs, deadline=deadline, request_id=request_id):
-            names = result.as_numpy("STEM_NAMES")
+        inputs = [_tensor(Demucs.AUDIO, audio), _tensor(Demucs.SAMPLE_RATE, [sample_rate])]
+        async for result in self._stream(Demucs.NAME, inputs, deadline=deadline, request_id=request_id):
+            names = result.as_numpy(Demucs.STEM_NAMES.name)
             if names is None:
-                yield float(result.as_numpy("PROGRESS")[0])
+                yield float(result.as_numpy(Demucs.PROGRESS.name)[0])
                 continue
-            stems = result.as_numpy("STEMS")
+            stems = result.as_numpy(Demucs.STEMS.name)
             yield Separated(
-                int(result.as_numpy("STEMS_SAMPLE_RATE")[0]),
+                int(result.as_numpy(Demucs.STEMS_SAMPLE_RATE.name)[0]),
                 {name.decode(): stem for name, stem in zip(names.reshape(-1), stems, strict=True)},
             )
             return
@@ -310,22 +298,20 @@ class TritonModels:
         and the model stops generating."""
         # musicgen is a batched model: every tensor carries this request's row of the batch first.
         inputs = [
-            _tensor("PROMPT", np.array([[p.encode() for p in prompts]], dtype=np.object_), "BYTES"),
-            _tensor("DURATION", np.array([[seconds]], dtype=np.float32), "FP32"),
+            _tensor(Musicgen.PROMPT, [[p.encode() for p in prompts]]),
+            _tensor(Musicgen.DURATION, [[seconds]]),
+            *(_tensor(Musicgen.SAMPLING[name], [[value]]) for name, value in sampling.items()),
         ]
-        for name, value in sampling.items():
-            dtype, kind = {"TOP_K": (np.int32, "INT32"), "SEED": (np.int64, "INT64")}.get(name, (np.float32, "FP32"))
-            inputs.append(_tensor(name, np.array([[value]], dtype=dtype), kind))
         if melody is not None:
-            inputs.append(_tensor("MELODY", np.ascontiguousarray(melody[0][np.newaxis], dtype=np.float32), "FP32"))
-            inputs.append(_tensor("MELODY_SAMPLE_RATE", np.array([[melody[1]]], dtype=np.int32), "INT32"))
-        async for result in self._stream(MUSICGEN, inputs, deadline=deadline, request_id=request_id):
-            audio = result.as_numpy("AUDIO")
+            inputs.append(_tensor(Musicgen.MELODY, melody[0][np.newaxis]))
+            inputs.append(_tensor(Musicgen.MELODY_SAMPLE_RATE, [[melody[1]]]))
+        async for result in self._stream(Musicgen.NAME, inputs, deadline=deadline, request_id=request_id):
+            audio = result.as_numpy(Musicgen.AUDIO.name)
             if audio is None:
-                done, total = result.as_numpy("TOKENS_DONE"), result.as_numpy("TOKENS_TOTAL")
+                done, total = result.as_numpy(Musicgen.TOKENS_DONE.name), result.as_numpy(Musicgen.TOKENS_TOTAL.name)
                 yield TokenProgress(int(done.reshape(-1)[0]), int(total.reshape(-1)[0]))
                 continue
-            yield Generated(int(result.as_numpy("AUDIO_SAMPLE_RATE").reshape(-1)[0]), list(audio[0]))
+            yield Generated(int(result.as_numpy(Musicgen.AUDIO_SAMPLE_RATE.name).reshape(-1)[0]), list(audio[0]))
             return
 
     async def _stream(
@@ -346,14 +332,8 @@ class TritonModels:
         """What a weights-loading model (demucs, musicgen) says about its weights: it answers an empty request
         with "weights: ..." when they are missing, and with an input error otherwise."""
         empty = {
-            DEMUCS: [
-                _tensor("AUDIO", np.zeros((0, 2), np.float32), "FP32"),
-                _tensor("SAMPLE_RATE", np.array([44100], np.int32), "INT32"),
-            ],
-            MUSICGEN: [
-                _tensor("PROMPT", np.zeros((1, 0), dtype=np.object_), "BYTES"),
-                _tensor("DURATION", np.array([[0.0]], np.float32), "FP32"),
-            ],
+            Demucs.NAME: [_tensor(Demucs.AUDIO, np.zeros((0, 2))), _tensor(Demucs.SAMPLE_RATE, [44100])],
+            Musicgen.NAME: [_tensor(Musicgen.PROMPT, np.zeros((1, 0))), _tensor(Musicgen.DURATION, [[0.0]])],
         }[model]
         problem = None
         try:

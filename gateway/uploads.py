@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from clients.audio import FloatAudio, decode_upload
+from dgxmusic.audio import FloatAudio, decode_upload
 from gateway.errors import invalid_argument, request_errors, too_large
 
 Checked = TypeVar("Checked")

@@ -2,6 +2,7 @@
 batched generation with progress, cancellation and long-form continuation. The `musicgen` Triton model is thin glue
 over this package."""
 
+from generator.batching import Job, batches, split_clips
 from generator.errors import (
     DependencyMissing,
     GenerationCancelled,
@@ -28,11 +29,14 @@ __all__ = [
     "Generator",
     "GeneratorError",
     "InvalidGeneration",
+    "Job",
     "MissingWeights",
     "UnknownModel",
     "WeightsDownloadFailed",
+    "batches",
     "known_models",
     "load_model",
     "pull_weights",
     "set_threads",
+    "split_clips",
 ]

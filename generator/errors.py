@@ -1,13 +1,15 @@
-"""The generator's exceptions, grouped by cause so a caller (the Triton model, the gateway) can map each to a status."""
+"""The generator's exceptions, grouped by cause (dgxmusic.errors) so a caller can map each to a status."""
 
 from collections.abc import Sequence
 
+from dgxmusic import errors
 
-class GeneratorError(Exception):
+
+class GeneratorError(errors.MusicError):
     """Base of every error the generator raises on purpose."""
 
 
-class UnknownModel(GeneratorError, ValueError):
+class UnknownModel(GeneratorError, errors.UnknownModel):
     """A model name the generator does not know."""
 
     def __init__(self, name: str, known: Sequence[str]) -> None:
@@ -15,7 +17,7 @@ class UnknownModel(GeneratorError, ValueError):
         self.name = name
 
 
-class MissingWeights(GeneratorError):
+class MissingWeights(GeneratorError, errors.MissingWeights):
     """A known model whose parts (MusicGen weights, t5-base, encodec_32khz) are not all on the places searched;
     `missing` maps each part to where it was looked for."""
 
@@ -29,26 +31,21 @@ class MissingWeights(GeneratorError):
         self.missing = missing
 
 
-class InvalidGeneration(GeneratorError, ValueError):
-    """A request the generator cannot honour; `field` names the request field, `reason` is a human sentence."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+class InvalidGeneration(GeneratorError, errors.FieldError):
+    """A request the generator cannot honour."""
 
 
-class GenerationTooLong(InvalidGeneration):
-    """A duration over the limit (answered RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT)."""
+class GenerationTooLong(InvalidGeneration, errors.TooLarge):
+    """A duration over the limit."""
 
 
-class GenerationCancelled(GeneratorError):
+class GenerationCancelled(GeneratorError, errors.Cancelled):
     """The caller cancelled a generation; raised at the next generated token."""
 
 
-class DependencyMissing(GeneratorError):
+class DependencyMissing(GeneratorError, errors.Unavailable):
     """A code path needs a package this installation lacks (see `generator._imports`)."""
 
 
-class WeightsDownloadFailed(GeneratorError):
+class WeightsDownloadFailed(GeneratorError, errors.Unavailable):
     """Weights could not be fetched (no network, offline mode)."""

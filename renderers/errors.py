@@ -1,19 +1,24 @@
-"""The exceptions the renderers raise, grouped by cause so a caller can map each to a status."""
+"""The exceptions the renderers raise, grouped by cause (dgxmusic.errors) so a caller can map each to a status."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-
-class RenderError(Exception):
-    """Base class of every error raised by the renderers."""
+from dgxmusic.errors import FieldError, MusicError, TooLarge, Unavailable
 
 
-class InvalidMidi(RenderError, ValueError):
-    """The bytes are not a MIDI file that can be parsed."""
+class RenderError(MusicError):
+    """Base class of every error raised by the renderers; raised itself when FluidSynth fails (a bug)."""
 
 
-class MidiTooLong(InvalidMidi):
+class InvalidMidi(RenderError, FieldError):
+    """The bytes are not a MIDI file that can be played (field "midi")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("midi", reason)
+
+
+class MidiTooLong(InvalidMidi, TooLarge):
     """The MIDI file plays for longer than the allowed number of seconds."""
 
     def __init__(self, seconds: float, limit_seconds: float) -> None:
@@ -22,7 +27,7 @@ class MidiTooLong(InvalidMidi):
         self.limit_seconds = limit_seconds
 
 
-class MidiTooLarge(InvalidMidi):
+class MidiTooLarge(InvalidMidi, TooLarge):
     """The MIDI file has more bytes than allowed."""
 
     def __init__(self, size_bytes: int, limit_bytes: int) -> None:
@@ -31,15 +36,15 @@ class MidiTooLarge(InvalidMidi):
         self.limit_bytes = limit_bytes
 
 
-class SoundFontNotFound(RenderError, LookupError):
-    """No SoundFont of that name is in the library."""
+class SoundFontNotFound(RenderError, FieldError, LookupError):
+    """No SoundFont of that name is in the library (field "soundfont")."""
 
     def __init__(self, name: str, available: Sequence[str]) -> None:
         listed = ", ".join(available) if available else "none"
-        super().__init__(f"unknown SoundFont {name!r}; available: {listed}")
+        super().__init__("soundfont", f"unknown SoundFont {name!r}; available: {listed}")
         self.name = name
         self.available = list(available)
 
 
-class SoundFontLoadError(RenderError):
+class SoundFontLoadError(RenderError, Unavailable):
     """The SoundFont file exists but FluidSynth cannot load it."""

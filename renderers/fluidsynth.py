@@ -26,6 +26,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
+from dgxmusic.errors import FieldError
 from renderers._libfluidsynth import FLUID_FAILED, FLUID_OK, FluidSynthApi, load
 from renderers.errors import RenderError, SoundFontLoadError
 from renderers.midi import EventKind, MidiEvent, MidiPerformance, Stem
@@ -265,14 +266,14 @@ def _merged_events(group: Sequence[Stem]) -> Sequence[MidiEvent]:
 
 
 def check_sample_rate(sample_rate: int) -> None:
-    """Raise ValueError naming sample_rate unless it is an integer FluidSynth accepts."""
+    """Raise FieldError (a ValueError) naming sample_rate unless it is an integer FluidSynth accepts."""
     if (
         isinstance(sample_rate, bool)
         or not isinstance(sample_rate, int)
         or not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE
     ):
-        raise ValueError(
-            f"sample_rate must be an integer within {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}, got {sample_rate!r}"
+        raise FieldError(
+            "sample_rate", f"must be an integer within {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}, got {sample_rate!r}"
         )
 
 

@@ -1,13 +1,15 @@
-"""The separator's exceptions, grouped by cause so a caller (the Triton model, the gateway) can map each to a status."""
+"""The separator's exceptions, grouped by cause (dgxmusic.errors) so a caller can map each to a status."""
 
 from collections.abc import Sequence
 
+from dgxmusic import errors
 
-class SeparatorError(Exception):
+
+class SeparatorError(errors.MusicError):
     """Base of every error the separator raises on purpose."""
 
 
-class UnknownModel(SeparatorError, ValueError):
+class UnknownModel(SeparatorError, errors.UnknownModel):
     """A model name that neither demucs nor the weights directory knows."""
 
     def __init__(self, name: str, known: Sequence[str]) -> None:
@@ -15,7 +17,7 @@ class UnknownModel(SeparatorError, ValueError):
         self.name = name
 
 
-class MissingWeights(SeparatorError):
+class MissingWeights(SeparatorError, errors.MissingWeights):
     """A known model whose weight files are on no place searched; `missing` maps each place to the files absent."""
 
     def __init__(self, name: str, missing: dict[str, list[str]]) -> None:
@@ -28,22 +30,17 @@ class MissingWeights(SeparatorError):
         self.missing = missing
 
 
-class InvalidAudio(SeparatorError, ValueError):
-    """Audio the separator cannot take; `field` names the request field, `reason` is a human sentence."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+class InvalidAudio(SeparatorError, errors.FieldError):
+    """Audio the separator cannot take."""
 
 
-class AudioTooLong(InvalidAudio):
-    """Audio over the length limit (answered RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT)."""
+class AudioTooLong(InvalidAudio, errors.TooLarge):
+    """Audio over the length limit."""
 
 
-class SeparationCancelled(SeparatorError):
+class SeparationCancelled(SeparatorError, errors.Cancelled):
     """The caller cancelled a separation; raised between chunks."""
 
 
-class WeightsDownloadFailed(SeparatorError):
+class WeightsDownloadFailed(SeparatorError, errors.Unavailable):
     """Weights could not be fetched (no network, offline mode, unknown repository)."""

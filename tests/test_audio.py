@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from clients.audio import (
+from dgxmusic.audio import (
     MAX_CHUNK_BYTES,
     AudioAssembler,
     AudioFormatError,

@@ -5,8 +5,15 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from tritonclient.utils import InferenceServerException
 
-from deploy.triton import unexpected_error_message
+from dgxmusic.errors import Cancelled, FieldError, MissingWeights, MusicError, TooLarge, Unavailable
+from dgxmusic.models import encode_error, unexpected_error_message
 from gateway.errors import ApiError, from_triton, invalid_argument, request_errors, triton_errors
+
+
+def _encoded(error: MusicError) -> str:
+    encoded = encode_error(error)
+    assert encoded is not None
+    return encoded[0]
 
 
 def test_field_errors_carry_a_bad_request_detail() -> None:
@@ -23,16 +30,21 @@ def test_field_errors_carry_a_bad_request_detail() -> None:
     [
         (
             "StatusCode.INVALID_ARGUMENT",
-            "soundfont: unknown SoundFont 'x'",
+            _encoded(FieldError("soundfont", "unknown SoundFont 'x'")),
             grpc.StatusCode.INVALID_ARGUMENT,
             "soundfont",
         ),
         (
             "StatusCode.INVALID_ARGUMENT",
-            "[request id: 7] midi: truncated",
+            "[request id: 7] " + _encoded(FieldError("midi", "truncated")),
             grpc.StatusCode.INVALID_ARGUMENT,
             "midi",
         ),
+        # On a decoupled stream the code is lost: the message alone says what the error is.
+        (None, _encoded(TooLarge("midi", "lasts 700 s")), grpc.StatusCode.RESOURCE_EXHAUSTED, "midi"),
+        (None, _encoded(MissingWeights("fetch them")), grpc.StatusCode.FAILED_PRECONDITION, None),
+        (None, _encoded(Unavailable("no torchaudio")), grpc.StatusCode.UNAVAILABLE, None),
+        ("StatusCode.CANCELLED", _encoded(Cancelled("cancelled")), grpc.StatusCode.CANCELLED, None),
         ("StatusCode.INVALID_ARGUMENT", "unexpected shape for input", grpc.StatusCode.INVALID_ARGUMENT, None),
         ("StatusCode.UNAVAILABLE", "failed to connect to all addresses", grpc.StatusCode.UNAVAILABLE, None),
         ("StatusCode.INTERNAL", "Stub process 'x' is not healthy.", grpc.StatusCode.UNAVAILABLE, None),

@@ -4,13 +4,13 @@ import grpc
 import numpy as np
 import pytest
 
+from dgxmusic.models import BasicPitch
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.analysis import even_parts
 from gateway.cache import Recording, RedisGuard
 from gateway.errors import ApiError
 from gateway.scope import Admission
-from gateway.triton import MAX_WINDOWS_PER_REQUEST
 
 
 def chunk(size: int) -> pb.RenderResponse:
@@ -55,4 +55,4 @@ def test_admission_refuses_past_its_limit_and_admits_again_as_calls_end() -> Non
 def test_a_transcription_is_sent_as_even_requests_for_both_instances(windows: int, sizes: list[int]) -> None:
     parts = even_parts(np.zeros((windows, 4, 1), np.float32))
     assert [len(part) for part in parts] == sizes
-    assert all(len(part) <= MAX_WINDOWS_PER_REQUEST for part in parts)
+    assert all(len(part) <= BasicPitch.MAX_WINDOWS_PER_REQUEST for part in parts)

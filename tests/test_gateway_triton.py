@@ -16,9 +16,10 @@ from tritonclient.utils import InferenceServerException
 
 import composer
 from deploy.launcher import Stack
+from dgxmusic.models import FLUIDSYNTH, TEXT2MIDI
 from gateway.errors import QUEUE_TIMEOUT_MESSAGE, ApiError
 from gateway.memory import model_stubs
-from gateway.triton import CHANNEL_ARGS, FLUIDSYNTH, TEXT2MIDI, TritonModels
+from gateway.triton import CHANNEL_ARGS, TritonModels
 
 
 def triton_url(stack: Stack) -> str:

@@ -12,11 +12,11 @@ import pytest
 import soundfile
 from mir_eval.transcription import precision_recall_f1_overlap
 
-from clients.audio import FloatAudio
 from clients.client import AudioInput, MusicClient, compose_request, song_options, upload_requests
 from clients.errors import DgxMusicError
 from conftest import stack_settings
 from deploy.launcher import Stack
+from dgxmusic.audio import FloatAudio
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from clients.audio import FloatAudio
 from clients.client import MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
 from deploy.launcher import Stack
+from dgxmusic.audio import FloatAudio
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
 from triton_statistics import settled_counts

@@ -2,17 +2,14 @@
 batch and are split back per request; a request with bad windows gets its error in-band and never fails the
 batch."""
 
-import traceback
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import transcriber
-from deploy.triton import error_message, model_parameters, unexpected_error_message
-
-# Triton output name -> transcriber's output name.
-_OUTPUTS = {"NOTE": "note", "ONSET": "onset", "CONTOUR": "contour"}
+from deploy.backend import error_response, model_parameters, required
+from dgxmusic.models import BasicPitch
 
 
 class TritonPythonModel:
@@ -24,29 +21,26 @@ class TritonPythonModel:
         responses: list[Any] = [None] * len(requests)
         valid: list[tuple[int, transcriber.Windows]] = []
         for index, request in enumerate(requests):
-            windows = pb_utils.get_input_tensor_by_name(request, "WINDOWS").as_numpy()
+            windows = required(request, BasicPitch.WINDOWS)
             try:
                 transcriber.check_windows(windows)
             except transcriber.InvalidTranscriptionRequest as exc:
-                error = pb_utils.TritonError(error_message(exc.field, exc.reason), pb_utils.TritonError.INVALID_ARG)
-                responses[index] = pb_utils.InferenceResponse(error=error)
+                responses[index] = error_response(BasicPitch.NAME, exc)
             else:
                 valid.append((index, windows))
-        if valid:
-            try:
-                outputs = self.model.predict(np.concatenate([windows for _, windows in valid]))
-            except Exception as exc:  # a bug: these requests fail, and the model keeps serving the next ones
-                pb_utils.Logger.log_error(traceback.format_exc())
-                error = pb_utils.TritonError(
-                    unexpected_error_message("basic_pitch", exc), pb_utils.TritonError.INTERNAL
-                )
-                for index, _ in valid:
-                    responses[index] = pb_utils.InferenceResponse(error=error)
-                return responses
-            start = 0
-            for index, windows in valid:
-                end = start + windows.shape[0]
-                tensors = [pb_utils.Tensor(name, outputs[key][start:end]) for name, key in _OUTPUTS.items()]
-                responses[index] = pb_utils.InferenceResponse(output_tensors=tensors)
-                start = end
+        if not valid:
+            return responses
+        try:
+            outputs = self.model.predict(np.concatenate([windows for _, windows in valid]))
+        except Exception as exc:  # a bug: these requests fail, and the model keeps serving the next ones
+            failed = error_response(BasicPitch.NAME, exc)
+            return [failed if response is None else response for response in responses]
+        start = 0
+        for index, windows in valid:
+            end = start + windows.shape[0]
+            tensors = [
+                pb_utils.Tensor(tensor.name, outputs[key][start:end]) for key, tensor in BasicPitch.OUTPUTS.items()
+            ]
+            responses[index] = pb_utils.InferenceResponse(output_tensors=tensors)
+            start = end
         return responses

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 
+from dgxmusic.errors import FieldError
 from dgxmusic.v1 import audio_pb2
 
 MIN_SAMPLE_RATE = 8000
@@ -34,13 +35,8 @@ _SOUNDFILE_SUBTYPES = {
 }
 
 
-class AudioFormatError(ValueError):
-    """An AudioFormat the server cannot produce; ``field`` names the offending field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+class AudioFormatError(FieldError):
+    """Audio, or an AudioFormat, that the server cannot read or produce; ``field`` names the offending field."""
 
 
 @dataclass(frozen=True)

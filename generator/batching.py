@@ -1,0 +1,57 @@
+"""Which MusicGen requests generate together: requests that arrive together, carry no seed and no melody and ask
+for the same parameters share one audiocraft batch (their prompts side by side, at most the model's batch); the
+others run alone, since a seed or a melody belongs to one request."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from generator.generate import GenerationParams
+
+Handle = TypeVar("Handle")
+
+
+@dataclass
+class Job(Generic[Handle]):
+    """One request: its prompts, parameters and optional melody, and `handle`, where its answers go."""
+
+    handle: Handle
+    prompts: list[str]
+    params: GenerationParams
+    melody: npt.NDArray[np.float32] | None = None
+    melody_sample_rate: int = 32000
+
+    @property
+    def melodies(self) -> list[npt.NDArray[np.float32] | None] | None:
+        """The request's one melody, for each of its prompts."""
+        return None if self.melody is None else [self.melody] * len(self.prompts)
+
+
+def batches(jobs: list[Job[Handle]], max_prompts: int) -> Iterator[list[Job[Handle]]]:
+    """The jobs in generation batches: unseeded, melody-free jobs with equal parameters share a batch of at most
+    `max_prompts` prompts, in arrival order; every other job is a batch of its own."""
+    shared: dict[GenerationParams, list[Job[Handle]]] = {}
+    for job in jobs:
+        if job.params.seed is not None or job.melody is not None:
+            yield [job]
+            continue
+        batch = shared.setdefault(job.params, [])
+        if batch and sum(len(member.prompts) for member in batch) + len(job.prompts) > max_prompts:
+            yield batch
+            batch = shared[job.params] = []
+        batch.append(job)
+    yield from (batch for batch in shared.values() if batch)
+
+
+def split_clips(
+    batch: list[Job[Handle]], clips: list[npt.NDArray[np.float32]]
+) -> Iterator[tuple[Job[Handle], list[npt.NDArray[np.float32]]]]:
+    """Each job of a generated batch with its own clips (one per prompt, in the batch's order)."""
+    start = 0
+    for job in batch:
+        end = start + len(job.prompts)
+        yield job, clips[start:end]
+        start = end
