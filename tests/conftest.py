@@ -15,6 +15,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUF = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "buf"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the stack is marked `stack`, so that `pytest -m "not stack"` runs the rest without
+    Triton or Redis."""
+    for item in items:
+        if {"stack", "client"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
+
+
 def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
     return settings_on_free_ports(data_dir, log_format="json", **overrides)
 

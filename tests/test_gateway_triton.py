@@ -5,7 +5,6 @@ import asyncio
 import os
 import signal
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -20,6 +19,7 @@ from dgxmusic.models import FLUIDSYNTH, TEXT2MIDI
 from gateway.errors import QUEUE_TIMEOUT_MESSAGE, ApiError
 from gateway.memory import model_stubs
 from gateway.triton import CHANNEL_ARGS, TritonModels
+from waiting import is_gone, wait_until, wait_until_working
 
 
 def triton_url(stack: Stack) -> str:
@@ -30,6 +30,11 @@ def test_the_channel_reconnects_within_two_seconds_and_keeps_the_message_limits(
     args = dict(CHANNEL_ARGS)
     assert args["grpc.max_reconnect_backoff_ms"] <= 2000
     assert args["grpc.max_send_message_length"] == args["grpc.max_receive_message_length"] == 2**31 - 1
+
+
+def fluidsynth_stub(stack: Stack) -> int:
+    [pid] = model_stubs(stack.settings.triton_grpc_port)[FLUIDSYNTH]
+    return pid
 
 
 def midi_input(midi: bytes) -> list[triton_grpc.InferInput]:
@@ -44,7 +49,7 @@ def test_triton_rejects_a_request_whose_timeout_passed_in_the_queue(stack: Stack
         busy = threading.Thread(target=triton.infer, args=(FLUIDSYNTH, midi_input(long_song(1000))))
         busy.start()
         try:
-            time.sleep(0.3)  # the long render holds the only instance
+            wait_until_working(fluidsynth_stub(stack), "the long render holds the only instance")
             with pytest.raises(InferenceServerException) as caught:
                 triton.infer(FLUIDSYNTH, midi_input(long_song(1001, seconds=1)), timeout=100_000, client_timeout=60)
         finally:
@@ -58,7 +63,7 @@ async def test_a_queued_request_past_its_deadline_is_deadline_exceeded(stack: St
         busy = asyncio.create_task(
             models.render(long_song(1002), soundfont="", sample_rate=44100, stems=True, deadline=60, request_id="b")
         )
-        await asyncio.sleep(0.3)
+        await asyncio.to_thread(wait_until_working, fluidsynth_stub(stack), "the long render holds the only instance")
         with pytest.raises(ApiError) as caught:
             await models.render(
                 long_song(1003, seconds=1), soundfont="", sample_rate=44100, stems=False, deadline=0.5, request_id="q"
@@ -72,9 +77,10 @@ async def test_a_queued_request_past_its_deadline_is_deadline_exceeded(stack: St
 async def test_requests_that_find_a_dead_stub_share_one_reload(stack: Stack) -> None:
     models = TritonModels(triton_url(stack))
     try:
-        for pid in model_stubs(stack.settings.triton_grpc_port)[TEXT2MIDI]:
+        pids = model_stubs(stack.settings.triton_grpc_port)[TEXT2MIDI]
+        for pid in pids:
             os.kill(pid, signal.SIGKILL)
-        await asyncio.sleep(0.5)
+        await asyncio.to_thread(wait_until, lambda: all(map(is_gone, pids)), "the text2midi stubs are dead")
         songs = [composer.SongRequest(prompt=f"lofi hip hop {n}", bars=1) for n in range(8)]
         composed = await asyncio.gather(
             *(models.compose(song, deadline=60, request_id=f"r{n}") for n, song in enumerate(songs))

@@ -8,7 +8,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from dgxmusic import errors
-from dgxmusic.models import MODELS, decode_error, encode_error, tensors, unexpected_error_message
+from dgxmusic.models import MODELS, Model, decode_error, encode_error, unexpected_error_message
 
 REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 # config.pbtxt's data types -> Triton's wire datatypes.
@@ -16,7 +16,7 @@ _DATATYPES = {"TYPE_FP32": "FP32", "TYPE_INT32": "INT32", "TYPE_INT64": "INT64",
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[model.NAME for model in MODELS])
-def test_every_tensor_is_the_one_config_pbtxt_declares(model: type) -> None:
+def test_every_tensor_is_the_one_config_pbtxt_declares(model: type[Model]) -> None:
     path = REPOSITORY / model.NAME / "config.pbtxt"
     config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
     declared = {
@@ -24,7 +24,7 @@ def test_every_tensor_is_the_one_config_pbtxt_declares(model: type) -> None:
         for tensor in [*config.input, *config.output]
     }
     assert config.name == model.NAME
-    assert {name: tensor.datatype for name, tensor in tensors(model).items()} == declared
+    assert {name: tensor.datatype for name, tensor in model.tensors().items()} == declared
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import grpc
 import mido
@@ -20,6 +20,7 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
 from gateway.cache import JobStore
+from waiting import wait_until
 
 PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
 
@@ -199,13 +200,17 @@ def test_a_call_that_went_away_is_logged_and_tracked_as_cancelled(stack: Stack) 
         call.cancel()
     jobs = redis.Redis(port=stack.settings.redis_port)
     log = stack.log_dir / "gateway.log"
-    for _ in range(50):  # the job and the log line are written as the gateway notices the cancellation
+
+    def finished() -> list[dict[str, Any]]:
         lines = [json.loads(line) for line in log.read_text().splitlines() if request_id in line]
-        finished = [line for line in lines if line.get("event") == "rpc"]
-        if finished and jobs.hget(JobStore.key(request_id), "state") == b"failed":
-            break
-        time.sleep(0.1)
-    assert [line["code"] for line in finished] == ["CANCELLED"]
+        return [line for line in lines if line.get("event") == "rpc"]
+
+    # The job and the log line are written as the gateway notices the cancellation.
+    wait_until(
+        lambda: finished() and jobs.hget(JobStore.key(request_id), "state") == b"failed",
+        "the gateway closed the cancelled call's job and logged it",
+    )
+    assert [line["code"] for line in finished()] == ["CANCELLED"]
     assert jobs.hget(JobStore.key(request_id), "code") == b"CANCELLED"
 
 

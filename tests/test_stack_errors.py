@@ -4,7 +4,6 @@ import io
 import os
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.memory import model_stubs
 from triton_statistics import settled_counts
+from waiting import is_gone, wait_until
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 TOO_LARGE = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -120,13 +120,10 @@ def test_a_killed_model_stub_is_reloaded(stack: Stack, client: MusicClient) -> N
     assert pids, "the text2midi stub runs as its own process"
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    time.sleep(0.5)
+    wait_until(lambda: all(map(is_gone, pids)), "the text2midi stubs are dead")
     assert client.generate_midi("drum and bass 174 amen break", song_options(bars=1)).midi.startswith(b"MThd")
     # Health follows Triton's readiness, polled every few seconds: it may have seen the model reloading.
-    deadline = time.monotonic() + 30
-    while client.health() != "SERVING":
-        assert time.monotonic() < deadline, "health did not come back after the reload"
-        time.sleep(0.5)
+    wait_until(lambda: client.health() == "SERVING", "health came back after the reload", timeout_s=30)
 
 
 def long_song(variant: int, *, seconds: int = 120, tracks: int = 5) -> bytes:
@@ -207,10 +204,11 @@ def test_a_stub_killed_under_load_is_reloaded_once(stack: Stack) -> None:
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.0)
+        wait_until(lambda: done[0] >= 2, "renders are under way")
         [pid] = model_stubs(stack.settings.triton_grpc_port)["fluidsynth"]
         os.kill(pid, signal.SIGKILL)
-        time.sleep(4.0)
+        at_kill = done[0]
+        wait_until(lambda: done[0] >= at_kill + 6 or errors, "renders went on after the reload", timeout_s=90)
     finally:
         stop.set()
         for thread in threads:

@@ -18,7 +18,18 @@ class Tensor:
     datatype: str  # Triton's wire datatype: "FP32", "INT32", "INT64" or "BYTES"
 
 
-class Text2Midi:
+class Model:
+    """A Triton model of the repository: its name and, as class attributes, its tensors."""
+
+    NAME: ClassVar[str]
+
+    @classmethod
+    def tensors(cls) -> dict[str, Tensor]:
+        """Every tensor the model declares, by name."""
+        return {value.name: value for value in vars(cls).values() if isinstance(value, Tensor)}
+
+
+class Text2Midi(Model):
     """The composer: a prompt and its options (JSON of composer.SongRequest's overrides) -> MIDI and metadata."""
 
     NAME = "text2midi"
@@ -28,7 +39,7 @@ class Text2Midi:
     METADATA = Tensor("METADATA", "BYTES")
 
 
-class Fluidsynth:
+class Fluidsynth(Model):
     """MIDI -> the mix [1, frames, 2] and, when STEMS is asked for, one stem per track [1, tracks, frames, 2]."""
 
     NAME = "fluidsynth"
@@ -40,7 +51,7 @@ class Fluidsynth:
     STEM_NAMES = Tensor("STEM_NAMES", "BYTES")
 
 
-class BasicPitch:
+class BasicPitch(Model):
     """Windows of mono 22,050 Hz audio [n, 43844, 1] -> Basic Pitch's raw outputs per window."""
 
     NAME = "basic_pitch"
@@ -55,7 +66,7 @@ class BasicPitch:
     OUTPUTS: ClassVar[dict[str, Tensor]] = {"note": NOTE, "onset": ONSET, "contour": CONTOUR}
 
 
-class Demucs:
+class Demucs(Model):
     """Decoupled: audio [frames, channels] -> PROGRESS responses, then the stems [stems, frames, 2] by name."""
 
     NAME = "demucs"
@@ -67,7 +78,7 @@ class Demucs:
     STEMS_SAMPLE_RATE = Tensor("STEMS_SAMPLE_RATE", "INT32")
 
 
-class Musicgen:
+class Musicgen(Model):
     """Decoupled and batched (every tensor has the request's row first): prompts and sampling parameters ->
     PROGRESS / TOKENS_DONE / TOKENS_TOTAL responses, then one clip per prompt."""
 
@@ -97,13 +108,8 @@ class Musicgen:
     }
 
 
-MODELS = (Text2Midi, Fluidsynth, BasicPitch, Demucs, Musicgen)
+MODELS: tuple[type[Model], ...] = (Text2Midi, Fluidsynth, BasicPitch, Demucs, Musicgen)
 TEXT2MIDI, FLUIDSYNTH, BASIC_PITCH, DEMUCS, MUSICGEN = (model.NAME for model in MODELS)
-
-
-def tensors(model: type) -> dict[str, Tensor]:
-    """Every tensor a model class declares, by name."""
-    return {value.name: value for value in vars(model).values() if isinstance(value, Tensor)}
 
 
 # -- deadlines ---------------------------------------------------------------------------------------------------
