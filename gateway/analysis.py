@@ -1,5 +1,5 @@
-"""Audio analysis as the gateway runs it around Triton: transcription (prepare and window the audio here, Basic
-Pitch's model on Triton, notes here) and separation (the decoupled demucs model). Each is an async generator of
+"""Audio analysis as the gateway runs it around Triton: transcription (transcriber's pipeline here, with Basic
+Pitch's model on Triton) and separation (the decoupled demucs model). Each is an async generator of
 events - Progress, then its result - so that Transcribe, Separate and Compose stream them alike."""
 
 import asyncio
@@ -70,12 +70,13 @@ async def transcribe(
     stem_name: str = "",
     span: tuple[float, float] = (0.0, 1.0),
 ) -> AsyncIterator[pb.Progress | pb.Transcription]:
+    """The transcription pipeline with Triton's basic_pitch as its model: Progress as each request of windows comes
+    back (up to 90% of `span`), then the transcription."""
     label = stem_name or "audio"
     with scope.stage(pb.STAGE_TRANSCRIBING):
         with request_errors():
-            prepared = await asyncio.to_thread(transcriber.prepare_audio, samples, sample_rate, max_seconds=max_seconds)
-        windows = transcriber.window_audio(prepared)
-        parts = even_parts(windows)
+            prepared = await asyncio.to_thread(transcriber.prepare, samples, sample_rate, max_seconds=max_seconds)
+        parts = even_parts(prepared.windows)
         tasks = [
             asyncio.create_task(
                 models.note_activations(part, deadline=scope.time_left(), request_id=f"{scope.request_id}-{i}")
@@ -89,11 +90,13 @@ async def transcribe(
         finally:
             for task in tasks:
                 task.cancel()
-        outputs = {name: np.concatenate([task.result()[name] for task in tasks]) for name in transcriber.OUTPUT_BINS}
-        result = await asyncio.to_thread(
-            transcriber.create_notes, transcriber.unwindow(outputs, prepared.shape[0]), params
-        )
-    yield pb.Transcription(
+        outputs = transcriber.join_outputs(task.result() for task in tasks)
+        result = await asyncio.to_thread(transcriber.finish, prepared, outputs, params)
+    yield _transcription_message(result, stem_name)
+
+
+def _transcription_message(result: transcriber.Transcription, stem_name: str) -> pb.Transcription:
+    return pb.Transcription(
         stem_name=stem_name,
         midi=result.midi,
         notes=[

@@ -1,5 +1,6 @@
 """Tests of transcriber/: the real Basic Pitch ONNX model on audio that FluidSynth renders from the composer's
-MIDI, scored against that MIDI; batching, resampling, and the checks of audio and parameters."""
+MIDI, scored against that MIDI; the pipeline's steps around the model, batching, resampling, and the checks of audio
+and parameters."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from transcriber import (
     TranscriptionParams,
     create_notes,
     default_model,
+    finish,
+    join_outputs,
+    prepare,
     prepare_audio,
     transcribe,
     unwindow,
@@ -142,6 +146,32 @@ def test_batched_windows_equal_single_calls() -> None:
     single_thread = [NoteModel(threads=1, max_batch=batch).predict(windows[1]) for batch in (1, 3)]
     for name in OUTPUT_BINS:
         np.testing.assert_array_equal(single_thread[0][name], single_thread[1][name])
+
+
+def test_prepare_checks_the_audio_and_cuts_it_into_model_windows() -> None:
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * np.arange(5 * 44100) / 44100)] * 2, axis=1)
+    prepared = prepare(stereo, 44100)
+    mono = prepare_audio(stereo, 44100)
+    assert prepared.samples == mono.shape[0] == 5 * MODEL_SAMPLE_RATE
+    assert prepared.windows.dtype == np.float32
+    assert prepared.windows.shape == (window_count(prepared.samples), WINDOW_SAMPLES, 1)
+    np.testing.assert_array_equal(prepared.windows, window_audio(mono))
+    with pytest.raises(AudioTooLong) as caught:
+        prepare(stereo, 44100, max_seconds=4.0)
+    assert caught.value.field == "audio"
+
+
+def test_outputs_of_windows_sent_in_parts_finish_as_the_notes_of_one_call() -> None:
+    # One thread: onnxruntime's results do not depend on how the windows are batched (see above).
+    model = NoteModel(threads=1)
+    chord = sum(0.2 * np.sin(2 * np.pi * hz * np.arange(6 * 22050) / 22050) for hz in (220.0, 277.18, 329.63))
+    prepared = prepare(chord, 22050)
+    assert prepared.windows.shape[0] == 4
+    parts = [model.predict(part) for part in np.array_split(prepared.windows, [1, 3])]
+    params = TranscriptionParams()
+    transcription = finish(prepared, join_outputs(parts), params)
+    assert transcription == transcribe(chord, 22050, params, model=model)
+    assert sorted({note.pitch for note in transcription.notes}) == [57, 61, 64]
 
 
 def test_unwindow_rejects_outputs_of_another_length() -> None:

@@ -1,7 +1,7 @@
 """Audio -> MIDI with Spotify's Basic Pitch on onnxruntime (the ONNX model shipped in its wheel).
 
-`transcribe` does it all in process. Split, as the gateway runs it around the Triton `basic_pitch` model:
-`prepare_audio` -> `window_audio` -> model (`NoteModel.predict`, or Triton) -> `unwindow` -> `create_notes`.
+`transcribe` does it all in process. The gateway runs the same pipeline around the Triton `basic_pitch` model:
+`prepare` (`prepare_audio` -> `window_audio`) -> the model on the windows -> `finish` (`unwindow` -> `create_notes`).
 """
 
 from transcriber.api import default_model, transcribe
@@ -16,6 +16,7 @@ from transcriber.audio import (
 )
 from transcriber.errors import AudioTooLong, InvalidAudio, InvalidTranscriptionRequest
 from transcriber.notes import Note, Transcription, TranscriptionParams, create_notes
+from transcriber.pipeline import Prepared, finish, prepare
 from transcriber.runner import DEFAULT_THREADS, NoteModel, check_windows
 from transcriber.windows import (
     HOP_SAMPLES,
@@ -24,6 +25,7 @@ from transcriber.windows import (
     WINDOW_SAMPLES,
     ModelOutputs,
     Windows,
+    join_outputs,
     unwindow,
     window_audio,
     window_count,
@@ -46,6 +48,7 @@ __all__ = [
     "ModelOutputs",
     "Note",
     "NoteModel",
+    "Prepared",
     "Transcription",
     "TranscriptionParams",
     "Windows",
@@ -53,6 +56,9 @@ __all__ = [
     "check_windows",
     "create_notes",
     "default_model",
+    "finish",
+    "join_outputs",
+    "prepare",
     "prepare_audio",
     "transcribe",
     "unwindow",

@@ -1,13 +1,13 @@
-"""`transcribe`: audio in, notes and MIDI out, in process; the same steps the gateway runs around Triton."""
+"""`transcribe`: audio in, notes and MIDI out, in process: the transcription pipeline around the ONNX model."""
 
 import functools
 
 import numpy.typing as npt
 
-from transcriber.audio import DEFAULT_MAX_SECONDS, prepare_audio
-from transcriber.notes import Transcription, TranscriptionParams, create_notes
+from transcriber.audio import DEFAULT_MAX_SECONDS
+from transcriber.notes import Transcription, TranscriptionParams
+from transcriber.pipeline import finish, prepare
 from transcriber.runner import NoteModel
-from transcriber.windows import unwindow, window_audio
 
 
 @functools.cache
@@ -25,6 +25,6 @@ def transcribe(
     max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> Transcription:
     """Transcribe `audio` ([frames] or [frames, channels] float, any rate) to notes and MIDI."""
-    prepared = prepare_audio(audio, sample_rate, max_seconds=max_seconds)
-    outputs = (model or default_model()).predict(window_audio(prepared))
-    return create_notes(unwindow(outputs, prepared.shape[0]), params or TranscriptionParams())
+    prepared = prepare(audio, sample_rate, max_seconds=max_seconds)
+    outputs = (model or default_model()).predict(prepared.windows)
+    return finish(prepared, outputs, params or TranscriptionParams())

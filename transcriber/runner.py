@@ -8,7 +8,7 @@ import onnxruntime  # type: ignore[import-untyped]
 
 from transcriber._basic_pitch import ONNX_MODEL_PATH
 from transcriber.errors import InvalidTranscriptionRequest
-from transcriber.windows import WINDOW_SAMPLES, ModelOutputs, Windows
+from transcriber.windows import WINDOW_SAMPLES, ModelOutputs, Windows, join_outputs
 
 DEFAULT_THREADS = 2
 DEFAULT_MAX_BATCH = 32
@@ -39,8 +39,9 @@ class NoteModel:
     def predict(self, windows: Windows) -> ModelOutputs:
         """[N, WINDOW_SAMPLES, 1] float32 -> {"note": [N, 172, 88], "onset": [N, 172, 88], "contour": [N, 172, 264]}."""
         check_windows(windows)
-        batches = [self._run(windows[i : i + self.max_batch]) for i in range(0, windows.shape[0], self.max_batch)]
-        return {name: np.concatenate([batch[name] for batch in batches]) for name in _ONNX_OUTPUTS}
+        return join_outputs(
+            self._run(windows[i : i + self.max_batch]) for i in range(0, windows.shape[0], self.max_batch)
+        )
 
     def _run(self, windows: Windows) -> ModelOutputs:
         results = self._session.run(list(_ONNX_OUTPUTS.values()), {_ONNX_INPUT: windows})

@@ -3,6 +3,7 @@ per window joined back into one array per output. Every window has the same shap
 of requests can share one model batch."""
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,12 @@ def window_audio(audio: Audio) -> Windows:
     padded = np.concatenate([np.zeros(OVERLAP_SAMPLES // 2, dtype=np.float32), audio])
     windows: Windows = np.stack([window for window, _ in window_audio_file(padded, HOP_SAMPLES)], dtype=np.float32)
     return windows
+
+
+def join_outputs(parts: Iterable[ModelOutputs]) -> ModelOutputs:
+    """The model's outputs for consecutive runs of windows, in order -> its outputs for all of them."""
+    parts = list(parts)
+    return {name: np.concatenate([part[name] for part in parts]) for name in OUTPUT_BINS}
 
 
 def unwindow(outputs: ModelOutputs, samples: int) -> ModelOutputs:
