@@ -15,7 +15,7 @@ from dgxmusic.models import BasicPitch
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import request_errors
 from gateway.scope import RequestScope
-from gateway.triton import Separated, TritonModels
+from gateway.triton import Models, Separated
 
 
 def resample(samples: FloatAudio, from_rate: int, to_rate: int) -> FloatAudio:
@@ -60,7 +60,7 @@ def even_parts(windows: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]
 
 
 async def transcribe(
-    models: TritonModels,
+    models: Models,
     samples: FloatAudio,
     sample_rate: int,
     params: transcriber.TranscriptionParams,
@@ -114,7 +114,7 @@ def _transcription_message(result: transcriber.Transcription, stem_name: str) ->
 
 
 async def separate(
-    models: TritonModels,
+    models: Models,
     samples: FloatAudio,
     sample_rate: int,
     scope: RequestScope,

@@ -8,16 +8,14 @@ from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
 from gateway.errors import ApiError
-from gateway.triton import TritonModels
+from gateway.triton import Models
 
 log = structlog.get_logger(__name__)
 
 SERVICE_NAME = "dgxmusic.v1.MusicService"
 
 
-async def watch_models(
-    servicer: health_aio.HealthServicer, models: TritonModels, needed: list[str], interval: float
-) -> None:
+async def watch_models(servicer: health_aio.HealthServicer, models: Models, needed: list[str], interval: float) -> None:
     """Polls Triton forever, flipping the overall and the MusicService status when readiness changes."""
     serving: bool | None = None
     while True:

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import signal
+from dataclasses import dataclass
 
 import grpc
 import redis.asyncio as aioredis
@@ -18,7 +19,7 @@ from gateway import logs
 from gateway.cache import JobStore, RedisGuard, ResultCache
 from gateway.health import SERVICE_NAME, watch_models
 from gateway.service import MusicService
-from gateway.triton import TritonModels
+from gateway.triton import Models, TritonModels
 
 log = structlog.get_logger(__name__)
 
@@ -27,15 +28,18 @@ _MESSAGE_LIMIT = 16 * 1024 * 1024
 _HEALTH_HEADROOM = 32
 
 
-async def serve(settings: Settings) -> None:
-    logs.configure(settings)
-    log.info("settings", **settings.masked())
-    models = TritonModels(settings.triton_url)
-    redis = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-    )
+@dataclass(frozen=True)
+class Gateway:
+    """The gateway's gRPC server, not yet listening, and what serve() drives: its health and its MusicService."""
+
+    server: grpc.aio.Server
+    health: health_aio.HealthServicer
+    service: MusicService
+
+
+async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> Gateway:
+    """MusicService on `models`, with its cache and jobs on `redis`, health (NOT_SERVING until watch_models says
+    otherwise) and reflection, in one server; serve() gives it Triton and Redis, the tests their fakes."""
     guard = RedisGuard(settings.redis_retry_seconds)
     service = MusicService(
         settings,
@@ -65,6 +69,20 @@ async def serve(settings: Settings) -> None:
         ],
         server,
     )
+    return Gateway(server, health, service)
+
+
+async def serve(settings: Settings) -> None:
+    logs.configure(settings)
+    log.info("settings", **settings.masked())
+    models = TritonModels(settings.triton_url)
+    redis = aioredis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    gateway = await build(settings, models, redis)
+    server, health = gateway.server, gateway.health
     address = f"{settings.host}:{settings.grpc_port}"
     if server.add_insecure_port(address) == 0:
         raise SystemExit(f"gateway: cannot listen on {address}")

@@ -25,7 +25,7 @@ from gateway.errors import ApiError, field_renamed, invalid_argument, request_er
 from gateway.memory import model_memory
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info, song_request, song_requests
-from gateway.triton import Generated, Rendered, TritonModels
+from gateway.triton import Generated, Models, Rendered
 from gateway.uploads import receive_audio
 
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
@@ -42,7 +42,7 @@ MELODY_FORMAT = audio.ResolvedFormat(
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
-    def __init__(self, settings: Settings, models: TritonModels, cache: ResultCache, jobs: JobStore) -> None:
+    def __init__(self, settings: Settings, models: Models, cache: ResultCache, jobs: JobStore) -> None:
         self.settings = settings
         self.models = models
         self.cache = cache

@@ -1,12 +1,13 @@
 """The gateway's view of Triton: one typed method per model call, each with a deadline, errors mapped to ApiError.
-Cancelling the awaiting task cancels the gRPC call to Triton."""
+Cancelling the awaiting task cancels the gRPC call to Triton. `Models` is that view as a protocol, which
+`TritonModels` serves on Triton and the tests' FakeModels in process."""
 
 import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import numpy as np
@@ -89,6 +90,45 @@ WEIGHTS_PROBE_SECONDS = 2.0
 class WeightsCheck:
     problem: str | None  # what the model said is missing; None when its weights are there (or it was busy)
     busy: bool = False  # the model did not answer in time; `problem` is its last answer, if any
+
+
+class Models(Protocol):
+    """Every model call the gateway makes. A model's error, and any failure to reach it, is raised as an ApiError."""
+
+    async def close(self) -> None: ...
+
+    async def ready(self, models: list[str], deadline: float = 1.0) -> bool: ...
+
+    async def compose(
+        self, song: composer.SongRequest, *, deadline: float, request_id: str
+    ) -> tuple[bytes, dict[str, Any]]: ...
+
+    async def render(
+        self, midi: bytes, *, soundfont: str, sample_rate: int, stems: bool, deadline: float, request_id: str
+    ) -> Rendered: ...
+
+    async def note_activations(
+        self, windows: npt.NDArray[np.float32], *, deadline: float, request_id: str
+    ) -> dict[str, npt.NDArray[np.float32]]: ...
+
+    def separate(
+        self, audio: FloatAudio, sample_rate: int, *, deadline: float, request_id: str
+    ) -> AsyncIterator[float | Separated]: ...
+
+    def generate_audio(
+        self,
+        prompts: list[str],
+        seconds: float,
+        sampling: dict[str, float | int],
+        melody: tuple[FloatAudio, int] | None,
+        *,
+        deadline: float,
+        request_id: str,
+    ) -> AsyncIterator[TokenProgress | Generated]: ...
+
+    async def weights_check(self, model: str) -> WeightsCheck: ...
+
+    async def repository(self) -> list[ModelEntry]: ...
 
 
 # tritonclient's channel options, but with a short reconnect backoff: after Triton restarts, gRPC's default backoff
