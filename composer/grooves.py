@@ -239,7 +239,6 @@ def drum_part(
     """The drum track and, per bar, the sixteenth steps the kick plays (the bass locks to them)."""
     meter = feel.meter
     groove = _groove_for(genre.name, meter)
-    fill_from = meter.steps - 4
     part = Part()
     total_bars = sections[-1].end_bar
     kicks: list[list[int]] = [[] for _ in range(total_bars)]
@@ -258,28 +257,47 @@ def drum_part(
                 continue
             phrase_end = in_section % 4 == 3 and bar < total_bars - 1 and section.energy >= 0.6
             fill = dict(groove.fill) if phrase_end else {}
-            for voice in groove.voices:
-                if section.energy < voice.min_energy:
-                    continue
-                pattern = voice.bars[(in_section + rotation) % len(voice.bars)]
-                for step, mark in enumerate(pattern):
-                    if step >= fill_from and fill and voice.pitch in fill:
-                        mark = fill[voice.pitch][step - fill_from]
-                    if mark == ".":
-                        continue
-                    if voice.pitch == KICK:
-                        kicks[bar].append(step)
-                    velocity = feel.velocity(voice.velocity * _ACCENT[mark] * scale)
-                    part.note(feel.human(feel.tick(bar, step)), HIT, voice.pitch, velocity)
-            for pitch, marks in groove.fill if phrase_end else ():
-                if all(voice.pitch != pitch for voice in groove.voices):
-                    for offset, mark in enumerate(marks):
-                        if mark != ".":
-                            velocity = feel.velocity(100 * _ACCENT[mark] * scale)
-                            part.note(feel.human(feel.tick(bar, fill_from + offset)), HIT, pitch, velocity)
+            pattern_index = in_section + rotation
+            kicks[bar] = _groove_bar(part, feel, groove, bar, pattern_index, section.energy, fill, scale)
             if groove.trap_hats:
                 _trap_hats(part, feel, rng, bar, in_section, scale)
     return part, kicks
+
+
+def _groove_bar(
+    part: Part,
+    feel: Feel,
+    groove: Groove,
+    bar: int,
+    pattern_index: int,
+    energy: float,
+    fill: dict[int, str],
+    scale: float,
+) -> list[int]:
+    """One bar of the groove's voices (those the section's energy lets play), its last beat replaced by `fill` (a
+    phrase's end), with the fill's drums that no voice plays added; the sixteenth steps the kick plays."""
+    fill_from = feel.meter.steps - 4
+    kicks = []
+    for voice in groove.voices:
+        if energy < voice.min_energy:
+            continue
+        pattern = voice.bars[pattern_index % len(voice.bars)]
+        for step, mark in enumerate(pattern):
+            if step >= fill_from and fill and voice.pitch in fill:
+                mark = fill[voice.pitch][step - fill_from]
+            if mark == ".":
+                continue
+            if voice.pitch == KICK:
+                kicks.append(step)
+            velocity = feel.velocity(voice.velocity * _ACCENT[mark] * scale)
+            part.note(feel.human(feel.tick(bar, step)), HIT, voice.pitch, velocity)
+    for pitch, marks in groove.fill if fill else ():
+        if all(voice.pitch != pitch for voice in groove.voices):
+            for offset, mark in enumerate(marks):
+                if mark != ".":
+                    velocity = feel.velocity(100 * _ACCENT[mark] * scale)
+                    part.note(feel.human(feel.tick(bar, fill_from + offset)), HIT, pitch, velocity)
+    return kicks
 
 
 def _trap_hats(part: Part, feel: Feel, rng: random.Random, bar: int, in_section: int, scale: float) -> None:
