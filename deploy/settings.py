@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dgxmusic.models import MODELS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 MIB = 1024 * 1024
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
     triton_grpc_port: int = Field(8001, ge=1, le=65535)
     triton_http_port: int = Field(8000, ge=1, le=65535)
     triton_metrics_port: int = Field(8002, ge=1, le=65535)
-    models: list[str] = ["text2midi", "fluidsynth", "basic_pitch", "demucs", "musicgen"]
+    models: list[str] = [model.NAME for model in MODELS]
     startup_timeout_seconds: float = Field(120.0, gt=0)
 
     def masked(self) -> dict[str, Any]:
