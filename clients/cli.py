@@ -1,11 +1,13 @@
-"""`dgx-music`: compose, render and check the server from a terminal; `serve` and `demo` run the embedded stack."""
+"""`dgx-music`: compose, render and check the server from a terminal. Where the server is installed, its operator
+commands (`serve`, `demo`, `plan`, `models pull`) join these through entry points; this module names no server code."""
 
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import click
 from rich.console import Console
@@ -19,11 +21,7 @@ from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
-if TYPE_CHECKING:  # the server's settings; the client installs without them
-    from deploy.settings import Settings
-
 console = Console(stderr=True)
-DEMO_PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
 
 _ENCODINGS = {"wav": audio_pb2.AUDIO_ENCODING_WAV, "flac": audio_pb2.AUDIO_ENCODING_FLAC}
 _SAMPLE_FORMATS = {
@@ -126,7 +124,37 @@ sample_format_option = click.option(
 )
 
 
-@click.group()
+class _GroupWithServerCommands(click.Group):
+    """A command group that also offers the commands the server registers in the entry-point group
+    `entry_point_group` (pyproject.toml), where the server is installed."""
+
+    def __init__(self, *args: Any, entry_point_group: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entry_point_group = entry_point_group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        installed = set()
+        for entry_point in entry_points(group=self.entry_point_group):
+            with suppress(ImportError):  # the server is not installed: its commands are not offered
+                entry_point.load()
+                installed.add(entry_point.name)
+        return sorted({*super().list_commands(ctx), *installed})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        for entry_point in entry_points(group=self.entry_point_group, name=cmd_name):
+            try:
+                return cast(click.Command, entry_point.load())
+            except ImportError as exc:
+                install = escape("pip install 'dgx-music[server]'")
+                console.print(f"[red]error[/red] the server is not installed ({escape(str(exc))}): {install}")
+                sys.exit(1)
+        return None
+
+
+@click.group(cls=_GroupWithServerCommands, entry_point_group="dgx_music.commands")
 def main() -> None:
     """dgx-music: text to MIDI, audio and stems, served by Triton."""
 
@@ -387,7 +415,7 @@ def generate(
         console.print(f"wrote {escape(str(path))}")
 
 
-@main.group()
+@main.group(cls=_GroupWithServerCommands, entry_point_group="dgx_music.models_commands")
 def models() -> None:
     """The models the server runs, and their weights."""
 
@@ -407,111 +435,6 @@ def list_models(server: str, timeout: float) -> None:
         memory = f"{status.memory_bytes / 2**20:.0f} MiB" if status.memory_bytes else "-"
         table.add_row(status.name, status.version, state, memory, escape(status.message))
     Console().print(table)
-
-
-@models.command("pull")
-@click.argument("name")
-def pull(name: str) -> None:
-    """Fetch NAME's weights (htdemucs, musicgen-small...) into the Hugging Face cache the server reads; needs
-    network."""
-    _server_side()
-    import generator
-    import separator
-
-    try:
-        places = generator.pull_weights(name) if name.startswith("musicgen") else [separator.pull_weights(name)]
-    except (separator.SeparatorError, generator.GeneratorError) as exc:
-        console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(1)
-    console.print(f"{escape(name)}: weights in {escape(', '.join(map(str, places)))}")
-
-
-@main.command()
-@click.option("--profile", default="embedded", show_default=True, help="a name in deploy/profiles or a .toml path")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/model_repository"))
-def plan(profile: str, out: Path) -> None:
-    """Render the model repository for a hardware profile, checking that it fits the memory budget."""
-    _server_side()
-    from deploy.planner import PlanError, PlanFilesError, load_profile
-    from deploy.planner import plan as plan_repository
-
-    try:
-        summary = plan_repository(load_profile(profile), out)
-    except PlanError as exc:
-        console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(1 if isinstance(exc, PlanFilesError) else 2)  # else the profile is at fault: bad input
-    budget = f"{summary['memory_gb']} GB of {summary['budget_gb']}"
-    console.print(f"wrote {escape(str(out))} for profile {escape(profile)}: {budget}")
-    if summary["tritonserver_flags"]:
-        console.print(f"tritonserver flags: {' '.join(summary['tritonserver_flags'])}")  # type: ignore[arg-type]
-
-
-def _server_side() -> None:
-    try:
-        import deploy.launcher  # noqa: F401
-    except ImportError as exc:
-        install = escape("pip install 'dgx-music[server]'")
-        console.print(f"[red]error[/red] the server is not installed ({escape(str(exc))}): {install}")
-        sys.exit(1)
-
-
-def _settings(settings_type: "type[Settings]", **overrides: Any) -> "Settings":
-    """The server's settings (environment + overrides); a bad value is named, with exit status 2."""
-    from pydantic import ValidationError
-
-    try:
-        return settings_type(**overrides)
-    except ValidationError as exc:
-        # A default computed from another setting fails along with it: only the setting at fault is named.
-        for error in (e for e in exc.errors() if e["type"] != "default_factory_not_called"):
-            field = ".".join(map(str, error["loc"]))
-            console.print(
-                f"[red]error[/red] setting {escape(field)} (DGXMUSIC_{escape(field.upper())}): {escape(error['msg'])}"
-            )
-        sys.exit(2)
-
-
-_PORT = click.IntRange(1, 65535)
-
-
-@main.command()
-@click.option("--port", "grpc_port", type=_PORT, help="gateway port (default 50051, or $DGXMUSIC_GRPC_PORT)")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Redis data, Triton, logs")
-@click.option("--triton-grpc-port", type=_PORT)
-@click.option("--redis-port", type=_PORT)
-def serve(**overrides: Any) -> None:
-    """Run the embedded default: redis-server, tritonserver and the gateway. Every setting is also read from the
-    environment (DGXMUSIC_*; see deploy/settings.py)."""
-    _server_side()
-    from deploy.launcher import LaunchError
-    from deploy.launcher import serve as serve_stack
-    from deploy.settings import Settings
-
-    settings = _settings(Settings, **{k: v for k, v in overrides.items() if v is not None})
-    try:
-        sys.exit(serve_stack(settings))
-    except LaunchError as exc:
-        console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(1)
-
-
-@main.command()
-@click.argument("prompt", default=DEMO_PROMPT)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("song"), show_default=True)
-def demo(prompt: str, out: Path) -> None:
-    """Start the embedded stack, compose PROMPT through it into OUT, and stop the stack."""
-    _server_side()
-    from deploy.launcher import LaunchError, Stack
-    from deploy.settings import Settings
-
-    settings = _settings(Settings)
-    try:
-        with Stack(settings) as stack:
-            console.print(f"stack up: gateway on {stack.gateway_target}")
-            compose_to(prompt, out, stack.gateway_target, 300.0)
-    except LaunchError as exc:
-        console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(1)
 
 
 if __name__ == "__main__":

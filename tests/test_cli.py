@@ -1,4 +1,5 @@
-"""The dgx-music CLI against the real stack: the files a producer gets, and the errors a producer reads."""
+"""The dgx-music CLI against the real stack: the files a producer gets, and the errors a producer reads; and the
+operator's commands, which the server adds where it is installed."""
 
 import os
 import subprocess
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import mido
 import numpy as np
+import pytest
 import soundfile
+from click.testing import CliRunner
 
+from clients.cli import main
 from deploy.launcher import Stack
 
 
@@ -103,3 +107,25 @@ def test_bad_server_settings_and_profiles_are_bad_input() -> None:
     assert dgx_music("serve", "--port", "70000").returncode == 2
     done = dgx_music("plan", "--profile", "no-such-profile")
     assert done.returncode == 2 and "known" in done.stderr
+
+
+def _commands_listed(*args: str) -> set[str]:
+    """The commands `dgx-music ARGS --help` lists."""
+    done = CliRunner().invoke(main, [*args, "--help"])
+    assert done.exit_code == 0, done.output
+    commands = done.output.partition("Commands:\n")[2]
+    return {line.split()[0] for line in commands.splitlines() if line.strip()}
+
+
+def test_the_operator_commands_join_the_cli_where_the_server_is_installed() -> None:
+    assert {"compose", "health", "serve", "demo", "plan"} <= _commands_listed()
+    assert _commands_listed("models") == {"list", "pull"}
+
+
+def test_without_the_server_its_commands_are_not_offered_and_name_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "deploy.cli", None)  # its import fails, as without the server's dependencies
+    assert "compose" in _commands_listed()
+    assert not {"serve", "demo", "plan"} & _commands_listed()
+    assert _commands_listed("models") == {"list"}
+    serve = CliRunner().invoke(main, ["serve"])
+    assert serve.exit_code == 1 and "pip install 'dgx-music[server]'" in serve.stderr

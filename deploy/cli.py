@@ -1,0 +1,101 @@
+"""The operator's `dgx-music` commands: `serve` and `demo` run the embedded stack, `plan` renders a model repository
+for a hardware profile, `models pull` fetches weights. They join the client's CLI through the entry points
+`dgx_music.commands` and `dgx_music.models_commands` (pyproject.toml), so the CLI offers them only where the server is
+installed."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.markup import escape
+
+from clients.cli import compose_to, console
+from deploy.launcher import LaunchError, Stack
+from deploy.launcher import serve as serve_stack
+from deploy.planner import PlanError, PlanFilesError, load_profile
+from deploy.planner import plan as plan_repository
+from deploy.settings import Settings
+
+DEMO_PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
+
+_PORT = click.IntRange(1, 65535)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The server's settings (environment + overrides); a bad value is named, with exit status 2."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        # A default computed from another setting fails along with it: only the setting at fault is named.
+        for error in (e for e in exc.errors() if e["type"] != "default_factory_not_called"):
+            field = ".".join(map(str, error["loc"]))
+            console.print(
+                f"[red]error[/red] setting {escape(field)} (DGXMUSIC_{escape(field.upper())}): {escape(error['msg'])}"
+            )
+        sys.exit(2)
+
+
+@click.command()
+@click.option("--port", "grpc_port", type=_PORT, help="gateway port (default 50051, or $DGXMUSIC_GRPC_PORT)")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Redis data, Triton, logs")
+@click.option("--triton-grpc-port", type=_PORT)
+@click.option("--redis-port", type=_PORT)
+def serve(**overrides: Any) -> None:
+    """Run the embedded default: redis-server, tritonserver and the gateway. Every setting is also read from the
+    environment (DGXMUSIC_*; see deploy/settings.py)."""
+    settings = _settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        sys.exit(serve_stack(settings))
+    except LaunchError as exc:
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("prompt", default=DEMO_PROMPT)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("song"), show_default=True)
+def demo(prompt: str, out: Path) -> None:
+    """Start the embedded stack, compose PROMPT through it into OUT, and stop the stack."""
+    settings = _settings()
+    try:
+        with Stack(settings) as stack:
+            console.print(f"stack up: gateway on {stack.gateway_target}")
+            compose_to(prompt, out, stack.gateway_target, 300.0)
+    except LaunchError as exc:
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--profile", default="embedded", show_default=True, help="a name in deploy/profiles or a .toml path")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/model_repository"))
+def plan(profile: str, out: Path) -> None:
+    """Render the model repository for a hardware profile, checking that it fits the memory budget."""
+    try:
+        summary = plan_repository(load_profile(profile), out)
+    except PlanError as exc:
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1 if isinstance(exc, PlanFilesError) else 2)  # else the profile is at fault: bad input
+    budget = f"{summary['memory_gb']} GB of {summary['budget_gb']}"
+    console.print(f"wrote {escape(str(out))} for profile {escape(profile)}: {budget}")
+    if summary["tritonserver_flags"]:
+        console.print(f"tritonserver flags: {' '.join(summary['tritonserver_flags'])}")  # type: ignore[arg-type]
+
+
+@click.command()
+@click.argument("name")
+def pull(name: str) -> None:
+    """Fetch NAME's weights (htdemucs, musicgen-small...) into the Hugging Face cache the server reads; needs
+    network."""
+    # Imported here: they import torch, which takes seconds, and only this command needs them.
+    import generator
+    import separator
+
+    try:
+        places = generator.pull_weights(name) if name.startswith("musicgen") else [separator.pull_weights(name)]
+    except (separator.SeparatorError, generator.GeneratorError) as exc:
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1)
+    console.print(f"{escape(name)}: weights in {escape(', '.join(map(str, places)))}")
