@@ -30,11 +30,10 @@ _HEALTH_HEADROOM = 32
 
 @dataclass(frozen=True)
 class Gateway:
-    """The gateway's gRPC server, not yet listening, and what serve() drives: its health and its MusicService."""
+    """The gateway's gRPC server, not yet listening, and its health, which watch_models drives."""
 
     server: grpc.aio.Server
     health: health_aio.HealthServicer
-    service: MusicService
 
 
 async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> Gateway:
@@ -69,7 +68,7 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
         ],
         server,
     )
-    return Gateway(server, health, service)
+    return Gateway(server, health)
 
 
 async def serve(settings: Settings) -> None:
