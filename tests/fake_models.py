@@ -59,6 +59,7 @@ DEMUCS_SAMPLE_RATE = 44100
 MUSICGEN_TOKENS_PER_SECOND = 50
 # The separator's floor for audio worth separating (half a peak-to-peak swing), as separator.SILENCE_PEAK.
 _SILENCE_PEAK = 1e-5
+_SILENT = "is silent (peak below -100 dBFS, leaving out any constant offset); there is nothing to separate"
 
 
 def tone(frequency: float, seconds: float, sample_rate: int) -> FloatAudio:
@@ -131,7 +132,7 @@ class FakeModels:
             self._check_weights(DEMUCS)
             channels = np.ascontiguousarray(audio.T)
             if (channels.max(axis=1) - channels.min(axis=1)).max() < 2 * _SILENCE_PEAK:
-                raise FieldError("audio", "is silent (peak below -100 dBFS); there is nothing to separate")
+                raise FieldError("audio", _SILENT)
             yield 0.5
             stereo = np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio
             resampled = np.asarray(soxr.resample(stereo, sample_rate, DEMUCS_SAMPLE_RATE), dtype=np.float32)
