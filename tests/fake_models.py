@@ -57,7 +57,8 @@ DEMUCS_STEMS = ("drums", "bass", "other", "vocals")
 DEMUCS_SAMPLE_RATE = 44100
 # MusicGen's tokens per second of audio (its EnCodec frame rate): what the token progress counts.
 MUSICGEN_TOKENS_PER_SECOND = 50
-# The separator's floor for audio worth separating (half a peak-to-peak swing), as separator.SILENCE_PEAK.
+# The separator's floor for audio worth separating (half a peak-to-peak swing) and its words for audio under it,
+# as separator.Separator checks them.
 _SILENCE_PEAK = 1e-5
 _SILENT = "is silent (peak below -100 dBFS, leaving out any constant offset); there is nothing to separate"
 
