@@ -25,22 +25,6 @@ def resample(samples: FloatAudio, from_rate: int, to_rate: int) -> FloatAudio:
     return np.asarray(soxr.resample(samples, from_rate, to_rate), dtype=np.float32)
 
 
-def transcription_params(options: pb.TranscriptionOptions) -> transcriber.TranscriptionParams:
-    names = [
-        "onset_threshold",
-        "frame_threshold",
-        "minimum_note_length_ms",
-        "minimum_frequency",
-        "maximum_frequency",
-        "pitch_bends",
-        "multiple_pitch_bends",
-        "melodia_trick",
-    ]
-    given = {name: getattr(options, name) for name in names if options.HasField(name)}
-    with request_errors(prefix="transcription_options."):
-        return transcriber.TranscriptionParams(**given)
-
-
 def _progress(stage: "pb.Stage", span: tuple[float, float], done: float, message: str) -> pb.Progress:
     start, end = span
     return pb.Progress(stage=stage, fraction=start + (end - start) * done, message=message)

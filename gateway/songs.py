@@ -1,54 +1,9 @@
-"""The songs a request asks for, as the composer's requests (their fields checked here), and the composer's
-metadata as the API's SongInfo."""
+"""The composer's metadata as the API's SongInfo."""
 
 import json
 from typing import Any
 
-import composer
 from dgxmusic.v1 import music_service_pb2 as pb
-from gateway.errors import invalid_argument, request_errors, too_large
-
-MAX_VARIATIONS = 16
-MAX_SONGS_PER_CALL = 32
-
-
-def song_request(
-    prompt: str, options: pb.SongOptions, *, seed_offset: int = 0, prompt_field: str = "prompt"
-) -> composer.SongRequest:
-    """The proto request as the composer's request, its fields checked here; what needs the prompt parsed (an
-    unknown key, "900 bars" in the prompt) the text2midi model checks, and its errors name the field too."""
-    with request_errors(prefix="options.", renames={"prompt": prompt_field}):
-        song = composer.SongRequest(
-            prompt=prompt,
-            bpm=options.bpm if options.HasField("bpm") else None,
-            key=options.key if options.HasField("key") else None,
-            bars=options.bars if options.HasField("bars") else None,
-            seconds=options.seconds if options.HasField("seconds") else None,
-            seed=options.seed + seed_offset,
-            time_signature=options.time_signature if options.HasField("time_signature") else None,
-        )
-        composer.check_fields(song)
-    return song
-
-
-def song_requests(request: pb.GenerateMidiRequest) -> list[tuple[composer.SongRequest, str]]:
-    """Every song a GenerateMidi call asks for (each prompt's variations in seed order), with the API field of
-    its prompt."""
-    variations = request.variations or 1
-    if not 1 <= variations <= MAX_VARIATIONS:
-        raise invalid_argument("variations", f"must be 1-{MAX_VARIATIONS}, got {variations}")
-    prompts = [("prompt", request.prompt)] + [(f"more_prompts[{i}]", p) for i, p in enumerate(request.more_prompts)]
-    if len(prompts) * variations > MAX_SONGS_PER_CALL:
-        reason = f"{len(prompts)} prompts x {variations} variations is over {MAX_SONGS_PER_CALL} songs per call"
-        raise too_large("more_prompts", reason)
-    if variations > 1 and request.options.seed + variations - 1 > composer.MAX_SEED:
-        reason = f"variations take seeds {request.options.seed}..., past the largest seed {composer.MAX_SEED}"
-        raise invalid_argument("variations", reason)
-    return [
-        (song_request(prompt, request.options, seed_offset=i, prompt_field=field), field)
-        for field, prompt in prompts
-        for i in range(variations)
-    ]
 
 
 def song_info(midi: bytes, metadata: dict[str, Any]) -> pb.MidiResult:

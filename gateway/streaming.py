@@ -1,0 +1,155 @@
+"""How a streaming RPC answers: ResponseStream writes its response messages (progress within a span of the job, audio
+streams, the transcriptions, the summary), records those that make up the result for the cache, and replays a cached
+result; CachedResults finds results in the cache and writes them there."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Generic, Protocol, TypeVar, cast
+
+from google.protobuf.message import Message
+
+from dgxmusic import audio
+from dgxmusic.audio import FloatAudio, ResolvedFormat
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.cache import Recording, ResultCache
+from gateway.progress import Span
+from gateway.scope import RequestScope
+
+
+class Response(Protocol):
+    """A streaming RPC's response message (ComposeResponse, RenderResponse...): one event of its oneof each."""
+
+    @property
+    def progress(self) -> pb.Progress: ...
+
+    @property
+    def summary(self) -> pb.Summary: ...
+
+    def ParseFromString(self, serialized: bytes, /) -> int: ...
+
+
+class AudioResponse(Response, Protocol):
+    """The response of an RPC that streams audio."""
+
+    @property
+    def audio_header(self) -> audio_pb2.AudioHeader: ...
+
+    @property
+    def audio_chunk(self) -> audio_pb2.AudioChunk: ...
+
+
+class TranscriptionResponse(Response, Protocol):
+    """The response of an RPC that sends transcriptions."""
+
+    @property
+    def transcription(self) -> pb.Transcription: ...
+
+
+R = TypeVar("R", bound=Response)
+A = TypeVar("A", bound=AudioResponse)
+T = TypeVar("T", bound=TranscriptionResponse)
+
+
+class ResponseStream(Generic[R]):
+    """The responses of one call, as messages of type R. With a `recording`, the events of the result (all but
+    progress and the summary) are kept for the cache as they go out."""
+
+    def __init__(
+        self, response: type[R], scope: RequestScope, *, chunk_bytes: int, recording: Recording | None = None
+    ) -> None:
+        self.response = response
+        self.scope = scope
+        self.chunk_bytes = chunk_bytes
+        self.recording = recording
+
+    def progress(self, stage: pb.Stage, fraction: float, message: str) -> R:
+        return self.progress_of(pb.Progress(stage=stage, fraction=fraction, message=message))
+
+    def progress_of(self, progress: pb.Progress) -> R:
+        event = self.response()
+        event.progress.CopyFrom(progress)
+        return event
+
+    def summary(self) -> R:
+        event = self.response()
+        event.summary.CopyFrom(self.scope.summary())
+        return event
+
+    def recorded(self, event: R) -> R:
+        """The event, kept as part of the result."""
+        if self.recording is not None:
+            self.recording.append(cast(Message, event))  # every Response is a protobuf message
+        return event
+
+    def transcription(self: "ResponseStream[T]", transcription: pb.Transcription) -> T:
+        event = self.response()
+        event.transcription.CopyFrom(transcription)
+        return self.recorded(event)
+
+    async def audio(
+        self: "ResponseStream[A]", streams: list[tuple[str, FloatAudio]], fmt: ResolvedFormat, span: Span
+    ) -> AsyncIterator[A]:
+        """Streams each (name, audio) in turn within `span`, reporting progress per stream. Each stream is encoded as
+        its turn comes, so a slow reader holds one encoded stream, not all of them."""
+        with self.scope.stage(pb.STAGE_STREAMING):
+            total = sum(samples.shape[0] for _, samples in streams) or 1
+            sent = 0
+            for name, samples in streams:
+                yield self.progress(pb.STAGE_STREAMING, span.at(sent, total), f"sending {name or 'mix'}")
+                for message in await self._encode(name, samples, fmt):
+                    yield self.recorded(self._audio_event(message))
+                sent += samples.shape[0]
+            yield self.progress(pb.STAGE_STREAMING, span.end, "sent")
+
+    async def _encode(
+        self, name: str, samples: FloatAudio, fmt: ResolvedFormat
+    ) -> list[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
+        # WAV/FLAC encoding of minutes of audio takes a while: keep it off the event loop.
+        return await asyncio.to_thread(lambda: list(audio.stream_messages(name, samples, fmt, self.chunk_bytes)))
+
+    def _audio_event(self: "ResponseStream[A]", message: audio_pb2.AudioHeader | audio_pb2.AudioChunk) -> A:
+        event = self.response()
+        if isinstance(message, audio_pb2.AudioHeader):
+            event.audio_header.CopyFrom(message)
+        else:
+            event.audio_chunk.CopyFrom(message)
+        return event
+
+    def replay(self, cached: list[bytes]) -> Iterator[R]:
+        """A cached result's events between the cache's progress, then the summary."""
+        self.scope.cache_hit = True
+        yield self.progress(pb.STAGE_CACHE, 0.0, "from the cache")
+        for raw in cached:
+            event = self.response()
+            event.ParseFromString(raw)
+            yield event
+        yield self.progress(pb.STAGE_CACHE, 1.0, "done")
+        yield self.summary()
+
+
+class CachedResults:
+    """The results in the cache, and those still being written there: a repeat that arrives while its result is
+    being written waits for that write, and is a cache hit."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+        self._writing: dict[str, asyncio.Task[None]] = {}  # cache writes in flight, by key
+
+    async def find(self, key: str, scope: RequestScope) -> list[bytes] | None:
+        """The events of the cached result, if there is one."""
+        with scope.stage(pb.STAGE_CACHE):
+            if (writing := self._writing.get(key)) is not None:
+                await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
+            return await self.cache.get(key)
+
+    def remember(self, key: str, recording: Recording) -> None:
+        """Caches in the background so the client's summary is not held up by the write."""
+        task = asyncio.create_task(self.cache.put(key, recording))
+        self._writing[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._writing.get(key) is done:  # a later write of the same key may have replaced it
+                del self._writing[key]
+
+        task.add_done_callback(forget)

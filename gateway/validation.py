@@ -1,0 +1,311 @@
+"""The checks of each RPC's request: the proto request in, the checked values the call runs on out. Every fault of a
+request is reported at once, as one ApiError with a field violation each. Checks that need a model stay the model's
+(the composer's reading of a prompt, FluidSynth's of a MIDI file); their errors name the field too."""
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import grpc
+
+import composer
+import transcriber
+from deploy.settings import Settings
+from dgxmusic import audio
+from dgxmusic.audio import FloatAudio, ResolvedFormat
+from dgxmusic.models import DEMUCS, MUSICGEN, Musicgen
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.errors import ApiError, invalid_argument, request_errors, too_large
+
+MAX_VARIATIONS = 16
+MAX_SONGS_PER_CALL = 32
+MAX_PROMPTS_PER_GENERATION = 8
+DEFAULT_GENERATE_SECONDS = 8.0
+SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "cfg_coef", "seed")
+TRANSCRIPTION_FIELDS = (
+    "onset_threshold",
+    "frame_threshold",
+    "minimum_note_length_ms",
+    "minimum_frequency",
+    "maximum_frequency",
+    "pitch_bends",
+    "multiple_pitch_bends",
+    "melodia_trick",
+)
+_SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
+
+
+class Faults:
+    """The faults found in one request, raised together by `raise_any`."""
+
+    def __init__(self) -> None:
+        self.errors: list[ApiError] = []
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Keeps a fault of the request's fields raised inside for later, and goes on with the next check; what the
+        block assigns is there once raise_any() has passed."""
+        try:
+            yield
+        except ApiError as error:
+            if not error.violations:  # not a fault of a field: nothing more to check
+                raise
+            self.add(error)
+
+    def add(self, error: ApiError) -> None:
+        # A fault of options every song shares is found once per song, and reported once.
+        if not any(error.violations == seen.violations for seen in self.errors):
+            self.errors.append(error)
+
+    def raise_any(self) -> None:
+        """RESOURCE_EXHAUSTED when every fault is over a size limit, else INVALID_ARGUMENT; the message is the first
+        fault's and says how many more there are."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            violations = [violation for error in self.errors for violation in error.violations]
+            over_limits = all(error.code == grpc.StatusCode.RESOURCE_EXHAUSTED for error in self.errors)
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED if over_limits else grpc.StatusCode.INVALID_ARGUMENT
+            message = f"{self.errors[0].message} (and {len(violations) - 1} more)"
+            raise ApiError(code, message, violations=violations)
+
+
+# -- the checked calls ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Song:
+    request: composer.SongRequest
+    prompt_field: str  # the API field its prompt came in: "prompt" or "more_prompts[i]"
+
+
+@dataclass(frozen=True)
+class ComposeCall:
+    song: composer.SongRequest
+    audio_format: ResolvedFormat
+    soundfont: str
+    stems: bool
+    separate: bool
+    transcription: transcriber.TranscriptionParams | None  # None when no transcription is asked for
+    musicgen: bool
+
+    @property
+    def extras(self) -> list[str]:
+        """What is asked for besides the song, in the order it is done."""
+        wanted = {"separate": self.separate, "transcribe": self.transcription is not None, "musicgen": self.musicgen}
+        return [name for name, asked in wanted.items() if asked]
+
+
+@dataclass(frozen=True)
+class RenderCall:
+    midi: bytes
+    soundfont: str
+    audio_format: ResolvedFormat
+    stems: bool
+
+
+@dataclass(frozen=True)
+class GenerateAudioCall:
+    prompts: list[str]
+    seconds: float
+    sampling: dict[str, float | int]  # the sampling fields the request set, by name
+    audio_format: ResolvedFormat
+    melody_audio: bytes  # empty when not given
+    melody_midi: bytes  # empty when not given
+
+    @property
+    def seeded(self) -> bool:
+        return "seed" in self.sampling
+
+
+# -- one function per RPC ------------------------------------------------------------------------------------------
+
+
+def generate_midi(request: pb.GenerateMidiRequest) -> list[Song]:
+    """Every song a GenerateMidi call asks for: each prompt's variations in seed order."""
+    faults = Faults()
+    prompts = _prompts(request.prompt, request.more_prompts)
+    variations = request.variations or 1
+    if not 1 <= variations <= MAX_VARIATIONS:
+        faults.add(invalid_argument("variations", f"must be 1-{MAX_VARIATIONS}, got {variations}"))
+        variations = 1  # each prompt is still checked
+    if len(prompts) * variations > MAX_SONGS_PER_CALL:
+        reason = f"{len(prompts)} prompts x {variations} variations is over {MAX_SONGS_PER_CALL} songs per call"
+        faults.add(too_large("more_prompts", reason))
+    if variations > 1 and request.options.seed + variations - 1 > composer.MAX_SEED:
+        reason = f"variations take seeds {request.options.seed}..., past the largest seed {composer.MAX_SEED}"
+        faults.add(invalid_argument("variations", reason))
+        variations = 1  # the seed past the largest is this fault, not another
+    songs = []
+    for field, prompt in prompts:
+        with faults.collect():
+            songs += [
+                Song(song_request(prompt, request.options, seed_offset=offset, prompt_field=field), field)
+                for offset in range(variations)
+            ]
+    faults.raise_any()
+    return songs
+
+
+def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
+    faults = Faults()
+    with faults.collect():
+        song = song_request(request.prompt, request.options)
+    with faults.collect():
+        audio_format = _audio_format(request.audio_format, settings.default_sample_rate)
+    with faults.collect():
+        soundfont = _soundfont(request.soundfont, settings)
+    with faults.collect():
+        _check_separation_model(request.separate, "separate", settings)
+    with faults.collect():
+        _check_generation_model(request.musicgen, "musicgen", settings)
+    with faults.collect():
+        transcription = transcription_params(request.transcription_options)
+    faults.raise_any()
+    return ComposeCall(
+        song=song,
+        audio_format=audio_format,
+        soundfont=soundfont,
+        stems=request.stems if request.HasField("stems") else True,
+        separate=bool(request.separate),
+        transcription=transcription if request.transcribe else None,
+        musicgen=bool(request.musicgen),
+    )
+
+
+def render(request: pb.RenderRequest, settings: Settings) -> RenderCall:
+    faults = Faults()
+    with faults.collect():
+        _check_midi(request.midi, "midi", settings)
+    with faults.collect():
+        audio_format = _audio_format(request.audio_format, settings.default_sample_rate)
+    with faults.collect():
+        soundfont = _soundfont(request.soundfont, settings)
+    faults.raise_any()
+    return RenderCall(request.midi, soundfont, audio_format, request.stems)
+
+
+def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> GenerateAudioCall:
+    faults = Faults()
+    prompts = _prompts(request.prompt, request.more_prompts)
+    if len(prompts) > MAX_PROMPTS_PER_GENERATION:
+        faults.add(too_large("more_prompts", f"at most {MAX_PROMPTS_PER_GENERATION} prompts per call"))
+    for field, prompt in prompts:
+        with faults.collect():
+            _check_generation_prompt(prompt, field)
+    with faults.collect():
+        _check_generation_model(request.model, "model", settings)
+    seconds = request.seconds or DEFAULT_GENERATE_SECONDS
+    if not 0 < seconds <= settings.max_generate_seconds:
+        reason = f"must be above 0 and at most {settings.max_generate_seconds:g} s, got {seconds:g}"
+        faults.add((too_large if seconds > 0 else invalid_argument)("seconds", reason))
+    with faults.collect():
+        audio_format = _audio_format(request.audio_format, Musicgen.SAMPLE_RATE)
+    if request.melody_audio and request.melody_midi:
+        faults.add(invalid_argument("melody_midi", "give melody_audio or melody_midi, not both"))
+    if request.melody_midi:
+        with faults.collect():
+            _check_midi(request.melody_midi, "melody_midi", settings)
+    faults.raise_any()
+    return GenerateAudioCall(
+        prompts=[prompt for _, prompt in prompts],
+        seconds=seconds,
+        sampling={name: getattr(request, name) for name in SAMPLING_FIELDS if request.HasField(name)},
+        audio_format=audio_format,
+        melody_audio=request.melody_audio,
+        melody_midi=request.melody_midi,
+    )
+
+
+def transcription_params(options: pb.TranscriptionOptions) -> transcriber.TranscriptionParams:
+    """Transcribe's options (and Compose's transcription_options) as the transcriber's settings."""
+    given = {name: getattr(options, name) for name in TRANSCRIPTION_FIELDS if options.HasField(name)}
+    with request_errors(prefix="transcription_options."):
+        return transcriber.TranscriptionParams(**given)
+
+
+def separation_format(options: pb.SeparationOptions, settings: Settings) -> ResolvedFormat:
+    """Checks Separate's options; the format its stems are sent in."""
+    faults = Faults()
+    with faults.collect():
+        _check_separation_model(options.model, "options.model", settings)
+    with faults.collect():
+        audio_format = _audio_format(options.audio_format, settings.default_sample_rate, "options.audio_format")
+    faults.raise_any()
+    return audio_format
+
+
+def check_separation_length(samples: FloatAudio, sample_rate: int, settings: Settings) -> None:
+    """What can only be told once Separate's audio is decoded."""
+    seconds = samples.shape[0] / sample_rate
+    if seconds > settings.max_audio_seconds:
+        raise too_large("audio", f"{seconds:.0f} s is over the {settings.max_audio_seconds:g} s limit")
+
+
+# -- the checks of one field ---------------------------------------------------------------------------------------
+
+
+def song_request(
+    prompt: str, options: pb.SongOptions, *, seed_offset: int = 0, prompt_field: str = "prompt"
+) -> composer.SongRequest:
+    """The proto request as the composer's request, its fields checked here (the first fault the composer finds); what
+    needs the prompt parsed (an unknown key, "900 bars" in the prompt) the text2midi model checks."""
+    with request_errors(prefix="options.", renames={"prompt": prompt_field}):
+        song = composer.SongRequest(
+            prompt=prompt,
+            bpm=options.bpm if options.HasField("bpm") else None,
+            key=options.key if options.HasField("key") else None,
+            bars=options.bars if options.HasField("bars") else None,
+            seconds=options.seconds if options.HasField("seconds") else None,
+            seed=options.seed + seed_offset,
+            time_signature=options.time_signature if options.HasField("time_signature") else None,
+        )
+        composer.check_fields(song)
+    return song
+
+
+def _prompts(prompt: str, more_prompts: Sequence[str]) -> list[tuple[str, str]]:
+    """Each prompt with the API field it came in."""
+    return [("prompt", prompt)] + [(f"more_prompts[{index}]", more) for index, more in enumerate(more_prompts)]
+
+
+def _check_generation_prompt(prompt: str, field: str) -> None:
+    if not prompt.strip():
+        raise invalid_argument(field, "the prompt is empty; describe the music you want")
+    if len(prompt) > composer.MAX_PROMPT_CHARS:
+        raise too_large(field, f"{len(prompt)} characters is over {composer.MAX_PROMPT_CHARS}")
+
+
+def _audio_format(
+    requested: audio_pb2.AudioFormat, default_sample_rate: int, field: str = "audio_format"
+) -> ResolvedFormat:
+    with request_errors():
+        return audio.resolve_format(requested, default_sample_rate=default_sample_rate, field_prefix=field)
+
+
+def _soundfont(name: str, settings: Settings) -> str:
+    if not _SOUNDFONT_NAME.fullmatch(name):
+        raise invalid_argument("soundfont", "a SoundFont name (letters, digits, ' _.+-', at most 128)")
+    return name or settings.default_soundfont
+
+
+def _check_midi(midi: bytes, field: str, settings: Settings) -> None:
+    """What can be told without parsing; the fluidsynth model parses the file and names what is wrong."""
+    if not midi:
+        raise invalid_argument(field, "empty: send a Standard MIDI File")
+    if len(midi) > settings.max_midi_bytes:
+        raise too_large(field, f"{len(midi)} bytes is over the {settings.max_midi_bytes}-byte limit")
+
+
+def _check_separation_model(name: str, field: str, settings: Settings) -> None:
+    """An empty name is the server's model."""
+    if name and name not in (DEMUCS, settings.demucs_model):
+        raise invalid_argument(field, f"this server separates with {DEMUCS} ({settings.demucs_model})")
+
+
+def _check_generation_model(name: str, field: str, settings: Settings) -> None:
+    """An empty name is the server's model; "facebook/musicgen-small" (its Hugging Face name) is "musicgen-small"."""
+    if name and name.removeprefix("facebook/") not in (MUSICGEN, settings.musicgen_model):
+        raise invalid_argument(field, f"this server generates with {settings.musicgen_model}")
