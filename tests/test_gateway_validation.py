@@ -1,0 +1,335 @@
+"""gateway.validation on its own: each RPC's checks, the fields they name, and every fault of a request reported at
+once. No Triton, no Redis."""
+
+from collections.abc import Callable
+
+import grpc
+import numpy as np
+import pytest
+
+from deploy.settings import Settings
+from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway import validation
+from gateway.errors import ApiError, invalid_argument
+
+SETTINGS = Settings()
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+TOO_LARGE = grpc.StatusCode.RESOURCE_EXHAUSTED
+FLOAT_FLAC = audio_pb2.AudioFormat(
+    encoding=audio_pb2.AUDIO_ENCODING_FLAC, sample_format=audio_pb2.SAMPLE_FORMAT_FLOAT32
+)
+
+
+def refusal(check: Callable[[], object]) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        check()
+    return caught.value
+
+
+def fields(error: ApiError) -> list[str]:
+    return [field for field, _ in error.violations]
+
+
+# -- GenerateMidi ----------------------------------------------------------------------------------------------
+
+
+def test_generate_midi_asks_for_each_prompts_variations_in_seed_order() -> None:
+    request = pb.GenerateMidiRequest(
+        prompt="house", more_prompts=["dubstep"], variations=2, options=pb.SongOptions(seed=5, bars=4)
+    )
+    songs = validation.generate_midi(request)
+    assert [(s.request.prompt, s.request.seed, s.prompt_field) for s in songs] == [
+        ("house", 5, "prompt"),
+        ("house", 6, "prompt"),
+        ("dubstep", 5, "more_prompts[0]"),
+        ("dubstep", 6, "more_prompts[0]"),
+    ]
+    assert all(song.request.bars == 4 and song.request.bpm is None for song in songs)
+
+
+GENERATE_MIDI_FAULTS = {
+    "17 variations": (pb.GenerateMidiRequest(prompt="trap", variations=17), INVALID, "variations"),
+    "seeds past the largest": (
+        pb.GenerateMidiRequest(prompt="trap", variations=2, options=pb.SongOptions(seed=2**63 - 1)),
+        INVALID,
+        "variations",
+    ),
+    "34 songs": (
+        pb.GenerateMidiRequest(prompt="trap", more_prompts=["house"] * 16, variations=2),
+        TOO_LARGE,
+        "more_prompts",
+    ),
+    "an empty second prompt": (
+        pb.GenerateMidiRequest(prompt="trap", more_prompts=["house", " "]),
+        INVALID,
+        "more_prompts[1]",
+    ),
+    "a long second prompt": (
+        pb.GenerateMidiRequest(prompt="trap", more_prompts=["x" * 2001]),
+        TOO_LARGE,
+        "more_prompts[0]",
+    ),
+    "bpm 0": (pb.GenerateMidiRequest(prompt="trap", options=pb.SongOptions(bpm=0)), INVALID, "options.bpm"),
+}
+
+
+@pytest.mark.parametrize("case", GENERATE_MIDI_FAULTS)
+def test_a_generate_midi_fault_names_its_field(case: str) -> None:
+    request, code, field = GENERATE_MIDI_FAULTS[case]
+    error = refusal(lambda: validation.generate_midi(request))
+    assert error.code == code and fields(error) == [field]
+    assert error.message.startswith(f"{field}: ")
+
+
+def test_a_fault_of_the_options_every_song_shares_is_reported_once() -> None:
+    request = pb.GenerateMidiRequest(prompt="trap", more_prompts=["house", "techno"], options=pb.SongOptions(bars=0))
+    assert fields(refusal(lambda: validation.generate_midi(request))) == ["options.bars"]
+
+
+def test_generate_midi_reports_every_fault_of_a_batch() -> None:
+    request = pb.GenerateMidiRequest(prompt=" ", more_prompts=["house", "", "x" * 2001], variations=17)
+    error = refusal(lambda: validation.generate_midi(request))
+    assert fields(error) == ["variations", "prompt", "more_prompts[1]", "more_prompts[2]"]
+    assert error.code == INVALID
+    assert error.message == "variations: must be 1-16, got 17 (and 3 more)"
+
+
+# -- Compose ---------------------------------------------------------------------------------------------------
+
+
+def test_compose_fills_in_the_servers_defaults() -> None:
+    call = validation.compose(pb.ComposeRequest(prompt="trap"), SETTINGS)
+    assert call.song.prompt == "trap" and call.song.seed == 0
+    assert call.soundfont == SETTINGS.default_soundfont
+    assert call.audio_format.sample_rate == SETTINGS.default_sample_rate
+    assert call.audio_format.encoding == audio_pb2.AUDIO_ENCODING_PCM
+    assert call.stems and not call.separate and not call.musicgen and call.transcription is None
+    assert call.extras == []
+
+
+def test_compose_lists_the_extras_in_the_order_they_are_done() -> None:
+    request = pb.ComposeRequest(
+        prompt="trap",
+        stems=False,
+        musicgen="facebook/musicgen-small",
+        transcribe=True,
+        transcription_options=pb.TranscriptionOptions(onset_threshold=0.7),
+        separate="htdemucs",
+    )
+    call = validation.compose(request, SETTINGS)
+    assert call.extras == ["separate", "transcribe", "musicgen"]
+    assert not call.stems
+    assert call.transcription is not None and call.transcription.onset_threshold == 0.7
+
+
+COMPOSE_FAULTS = {
+    "empty prompt": (pb.ComposeRequest(prompt="  "), INVALID, "prompt"),
+    "long prompt": (pb.ComposeRequest(prompt="trap " * 20_000), TOO_LARGE, "prompt"),
+    "bpm 10000": (pb.ComposeRequest(prompt="trap", options=pb.SongOptions(bpm=10_000)), INVALID, "options.bpm"),
+    "900 bars": (pb.ComposeRequest(prompt="trap", options=pb.SongOptions(bars=900)), TOO_LARGE, "options.bars"),
+    "bars and seconds": (
+        pb.ComposeRequest(prompt="trap", options=pb.SongOptions(bars=4, seconds=8)),
+        INVALID,
+        "options.bars",
+    ),
+    "path as soundfont": (pb.ComposeRequest(prompt="trap", soundfont="../../etc/passwd"), INVALID, "soundfont"),
+    "sample rate 1": (
+        pb.ComposeRequest(prompt="trap", audio_format=audio_pb2.AudioFormat(sample_rate=1)),
+        INVALID,
+        "audio_format.sample_rate",
+    ),
+    "float FLAC": (pb.ComposeRequest(prompt="trap", audio_format=FLOAT_FLAC), INVALID, "audio_format.sample_format"),
+    "another separator": (pb.ComposeRequest(prompt="trap", separate="spleeter"), INVALID, "separate"),
+    "another generator": (pb.ComposeRequest(prompt="trap", musicgen="musicgen-large"), INVALID, "musicgen"),
+    "a threshold of 2": (
+        pb.ComposeRequest(prompt="trap", transcription_options=pb.TranscriptionOptions(frame_threshold=2)),
+        INVALID,
+        "transcription_options.frame_threshold",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", COMPOSE_FAULTS)
+def test_a_compose_fault_names_its_field(case: str) -> None:
+    request, code, field = COMPOSE_FAULTS[case]
+    error = refusal(lambda: validation.compose(request, SETTINGS))
+    assert error.code == code and fields(error) == [field]
+    assert error.message.startswith(f"{field}: ") and error.violations == [(field, error.message)]
+
+
+def test_compose_reports_every_fault_of_a_request() -> None:
+    request = pb.ComposeRequest(
+        prompt="",
+        soundfont="../x",
+        audio_format=audio_pb2.AudioFormat(sample_rate=1),
+        separate="spleeter",
+        musicgen="musicgen-large",
+        transcription_options=pb.TranscriptionOptions(onset_threshold=-1),
+    )
+    error = refusal(lambda: validation.compose(request, SETTINGS))
+    assert error.code == INVALID
+    assert fields(error) == [
+        "prompt",
+        "audio_format.sample_rate",
+        "soundfont",
+        "separate",
+        "musicgen",
+        "transcription_options.onset_threshold",
+    ]
+    assert error.message == "prompt: the prompt is empty; describe the music you want (and 5 more)"
+
+
+def test_a_size_limit_among_other_faults_is_invalid_argument() -> None:
+    request = pb.ComposeRequest(prompt="trap " * 20_000, soundfont="../x")
+    error = refusal(lambda: validation.compose(request, SETTINGS))
+    assert error.code == INVALID and fields(error) == ["prompt", "soundfont"]
+
+
+# -- Render ----------------------------------------------------------------------------------------------------
+
+
+def test_render_keeps_the_midi_and_fills_in_the_defaults() -> None:
+    call = validation.render(pb.RenderRequest(midi=b"MThd...", stems=True, soundfont="TimGM6mb"), SETTINGS)
+    assert call.midi == b"MThd..." and call.stems and call.soundfont == "TimGM6mb"
+    assert call.audio_format.sample_rate == SETTINGS.default_sample_rate
+
+
+RENDER_FAULTS = {
+    "empty MIDI": (pb.RenderRequest(midi=b""), INVALID, "midi"),
+    "9 MiB of MIDI": (pb.RenderRequest(midi=b"x" * (SETTINGS.max_midi_bytes + 1)), TOO_LARGE, "midi"),
+    "path as soundfont": (pb.RenderRequest(midi=b"MThd", soundfont="a/b"), INVALID, "soundfont"),
+    "float FLAC": (pb.RenderRequest(midi=b"MThd", audio_format=FLOAT_FLAC), INVALID, "audio_format.sample_format"),
+}
+
+
+@pytest.mark.parametrize("case", RENDER_FAULTS)
+def test_a_render_fault_names_its_field(case: str) -> None:
+    request, code, field = RENDER_FAULTS[case]
+    error = refusal(lambda: validation.render(request, SETTINGS))
+    assert error.code == code and fields(error) == [field]
+
+
+def test_render_reports_every_fault_of_a_request() -> None:
+    request = pb.RenderRequest(midi=b"", soundfont="a/b", audio_format=FLOAT_FLAC)
+    error = refusal(lambda: validation.render(request, SETTINGS))
+    assert fields(error) == ["midi", "audio_format.sample_format", "soundfont"]
+
+
+# -- GenerateAudio ---------------------------------------------------------------------------------------------
+
+
+def test_generate_audio_keeps_only_the_sampling_fields_the_request_set() -> None:
+    call = validation.generate_audio(pb.GenerateAudioRequest(prompt="techno", more_prompts=["ambient"]), SETTINGS)
+    assert call.prompts == ["techno", "ambient"]
+    assert call.seconds == validation.DEFAULT_GENERATE_SECONDS
+    assert call.sampling == {} and not call.seeded
+    assert call.audio_format.sample_rate == 32000  # MusicGen's own rate unless asked otherwise
+    seeded = validation.generate_audio(pb.GenerateAudioRequest(prompt="techno", seed=3, top_k=50), SETTINGS)
+    assert seeded.sampling == {"seed": 3, "top_k": 50} and seeded.seeded
+
+
+GENERATE_AUDIO_FAULTS = {
+    "empty prompt": (pb.GenerateAudioRequest(prompt=" "), INVALID, "prompt"),
+    "long second prompt": (
+        pb.GenerateAudioRequest(prompt="x", more_prompts=["y" * 2001]),
+        TOO_LARGE,
+        "more_prompts[0]",
+    ),
+    "nine prompts": (pb.GenerateAudioRequest(prompt="x", more_prompts=["y"] * 8), TOO_LARGE, "more_prompts"),
+    "negative seconds": (pb.GenerateAudioRequest(prompt="x", seconds=-1), INVALID, "seconds"),
+    "10000 seconds": (pb.GenerateAudioRequest(prompt="x", seconds=10_000), TOO_LARGE, "seconds"),
+    "another model": (pb.GenerateAudioRequest(prompt="x", model="facebook/musicgen-large"), INVALID, "model"),
+    "two melodies": (pb.GenerateAudioRequest(prompt="x", melody_audio=b"a", melody_midi=b"b"), INVALID, "melody_midi"),
+    "9 MiB melody": (
+        pb.GenerateAudioRequest(prompt="x", melody_midi=b"x" * (SETTINGS.max_midi_bytes + 1)),
+        TOO_LARGE,
+        "melody_midi",
+    ),
+    "sample rate 1": (
+        pb.GenerateAudioRequest(prompt="x", audio_format=audio_pb2.AudioFormat(sample_rate=1)),
+        INVALID,
+        "audio_format.sample_rate",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", GENERATE_AUDIO_FAULTS)
+def test_a_generate_audio_fault_names_its_field(case: str) -> None:
+    request, code, field = GENERATE_AUDIO_FAULTS[case]
+    error = refusal(lambda: validation.generate_audio(request, SETTINGS))
+    assert error.code == code and fields(error) == [field]
+
+
+def test_faults_that_are_all_size_limits_are_resource_exhausted() -> None:
+    request = pb.GenerateAudioRequest(prompt="x", more_prompts=["y"] * 8, seconds=10_000)
+    error = refusal(lambda: validation.generate_audio(request, SETTINGS))
+    assert error.code == TOO_LARGE and fields(error) == ["more_prompts", "seconds"]
+    assert error.message == "more_prompts: at most 8 prompts per call (and 1 more)"
+
+
+def test_generate_audio_reports_every_fault_of_a_request() -> None:
+    request = pb.GenerateAudioRequest(prompt="", more_prompts=[" "], model="musicgen-large", seconds=-2)
+    error = refusal(lambda: validation.generate_audio(request, SETTINGS))
+    assert error.code == INVALID and fields(error) == ["prompt", "more_prompts[0]", "model", "seconds"]
+
+
+# -- Transcribe and Separate -----------------------------------------------------------------------------------
+
+
+def test_transcription_options_left_unset_take_basic_pitchs_defaults() -> None:
+    params = validation.transcription_params(pb.TranscriptionOptions(minimum_frequency=100.0))
+    assert params.minimum_frequency == 100.0 and params.onset_threshold == 0.5 and params.melodia_trick
+
+
+def test_a_bad_transcription_option_names_its_field() -> None:
+    error = refusal(lambda: validation.transcription_params(pb.TranscriptionOptions(minimum_note_length_ms=-1)))
+    assert error.code == INVALID and fields(error) == ["transcription_options.minimum_note_length_ms"]
+
+
+def test_separation_options_give_the_format_of_the_stems() -> None:
+    options = pb.SeparationOptions(model="demucs", audio_format=audio_pb2.AudioFormat(sample_rate=22050))
+    assert validation.separation_format(options, SETTINGS).sample_rate == 22050
+    assert validation.separation_format(pb.SeparationOptions(), SETTINGS).sample_rate == SETTINGS.default_sample_rate
+
+
+def test_separate_reports_every_fault_of_its_options() -> None:
+    options = pb.SeparationOptions(model="spleeter", audio_format=FLOAT_FLAC)
+    error = refusal(lambda: validation.separation_format(options, SETTINGS))
+    assert fields(error) == ["options.model", "options.audio_format.sample_format"]
+
+
+def test_audio_longer_than_the_limit_is_not_separated() -> None:
+    rate = 8000
+    longest = np.zeros((int(SETTINGS.max_audio_seconds * rate), 2), dtype=np.float32)
+    validation.check_separation_length(longest, rate, SETTINGS)
+    error = refusal(
+        lambda: validation.check_separation_length(
+            np.zeros((longest.shape[0] + rate, 2), dtype=np.float32), rate, SETTINGS
+        )
+    )
+    assert error.code == TOO_LARGE and fields(error) == ["audio"]
+
+
+# -- Faults ----------------------------------------------------------------------------------------------------
+
+
+def test_an_error_that_names_no_field_is_raised_at_once() -> None:
+    faults = validation.Faults()
+    faults.add(invalid_argument("prompt", "empty"))
+    with pytest.raises(ApiError) as caught, faults.collect():
+        raise ApiError(grpc.StatusCode.UNAVAILABLE, "model text2midi is unavailable")
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_one_fault_is_raised_as_it_was_found() -> None:
+    faults = validation.Faults()
+    fault = invalid_argument("soundfont", "not a name")
+    faults.add(fault)
+    with pytest.raises(ApiError) as caught:
+        faults.raise_any()
+    assert caught.value is fault
+
+
+def test_no_fault_raises_nothing() -> None:
+    validation.Faults().raise_any()
