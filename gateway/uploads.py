@@ -3,12 +3,30 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from dgxmusic.audio import FloatAudio, decode_upload
+from dgxmusic.v1 import audio_pb2
 from gateway.errors import invalid_argument, request_errors, too_large
 
+Options = TypeVar("Options")
+Options_co = TypeVar("Options_co", covariant=True)
 Checked = TypeVar("Checked")
+
+
+class UploadMessage(Protocol[Options_co]):
+    """A message of an upload (TranscribeRequest, SeparateRequest): options, audio_header or audio_chunk."""
+
+    @property
+    def options(self) -> Options_co: ...
+
+    @property
+    def audio_header(self) -> audio_pb2.AudioHeader: ...
+
+    @property
+    def audio_chunk(self) -> audio_pb2.AudioChunk: ...
+
+    def WhichOneof(self, oneof_group: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -19,7 +37,11 @@ class Upload(Generic[Checked]):
 
 
 async def receive_audio(
-    requests: AsyncIterator[Any], options: Any, *, max_bytes: int, check_options: Callable[[Any], Checked]
+    requests: AsyncIterator[UploadMessage[Options]],
+    options: Options,
+    *,
+    max_bytes: int,
+    check_options: Callable[[Options], Checked],
 ) -> Upload[Checked]:
     """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio. The options are
     checked (``check_options`` raises ApiError, or returns them as the call uses them) as the audio starts, so bad
