@@ -58,7 +58,8 @@ def test_round_trip(encoding: audio_pb2.AudioEncoding, sample_format: audio_pb2.
 
 def test_empty_audio_is_one_final_chunk() -> None:
     decoded, messages = round_trip(np.zeros((0, 2), np.float32), audio_pb2.AudioFormat())
-    assert decoded.shape == (0, 2) and len(messages) == 2
+    assert decoded.shape == (0, 2)
+    assert len(messages) == 2
 
 
 @pytest.mark.parametrize(

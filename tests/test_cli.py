@@ -30,11 +30,13 @@ def test_compose_writes_song_mix_and_stems(stack: Stack, tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     song = mido.MidiFile(out / "song.mid")
     mix, rate = soundfile.read(out / "mix.wav")
-    assert rate == 44100 and mix.shape == (round(2 * 4 * 60 / 140 * 44100), 2)
+    assert rate == 44100
+    assert mix.shape == (round(2 * 4 * 60 / 140 * 44100), 2)
     stems = sorted(p.stem for p in (out / "stems").glob("*.wav"))
     names = sorted(t.name for t in song.tracks if any(m.type == "note_on" for m in t))
     assert stems == sorted(n.replace("/", "_") for n in names)
-    assert "wrote" in done.stderr and "100%" in done.stderr
+    assert "wrote" in done.stderr
+    assert "100%" in done.stderr
 
 
 def test_render_and_health(stack: Stack, tmp_path: Path) -> None:
@@ -49,7 +51,8 @@ def test_render_and_health(stack: Stack, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     info = soundfile.info(tmp_path / "mix.flac")
-    assert info.format == "FLAC" and info.samplerate == 44100
+    assert info.format == "FLAC"
+    assert info.samplerate == 44100
     assert list((tmp_path / "stems").glob("*.flac"))
     health = dgx_music("health", "--server", stack.gateway_target)
     assert (health.returncode, health.stdout.strip()) == (0, "SERVING")
@@ -58,12 +61,14 @@ def test_render_and_health(stack: Stack, tmp_path: Path) -> None:
 def test_bad_input_names_the_field_and_exits_2(stack: Stack, tmp_path: Path) -> None:
     done = dgx_music("compose", "trap", "--bpm", "0", "--out", str(tmp_path), "--server", stack.gateway_target)
     assert done.returncode == 2
-    assert "INVALID_ARGUMENT" in done.stderr and "options.bpm" in done.stderr
+    assert "INVALID_ARGUMENT" in done.stderr
+    assert "options.bpm" in done.stderr
 
 
 def test_health_of_a_server_that_is_not_there() -> None:
     done = dgx_music("health", "--server", "127.0.0.1:1", "--timeout", "1")
-    assert done.returncode == 1 and "UNAVAILABLE" in done.stderr
+    assert done.returncode == 1
+    assert "UNAVAILABLE" in done.stderr
 
 
 def test_audio_files_of_other_kinds_and_errors_are_printed_whole(stack: Stack, tmp_path: Path) -> None:
@@ -77,12 +82,15 @@ def test_audio_files_of_other_kinds_and_errors_are_printed_whole(stack: Stack, t
     text = tmp_path / "notes.txt"
     text.write_text("not audio")
     done = dgx_music("transcribe", str(text), "--server", stack.gateway_target)
-    assert done.returncode == 2 and "notes.txt" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2
+    assert "notes.txt" in done.stderr
+    assert "Traceback" not in done.stderr
 
     six = tmp_path / "six.wav"
     soundfile.write(six, np.tile(tone[:, None], (1, 6)), 22050)
     done = dgx_music("transcribe", str(six), "--server", stack.gateway_target)
-    assert done.returncode == 2 and "[" in done.stderr, "the server's message keeps its brackets"
+    assert done.returncode == 2, done.stderr
+    assert "[" in done.stderr, "the server's message keeps its brackets"
 
 
 def test_outputs_land_in_new_folders_and_unwritable_ones_are_named(stack: Stack, tmp_path: Path) -> None:
@@ -91,22 +99,28 @@ def test_outputs_land_in_new_folders_and_unwritable_ones_are_named(stack: Stack,
     assert done.returncode == 0, done.stderr
     assert mido.MidiFile(deep).type == 1
     done = dgx_music("midi", "techno 128", "--bars", "1", "--out", str(tmp_path), "--server", stack.gateway_target)
-    assert done.returncode == 1 and "Traceback" not in done.stderr and str(tmp_path) in done.stderr
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert str(tmp_path) in done.stderr
     a_file = tmp_path / "taken"
     a_file.write_text("")
     done = dgx_music("compose", "techno", "--out", str(a_file), "--server", stack.gateway_target)
-    assert done.returncode == 2 and "is a file" in done.stderr
+    assert done.returncode == 2
+    assert "is a file" in done.stderr
 
 
 def test_bad_server_settings_and_profiles_are_bad_input() -> None:
     env = {**os.environ, "DGXMUSIC_GRPC_PORT": "abc"}
     argv = [sys.executable, "-m", "clients.cli", "serve"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
-    assert done.returncode == 2 and "DGXMUSIC_GRPC_PORT" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2
+    assert "DGXMUSIC_GRPC_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
     assert "weights_dir" not in done.stderr, "only the setting at fault"
     assert dgx_music("serve", "--port", "70000").returncode == 2
     done = dgx_music("plan", "--profile", "no-such-profile")
-    assert done.returncode == 2 and "known" in done.stderr
+    assert done.returncode == 2
+    assert "known" in done.stderr
 
 
 def _commands_listed(*args: str) -> set[str]:
@@ -128,4 +142,5 @@ def test_without_the_server_its_commands_are_not_offered_and_name_the_install(mo
     assert not {"serve", "demo", "plan"} & _commands_listed()
     assert _commands_listed("models") == {"list"}
     serve = CliRunner().invoke(main, ["serve"])
-    assert serve.exit_code == 1 and "pip install 'dgx-music[server]'" in serve.stderr
+    assert serve.exit_code == 1
+    assert "pip install 'dgx-music[server]'" in serve.stderr

@@ -154,7 +154,8 @@ def test_every_genre_makes_a_well_formed_song(genre: str) -> None:
             i for i, (t, m) in enumerate(track.messages) if m.type == "note_on" and t == first_note
         )
     assert parsed.overlaps == 0
-    assert "Drums" in parsed.tracks and meta.tracks[0].channel == 9
+    assert "Drums" in parsed.tracks
+    assert meta.tracks[0].channel == 9
     pitched = [n for name, t in parsed.tracks.items() if name != "Drums" for n in t.notes]
     scale = set(meta.scale_pitch_classes)
     assert sum(n.pitch % 12 in scale for n in pitched) / len(pitched) >= 0.98
@@ -230,17 +231,23 @@ def test_dubstep_snare_on_beat_three_at_140() -> None:
 def test_boom_bap_swings() -> None:
     _, parsed = song(GENRE_PROMPTS["boom bap"])
     offbeat_hats = [n.start % 240 for n in parsed.tracks["Drums"].notes if n.pitch == 42 and n.start % 240 > 60]
-    assert offbeat_hats and sum(offbeat_hats) / len(offbeat_hats) > 130  # late sixteenths, not at 120
+    assert offbeat_hats
+    assert sum(offbeat_hats) / len(offbeat_hats) > 130
     backbeat = steps_of(parsed.tracks["Drums"].notes, {38})
-    assert backbeat[4] > 0 and backbeat[12] > 0
+    assert backbeat[4] > 0
+    assert backbeat[12] > 0
 
 
 def test_drum_and_bass_breakbeat() -> None:
     result, parsed = song(GENRE_PROMPTS["drum and bass"])
     drums = parsed.tracks["Drums"].notes
     kicks, snares = steps_of(drums, {36}, result.metadata), steps_of(drums, {38}, result.metadata)
-    assert kicks[0] > 0 and kicks[10] > 0 and kicks[4] == kicks[12] == 0
-    assert snares[4] > 0 and snares[12] > 0 and len(snares) > 2  # two-step backbeat plus ghost notes
+    assert kicks[0] > 0
+    assert kicks[10] > 0
+    assert kicks[4] == kicks[12] == 0
+    assert snares[4] > 0
+    assert snares[12] > 0
+    assert len(snares) > 2
 
 
 def test_drill_snares_are_syncopated() -> None:
@@ -287,7 +294,9 @@ def test_808_glides_with_pitch_bend_and_recentres() -> None:
 def test_dubstep_wobbles_with_modulation() -> None:
     _, parsed = song(GENRE_PROMPTS["dubstep"])
     modulation = [m.value for _, m in parsed.tracks["Bass"].messages if m.type == "control_change" and m.control == 1]
-    assert len(modulation) > 100 and min(modulation) < 10 and max(modulation) > 110
+    assert len(modulation) > 100
+    assert min(modulation) < 10
+    assert max(modulation) > 110
 
 
 def test_chords_are_voiced_in_a_middle_register() -> None:
@@ -374,12 +383,14 @@ def test_request_fields_override_the_prompt() -> None:
     assert [m.tempo for _, m in parsed.conductor if m.type == "set_tempo"] == [mido.bpm2tempo(150.5)]
     assert all(t.end == 8 * BAR for t in parsed.tracks.values())
     by_seconds = composer.compose(composer.SongRequest("house 16 bars", seconds=30, bpm=120)).metadata
-    assert by_seconds.bars == 15 and by_seconds.duration_seconds == 30
+    assert by_seconds.bars == 15
+    assert by_seconds.duration_seconds == 30
 
 
 def test_unknown_genre_falls_back_and_unknown_words_are_reported() -> None:
     meta = song("kazoo polka with a beat and piano")[0].metadata
-    assert meta.genre == "pop" and meta.sources["genre"] == "genre default"
+    assert meta.genre == "pop"
+    assert meta.sources["genre"] == "genre default"
     assert meta.unknown_words == ["kazoo", "polka"]
 
 

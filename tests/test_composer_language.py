@@ -44,7 +44,8 @@ def test_a_slash_chord_is_one_chord_over_its_bass_note() -> None:
     bass = notes(result.midi, "Bass")
     bar_of_g_over_b = [i for i, chord in enumerate(meta.chord_progression * 2) if chord == "G/B"]
     lowest = {bar: min(p for t, p in bass if t // BAR == bar) % 12 for bar in bar_of_g_over_b if bar >= 2}
-    assert lowest and set(lowest.values()) == {11}, lowest  # the bass stands on B
+    assert lowest, "G/B is played past the first two bars"
+    assert set(lowest.values()) == {11}, lowest  # the bass stands on B
     scale = set(meta.scale_pitch_classes)
     pitched = [p for name in ("Bass", "Chords", "Lead") for _, p in notes(result.midi, name)]
     assert all(p % 12 in scale for p in pitched)
@@ -54,7 +55,10 @@ def test_slashes_chaining_chords_still_separate_them() -> None:
     assert song("pop Am/F/C/G").metadata.chord_progression == ["Am", "F", "C", "G"]
     assert song("pop C / G / Am / F").metadata.chord_progression == ["C", "G", "Am", "F"]
     chord = parse_chord_symbol("C", "D")
-    assert chord is not None and chord.bass == 2 and 2 in chord.tones and chord.symbol == "C/D"
+    assert chord is not None
+    assert chord.bass == 2
+    assert 2 in chord.tones
+    assert chord.symbol == "C/D"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +97,8 @@ def test_borrowed_chords_are_said_in_the_metadata(prompt: str, borrowed: list[st
 )
 def test_a_number_standing_alone_is_the_tempo(prompt: str, bpm: float, key: str | None) -> None:
     meta = song(prompt).metadata
-    assert meta.bpm == bpm and meta.sources["bpm"] == "prompt"
+    assert meta.bpm == bpm
+    assert meta.sources["bpm"] == "prompt"
     assert meta.unknown_words == []
     if key is not None:
         assert meta.key == key
@@ -122,7 +127,8 @@ def test_minutes_and_seconds_over_the_limit_are_too_large() -> None:
 
 def test_no_chords_leaves_the_chords_out() -> None:
     names = [track.name for track in song("trap no chords").metadata.tracks]
-    assert "Chords" not in names and "Drums" in names
+    assert "Chords" not in names
+    assert "Drums" in names
     assert [t.name for t in song("house without effects").metadata.tracks] == ["Drums", "Bass", "Chords", "Lead", "Pad"]
     with pytest.raises(composer.InvalidSongRequest):
         composer.validate(composer.SongRequest("trap no drums no bass no chords no lead"))
@@ -134,7 +140,8 @@ def test_no_chords_leaves_the_chords_out() -> None:
 )
 def test_title_case_prompts_name_the_key(prompt: str, key: str) -> None:
     meta = song(prompt).metadata
-    assert meta.key == key and meta.sources["key"] == "prompt"
+    assert meta.key == key
+    assert meta.sources["key"] == "prompt"
     assert meta.unknown_words == []
 
 
@@ -144,14 +151,16 @@ def test_title_case_prompts_name_the_key(prompt: str, key: str) -> None:
 )
 def test_the_request_key_may_spell_accidentals_as_words(text: str, name: str) -> None:
     key = parse_key(text)
-    assert key is not None and key.name == name
+    assert key is not None
+    assert key.name == name
     assert song("trap", key=text).metadata.key == name
 
 
 @pytest.mark.parametrize(("symbol", "tones"), [("A7sus4", {9, 2, 4, 7}), ("Gsus", {7, 0, 2}), ("Cadd2", {0, 4, 7, 2})])
 def test_more_chord_spellings(symbol: str, tones: set[int]) -> None:
     chord = parse_chord_symbol(symbol)
-    assert chord is not None and set(chord.tones) == tones
+    assert chord is not None
+    assert set(chord.tones) == tones
     assert song(f"pop {symbol} D").metadata.chord_progression == [symbol, "D"]
 
 
@@ -168,12 +177,14 @@ def test_chords_are_spelled_in_the_key(prompt: str, chords: list[str]) -> None:
     assert meta.chord_progression == chords
     for symbol in chords:
         chord = parse_chord_symbol(symbol)
-        assert chord is not None and set(chord.tones) <= set(meta.scale_pitch_classes)
+        assert chord is not None
+        assert set(chord.tones) <= set(meta.scale_pitch_classes)
 
 
 def test_tracks_the_form_leaves_silent_are_left_out_unless_asked_for() -> None:
     drop = composer.compose(composer.SongRequest(prompt="dubstep drop wobble bass 140", bars=8, seed=1))
-    assert drop.metadata.tracks and all(track.note_count > 0 for track in drop.metadata.tracks)
+    assert drop.metadata.tracks
+    assert all(track.note_count > 0 for track in drop.metadata.tracks)
     named = [t.name for t in mido.MidiFile(file=io.BytesIO(drop.midi)).tracks[1:]]
     assert named == [t.name for t in drop.metadata.tracks], "the file and the metadata list the same tracks"
     asked = composer.compose(composer.SongRequest(prompt="dubstep drop with a warm pad, 140", bars=8, seed=1))

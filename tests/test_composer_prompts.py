@@ -95,7 +95,8 @@ def test_the_numerals_are_what_the_chords_play() -> None:
 
 def test_the_numerals_decide_the_mode_where_the_prompt_names_none() -> None:
     meta, _ = song("pop I V vi IV")
-    assert meta.key.endswith(" major") and meta.sources["key"] == "genre default"
+    assert meta.key.endswith(" major")
+    assert meta.sources["key"] == "genre default"
     assert meta.chord_progression[2].endswith("m")
     meta, _ = song("happy pop, i-VI-III-VII")  # the tonic chord is minor, whatever the mood
     assert meta.key.endswith(" minor")
@@ -148,7 +149,8 @@ def test_a_lone_i_changes_nothing() -> None:
     plain = composer.compose(composer.SongRequest("dark trap beat"))
     with_i = composer.compose(composer.SongRequest("I want a dark trap beat"))
     assert with_i.midi == plain.midi
-    assert with_i.metadata.unknown_words == [] and with_i.metadata.sources["structure"] == "genre default"
+    assert with_i.metadata.unknown_words == []
+    assert with_i.metadata.sources["structure"] == "genre default"
 
 
 def test_numerals_broken_by_a_word_are_two_runs() -> None:
@@ -234,7 +236,8 @@ def test_every_section_word_composes_in_every_form(genre: str, word: str) -> Non
     for prompt in (f"{genre} with a {word}", f"{genre}, just the {word}"):
         meta, parsed = song(prompt, bars=12)
         assert sum(section.bars for section in meta.sections) == 12
-        assert meta.unknown_words == [] and meta.sources["structure"] == "prompt"
+        assert meta.unknown_words == []
+        assert meta.sources["structure"] == "prompt"
         assert set(parsed.ends) == {12 * BAR}
 
 

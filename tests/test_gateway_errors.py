@@ -85,4 +85,5 @@ def test_raw_grpc_errors_of_triton_streams_keep_their_code(code: grpc.StatusCode
     raw = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details="stream ended")
     with pytest.raises(ApiError) as caught, triton_errors("musicgen"):
         raise raw
-    assert caught.value.code == expected and "musicgen" in caught.value.message
+    assert caught.value.code == expected
+    assert "musicgen" in caught.value.message

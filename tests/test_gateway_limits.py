@@ -21,9 +21,11 @@ def test_a_recording_keeps_events_while_they_fit_and_none_once_they_do_not() -> 
     recording = Recording(max_bytes=10_000)
     for _ in range(3):
         recording.append(chunk(3_000))
-    assert len(recording.events) == 3 and not recording.overflowed
+    assert len(recording.events) == 3
+    assert not recording.overflowed
     recording.append(chunk(3_000))
-    assert recording.overflowed and recording.events == [], "a partial result is never cached"
+    assert recording.overflowed
+    assert recording.events == [], "a partial result is never cached"
     recording.append(chunk(1))
     assert recording.events == []
     assert Recording(max_bytes=0).overflowed, "0 turns caching of results off"

@@ -82,7 +82,8 @@ async def test_generate_midi_answers_each_prompt_and_its_variations_in_order(run
     assert [s.info.genre for s in songs] == ["house", "house", "dubstep", "dubstep"]
     assert [s.info.seed for s in songs] == [5, 6, 5, 6]
     assert all(s.midi.startswith(b"MThd") and s.info.bars == 1 for s in songs)
-    assert songs[0].info.key == "A minor" and songs[0].midi != songs[1].midi
+    assert songs[0].info.key == "A minor"
+    assert songs[0].midi != songs[1].midi
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,8 @@ async def test_compose_streams_progress_the_midi_each_audio_stream_then_the_summ
     kinds = [event.WhichOneof("event") for event in events]
     assert kinds[:4] == ["progress", "midi", "progress", "progress"]
     assert [events[0].progress.stage, events[2].progress.stage] == [pb.STAGE_COMPOSING, pb.STAGE_RENDERING]
-    assert kinds[-2:] == ["progress", "summary"] and kinds.count("summary") == 1
+    assert kinds[-2:] == ["progress", "summary"]
+    assert kinds.count("summary") == 1
 
     # Each stream: a progress naming it, its header, then its chunks; the mix first, then one stem per track.
     tracks = [track.name for track in events[1].midi.info.tracks]
@@ -137,10 +139,12 @@ async def test_compose_streams_progress_the_midi_each_audio_stream_then_the_summ
             i for i, e in enumerate(events) if e.HasField("audio_header") and e.audio_header.stem_name == name
         )
         assert events[header - 1].progress.message == f"sending {name or 'mix'}"
-        assert events[header + 1].HasField("audio_chunk") and events[header + 2].HasField("audio_chunk")
+        assert events[header + 1].HasField("audio_chunk")
+        assert events[header + 2].HasField("audio_chunk")
 
     fractions = [event.progress.fraction for event in events if event.HasField("progress")]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
     summary = events[-1].summary
     assert not summary.cache_hit
     assert {t.stage for t in summary.stage_timings} >= {pb.STAGE_COMPOSING, pb.STAGE_RENDERING, pb.STAGE_STREAMING}
@@ -151,10 +155,12 @@ async def test_a_repeated_compose_is_a_cache_hit_that_calls_no_model(running: Ru
     first = await running.client.compose(request)
     calls = running.models.calls.copy()
     repeat = await running.client.compose(request)
-    assert not first.summary.cache_hit and repeat.summary.cache_hit
+    assert not first.summary.cache_hit
+    assert repeat.summary.cache_hit
     assert {t.stage for t in repeat.summary.stage_timings} == {pb.STAGE_CACHE}
     assert running.models.calls == calls
-    assert repeat.midi == first.midi and repeat.stems.keys() == first.stems.keys()
+    assert repeat.midi == first.midi
+    assert repeat.stems.keys() == first.stems.keys()
     np.testing.assert_array_equal(repeat.mix, first.mix)
 
 
@@ -162,7 +168,8 @@ async def test_compose_is_tracked_as_a_job_that_ends_done(running: Running) -> N
     request = compose_request("lofi hip hop at 85", options=song_options(bars=1), stems=False, bypass_cache=True)
     result = await running.client.compose(request)
     job = await running.redis.hgetall(JobStore.key(result.summary.request_id))
-    assert job[b"state"] == b"done" and job[b"rpc"] == b"Compose"
+    assert job[b"state"] == b"done"
+    assert job[b"rpc"] == b"Compose"
 
 
 async def test_render_sends_stems_that_add_up_to_the_mix_at_the_asked_rate(running: Running) -> None:
@@ -170,7 +177,8 @@ async def test_render_sends_stems_that_add_up_to_the_mix_at_the_asked_rate(runni
     request = pb.RenderRequest(midi=song.midi, stems=True, audio_format=audio_pb2.AudioFormat(sample_rate=22050))
     rendered = await running.client.render(request)
     assert rendered.sample_rate == 22050
-    assert rendered.mix.shape[1] == 2 and rendered.mix.shape[0] >= song.info.duration_seconds * 22050
+    assert rendered.mix.shape[1] == 2
+    assert rendered.mix.shape[0] >= song.info.duration_seconds * 22050
     assert set(rendered.stems) == {track.name for track in song.info.tracks}
     np.testing.assert_allclose(sum(rendered.stems.values()), rendered.mix, atol=1e-5)
 
@@ -194,7 +202,8 @@ async def test_a_bad_render_request_names_the_field(
 async def test_an_unknown_soundfont_is_refused_by_the_model_naming_soundfont(running: Running) -> None:
     request = compose_request("trap 140", options=song_options(bars=1), soundfont="NoSuchFont", bypass_cache=True)
     error = await failure_of(running.client.compose(request))
-    assert error.code == INVALID and [v.field for v in error.violations] == ["soundfont"]
+    assert error.code == INVALID
+    assert [v.field for v in error.violations] == ["soundfont"]
     assert "NoSuchFont" in error.message
 
 
@@ -216,7 +225,8 @@ async def test_transcribe_hears_the_notes_of_a_rendered_song(running: Running) -
         (composed.stems["Lead"], composed.sample_rate), on_progress=progress.append
     )
     heard = {note.pitch for note in result.transcription.notes}
-    assert heard and heard <= midi_pitches(composed.midi, "Lead")
+    assert heard
+    assert heard <= midi_pitches(composed.midi, "Lead")
     assert result.transcription.midi.startswith(b"MThd")
     assert [p.stage for p in progress][:2] == [pb.STAGE_RECEIVING, pb.STAGE_TRANSCRIBING]
     assert progress[-1].fraction == 1.0
@@ -233,7 +243,8 @@ async def test_compose_chains_separation_transcription_and_generation_after_the_
     stages = [p.stage for p in progress]
     assert stages.index(pb.STAGE_SEPARATING) < stages.index(pb.STAGE_TRANSCRIBING) < stages.index(pb.STAGE_GENERATING)
     fractions = [p.fraction for p in progress]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
 
 
 async def test_separate_streams_progress_then_the_stems_at_the_asked_rate(running: Running) -> None:
@@ -244,7 +255,8 @@ async def test_separate_streams_progress_then_the_stems_at_the_asked_rate(runnin
     assert set(separated.stems) == set(DEMUCS_STEMS)
     assert separated.sample_rate == 24000
     assert {stem.shape for stem in separated.stems.values()} == {(24000, 2)}
-    assert pb.STAGE_SEPARATING in {p.stage for p in progress} and progress[-1].fraction == 1.0
+    assert pb.STAGE_SEPARATING in {p.stage for p in progress}
+    assert progress[-1].fraction == 1.0
 
 
 async def test_generate_audio_streams_token_progress_then_a_clip_per_prompt(running: Running) -> None:
@@ -273,7 +285,8 @@ async def test_list_models_reports_each_state_and_missing_weights(running: Runni
     assert listed[TEXT2MIDI].state == pb.MODEL_STATE_READY
     assert listed[MUSICGEN].state == pb.MODEL_STATE_WEIGHTS_MISSING
     assert "fetch them" in listed[MUSICGEN].message
-    assert listed[DEMUCS].state == pb.MODEL_STATE_FAILED and "out of memory" in listed[DEMUCS].message
+    assert listed[DEMUCS].state == pb.MODEL_STATE_FAILED
+    assert "out of memory" in listed[DEMUCS].message
 
 
 async def test_health_follows_the_readiness_of_the_models(running: Running) -> None:
@@ -314,7 +327,8 @@ async def test_missing_weights_fail_the_call_with_failed_precondition(running: R
 
 async def test_silence_is_refused_by_the_separator_naming_the_audio(running: Running) -> None:
     error = await failure_of(running.client.separate((np.zeros((16000, 2), np.float32), 16000)))
-    assert error.code == INVALID and [v.field for v in error.violations] == ["audio"]
+    assert error.code == INVALID
+    assert [v.field for v in error.violations] == ["audio"]
 
 
 @pytest.mark.parametrize(
@@ -331,7 +345,8 @@ async def test_a_failed_model_call_gets_its_status_naming_the_model(
 ) -> None:
     running.models.fail_next(TEXT2MIDI, code, message)
     error = await failure_of(running.client.generate_midi("trap 140", song_options(bars=1)))
-    assert error.code == expected and "text2midi" in error.message
+    assert error.code == expected
+    assert "text2midi" in error.message
 
 
 async def test_a_render_that_fails_ends_the_compose_stream_with_its_status(running: Running) -> None:
@@ -340,5 +355,6 @@ async def test_a_render_that_fails_ends_the_compose_stream_with_its_status(runni
     request = compose_request("trap 140", options=song_options(bars=1), bypass_cache=True)
     with pytest.raises(DgxMusicError) as caught:
         await running.client.compose(request, on_progress=progress.append)
-    assert caught.value.code == grpc.StatusCode.UNAVAILABLE and "fluidsynth" in caught.value.message
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "fluidsynth" in caught.value.message
     assert [p.stage for p in progress] == [pb.STAGE_COMPOSING, pb.STAGE_RENDERING]

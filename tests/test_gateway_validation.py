@@ -78,7 +78,8 @@ GENERATE_MIDI_FAULTS = {
 def test_a_generate_midi_fault_names_its_field(case: str) -> None:
     request, code, field = GENERATE_MIDI_FAULTS[case]
     error = refusal(lambda: validation.generate_midi(request))
-    assert error.code == code and fields(error) == [field]
+    assert error.code == code
+    assert fields(error) == [field]
     assert error.message.startswith(f"{field}: ")
 
 
@@ -100,11 +101,15 @@ def test_generate_midi_reports_every_fault_of_a_batch() -> None:
 
 def test_compose_fills_in_the_servers_defaults() -> None:
     call = validation.compose(pb.ComposeRequest(prompt="trap"), SETTINGS)
-    assert call.song.prompt == "trap" and call.song.seed == 0
+    assert call.song.prompt == "trap"
+    assert call.song.seed == 0
     assert call.soundfont == SETTINGS.default_soundfont
     assert call.audio_format.sample_rate == SETTINGS.default_sample_rate
     assert call.audio_format.encoding == audio_pb2.AUDIO_ENCODING_PCM
-    assert call.stems and not call.separate and not call.musicgen and call.transcription is None
+    assert call.stems
+    assert not call.separate
+    assert not call.musicgen
+    assert call.transcription is None
     assert call.extras == []
 
 
@@ -120,7 +125,8 @@ def test_compose_lists_the_extras_in_the_order_they_are_done() -> None:
     call = validation.compose(request, SETTINGS)
     assert call.extras == ["separate", "transcribe", "musicgen"]
     assert not call.stems
-    assert call.transcription is not None and call.transcription.onset_threshold == 0.7
+    assert call.transcription is not None
+    assert call.transcription.onset_threshold == 0.7
 
 
 COMPOSE_FAULTS = {
@@ -154,8 +160,10 @@ COMPOSE_FAULTS = {
 def test_a_compose_fault_names_its_field(case: str) -> None:
     request, code, field = COMPOSE_FAULTS[case]
     error = refusal(lambda: validation.compose(request, SETTINGS))
-    assert error.code == code and fields(error) == [field]
-    assert error.message.startswith(f"{field}: ") and error.violations == [(field, error.message)]
+    assert error.code == code
+    assert fields(error) == [field]
+    assert error.message.startswith(f"{field}: ")
+    assert error.violations == [(field, error.message)]
 
 
 def test_compose_reports_every_fault_of_a_request() -> None:
@@ -183,7 +191,8 @@ def test_compose_reports_every_fault_of_a_request() -> None:
 def test_a_size_limit_among_other_faults_is_invalid_argument() -> None:
     request = pb.ComposeRequest(prompt="trap " * 20_000, soundfont="../x")
     error = refusal(lambda: validation.compose(request, SETTINGS))
-    assert error.code == INVALID and fields(error) == ["prompt", "soundfont"]
+    assert error.code == INVALID
+    assert fields(error) == ["prompt", "soundfont"]
 
 
 # -- Render ----------------------------------------------------------------------------------------------------
@@ -191,7 +200,9 @@ def test_a_size_limit_among_other_faults_is_invalid_argument() -> None:
 
 def test_render_keeps_the_midi_and_fills_in_the_defaults() -> None:
     call = validation.render(pb.RenderRequest(midi=b"MThd...", stems=True, soundfont="TimGM6mb"), SETTINGS)
-    assert call.midi == b"MThd..." and call.stems and call.soundfont == "TimGM6mb"
+    assert call.midi == b"MThd..."
+    assert call.stems
+    assert call.soundfont == "TimGM6mb"
     assert call.audio_format.sample_rate == SETTINGS.default_sample_rate
 
 
@@ -207,7 +218,8 @@ RENDER_FAULTS = {
 def test_a_render_fault_names_its_field(case: str) -> None:
     request, code, field = RENDER_FAULTS[case]
     error = refusal(lambda: validation.render(request, SETTINGS))
-    assert error.code == code and fields(error) == [field]
+    assert error.code == code
+    assert fields(error) == [field]
 
 
 def test_render_reports_every_fault_of_a_request() -> None:
@@ -223,10 +235,12 @@ def test_generate_audio_keeps_only_the_sampling_fields_the_request_set() -> None
     call = validation.generate_audio(pb.GenerateAudioRequest(prompt="techno", more_prompts=["ambient"]), SETTINGS)
     assert call.prompts == ["techno", "ambient"]
     assert call.seconds == validation.DEFAULT_GENERATE_SECONDS
-    assert call.sampling == {} and not call.seeded
+    assert call.sampling == {}
+    assert not call.seeded
     assert call.audio_format.sample_rate == 32000  # MusicGen's own rate unless asked otherwise
     seeded = validation.generate_audio(pb.GenerateAudioRequest(prompt="techno", seed=3, top_k=50), SETTINGS)
-    assert seeded.sampling == {"seed": 3, "top_k": 50} and seeded.seeded
+    assert seeded.sampling == {"seed": 3, "top_k": 50}
+    assert seeded.seeded
 
 
 GENERATE_AUDIO_FAULTS = {
@@ -258,20 +272,23 @@ GENERATE_AUDIO_FAULTS = {
 def test_a_generate_audio_fault_names_its_field(case: str) -> None:
     request, code, field = GENERATE_AUDIO_FAULTS[case]
     error = refusal(lambda: validation.generate_audio(request, SETTINGS))
-    assert error.code == code and fields(error) == [field]
+    assert error.code == code
+    assert fields(error) == [field]
 
 
 def test_faults_that_are_all_size_limits_are_resource_exhausted() -> None:
     request = pb.GenerateAudioRequest(prompt="x", more_prompts=["y"] * 8, seconds=10_000)
     error = refusal(lambda: validation.generate_audio(request, SETTINGS))
-    assert error.code == TOO_LARGE and fields(error) == ["more_prompts", "seconds"]
+    assert error.code == TOO_LARGE
+    assert fields(error) == ["more_prompts", "seconds"]
     assert error.message == "more_prompts: at most 8 prompts per call (and 1 more)"
 
 
 def test_generate_audio_reports_every_fault_of_a_request() -> None:
     request = pb.GenerateAudioRequest(prompt="", more_prompts=[" "], model="musicgen-large", seconds=-2)
     error = refusal(lambda: validation.generate_audio(request, SETTINGS))
-    assert error.code == INVALID and fields(error) == ["prompt", "more_prompts[0]", "model", "seconds"]
+    assert error.code == INVALID
+    assert fields(error) == ["prompt", "more_prompts[0]", "model", "seconds"]
 
 
 # -- Transcribe and Separate -----------------------------------------------------------------------------------
@@ -279,12 +296,15 @@ def test_generate_audio_reports_every_fault_of_a_request() -> None:
 
 def test_transcription_options_left_unset_take_basic_pitchs_defaults() -> None:
     params = validation.transcription_params(pb.TranscriptionOptions(minimum_frequency=100.0))
-    assert params.minimum_frequency == 100.0 and params.onset_threshold == 0.5 and params.melodia_trick
+    assert params.minimum_frequency == 100.0
+    assert params.onset_threshold == 0.5
+    assert params.melodia_trick
 
 
 def test_a_bad_transcription_option_names_its_field() -> None:
     error = refusal(lambda: validation.transcription_params(pb.TranscriptionOptions(minimum_note_length_ms=-1)))
-    assert error.code == INVALID and fields(error) == ["transcription_options.minimum_note_length_ms"]
+    assert error.code == INVALID
+    assert fields(error) == ["transcription_options.minimum_note_length_ms"]
 
 
 def test_separation_options_give_the_format_of_the_stems() -> None:
@@ -308,7 +328,8 @@ def test_audio_longer_than_the_limit_is_not_separated() -> None:
             np.zeros((longest.shape[0] + rate, 2), dtype=np.float32), rate, SETTINGS
         )
     )
-    assert error.code == TOO_LARGE and fields(error) == ["audio"]
+    assert error.code == TOO_LARGE
+    assert fields(error) == ["audio"]
 
 
 # -- Faults ----------------------------------------------------------------------------------------------------

@@ -41,12 +41,16 @@ def test_health_is_not_serving(lonely_gateway: str) -> None:
         assert client.health("dgxmusic.v1.MusicService") == "NOT_SERVING"
 
 
+def send(client: MusicClient, call: str) -> None:
+    if call == "compose":
+        client.compose(compose_request("house 124", options=song_options(bars=1)))
+    else:
+        client.generate_midi("house 124")
+
+
 @pytest.mark.parametrize("call", ["generate_midi", "compose"])
 def test_calls_get_unavailable(lonely_gateway: str, call: str) -> None:
     with MusicClient(lonely_gateway, timeout=20) as client, pytest.raises(DgxMusicError) as caught:
-        if call == "compose":
-            client.compose(compose_request("house 124", options=song_options(bars=1)))
-        else:
-            client.generate_midi("house 124")
+        send(client, call)
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
     assert "text2midi" in caught.value.message

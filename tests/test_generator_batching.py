@@ -44,4 +44,5 @@ def test_each_job_gets_its_own_clips_back() -> None:
 def test_a_melody_is_given_for_each_prompt() -> None:
     assert job("a", 3).melodies is None
     melodies = job("m", 3, melody=True).melodies
-    assert melodies is not None and len(melodies) == 3
+    assert melodies is not None
+    assert len(melodies) == 3

@@ -22,7 +22,8 @@ REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 
 def load_model(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"{name}_model", REPOSITORY / name / "1" / "model.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,7 +54,8 @@ def test_a_request_error_is_answered_in_band_and_decodes_to_itself(raised: Field
     sent_code, message = error_of(backend.answer("fluidsynth", serve))
     decoded = decode_error(message)
     assert sent_code == code
-    assert type(decoded) is type(raised) and str(decoded) == str(raised)
+    assert type(decoded) is type(raised)
+    assert str(decoded) == str(raised)
 
 
 def test_a_bug_is_a_short_internal_error_with_the_traceback_in_the_log() -> None:
@@ -62,7 +64,8 @@ def test_a_bug_is_a_short_internal_error_with_the_traceback_in_the_log() -> None
 
     code, message = error_of(backend.answer("text2midi", serve))
     assert code == pb_utils.TritonError.INTERNAL
-    assert message.startswith("text2midi failed unexpectedly (KeyError") and "Traceback" not in message
+    assert message.startswith("text2midi failed unexpectedly (KeyError")
+    assert "Traceback" not in message
     assert decode_error(message) is None
     assert "Traceback" in pb_utils.Logger.lines[-1][1]
 
@@ -103,7 +106,8 @@ def test_text2midi_answers_each_request_of_a_batch_on_its_own() -> None:
     assert bytes(pb_utils.output(good, Text2Midi.MIDI.name).reshape(-1)[0]).startswith(b"MThd")
     assert json.loads(pb_utils.output(good, Text2Midi.METADATA.name).reshape(-1)[0])["bpm"] == 140
     key_error = decode_error(error_of(bad_key)[1])
-    assert isinstance(key_error, FieldError) and key_error.field == "key"
+    assert isinstance(key_error, FieldError)
+    assert key_error.field == "key"
     assert isinstance(decode_error(error_of(too_long)[1]), TooLarge)
     assert error_of(malformed)[0] == pb_utils.TritonError.INVALID_ARG
 

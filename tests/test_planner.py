@@ -36,7 +36,8 @@ def test_every_profile_renders_and_fits(tmp_path: Path, name: str) -> None:
         assert (group.count, group.kind, list(group.gpus)) == (model_plan.count, kind, model_plan.gpus)
         assert {r.name: r.count for r in group.rate_limiter.resources} == model_plan.rate_limiter
         assert (tmp_path / model / "1" / "model.py").is_file()
-    assert (tmp_path / "plan.json").is_file() and summary["profile"] == name
+    assert (tmp_path / "plan.json").is_file()
+    assert summary["profile"] == name
 
 
 def test_gpu_profiles_place_the_heavy_models_on_gpus() -> None:

@@ -58,7 +58,8 @@ def test_compose_chains_render_separate_and_transcribe(chained: tuple) -> None: 
     for name in separated:
         assert result.stems[name].shape == result.mix.shape
     fractions = [p.fraction for p in progress]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
     assert {pb.STAGE_SEPARATING, pb.STAGE_TRANSCRIBING} <= {p.stage for p in progress}
 
 
@@ -74,7 +75,8 @@ def test_transcriptions_match_the_composed_midi(chained: tuple) -> None:  # type
     result, _ = chained
     lead = onset_f1(result.midi, "Lead", result.transcriptions["Lead"])
     chords = onset_f1(result.midi, "Chords", result.transcriptions["Chords"])
-    assert lead >= 0.80 and chords >= 0.70, (lead, chords)
+    assert lead >= 0.80, (lead, chords)
+    assert chords >= 0.70, (lead, chords)
 
 
 def test_transcribe_a_file_at_another_rate(client: MusicClient, tmp_path: Path) -> None:
@@ -98,7 +100,8 @@ def test_separate_uploaded_audio(client: MusicClient) -> None:
     assert set(result.stems) == {"drums", "bass", "other", "vocals"}
     assert result.sample_rate == 44100
     for stem in result.stems.values():
-        assert stem.shape == (round(SECONDS * 44100), 2) and np.isfinite(stem).all()
+        assert stem.shape == (round(SECONDS * 44100), 2)
+        assert np.isfinite(stem).all()
     assert any(p.stage == pb.STAGE_SEPARATING for p in progress)
 
 
@@ -155,7 +158,8 @@ def test_bad_options_fail_before_the_upload_is_sent(
 
     with grpc.insecure_channel(stack.gateway_target) as channel, pytest.raises(grpc.RpcError) as caught:
         list(getattr(MusicServiceStub(channel), rpc)(upload(), timeout=60))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in str(caught.value.details())
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in str(caught.value.details())
     assert len(sent) < 10, f"{len(sent)} of 23 messages were sent before the options were refused"
 
 
@@ -194,7 +198,10 @@ def test_missing_weights_are_named(tmp_path: Path) -> None:
     assert states["text2midi"].state == pb.MODEL_STATE_UNAVAILABLE, "in the repository, not loaded"
     assert separating.value.code == generating.value.code == grpc.StatusCode.FAILED_PRECONDITION
     message = separating.value.message
-    assert "htdemucs_6s.yaml" in message and "dgx-music models pull htdemucs_6s" in message
+    assert "htdemucs_6s.yaml" in message
+    assert "dgx-music models pull htdemucs_6s" in message
     assert str(tmp_path / "weights") in message
     message = generating.value.message
-    assert "t5-base" in message and "encodec_32khz" in message and "dgx-music models pull musicgen-small" in message
+    assert "t5-base" in message
+    assert "encodec_32khz" in message
+    assert "dgx-music models pull musicgen-small" in message

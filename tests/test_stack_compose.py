@@ -43,8 +43,11 @@ def test_compose_returns_midi_mix_and_stems_that_agree(composed: Composed) -> No
     song = mido.MidiFile(file=io.BytesIO(result.midi))
     assert song.type == 1
     tempos = [m.tempo for t in song.tracks for m in t if m.type == "set_tempo"]
-    assert tempos and mido.tempo2bpm(tempos[0]) == pytest.approx(140, abs=0.01)
-    assert result.info.bpm == pytest.approx(140) and result.info.bars == 4 and result.info.key == "F minor"
+    assert tempos
+    assert mido.tempo2bpm(tempos[0]) == pytest.approx(140, abs=0.01)
+    assert result.info.bpm == pytest.approx(140)
+    assert result.info.bars == 4
+    assert result.info.key == "F minor"
 
     seconds = 4 * 4 * 60 / 140
     assert result.sample_rate == 44100
@@ -63,7 +66,8 @@ def test_compose_returns_midi_mix_and_stems_that_agree(composed: Composed) -> No
     np.testing.assert_allclose(sum(result.stems.values()), result.mix, atol=1e-5)
 
     fractions = [p.fraction for p in progress]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
     assert not result.summary.cache_hit
     assert {t.stage for t in result.summary.stage_timings} >= {pb.STAGE_COMPOSING, pb.STAGE_RENDERING}
 
@@ -86,7 +90,8 @@ def test_a_repeat_right_after_the_answer_is_a_cache_hit(client: MusicClient) -> 
     for seed in range(100, 105):
         request = compose_request("minimal techno 128", options=song_options(bars=1, seed=seed), stems=False)
         first, repeat = client.compose(request), client.compose(request)
-        assert not first.summary.cache_hit and repeat.summary.cache_hit
+        assert not first.summary.cache_hit
+        assert repeat.summary.cache_hit
 
 
 def test_same_seed_same_song_other_seed_other_song(client: MusicClient) -> None:
@@ -129,12 +134,14 @@ def test_render_stems_and_soundfont_choice(client: MusicClient) -> None:
     midi = client.generate_midi("dubstep drop wobble bass 140", song_options(bars=2)).midi
     fluid = client.render(pb.RenderRequest(midi=midi, stems=True, soundfont="FluidR3_GM"))
     tim = client.render(pb.RenderRequest(midi=midi, stems=True, soundfont="TimGM6mb"))
-    assert set(fluid.stems) == set(tim.stems) and fluid.stems
+    assert set(fluid.stems) == set(tim.stems)
+    assert fluid.stems
     assert fluid.mix.shape == tim.mix.shape
     assert not np.allclose(fluid.mix, tim.mix), "another SoundFont sounds different"
     # Without stems the model renders tracks in shared synths: the same song, within FluidSynth's voice interplay.
     mix_only = client.render(pb.RenderRequest(midi=midi, soundfont="FluidR3_GM"))
-    assert not mix_only.stems and mix_only.mix.shape == fluid.mix.shape
+    assert not mix_only.stems
+    assert mix_only.mix.shape == fluid.mix.shape
     assert np.sqrt(np.mean((mix_only.mix - fluid.mix) ** 2)) < 0.02 * np.sqrt(np.mean(fluid.mix**2))
 
 
@@ -144,7 +151,8 @@ async def test_async_client_composes(stack: Stack) -> None:
         result = await music.compose(
             compose_request("house 125 with 909 drums", options=song_options(bars=2), stems=False)
         )
-    assert result.info.genre == "house" and not result.stems
+    assert result.info.genre == "house"
+    assert not result.stems
     assert result.mix.shape == (round(2 * 4 * 60 / 125 * 44100), 2)
 
 
@@ -163,13 +171,15 @@ async def test_async_client_separates_generates_and_lists_models(stack: Stack) -
         models = {model.name for model in await music.list_models()}
     assert set(stems.stems) == {"drums", "bass", "other", "vocals"}
     assert all(stem.shape == audio.shape for stem in stems.stems.values())
-    assert clip.stems["0"].shape == (32000, 1) and {"demucs", "musicgen"} <= models
+    assert clip.stems["0"].shape == (32000, 1)
+    assert {"demucs", "musicgen"} <= models
 
 
 def test_compose_is_tracked_as_a_job_in_redis(stack: Stack, client: MusicClient) -> None:
     result = client.compose(compose_request("ambient pad, 70 bpm", options=song_options(bars=1), bypass_cache=True))
     job = redis.Redis(port=stack.settings.redis_port).hgetall(JobStore.key(result.summary.request_id))
-    assert job[b"state"] == b"done" and job[b"rpc"] == b"Compose"
+    assert job[b"state"] == b"done"
+    assert job[b"rpc"] == b"Compose"
     assert float(job[b"seconds"]) > 0
 
 

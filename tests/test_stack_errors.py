@@ -105,7 +105,8 @@ def test_bad_render_requests(client: MusicClient, case: str) -> None:
 def test_generate_midi_names_the_field(client: MusicClient) -> None:
     with pytest.raises(DgxMusicError) as caught:
         client.generate_midi("", None)
-    assert caught.value.code == INVALID and caught.value.violations[0].field == "prompt"
+    assert caught.value.code == INVALID
+    assert caught.value.violations[0].field == "prompt"
 
 
 def test_one_millisecond_deadline(stack: Stack, client: MusicClient) -> None:

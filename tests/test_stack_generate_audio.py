@@ -24,16 +24,21 @@ def test_generate_audio_with_progress(client: MusicClient) -> None:
         on_progress=progress.append,
     )
     clip = result.stems["0"]
-    assert result.sample_rate == 32000 and clip.shape[0] == 4 * 32000 and np.isfinite(clip).all()
+    assert result.sample_rate == 32000
+    assert clip.shape[0] == 4 * 32000
+    assert np.isfinite(clip).all()
     generating = [p for p in progress if p.stage == pb.STAGE_GENERATING]
-    assert generating and generating[-1].done == generating[-1].total > 0
+    assert generating
+    assert generating[-1].done == generating[-1].total > 0
     assert [p.done for p in generating] == sorted(p.done for p in generating)
     fractions = [p.fraction for p in progress]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
     again = client.generate_audio(
         pb.GenerateAudioRequest(prompt="heavy 808 bass drop trap beat 140 BPM", seconds=4, seed=1)
     )
-    assert again.summary.cache_hit and np.array_equal(again.stems["0"], clip)
+    assert again.summary.cache_hit
+    assert np.array_equal(again.stems["0"], clip)
 
 
 def test_long_form_past_the_window(client: MusicClient) -> None:
@@ -43,7 +48,8 @@ def test_long_form_past_the_window(client: MusicClient) -> None:
 
 def test_several_prompts_and_concurrent_requests_are_batched(stack: Stack, client: MusicClient) -> None:
     two = client.generate_audio(pb.GenerateAudioRequest(prompt="house groove", more_prompts=["lofi keys"], seconds=2))
-    assert set(two.stems) == {"0", "1"} and not np.array_equal(two.stems["0"], two.stems["1"])
+    assert set(two.stems) == {"0", "1"}
+    assert not np.array_equal(two.stems["0"], two.stems["1"])
 
     before = settled_counts(stack, "musicgen")
     threads = [
@@ -56,7 +62,8 @@ def test_several_prompts_and_concurrent_requests_are_batched(stack: Stack, clien
         thread.join()
     after = settled_counts(stack, "musicgen")
     inferences, executions = (later - earlier for later, earlier in zip(after, before, strict=True))
-    assert inferences == 3 and executions < inferences
+    assert inferences == 3
+    assert executions < inferences
 
 
 def test_cancelled_generation_frees_the_model(stack: Stack, client: MusicClient) -> None:
@@ -69,7 +76,8 @@ def test_cancelled_generation_frees_the_model(stack: Stack, client: MusicClient)
                 break
         # The model is busy: the list does not wait for it, and says so.
         models = {model.name: model for model in client.list_models()}
-        assert models["musicgen"].state == pb.MODEL_STATE_READY and models["musicgen"].message.startswith("busy")
+        assert models["musicgen"].state == pb.MODEL_STATE_READY
+        assert models["musicgen"].message.startswith("busy")
         call.cancel()
     result = client.generate_audio(pb.GenerateAudioRequest(prompt="short one", seconds=1, seed=6))
     assert result.stems["0"].shape[0] == 32000
@@ -95,7 +103,8 @@ def test_a_melody_from_audio_or_midi_changes_the_clip(client: MusicClient) -> No
 
     plain, from_audio, from_midi = clip(), clip(melody_audio=wav.getvalue()), clip(melody_midi=song.midi)
     assert plain.shape == from_audio.shape == from_midi.shape == (2 * 32000, 1)
-    assert not np.array_equal(plain, from_audio) and not np.array_equal(plain, from_midi)
+    assert not np.array_equal(plain, from_audio)
+    assert not np.array_equal(plain, from_midi)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ def test_variations_use_consecutive_seeds(client: MusicClient) -> None:
     songs = client.generate_songs(request)
     assert [s.info.seed for s in songs] == [10, 11, 12]
     assert len({s.midi for s in songs}) == 3
-    assert {s.info.genre for s in songs} == {"drill"} and {s.info.key for s in songs} == {"G minor"}
+    assert {s.info.genre for s in songs} == {"drill"}
+    assert {s.info.key for s in songs} == {"G minor"}
 
 
 def test_several_prompts_come_back_in_order(client: MusicClient) -> None:

@@ -41,10 +41,13 @@ def test_buf_curl_generate_midi_with_json(stack: Stack) -> None:
         {"prompt": "house 124 with 909 drums, A minor", "options": {"bars": 4}},
     )
     songs = reply["songs"]
-    assert isinstance(songs, list) and len(songs) == 1
+    assert isinstance(songs, list)
+    assert len(songs) == 1
     midi = songs[0]
     assert base64.b64decode(midi["midi"]).startswith(b"MThd")
-    assert midi["info"]["bpm"] == 124 and midi["info"]["bars"] == 4 and midi["info"]["key"] == "A minor"
+    assert midi["info"]["bpm"] == 124
+    assert midi["info"]["bars"] == 4
+    assert midi["info"]["key"] == "A minor"
 
 
 def test_health_over_grpc_and_metrics(stack: Stack) -> None:
@@ -55,4 +58,5 @@ def test_health_over_grpc_and_metrics(stack: Stack) -> None:
     url = f"http://127.0.0.1:{stack.settings.metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         text = response.read().decode()
-    assert "dgxmusic_requests_total" in text and "dgxmusic_stage_seconds" in text
+    assert "dgxmusic_requests_total" in text
+    assert "dgxmusic_stage_seconds" in text
