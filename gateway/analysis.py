@@ -14,6 +14,7 @@ from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import request_errors
+from gateway.progress import WHOLE, Span
 from gateway.scope import RequestScope
 from gateway.triton import Models, Separated
 
@@ -23,11 +24,6 @@ def resample(samples: FloatAudio, from_rate: int, to_rate: int) -> FloatAudio:
     if from_rate == to_rate:
         return samples
     return np.asarray(soxr.resample(samples, from_rate, to_rate), dtype=np.float32)
-
-
-def _progress(stage: "pb.Stage", span: tuple[float, float], done: float, message: str) -> pb.Progress:
-    start, end = span
-    return pb.Progress(stage=stage, fraction=start + (end - start) * done, message=message)
 
 
 # Requests of one transcription sent side by side: the embedded basic_pitch model runs two one-thread instances, and
@@ -52,7 +48,7 @@ async def transcribe(
     *,
     max_seconds: float,
     stem_name: str = "",
-    span: tuple[float, float] = (0.0, 1.0),
+    span: Span = WHOLE,
 ) -> AsyncIterator[pb.Progress | pb.Transcription]:
     """The transcription pipeline with Triton's basic_pitch as its model: Progress as each request of windows comes
     back (up to 90% of `span`), then the transcription."""
@@ -70,7 +66,8 @@ async def transcribe(
         try:
             for done, finished in enumerate(asyncio.as_completed(tasks), start=1):
                 await finished
-                yield _progress(pb.STAGE_TRANSCRIBING, span, 0.9 * done / len(tasks), f"transcribing {label}")
+                fraction = span.at(0.9 * done / len(tasks))
+                yield pb.Progress(stage=pb.STAGE_TRANSCRIBING, fraction=fraction, message=f"transcribing {label}")
         finally:
             for task in tasks:
                 task.cancel()
@@ -103,7 +100,7 @@ async def separate(
     sample_rate: int,
     scope: RequestScope,
     *,
-    span: tuple[float, float] = (0.0, 1.0),
+    span: Span = WHOLE,
 ) -> AsyncIterator[pb.Progress | Separated]:
     with scope.stage(pb.STAGE_SEPARATING):
         stream = models.separate(samples, sample_rate, deadline=scope.time_left(), request_id=scope.request_id)
@@ -111,4 +108,4 @@ async def separate(
             if isinstance(event, Separated):
                 yield event
             else:
-                yield _progress(pb.STAGE_SEPARATING, span, event, "separating")
+                yield pb.Progress(stage=pb.STAGE_SEPARATING, fraction=span.at(event), message="separating")

@@ -137,3 +137,29 @@ class JobStore:
                 await pipe.execute()
         except _REDIS_FAILURES as exc:
             self.guard.failed("job_store_unavailable", exc)
+
+
+class CachedResults:
+    """The results in the cache, and those still being written there: a repeat that arrives while its result is
+    being written waits for that write, and is a cache hit."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+        self._writing: dict[str, asyncio.Task[None]] = {}  # cache writes in flight, by key
+
+    async def find(self, key: str) -> list[bytes] | None:
+        """The events of the cached result, if there is one."""
+        if (writing := self._writing.get(key)) is not None:
+            await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
+        return await self.cache.get(key)
+
+    def remember(self, key: str, recording: Recording) -> None:
+        """Caches in the background so the client's summary is not held up by the write."""
+        task = asyncio.create_task(self.cache.put(key, recording))
+        self._writing[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._writing.get(key) is done:  # a later write of the same key may have replaced it
+                del self._writing[key]
+
+        task.add_done_callback(forget)

@@ -20,13 +20,13 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis, validation
-from gateway.cache import JobStore, Recording, ResultCache, cache_key
+from gateway.cache import CachedResults, JobStore, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info
-from gateway.streaming import A, CachedResults, R, ResponseStream, T
+from gateway.streaming import A, R, ResponseStream, T
 from gateway.triton import Generated, ModelEntry, Models, Rendered, TokenProgress, WeightsCheck
 from gateway.uploads import receive_audio
 
@@ -74,7 +74,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         call = validation.compose(request, self.settings)
         key = _compose_key(call, self.settings.musicgen_model)
         out = self._responses(pb.ComposeResponse, scope, cached=True)
-        if not request.bypass_cache and (cached := await self.results.find(key, scope)) is not None:
+        if (cached := await self._cached(key, request.bypass_cache, scope)) is not None:
             for event in out.replay(cached):
                 yield event
             return
@@ -104,7 +104,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         call = validation.render(request, self.settings)
         key = _render_key(call)
         out = self._responses(pb.RenderResponse, scope, cached=True)
-        if not request.bypass_cache and (cached := await self.results.find(key, scope)) is not None:
+        if (cached := await self._cached(key, request.bypass_cache, scope)) is not None:
             for event in out.replay(cached):
                 yield event
             return
@@ -165,7 +165,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         # Unseeded generation draws a fresh seed: nothing to cache.
         key = _generation_key(generation, call.audio_format, self.settings.musicgen_model) if call.seeded else None
         out = self._responses(pb.GenerateAudioResponse, scope, cached=key is not None)
-        if key is not None and not request.bypass_cache and (cached := await self.results.find(key, scope)) is not None:
+        if (cached := await self._cached(key, request.bypass_cache, scope)) is not None:
             for event in out.replay(cached):
                 yield event
             return
@@ -350,6 +350,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         return None
 
     # -- the call around the stages ----------------------------------------------------------------------------
+
+    async def _cached(self, key: str | None, bypass: bool, scope: RequestScope) -> list[bytes] | None:
+        """The events of the call's cached result; None when there is none, or it is not to be looked up."""
+        if key is None or bypass:
+            return None
+        with scope.stage(pb.STAGE_CACHE):
+            return await self.results.find(key)
 
     def _responses(self, response: type[R], scope: RequestScope, *, cached: bool) -> ResponseStream[R]:
         """The writer of a call's responses; recording its result when the result is `cached`."""

@@ -1,6 +1,6 @@
 """How a streaming RPC answers: ResponseStream writes its response messages (progress within a span of the job, audio
 streams, the transcriptions, the summary), records those that make up the result for the cache, and replays a cached
-result; CachedResults finds results in the cache and writes them there."""
+result."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +12,7 @@ from dgxmusic import audio
 from dgxmusic.audio import FloatAudio, ResolvedFormat
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
-from gateway.cache import Recording, ResultCache
+from gateway.cache import Recording
 from gateway.progress import Span
 from gateway.scope import RequestScope
 
@@ -126,30 +126,3 @@ class ResponseStream(Generic[R]):
             yield event
         yield self.progress(pb.STAGE_CACHE, 1.0, "done")
         yield self.summary()
-
-
-class CachedResults:
-    """The results in the cache, and those still being written there: a repeat that arrives while its result is
-    being written waits for that write, and is a cache hit."""
-
-    def __init__(self, cache: ResultCache) -> None:
-        self.cache = cache
-        self._writing: dict[str, asyncio.Task[None]] = {}  # cache writes in flight, by key
-
-    async def find(self, key: str, scope: RequestScope) -> list[bytes] | None:
-        """The events of the cached result, if there is one."""
-        with scope.stage(pb.STAGE_CACHE):
-            if (writing := self._writing.get(key)) is not None:
-                await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
-            return await self.cache.get(key)
-
-    def remember(self, key: str, recording: Recording) -> None:
-        """Caches in the background so the client's summary is not held up by the write."""
-        task = asyncio.create_task(self.cache.put(key, recording))
-        self._writing[key] = task
-
-        def forget(done: asyncio.Task[None]) -> None:
-            if self._writing.get(key) is done:  # a later write of the same key may have replaced it
-                del self._writing[key]
-
-        task.add_done_callback(forget)
