@@ -52,13 +52,6 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port the kernel just handed out, for tests and side-by-side stacks."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 _PORT_SETTINGS = (
     "grpc_port",
     "metrics_port",
@@ -69,9 +62,19 @@ _PORT_SETTINGS = (
 )
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different ports the kernel just handed out, for tests and side-by-side stacks (held open together:
+    one at a time, the kernel may hand the same port out twice)."""
+    with contextlib.ExitStack() as held:
+        probes = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def settings_on_free_ports(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a stack of its own (tests, benchmarks): every port one the kernel just handed out."""
-    ports: dict[str, Any] = {name: free_port() for name in _PORT_SETTINGS}
+    ports: dict[str, Any] = dict(zip(_PORT_SETTINGS, free_ports(len(_PORT_SETTINGS)), strict=True))
     return Settings(data_dir=data_dir, **{**ports, **overrides})
 
 

@@ -11,18 +11,18 @@ import pytest
 
 from clients.client import MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
-from deploy.launcher import free_port
+from deploy.launcher import free_ports
 
 
 @pytest.fixture(scope="module")
 def lonely_gateway() -> Iterator[str]:
-    port = free_port()
+    port, triton_port, redis_port = free_ports(3)
     env = {
         **os.environ,
         "DGXMUSIC_GRPC_PORT": str(port),
         "DGXMUSIC_METRICS_PORT": "0",
-        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{free_port()}",
-        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{triton_port}",
+        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
     }
     gateway = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stderr=subprocess.DEVNULL)
     target = f"127.0.0.1:{port}"
