@@ -2,6 +2,7 @@
 until each is ready, and stops all three cleanly (no process and no /dev/shm file left behind)."""
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 import grpc
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy import triton
+from deploy.keys import with_keys, write_private
 from deploy.settings import Settings
 
 
@@ -34,6 +37,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     env: dict[str, str] = {}
     for name, value in settings.model_dump(mode="json").items():
         setting = getattr(settings, name)
+        if setting is None:  # unset stays unset (a key the child is not given)
+            continue
         if hasattr(setting, "get_secret_value"):
             value = setting.get_secret_value()
         elif isinstance(setting, Path):  # children may run in another working directory
@@ -98,9 +103,9 @@ def exit_status(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
-def _model_failure(http: str, model: str) -> str | None:
+def _model_failure(http: str, model: str, headers: dict[str, str]) -> str | None:
     """Why Triton could not load `model` (its repository index says UNAVAILABLE), or None."""
-    request = urllib.request.Request(f"{http}/v2/repository/index", data=b"{}", method="POST")
+    request = urllib.request.Request(f"{http}/v2/repository/index", data=b"{}", headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=1) as response:
             index = json.loads(response.read())
@@ -120,12 +125,22 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _redis_ping(port: int) -> bool:
+def redis_config(settings: Settings) -> str:
+    """redis-server's private config: the gateway's password, and only the commands the gateway uses (no CONFIG,
+    FLUSHALL, KEYS, DEBUG...: ACL category @dangerous) on the gateway's keys."""
+    rules = "~dgxmusic:* resetchannels -@all +@read +@write +@connection +@transaction +select -@dangerous"
+    if settings.redis_password is None:
+        return f"user default on nopass {rules}\n"
+    digest = hashlib.sha256(settings.redis_password.get_secret_value().encode()).hexdigest()
+    return f"user default on #{digest} {rules}\n"
+
+
+def _redis_ping(settings: Settings) -> bool:
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
+        with redis.Redis(port=settings.redis_port, password=password, socket_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
         return False
 
 
@@ -174,8 +189,11 @@ class Stack:
     def start(self) -> None:
         self._preflight()
         try:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            (self.data_dir / "redis").mkdir(exist_ok=True)
+            # The stack's keys, logs and Redis data are its owner's alone.
+            for private in (self.data_dir, self.log_dir, self.data_dir / "redis"):
+                private.mkdir(mode=0o700, parents=True, exist_ok=True)
+                private.chmod(0o700)  # a folder an older version left open to others
+            self.settings = with_keys(self.settings)
         except OSError as exc:
             raise LaunchError(
                 f"data directory {self.data_dir} is not usable ({exc}): set --data-dir or DGXMUSIC_DATA_DIR"
@@ -219,7 +237,9 @@ class Stack:
             raise LaunchError(f"model repository {s.model_repository} has no model {', '.join(map(repr, missing))}")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> _Child:
-        log = (self.log_dir / f"{name}.log").open("ab")
+        path = self.log_dir / f"{name}.log"
+        log = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        path.chmod(0o600)  # a log an older version left readable by others
         process = subprocess.Popen(
             argv,
             env=env,
@@ -234,17 +254,17 @@ class Stack:
 
     def _start_redis(self) -> None:
         redis_dir = self.data_dir / "redis"
-        redis_dir.mkdir(parents=True, exist_ok=True)
+        # The password stays off the command line (which any local user can read): it is in a private config file.
+        config = redis_dir / "redis.conf"
+        write_private(config, redis_config(self.settings))
         argv = [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
+            "redis-server", str(config), "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
             "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
             "--maxmemory", self.settings.redis_maxmemory, "--maxmemory-policy", "allkeys-lru",
             "--daemonize", "no",
         ]  # fmt: skip
         child = self._spawn("redis", argv, dict(os.environ))
-        _wait_until(
-            lambda: _redis_ping(self.settings.redis_port), "redis-server", 20, self._exited(child), self._log(child)
-        )
+        _wait_until(lambda: _redis_ping(self.settings), "redis-server", 20, self._exited(child), self._log(child))
 
     def _start_triton(self) -> None:
         try:
@@ -260,7 +280,7 @@ class Stack:
         _wait_until(lambda: _http_ok(f"{http}/v2/health/live"), "tritonserver", timeout, exited, log)
         for model in self.settings.models:
             ready = lambda m=model: _http_ok(f"{http}/v2/models/{m}/ready")  # noqa: E731
-            failed = lambda m=model: exited() or _model_failure(http, m)  # noqa: E731
+            failed = lambda m=model: exited() or _model_failure(http, m, triton.http_key_headers(self.settings))  # noqa: E731
             _wait_until(ready, f"model {model}", timeout, failed, log)
 
     def _start_gateway(self) -> None:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         1.0, gt=0, description="longest wait on Redis; after a failure Redis is skipped for redis_retry_seconds"
     )
     redis_retry_seconds: float = Field(5.0, ge=0)
+    # The stack's own keys (deploy.keys): Triton's repository and control APIs answer only requests carrying
+    # triton_api_key, Redis requires redis_password, and cached results are signed with cache_signing_key. Unset,
+    # `dgx-music serve` generates them at first start and keeps them in data_dir/keys.json (readable by its owner only).
+    triton_api_key: SecretStr | None = None
+    redis_password: SecretStr | None = None
+    cache_signing_key: SecretStr | None = None
     health_poll_seconds: float = Field(2.0, gt=0)
 
     # Results and limits

@@ -60,6 +60,33 @@ def shm_prefix(grpc_port: int) -> str:
     return f"dgxmusic_{grpc_port}_"
 
 
+# The request header that carries the stack's Triton key (Settings.triton_api_key).
+API_KEY_HEADER = "dgxmusic-triton-key"
+# Triton's APIs that only the stack may use: loading and unloading models (which runs the code it is given), and
+# registering shared memory, logging and tracing (which read and write files as Triton's user). Health, metadata,
+# statistics and inference stay open to local clients.
+RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
+
+
+def http_key_headers(settings: Settings) -> dict[str, str]:
+    """The headers an HTTP request to one of Triton's restricted APIs carries."""
+    key = settings.triton_api_key
+    return {} if key is None else {API_KEY_HEADER: key.get_secret_value()}
+
+
+def grpc_key_headers(settings: Settings) -> dict[str, str]:
+    """The metadata a gRPC call to one of Triton's restricted protocols carries: Triton expects the header under
+    its own prefix there."""
+    return {f"triton-grpc-protocol-{name}": value for name, value in http_key_headers(settings).items()}
+
+
+def _restrictions(settings: Settings) -> list[str]:
+    if settings.triton_api_key is None:
+        return []
+    restriction = f"{RESTRICTED_APIS}:{API_KEY_HEADER}={settings.triton_api_key.get_secret_value()}"
+    return [f"--grpc-restricted-protocol={restriction}", f"--http-restricted-api={restriction}"]
+
+
 def command(install: TritonInstall, settings: Settings) -> list[str]:
     return [
         str(install.binary),
@@ -85,6 +112,7 @@ def command(install: TritonInstall, settings: Settings) -> list[str]:
         # A model whose stub was killed never finishes unloading; do not hold a shutdown for it.
         "--exit-timeout-secs=5",
         "--log-verbose=0",
+        *_restrictions(settings),
     ]
 
 

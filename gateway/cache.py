@@ -3,6 +3,7 @@ here, never a dependency of correctness: when it is down the gateway logs it and
 
 import asyncio
 import hashlib
+import hmac
 import json
 import time
 from typing import Any, cast
@@ -17,7 +18,7 @@ from gateway import metrics
 log = structlog.get_logger(__name__)
 
 # Bump when the cached representation changes, so old entries are never misread.
-CACHE_SCHEMA = "v1"
+CACHE_SCHEMA = "v2"  # v2: the first element of an entry is its signature
 
 
 def cache_key(kind: str, normalised: dict[str, Any]) -> str:
@@ -68,11 +69,25 @@ class Recording:
         self.events.append(event)
 
 
+def sign(signing_key: bytes, key: str, events: list[bytes]) -> bytes:
+    """An entry's signature: HMAC-SHA256 over its cache key and each event (length-prefixed, so that events cannot
+    be moved across their boundaries)."""
+    mac = hmac.new(signing_key, key.encode(), hashlib.sha256)
+    for event in events:
+        mac.update(len(event).to_bytes(8, "big"))
+        mac.update(event)
+    return mac.digest()
+
+
 class ResultCache:
-    def __init__(self, client: "aioredis.Redis", ttl_seconds: int, guard: RedisGuard) -> None:
+    """Finished results in Redis: each entry is a list of its signature, then its events. An entry whose signature
+    does not match (written by anyone without the stack's signing key, or under another key) is never served."""
+
+    def __init__(self, client: "aioredis.Redis", ttl_seconds: int, guard: RedisGuard, signing_key: bytes) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.guard = guard
+        self.signing_key = signing_key
 
     @property
     def enabled(self) -> bool:
@@ -90,8 +105,16 @@ class ResultCache:
             metrics.CACHE.labels("error").inc()
             self.guard.failed("cache_unavailable", exc)
             return None
-        metrics.CACHE.labels("hit" if events else "miss").inc()
-        return events or None
+        if not events:
+            metrics.CACHE.labels("miss").inc()
+            return None
+        signature, *result = events
+        if not hmac.compare_digest(signature, await asyncio.to_thread(sign, self.signing_key, key, result)):
+            log.warning("cache_entry_not_signed_by_us", key=key)
+            metrics.CACHE.labels("rejected").inc()
+            return None
+        metrics.CACHE.labels("hit").inc()
+        return result
 
     async def put(self, key: str, recording: Recording) -> None:
         """Writes under a temporary key and renames, so a reader never sees half an entry."""
@@ -100,8 +123,8 @@ class ResultCache:
         if recording.overflowed:
             log.info("cache_entry_too_large", bytes=recording.size, limit=recording.max_bytes)
             return
-        # Serialising tens of MB of events takes a while: off the event loop.
-        events = await asyncio.to_thread(lambda: [event.SerializeToString() for event in recording.events])
+        # Serialising and signing tens of MB of events takes a while: off the event loop.
+        events = await asyncio.to_thread(self._signed, key, recording)
         staging = f"{key}:staging:{time.monotonic_ns()}"
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -111,6 +134,10 @@ class ResultCache:
                 await pipe.execute()
         except _REDIS_FAILURES as exc:
             self.guard.failed("cache_write_failed", exc)
+
+    def _signed(self, key: str, recording: Recording) -> list[bytes]:
+        events = [event.SerializeToString() for event in recording.events]
+        return [sign(self.signing_key, key, events), *events]
 
 
 class JobStore:

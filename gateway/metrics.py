@@ -16,4 +16,8 @@ STAGE_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 IN_FLIGHT = Gauge("dgxmusic_requests_in_flight", "RPCs being served, by method", ["method"])
-CACHE = Counter("dgxmusic_cache_lookups_total", "Result cache lookups, by result (hit, miss, error)", ["result"])
+CACHE = Counter(
+    "dgxmusic_cache_lookups_total",
+    "Result cache lookups, by result (hit, miss, error, rejected: an entry not signed by this stack)",
+    ["result"],
+)

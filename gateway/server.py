@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from deploy import triton
 from deploy.settings import Settings
 from dgxmusic.v1 import music_service_pb2, music_service_pb2_grpc
 from gateway import logs
@@ -40,10 +42,15 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
     """MusicService on `models`, with its cache and jobs on `redis`, health (NOT_SERVING until watch_models says
     otherwise) and reflection, in one server; serve() gives it Triton and Redis, the tests their fakes."""
     guard = RedisGuard(settings.redis_retry_seconds)
+    if settings.cache_signing_key is None:  # `dgx-music serve` always sets one; a gateway run alone may not
+        log.warning("cache_signing_key_unset", effect="results cached by earlier gateways are not served")
+        signing_key = secrets.token_bytes(32)
+    else:
+        signing_key = settings.cache_signing_key.get_secret_value().encode()
     service = MusicService(
         settings,
         models,
-        ResultCache(redis, settings.cache_ttl_seconds, guard),
+        ResultCache(redis, settings.cache_ttl_seconds, guard, signing_key),
         JobStore(redis, settings.job_ttl_seconds, guard),
     )
     # MusicService admits its own calls (scope.Admission); this cap only guards the process, with room left for
@@ -74,9 +81,10 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
 async def serve(settings: Settings) -> None:
     logs.configure(settings)
     log.info("settings", **settings.masked())
-    models = TritonModels(settings.triton_url)
+    models = TritonModels(settings.triton_url, triton.grpc_key_headers(settings))
     redis = aioredis.Redis.from_url(
         settings.redis_url.get_secret_value(),
+        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
     )

@@ -170,8 +170,10 @@ class _Deadline:
 
 
 class TritonModels:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, restricted_headers: dict[str, str] | None = None) -> None:
+        """`restricted_headers` carry the stack's key to Triton's restricted APIs (deploy.triton.grpc_key_headers)."""
         self.client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
+        self.restricted_headers = restricted_headers or {}
         self._last_weights_problem: dict[str, str | None] = {}
         # Per model: one reload at a time, and how many have completed (a request that began before the latest
         # completed one retries instead of reloading again).
@@ -244,8 +246,9 @@ class TritonModels:
                     return
                 log.warning("reloading_model", model=model, reason=reason)
                 # load_model() of a model Triton believes loaded is a no-op: unload it first.
-                await self.client.unload_model(model, client_timeout=clock.left())
-                await self.client.load_model(model, client_timeout=clock.left())
+                headers = self.restricted_headers
+                await self.client.unload_model(model, headers=headers, client_timeout=clock.left())
+                await self.client.load_model(model, headers=headers, client_timeout=clock.left())
                 self._reloads[model] = generation + 1
         except TimeoutError as exc:
             raise deadline_exceeded(model) from exc
@@ -390,7 +393,7 @@ class TritonModels:
     async def repository(self) -> list[ModelEntry]:
         """Every model in Triton's repository with its state (loaded or not)."""
         with triton_errors("repository"):
-            index = await self.client.get_model_repository_index(as_json=True)
+            index = await self.client.get_model_repository_index(headers=self.restricted_headers, as_json=True)
         return [
             ModelEntry(m["name"], m.get("version", ""), m.get("state", "UNAVAILABLE"), m.get("reason", ""))
             for m in index.get("models", [])

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from clients.client import MusicClient
 from deploy.launcher import Stack, settings_on_free_ports
@@ -39,6 +40,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     with Stack(settings) as running:
         yield running
+
+
+def stack_redis(stack: Stack) -> redis.Redis:
+    """The stack's Redis, as the gateway reaches it (with the stack's password)."""
+    assert stack.settings.redis_password is not None
+    return redis.Redis(port=stack.settings.redis_port, password=stack.settings.redis_password.get_secret_value())
 
 
 @pytest.fixture(scope="session")

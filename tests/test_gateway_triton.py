@@ -14,6 +14,7 @@ from test_stack_errors import long_song
 from tritonclient.utils import InferenceServerException
 
 import composer
+from deploy import triton
 from deploy.launcher import Stack
 from dgxmusic.models import FLUIDSYNTH, TEXT2MIDI
 from gateway.errors import QUEUE_TIMEOUT_MESSAGE, ApiError
@@ -75,7 +76,7 @@ async def test_a_queued_request_past_its_deadline_is_deadline_exceeded(stack: St
 
 
 async def test_requests_that_find_a_dead_stub_share_one_reload(stack: Stack) -> None:
-    models = TritonModels(triton_url(stack))
+    models = TritonModels(triton_url(stack), triton.grpc_key_headers(stack.settings))
     try:
         pids = model_stubs(stack.settings.triton_grpc_port)[TEXT2MIDI]
         for pid in pids:

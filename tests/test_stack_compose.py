@@ -12,9 +12,9 @@ import grpc
 import mido
 import numpy as np
 import pytest
-import redis
 
 from clients.client import AsyncMusicClient, ComposeResult, MusicClient, compose_request, song_options
+from conftest import stack_redis
 from deploy.launcher import Stack
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -177,7 +177,7 @@ async def test_async_client_separates_generates_and_lists_models(stack: Stack) -
 
 def test_compose_is_tracked_as_a_job_in_redis(stack: Stack, client: MusicClient) -> None:
     result = client.compose(compose_request("ambient pad, 70 bpm", options=song_options(bars=1), bypass_cache=True))
-    job = redis.Redis(port=stack.settings.redis_port).hgetall(JobStore.key(result.summary.request_id))
+    job = stack_redis(stack).hgetall(JobStore.key(result.summary.request_id))
     assert job[b"state"] == b"done"
     assert job[b"rpc"] == b"Compose"
     assert float(job[b"seconds"]) > 0
@@ -208,7 +208,7 @@ def test_a_call_that_went_away_is_logged_and_tracked_as_cancelled(stack: Stack) 
         )
         next(event for event in call if event.WhichOneof("event") == "audio_chunk")
         call.cancel()
-    jobs = redis.Redis(port=stack.settings.redis_port)
+    jobs = stack_redis(stack)
     log = stack.log_dir / "gateway.log"
 
     def finished() -> list[dict[str, Any]]:
