@@ -7,6 +7,7 @@ from composer.errors import InvalidSongRequest, SongRequestTooLarge
 from composer.score import METERS
 
 MAX_PROMPT_CHARS = 2000
+MAX_KEY_CHARS = 40  # "E flat harmonic minor" is 21
 MIN_BPM = 40
 MAX_BPM = 300
 MAX_BARS = 512
@@ -29,18 +30,11 @@ class SongRequest:
 
 def check_fields(request: SongRequest) -> None:
     """Field checks that need no prompt parsing; `validate` adds those that do."""
-    if not isinstance(request.prompt, str):
-        raise InvalidSongRequest("prompt", "the prompt must be text")
-    if len(request.prompt) > MAX_PROMPT_CHARS:
-        raise SongRequestTooLarge(
-            "prompt", f"the prompt has {len(request.prompt)} characters, more than {MAX_PROMPT_CHARS}"
-        )
-    if not request.prompt.strip():
-        raise InvalidSongRequest("prompt", "the prompt is empty; describe the music you want")
+    _check_prompt(request.prompt)
     if request.bpm is not None:
         check_bpm("bpm", request.bpm)
-    if request.key is not None and not isinstance(request.key, str):
-        raise InvalidSongRequest("key", "the key must be text such as 'F minor' or 'Bb major'")
+    if request.key is not None:
+        _check_key(request.key)
     if request.bars is not None and request.seconds is not None:
         raise InvalidSongRequest("bars", "give bars or seconds, not both")
     if request.bars is not None:
@@ -53,6 +47,23 @@ def check_fields(request: SongRequest) -> None:
         raise InvalidSongRequest("seed", "the seed must be a whole number")
     if not 0 <= request.seed <= MAX_SEED:
         raise InvalidSongRequest("seed", f"the seed must be between 0 and {MAX_SEED}, not {request.seed}")
+
+
+def _check_prompt(prompt: object) -> None:
+    if not isinstance(prompt, str):
+        raise InvalidSongRequest("prompt", "the prompt must be text")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise SongRequestTooLarge("prompt", f"the prompt has {len(prompt)} characters, more than {MAX_PROMPT_CHARS}")
+    if not prompt.strip():
+        raise InvalidSongRequest("prompt", "the prompt is empty; describe the music you want")
+
+
+def _check_key(key: object) -> None:
+    """What a key name must be before it is read (composer.theory reads it)."""
+    if not isinstance(key, str):
+        raise InvalidSongRequest("key", "the key must be text such as 'F minor' or 'Bb major'")
+    if len(key) > MAX_KEY_CHARS:
+        raise InvalidSongRequest("key", f"a key is at most {MAX_KEY_CHARS} characters, such as 'F minor' or 'Bb major'")
 
 
 def _finite(field: str, value: object, what: str) -> float:

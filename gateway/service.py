@@ -126,6 +126,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 requests,
                 pb.TranscriptionOptions(),
                 max_bytes=self.settings.max_upload_bytes,
+                idle_seconds=self.settings.upload_idle_seconds,
                 check_options=validation.transcription_params,
             )
         out = self._responses(pb.TranscribeResponse, scope, cached=False)
@@ -147,6 +148,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 requests,
                 pb.SeparationOptions(),
                 max_bytes=self.settings.max_upload_bytes,
+                idle_seconds=self.settings.upload_idle_seconds,
                 check_options=lambda options: validation.separation_format(options, self.settings),
             )
         validation.check_separation_length(upload.samples, upload.sample_rate, self.settings)

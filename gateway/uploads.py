@@ -5,13 +5,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+import grpc
+
 from dgxmusic.audio import FloatAudio, decode_upload
 from dgxmusic.v1 import audio_pb2
-from gateway.errors import invalid_argument, request_errors, too_large
+from gateway.errors import ApiError, invalid_argument, request_errors, too_large
 
 Options = TypeVar("Options")
 Options_co = TypeVar("Options_co", covariant=True)
 Checked = TypeVar("Checked")
+Message = TypeVar("Message")
 
 
 class UploadMessage(Protocol[Options_co]):
@@ -41,17 +44,19 @@ async def receive_audio(
     options: Options,
     *,
     max_bytes: int,
+    idle_seconds: float,
     check_options: Callable[[Options], Checked],
 ) -> Upload[Checked]:
     """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio. The options are
     checked (``check_options`` raises ApiError, or returns them as the call uses them) as the audio starts, so bad
-    options fail before a long upload."""
+    options fail before a long upload. A stream silent for ``idle_seconds`` is closed: it would hold a call's slot
+    for as long as its client liked."""
     checked: Checked | None = None
     header = None
     parts: list[bytes] = []
     size = 0
     finished = False
-    async for message in requests:
+    async for message in _until_idle(requests, idle_seconds):
         kind = message.WhichOneof("message")
         if kind == "options":
             if header is not None:
@@ -68,8 +73,7 @@ async def receive_audio(
             if header is None:
                 raise invalid_argument("audio_chunk", "send an AudioHeader before the chunks")
             size += len(message.audio_chunk.data)
-            if size > max_bytes:
-                raise too_large("audio", f"more than the {max_bytes}-byte limit")
+            _check_size(size, header.total_bytes, max_bytes, last=message.audio_chunk.last)
             parts.append(message.audio_chunk.data)
             if message.audio_chunk.last:
                 finished = True
@@ -81,3 +85,26 @@ async def receive_audio(
     with request_errors():
         samples, sample_rate = await asyncio.to_thread(decode_upload, b"".join(parts), header)
     return Upload(checked, samples, sample_rate)
+
+
+def _check_size(size: int, declared: int, max_bytes: int, *, last: bool) -> None:
+    """The bytes received so far against the limit and against what the header declared (0: not declared)."""
+    if size > max_bytes:
+        raise too_large("audio", f"more than the {max_bytes}-byte limit")
+    if declared and (size > declared or (last and size != declared)):
+        raise invalid_argument("audio_header.total_bytes", f"the header declared {declared} bytes, {size} came")
+
+
+async def _until_idle(messages: AsyncIterator[Message], idle_seconds: float) -> AsyncIterator[Message]:
+    """The messages, until one has not come within idle_seconds of the last."""
+    iterator = aiter(messages)
+    while True:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                message = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            reason = f"nothing arrived for {idle_seconds:g} s: the upload was closed"
+            raise ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"audio: {reason}", "audio") from None
+        yield message

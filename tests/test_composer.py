@@ -413,6 +413,7 @@ def test_short_songs_end_exactly(bars: int) -> None:
         (composer.SongRequest("trap", bpm=float("nan")), "bpm", False),
         (composer.SongRequest("trap", key="H minor"), "key", False),
         (composer.SongRequest("trap", key="C harmonic"), "key", False),
+        (composer.SongRequest("trap", key="F minor" * 1000), "key", False),
         (composer.SongRequest("trap", bars=0), "bars", False),
         (composer.SongRequest("trap", bars=composer.MAX_BARS + 1), "bars", True),
         (composer.SongRequest("trap", seconds=0), "seconds", False),

@@ -29,7 +29,8 @@ from gateway.server import Gateway, build
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 TOO_LARGE = grpc.StatusCode.RESOURCE_EXHAUSTED
 # Not a local Triton: ListModels then reads no model memory from /proc. Small chunks: audio streams in several.
-SETTINGS = Settings(triton_url="fake-models:8001", metrics_port=0, chunk_bytes=64 * 1024)
+# An upload silent for a second is closed (nothing here pauses an upload but the test of it).
+SETTINGS = Settings(triton_url="fake-models:8001", metrics_port=0, chunk_bytes=64 * 1024, upload_idle_seconds=1.0)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,35 @@ async def test_silence_is_refused_by_the_separator_naming_the_audio(running: Run
     error = await failure_of(running.client.separate((np.zeros((16000, 2), np.float32), 16000)))
     assert error.code == INVALID
     assert [v.field for v in error.violations] == ["audio"]
+
+
+async def test_an_upload_that_goes_silent_is_closed(running: Running) -> None:
+    released = asyncio.Event()
+
+    async def header_then_silence() -> AsyncIterator[pb.TranscribeRequest]:
+        yield pb.TranscribeRequest(audio_header=audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_WAV))
+        await released.wait()  # the client neither sends nor ends the stream
+
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await events_of(running.stub.Transcribe(header_then_silence(), timeout=60))
+    finally:
+        released.set()
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "nothing arrived for 1 s" in str(caught.value.details())
+
+
+@pytest.mark.parametrize(("declared", "sent"), [(100, 50), (100, 150)])
+async def test_an_upload_must_carry_the_bytes_its_header_declared(running: Running, declared: int, sent: int) -> None:
+    async def upload() -> AsyncIterator[pb.TranscribeRequest]:
+        header = audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_WAV, total_bytes=declared)
+        yield pb.TranscribeRequest(audio_header=header)
+        yield pb.TranscribeRequest(audio_chunk=audio_pb2.AudioChunk(data=b"x" * sent, last=True))
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await events_of(running.stub.Transcribe(upload(), timeout=60))
+    assert caught.value.code() == INVALID
+    assert "audio_header.total_bytes" in str(caught.value.details())
 
 
 @pytest.mark.parametrize(
