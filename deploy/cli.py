@@ -1,8 +1,10 @@
 """The operator's `dgx-music` commands: `serve` and `demo` run the embedded stack, `plan` renders a model repository
-for a hardware profile, `models pull` fetches weights. They join the client's CLI through the entry points
-`dgx_music.commands` and `dgx_music.models_commands` (pyproject.toml), so the CLI offers them only where the server is
-installed."""
+for a hardware profile, `models pull` fetches weights, `keys new` makes a client's API key. They join the client's
+CLI through the entry points `dgx_music.commands` and `dgx_music.models_commands` (pyproject.toml), so the CLI offers
+them only where the server is installed."""
 
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,14 @@ from deploy.launcher import LaunchError, Stack
 from deploy.launcher import serve as serve_stack
 from deploy.planner import PlanError, PlanFilesError, load_profile
 from deploy.planner import plan as plan_repository
-from deploy.settings import Settings
+from deploy.settings import ApiKey, Settings
+from gateway.auth import key_hash, new_key
 
 DEMO_PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
 
 _PORT = click.IntRange(1, 65535)
+# A key's name is part of an environment variable's name (DGXMUSIC_API_KEYS__NAME), which pydantic reads in lowercase.
+_KEY_NAME = re.compile(r"[a-z0-9_]{1,40}")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -99,3 +104,25 @@ def pull(name: str) -> None:
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
     console.print(f"{escape(name)}: weights in {escape(', '.join(map(str, places)))}")
+
+
+@click.group()
+def keys() -> None:
+    """API keys of clients of a gateway that faces a network."""
+
+
+@keys.command("new")
+@click.argument("name")
+@click.option("--requests-per-minute", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
+@click.option("--burst", type=click.IntRange(min=1), default=10, show_default=True, help="calls at once")
+def new(name: str, requests_per_minute: float, burst: int) -> None:
+    """Make an API key for the client NAME: prints the key (shown this once: give it to the client) and the setting
+    that lets it in, which holds only the key's hash."""
+    if not _KEY_NAME.fullmatch(name):
+        raise click.BadParameter("lowercase letters, digits and _, at most 40", param_hint="NAME")
+    key = new_key()
+    entry = ApiKey(hash=key_hash(key), requests_per_minute=requests_per_minute, burst=burst)
+    click.echo(key)
+    console.print(f"the key above is shown once; give it to {escape(name)}. The gateway's setting:")
+    setting = json.dumps(entry.model_dump(mode="json"))
+    console.print(escape(f"DGXMUSIC_API_KEYS__{name.upper()}='{setting}'"), soft_wrap=True, highlight=False)

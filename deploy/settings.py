@@ -4,7 +4,7 @@ environment (prefix ``DGXMUSIC_``), so the embedded default, the tests and Kuber
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dgxmusic.models import MODELS
@@ -12,6 +12,15 @@ from dgxmusic.models import MODELS
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 MIB = 1024 * 1024
+
+
+class ApiKey(BaseModel):
+    """One client's API key as the gateway keeps it: the key's hash (`dgx-music keys new` prints both), never the key,
+    and its rate limit: `burst` calls at once, refilled at `requests_per_minute`."""
+
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="sha256:<hex digest of the key>")
+    requests_per_minute: float = Field(60.0, gt=0)
+    burst: int = Field(10, ge=1)
 
 
 class Settings(BaseSettings):
@@ -82,6 +91,22 @@ class Settings(BaseSettings):
     triton_metrics_port: int = Field(8002, ge=1, le=65535)
     models: list[str] = [model.NAME for model in MODELS]
     startup_timeout_seconds: float = Field(120.0, gt=0)
+
+    # Facing a network (the gateway). Unset, the gateway speaks plaintext and asks for no key: the embedded default,
+    # on a loopback host. A host that is not a loopback address needs api_keys (the gateway refuses to start without).
+    tls_cert_file: Path | None = Field(None, description="the gateway's certificate chain (PEM); with tls_key_file")
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = Field(None, description="mTLS: only clients with a certificate it signed get in")
+    # By key name, e.g. DGXMUSIC_API_KEYS__ALICE='{"hash": "sha256:...", "requests_per_minute": 60}'.
+    api_keys: dict[str, ApiKey] = {}
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> "Settings":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        return self
 
     def masked(self) -> dict[str, Any]:
         """The settings as printed at start: secrets stay masked (SecretStr dumps as '**********')."""

@@ -17,7 +17,7 @@ from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, TEXT2MIDI
 
 class ApiError(Exception):
     """An error answered to the client as a gRPC status; each (field, description) in ``violations`` becomes a
-    BadRequest field violation."""
+    BadRequest field violation, and ``retry_after`` (seconds) a RetryInfo."""
 
     def __init__(
         self,
@@ -26,11 +26,13 @@ class ApiError(Exception):
         field: str | None = None,
         *,
         violations: Sequence[tuple[str, str]] = (),
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.violations = list(violations) or ([(field, message)] if field is not None else [])
+        self.retry_after = retry_after
 
     @property
     def field(self) -> str | None:
@@ -48,6 +50,12 @@ class ApiError(Exception):
             )
             packed = any_pb2.Any()
             packed.Pack(bad_request)
+            details.append(packed)
+        if self.retry_after is not None:
+            retry_info = error_details_pb2.RetryInfo()
+            retry_info.retry_delay.FromNanoseconds(round(self.retry_after * 1e9))
+            packed = any_pb2.Any()
+            packed.Pack(retry_info)
             details.append(packed)
         code_number: int = self.code.value[0]
         status = status_pb2.Status(code=code_number, message=self.message, details=details)

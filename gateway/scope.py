@@ -141,6 +141,15 @@ class Admission:
         self.running -= 1
 
 
+def _admit(service: Any, scope: RequestScope) -> None:
+    """Lets a call in: its API key (gateway.auth; its name goes in the call's log line, never the key), then a slot
+    (Admission)."""
+    key_name = service.gate.admit(scope.context.invocation_metadata() or ())
+    if key_name is not None:
+        scope.log_fields["api_key"] = key_name
+    service.admission.enter()
+
+
 def _begin(method: str, context: grpc.aio.ServicerContext, default_deadline: float) -> _Outcome:
     scope = RequestScope(method, context, default_deadline, request_id=_request_id(context))
     # Every log line written while this request runs (its own task) carries its id.
@@ -164,7 +173,7 @@ def unary_rpc(
             context.set_trailing_metadata((("x-request-id", outcome.scope.request_id),))
             admitted = False
             try:
-                self.admission.enter()
+                _admit(self, outcome.scope)
                 admitted = True
                 return await handler(self, request, outcome.scope)
             except asyncio.CancelledError:
@@ -199,7 +208,7 @@ def streaming_rpc(
             await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))
             admitted = False
             try:
-                self.admission.enter()
+                _admit(self, outcome.scope)
                 admitted = True
                 async for response in handler(self, request, outcome.scope):
                     yield response

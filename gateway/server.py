@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import ipaddress
 import secrets
 import signal
 from dataclasses import dataclass
@@ -78,9 +79,45 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
     return Gateway(server, health)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name, which may resolve to anything
+        return False
+
+
+def refuse_open_network(settings: Settings) -> None:
+    """A gateway a network can reach asks for API keys: never open by default."""
+    if not is_loopback(settings.host) and not settings.api_keys:
+        raise SystemExit(
+            f"gateway: host {settings.host} is not a loopback address and no API keys are configured; make one with "
+            "`dgx-music keys new NAME` and set DGXMUSIC_API_KEYS__NAME, or listen on 127.0.0.1"
+        )
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS with the settings' certificate (None: plaintext); with tls_client_ca_file, mTLS: a client must show a
+    certificate that CA signed."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    try:
+        chain = settings.tls_cert_file.read_bytes()
+        key = settings.tls_key_file.read_bytes()
+        client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    except OSError as exc:
+        raise SystemExit(f"gateway: cannot read a TLS file: {exc}") from exc
+    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca, require_client_auth=bool(client_ca))
+
+
 async def serve(settings: Settings) -> None:
     logs.configure(settings)
     log.info("settings", **settings.masked())
+    refuse_open_network(settings)
+    credentials = server_credentials(settings)
+    if settings.api_keys and credentials is None:
+        log.warning("api_keys_without_tls", effect="keys travel in plaintext: set tls_cert_file and tls_key_file")
     models = TritonModels(settings.triton_url, triton.grpc_key_headers(settings))
     redis = aioredis.Redis.from_url(
         settings.redis_url.get_secret_value(),
@@ -91,12 +128,19 @@ async def serve(settings: Settings) -> None:
     gateway = await build(settings, models, redis)
     server, health = gateway.server, gateway.health
     address = f"{settings.host}:{settings.grpc_port}"
-    if server.add_insecure_port(address) == 0:
+    port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
+    if port == 0:
         raise SystemExit(f"gateway: cannot listen on {address}")
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
     await server.start()
-    log.info("listening", address=address, metrics_port=settings.metrics_port or None)
+    log.info(
+        "listening",
+        address=address,
+        tls="mtls" if settings.tls_client_ca_file else "tls" if credentials else None,
+        api_keys=sorted(settings.api_keys),
+        metrics_port=settings.metrics_port or None,
+    )
 
     watcher = asyncio.create_task(watch_models(health, models, settings.models, settings.health_poll_seconds))
     stop = asyncio.Event()

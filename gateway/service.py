@@ -20,6 +20,7 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis, validation
+from gateway.auth import Gate
 from gateway.cache import CachedResults, JobStore, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
 from gateway.memory import model_memory
@@ -51,7 +52,9 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.models = models
         self.results = CachedResults(cache)
         self.jobs = jobs
-        self.admission = Admission(settings.max_concurrent_rpcs)  # read by scope's RPC wrappers
+        # Read by scope's RPC wrappers.
+        self.gate = Gate(settings.api_keys)
+        self.admission = Admission(settings.max_concurrent_rpcs)
         self._closing: set[asyncio.Task[None]] = set()  # job updates of requests that ended badly
 
     # -- RPCs --------------------------------------------------------------------------------------------------
