@@ -2,6 +2,8 @@
 until each is ready, and stops all three cleanly (no process and no /dev/shm file left behind)."""
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -160,6 +162,46 @@ class _Child:
     log: IO[bytes]
 
 
+# Looked up once here: a child between fork and exec must not load libraries (another thread may hold the loader's
+# lock at the fork).
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in each child before it execs: the kernel kills the child when the launcher (the thread that started
+    it) dies, however it dies (SIGKILL included), so that no child is left running unsupervised."""
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the launcher died before the line above took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _identity(pid: int) -> list[int] | None:
+    """[pid, start time]: what tells a process from a later one that got the same pid; None if it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else [pid, int(fields[19])]
+
+
+def _end(child: "_Child", timeout: float = 20.0) -> None:
+    """Stops a child: SIGTERM, then SIGKILL after the timeout; nothing of its process group outlives it."""
+    process = child.process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # Triton's python stubs live in its process group; none may outlive it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    child.log.close()
+
+
 @dataclass
 class Stack:
     """redis-server + tritonserver + gateway on loopback. Use as a context manager, or start()/stop()."""
@@ -187,17 +229,18 @@ class Stack:
         self.stop()
 
     def start(self) -> None:
-        self._preflight()
         try:
             # The stack's keys, logs and Redis data are its owner's alone.
             for private in (self.data_dir, self.log_dir, self.data_dir / "redis"):
                 private.mkdir(mode=0o700, parents=True, exist_ok=True)
                 private.chmod(0o700)  # a folder an older version left open to others
             self.settings = with_keys(self.settings)
+            self._clean_up_after_an_earlier_stack()  # before the ports are checked: what it ends may hold them
         except OSError as exc:
             raise LaunchError(
                 f"data directory {self.data_dir} is not usable ({exc}): set --data-dir or DGXMUSIC_DATA_DIR"
             ) from exc
+        self._preflight()
         try:
             self._start_redis()
             self._start_triton()
@@ -247,9 +290,16 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order.
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
         child = _Child(name, process, log)
-        self.children.append(child)
+        # A restarted child takes its predecessor's place: the children stop in the reverse of their start order.
+        places = [index for index, known in enumerate(self.children) if known.name == name]
+        if places:
+            self.children[places[0]] = child
+        else:
+            self.children.append(child)
+        self._record()
         return child
 
     def _start_redis(self) -> None:
@@ -307,44 +357,62 @@ class Stack:
     def _log(self, child: _Child) -> Path:
         return self.log_dir / f"{child.name}.log"
 
-    def dead_child(self) -> str | None:
-        """The name of a child that has exited, if any, and how ("triton was killed by SIGKILL")."""
+    def restart(self, name: str) -> None:
+        """Starts the child `name` again (after it died), as start() started it; LaunchError if it does not come up."""
         for child in self.children:
-            if (code := child.process.poll()) is not None:
-                return f"{child.name} {exit_status(code)}"
-        return None
+            if child.name == name:
+                _end(child)
+        if name == "triton":
+            self._remove_shared_memory()
+        {"redis": self._start_redis, "triton": self._start_triton, "gateway": self._start_gateway}[name]()
+
+    @property
+    def _record_path(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    def _record(self) -> None:
+        """Writes down who runs this stack, so that a later start can tell a live stack from one that was killed."""
+        record = {"launcher": _identity(os.getpid()), **{c.name: _identity(c.process.pid) for c in self.children}}
+        write_private(self._record_path, json.dumps(record))
+
+    def _clean_up_after_an_earlier_stack(self) -> None:
+        """Refuses to start beside a live stack on this data directory; ends what a killed one left running."""
+        if not self._record_path.exists():
+            return
+        record: dict[str, list[int]] = json.loads(self._record_path.read_text())
+        launcher = record.pop("launcher", None)
+        if launcher and launcher[0] != os.getpid() and _identity(launcher[0]) == launcher:
+            raise LaunchError(f"another dgx-music stack (pid {launcher[0]}) runs on {self.data_dir}: stop it first")
+        for pid, started in record.values():
+            if _identity(pid) == [pid, started]:  # the same process, not another that got its pid
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)  # each child leads its own group (Triton's stubs are in it)
+        self._remove_shared_memory()
+        self._record_path.unlink()
+
+    def _remove_shared_memory(self) -> None:
+        for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings.triton_grpc_port)}*"):
+            leftover.unlink(missing_ok=True)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stops the gateway, then Triton, then Redis: each gets SIGTERM, then SIGKILL after the timeout."""
         for child in reversed(self.children):
-            process = child.process
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-            # Triton's python stubs live in its process group; none may outlive it.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            child.log.close()
+            _end(child, timeout)
         self.children.clear()
-        for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings.triton_grpc_port)}*"):
-            leftover.unlink(missing_ok=True)
+        self._record_path.unlink(missing_ok=True)
+        self._remove_shared_memory()
 
 
 def serve(settings: Settings) -> int:
-    """`dgx-music serve`: runs the stack until Ctrl-C or SIGTERM, or until a child dies."""
+    """`dgx-music serve`: runs the stack until Ctrl-C or SIGTERM, restarting a child that dies (with backoff)."""
     stopping = False
-    starting = True
+    interruptible = True  # while the stack (or a child) starts: a signal interrupts the wait, which can be minutes
 
     def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping, starting
+        nonlocal stopping, interruptible
         stopping = True
-        if starting:  # start-up can wait minutes on models: interrupt it (start() stops what it started)
-            starting = False
+        if interruptible:
+            interruptible = False
             raise _StopDuringStartUp
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -353,23 +421,70 @@ def serve(settings: Settings) -> int:
     print(f"dgx-music: starting redis, triton and the gateway (logs in {stack.log_dir})", file=sys.stderr)
     try:
         stack.start()
-        starting = False
+        interruptible = False
     except _StopDuringStartUp:
         stack.stop()  # start() stopped what it had started, unless the signal came just after it returned
         print("dgx-music: stopped during start-up", file=sys.stderr)
         return 0
+    supervisor = _Supervisor(stack)
     try:
         print(f"dgx-music: serving on {settings.host}:{settings.grpc_port}", file=sys.stderr)
         while not stopping:
-            dead = stack.dead_child()
-            if dead is not None:
-                print(f"dgx-music: {dead}; stopping (logs in {stack.log_dir})", file=sys.stderr)
-                return 1
+            for name in supervisor.due():
+                interruptible = True
+                supervisor.restart(name)
+                interruptible = False
             time.sleep(0.2)
-        print("dgx-music: stopping", file=sys.stderr)
+    except _StopDuringStartUp:
+        pass
     finally:
+        print("dgx-music: stopping", file=sys.stderr)
         stack.stop()
     return 0
+
+
+class _Supervisor:
+    """Restarts the stack's children that die: at once the first time, then after a delay that doubles with each
+    death in a row (up to MAX_BACKOFF_SECONDS); a child that stayed up for STABLE_SECONDS starts the count anew."""
+
+    FIRST_BACKOFF_SECONDS = 0.5
+    MAX_BACKOFF_SECONDS = 30.0
+    STABLE_SECONDS = 60.0
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.deaths: dict[str, int] = {}  # deaths in a row, by child
+        self.started = {child.name: time.monotonic() for child in stack.children}
+        self.next_try: dict[str, float] = {}  # when a dead child is started again
+
+    def due(self) -> list[str]:
+        """The dead children whose restart is due; a child found dead is reported (and its restart planned)."""
+        now = time.monotonic()
+        for child in self.stack.children:
+            code = child.process.poll()
+            if code is None or child.name in self.next_try:
+                continue
+            stable = now - self.started.get(child.name, now) >= self.STABLE_SECONDS
+            deaths = 1 if stable else self.deaths.get(child.name, 0) + 1
+            self.deaths[child.name] = deaths
+            delay = (
+                0.0 if deaths == 1 else min(self.FIRST_BACKOFF_SECONDS * 2 ** (deaths - 2), self.MAX_BACKOFF_SECONDS)
+            )
+            self.next_try[child.name] = now + delay
+            print(f"dgx-music: {child.name} {exit_status(code)}; restarting it in {delay:g} s", file=sys.stderr)
+        return [name for name, when in self.next_try.items() if when <= now]
+
+    def restart(self, name: str) -> None:
+        try:
+            self.stack.restart(name)
+        except LaunchError as exc:
+            print(f"dgx-music: {name} did not come back ({exc})", file=sys.stderr)
+            self.started[name] = time.monotonic()  # its next death counts as one more in a row
+            del self.next_try[name]  # found dead again by the next due()
+            return
+        del self.next_try[name]
+        self.started[name] = time.monotonic()
+        print(f"dgx-music: {name} is back", file=sys.stderr)
 
 
 class _StopDuringStartUp(BaseException):

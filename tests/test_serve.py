@@ -1,6 +1,7 @@
 """`dgx-music serve`: starts the three processes, stops them all on SIGINT/SIGTERM, leaves nothing behind, and
 says clearly when it cannot start."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from clients.client import MusicClient
+from clients.client import MusicClient, compose_request, song_options
 from conftest import stack_settings
 from deploy import triton
 from deploy.launcher import LaunchError, Stack, _gateway_serving, settings_environment
 from deploy.settings import PROJECT_ROOT, Settings
-from waiting import wait_until
+from waiting import is_gone, wait_until
 
 # Each test starts (or fails to start) a stack of its own.
 pytestmark = pytest.mark.stack
@@ -152,17 +153,73 @@ def test_ctrl_c_during_start_up_stops_at_once(tmp_path: Path) -> None:
     _assert_nothing_left(settings)
 
 
-def test_a_killed_child_stops_the_stack_and_is_named(tmp_path: Path) -> None:
-    settings = stack_settings(tmp_path / "data", models=["text2midi"])
-    serve = _serve(settings)
+def _serve_writing_to(settings: Settings, stderr: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings_environment(settings)}
+    with stderr.open("wb") as sink:
+        return subprocess.Popen([sys.executable, "-m", "clients.cli", "serve"], env=env, stderr=sink)
+
+
+def _children(settings: Settings) -> dict[str, int]:
+    """The pid of each child of the stack on this data directory, as its launcher wrote them down."""
+    record = json.loads((settings.data_dir / "stack.json").read_text())
+    return {name: pid for name, (pid, _) in record.items() if name != "launcher"}
+
+
+@pytest.mark.parametrize("child", ["triton", "redis", "gateway"])
+def test_a_killed_child_is_restarted_and_the_stack_serves_again(tmp_path: Path, child: str) -> None:
+    settings = stack_settings(tmp_path / "data", models=["text2midi", "fluidsynth"])
+    said = tmp_path / "serve.err"
+    serve = _serve_writing_to(settings, said)
     try:
-        wait_until(lambda: _up(serve, settings), "the stack came up", timeout_s=120)
-        [tritonserver] = _processes_mentioning(f"--grpc-port={settings.triton_grpc_port} ")
-        os.kill(tritonserver, signal.SIGKILL)
-        assert serve.wait(timeout=60) == 1
-        assert "triton was killed by SIGKILL; stopping" in (serve.stderr.read() if serve.stderr else "")
+        wait_until(lambda: "serving on" in said.read_text(), "the stack came up", timeout_s=120)
+        killed = _children(settings)[child]
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: f"{child} is back" in said.read_text(), f"{child} came back", timeout_s=120)
+        assert f"{child} was killed by SIGKILL; restarting it in 0 s" in said.read_text()
+        assert _children(settings)[child] != killed
+        wait_until(lambda: _gateway_serving(settings.grpc_port), "the stack serves again", timeout_s=60)
+        with MusicClient(f"127.0.0.1:{settings.grpc_port}", timeout=60) as client:
+            assert client.compose(compose_request("techno 130", options=song_options(bars=1))).mix.shape[1] == 2
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=60) == 0
     finally:
         if serve.poll() is None:
             serve.kill()
-    assert _processes_mentioning(str(settings.data_dir.resolve())) == []
-    assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(settings.triton_grpc_port)}*"))
+    _assert_nothing_left(settings)
+
+
+def test_a_killed_launcher_takes_its_children_along_and_the_next_one_starts(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path / "data", models=["text2midi"])
+    said = tmp_path / "first.err"
+    first = _serve_writing_to(settings, said)
+    try:
+        wait_until(lambda: "serving on" in said.read_text(), "the stack came up", timeout_s=120)
+        children = _children(settings)
+        first.kill()
+        first.wait()
+        wait_until(lambda: all(map(is_gone, children.values())), "no child of the killed launcher runs")
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = _serve_writing_to(settings, tmp_path / "second.err")
+    try:
+        wait_until(lambda: _up(second, settings), "the next stack came up on the same ports", timeout_s=120)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    _assert_nothing_left(settings)
+
+
+def test_a_second_stack_on_a_live_stacks_data_is_refused(tmp_path: Path) -> None:
+    settings = stack_settings(tmp_path / "data", models=["text2midi"])
+    with Stack(settings) as running:
+        # Started from another process, as a second `dgx-music serve` would be.
+        code = "from deploy.launcher import Stack; from deploy.settings import Settings; Stack(Settings()).start()"
+        env = {**os.environ, **settings_environment(running.settings)}
+        second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+        assert all(child.process.poll() is None for child in running.children), "the first stack runs on"
+    assert second.returncode != 0
+    assert f"another dgx-music stack (pid {os.getpid()}) runs on" in second.stderr
+    _assert_nothing_left(settings)
