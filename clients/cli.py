@@ -1,10 +1,12 @@
 """`dgx-music`: compose, render and check the server from a terminal. Where the server is installed, its operator
 commands (`serve`, `demo`, `plan`, `models pull`) join these through entry points; this module names no server code."""
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
@@ -15,8 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clients.client import ComposeResult, MusicClient, compose_request, song_options
-from clients.errors import DgxMusicError
+from clients.client import ComposeResult, MusicClient, Tls, compose_request, song_options
+from clients.errors import DgxMusicError, RateLimitedError
 from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -56,7 +58,10 @@ def _errors() -> Iterator[None]:
         console.print(f"[red]error[/red] {exc.code.name}: {escape(exc.message)}")
         for violation in exc.violations:
             console.print(f"  field [bold]{escape(violation.field)}[/bold]: {escape(violation.description)}")
-        sys.exit(2 if exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"} else 1)
+        if exc.retry_delay is not None:
+            console.print(f"  retry in {exc.retry_delay:.1f} s")
+        bad_request = exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
+        sys.exit(2 if bad_request and not isinstance(exc, RateLimitedError) else 1)
     except AudioFormatError as exc:  # refused here, before anything was sent
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(2)
@@ -105,12 +110,62 @@ def _print_summary(summary: pb.Summary) -> None:
     console.print(f"{source} in {summary.total_seconds:.2f} s ({stages}); request id {summary.request_id}")
 
 
-server_option = click.option(
-    "--server",
-    default=lambda: os.environ.get("DGXMUSIC_SERVER", "127.0.0.1:50051"),
-    show_default="127.0.0.1:50051 or $DGXMUSIC_SERVER",
-    help="gateway address",
+@dataclass(frozen=True)
+class Server:
+    """The gateway a command talks to, and how: TLS (None: plaintext) and an API key."""
+
+    target: str
+    tls: Tls | None = None
+    api_key: str | None = None
+
+    def client(self, timeout: float) -> MusicClient:
+        return MusicClient(self.target, timeout=timeout, tls=self.tls, api_key=self.api_key)
+
+
+_PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_SERVER_OPTIONS = (
+    click.option(
+        "--server",
+        default=lambda: os.environ.get("DGXMUSIC_SERVER", "127.0.0.1:50051"),
+        show_default="127.0.0.1:50051 or $DGXMUSIC_SERVER",
+        help="gateway address",
+    ),
+    click.option(
+        "--api-key", envvar="DGXMUSIC_API_KEY", help="your API key, if the gateway wants one [$DGXMUSIC_API_KEY]"
+    ),
+    click.option("--tls", is_flag=True, help="TLS, the gateway's certificate checked against the system's CAs"),
+    click.option(
+        "--ca-file", type=_PEM_FILE, envvar="DGXMUSIC_CA_FILE", help="TLS: the CA of the gateway's certificate"
+    ),
+    click.option("--client-cert", type=_PEM_FILE, envvar="DGXMUSIC_CLIENT_CERT", help="mTLS: your certificate (PEM)"),
+    click.option("--client-key", type=_PEM_FILE, envvar="DGXMUSIC_CLIENT_KEY", help="mTLS: your certificate's key"),
 )
+
+
+def server_option(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that say which gateway and how to reach it, given to `command` as one Server (`server`)."""
+
+    @functools.wraps(command)
+    def with_server(
+        *,
+        server: str,
+        api_key: str | None,
+        tls: bool,
+        ca_file: Path | None,
+        client_cert: Path | None,
+        client_key: Path | None,
+        **kwargs: Any,
+    ) -> None:
+        if (client_cert is None) != (client_key is None):
+            raise click.UsageError("--client-cert and --client-key go together")
+        secure = tls or ca_file is not None or client_cert is not None
+        command(server=Server(server, Tls(ca_file, client_cert, client_key) if secure else None, api_key), **kwargs)
+
+    for option in reversed(_SERVER_OPTIONS):
+        with_server = option(with_server)
+    return with_server
+
+
 timeout_option = click.option("--timeout", default=300.0, show_default=True, help="deadline in seconds")
 # MusicGen without a GPU takes tens of seconds per second of audio (see benchmarks/generation.py).
 generation_timeout_option = click.option(
@@ -179,7 +234,7 @@ def main() -> None:
 @sample_format_option
 @server_option
 @timeout_option
-def compose(prompt: str, out: Path, server: str, timeout: float, **kw: Any) -> None:
+def compose(prompt: str, out: Path, server: Server, timeout: float, **kw: Any) -> None:
     """Compose PROMPT: writes OUT/song.mid, OUT/mix.wav and OUT/stems/<track>.wav."""
     compose_to(prompt, out, server, timeout, **kw)
 
@@ -187,7 +242,7 @@ def compose(prompt: str, out: Path, server: str, timeout: float, **kw: Any) -> N
 def compose_to(
     prompt: str,
     out: Path,
-    server: str,
+    server: Server,
     timeout: float,
     *,
     bpm: float | None = None,
@@ -218,7 +273,7 @@ def compose_to(
     request.separate = separate
     request.musicgen = musicgen
     with _errors():
-        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        with server.client(timeout) as client, _progress_bar() as on_progress:
             result = client.compose(request, on_progress=on_progress)
         written = result.write(out)
     _print_song(result, written)
@@ -237,13 +292,13 @@ def compose_to(
 @click.option("--time-signature")
 @server_option
 @timeout_option
-def midi(prompts: tuple[str, ...], out: Path, variations: int, server: str, timeout: float, **options: Any) -> None:
+def midi(prompts: tuple[str, ...], out: Path, variations: int, server: Server, timeout: float, **options: Any) -> None:
     """Compose PROMPTS as MIDI files only (GenerateMidi): OUT, or OUT's stem with _1, _2... for several songs."""
     request = pb.GenerateMidiRequest(
         prompt=prompts[0], more_prompts=prompts[1:], variations=variations, options=song_options(**options)
     )
     with _errors():
-        with MusicClient(server, timeout=timeout) as client:
+        with server.client(timeout) as client:
             songs = client.generate_songs(request)
         paths = [
             out if len(songs) == 1 else out.with_name(f"{out.stem}_{n}{out.suffix}") for n in range(1, len(songs) + 1)
@@ -276,7 +331,7 @@ def render(
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
-    server: str,
+    server: Server,
     timeout: float,
 ) -> None:
     """Render MIDI_FILE to audio with FluidSynth on the server."""
@@ -287,7 +342,7 @@ def render(
         stems=stems_dir is not None,
     )
     with _errors():
-        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        with server.client(timeout) as client, _progress_bar() as on_progress:
             result = client.render(request, on_progress=on_progress)
         written = result.write_audio(out, stems_dir)
     _print_summary(result.summary)
@@ -298,9 +353,9 @@ def render(
 @main.command()
 @server_option
 @click.option("--timeout", default=5.0, show_default=True)
-def health(server: str, timeout: float) -> None:
+def health(server: Server, timeout: float) -> None:
     """Print the server's health (exit 0 only when SERVING)."""
-    with _errors(), MusicClient(server, timeout=timeout) as client:
+    with _errors(), server.client(timeout) as client:
         status = client.health()
     click.echo(status)
     sys.exit(0 if status == "SERVING" else 1)
@@ -318,7 +373,7 @@ def health(server: str, timeout: float) -> None:
 @server_option
 @timeout_option
 def transcribe(
-    audio_file: Path, out: Path | None, no_pitch_bends: bool, server: str, timeout: float, **thresholds: Any
+    audio_file: Path, out: Path | None, no_pitch_bends: bool, server: Server, timeout: float, **thresholds: Any
 ) -> None:
     """Transcribe AUDIO_FILE (WAV, FLAC, MP3, Ogg or AIFF; any rate, mono or stereo) to MIDI with Basic Pitch."""
     options = pb.TranscriptionOptions(**{k: v for k, v in thresholds.items() if v is not None})
@@ -326,7 +381,7 @@ def transcribe(
         options.pitch_bends = False
     out = out or audio_file.with_suffix(".mid")
     with _errors():
-        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        with server.client(timeout) as client, _progress_bar() as on_progress:
             result = client.transcribe(audio_file, options, on_progress=on_progress)
         _write_file(out, result.transcription.midi)
     _print_summary(result.summary)
@@ -349,13 +404,13 @@ def separate(
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
-    server: str,
+    server: Server,
     timeout: float,
 ) -> None:
     """Separate AUDIO_FILE into stems (drums, bass, other, vocals with htdemucs) written to OUT."""
     options = pb.SeparationOptions(model=model, audio_format=_audio_format(sample_rate, fmt, sample_format))
     with _errors():
-        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        with server.client(timeout) as client, _progress_bar() as on_progress:
             result = client.separate(audio_file, options, on_progress=on_progress)
         written = result.write_stems(out, "." + fmt)
     _print_summary(result.summary)
@@ -390,7 +445,7 @@ def generate(
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
-    server: str,
+    server: Server,
     timeout: float,
     **sampling: Any,
 ) -> None:
@@ -406,7 +461,7 @@ def generate(
         **{name: value for name, value in sampling.items() if value is not None},
     )
     with _errors():
-        with MusicClient(server, timeout=timeout) as client, _progress_bar() as on_progress:
+        with server.client(timeout) as client, _progress_bar() as on_progress:
             result = client.generate_audio(request, on_progress=on_progress)
         paths = _numbered(out, len(result.stems))
         written = [result.write_stream(name, path) for name, path in zip(result.stems, paths, strict=True)]
@@ -423,9 +478,9 @@ def models() -> None:
 @models.command("list")
 @server_option
 @click.option("--timeout", default=30.0, show_default=True)
-def list_models(server: str, timeout: float) -> None:
+def list_models(server: Server, timeout: float) -> None:
     """Each model with its state (ready, weights missing, failed, unavailable)."""
-    with _errors(), MusicClient(server, timeout=timeout) as client:
+    with _errors(), server.client(timeout) as client:
         statuses = client.list_models()
     table = Table()
     for column in ("model", "version", "state", "memory", "details"):

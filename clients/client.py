@@ -1,5 +1,5 @@
 """Typed Python clients (sync and asyncio) of dgxmusic.v1.MusicService: they turn the streamed events back into
-MIDI bytes, numpy arrays and files."""
+MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -117,6 +117,33 @@ def _collect(result: AudioResult, response: Any, on_progress: ProgressCallback |
 AudioInput = Path | tuple[FloatAudio, int]
 
 
+@dataclass(frozen=True)
+class Tls:
+    """TLS to the gateway: ``ca_file`` is the CA that signed its certificate (None: the system's CAs); for mTLS,
+    ``cert_file`` and ``key_file`` are the client's own certificate and key (PEM)."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate and its key go together")
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca_file.read_bytes() if self.ca_file else None,
+            private_key=self.key_file.read_bytes() if self.key_file else None,
+            certificate_chain=self.cert_file.read_bytes() if self.cert_file else None,
+        )
+
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+def _key_metadata(api_key: str | None) -> Metadata:
+    """What every call sends: the API key, if the gateway wants one."""
+    return (("authorization", f"Bearer {api_key}"),) if api_key else ()
+
+
 @dataclass
 class TranscribeResult:
     transcription: pb.Transcription = field(default_factory=pb.Transcription)
@@ -213,12 +240,24 @@ def compose_request(
 
 
 class MusicClient:
-    """Blocking client. ``timeout`` (seconds) becomes each call's gRPC deadline, passed on to Triton."""
+    """Blocking client. ``timeout`` (seconds) becomes each call's gRPC deadline, passed on to Triton; ``tls``
+    (None: plaintext) and ``api_key`` reach a gateway that faces a network."""
 
-    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float | None = 300.0) -> None:
-        self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = 300.0,
+        tls: Tls | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        if tls is None:
+            self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        else:
+            self.channel = grpc.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
         self.timeout = timeout
+        self.metadata = _key_metadata(api_key)
 
     def __enter__(self) -> Self:
         return self
@@ -237,7 +276,7 @@ class MusicClient:
 
     def compose(self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None) -> ComposeResult:
         result = ComposeResult()
-        for response in self._stream(self.stub.Compose(request, timeout=self.timeout)):
+        for response in self._stream(self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
@@ -248,14 +287,14 @@ class MusicClient:
     def generate_songs(self, request: pb.GenerateMidiRequest) -> list[pb.MidiResult]:
         """Every song of a request: each prompt's variations in seed order."""
         try:
-            reply = self.stub.GenerateMidi(request, timeout=self.timeout)
+            reply = self.stub.GenerateMidi(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
         return list(reply.songs)
 
     def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
         result = AudioResult()
-        for response in self._stream(self.stub.Render(request, timeout=self.timeout)):
+        for response in self._stream(self.stub.Render(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
@@ -268,7 +307,7 @@ class MusicClient:
     ) -> TranscribeResult:
         result = TranscribeResult()
         requests = upload_requests(pb.TranscribeRequest, options or pb.TranscriptionOptions(), source)
-        for response in self._stream(self.stub.Transcribe(requests, timeout=self.timeout)):
+        for response in self._stream(self.stub.Transcribe(requests, timeout=self.timeout, metadata=self.metadata)):
             _collect_transcription(result, response, on_progress)
         return result
 
@@ -282,7 +321,7 @@ class MusicClient:
         """The stems of any audio (no mix: AudioResult.mix stays empty)."""
         result = AudioResult()
         requests = upload_requests(pb.SeparateRequest, options or pb.SeparationOptions(), source)
-        for response in self._stream(self.stub.Separate(requests, timeout=self.timeout)):
+        for response in self._stream(self.stub.Separate(requests, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
@@ -291,13 +330,15 @@ class MusicClient:
     ) -> AudioResult:
         """MusicGen: one clip per prompt in AudioResult.stems, keyed by position ("0", "1"...)."""
         result = AudioResult()
-        for response in self._stream(self.stub.GenerateAudio(request, timeout=self.timeout)):
+        for response in self._stream(self.stub.GenerateAudio(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
     def list_models(self) -> list[pb.ModelStatus]:
         try:
-            return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout).models)
+            return list(
+                self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout, metadata=self.metadata).models
+            )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
 
@@ -313,12 +354,23 @@ class MusicClient:
 
 
 class AsyncMusicClient:
-    """asyncio client with the same calls as MusicClient."""
+    """asyncio client with the same calls and options as MusicClient."""
 
-    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float | None = 300.0) -> None:
-        self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = 300.0,
+        tls: Tls | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        if tls is None:
+            self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        else:
+            self.channel = grpc.aio.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
         self.timeout = timeout
+        self.metadata = _key_metadata(api_key)
 
     async def __aenter__(self) -> Self:
         return self
@@ -340,7 +392,7 @@ class AsyncMusicClient:
         self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None
     ) -> ComposeResult:
         result = ComposeResult()
-        async for response in self._stream(self.stub.Compose(request, timeout=self.timeout)):
+        async for response in self._stream(self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
@@ -349,14 +401,14 @@ class AsyncMusicClient:
 
     async def generate_songs(self, request: pb.GenerateMidiRequest) -> list[pb.MidiResult]:
         try:
-            reply = await self.stub.GenerateMidi(request, timeout=self.timeout)
+            reply = await self.stub.GenerateMidi(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
         return list(reply.songs)
 
     async def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
         result = AudioResult()
-        async for response in self._stream(self.stub.Render(request, timeout=self.timeout)):
+        async for response in self._stream(self.stub.Render(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
@@ -369,7 +421,9 @@ class AsyncMusicClient:
     ) -> TranscribeResult:
         result = TranscribeResult()
         requests = upload_requests(pb.TranscribeRequest, options or pb.TranscriptionOptions(), source)
-        async for response in self._stream(self.stub.Transcribe(requests, timeout=self.timeout)):
+        async for response in self._stream(
+            self.stub.Transcribe(requests, timeout=self.timeout, metadata=self.metadata)
+        ):
             _collect_transcription(result, response, on_progress)
         return result
 
@@ -382,7 +436,7 @@ class AsyncMusicClient:
     ) -> AudioResult:
         result = AudioResult()
         requests = upload_requests(pb.SeparateRequest, options or pb.SeparationOptions(), source)
-        async for response in self._stream(self.stub.Separate(requests, timeout=self.timeout)):
+        async for response in self._stream(self.stub.Separate(requests, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
 
@@ -390,13 +444,19 @@ class AsyncMusicClient:
         self, request: pb.GenerateAudioRequest, *, on_progress: ProgressCallback | None = None
     ) -> AudioResult:
         result = AudioResult()
-        async for response in self._stream(self.stub.GenerateAudio(request, timeout=self.timeout)):
+        async for response in self._stream(
+            self.stub.GenerateAudio(request, timeout=self.timeout, metadata=self.metadata)
+        ):
             _collect(result, response, on_progress)
         return result
 
     async def list_models(self) -> list[pb.ModelStatus]:
         try:
-            return list((await self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout)).models)
+            return list(
+                (
+                    await self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout, metadata=self.metadata)
+                ).models
+            )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
 

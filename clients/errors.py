@@ -16,13 +16,21 @@ class FieldViolation:
 
 
 class DgxMusicError(Exception):
-    """A call failed; ``code`` is the gRPC status, ``violations`` the request fields at fault (if any)."""
+    """A call failed; ``code`` is the gRPC status, ``violations`` the request fields at fault (if any),
+    ``retry_delay`` the seconds the server asks to wait before trying again (if it said)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, violations: tuple[FieldViolation, ...] = ()) -> None:
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        violations: tuple[FieldViolation, ...] = (),
+        retry_delay: float | None = None,
+    ) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
         self.violations = violations
+        self.retry_delay = retry_delay
 
 
 class InvalidRequestError(DgxMusicError):
@@ -31,6 +39,14 @@ class InvalidRequestError(DgxMusicError):
 
 class TooLargeError(DgxMusicError):
     """The request was over a limit (RESOURCE_EXHAUSTED)."""
+
+
+class RateLimitedError(TooLargeError):
+    """The API key is over its rate limit (RESOURCE_EXHAUSTED): retry after ``retry_delay`` seconds."""
+
+
+class AuthenticationError(DgxMusicError):
+    """The gateway wants an API key (UNAUTHENTICATED): none was sent, or not one it knows."""
 
 
 class UnavailableError(DgxMusicError):
@@ -51,25 +67,35 @@ _BY_CODE: dict[grpc.StatusCode, type[DgxMusicError]] = {
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.FAILED_PRECONDITION: MissingWeightsError,
+    grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
 }
 
 
-def _violations(error: grpc.RpcError) -> tuple[FieldViolation, ...]:
+def _details(error: grpc.RpcError) -> tuple[tuple[FieldViolation, ...], float | None]:
+    """The google.rpc details of a failure: its field violations and its retry delay."""
     trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
     for key, value in trailing or ():
         if key != _DETAILS_KEY or not isinstance(value, bytes):
             continue
         found: list[FieldViolation] = []
+        retry_delay = None
         for detail in status_pb2.Status.FromString(value).details:
             bad_request = error_details_pb2.BadRequest()
+            retry_info = error_details_pb2.RetryInfo()
             if detail.Unpack(bad_request):
                 found += [FieldViolation(v.field, v.description) for v in bad_request.field_violations]
-        return tuple(found)
-    return ()
+            elif detail.Unpack(retry_info):
+                retry_delay = retry_info.retry_delay.ToNanoseconds() / 1e9
+        return tuple(found), retry_delay
+    return (), None
 
 
 def from_rpc_error(error: grpc.RpcError) -> DgxMusicError:
     """The most specific DgxMusicError for a failed call (sync or asyncio)."""
     code: grpc.StatusCode = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     message: str = (error.details() if hasattr(error, "details") else None) or str(error)
-    return _BY_CODE.get(code, DgxMusicError)(code, message, _violations(error))
+    violations, retry_delay = _details(error)
+    kind = _BY_CODE.get(code, DgxMusicError)
+    if kind is TooLargeError and retry_delay is not None:
+        kind = RateLimitedError
+    return kind(code, message, violations, retry_delay)

@@ -13,7 +13,7 @@ import click
 from pydantic import ValidationError
 from rich.markup import escape
 
-from clients.cli import compose_to, console
+from clients.cli import Server, compose_to, console
 from deploy.launcher import LaunchError, Stack
 from deploy.launcher import serve as serve_stack
 from deploy.planner import PlanError, PlanFilesError, load_profile
@@ -67,7 +67,7 @@ def demo(prompt: str, out: Path) -> None:
     try:
         with Stack(settings) as stack:
             console.print(f"stack up: gateway on {stack.gateway_target}")
-            compose_to(prompt, out, stack.gateway_target, 300.0)
+            compose_to(prompt, out, Server(stack.gateway_target), 300.0)
     except LaunchError as exc:
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
