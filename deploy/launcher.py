@@ -146,6 +146,18 @@ def _redis_ping(settings: Settings) -> bool:
         return False
 
 
+def _gateway_ready(settings: Settings) -> bool:
+    """Whether the gateway serves. Behind TLS (mTLS: with client certificates the launcher does not hold) its health
+    is not the launcher's to ask: it is ready once it listens, since the models it waits for were ready first."""
+    if settings.tls_cert_file is None:
+        return _gateway_serving(settings.grpc_port)
+    try:
+        with socket.create_connection(("127.0.0.1", settings.grpc_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _gateway_serving(port: int) -> bool:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
@@ -341,7 +353,7 @@ class Stack:
             "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{self.settings.redis_port}/0",
         }
         child = self._spawn("gateway", [sys.executable, "-m", "gateway"], env)
-        ready = lambda: _gateway_serving(self.settings.grpc_port)  # noqa: E731
+        ready = lambda: _gateway_ready(self.settings)  # noqa: E731
         _wait_until(ready, "gateway", self.settings.startup_timeout_seconds, self._exited(child), self._log(child))
 
     @staticmethod

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from clients.cli import main
 from clients.client import AsyncMusicClient, MusicClient, Tls, song_options
 from clients.errors import AuthenticationError, DgxMusicError, RateLimitedError
+from conftest import stack_settings
 from deploy.launcher import Stack, free_ports, settings_environment
 from gateway.auth import key_hash, new_key
 from waiting import wait_until
@@ -250,3 +251,20 @@ def test_a_gateway_on_a_network_address_without_keys_refuses_to_start() -> None:
     )
     assert done.returncode != 0
     assert "not a loopback address and no API keys" in done.stderr
+
+
+@pytest.mark.stack
+def test_a_whole_stack_starts_and_serves_behind_mtls(certificates: Certificates, tmp_path: Path) -> None:
+    """The launcher knows the gateway is up without a client certificate of its own."""
+    settings = stack_settings(
+        tmp_path / "data",
+        models=["text2midi"],
+        tls_cert_file=certificates.server_cert,
+        tls_key_file=certificates.server_key,
+        tls_client_ca_file=certificates.ca,
+    )
+    with Stack(settings) as running:
+        tls = Tls(certificates.ca, certificates.client_cert, certificates.client_key)
+        with MusicClient(running.gateway_target, timeout=60, tls=tls) as client:
+            wait_until(lambda: client.health() == "SERVING", "the gateway serving")
+            one_song(client)
