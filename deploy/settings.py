@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     default_deadline_seconds: float = Field(120.0, gt=0, description="used when a client sends no deadline")
     max_concurrent_rpcs: int = Field(64, ge=1, description="MusicService calls at once; health is never refused")
+    max_concurrent_rpcs_per_caller: int = Field(
+        32, ge=1, description="of those, one caller's (its API key, or without keys its address)"
+    )
     redis_timeout_seconds: float = Field(
         1.0, gt=0, description="longest wait on Redis; after a failure Redis is skipped for redis_retry_seconds"
     )

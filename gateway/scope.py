@@ -123,31 +123,51 @@ async def _abort(context: grpc.aio.ServicerContext, outcome: _Outcome, exc: Base
 
 
 class Admission:
-    """How many MusicService calls run at once. Over the limit a call gets RESOURCE_EXHAUSTED (logged and counted);
-    health checks and reflection are never refused, as gRPC's own limit would refuse them too."""
+    """How many MusicService calls run at once, in all and per caller (so that one client cannot take every slot).
+    Over either limit a call gets RESOURCE_EXHAUSTED (logged and counted); health checks and reflection are never
+    refused, as gRPC's own limit would refuse them too."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_caller: int) -> None:
         self.limit = limit
+        self.per_caller = per_caller
         self.running = 0
+        self.by_caller: dict[str, int] = {}
 
-    def enter(self) -> None:
+    def enter(self, caller: str) -> None:
         if self.running >= self.limit:
             raise ApiError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, f"the server is busy ({self.limit} calls running): retry later"
             )
+        if self.by_caller.get(caller, 0) >= self.per_caller:
+            reason = f"{self.per_caller} calls of yours are running, the most one caller may have: retry as one ends"
+            raise ApiError(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
         self.running += 1
+        self.by_caller[caller] = self.by_caller.get(caller, 0) + 1
 
-    def leave(self) -> None:
+    def leave(self, caller: str) -> None:
         self.running -= 1
+        self.by_caller[caller] -= 1
+        if not self.by_caller[caller]:
+            del self.by_caller[caller]
 
 
-def _admit(service: Any, scope: RequestScope) -> None:
+def caller_of(context: grpc.aio.ServicerContext, key_name: str | None) -> str:
+    """Who makes a call, for its per-caller limit: its API key, or without keys the address it comes from."""
+    if key_name is not None:
+        return f"key {key_name}"
+    peer = str(context.peer() or "")  # "ipv4:127.0.0.1:54321", "ipv6:[::1]:54321", "unix:..."
+    return peer.rsplit(":", 1)[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
+
+
+def _admit(service: Any, scope: RequestScope) -> str:
     """Lets a call in: its API key (gateway.auth; its name goes in the call's log line, never the key), then a slot
-    (Admission)."""
+    (Admission); the caller it was counted for."""
     key_name = service.gate.admit(scope.context.invocation_metadata() or ())
     if key_name is not None:
         scope.log_fields["api_key"] = key_name
-    service.admission.enter()
+    caller = caller_of(scope.context, key_name)
+    service.admission.enter(caller)
+    return caller
 
 
 def _begin(method: str, context: grpc.aio.ServicerContext, default_deadline: float) -> _Outcome:
@@ -171,10 +191,9 @@ def unary_rpc(
         async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
             outcome = _begin(method, context, self.settings.default_deadline_seconds)
             context.set_trailing_metadata((("x-request-id", outcome.scope.request_id),))
-            admitted = False
+            caller = None
             try:
-                _admit(self, outcome.scope)
-                admitted = True
+                caller = _admit(self, outcome.scope)
                 return await handler(self, request, outcome.scope)
             except asyncio.CancelledError:
                 outcome.cancelled()
@@ -183,8 +202,8 @@ def unary_rpc(
                 await _abort(context, outcome, exc)
                 raise  # unreachable: abort raises
             finally:
-                if admitted:
-                    self.admission.leave()
+                if caller is not None:
+                    self.admission.leave(caller)
                 metrics.IN_FLIGHT.labels(method).dec()
                 outcome.finish()
 
@@ -205,11 +224,12 @@ def streaming_rpc(
         @functools.wraps(handler)
         async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> AsyncIterator[Response]:
             outcome = _begin(method, context, self.settings.default_deadline_seconds)
-            await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))
-            admitted = False
+            caller = None
             try:
-                _admit(self, outcome.scope)
-                admitted = True
+                caller = _admit(self, outcome.scope)
+                # Once the call is let in: a client holding the request id knows its call runs (a refused call gets
+                # the id with its error).
+                await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))
                 async for response in handler(self, request, outcome.scope):
                     yield response
             except (asyncio.CancelledError, GeneratorExit):  # gRPC closes the generator of a call that went away
@@ -218,8 +238,8 @@ def streaming_rpc(
             except Exception as exc:
                 await _abort(context, outcome, exc)
             finally:
-                if admitted:
-                    self.admission.leave()
+                if caller is not None:
+                    self.admission.leave(caller)
                 metrics.IN_FLIGHT.labels(method).dec()
                 outcome.finish()
 

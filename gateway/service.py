@@ -54,7 +54,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.jobs = jobs
         # Read by scope's RPC wrappers.
         self.gate = Gate(settings.api_keys)
-        self.admission = Admission(settings.max_concurrent_rpcs)
+        self.admission = Admission(settings.max_concurrent_rpcs, settings.max_concurrent_rpcs_per_caller)
         self._closing: set[asyncio.Task[None]] = set()  # job updates of requests that ended badly
 
     # -- RPCs --------------------------------------------------------------------------------------------------

@@ -42,15 +42,28 @@ def test_the_guard_skips_redis_for_its_retry_period_after_a_failure() -> None:
 
 
 def test_admission_refuses_past_its_limit_and_admits_again_as_calls_end() -> None:
-    admission = Admission(limit=2)
-    admission.enter()
-    admission.enter()
+    admission = Admission(limit=2, per_caller=2)
+    admission.enter("a")
+    admission.enter("b")
     with pytest.raises(ApiError) as caught:
-        admission.enter()
+        admission.enter("c")
     assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    admission.leave()
-    admission.enter()
+    admission.leave("a")
+    admission.enter("c")
     assert admission.running == 2
+
+
+def test_one_caller_cannot_take_every_slot() -> None:
+    admission = Admission(limit=4, per_caller=2)
+    admission.enter("greedy")
+    admission.enter("greedy")
+    with pytest.raises(ApiError, match="2 calls of yours are running") as caught:
+        admission.enter("greedy")
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    admission.enter("another")
+    admission.leave("greedy")
+    admission.enter("greedy")
+    assert admission.by_caller == {"greedy": 2, "another": 1}
 
 
 @pytest.mark.parametrize(("windows", "sizes"), [(1, [1]), (10, [5, 5]), (74, [37, 37]), (150, [38, 38, 37, 37])])
