@@ -202,7 +202,7 @@ class TritonModels:
                         client_timeout=left,
                         timeout=_microseconds(left),
                         # Requests batched together run one after another in the model, past any queue timeout:
-                        # the model checks this itself (deploy.triton.past_deadline).
+                        # the model checks this itself (deploy.backend.given_up).
                         parameters=deadline_parameters(left),
                         **kwargs,
                     )
@@ -373,7 +373,7 @@ class TritonModels:
 
     async def weights_check(self, model: str) -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about its weights: it answers an empty request
-        with "weights: ..." when they are missing, and with an input error otherwise."""
+        with a missing_weights error (dgxmusic.models) when they are missing, and with an input error otherwise."""
         empty = {
             Demucs.NAME: [_tensor(Demucs.AUDIO, np.zeros((0, 2))), _tensor(Demucs.SAMPLE_RATE, [44100])],
             Musicgen.NAME: [_tensor(Musicgen.PROMPT, np.zeros((1, 0))), _tensor(Musicgen.DURATION, [[0.0]])],
