@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_render_seconds: float = Field(600.0, gt=0)
     default_sample_rate: int = Field(44100, ge=8000, le=96000)
     max_upload_bytes: int = Field(256 * MIB, ge=1024, description="audio a client may stream in")
+    max_upload_memory_bytes: int = Field(
+        2048 * MIB, ge=MIB, description="memory all uploads in flight may take together (received and decoded)"
+    )
     upload_idle_seconds: float = Field(
         30.0, gt=0, description="an upload that sends nothing for this long is closed, freeing its call's slot"
     )

@@ -33,10 +33,11 @@ _HEALTH_HEADROOM = 32
 
 @dataclass(frozen=True)
 class Gateway:
-    """The gateway's gRPC server, not yet listening, and its health, which watch_models drives."""
+    """The gateway's gRPC server, not yet listening, its health, which watch_models drives, and its service."""
 
     server: grpc.aio.Server
     health: health_aio.HealthServicer
+    service: MusicService
 
 
 async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> Gateway:
@@ -76,7 +77,7 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
         ],
         server,
     )
-    return Gateway(server, health)
+    return Gateway(server, health, service)
 
 
 def is_loopback(host: str) -> bool:

@@ -29,7 +29,7 @@ from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info
 from gateway.streaming import A, R, ResponseStream, T
 from gateway.triton import Generated, ModelEntry, Models, Rendered, TokenProgress, WeightsCheck
-from gateway.uploads import receive_audio
+from gateway.uploads import UploadHold, UploadMemory, receive_audio
 
 MELODY_FORMAT = audio.ResolvedFormat(
     Musicgen.SAMPLE_RATE, audio_pb2.SAMPLE_FORMAT_FLOAT32, audio_pb2.AUDIO_ENCODING_PCM
@@ -54,6 +54,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.jobs = jobs
         # Read by scope's RPC wrappers.
         self.gate = Gate(settings.api_keys)
+        self.upload_memory = UploadMemory(settings.max_upload_memory_bytes)
         self.admission = Admission(settings.max_concurrent_rpcs, settings.max_concurrent_rpcs_per_caller)
         self._closing: set[asyncio.Task[None]] = set()  # job updates of requests that ended badly
 
@@ -130,6 +131,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 pb.TranscriptionOptions(),
                 max_bytes=self.settings.max_upload_bytes,
                 idle_seconds=self.settings.upload_idle_seconds,
+                hold=self._upload_hold(scope),
                 check_options=validation.transcription_params,
             )
         out = self._responses(pb.TranscribeResponse, scope, cached=False)
@@ -152,6 +154,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 pb.SeparationOptions(),
                 max_bytes=self.settings.max_upload_bytes,
                 idle_seconds=self.settings.upload_idle_seconds,
+                hold=self._upload_hold(scope),
                 check_options=lambda options: validation.separation_format(options, self.settings),
             )
         validation.check_separation_length(upload.samples, upload.sample_rate, self.settings)
@@ -362,6 +365,12 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             return None
         with scope.stage(pb.STAGE_CACHE):
             return await self.results.find(key)
+
+    def _upload_hold(self, scope: RequestScope) -> UploadHold:
+        """The call's share of the uploads' memory, given back when the call ends, however it ends."""
+        hold = self.upload_memory.hold()
+        scope.on_finish.append(lambda code: hold.release())
+        return hold
 
     def _responses(self, response: type[R], scope: RequestScope, *, cached: bool) -> ResponseStream[R]:
         """The writer of a call's responses; recording its result when the result is `cached`."""

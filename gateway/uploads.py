@@ -32,6 +32,41 @@ class UploadMessage(Protocol[Options_co]):
     def WhichOneof(self, oneof_group: str, /) -> str | None: ...
 
 
+class UploadMemory:
+    """The gateway's memory for uploads in flight, shared by every call: whatever clients send, it stays under the
+    limit (`max_upload_memory_bytes`); past it an upload is refused with RESOURCE_EXHAUSTED, to be retried."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def hold(self) -> "UploadHold":
+        return UploadHold(self)
+
+
+class UploadHold:
+    """One call's share of UploadMemory, grown as its upload arrives and is decoded, released when the call ends."""
+
+    def __init__(self, memory: UploadMemory) -> None:
+        self.memory = memory
+        self.bytes = 0
+
+    def grow_to(self, total: int) -> None:
+        extra = total - self.bytes
+        if extra <= 0:
+            return
+        memory = self.memory
+        if memory.used + extra > memory.limit:
+            reason = f"the server holds {memory.used} bytes of uploads and takes at most {memory.limit}: retry later"
+            raise too_large("audio", reason)
+        memory.used += extra
+        self.bytes = total
+
+    def release(self) -> None:
+        self.memory.used -= self.bytes
+        self.bytes = 0
+
+
 @dataclass(frozen=True)
 class Upload(Generic[Checked]):
     options: Checked  # what check_options made of the request's options (their defaults when the client sent none)
@@ -45,12 +80,14 @@ async def receive_audio(
     *,
     max_bytes: int,
     idle_seconds: float,
+    hold: UploadHold,
     check_options: Callable[[Options], Checked],
 ) -> Upload[Checked]:
     """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio. The options are
     checked (``check_options`` raises ApiError, or returns them as the call uses them) as the audio starts, so bad
     options fail before a long upload. A stream silent for ``idle_seconds`` is closed: it would hold a call's slot
-    for as long as its client liked."""
+    for as long as its client liked. ``hold`` counts the memory the upload takes, as early as it can be told: what
+    its header declares, what arrives, then at decoding the bytes (twice: joined once) and the samples."""
     checked: Checked | None = None
     header = None
     parts: list[bytes] = []
@@ -69,11 +106,13 @@ async def receive_audio(
             checked = check_options(options)
             if header.total_bytes > max_bytes:
                 raise too_large("audio", f"{header.total_bytes} bytes is over the {max_bytes}-byte limit")
+            hold.grow_to(header.total_bytes)
         elif kind == "audio_chunk":
             if header is None:
                 raise invalid_argument("audio_chunk", "send an AudioHeader before the chunks")
             size += len(message.audio_chunk.data)
             _check_size(size, header.total_bytes, max_bytes, last=message.audio_chunk.last)
+            hold.grow_to(size)
             parts.append(message.audio_chunk.data)
             if message.audio_chunk.last:
                 finished = True
@@ -82,8 +121,12 @@ async def receive_audio(
             raise invalid_argument("message", "an empty message: send options, audio_header or audio_chunk")
     if header is None or checked is None or not finished:
         raise invalid_argument("audio", "the stream ended before the chunk marked last")
+    hold.grow_to(2 * size)
+    data = b"".join(parts)
+    parts.clear()
     with request_errors():
-        samples, sample_rate = await asyncio.to_thread(decode_upload, b"".join(parts), header)
+        samples, sample_rate = await asyncio.to_thread(decode_upload, data, header)
+    hold.grow_to(2 * size + samples.nbytes)
     return Upload(checked, samples, sample_rate)
 
 
