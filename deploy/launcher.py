@@ -211,7 +211,31 @@ def _end(child: "_Child", timeout: float = 20.0) -> None:
     # Triton's python stubs live in its process group; none may outlive it.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+    _wait_until_group_gone(process.pid)
     child.log.close()
+
+
+def _wait_until_group_gone(group: int, timeout: float = 10.0) -> None:
+    """Waits until the kernel has torn down every process of the group (a killed stub that mapped GBs takes a while),
+    so that a stopped stack leaves nothing running; its members are no children of ours to wait for."""
+    deadline = time.monotonic() + timeout
+    while _group_members(group) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _group_members(group: int) -> list[int]:
+    """The live (not zombie) processes of a process group."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
 
 
 @dataclass
