@@ -209,18 +209,34 @@ def _end(child: "_Child", timeout: float = 20.0) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     # Triton's python stubs live in its process group; none may outlive it.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    _wait_until_group_gone(process.pid)
+    _kill_group(process.pid)
     child.log.close()
 
 
-def _wait_until_group_gone(group: int, timeout: float = 10.0) -> None:
-    """Waits until the kernel has torn down every process of the group (a killed stub that mapped GBs takes a while),
-    so that a stopped stack leaves nothing running; its members are no children of ours to wait for."""
+def _kill_group(group: int, timeout: float = 10.0) -> None:
+    """Kills every process of the group and waits until the kernel has torn them down, so that a stopped stack
+    leaves nothing running. The kill is repeated: a process forked while the group was being killed (a stub Triton
+    was starting) escapes the first one."""
     deadline = time.monotonic() + timeout
     while _group_members(group) and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
         time.sleep(0.02)
+
+
+def _processes_running_from(folder: Path) -> list[int]:
+    """The processes (other than this one) whose program lies in `folder`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            program = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if program.startswith(f"{folder}/"):
+            found.append(int(entry.name))
+    return found
 
 
 def _group_members(group: int) -> list[int]:
@@ -421,8 +437,11 @@ class Stack:
             raise LaunchError(f"another dgx-music stack (pid {launcher[0]}) runs on {self.data_dir}: stop it first")
         for pid, started in record.values():
             if _identity(pid) == [pid, started]:  # the same process, not another that got its pid
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)  # each child leads its own group (Triton's stubs are in it)
+                _kill_group(pid)  # each child leads its own group (Triton's stubs are in it)
+        # Triton's stubs outlive a Triton that was killed: they run its copy of the backend, in this data directory.
+        for pid in _processes_running_from(self.data_dir):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         self._remove_shared_memory()
         self._record_path.unlink()
 

@@ -223,3 +223,22 @@ def test_a_second_stack_on_a_live_stacks_data_is_refused(tmp_path: Path) -> None
     assert second.returncode != 0
     assert f"another dgx-music stack (pid {os.getpid()}) runs on" in second.stderr
     _assert_nothing_left(settings)
+
+
+def test_a_new_stack_ends_the_stubs_a_killed_triton_left(tmp_path: Path) -> None:
+    """Triton's python stubs outlive a Triton that was killed (one it was starting as it died escapes even the kill
+    of its group): the next stack on the data directory ends whatever runs from it."""
+    settings = stack_settings(tmp_path / "data", models=["text2midi"])
+    orphan_program = settings.data_dir / "triton" / "orphaned_stub"
+    orphan_program.parent.mkdir(parents=True)
+    shutil.copy2("/bin/sleep", orphan_program)
+    orphan = subprocess.Popen([str(orphan_program), "600"], start_new_session=True)
+    # What a killed launcher left: its record, naming a launcher that no longer runs (no pid is this large).
+    (settings.data_dir / "stack.json").write_text(json.dumps({"launcher": [2**22 + 1, 0]}))
+    try:
+        with Stack(settings):
+            assert orphan.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+    _assert_nothing_left(settings)
