@@ -2,6 +2,8 @@
 when Triton is on the gateway's host (the embedded default) their resident memory is readable from /proc. In
 Kubernetes Triton runs in another pod and this reports nothing."""
 
+import os
+import signal
 from pathlib import Path
 
 from deploy import triton
@@ -9,6 +11,24 @@ from deploy import triton
 _PAGE_BYTES = 4096
 _STUB = b"triton_python_backend_stub"
 _PROC = Path("/proc")
+
+
+def local_port(triton_url: str) -> int | None:
+    """The gRPC port of a Triton on this host (the embedded default), whose stubs /proc shows; None otherwise."""
+    host, _, port = triton_url.rpartition(":")
+    return int(port) if host in ("127.0.0.1", "localhost", "[::1]") and port.isdigit() else None
+
+
+def end_stubs(triton_grpc_port: int, model: str) -> list[int]:
+    """Kills what is left of a model's stubs after Triton unloaded it: a stub Triton found unhealthy (busy past its
+    health check, or hung) is not always stopped, and would run on beside the new ones. The pids killed."""
+    pids = model_stubs(triton_grpc_port).get(model, [])
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return pids
 
 
 def model_stubs(triton_grpc_port: int) -> dict[str, list[int]]:

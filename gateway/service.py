@@ -23,7 +23,7 @@ from gateway import analysis, validation
 from gateway.auth import Gate
 from gateway.cache import CachedResults, JobStore, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
-from gateway.memory import model_memory
+from gateway.memory import local_port, model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info
@@ -185,8 +185,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     @unary_rpc("ListModels")
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
-        triton_port = int(self.settings.triton_url.rsplit(":", 1)[-1])
-        memory = await asyncio.to_thread(model_memory, triton_port) if _is_local(self.settings.triton_url) else {}
+        triton_port = local_port(self.settings.triton_url)
+        memory = await asyncio.to_thread(model_memory, triton_port) if triton_port is not None else {}
         entries = await self.models.repository()
         # Probed side by side: each waits behind its model's running work, at most WEIGHTS_PROBE_SECONDS.
         probed = [e.name for e in entries if e.name in (DEMUCS, MUSICGEN) and e.state == "READY"]
@@ -474,7 +474,3 @@ def _model_status(entry: ModelEntry, check: WeightsCheck | None, memory_bytes: i
     return pb.ModelStatus(
         name=entry.name, version=entry.version, state=state, message=message, memory_bytes=memory_bytes
     )
-
-
-def _is_local(url: str) -> bool:
-    return url.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")

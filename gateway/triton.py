@@ -21,6 +21,7 @@ import composer
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
+from gateway.memory import end_stubs, local_port
 
 log = structlog.get_logger(__name__)
 
@@ -174,6 +175,7 @@ class TritonModels:
         """`restricted_headers` carry the stack's key to Triton's restricted APIs (deploy.triton.grpc_key_headers)."""
         self.client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
         self.restricted_headers = restricted_headers or {}
+        self.local_port = local_port(url)  # a Triton on this host: its stale stubs can be ended after a reload
         self._last_weights_problem: dict[str, str | None] = {}
         # Per model: one reload at a time, and how many have completed (a request that began before the latest
         # completed one retries instead of reloading again).
@@ -248,6 +250,8 @@ class TritonModels:
                 # load_model() of a model Triton believes loaded is a no-op: unload it first.
                 headers = self.restricted_headers
                 await self.client.unload_model(model, headers=headers, client_timeout=clock.left())
+                if self.local_port is not None and (ended := end_stubs(self.local_port, model)):
+                    log.warning("ended_stale_stubs", model=model, pids=ended)
                 await self.client.load_model(model, headers=headers, client_timeout=clock.left())
                 self._reloads[model] = generation + 1
         except TimeoutError as exc:

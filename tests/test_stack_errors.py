@@ -1,5 +1,6 @@
 """Bad input gets a clear gRPC status naming the field, and the server answers normally afterwards."""
 
+import contextlib
 import io
 import os
 import signal
@@ -206,8 +207,8 @@ def test_a_stub_killed_under_load_is_reloaded_once(stack: Stack) -> None:
         thread.start()
     try:
         wait_until(lambda: done[0] >= 2, "renders are under way")
-        [pid] = model_stubs(stack.settings.triton_grpc_port)["fluidsynth"]
-        os.kill(pid, signal.SIGKILL)
+        for pid in model_stubs(stack.settings.triton_grpc_port)["fluidsynth"]:
+            os.kill(pid, signal.SIGKILL)
         at_kill = done[0]
         wait_until(lambda: done[0] >= at_kill + 6 or errors, "renders went on after the reload", timeout_s=90)
     finally:
@@ -217,3 +218,17 @@ def test_a_stub_killed_under_load_is_reloaded_once(stack: Stack) -> None:
     assert not errors, errors
     assert done[0] > 6
     assert reloads(stack, "fluidsynth") - reloads_before == 1
+
+
+def test_a_hung_stub_is_replaced_and_left_running_nowhere(stack: Stack, client: MusicClient) -> None:
+    """A stub that stops answering (SIGSTOP here) is found unhealthy and its model reloaded; Triton does not stop
+    the old stub itself, so the gateway ends it rather than leave it beside the new one."""
+    [hung] = model_stubs(stack.settings.triton_grpc_port)["text2midi"]
+    os.kill(hung, signal.SIGSTOP)
+    try:
+        assert client.generate_midi("uk garage 132", song_options(bars=1)).midi.startswith(b"MThd")
+        wait_until(lambda: is_gone(hung), "the hung stub was ended")
+        assert hung not in model_stubs(stack.settings.triton_grpc_port)["text2midi"]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung, signal.SIGCONT)
