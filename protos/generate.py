@@ -9,6 +9,9 @@ from pathlib import Path
 
 from grpc_tools import protoc
 
+# The well-known types (google/protobuf/timestamp.proto...) ship inside grpc_tools.
+WELL_KNOWN_TYPES = Path(protoc.__file__).resolve().parent / "_proto"
+
 PROTO_ROOT = Path(__file__).resolve().parent
 
 
@@ -17,6 +20,7 @@ def generate(out_dir: Path) -> None:
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
+        f"-I{WELL_KNOWN_TYPES}",
         f"--python_out={out_dir}",
         f"--pyi_out={out_dir}",
         f"--grpc_python_out={out_dir}",
