@@ -1,5 +1,5 @@
-"""Typed Python clients (sync and asyncio) of dgxmusic.v1.MusicService: they turn the streamed events back into
-MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
+"""Typed Python clients (sync and asyncio) of dgxmusic.v1.MusicService and JobService: they turn the streamed events
+back into MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.errors import from_rpc_error
 from dgxmusic.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
-from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 
@@ -154,10 +154,15 @@ def upload_requests(request_type: Any, options: Any, source: AudioInput) -> Iter
     """The messages of a Transcribe/Separate call: options, then the audio (an audio file as it is, or float32
     frames [frames, channels] with their sample rate) as a header and chunks. The source is read (and refused with
     AudioFormatError) here, before any call: gRPC consumes the messages in a thread of its own."""
+    return _followed_by_audio(request_type(options=options), request_type, source)
+
+
+def _followed_by_audio(first: Any, request_type: Any, source: AudioInput) -> Iterator[Any]:
+    """`first`, then the audio as `request_type` messages (audio_header, then audio_chunk...)."""
     data, header = _upload_source(source)
 
     def messages() -> Iterator[Any]:
-        yield request_type(options=options)
+        yield first
         for message in upload_messages(data, header):
             if isinstance(message, audio_pb2.AudioHeader):
                 yield request_type(audio_header=message)
@@ -194,6 +199,110 @@ def _collect_transcription(result: TranscribeResult, response: Any, on_progress:
         result.transcription = response.transcription
     elif kind == "summary":
         result.summary = response.summary
+
+
+JobResult = ComposeResult | AudioResult | TranscribeResult
+JobCallback = Callable[[jobs_pb2.Job], None]
+JobRequestOf = (
+    pb.ComposeRequest | pb.RenderRequest | pb.TranscriptionOptions | pb.SeparationOptions | pb.GenerateAudioRequest
+)
+
+# The JobRequest field of each MusicService request; the same names are WatchJobResponse's result events.
+_JOB_FIELDS: dict[type, str] = {
+    pb.ComposeRequest: "compose",
+    pb.RenderRequest: "render",
+    pb.TranscriptionOptions: "transcribe",
+    pb.SeparationOptions: "separate",
+    pb.GenerateAudioRequest: "generate_audio",
+}
+_UPLOADING_JOBS = {"transcribe", "separate"}
+# Job.kind (the RPC's name) -> its JobRequest field.
+_JOB_KINDS = {
+    "Compose": "compose",
+    "Render": "render",
+    "Transcribe": "transcribe",
+    "Separate": "separate",
+    "GenerateAudio": "generate_audio",
+}
+_RESULTS: dict[str, type[JobResult]] = {
+    "compose": ComposeResult,
+    "render": AudioResult,
+    "transcribe": TranscribeResult,
+    "separate": AudioResult,
+    "generate_audio": AudioResult,
+}
+
+
+def job_request(request: JobRequestOf) -> jobs_pb2.JobRequest:
+    """The job that runs `request` (for transcribe and separate: their options; the audio goes with submit_job)."""
+    job = jobs_pb2.JobRequest()
+    getattr(job, _JOB_FIELDS[type(request)]).CopyFrom(request)
+    return job
+
+
+def job_submission(request: jobs_pb2.JobRequest, audio: AudioInput | None = None) -> Iterator[Any]:
+    """The messages of a SubmitJob call: the request, then for transcribe and separate the audio, read here (and
+    refused with AudioFormatError) before any call. A job that needs audio and has none, or has audio it does not
+    take, is a ValueError: the server would refuse it anyway, after the upload."""
+    kind = request.WhichOneof("request")
+    if kind is None:
+        raise ValueError("a JobRequest names what to run: compose, render, transcribe, separate or generate_audio")
+    first = jobs_pb2.SubmitJobRequest(request=request)
+    if kind in _UPLOADING_JOBS:
+        if audio is None:
+            raise ValueError(f"a {kind} job needs the audio to {kind}")
+        return _followed_by_audio(first, jobs_pb2.SubmitJobRequest, audio)
+    if audio is not None:
+        raise ValueError(f"a {kind} job takes no audio (only transcribe and separate do)")
+    return iter([first])
+
+
+@dataclass
+class JobOutcome:
+    """How a watched job ended: its last snapshot and, only if it SUCCEEDED, its results (ComposeResult for
+    compose, TranscribeResult for transcribe, AudioResult for the others)."""
+
+    job: jobs_pb2.Job
+    result: JobResult | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.job.state == jobs_pb2.JOB_STATE_SUCCEEDED
+
+
+class JobWatcher:
+    """Folds a WatchJob stream: each job snapshot goes to ``on_job`` (and its progress, if any, to
+    ``on_progress``); the result events are unwrapped and fed to the collectors of the plain RPCs."""
+
+    def __init__(self, on_progress: ProgressCallback | None = None, on_job: JobCallback | None = None) -> None:
+        self.on_progress = on_progress
+        self.on_job = on_job
+        self.job = jobs_pb2.Job()
+        self.result: JobResult | None = None
+
+    def add(self, response: jobs_pb2.WatchJobResponse) -> None:
+        kind = response.WhichOneof("event")
+        if kind == "job":
+            self.job = response.job
+            if self.on_job is not None:
+                self.on_job(self.job)
+            if self.on_progress is not None and self.job.HasField("progress"):
+                self.on_progress(self.job.progress)
+        elif kind is not None:
+            if self.result is None:
+                self.result = _RESULTS[kind]()
+            event = getattr(response, kind)
+            if isinstance(self.result, TranscribeResult):
+                _collect_transcription(self.result, event, None)
+            else:
+                _collect(self.result, event, None)
+
+    def outcome(self) -> JobOutcome:
+        outcome = JobOutcome(self.job)
+        if outcome.succeeded:
+            # A result with no events (none so far) is still the result of its kind.
+            outcome.result = self.result or _RESULTS[_JOB_KINDS.get(self.job.kind, "render")]()
+        return outcome
 
 
 def song_options(
@@ -256,6 +365,7 @@ class MusicClient:
         else:
             self.channel = grpc.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
+        self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.timeout = timeout
         self.metadata = _key_metadata(api_key)
 
@@ -334,6 +444,69 @@ class MusicClient:
             _collect(result, response, on_progress)
         return result
 
+    def submit_job(
+        self, request: jobs_pb2.JobRequest, audio: AudioInput | None = None, *, request_id: str | None = None
+    ) -> jobs_pb2.Job:
+        """Queues `request` (with its audio, for transcribe and separate) and answers the queued job at once: it runs
+        on the server whether or not this client stays. ``request_id`` labels it in the server's logs."""
+        requests = job_submission(request, audio)
+        try:
+            reply: jobs_pb2.SubmitJobResponse = self.jobs.SubmitJob(
+                requests, timeout=self.timeout, metadata=_with_request_id(self, request_id)
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return reply.job
+
+    def watch_job(
+        self, job_id: str, *, on_progress: ProgressCallback | None = None, on_job: JobCallback | None = None
+    ) -> JobOutcome:
+        """Follows a job until it ends (at once if it has) and reads its results if it succeeded. A job that failed
+        or was cancelled is no error here: its outcome says so (job.state, job.error_code, job.error_message)."""
+        watcher = JobWatcher(on_progress, on_job)
+        request = jobs_pb2.WatchJobRequest(id=job_id)
+        for response in self._stream(self.jobs.WatchJob(request, timeout=self.timeout, metadata=self.metadata)):
+            watcher.add(response)
+        return watcher.outcome()
+
+    def get_job(self, job_id: str) -> jobs_pb2.Job:
+        try:
+            reply: jobs_pb2.GetJobResponse = self.jobs.GetJob(
+                jobs_pb2.GetJobRequest(id=job_id), timeout=self.timeout, metadata=self.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return reply.job
+
+    def list_jobs(self, page_size: int = 0, page_token: str = "") -> tuple[list[jobs_pb2.Job], str]:
+        """One page of the caller's jobs, newest first, and the token of the next page ("" after the last)."""
+        request = jobs_pb2.ListJobsRequest(page_size=page_size, page_token=page_token)
+        try:
+            reply: jobs_pb2.ListJobsResponse = self.jobs.ListJobs(request, timeout=self.timeout, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return list(reply.jobs), reply.next_page_token
+
+    def iter_jobs(self, page_size: int = 0) -> Iterator[jobs_pb2.Job]:
+        """All of the caller's jobs, newest first, a page at a time."""
+        page_token = ""
+        while True:
+            jobs, page_token = self.list_jobs(page_size, page_token)
+            yield from jobs
+            if not page_token:
+                return
+
+    def cancel_job(self, job_id: str) -> jobs_pb2.Job:
+        """Stops a queued or running job; a finished one is answered as it is."""
+        request = jobs_pb2.CancelJobRequest(id=job_id)
+        try:
+            reply: jobs_pb2.CancelJobResponse = self.jobs.CancelJob(
+                request, timeout=self.timeout, metadata=self.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return reply.job
+
     def list_models(self) -> list[pb.ModelStatus]:
         try:
             return list(
@@ -369,6 +542,7 @@ class AsyncMusicClient:
         else:
             self.channel = grpc.aio.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
+        self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.timeout = timeout
         self.metadata = _key_metadata(api_key)
 
@@ -450,6 +624,66 @@ class AsyncMusicClient:
             _collect(result, response, on_progress)
         return result
 
+    async def submit_job(
+        self, request: jobs_pb2.JobRequest, audio: AudioInput | None = None, *, request_id: str | None = None
+    ) -> jobs_pb2.Job:
+        requests = job_submission(request, audio)
+        try:
+            reply: jobs_pb2.SubmitJobResponse = await self.jobs.SubmitJob(
+                requests, timeout=self.timeout, metadata=_with_request_id(self, request_id)
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return reply.job
+
+    async def watch_job(
+        self, job_id: str, *, on_progress: ProgressCallback | None = None, on_job: JobCallback | None = None
+    ) -> JobOutcome:
+        watcher = JobWatcher(on_progress, on_job)
+        request = jobs_pb2.WatchJobRequest(id=job_id)
+        async for response in self._stream(self.jobs.WatchJob(request, timeout=self.timeout, metadata=self.metadata)):
+            watcher.add(response)
+        return watcher.outcome()
+
+    async def get_job(self, job_id: str) -> jobs_pb2.Job:
+        request = jobs_pb2.GetJobRequest(id=job_id)
+        try:
+            reply: jobs_pb2.GetJobResponse = await self.jobs.GetJob(
+                request, timeout=self.timeout, metadata=self.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return reply.job
+
+    async def list_jobs(self, page_size: int = 0, page_token: str = "") -> tuple[list[jobs_pb2.Job], str]:
+        request = jobs_pb2.ListJobsRequest(page_size=page_size, page_token=page_token)
+        try:
+            reply: jobs_pb2.ListJobsResponse = await self.jobs.ListJobs(
+                request, timeout=self.timeout, metadata=self.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return list(reply.jobs), reply.next_page_token
+
+    async def iter_jobs(self, page_size: int = 0) -> AsyncIterator[jobs_pb2.Job]:
+        page_token = ""
+        while True:
+            jobs, page_token = await self.list_jobs(page_size, page_token)
+            for job in jobs:
+                yield job
+            if not page_token:
+                return
+
+    async def cancel_job(self, job_id: str) -> jobs_pb2.Job:
+        request = jobs_pb2.CancelJobRequest(id=job_id)
+        try:
+            reply: jobs_pb2.CancelJobResponse = await self.jobs.CancelJob(
+                request, timeout=self.timeout, metadata=self.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return reply.job
+
     async def list_models(self) -> list[pb.ModelStatus]:
         try:
             return list(
@@ -468,3 +702,8 @@ class AsyncMusicClient:
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+def _with_request_id(client: "MusicClient | AsyncMusicClient", request_id: str | None) -> Metadata:
+    """The client's metadata, and an x-request-id to find the call (and its job) in the server's logs."""
+    return (*client.metadata, ("x-request-id", request_id)) if request_id else client.metadata

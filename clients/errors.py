@@ -49,6 +49,10 @@ class AuthenticationError(DgxMusicError):
     """The gateway wants an API key (UNAUTHENTICATED): none was sent, or not one it knows."""
 
 
+class NotFoundError(DgxMusicError):
+    """What the request names is not there (NOT_FOUND): no such job of this caller's (or it expired), no such model."""
+
+
 class UnavailableError(DgxMusicError):
     """The server or a model it needs is down (UNAVAILABLE): retry later."""
 
@@ -68,6 +72,7 @@ _BY_CODE: dict[grpc.StatusCode, type[DgxMusicError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.FAILED_PRECONDITION: MissingWeightsError,
     grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
 }
 
 
