@@ -2,25 +2,39 @@
 commands (`serve`, `demo`, `plan`, `models pull`) join these through entry points; this module names no server code."""
 
 import functools
+import itertools
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
 
 import click
+from google.protobuf import json_format
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clients.client import ComposeResult, MusicClient, Tls, compose_request, song_options
-from clients.errors import DgxMusicError, RateLimitedError
+from clients.client import (
+    AudioResult,
+    ComposeResult,
+    JobResult,
+    MusicClient,
+    Tls,
+    TranscribeResult,
+    compose_request,
+    job_request,
+    song_options,
+)
+from clients.errors import DgxMusicError, NotFoundError, RateLimitedError
 from dgxmusic.audio import AudioFormatError
-from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
 console = Console(stderr=True)
@@ -33,20 +47,40 @@ _SAMPLE_FORMATS = {
 }
 
 
+class _ProgressUpdate:
+    """A progress bar's on_progress (and, for a watched job, its on_job); ``ended`` is what the bar says at the end
+    of a job that did not succeed, which leaves its bar where it stopped."""
+
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self.bar = bar
+        self.task = task
+        self.ended: str | None = None
+
+    def __call__(self, event: pb.Progress) -> None:
+        description = event.message or pb.Stage.Name(event.stage)
+        if event.total:  # MusicGen counts tokens and estimates the time left
+            description = f"{description} {event.done}/{event.total} ~{event.seconds_left:.0f} s left"
+        self.bar.update(self.task, completed=event.fraction, description=description)
+
+    def on_job(self, job: jobs_pb2.Job) -> None:
+        if job.state == jobs_pb2.JOB_STATE_QUEUED:
+            # A job queued again after a failed run says why it runs again.
+            again = f" to run again ({job.error_code})" if job.error_code else ""
+            self.bar.update(self.task, description=f"queued{again}")
+        elif job.state in (jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED):
+            self.ended = _state_name(job).lower()
+
+
 @contextmanager
-def _progress_bar() -> Iterator[Callable[[pb.Progress], None]]:
+def _progress_bar() -> Iterator[_ProgressUpdate]:
     columns = (TextColumn("{task.description:<34}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("starting", total=1.0)
-
-        def update(event: pb.Progress) -> None:
-            description = event.message or pb.Stage.Name(event.stage)
-            if event.total:  # MusicGen counts tokens and estimates the time left
-                description = f"{description} {event.done}/{event.total} ~{event.seconds_left:.0f} s left"
-            bar.update(task, completed=event.fraction, description=description)
-
+        update = _ProgressUpdate(bar, bar.add_task("starting", total=1.0))
         yield update
-        bar.update(task, completed=1.0, description="done")
+        if update.ended is None:
+            bar.update(update.task, completed=1.0, description="done")
+        else:
+            bar.update(update.task, description=update.ended)
 
 
 @contextmanager
@@ -60,7 +94,8 @@ def _errors() -> Iterator[None]:
             console.print(f"  field [bold]{escape(violation.field)}[/bold]: {escape(violation.description)}")
         if exc.retry_delay is not None:
             console.print(f"  retry in {exc.retry_delay:.1f} s")
-        bad_request = exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
+        # A request to fix (a bad field, over a limit, naming what is not there) exits 2; one to retry 1.
+        bad_request = exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"} or isinstance(exc, NotFoundError)
         sys.exit(2 if bad_request and not isinstance(exc, RateLimitedError) else 1)
     except AudioFormatError as exc:  # refused here, before anything was sent
         console.print(f"[red]error[/red] {escape(str(exc))}")
@@ -110,6 +145,62 @@ def _print_summary(summary: pb.Summary) -> None:
     console.print(f"{source} in {summary.total_seconds:.2f} s ({stages}); request id {summary.request_id}")
 
 
+def _print_written(summary: pb.Summary, written: list[Path]) -> None:
+    _print_summary(summary)
+    for path in written:
+        console.print(f"wrote {escape(str(path))}")
+
+
+# Each command's results as files (the plain command's and its job's alike): written, then told.
+
+
+def _save_song(result: ComposeResult, out: Path) -> None:
+    with _errors():
+        written = result.write(out)
+    _print_song(result, written)
+
+
+def _save_audio(result: AudioResult, out: Path, stems_dir: Path | None) -> None:
+    with _errors():
+        written = result.write_audio(out, stems_dir)
+    _print_written(result.summary, written)
+
+
+def _save_transcription(result: TranscribeResult, out: Path) -> None:
+    with _errors():
+        _write_file(out, result.transcription.midi)
+    _print_summary(result.summary)
+    console.print(f"{len(result.transcription.notes)} notes: wrote {escape(str(out))}")
+
+
+def _save_stems(result: AudioResult, out: Path, suffix: str = ".wav") -> None:
+    with _errors():
+        written = result.write_stems(out, suffix)
+    _print_written(result.summary, written)
+
+
+def _save_generated(result: AudioResult, out: Path) -> None:
+    with _errors():
+        paths = _numbered(out, len(result.stems))
+        written = [result.write_stream(name, path) for name, path in zip(result.stems, paths, strict=True)]
+    _print_written(result.summary, written)
+
+
+def _save_job_result(job: jobs_pb2.Job, result: JobResult, out: Path) -> None:
+    """A succeeded job's results under OUT, named as its command names them by default: song.mid, mix.wav and
+    stems/ (compose, render), transcription.mid, one file per stem (separate), generated.wav (generate)."""
+    if isinstance(result, ComposeResult):
+        _save_song(result, out)
+    elif isinstance(result, TranscribeResult):
+        _save_transcription(result, out / "transcription.mid")
+    elif job.kind == "Render":
+        _save_audio(result, out / "mix.wav", out / "stems" if result.stems else None)
+    elif job.kind == "Separate":
+        _save_stems(result, out)
+    else:
+        _save_generated(result, out / "generated.wav")
+
+
 @dataclass(frozen=True)
 class Server:
     """The gateway a command talks to, and how: TLS (None: plaintext) and an API key."""
@@ -120,6 +211,12 @@ class Server:
 
     def client(self, timeout: float) -> MusicClient:
         return MusicClient(self.target, timeout=timeout, tls=self.tls, api_key=self.api_key)
+
+    def submit(self, timeout: float, request: jobs_pb2.JobRequest, audio: Path | None = None) -> None:
+        """`--detach`: queues the request as a job and prints its id, only that, for a script to keep."""
+        with _errors(), self.client(timeout) as client:
+            job = client.submit_job(request, audio)
+        click.echo(job.id)
 
 
 _PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -176,6 +273,11 @@ sample_rate_option = click.option("--sample-rate", default=0, help="Hz (default:
 format_option = click.option("--format", "fmt", type=click.Choice(sorted(_ENCODINGS)), default="wav", show_default=True)
 sample_format_option = click.option(
     "--sample-format", type=click.Choice(sorted(_SAMPLE_FORMATS)), help="default float32 (WAV), int24 (FLAC)"
+)
+detach_option = click.option(
+    "--detach",
+    is_flag=True,
+    help="run it as a job on the server: print its id and return (`dgx-music jobs watch ID --out DIR` gets it)",
 )
 
 
@@ -234,16 +336,26 @@ def main() -> None:
 @sample_format_option
 @server_option
 @timeout_option
-def compose(prompt: str, out: Path, server: Server, timeout: float, **kw: Any) -> None:
+@detach_option
+def compose(prompt: str, out: Path, server: Server, timeout: float, detach: bool, **kw: Any) -> None:
     """Compose PROMPT: writes OUT/song.mid, OUT/mix.wav and OUT/stems/<track>.wav."""
-    compose_to(prompt, out, server, timeout, **kw)
+    if detach:
+        server.submit(timeout, job_request(_compose_request(prompt, **kw)))
+    else:
+        compose_to(prompt, out, server, timeout, **kw)
 
 
-def compose_to(
+def compose_to(prompt: str, out: Path, server: Server, timeout: float, **options: Any) -> ComposeResult:
+    """Composes PROMPT with the compose command's `options` and writes the song under OUT."""
+    request = _compose_request(prompt, **options)
+    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+        result = client.compose(request, on_progress=on_progress)
+    _save_song(result, out)
+    return result
+
+
+def _compose_request(
     prompt: str,
-    out: Path,
-    server: Server,
-    timeout: float,
     *,
     bpm: float | None = None,
     key: str | None = None,
@@ -260,7 +372,7 @@ def compose_to(
     sample_rate: int = 0,
     fmt: str = "wav",
     sample_format: str | None = None,
-) -> ComposeResult:
+) -> pb.ComposeRequest:
     request = compose_request(
         prompt,
         options=song_options(bpm=bpm, key=key, bars=bars, seconds=seconds, seed=seed, time_signature=time_signature),
@@ -272,12 +384,7 @@ def compose_to(
     request.transcribe = transcribe
     request.separate = separate
     request.musicgen = musicgen
-    with _errors():
-        with server.client(timeout) as client, _progress_bar() as on_progress:
-            result = client.compose(request, on_progress=on_progress)
-        written = result.write(out)
-    _print_song(result, written)
-    return result
+    return request
 
 
 @main.command()
@@ -323,6 +430,7 @@ def midi(prompts: tuple[str, ...], out: Path, variations: int, server: Server, t
 @sample_format_option
 @server_option
 @timeout_option
+@detach_option
 def render(
     midi_file: Path,
     out: Path,
@@ -333,6 +441,7 @@ def render(
     sample_format: str | None,
     server: Server,
     timeout: float,
+    detach: bool,
 ) -> None:
     """Render MIDI_FILE to audio with FluidSynth on the server."""
     request = pb.RenderRequest(
@@ -341,13 +450,12 @@ def render(
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         stems=stems_dir is not None,
     )
-    with _errors():
-        with server.client(timeout) as client, _progress_bar() as on_progress:
-            result = client.render(request, on_progress=on_progress)
-        written = result.write_audio(out, stems_dir)
-    _print_summary(result.summary)
-    for path in written:
-        console.print(f"wrote {escape(str(path))}")
+    if detach:
+        server.submit(timeout, job_request(request))
+        return
+    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+        result = client.render(request, on_progress=on_progress)
+    _save_audio(result, out, stems_dir)
 
 
 @main.command()
@@ -372,20 +480,26 @@ def health(server: Server, timeout: float) -> None:
 @click.option("--no-pitch-bends", is_flag=True)
 @server_option
 @timeout_option
+@detach_option
 def transcribe(
-    audio_file: Path, out: Path | None, no_pitch_bends: bool, server: Server, timeout: float, **thresholds: Any
+    audio_file: Path,
+    out: Path | None,
+    no_pitch_bends: bool,
+    server: Server,
+    timeout: float,
+    detach: bool,
+    **thresholds: Any,
 ) -> None:
     """Transcribe AUDIO_FILE (WAV, FLAC, MP3, Ogg or AIFF; any rate, mono or stereo) to MIDI with Basic Pitch."""
     options = pb.TranscriptionOptions(**{k: v for k, v in thresholds.items() if v is not None})
     if no_pitch_bends:
         options.pitch_bends = False
-    out = out or audio_file.with_suffix(".mid")
-    with _errors():
-        with server.client(timeout) as client, _progress_bar() as on_progress:
-            result = client.transcribe(audio_file, options, on_progress=on_progress)
-        _write_file(out, result.transcription.midi)
-    _print_summary(result.summary)
-    console.print(f"{len(result.transcription.notes)} notes: wrote {escape(str(out))}")
+    if detach:
+        server.submit(timeout, job_request(options), audio_file)
+        return
+    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+        result = client.transcribe(audio_file, options, on_progress=on_progress)
+    _save_transcription(result, out or audio_file.with_suffix(".mid"))
 
 
 @main.command()
@@ -397,6 +511,7 @@ def transcribe(
 @sample_format_option
 @server_option
 @timeout_option
+@detach_option
 def separate(
     audio_file: Path,
     out: Path,
@@ -406,16 +521,16 @@ def separate(
     sample_format: str | None,
     server: Server,
     timeout: float,
+    detach: bool,
 ) -> None:
     """Separate AUDIO_FILE into stems (drums, bass, other, vocals with htdemucs) written to OUT."""
     options = pb.SeparationOptions(model=model, audio_format=_audio_format(sample_rate, fmt, sample_format))
-    with _errors():
-        with server.client(timeout) as client, _progress_bar() as on_progress:
-            result = client.separate(audio_file, options, on_progress=on_progress)
-        written = result.write_stems(out, "." + fmt)
-    _print_summary(result.summary)
-    for path in written:
-        console.print(f"wrote {escape(str(path))}")
+    if detach:
+        server.submit(timeout, job_request(options), audio_file)
+        return
+    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+        result = client.separate(audio_file, options, on_progress=on_progress)
+    _save_stems(result, out, "." + fmt)
 
 
 @main.command()
@@ -435,6 +550,7 @@ def separate(
 @sample_format_option
 @server_option
 @generation_timeout_option
+@detach_option
 def generate(
     prompts: tuple[str, ...],
     out: Path,
@@ -447,6 +563,7 @@ def generate(
     sample_format: str | None,
     server: Server,
     timeout: float,
+    detach: bool,
     **sampling: Any,
 ) -> None:
     """Generate audio for PROMPTS with MusicGen (32 kHz): OUT, or OUT's stem with _1, _2... for several prompts."""
@@ -460,14 +577,169 @@ def generate(
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         **{name: value for name, value in sampling.items() if value is not None},
     )
-    with _errors():
-        with server.client(timeout) as client, _progress_bar() as on_progress:
-            result = client.generate_audio(request, on_progress=on_progress)
-        paths = _numbered(out, len(result.stems))
-        written = [result.write_stream(name, path) for name, path in zip(result.stems, paths, strict=True)]
-    _print_summary(result.summary)
-    for path in written:
-        console.print(f"wrote {escape(str(path))}")
+    if detach:
+        server.submit(timeout, job_request(request))
+        return
+    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+        result = client.generate_audio(request, on_progress=on_progress)
+    _save_generated(result, out)
+
+
+def _state_name(job: jobs_pb2.Job) -> str:
+    return jobs_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
+
+
+def _age(since: datetime, now: datetime) -> str:
+    seconds = max((now - since).total_seconds(), 0.0)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _progress_percent(job: jobs_pb2.Job) -> str:
+    fraction = 1.0 if job.state == jobs_pb2.JOB_STATE_SUCCEEDED else job.progress.fraction
+    return f"{fraction:.0%}"
+
+
+def _jobs_table(jobs: list[jobs_pb2.Job], now: datetime) -> Table:
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=32)
+    for column in ("kind", "state", "progress", "attempts", "age"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description")
+    for job in jobs:
+        age = _age(job.create_time.ToDatetime(tzinfo=UTC), now)
+        state = _state_name(job).lower()
+        table.add_row(job.id, job.kind, state, _progress_percent(job), str(job.attempts), age, escape(job.description))
+    return table
+
+
+def _job_lines(job: jobs_pb2.Job) -> list[str]:
+    """The job as `name  value` lines, for a person (--json gives the whole Job)."""
+    lines = [
+        f"id          {job.id}",
+        f"kind        {job.kind}",
+        f"state       {_state_name(job)}",
+        f"progress    {_progress_percent(job)} {job.progress.message}".rstrip(),
+        f"attempts    {job.attempts}",
+        f"description {job.description}",
+        f"created     {job.create_time.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC",
+        f"updated     {job.update_time.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC",
+        f"expires     {job.expire_time.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC",
+    ]
+    if job.request_id:
+        lines.append(f"request id  {job.request_id}")
+    if job.error_code:
+        lines.append(f"error       {job.error_code}: {job.error_message}")
+    if job.result_bytes:
+        lines.append(f"results     {job.result_bytes} bytes")
+    return lines
+
+
+def _print_job(job: jobs_pb2.Job, as_json: bool) -> None:
+    click.echo(json_format.MessageToJson(job) if as_json else "\n".join(_job_lines(job)))
+
+
+def _exit_as_job_ended(job: jobs_pb2.Job, *, results_wanted: bool) -> None:
+    """Exit 0 for a job that succeeded (or, when no results were asked for, one still under way); 1, saying why,
+    for one that failed or was cancelled, or that has no results yet to write."""
+    if job.state == jobs_pb2.JOB_STATE_FAILED:
+        console.print(f"[red]job {job.id} failed[/red] {job.error_code}: {escape(job.error_message)}")
+        sys.exit(1)
+    if job.state == jobs_pb2.JOB_STATE_CANCELLED:
+        console.print(f"job {job.id} was cancelled: no results")
+        sys.exit(1)
+    if job.state != jobs_pb2.JOB_STATE_SUCCEEDED and results_wanted:
+        console.print(
+            f"job {job.id} is {_state_name(job).lower()}, not finished: no results yet "
+            f"(`dgx-music jobs watch {job.id} --out DIR` waits for them)"
+        )
+        sys.exit(1)
+
+
+_JOB_ID = click.argument("job_id", metavar="ID")
+_RESULTS_DIR = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="write a succeeded job's results here, as its command names them",
+)
+_AS_JSON = click.option("--json", "as_json", is_flag=True, help="the Job as JSON (protobuf's JSON mapping)")
+
+
+@main.group()
+def jobs() -> None:
+    """Jobs: work run with --detach (compose, render, transcribe, separate, generate) goes on on the server whether
+    or not you stay. Watch it, read it and its results, cancel it; they are kept until they expire."""
+
+
+@jobs.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="at most this many")
+@click.option("--json", "as_json", is_flag=True, help="the jobs as a JSON array")
+@server_option
+@click.option("--timeout", default=30.0, show_default=True)
+def list_jobs(limit: int, as_json: bool, server: Server, timeout: float) -> None:
+    """Your jobs, newest first: id, kind, state, progress, attempts, age and what each is about."""
+    with _errors(), server.client(timeout) as client:
+        found = list(itertools.islice(client.iter_jobs(page_size=min(limit, 1000)), limit))
+    if as_json:
+        click.echo(json.dumps([json_format.MessageToDict(job) for job in found], indent=2))
+    else:
+        Console().print(_jobs_table(found, datetime.now(UTC)))
+
+
+@jobs.command("watch")
+@_JOB_ID
+@_RESULTS_DIR
+@server_option
+@click.option("--timeout", default=3600.0, show_default=True, help="how long to watch, in seconds (the job runs on)")
+def watch_job(job_id: str, out: Path | None, server: Server, timeout: float) -> None:
+    """Follow job ID until it ends, then print its state (exit 1 if it failed or was cancelled); with --out, write
+    its results. Ctrl-C stops watching, not the job."""
+    try:
+        with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+            outcome = client.watch_job(job_id, on_progress=on_progress, on_job=on_progress.on_job)
+    except KeyboardInterrupt:
+        console.print(f"stopped watching; the job runs on (`dgx-music jobs cancel {escape(job_id)}` stops it)")
+        sys.exit(130)
+    if out is not None and outcome.result is not None:
+        _save_job_result(outcome.job, outcome.result, out)
+    click.echo(_state_name(outcome.job))
+    _exit_as_job_ended(outcome.job, results_wanted=out is not None)
+
+
+@jobs.command("get")
+@_JOB_ID
+@_RESULTS_DIR
+@_AS_JSON
+@server_option
+@timeout_option
+def get_job(job_id: str, out: Path | None, as_json: bool, server: Server, timeout: float) -> None:
+    """Print job ID (exit 1 if it failed or was cancelled); with --out, write its results if it succeeded."""
+    with _errors(), server.client(timeout) as client:
+        job = client.get_job(job_id)
+        # A finished job's watch answers at once: its results.
+        done = job.state == jobs_pb2.JOB_STATE_SUCCEEDED
+        outcome = client.watch_job(job_id) if out is not None and done else None
+    _print_job(job, as_json)
+    if out is not None and outcome is not None and outcome.result is not None:
+        _save_job_result(outcome.job, outcome.result, out)
+    _exit_as_job_ended(job, results_wanted=out is not None)
+
+
+@jobs.command("cancel")
+@_JOB_ID
+@_AS_JSON
+@server_option
+@click.option("--timeout", default=30.0, show_default=True)
+def cancel_job(job_id: str, as_json: bool, server: Server, timeout: float) -> None:
+    """Stop job ID if it is queued or running (a finished job is left as it is); prints its state."""
+    with _errors(), server.client(timeout) as client:
+        job = client.cancel_job(job_id)
+    if as_json:
+        click.echo(json_format.MessageToJson(job))
+    else:
+        click.echo(_state_name(job))
 
 
 @main.group(cls=_GroupWithServerCommands, entry_point_group="dgx_music.models_commands")
