@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import click
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -615,6 +616,10 @@ def _jobs_table(jobs: list[jobs_pb2.Job], now: datetime) -> Table:
     return table
 
 
+def _when(timestamp: Timestamp) -> str:
+    return f"{timestamp.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC" if timestamp.ByteSize() else "-"
+
+
 def _job_lines(job: jobs_pb2.Job) -> list[str]:
     """The job as `name  value` lines, for a person (--json gives the whole Job)."""
     lines = [
@@ -624,9 +629,9 @@ def _job_lines(job: jobs_pb2.Job) -> list[str]:
         f"progress    {_progress_percent(job)} {job.progress.message}".rstrip(),
         f"attempts    {job.attempts}",
         f"description {job.description}",
-        f"created     {job.create_time.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC",
-        f"updated     {job.update_time.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC",
-        f"expires     {job.expire_time.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S} UTC",
+        f"created     {_when(job.create_time)}",
+        f"updated     {_when(job.update_time)}",
+        f"expires     {_when(job.expire_time)}",
     ]
     if job.request_id:
         lines.append(f"request id  {job.request_id}")
@@ -685,7 +690,10 @@ def list_jobs(limit: int, as_json: bool, server: Server, timeout: float) -> None
     if as_json:
         click.echo(json.dumps([json_format.MessageToDict(job) for job in found], indent=2))
     else:
-        Console().print(_jobs_table(found, datetime.now(UTC)))
+        stdout = Console()
+        if not stdout.is_terminal:  # a pipe or a file gets whole rows, not a made-up terminal's 80 columns
+            stdout.width = 240
+        stdout.print(_jobs_table(found, datetime.now(UTC)))
 
 
 @jobs.command("watch")
