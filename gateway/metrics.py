@@ -21,3 +21,10 @@ CACHE = Counter(
     "Result cache lookups, by result (hit, miss, error, rejected: an entry not signed by this stack)",
     ["result"],
 )
+MODEL_RELOADS = Counter(
+    "dgxmusic_model_reloads_total",
+    "Models reloaded because a python stub died, by model and by what found it (request: a request failed on it; "
+    "canary: the periodic check found the stub gone)",
+    ["model", "found_by"],
+)
+DEAD_STUBS = Counter("dgxmusic_model_stubs_dead_total", "Python stubs the canary found dead, by model", ["model"])

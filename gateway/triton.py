@@ -20,6 +20,7 @@ from tritonclient.utils import InferenceServerException
 import composer
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
+from gateway import metrics
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
 from gateway.memory import end_stubs, local_port
 
@@ -216,13 +217,29 @@ class TritonModels:
                     if attempt == _ATTEMPTS or not (unavailable or any(w in message for w in _RELOADING_MESSAGES)):
                         raise
                     if "is not healthy" in message:
-                        await self._reload(model, generation, clock, reason=message)
+                        await self._reload(model, generation, clock, reason=message, found_by="request")
                     elif not self._reloading(model, generation):
                         raise  # not ours to hide: the model is down and nobody is bringing it back
                     else:
                         await self._reload_done(model, clock)
                     generation = self._reloads.get(model, 0)
             raise AssertionError("unreachable")
+
+    def reload_generation(self, model: str) -> int:
+        """How many reloads of the model have completed; what was seen of it at one generation is stale at the next."""
+        return self._reloads.get(model, 0)
+
+    def is_reloading(self, model: str) -> bool:
+        """Whether a reload of the model is under way."""
+        lock = self._reload_locks.get(model)
+        return lock is not None and lock.locked()
+
+    async def reload(self, model: str, generation: int, *, reason: str, deadline: float) -> None:
+        """Reloads a model found dead outside any request (gateway.canary): the one reload requests share, so
+        that requests failing meanwhile wait for it rather than reload again; nothing is done if a reload completed
+        since `generation`."""
+        with triton_errors(model):
+            await self._reload(model, generation, _Deadline(model, deadline), reason=reason, found_by="canary")
 
     def _reloading(self, model: str, generation: int) -> bool:
         """Whether a reload is under way, or completed since the request's attempt began."""
@@ -238,15 +255,16 @@ class TritonModels:
         except TimeoutError as exc:
             raise deadline_exceeded(model) from exc
 
-    async def _reload(self, model: str, generation: int, clock: _Deadline, *, reason: str) -> None:
-        """Reloads the model, unless another request has done so since `generation` (or is doing it: then this
-        waits for that reload)."""
+    async def _reload(self, model: str, generation: int, clock: _Deadline, *, reason: str, found_by: str) -> None:
+        """Reloads the model, unless another request (or the canary: `found_by`) has done so since `generation`
+        (or is doing it: then this waits for that reload)."""
         lock = self._reload_locks.setdefault(model, asyncio.Lock())
         try:
             async with asyncio.timeout(clock.left()), lock:
                 if self._reloads.get(model, 0) != generation:
                     return
-                log.warning("reloading_model", model=model, reason=reason)
+                log.warning("reloading_model", model=model, reason=reason, found_by=found_by)
+                metrics.MODEL_RELOADS.labels(model, found_by).inc()
                 # load_model() of a model Triton believes loaded is a no-op: unload it first.
                 headers = self.restricted_headers
                 await self.client.unload_model(model, headers=headers, client_timeout=clock.left())

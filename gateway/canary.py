@@ -1,0 +1,171 @@
+"""The canary: finds a model whose python stub died before any request does, and has it reloaded.
+
+Triton never restarts a dead stub and goes on calling its model READY (FINDINGS.md); only a request sent to it
+finds out ("Stub process ... is not healthy"), and then waits for the reload. On a Triton on this host (the
+embedded default) the stubs are processes /proc shows (gateway.memory), so the canary needs to send nothing: it
+remembers each model's stubs and, when one of them is gone while the Triton that started it still runs and still
+calls the model READY, the stub died. It then reloads the model through the reload requests share
+(TritonModels.reload: one at a time, leftovers ended), so a request that meets the dead stub meanwhile waits for
+that reload rather than start another.
+
+A stub that vanished because its model was reloaded (the reload generation moved on), unloaded (Triton no longer
+calls it READY) or because Triton itself was restarted (its pid gone: the supervisor's business) is no death."""
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from gateway import metrics
+from gateway.errors import ApiError
+from gateway.memory import model_stubs
+from gateway.triton import Models, TritonModels
+
+log = structlog.get_logger(__name__)
+
+_PROC = Path("/proc")
+# How long a reload found by the canary may take: unloading the model, then loading it again (imports, weights).
+RELOAD_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Stub:
+    """One stub process of a model, and the Triton (its parent) that started it."""
+
+    pid: int
+    triton_pid: int
+
+
+class Reloader(Protocol):
+    """What the canary needs of the models (TritonModels has it)."""
+
+    def reload_generation(self, model: str) -> int: ...
+
+    def is_reloading(self, model: str) -> bool: ...
+
+    async def ready(self, models: list[str], deadline: float = 1.0) -> bool: ...
+
+    async def reload(self, model: str, generation: int, *, reason: str, deadline: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Seen:
+    generation: int
+    stubs: frozenset[Stub]
+
+
+class StubLedger:
+    """Each model's stubs as last seen, and which of them are gone since: the canary's decision, without I/O."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, _Seen] = {}
+
+    def lost(self, model: str, generation: int, live: frozenset[Stub], running: Callable[[int], bool]) -> list[int]:
+        """The pids of the model's stubs that died since it was last seen at this reload `generation` (their
+        Triton still `running`); none at a new generation. The stubs now `live` are what the next look compares
+        with, unless some died: those are remembered until a reload moves the generation on."""
+        seen = self._seen.get(model)
+        lost = []
+        if seen is not None and seen.generation == generation:
+            lost = sorted(s.pid for s in seen.stubs - live if running(s.triton_pid))
+        if not lost:
+            self._seen[model] = _Seen(generation, live)
+        return lost
+
+    def forget(self, model: str) -> None:
+        """Starts the model afresh (it was unloaded, or is loading): its next look only records its stubs."""
+        self._seen.pop(model, None)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie does not)."""
+    try:
+        state = (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int((_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def local_stubs(triton_grpc_port: int) -> dict[str, frozenset[Stub]]:
+    """The stub processes of each model of the Triton on this host at that port, with their parent."""
+    stubs: dict[str, frozenset[Stub]] = {}
+    for model, pids in model_stubs(triton_grpc_port).items():
+        found = ((pid, _parent(pid)) for pid in pids)
+        stubs[model] = frozenset(Stub(pid, parent) for pid, parent in found if parent is not None)
+    return stubs
+
+
+class StubCanary:
+    """Finds the needed models whose stub died (look) and reloads them (revive)."""
+
+    def __init__(
+        self,
+        models: Reloader,
+        observe: Callable[[], Mapping[str, frozenset[Stub]]],
+        running: Callable[[int], bool] = _running,
+    ) -> None:
+        """`observe` reads each model's stubs as they are now (local_stubs); `running` tells whether a Triton runs."""
+        self.models = models
+        self.observe = observe
+        self.running = running
+        self.ledger = StubLedger()
+
+    async def look(self, needed: Iterable[str]) -> dict[str, list[int]]:
+        """The needed models whose stubs died, with the pids of the dead ones; a model being reloaded is left to
+        that reload."""
+        live = self.observe()
+        dead: dict[str, list[int]] = {}
+        for model in needed:
+            if self.models.is_reloading(model):
+                self.ledger.forget(model)
+                continue
+            generation = self.models.reload_generation(model)
+            lost = self.ledger.lost(model, generation, live.get(model, frozenset()), self.running)
+            if not lost:
+                continue
+            try:
+                loaded = await self.models.ready([model])
+            except ApiError:
+                loaded = False  # Triton does not answer: nothing to tell a dead stub from
+            if not loaded:  # unloaded, or loading: not a stub that died under a loaded model
+                self.ledger.forget(model)
+                continue
+            dead[model] = lost
+        return dead
+
+    async def revive(self, model: str, pids: list[int]) -> bool:
+        """Reloads a model whose stubs `pids` died; whether it is loaded again."""
+        metrics.DEAD_STUBS.labels(model).inc(len(pids))
+        log.warning("model_stub_died", model=model, pids=pids, found_by="canary")
+        began = time.monotonic()
+        try:
+            await self.models.reload(
+                model,
+                self.models.reload_generation(model),
+                reason=f"stub {', '.join(map(str, pids))} died",
+                deadline=RELOAD_SECONDS,
+            )
+        except ApiError as exc:
+            log.error("model_reload_failed", model=model, code=exc.code.name, error=exc.message)
+            return False
+        log.info("model_reloaded", model=model, seconds=round(time.monotonic() - began, 3), found_by="canary")
+        return True
+
+
+def canary_for(models: Models) -> StubCanary | None:
+    """The canary for these models: stubs watched through /proc for a Triton on this host; none otherwise (a
+    remote Triton's dead stub is still found, and its model reloaded, by the first request sent to it)."""
+    if isinstance(models, TritonModels) and models.local_port is not None:
+        port = models.local_port
+        return StubCanary(models, lambda: local_stubs(port))
+    return None

@@ -1,0 +1,68 @@
+"""A python stub that dies is found by the gateway's canary (gateway.canary), not by the next request to its model:
+the model is reloaded, no old process is left behind, and health says NOT_SERVING until it is back."""
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from clients.client import MusicClient
+from deploy.launcher import Stack
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.health import CANARY_SECONDS
+from gateway.memory import model_stubs
+from waiting import wait_until
+
+# The canary looks every CANARY_SECONDS; basic_pitch unloads and loads again in a few seconds.
+RECOVERY_BOUND_S = CANARY_SECONDS + 20
+
+
+def gateway_events(stack: Stack, event: str) -> list[dict[str, Any]]:
+    """The gateway's log lines of one event, oldest first."""
+    lines = (Path(stack.log_dir) / "gateway.log").read_text().splitlines()
+    found = (json.loads(line) for line in lines if f'"{event}"' in line)
+    return [entry for entry in found if entry.get("event") == event]
+
+
+def about(model: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in entries if entry.get("model") == model]
+
+
+def is_reaped(pid: int) -> bool:
+    """Whether the process is gone altogether: not even a zombie waiting for its parent."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_a_stub_killed_while_idle_is_found_and_its_model_reloaded_without_a_request(
+    stack: Stack, client: MusicClient
+) -> None:
+    """basic_pitch (two instances) loses one stub to kill -9 and is sent nothing: within RECOVERY_BOUND_S it is
+    READY again on two new stubs, the killed stub reaped and its sibling ended, and health SERVING once more."""
+    port = stack.settings.triton_grpc_port
+    wait_until(lambda: client.health() == "SERVING", "the stack serves", timeout_s=30)
+    old = model_stubs(port)["basic_pitch"]
+    assert len(old) == 2, "basic_pitch runs two instances, each its own stub"
+    reloads_before = len(about("basic_pitch", gateway_events(stack, "reloading_model")))
+    health_before = len(gateway_events(stack, "health"))
+    os.kill(old[0], signal.SIGKILL)
+
+    def reloaded() -> bool:
+        states = {model.name: model.state for model in client.list_models()}
+        new = model_stubs(port).get("basic_pitch", [])
+        return (
+            states["basic_pitch"] == pb.MODEL_STATE_READY
+            and len(new) == 2
+            and not set(new) & set(old)
+            and all(map(is_reaped, old))
+        )
+
+    wait_until(reloaded, "basic_pitch reloaded on new stubs, the old ones reaped", timeout_s=RECOVERY_BOUND_S)
+    [died] = about("basic_pitch", gateway_events(stack, "model_stub_died"))[-1:]
+    assert died["pids"] == [old[0]]
+    reloads = about("basic_pitch", gateway_events(stack, "reloading_model"))[reloads_before:]
+    assert [entry["found_by"] for entry in reloads] == ["canary"]
+    said = gateway_events(stack, "health")[health_before:]
+    assert said[0]["serving"] is False
+    assert said[0]["dead_stubs"] == {"basic_pitch": [old[0]]}
+    wait_until(lambda: client.health() == "SERVING", "health came back after the reload", timeout_s=10)
