@@ -9,8 +9,14 @@ calls the model READY, the stub died. It then reloads the model through the relo
 that reload rather than start another.
 
 A stub that vanished because its model was reloaded (the reload generation moved on), unloaded (Triton no longer
-calls it READY) or because Triton itself was restarted (its pid gone: the supervisor's business) is no death."""
+calls it READY) or because Triton itself was restarted (its pid gone: the supervisor's business) is no death.
 
+A Triton elsewhere (Kubernetes) shows no processes: there the canary sends each model a probe, a request its stub
+answers at once (TritonModels.probe: one it refuses, or milliseconds of work), and a model whose stub Triton finds
+"not healthy" is dead (a hung stub too). A model of several instances is probed once a look, so its one dead stub
+is found when a probe lands on it (or by a request, as before)."""
+
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +43,18 @@ class Stub:
 
     pid: int
     triton_pid: int
+
+
+class Canary(Protocol):
+    """What watch_models runs every few seconds."""
+
+    async def look(self, needed: Iterable[str]) -> dict[str, str]:
+        """The needed models found dead, with what was found."""
+        ...
+
+    async def revive(self, model: str, found: str) -> bool:
+        """Reloads a model found dead; whether it is loaded again."""
+        ...
 
 
 class Reloader(Protocol):
@@ -105,8 +123,21 @@ def local_stubs(triton_grpc_port: int) -> dict[str, frozenset[Stub]]:
     return stubs
 
 
+async def _revive(models: Reloader, model: str, found: str) -> bool:
+    """Reloads a model found dead (through the reload requests share); whether it is loaded again."""
+    log.warning("model_stub_died", model=model, found=found, found_by="canary")
+    began = time.monotonic()
+    try:
+        await models.reload(model, models.reload_generation(model), reason=found, deadline=RELOAD_SECONDS)
+    except ApiError as exc:
+        log.error("model_reload_failed", model=model, code=exc.code.name, error=exc.message)
+        return False
+    log.info("model_reloaded", model=model, seconds=round(time.monotonic() - began, 3), found_by="canary")
+    return True
+
+
 class StubCanary:
-    """Finds the needed models whose stub died (look) and reloads them (revive)."""
+    """Finds the needed models whose stub died by their stub processes (look) and reloads them (revive)."""
 
     def __init__(
         self,
@@ -120,11 +151,10 @@ class StubCanary:
         self.running = running
         self.ledger = StubLedger()
 
-    async def look(self, needed: Iterable[str]) -> dict[str, list[int]]:
-        """The needed models whose stubs died, with the pids of the dead ones; a model being reloaded is left to
-        that reload."""
+    async def look(self, needed: Iterable[str]) -> dict[str, str]:
+        """The needed models whose stubs died ("stub 123 died"); a model being reloaded is left to that reload."""
         live = self.observe()
-        dead: dict[str, list[int]] = {}
+        dead: dict[str, str] = {}
         for model in needed:
             if self.models.is_reloading(model):
                 self.ledger.forget(model)
@@ -140,32 +170,42 @@ class StubCanary:
             if not loaded:  # unloaded, or loading: not a stub that died under a loaded model
                 self.ledger.forget(model)
                 continue
-            dead[model] = lost
+            metrics.DEAD_STUBS.labels(model).inc(len(lost))
+            dead[model] = f"stub {', '.join(map(str, lost))} died"
         return dead
 
-    async def revive(self, model: str, pids: list[int]) -> bool:
-        """Reloads a model whose stubs `pids` died; whether it is loaded again."""
-        metrics.DEAD_STUBS.labels(model).inc(len(pids))
-        log.warning("model_stub_died", model=model, pids=pids, found_by="canary")
-        began = time.monotonic()
-        try:
-            await self.models.reload(
-                model,
-                self.models.reload_generation(model),
-                reason=f"stub {', '.join(map(str, pids))} died",
-                deadline=RELOAD_SECONDS,
-            )
-        except ApiError as exc:
-            log.error("model_reload_failed", model=model, code=exc.code.name, error=exc.message)
-            return False
-        log.info("model_reloaded", model=model, seconds=round(time.monotonic() - began, 3), found_by="canary")
-        return True
+    async def revive(self, model: str, found: str) -> bool:
+        return await _revive(self.models, model, found)
 
 
-def canary_for(models: Models) -> StubCanary | None:
-    """The canary for these models: stubs watched through /proc for a Triton on this host; none otherwise (a
-    remote Triton's dead stub is still found, and its model reloaded, by the first request sent to it)."""
-    if isinstance(models, TritonModels) and models.local_port is not None:
+class Prober(Reloader, Protocol):
+    async def probe(self, model: str, deadline: float = ...) -> str | None: ...
+
+
+class ProbeCanary:
+    """Finds the needed models whose stub is dead or hung by a probe request to each (look) and reloads them."""
+
+    def __init__(self, models: Prober) -> None:
+        self.models = models
+
+    async def look(self, needed: Iterable[str]) -> dict[str, str]:
+        """The needed models Triton says are not healthy, with its words; the probes go out together."""
+        asked = [model for model in needed if not self.models.is_reloading(model)]
+        answers = await asyncio.gather(*(self.models.probe(model) for model in asked))
+        dead = {model: answer for model, answer in zip(asked, answers, strict=True) if answer is not None}
+        for model in dead:
+            metrics.DEAD_STUBS.labels(model).inc()
+        return dead
+
+    async def revive(self, model: str, found: str) -> bool:
+        return await _revive(self.models, model, found)
+
+
+def canary_for(models: Models) -> Canary | None:
+    """The canary for models on Triton: stubs watched through /proc for a Triton on this host, probes otherwise."""
+    if not isinstance(models, TritonModels):
+        return None  # the tests' fakes have no stubs
+    if models.local_port is not None:
         port = models.local_port
         return StubCanary(models, lambda: local_stubs(port))
-    return None
+    return ProbeCanary(models)

@@ -18,6 +18,7 @@ from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedO
 from tritonclient.utils import InferenceServerException
 
 import composer
+import transcriber
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
 from gateway import metrics
@@ -92,6 +93,29 @@ WEIGHTS_PROBE_SECONDS = 2.0
 class WeightsCheck:
     problem: str | None  # what the model said is missing; None when its weights are there (or it was busy)
     busy: bool = False  # the model did not answer in time; `problem` is its last answer, if any
+
+
+# How long a canary's probe waits for its model (gateway.canary); a model busy longer is alive.
+PROBE_SECONDS = 5.0
+
+
+def _probe_inputs(model: str) -> list[InferInput]:
+    """A request the model's stub answers at once: one it refuses (an empty prompt, no MIDI, no audio), or, for
+    basic_pitch, whose input shape Triton checks before the stub sees it, one window of silence (milliseconds)."""
+    probes = {
+        Text2Midi.NAME: lambda: [_tensor(Text2Midi.PROMPT, [[b""]]), _tensor(Text2Midi.OPTIONS, [[b"{}"]])],
+        Fluidsynth.NAME: lambda: [
+            _tensor(Fluidsynth.MIDI, [[b""]]),
+            _tensor(Fluidsynth.SOUNDFONT, [[b""]]),
+            _tensor(Fluidsynth.SAMPLE_RATE, [[44100]]),
+        ],
+        BasicPitch.NAME: lambda: [
+            _tensor(BasicPitch.WINDOWS, np.zeros((1, transcriber.WINDOW_SAMPLES, 1), np.float32))
+        ],
+        Demucs.NAME: lambda: [_tensor(Demucs.AUDIO, np.zeros((0, 2))), _tensor(Demucs.SAMPLE_RATE, [44100])],
+        Musicgen.NAME: lambda: [_tensor(Musicgen.PROMPT, np.zeros((1, 0))), _tensor(Musicgen.DURATION, [[0.0]])],
+    }
+    return probes[model]()
 
 
 class Models(Protocol):
@@ -396,10 +420,7 @@ class TritonModels:
     async def weights_check(self, model: str) -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about its weights: it answers an empty request
         with a missing_weights error (dgxmusic.models) when they are missing, and with an input error otherwise."""
-        empty = {
-            Demucs.NAME: [_tensor(Demucs.AUDIO, np.zeros((0, 2))), _tensor(Demucs.SAMPLE_RATE, [44100])],
-            Musicgen.NAME: [_tensor(Musicgen.PROMPT, np.zeros((1, 0))), _tensor(Musicgen.DURATION, [[0.0]])],
-        }[model]
+        empty = _probe_inputs(model)
         problem = None
         try:
             async for _ in self._stream(model, empty, deadline=WEIGHTS_PROBE_SECONDS, request_id="weights-probe"):
@@ -411,6 +432,29 @@ class TritonModels:
                 problem = exc.message
         self._last_weights_problem[model] = problem
         return WeightsCheck(problem)
+
+    async def probe(self, model: str, deadline: float = PROBE_SECONDS) -> str | None:
+        """Triton's answer when the model's stub is dead or hung ("... is not healthy"), from a request it answers
+        at once (_probe_inputs); None when the stub answered, or was busy past the deadline (then it is alive)."""
+        inputs = _probe_inputs(model)
+        try:
+            if model in (Demucs.NAME, Musicgen.NAME):  # decoupled
+                async for _ in self._stream(model, inputs, deadline=deadline, request_id="canary-probe"):
+                    pass
+            else:
+                with triton_errors(model):
+                    await self.client.infer(
+                        model,
+                        inputs,
+                        client_timeout=deadline,
+                        timeout=_microseconds(deadline),
+                        parameters=deadline_parameters(deadline),
+                        request_id="canary-probe",
+                    )
+        except ApiError as exc:
+            if "is not healthy" in exc.message:
+                return exc.message
+        return None
 
     async def repository(self) -> list[ModelEntry]:
         """Every model in Triton's repository with its state (loaded or not)."""

@@ -2,13 +2,13 @@
 while it finds a dead stub and has the model reloaded. Through the real stack: tests/test_stack_canary.py."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import cast
 
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
-from gateway.canary import Stub, StubCanary, StubLedger
+from gateway.canary import ProbeCanary, Stub, StubCanary, StubLedger
 from gateway.health import watch_models
 from gateway.triton import Models
 
@@ -108,8 +108,8 @@ async def test_the_canary_finds_a_dead_stub_and_reloads_its_model_once() -> None
     canary = canary_of(models)
     assert await canary.look(["basic_pitch", "text2midi"]) == {}
     models.live["basic_pitch"] = stubs(2)
-    assert await canary.look(["basic_pitch", "text2midi"]) == {"basic_pitch": [1]}
-    assert await canary.revive("basic_pitch", [1])
+    assert await canary.look(["basic_pitch", "text2midi"]) == {"basic_pitch": "stub 1 died"}
+    assert await canary.revive("basic_pitch", "stub 1 died")
     assert models.reloads == [("basic_pitch", 0)]
     assert await canary.look(["basic_pitch", "text2midi"]) == {}
     assert await canary.look(["basic_pitch", "text2midi"]) == {}
@@ -142,6 +142,46 @@ async def test_a_model_not_needed_is_not_watched() -> None:
     await canary.look(["text2midi"])
     models.live["musicgen"] = stubs()
     assert await canary.look(["text2midi"]) == {}
+
+
+# -- the probes (a remote Triton) ------------------------------------------------------------------------------
+
+UNHEALTHY = "Failed to process the request(s) for model 'text2midi_0_0', message: Stub process is not healthy."
+
+
+class FakeProber(FakeReloader):
+    """A remote Triton's models: each probe answered as Triton would, from the stubs `dead` now."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.dead: set[str] = set()
+        self.probed: list[str] = []
+
+    async def probe(self, model: str, deadline: float = 5.0) -> str | None:
+        self.probed.append(model)
+        return UNHEALTHY if model in self.dead else None
+
+    async def reload(self, model: str, generation: int, *, reason: str, deadline: float) -> None:
+        await super().reload(model, generation, reason=reason, deadline=deadline)
+        self.dead.discard(model)
+
+
+async def test_a_probe_triton_finds_not_healthy_is_a_dead_model_until_reloaded() -> None:
+    models = FakeProber()
+    canary = ProbeCanary(models)
+    assert await canary.look(["text2midi", "fluidsynth"]) == {}
+    models.dead.add("text2midi")
+    assert await canary.look(["text2midi", "fluidsynth"]) == {"text2midi": UNHEALTHY}
+    assert await canary.revive("text2midi", UNHEALTHY)
+    assert await canary.look(["text2midi", "fluidsynth"]) == {}
+    assert models.reloads == [("text2midi", 0)]
+
+
+async def test_a_model_being_reloaded_is_not_probed() -> None:
+    models = FakeProber()
+    models.reloading.add("fluidsynth")
+    await ProbeCanary(models).look(["text2midi", "fluidsynth"])
+    assert models.probed == ["text2midi"]
 
 
 # -- health ----------------------------------------------------------------------------------------------------
@@ -185,3 +225,35 @@ async def test_health_is_not_serving_from_a_dead_stub_until_its_model_is_reloade
     assert health.overall == [SERVING, NOT_SERVING, SERVING]
     assert models.reloads == [("text2midi", 0)]
     assert models.live["text2midi"] == stubs(1001)
+
+
+class BrokenCanary:
+    def __init__(self) -> None:
+        self.looked_again = asyncio.Event()
+        self.looks = 0
+
+    async def look(self, needed: Iterable[str]) -> dict[str, str]:
+        self.looks += 1
+        if self.looks > 1:
+            self.looked_again.set()
+        raise OSError("/proc is gone")
+
+    async def revive(self, model: str, found: str) -> bool:
+        raise AssertionError("nothing was found")
+
+
+async def test_a_failing_canary_stops_neither_itself_nor_health() -> None:
+    models = FakeReloader({"text2midi": stubs(1)})
+    health = RecordingHealth()
+    canary = BrokenCanary()
+    watcher = asyncio.create_task(
+        watch_models(health, cast(Models, models), ["text2midi"], 0.01, canary=canary, canary_interval=0.01)
+    )
+    try:
+        async with asyncio.timeout(10):
+            await health.until(lambda: health.overall == [SERVING])
+            models.unloaded = {"text2midi"}
+            await health.until(lambda: health.overall == [SERVING, NOT_SERVING])
+            await canary.looked_again.wait()
+    finally:
+        watcher.cancel()

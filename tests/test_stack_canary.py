@@ -1,18 +1,21 @@
 """A python stub that dies is found by the gateway's canary (gateway.canary), not by the next request to its model:
 the model is reloaded, no old process is left behind, and health says NOT_SERVING until it is back."""
 
+import contextlib
 import json
 import os
 import signal
 from pathlib import Path
 from typing import Any
 
-from clients.client import MusicClient
+from clients.client import MusicClient, song_options
 from deploy.launcher import Stack
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.canary import ProbeCanary
 from gateway.health import CANARY_SECONDS
 from gateway.memory import model_stubs
-from waiting import wait_until
+from gateway.triton import TritonModels
+from waiting import is_gone, wait_until
 
 # The canary looks every CANARY_SECONDS; basic_pitch unloads and loads again in a few seconds.
 RECOVERY_BOUND_S = CANARY_SECONDS + 20
@@ -59,10 +62,34 @@ def test_a_stub_killed_while_idle_is_found_and_its_model_reloaded_without_a_requ
 
     wait_until(reloaded, "basic_pitch reloaded on new stubs, the old ones reaped", timeout_s=RECOVERY_BOUND_S)
     [died] = about("basic_pitch", gateway_events(stack, "model_stub_died"))[-1:]
-    assert died["pids"] == [old[0]]
+    assert died["found"] == f"stub {old[0]} died"
     reloads = about("basic_pitch", gateway_events(stack, "reloading_model"))[reloads_before:]
     assert [entry["found_by"] for entry in reloads] == ["canary"]
     said = gateway_events(stack, "health")[health_before:]
     assert said[0]["serving"] is False
-    assert said[0]["dead_stubs"] == {"basic_pitch": [old[0]]}
+    assert said[0]["dead"] == {"basic_pitch": f"stub {old[0]} died"}
     wait_until(lambda: client.health() == "SERVING", "health came back after the reload", timeout_s=10)
+
+
+async def test_probes_find_a_stub_that_does_not_answer_and_only_that(stack: Stack, client: MusicClient) -> None:
+    """The canary of a Triton elsewhere (ProbeCanary, here on the stack's Triton) probes every model at once: each
+    answers, until its stub hangs (SIGSTOP: /proc still shows it, and Triton finds it not healthy as a dead one)."""
+    models = TritonModels(f"127.0.0.1:{stack.settings.triton_grpc_port}")
+    canary = ProbeCanary(models)
+    try:
+        assert await canary.look(stack.settings.models) == {}
+        [hung] = model_stubs(stack.settings.triton_grpc_port)["text2midi"]
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            dead = await canary.look(stack.settings.models)
+            assert list(dead) == ["text2midi"]
+            assert "is not healthy" in dead["text2midi"]
+            # The gateway's own canary sees the process still there; a request reloads the model and ends it.
+            assert client.generate_midi("uk garage 132", song_options(bars=1)).midi.startswith(b"MThd")
+            wait_until(lambda: is_gone(hung), "the hung stub was ended")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hung, signal.SIGCONT)
+        assert await canary.look(stack.settings.models) == {}
+    finally:
+        await models.close()
