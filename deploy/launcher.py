@@ -361,8 +361,10 @@ class Stack:
         write_private(config, redis_config(self.settings))
         argv = [
             "redis-server", str(config), "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
-            "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
-            "--maxmemory", self.settings.redis_maxmemory, "--maxmemory-policy", "allkeys-lru",
+            "--dir", str(redis_dir), "--appendonly", "yes",
+            "--appendfsync", "everysec", "--save", "",
+            # Only keys with a TTL (cached results) are evicted when Redis is full: never a job.
+            "--maxmemory", self.settings.redis_maxmemory, "--maxmemory-policy", "volatile-lru",
             "--daemonize", "no",
         ]  # fmt: skip
         child = self._spawn("redis", argv, dict(os.environ))

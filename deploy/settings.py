@@ -53,7 +53,6 @@ class Settings(BaseSettings):
 
     # Results and limits
     cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 turns the cache off")
-    job_ttl_seconds: int = Field(24 * 3600, ge=60)
     cache_max_entry_bytes: int = Field(
         64 * MIB, ge=0, description="larger results are not cached (they would crowd out the rest of Redis)"
     )
@@ -69,6 +68,19 @@ class Settings(BaseSettings):
         30.0, gt=0, description="an upload that sends nothing for this long is closed, freeing its call's slot"
     )
     max_audio_seconds: float = Field(600.0, gt=0, description="audio a client may have transcribed or separated")
+
+    # Durable jobs (JobService): records in Redis, input audio and results in artifact_dir
+    job_retention_seconds: float = Field(
+        7 * 24 * 3600, ge=60, description="how long a finished job and its results are kept"
+    )
+    job_workers: int = Field(2, ge=1, description="jobs one gateway runs at once")
+    job_max_attempts: int = Field(
+        5, ge=1, description="runs of a job cut short by something unavailable (Triton down, a gateway crash)"
+    )
+    job_lease_seconds: float = Field(
+        15.0, gt=0, description="a job whose runner stops renewing its lease (it died) is run by another after this"
+    )
+    job_timeout_seconds: float = Field(3600.0, gt=0, description="longest run of one job")
 
     # Separation (read by the demucs model; its config.pbtxt parameters override these)
     demucs_model: str = "htdemucs"
@@ -90,6 +102,8 @@ class Settings(BaseSettings):
     # Read by the models that load weights (demucs, musicgen); declared after data_dir, its default.
     weights_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "weights")
     model_repository: Path = PROJECT_ROOT / "model_repository"
+    # Jobs' input audio and results; gateways that share jobs (Redis) must share it.
+    artifact_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "jobs")
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_maxmemory: str = "2gb"
     triton_grpc_port: int = Field(8001, ge=1, le=65535)

@@ -1,5 +1,5 @@
-"""Redis: finished results (the exact response events, replayed on a hit) and job state. Redis is an optimisation
-here, never a dependency of correctness: when it is down the gateway logs it and computes afresh."""
+"""Redis: finished results (the exact response events, replayed on a hit). The cache is an optimisation, never a
+dependency of correctness: when Redis is down the gateway logs it and computes afresh."""
 
 import asyncio
 import hashlib
@@ -138,32 +138,6 @@ class ResultCache:
     def _signed(self, key: str, recording: Recording) -> list[bytes]:
         events = [event.SerializeToString() for event in recording.events]
         return [sign(self.signing_key, key, events), *events]
-
-
-class JobStore:
-    """One Redis hash per long-running request: what it is, where it is, how it ended."""
-
-    def __init__(self, client: "aioredis.Redis", ttl_seconds: int, guard: RedisGuard) -> None:
-        self.client = client
-        self.ttl_seconds = ttl_seconds
-        self.guard = guard
-
-    @staticmethod
-    def key(job_id: str) -> str:
-        return f"dgxmusic:job:{job_id}"
-
-    async def update(self, job_id: str, **fields: str | float) -> None:
-        if not self.guard.open:
-            return
-        mapping: dict[str | bytes, str | float] = {"updated_at": time.time()}
-        mapping.update(fields)
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.hset(self.key(job_id), mapping=mapping)  # type: ignore[arg-type]
-                pipe.expire(self.key(job_id), self.ttl_seconds)
-                await pipe.execute()
-        except _REDIS_FAILURES as exc:
-            self.guard.failed("job_store_unavailable", exc)
 
 
 class CachedResults:

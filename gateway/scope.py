@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 import structlog
@@ -27,16 +27,24 @@ Response = TypeVar("Response")
 STAGE_NAMES = {number: name.removeprefix("STAGE_").lower() for name, number in pb.Stage.items()}
 
 
+class Clock(Protocol):
+    """What a call's stages read of its context: the time left (grpc.aio.ServicerContext, or a job's clock)."""
+
+    def time_remaining(self) -> float | None: ...
+
+
 @dataclass
 class RequestScope:
     method: str
-    context: grpc.aio.ServicerContext
+    context: Clock
     default_deadline: float
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
     stage_seconds: dict[pb.Stage, float] = field(default_factory=dict)
     cache_hit: bool = False
     log_fields: dict[str, Any] = field(default_factory=dict)
+    # The name of the API key the call came with; None without keys (the loopback default).
+    key_name: str | None = None
     # Called once with the final status code, however the request ended (e.g. to close its job in Redis).
     on_finish: list[Callable[[grpc.StatusCode], None]] = field(default_factory=list)
 
@@ -159,13 +167,14 @@ def caller_of(context: grpc.aio.ServicerContext, key_name: str | None) -> str:
     return peer.rsplit(":", 1)[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
 
 
-def _admit(service: Any, scope: RequestScope) -> str:
+def _admit(service: Any, scope: RequestScope, context: grpc.aio.ServicerContext) -> str:
     """Lets a call in: its API key (gateway.auth; its name goes in the call's log line, never the key), then a slot
     (Admission); the caller it was counted for."""
-    key_name = service.gate.admit(scope.context.invocation_metadata() or ())
+    key_name = service.gate.admit(context.invocation_metadata() or ())
     if key_name is not None:
         scope.log_fields["api_key"] = key_name
-    caller = caller_of(scope.context, key_name)
+        scope.key_name = key_name
+    caller = caller_of(context, key_name)
     service.admission.enter(caller)
     return caller
 
@@ -193,7 +202,7 @@ def unary_rpc(
             context.set_trailing_metadata((("x-request-id", outcome.scope.request_id),))
             caller = None
             try:
-                caller = _admit(self, outcome.scope)
+                caller = _admit(self, outcome.scope, context)
                 return await handler(self, request, outcome.scope)
             except asyncio.CancelledError:
                 outcome.cancelled()
@@ -226,7 +235,7 @@ def streaming_rpc(
             outcome = _begin(method, context, self.settings.default_deadline_seconds)
             caller = None
             try:
-                caller = _admit(self, outcome.scope)
+                caller = _admit(self, outcome.scope, context)
                 # Once the call is let in: a client holding the request id knows its call runs (a refused call gets
                 # the id with its error).
                 await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))

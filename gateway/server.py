@@ -1,4 +1,5 @@
-"""Builds and runs the gateway: MusicService, grpc.health.v1, server reflection and Prometheus metrics."""
+"""Builds and runs the gateway: MusicService, JobService and its job runner, grpc.health.v1, server reflection and
+Prometheus metrics."""
 
 import asyncio
 import contextlib
@@ -17,12 +18,17 @@ from prometheus_client import start_http_server
 
 from deploy import triton
 from deploy.settings import Settings
-from dgxmusic.v1 import music_service_pb2, music_service_pb2_grpc
+from dgxmusic.v1 import jobs_pb2, jobs_pb2_grpc, music_service_pb2, music_service_pb2_grpc
 from gateway import logs
-from gateway.cache import JobStore, RedisGuard, ResultCache
+from gateway.artifacts import ArtifactStore
+from gateway.cache import RedisGuard, ResultCache
 from gateway.health import SERVICE_NAME, watch_models
+from gateway.job_runner import JobRunner
+from gateway.job_service import JobService
+from gateway.jobs import JobStore
 from gateway.service import MusicService
 from gateway.triton import Models, TritonModels
+from gateway.wire import MalformedRequests
 
 log = structlog.get_logger(__name__)
 
@@ -33,31 +39,41 @@ _HEALTH_HEADROOM = 32
 
 @dataclass(frozen=True)
 class Gateway:
-    """The gateway's gRPC server, not yet listening, its health, which watch_models drives, and its service."""
+    """The gateway's gRPC server, not yet listening, its health, which watch_models drives, its service, and the
+    runner of its jobs (not yet running: run it as a task)."""
 
     server: grpc.aio.Server
     health: health_aio.HealthServicer
     service: MusicService
+    runner: JobRunner
 
 
-async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> Gateway:
-    """MusicService on `models`, with its cache and jobs on `redis`, health (NOT_SERVING until watch_models says
-    otherwise) and reflection, in one server; serve() gives it Triton and Redis, the tests their fakes."""
+async def build(
+    settings: Settings, models: Models, redis: "aioredis.Redis", blocking_redis: "aioredis.Redis | None" = None
+) -> Gateway:
+    """MusicService on `models`, with its cache and jobs on `redis` (and the jobs' blocking reads on
+    `blocking_redis`, a client without a socket timeout), health (NOT_SERVING until watch_models says otherwise)
+    and reflection, in one server; serve() gives it Triton and Redis, the tests their fakes."""
     guard = RedisGuard(settings.redis_retry_seconds)
     if settings.cache_signing_key is None:  # `dgx-music serve` always sets one; a gateway run alone may not
         log.warning("cache_signing_key_unset", effect="results cached by earlier gateways are not served")
         signing_key = secrets.token_bytes(32)
     else:
         signing_key = settings.cache_signing_key.get_secret_value().encode()
-    service = MusicService(
-        settings,
-        models,
-        ResultCache(redis, settings.cache_ttl_seconds, guard, signing_key),
-        JobStore(redis, settings.job_ttl_seconds, guard),
+    service = MusicService(settings, models, ResultCache(redis, settings.cache_ttl_seconds, guard, signing_key))
+    jobs = JobStore(
+        redis,
+        settings.job_retention_seconds,
+        blocking=blocking_redis,
+        block_seconds=2.0 if blocking_redis else settings.redis_timeout_seconds / 2,
+        timeout_seconds=settings.redis_timeout_seconds,
     )
+    artifacts = ArtifactStore(settings.artifact_dir)
     # MusicService admits its own calls (scope.Admission); this cap only guards the process, with room left for
     # health checks and reflection.
     server = grpc.aio.server(
+        # A message that is not the method's (garbage bytes) gets INVALID_ARGUMENT, not UNKNOWN.
+        interceptors=[MalformedRequests(service.gate.admit)],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs + _HEALTH_HEADROOM,
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
@@ -65,6 +81,7 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
         ],
     )
     music_service_pb2_grpc.add_MusicServiceServicer_to_server(service, server)
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobService(settings, jobs, artifacts, service), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for name in ("", SERVICE_NAME):
@@ -72,12 +89,13 @@ async def build(settings: Settings, models: Models, redis: "aioredis.Redis") -> 
     reflection.enable_server_reflection(
         [
             music_service_pb2.DESCRIPTOR.services_by_name["MusicService"].full_name,
+            jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ],
         server,
     )
-    return Gateway(server, health, service)
+    return Gateway(server, health, service, JobRunner(settings, jobs, artifacts, service))
 
 
 def is_loopback(host: str) -> bool:
@@ -120,13 +138,16 @@ async def serve(settings: Settings) -> None:
     if settings.api_keys and credentials is None:
         log.warning("api_keys_without_tls", effect="keys travel in plaintext: set tls_cert_file and tls_key_file")
     models = TritonModels(settings.triton_url, triton.grpc_key_headers(settings))
-    redis = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
+    redis, blocking_redis = (
+        aioredis.Redis.from_url(
+            settings.redis_url.get_secret_value(),
+            password=settings.redis_password.get_secret_value() if settings.redis_password else None,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        )
+        for socket_timeout in (settings.redis_timeout_seconds, None)
     )
-    gateway = await build(settings, models, redis)
+    gateway = await build(settings, models, redis, blocking_redis)
     server, health = gateway.server, gateway.health
     address = f"{settings.host}:{settings.grpc_port}"
     port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
@@ -144,6 +165,7 @@ async def serve(settings: Settings) -> None:
     )
 
     watcher = asyncio.create_task(watch_models(health, models, settings.models, settings.health_poll_seconds))
+    runner = asyncio.create_task(gateway.runner.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -152,12 +174,15 @@ async def serve(settings: Settings) -> None:
 
     log.info("stopping")
     await health.enter_graceful_shutdown()
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
+    for task in (watcher, runner):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await gateway.runner.stop()
     await server.stop(grace=5)
     await models.close()
     await redis.aclose()
+    await blocking_redis.aclose()
 
 
 def main() -> None:

@@ -8,8 +8,6 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 
-import grpc
-
 import composer
 import transcriber
 from deploy.settings import Settings
@@ -21,7 +19,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis, validation
 from gateway.auth import Gate
-from gateway.cache import CachedResults, JobStore, Recording, ResultCache, cache_key
+from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
 from gateway.memory import local_port, model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
@@ -47,16 +45,14 @@ class Generation:
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
-    def __init__(self, settings: Settings, models: Models, cache: ResultCache, jobs: JobStore) -> None:
+    def __init__(self, settings: Settings, models: Models, cache: ResultCache) -> None:
         self.settings = settings
         self.models = models
         self.results = CachedResults(cache)
-        self.jobs = jobs
         # Read by scope's RPC wrappers.
         self.gate = Gate(settings.api_keys)
         self.upload_memory = UploadMemory(settings.max_upload_memory_bytes)
         self.admission = Admission(settings.max_concurrent_rpcs, settings.max_concurrent_rpcs_per_caller)
-        self._closing: set[asyncio.Task[None]] = set()  # job updates of requests that ended badly
 
     # -- RPCs --------------------------------------------------------------------------------------------------
 
@@ -83,14 +79,12 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 yield event
             return
 
-        await self._start_job(scope, rpc="Compose", state="composing", prompt=call.song.prompt[:200])
         plan = compose_plan(call.extras)
         yield out.progress(pb.STAGE_COMPOSING, plan.composing, "composing MIDI")
         with scope.stage(pb.STAGE_COMPOSING):
             midi = await self._compose(call.song, scope)
         yield out.recorded(pb.ComposeResponse(midi=midi))
 
-        await self.jobs.update(scope.request_id, state="rendering")
         yield out.progress(pb.STAGE_RENDERING, plan.rendering, "rendering audio")
         # Transcription hears each pitched track alone (never the drums), so it needs the stems even when the
         # client does not.
@@ -101,7 +95,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             yield event
         async for event in self._compose_extras(out, call, midi, rendered, plan, scope):
             yield event
-        yield await self._finish(out, key, scope)
+        self._remember(out, key)
+        yield out.summary()
 
     @streaming_rpc("Render")
     async def Render(self, request: pb.RenderRequest, scope: RequestScope) -> AsyncIterator[pb.RenderResponse]:
@@ -113,13 +108,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 yield event
             return
 
-        await self._start_job(scope, rpc="Render", state="rendering")
         yield out.progress(pb.STAGE_RENDERING, RENDER_PLAN.rendering, "rendering audio")
         rendered = await self._render(call.midi, call.soundfont, call.audio_format, call.stems, scope)
         streams = [("", rendered.mix), *rendered.stems.items()]
         async for event in out.audio(streams, call.audio_format, RENDER_PLAN.streaming):
             yield event
-        yield await self._finish(out, key, scope)
+        self._remember(out, key)
+        yield out.summary()
 
     @streaming_rpc("Transcribe")
     async def Transcribe(
@@ -235,12 +230,10 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         generate audio from its prompt (and melody)."""
         fmt = call.audio_format
         if call.separate:
-            await self.jobs.update(scope.request_id, state="separating")
             separating = self._separate(out, rendered.mix, fmt.sample_rate, fmt, plan.extras["separate"], f"{DEMUCS}/")
             async for event in separating:
                 yield event
         if call.transcription is not None:
-            await self.jobs.update(scope.request_id, state="transcribing")
             pitched = [
                 (t.name, rendered.stems[t.name]) for t in midi.info.tracks if not t.is_drum and t.name in rendered.stems
             ]
@@ -249,7 +242,6 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 async for event in self._transcribe(out, samples, fmt.sample_rate, call.transcription, span, name):
                     yield event
         if call.musicgen:
-            await self.jobs.update(scope.request_id, state="generating")
             seconds = min(midi.info.duration_seconds, self.settings.max_generate_seconds)
             # Only musicgen-melody follows a melody; the others take the prompt (and the song's length) alone.
             melody = (rendered.mix, fmt.sample_rate) if "melody" in self.settings.musicgen_model else None
@@ -377,28 +369,10 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         recording = Recording(self.settings.cache_max_entry_bytes) if cached else None
         return ResponseStream(response, scope, chunk_bytes=self.settings.chunk_bytes, recording=recording)
 
-    async def _start_job(self, scope: RequestScope, **fields: str | float) -> None:
-        """Tracks the request as a job in Redis; however it ends, its job says so."""
-        await self.jobs.update(scope.request_id, **fields)
-
-        def close(code: grpc.StatusCode) -> None:
-            if code != grpc.StatusCode.OK:  # success writes "done" with its timing itself
-                task = asyncio.create_task(self.jobs.update(scope.request_id, state="failed", code=code.name))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
-
-        scope.on_finish.append(close)
-
     def _remember(self, out: ResponseStream[R], key: str | None) -> None:
         """Caches the result the call recorded under `key` (None: a result not to be cached)."""
         if key is not None and out.recording is not None:
             self.results.remember(key, out.recording)
-
-    async def _finish(self, out: ResponseStream[R], key: str, scope: RequestScope) -> R:
-        """Caches the result, closes the job; the summary."""
-        self._remember(out, key)
-        await self.jobs.update(scope.request_id, state="done", seconds=scope.summary().total_seconds)
-        return out.summary()
 
 
 def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:

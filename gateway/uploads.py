@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import grpc
 
@@ -17,11 +17,8 @@ Checked = TypeVar("Checked")
 Message = TypeVar("Message")
 
 
-class UploadMessage(Protocol[Options_co]):
-    """A message of an upload (TranscribeRequest, SeparateRequest): options, audio_header or audio_chunk."""
-
-    @property
-    def options(self) -> Options_co: ...
+class AudioMessage(Protocol):
+    """A message of a stream that carries audio: an audio_header or an audio_chunk (or what else its oneof holds)."""
 
     @property
     def audio_header(self) -> audio_pb2.AudioHeader: ...
@@ -30,6 +27,13 @@ class UploadMessage(Protocol[Options_co]):
     def audio_chunk(self) -> audio_pb2.AudioChunk: ...
 
     def WhichOneof(self, oneof_group: str, /) -> str | None: ...
+
+
+class UploadMessage(AudioMessage, Protocol[Options_co]):
+    """A message of an upload (TranscribeRequest, SeparateRequest): options, audio_header or audio_chunk."""
+
+    @property
+    def options(self) -> Options_co: ...
 
 
 class UploadMemory:
@@ -74,6 +78,47 @@ class Upload(Generic[Checked]):
     sample_rate: int
 
 
+async def audio_parts(
+    messages: AsyncIterator[AudioMessage],
+    *,
+    max_bytes: int,
+    idle_seconds: float,
+    on_options: Callable[[Any], None] | None = None,
+) -> AsyncIterator[audio_pb2.AudioHeader | audio_pb2.AudioChunk]:
+    """The AudioHeader, then each chunk of a client's audio stream, checked as they come: in order, within
+    ``max_bytes`` and what the header declared, ended by the chunk marked last. Options (for ``on_options``) may come
+    before the audio. A stream silent for ``idle_seconds`` is closed: it would hold a call's slot for as long as its
+    client liked."""
+    header = None
+    size = 0
+    async for message in _until_idle(messages, idle_seconds):
+        kind = message.WhichOneof("message")
+        if kind == "audio_header":
+            if header is not None:
+                raise invalid_argument("audio_header", "one audio stream per call")
+            header = message.audio_header
+            if header.total_bytes > max_bytes:
+                raise too_large("audio", f"{header.total_bytes} bytes is over the {max_bytes}-byte limit")
+            yield header
+        elif kind == "audio_chunk":
+            if header is None:
+                raise invalid_argument("audio_chunk", "send an AudioHeader before the chunks")
+            size += len(message.audio_chunk.data)
+            _check_size(size, header.total_bytes, max_bytes, last=message.audio_chunk.last)
+            yield message.audio_chunk
+            if message.audio_chunk.last:
+                return
+        elif kind == "options" and on_options is not None:
+            if header is not None:
+                raise invalid_argument("options", "send the options before the audio")
+            on_options(cast(UploadMessage[Any], message).options)
+        elif kind is None:
+            raise invalid_argument("message", "an empty message: send options, audio_header or audio_chunk")
+        else:
+            raise invalid_argument(kind, "send it first, once, before the audio")
+    raise invalid_argument("audio", "the stream ended before the chunk marked last")
+
+
 async def receive_audio(
     requests: AsyncIterator[UploadMessage[Options]],
     options: Options,
@@ -83,44 +128,26 @@ async def receive_audio(
     hold: UploadHold,
     check_options: Callable[[Options], Checked],
 ) -> Upload[Checked]:
-    """Reads a client stream of options / audio_header / audio_chunk messages into decoded audio. The options are
-    checked (``check_options`` raises ApiError, or returns them as the call uses them) as the audio starts, so bad
-    options fail before a long upload. A stream silent for ``idle_seconds`` is closed: it would hold a call's slot
-    for as long as its client liked. ``hold`` counts the memory the upload takes, as early as it can be told: what
-    its header declares, what arrives, then at decoding the bytes (twice: joined once) and the samples."""
+    """Reads a client stream of options / audio_header / audio_chunk messages (audio_parts) into decoded audio. The
+    options are checked (``check_options`` raises ApiError, or returns them as the call uses them) as the audio
+    starts, so bad options fail before a long upload. ``hold`` counts the memory the upload takes, as early as it can
+    be told: what its header declares, what arrives, then at decoding the bytes (twice: joined once) and the
+    samples."""
+    sent = [options]
     checked: Checked | None = None
-    header = None
+    header = audio_pb2.AudioHeader()
     parts: list[bytes] = []
     size = 0
-    finished = False
-    async for message in _until_idle(requests, idle_seconds):
-        kind = message.WhichOneof("message")
-        if kind == "options":
-            if header is not None:
-                raise invalid_argument("options", "send the options before the audio")
-            options = message.options
-        elif kind == "audio_header":
-            if header is not None:
-                raise invalid_argument("audio_header", "one audio stream per call")
-            header = message.audio_header
-            checked = check_options(options)
-            if header.total_bytes > max_bytes:
-                raise too_large("audio", f"{header.total_bytes} bytes is over the {max_bytes}-byte limit")
+    async for part in audio_parts(requests, max_bytes=max_bytes, idle_seconds=idle_seconds, on_options=sent.append):
+        if isinstance(part, audio_pb2.AudioHeader):
+            header = part
+            checked = check_options(sent[-1])
             hold.grow_to(header.total_bytes)
-        elif kind == "audio_chunk":
-            if header is None:
-                raise invalid_argument("audio_chunk", "send an AudioHeader before the chunks")
-            size += len(message.audio_chunk.data)
-            _check_size(size, header.total_bytes, max_bytes, last=message.audio_chunk.last)
-            hold.grow_to(size)
-            parts.append(message.audio_chunk.data)
-            if message.audio_chunk.last:
-                finished = True
-                break
         else:
-            raise invalid_argument("message", "an empty message: send options, audio_header or audio_chunk")
-    if header is None or checked is None or not finished:
-        raise invalid_argument("audio", "the stream ended before the chunk marked last")
+            size += len(part.data)
+            hold.grow_to(size)
+            parts.append(part.data)
+    assert checked is not None  # audio_parts yields the header first
     hold.grow_to(2 * size)
     data = b"".join(parts)
     parts.clear()

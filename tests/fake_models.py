@@ -5,7 +5,7 @@ The composer, FluidSynth (with the Debian SoundFonts) and Basic Pitch run for re
 demucs and MusicGen are small deterministic fakes with the shapes and rates of the real ones. A model's error travels
 the real protocol: encoded in-band (dgxmusic.models) and read back by gateway.errors.from_triton, as the gateway
 reads Triton's answer. A test can make a model's next call fail as Triton would fail it (UNAVAILABLE, a deadline),
-say that a model is not ready, or that its weights are missing."""
+say that a model is not ready, or that its weights are missing, or hold a model's requests until it lets them go."""
 
 import asyncio
 import collections
@@ -80,6 +80,7 @@ class FakeModels:
         self.states: dict[str, tuple[str, str]] = {model.NAME: ("READY", "") for model in MODELS}
         self.missing_weights: dict[str, str] = {}  # model -> what it says is missing
         self._failures: dict[str, InferenceServerException] = {}
+        self._paused: dict[str, asyncio.Event] = {}
         self._renderers: dict[tuple[str, int], renderers.FluidSynthRenderer] = {}
         # The fluidsynth model renders one request at a time; renders run in threads here.
         self._render_lock = threading.Lock()
@@ -87,6 +88,15 @@ class FakeModels:
     def fail_next(self, model: str, code: grpc.StatusCode, message: str) -> None:
         """The next request to `model` fails as Triton fails it: with `code` and Triton's `message`."""
         self._failures[model] = InferenceServerException(message, status=str(code))
+
+    def pause(self, model: str) -> asyncio.Event:
+        """Requests to `model` wait (as on a busy Triton) until the event returned is set."""
+        self._paused[model] = asyncio.Event()
+        return self._paused[model]
+
+    async def _wait_if_paused(self, model: str) -> None:
+        if (paused := self._paused.get(model)) is not None:
+            await paused.wait()
 
     @functools.cached_property
     def note_model(self) -> transcriber.NoteModel:
@@ -105,6 +115,7 @@ class FakeModels:
     async def compose(
         self, song: composer.SongRequest, *, deadline: float, request_id: str
     ) -> tuple[bytes, dict[str, Any]]:
+        await self._wait_if_paused(TEXT2MIDI)
         with self._inference(TEXT2MIDI, request_id):
             # What the text2midi model reads: the prompt, and the OPTIONS JSON the gateway sends.
             options = json.loads(json.dumps(song_options(song)))
@@ -114,6 +125,7 @@ class FakeModels:
     async def render(
         self, midi: bytes, *, soundfont: str, sample_rate: int, stems: bool, deadline: float, request_id: str
     ) -> Rendered:
+        await self._wait_if_paused(FLUIDSYNTH)
         with self._inference(FLUIDSYNTH, request_id):
             rendered = await asyncio.to_thread(self._render, midi, soundfont, sample_rate, stems)
         return Rendered(rendered.mix, rendered.stems if stems else {})

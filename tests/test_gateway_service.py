@@ -22,7 +22,6 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
 from fake_models import DEMUCS_STEMS, FakeModels, tone
-from gateway.cache import JobStore
 from gateway.health import SERVICE_NAME, watch_models
 from gateway.server import Gateway, build
 
@@ -163,14 +162,6 @@ async def test_a_repeated_compose_is_a_cache_hit_that_calls_no_model(running: Ru
     assert repeat.midi == first.midi
     assert repeat.stems.keys() == first.stems.keys()
     np.testing.assert_array_equal(repeat.mix, first.mix)
-
-
-async def test_compose_is_tracked_as_a_job_that_ends_done(running: Running) -> None:
-    request = compose_request("lofi hip hop at 85", options=song_options(bars=1), stems=False, bypass_cache=True)
-    result = await running.client.compose(request)
-    job = await running.redis.hgetall(JobStore.key(result.summary.request_id))
-    assert job[b"state"] == b"done"
-    assert job[b"rpc"] == b"Compose"
 
 
 async def test_render_sends_stems_that_add_up_to_the_mix_at_the_asked_rate(running: Running) -> None:

@@ -8,16 +8,18 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from clients.client import MusicClient, compose_request, song_options
+from clients.client import ComposeResult, MusicClient, compose_request, job_request, song_options
 from conftest import stack_settings
 from deploy import triton
 from deploy.launcher import LaunchError, Stack, _gateway_serving, settings_environment
 from deploy.settings import PROJECT_ROOT, Settings
+from dgxmusic.v1 import jobs_pb2
 from waiting import is_gone, wait_until
 
 # Each test starts (or fails to start) a stack of its own.
@@ -167,19 +169,32 @@ def _children(settings: Settings) -> dict[str, int]:
 
 @pytest.mark.parametrize("child", ["triton", "redis", "gateway"])
 def test_a_killed_child_is_restarted_and_the_stack_serves_again(tmp_path: Path, child: str) -> None:
-    settings = stack_settings(tmp_path / "data", models=["text2midi", "fluidsynth"])
+    """And the job it was running completes, once: run again after a Triton or gateway crash, resumed after Redis's
+    (its record outlives Redis in the append-only file)."""
+    settings = stack_settings(tmp_path / "data", models=["text2midi", "fluidsynth"], job_lease_seconds=3)
     said = tmp_path / "serve.err"
     serve = _serve_writing_to(settings, said)
+    target = f"127.0.0.1:{settings.grpc_port}"
     try:
         wait_until(lambda: "serving on" in said.read_text(), "the stack came up", timeout_s=120)
+        with MusicClient(target, timeout=30) as client:
+            long_song = compose_request("ambient 60", options=song_options(bars=16), bypass_cache=True)
+            job = client.submit_job(job_request(long_song))
+            wait_until(lambda: client.get_job(job.id).state == jobs_pb2.JOB_STATE_RUNNING, "the job runs")
+        time.sleep(1.5)  # Redis writes its append-only file every second
         killed = _children(settings)[child]
         os.kill(killed, signal.SIGKILL)
         wait_until(lambda: f"{child} is back" in said.read_text(), f"{child} came back", timeout_s=120)
         assert f"{child} was killed by SIGKILL; restarting it in 0 s" in said.read_text()
         assert _children(settings)[child] != killed
         wait_until(lambda: _gateway_serving(settings.grpc_port), "the stack serves again", timeout_s=60)
-        with MusicClient(f"127.0.0.1:{settings.grpc_port}", timeout=60) as client:
+        with MusicClient(target, timeout=180) as client:
             assert client.compose(compose_request("techno 130", options=song_options(bars=1))).mix.shape[1] == 2
+            outcome = client.watch_job(job.id)
+            assert outcome.succeeded, outcome.job
+            assert isinstance(outcome.result, ComposeResult)
+            assert outcome.result.info.bars == 16
+            assert [listed.id for listed in client.iter_jobs()] == [job.id]
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 0
     finally:

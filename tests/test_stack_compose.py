@@ -14,12 +14,10 @@ import numpy as np
 import pytest
 
 from clients.client import AsyncMusicClient, ComposeResult, MusicClient, compose_request, song_options
-from conftest import stack_redis
 from deploy.launcher import Stack
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
-from gateway.cache import JobStore
 from waiting import wait_until
 
 PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
@@ -175,14 +173,6 @@ async def test_async_client_separates_generates_and_lists_models(stack: Stack) -
     assert {"demucs", "musicgen"} <= models
 
 
-def test_compose_is_tracked_as_a_job_in_redis(stack: Stack, client: MusicClient) -> None:
-    result = client.compose(compose_request("ambient pad, 70 bpm", options=song_options(bars=1), bypass_cache=True))
-    job = stack_redis(stack).hgetall(JobStore.key(result.summary.request_id))
-    assert job[b"state"] == b"done"
-    assert job[b"rpc"] == b"Compose"
-    assert float(job[b"seconds"]) > 0
-
-
 def test_a_cancelled_compose_leaves_the_server_serving(stack: Stack, client: MusicClient) -> None:
     with grpc.insecure_channel(stack.gateway_target) as channel:
         call = MusicServiceStub(channel).Compose(
@@ -198,7 +188,7 @@ def test_a_cancelled_compose_leaves_the_server_serving(stack: Stack, client: Mus
     assert client.generate_midi("pop 120", song_options(bars=1)).midi.startswith(b"MThd")
 
 
-def test_a_call_that_went_away_is_logged_and_tracked_as_cancelled(stack: Stack) -> None:
+def test_a_call_that_went_away_is_logged_as_cancelled(stack: Stack) -> None:
     request_id = f"cancel-{time.time_ns()}"
     with grpc.insecure_channel(stack.gateway_target) as channel:
         call = MusicServiceStub(channel).Compose(
@@ -208,20 +198,15 @@ def test_a_call_that_went_away_is_logged_and_tracked_as_cancelled(stack: Stack) 
         )
         next(event for event in call if event.WhichOneof("event") == "audio_chunk")
         call.cancel()
-    jobs = stack_redis(stack)
     log = stack.log_dir / "gateway.log"
 
     def finished() -> list[dict[str, Any]]:
         lines = [json.loads(line) for line in log.read_text().splitlines() if request_id in line]
         return [line for line in lines if line.get("event") == "rpc"]
 
-    # The job and the log line are written as the gateway notices the cancellation.
-    wait_until(
-        lambda: finished() and jobs.hget(JobStore.key(request_id), "state") == b"failed",
-        "the gateway closed the cancelled call's job and logged it",
-    )
+    # The log line is written as the gateway notices the cancellation.
+    wait_until(finished, "the gateway logged the cancelled call")
     assert [line["code"] for line in finished()] == ["CANCELLED"]
-    assert jobs.hget(JobStore.key(request_id), "code") == b"CANCELLED"
 
 
 def test_unary_calls_answer_with_their_request_id(stack: Stack) -> None:
