@@ -271,8 +271,8 @@ class JobOutcome:
 
 
 class JobWatcher:
-    """Folds a WatchJob stream: each job snapshot goes to ``on_job`` (and its progress, if any, to
-    ``on_progress``); the result events are unwrapped and fed to the collectors of the plain RPCs."""
+    """Folds a WatchJob stream: each job snapshot goes to ``on_job`` (and the progress of a running or succeeded
+    one to ``on_progress``); the result events are unwrapped and fed to the collectors of the plain RPCs."""
 
     def __init__(self, on_progress: ProgressCallback | None = None, on_job: JobCallback | None = None) -> None:
         self.on_progress = on_progress
@@ -286,7 +286,9 @@ class JobWatcher:
             self.job = response.job
             if self.on_job is not None:
                 self.on_job(self.job)
-            if self.on_progress is not None and self.job.HasField("progress"):
+            # A queued job has no progress yet, or (queued to run again) that of a run that failed.
+            running = self.job.state in (jobs_pb2.JOB_STATE_RUNNING, jobs_pb2.JOB_STATE_SUCCEEDED)
+            if self.on_progress is not None and running and self.job.HasField("progress"):
                 self.on_progress(self.job.progress)
         elif kind is not None:
             if self.result is None:

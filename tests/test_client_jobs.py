@@ -147,6 +147,7 @@ def test_a_watched_compose_job_gives_progress_snapshots_and_the_compose_result()
     states: list[int] = []
     watcher = JobWatcher(on_progress=lambda p: progress.append(p.fraction), on_job=lambda j: states.append(j.state))
     for response in [
+        _snapshot(job, jobs_pb2.JOB_STATE_QUEUED, 0.0),
         _snapshot(job, jobs_pb2.JOB_STATE_RUNNING, 0.25),
         _snapshot(job, jobs_pb2.JOB_STATE_RUNNING, 0.75),
         _snapshot(job, jobs_pb2.JOB_STATE_SUCCEEDED, 1.0),
@@ -157,7 +158,7 @@ def test_a_watched_compose_job_gives_progress_snapshots_and_the_compose_result()
     assert outcome.succeeded
     assert outcome.job.id == job.id
     assert progress == [0.25, 0.75, 1.0]
-    assert states == [jobs_pb2.JOB_STATE_RUNNING] * 2 + [jobs_pb2.JOB_STATE_SUCCEEDED]
+    assert states == [jobs_pb2.JOB_STATE_QUEUED] + [jobs_pb2.JOB_STATE_RUNNING] * 2 + [jobs_pb2.JOB_STATE_SUCCEEDED]
     result = outcome.result
     assert isinstance(result, ComposeResult)
     assert (result.midi, result.info.genre, result.sample_rate) == (MIDI, "trap", RATE)
