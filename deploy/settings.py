@@ -15,12 +15,15 @@ MIB = 1024 * 1024
 
 
 class ApiKey(BaseModel):
-    """One client's API key as the gateway keeps it: the key's hash (`dgx-music keys new` prints both), never the key,
-    and its rate limit: `burst` calls at once, refilled at `requests_per_minute`."""
+    """One client's API key as the gateway keeps it: the key's hash (`dgx-music keys new` prints both), never the key;
+    its rate limit: `burst` calls at once, refilled at `requests_per_minute`; and its quota: at most
+    `requests_per_day` calls that make something (every RPC but ListModels and reading jobs) per UTC day, counted in
+    Redis across gateways (None: no quota)."""
 
     hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="sha256:<hex digest of the key>")
     requests_per_minute: float = Field(60.0, gt=0)
     burst: int = Field(10, ge=1)
+    requests_per_day: int | None = Field(None, ge=1)
 
 
 class Settings(BaseSettings):

@@ -1,7 +1,8 @@
 """Who may call MusicService: with API keys configured, each call shows one (`authorization: Bearer <key>` metadata),
-which is checked against the keys' hashes (the settings hold no key) and counted against that key's rate limit.
-Without keys every call is let in: the embedded default, on a loopback host."""
+which is checked against the keys' hashes (the settings hold no key) and counted against that key's rate limit and
+daily quota. Without keys every call is let in: the embedded default, on a loopback host."""
 
+import datetime
 import hashlib
 import hmac
 import math
@@ -11,8 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from deploy.settings import ApiKey
+from gateway.cache import RedisGuard
 from gateway.errors import ApiError
 
 # A prefix makes a leaked key recognisable (to secret scanners too); the rest is 256 random bits.
@@ -96,3 +100,41 @@ class Gate:
                 retry_after=wait,
             )
         return name
+
+
+class DailyQuota:
+    """Each key's calls of a UTC day, counted in Redis (so every gateway counts against the same quota); past the
+    key's requests_per_day a call gets RESOURCE_EXHAUSTED with the time until the next day. When Redis does not
+    answer calls are let through (logged, and Redis skipped for a while, as `guard` says): a quota is not worth an
+    outage."""
+
+    def __init__(
+        self, client: "aioredis.Redis", keys: Mapping[str, ApiKey], guard: RedisGuard, clock: Clock = time.time
+    ) -> None:
+        self.client = client
+        self.limits = {name: key.requests_per_day for name, key in keys.items() if key.requests_per_day is not None}
+        self.guard = guard
+        self.clock = clock
+
+    async def spend(self, name: str | None) -> None:
+        limit = self.limits.get(name) if name is not None else None
+        if limit is None or not self.guard.open:
+            return
+        now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
+        tomorrow = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
+        counter = f"dgxmusic:quota:{now.date().isoformat()}:{name}"
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.incr(counter)
+                pipe.expireat(counter, tomorrow + datetime.timedelta(hours=1))
+                spent, _ = await pipe.execute()
+        except (RedisError, TimeoutError, OSError) as exc:
+            self.guard.failed("quota_not_counted", exc)
+            return
+        if spent > limit:
+            wait = (tomorrow - now).total_seconds()
+            raise ApiError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"API key {name} has used its quota of {limit} calls today (UTC): retry in {math.ceil(wait)} s",
+                retry_after=wait,
+            )

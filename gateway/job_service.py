@@ -113,9 +113,10 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
         self.settings = settings
         self.store = store
         self.artifacts = artifacts
-        # Read by scope's RPC wrappers: the same keys and the same slots as MusicService's calls.
+        # Read by scope's RPC wrappers: the same keys, slots and quotas as MusicService's calls.
         self.gate = music.gate
         self.admission = music.admission
+        self.quota = music.quota
 
     @unary_rpc("SubmitJob")
     async def SubmitJob(
@@ -152,7 +153,7 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
         scope.log_fields.update(job_id=job_id, kind=job.kind)
         return jobs_pb2.SubmitJobResponse(job=job)
 
-    @streaming_rpc("WatchJob")
+    @streaming_rpc("WatchJob", quota=False)
     async def WatchJob(
         self, request: jobs_pb2.WatchJobRequest, scope: RequestScope
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
@@ -179,12 +180,12 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
             async for event in self._results(job_id, str(record.request.WhichOneof("request")), record.result):
                 yield event
 
-    @unary_rpc("GetJob")
+    @unary_rpc("GetJob", quota=False)
     async def GetJob(self, request: jobs_pb2.GetJobRequest, scope: RequestScope) -> jobs_pb2.GetJobResponse:
         record = await self.store.get(checked_id(request.id), owner_of(scope))
         return jobs_pb2.GetJobResponse(job=record.job)
 
-    @unary_rpc("ListJobs")
+    @unary_rpc("ListJobs", quota=False)
     async def ListJobs(self, request: jobs_pb2.ListJobsRequest, scope: RequestScope) -> jobs_pb2.ListJobsResponse:
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
             raise invalid_argument("page_size", f"from 1 to {MAX_PAGE_SIZE}, or 0 for {DEFAULT_PAGE_SIZE}")
@@ -197,7 +198,7 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
         jobs, next_before = await self.store.page(owner_of(scope), request.page_size or DEFAULT_PAGE_SIZE, before)
         return jobs_pb2.ListJobsResponse(jobs=jobs, next_page_token="" if next_before is None else repr(next_before))
 
-    @unary_rpc("CancelJob")
+    @unary_rpc("CancelJob", quota=False)
     async def CancelJob(self, request: jobs_pb2.CancelJobRequest, scope: RequestScope) -> jobs_pb2.CancelJobResponse:
         job = await self.store.cancel(checked_id(request.id), owner_of(scope))
         scope.log_fields.update(job_id=job.id)

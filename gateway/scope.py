@@ -167,15 +167,21 @@ def caller_of(context: grpc.aio.ServicerContext, key_name: str | None) -> str:
     return peer.rsplit(":", 1)[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
 
 
-def _admit(service: Any, scope: RequestScope, context: grpc.aio.ServicerContext) -> str:
+async def _admit(service: Any, scope: RequestScope, context: grpc.aio.ServicerContext, *, quota: bool) -> str:
     """Lets a call in: its API key (gateway.auth; its name goes in the call's log line, never the key), then a slot
-    (Admission); the caller it was counted for."""
+    (Admission), then - for a call that makes something - its key's daily quota; the caller it was counted for."""
     key_name = service.gate.admit(context.invocation_metadata() or ())
     if key_name is not None:
         scope.log_fields["api_key"] = key_name
         scope.key_name = key_name
     caller = caller_of(context, key_name)
     service.admission.enter(caller)
+    if quota:
+        try:
+            await service.quota.spend(key_name)
+        except ApiError:
+            service.admission.leave(caller)
+            raise
     return caller
 
 
@@ -189,6 +195,8 @@ def _begin(method: str, context: grpc.aio.ServicerContext, default_deadline: flo
 
 def unary_rpc(
     method: str,
+    *,
+    quota: bool = True,
 ) -> Callable[
     [Callable[[Any, Request, RequestScope], Awaitable[Response]]],
     Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]],
@@ -202,7 +210,7 @@ def unary_rpc(
             context.set_trailing_metadata((("x-request-id", outcome.scope.request_id),))
             caller = None
             try:
-                caller = _admit(self, outcome.scope, context)
+                caller = await _admit(self, outcome.scope, context, quota=quota)
                 return await handler(self, request, outcome.scope)
             except asyncio.CancelledError:
                 outcome.cancelled()
@@ -223,6 +231,8 @@ def unary_rpc(
 
 def streaming_rpc(
     method: str,
+    *,
+    quota: bool = True,
 ) -> Callable[
     [Callable[[Any, Request, RequestScope], AsyncIterator[Response]]],
     Callable[[Any, Request, grpc.aio.ServicerContext], AsyncIterator[Response]],
@@ -235,7 +245,7 @@ def streaming_rpc(
             outcome = _begin(method, context, self.settings.default_deadline_seconds)
             caller = None
             try:
-                caller = _admit(self, outcome.scope, context)
+                caller = await _admit(self, outcome.scope, context, quota=quota)
                 # Once the call is let in: a client holding the request id knows its call runs (a refused call gets
                 # the id with its error).
                 await context.send_initial_metadata((("x-request-id", outcome.scope.request_id),))

@@ -15,6 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from deploy import triton
 from deploy.settings import Settings
@@ -144,6 +146,9 @@ async def serve(settings: Settings) -> None:
             password=settings.redis_password.get_secret_value() if settings.redis_password else None,
             socket_timeout=socket_timeout,
             socket_connect_timeout=settings.redis_timeout_seconds,
+            # Once more on a fresh connection (a pooled one dies with a restarted Redis), then fail: the guards skip
+            # a Redis that is away, and the jobs' runner and watchers ride it out.
+            retry=Retry(NoBackoff(), retries=1),
         )
         for socket_timeout in (settings.redis_timeout_seconds, None)
     )

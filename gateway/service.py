@@ -18,7 +18,7 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis, validation
-from gateway.auth import Gate
+from gateway.auth import DailyQuota, Gate
 from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
 from gateway.memory import local_port, model_memory
@@ -53,6 +53,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.gate = Gate(settings.api_keys)
         self.upload_memory = UploadMemory(settings.max_upload_memory_bytes)
         self.admission = Admission(settings.max_concurrent_rpcs, settings.max_concurrent_rpcs_per_caller)
+        self.quota = DailyQuota(cache.client, settings.api_keys, cache.guard)
 
     # -- RPCs --------------------------------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self._remember(out, key)
         yield out.summary()
 
-    @unary_rpc("ListModels")
+    @unary_rpc("ListModels", quota=False)
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
         triton_port = local_port(self.settings.triton_url)
         memory = await asyncio.to_thread(model_memory, triton_port) if triton_port is not None else {}

@@ -1,15 +1,18 @@
-"""API keys and their rate limits on their own (gateway.auth), with a clock the tests move; the settings that hold
-them; and the gateway's refusal to face a network without keys."""
+"""API keys, their rate limits and daily quotas on their own (gateway.auth), with a clock the tests move; the settings
+that hold them; and the gateway's refusal to face a network without keys."""
 
+import fakeredis
 import grpc
 import pytest
+import redis.asyncio as redis_asyncio
 from click.testing import CliRunner
 from google.rpc import error_details_pb2, status_pb2
 from pydantic import ValidationError
 
 from deploy.cli import keys
 from deploy.settings import ApiKey, Settings
-from gateway.auth import KEY_PREFIX, Gate, TokenBucket, key_hash, new_key
+from gateway.auth import KEY_PREFIX, DailyQuota, Gate, TokenBucket, key_hash, new_key
+from gateway.cache import RedisGuard
 from gateway.errors import ApiError
 from gateway.server import is_loopback, refuse_open_network
 
@@ -152,3 +155,38 @@ def test_keys_new_prints_the_key_once_and_a_setting_with_only_its_hash(monkeypat
 def test_keys_new_refuses_a_name_no_variable_can_hold() -> None:
     done = CliRunner().invoke(keys, ["new", "Alice-1"])
     assert done.exit_code == 2
+
+
+async def test_a_daily_quota_counts_a_utc_day_in_redis_and_says_when_it_renews() -> None:
+    clock = Clock()
+    clock.now = 1_796_342_400.0 - 90  # 90 s before a UTC midnight
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    keys = {"carol": ApiKey(hash=key_hash("c"), requests_per_day=2), "dave": ApiKey(hash=key_hash("d"))}
+    quota = DailyQuota(redis, keys, RedisGuard(5.0), clock)
+    await quota.spend("carol")
+    await quota.spend("carol")
+    with pytest.raises(ApiError) as refused:
+        await quota.spend("carol")
+    assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert refused.value.retry_after == pytest.approx(90)
+    assert "quota of 2 calls" in refused.value.message
+    for _ in range(5):  # no quota, or no key at all (the keyless default)
+        await quota.spend("dave")
+        await quota.spend(None)
+    # A second gateway on the same Redis counts against the same quota; a new day starts afresh.
+    with pytest.raises(ApiError):
+        await DailyQuota(redis, keys, RedisGuard(5.0), clock).spend("carol")
+    clock.now += 91
+    await quota.spend("carol")
+    await redis.aclose()
+
+
+async def test_a_quota_lets_calls_through_when_redis_does_not_answer() -> None:
+    redis = redis_asyncio.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens on port 1
+    guard = RedisGuard(retry_seconds=60.0)
+    quota = DailyQuota(redis, {"carol": ApiKey(hash=key_hash("c"), requests_per_day=1)}, guard)
+    await quota.spend("carol")
+    assert not guard.open  # Redis is skipped for a while: the next calls do not wait on it
+    for _ in range(3):
+        await quota.spend("carol")
+    await redis.aclose()

@@ -22,7 +22,7 @@ from clients.client import (
     job_request,
     song_options,
 )
-from clients.errors import DgxMusicError, InvalidRequestError, NotFoundError
+from clients.errors import DgxMusicError, InvalidRequestError, NotFoundError, RateLimitedError
 from deploy.settings import ApiKey, Settings
 from dgxmusic.models import FLUIDSYNTH, TEXT2MIDI
 from dgxmusic.v1 import jobs_pb2
@@ -34,8 +34,12 @@ from gateway.job_runner import JobRunner
 from gateway.jobs import JobStore
 from gateway.server import Gateway, build
 
-ALICE, BOB = "dgxm_alice-test-key", "dgxm_bob-test-key"
-KEYS = {"alice": ApiKey(hash=key_hash(ALICE), burst=1000), "bob": ApiKey(hash=key_hash(BOB), burst=1000)}
+ALICE, BOB, CAROL = "dgxm_alice-test-key", "dgxm_bob-test-key", "dgxm_carol-test-key"
+KEYS = {
+    "alice": ApiKey(hash=key_hash(ALICE), burst=1000),
+    "bob": ApiKey(hash=key_hash(BOB), burst=1000),
+    "carol": ApiKey(hash=key_hash(CAROL), burst=1000, requests_per_day=2),
+}
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,21 @@ async def test_expired_jobs_and_their_files_are_deleted(running: Running, tmp_pa
         await running.alice.get_job(job.id)
     artifacts.writer("0" * 32, "input").commit()
     assert artifacts.stale(-1) == ["0" * 32]
+
+
+async def test_a_keys_daily_quota_counts_what_it_makes_not_what_it_reads(running: Running) -> None:
+    async with AsyncMusicClient(running.target, timeout=60, api_key=CAROL) as carol:
+        job = await carol.submit_job(job_request(short_song("funk 110")))
+        await carol.generate_midi("funk 110", song_options(bars=1))
+        with pytest.raises(RateLimitedError) as refused:
+            await carol.submit_job(job_request(short_song("funk 111")))
+        assert "quota of 2 calls" in refused.value.message
+        assert refused.value.retry_delay is not None
+        assert 0 < refused.value.retry_delay <= 24 * 3600
+        # Reading jobs and listing models are not counted.
+        assert (await carol.watch_job(job.id)).succeeded
+        assert (await carol.get_job(job.id)).id == job.id
+        assert await carol.list_models()
 
 
 async def wait_for_state(running: Running, job_id: str, state: int) -> None:
