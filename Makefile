@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system demo serve test lint bench protos clean
+.PHONY: setup system demo serve test lint bench soak protos clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -53,6 +53,10 @@ bench: setup
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
+
+# Ten minutes of mixed load with a fault every minute (issue #9): failed requests, jobs lost, recovery, memory.
+soak: setup
+	$(BIN)/python benchmarks/soak.py
 
 protos: $(BIN)/.installed
 	$(BIN)/python protos/generate.py
