@@ -22,6 +22,7 @@ import structlog
 from deploy.settings import Settings
 from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway import metrics
 from gateway.artifacts import Artifact, ArtifactStore, CorruptArtifact
 from gateway.errors import ApiError
 from gateway.jobs import KINDS, REDIS_FAILURES, JobRecord, JobStore
@@ -219,8 +220,9 @@ class JobRunner:
         writer = await asyncio.to_thread(self.artifacts.writer, job.id, f"result-{job.attempts}")
         throttle = _Throttle()
         code = grpc.StatusCode.OK
+        limit = asyncio.timeout(self.settings.job_timeout_seconds)
         try:
-            async with asyncio.timeout(self.settings.job_timeout_seconds):
+            async with limit:
                 async for response in handler(self.service, request, scope):
                     if response.HasField("progress"):
                         if throttle.due(response.progress):
@@ -229,22 +231,24 @@ class JobRunner:
                         await asyncio.to_thread(writer.write, response)
             return await asyncio.to_thread(writer.commit)
         except BaseException as exc:
-            code = _code_of(exc)
+            code = _code_of(exc, timed_out=limit.expired())
             await asyncio.to_thread(writer.discard)
-            if isinstance(exc, TimeoutError):
-                limit = self.settings.job_timeout_seconds
+            if isinstance(exc, TimeoutError) and limit.expired():
+                seconds = self.settings.job_timeout_seconds
                 raise ApiError(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, f"the job ran past job_timeout_seconds ({limit:g} s)"
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"the job ran past job_timeout_seconds ({seconds:g} s)"
                 ) from exc
             if isinstance(exc, CorruptArtifact):
                 raise ApiError(grpc.StatusCode.DATA_LOSS, f"the job's input was lost: {exc}") from exc
-            if not isinstance(exc, (ApiError, asyncio.CancelledError)):
+            # Redis failing under a run (its progress not written) interrupts the run, which is taken up again.
+            if not isinstance(exc, (ApiError, asyncio.CancelledError, *REDIS_FAILURES)):
                 log.exception("job_run_failed", job_id=job.id)
                 raise ApiError(grpc.StatusCode.INTERNAL, f"internal error (job {job.id})") from exc
             raise
         finally:
             for callback in scope.on_finish:
                 callback(code)
+            metrics.JOB_RUNS.labels(job.kind, code.name).inc()
             log.info(
                 "job_run",
                 job_id=job.id,
@@ -276,11 +280,13 @@ async def _quietly(ready: Any) -> bool:
         return False
 
 
-def _code_of(exc: BaseException) -> grpc.StatusCode:
+def _code_of(exc: BaseException, *, timed_out: bool) -> grpc.StatusCode:
     if isinstance(exc, ApiError):
         return exc.code
     if isinstance(exc, asyncio.CancelledError):
         return grpc.StatusCode.CANCELLED
-    if isinstance(exc, TimeoutError):
+    if timed_out:
         return grpc.StatusCode.DEADLINE_EXCEEDED
+    if isinstance(exc, REDIS_FAILURES):
+        return grpc.StatusCode.UNAVAILABLE
     return grpc.StatusCode.INTERNAL

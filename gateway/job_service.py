@@ -18,7 +18,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import validation
 from gateway.artifacts import Artifact, ArtifactStore, CorruptArtifact
 from gateway.errors import ApiError, invalid_argument
-from gateway.jobs import FINISHED, KINDS, JobStore, new_job_id
+from gateway.jobs import FIELD_OF_KIND, FINISHED, KINDS, JobStore, new_job_id
 from gateway.scope import RequestScope, streaming_rpc, unary_rpc
 from gateway.service import MusicService
 from gateway.uploads import audio_parts
@@ -177,7 +177,7 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
             except ApiError as exc:
                 await outage.wait_out(exc)
         if record.job.state == jobs_pb2.JOB_STATE_SUCCEEDED and record.result is not None:
-            async for event in self._results(job_id, str(record.request.WhichOneof("request")), record.result):
+            async for event in self._results(job_id, FIELD_OF_KIND[record.job.kind], record.result):
                 yield event
 
     @unary_rpc("GetJob", quota=False)

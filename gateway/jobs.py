@@ -23,6 +23,7 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway import metrics
 from gateway.artifacts import Artifact
 from gateway.errors import ApiError
 
@@ -78,9 +79,30 @@ def unavailable(exc: Exception) -> ApiError:
 class JobRecord:
     job: jobs_pb2.Job
     owner: str
-    request: jobs_pb2.JobRequest
+    request: jobs_pb2.JobRequest  # empty unless read with_request
     input: Artifact | None
     result: Artifact | None
+
+
+# What a JobRecord is read from (and `request`).
+_RECORD_FIELDS = [
+    "kind",
+    "owner",
+    "state",
+    "progress",
+    "attempts",
+    "error_code",
+    "error_message",
+    "description",
+    "create_time",
+    "update_time",
+    "expire_time",
+    "request_id",
+    "input",
+    "result",
+]
+# Job.kind -> its JobRequest field.
+FIELD_OF_KIND = {kind: field for field, kind in KINDS.items()}
 
 
 def _artifact(raw: bytes | None) -> Artifact | None:
@@ -191,12 +213,15 @@ class JobStore:
         }
         return _record(job_id, written).job
 
-    async def get(self, job_id: str, owner: str | None = None) -> JobRecord:
-        """The job; with `owner`, only if it is theirs."""
+    async def get(self, job_id: str, owner: str | None = None, *, with_request: bool = False) -> JobRecord:
+        """The job; with `owner`, only if it is theirs. Its request (up to MiBs of MIDI or melody) is read only
+        `with_request`: watchers read a job at each change of its progress."""
+        names = [*_RECORD_FIELDS, "request"] if with_request else _RECORD_FIELDS
         try:
-            fields = cast(dict[bytes, bytes], await self.client.hgetall(job_key(job_id)))
+            values: Any = await self.client.hmget(job_key(job_id), names)
         except REDIS_FAILURES as exc:
             raise unavailable(exc) from exc
+        fields = {name.encode(): value for name, value in zip(names, values, strict=True) if value is not None}
         if not fields or (owner is not None and fields.get(b"owner", b"").decode() != owner):
             raise ApiError(grpc.StatusCode.NOT_FOUND, f"id: no job {job_id}", "id")
         return _record(job_id, fields)
@@ -284,7 +309,7 @@ class JobStore:
             runner=runner,
             add_attempt=True,
         )
-        return await self.get(job_id) if changed else None
+        return await self.get(job_id, with_request=True) if changed else None
 
     async def progress(self, job_id: str, progress: pb.Progress) -> None:
         """The running job's latest progress (written whatever its state: a cancel wins anyway)."""
@@ -347,26 +372,12 @@ class JobStore:
                 while True:
                     try:
                         await pipe.watch(key)
-                        current = await pipe.hget(key, "state")
+                        current, kind = cast(list[bytes | None], await pipe.hmget(key, ["state", "kind"]))
                         if current is None or int(current) in FINISHED:
                             await pipe.unwatch()  # type: ignore[no-untyped-call]
                             return False
                         now = time.time()
-                        fields: dict[str, Any] = {
-                            "state": state,
-                            "progress": progress.SerializeToString(),
-                            "update_time": now,
-                        }
-                        if runner is not None:
-                            fields["runner"] = runner
-                        if result is not None:
-                            fields["result"] = _artifact_json(result)
-                        if error is not None:
-                            fields.update(error_code=error.code.name, error_message=error.message)
-                        elif state == jobs_pb2.JOB_STATE_SUCCEEDED:
-                            fields.update(error_code="", error_message="")
-                        if state in FINISHED:
-                            fields["expire_time"] = now + self.retention_seconds
+                        fields = self._fields(state, progress, now, runner=runner, result=result, error=error)
                         pipe.multi()  # type: ignore[no-untyped-call]
                         pipe.hset(key, mapping=cast(Any, fields))
                         if add_attempt:
@@ -375,8 +386,34 @@ class JobStore:
                             pipe.zadd(EXPIRY, {job_id: now + self.retention_seconds})
                         pipe.xadd(notices_key(job_id), {"at": now}, maxlen=_NOTICES_KEPT, approximate=True)
                         await pipe.execute()
+                        if state in FINISHED:
+                            metrics.JOBS.labels((kind or b"").decode(), jobs_pb2.JobState.Name(state)).inc()
                         return True
                     except WatchError:  # changed meanwhile: look again
                         continue
         except REDIS_FAILURES as exc:
             raise unavailable(exc) from exc
+
+    def _fields(
+        self,
+        state: jobs_pb2.JobState,
+        progress: pb.Progress,
+        now: float,
+        *,
+        runner: str | None,
+        result: Artifact | None,
+        error: ApiError | None,
+    ) -> dict[str, Any]:
+        """What a change of state writes."""
+        fields: dict[str, Any] = {"state": state, "progress": progress.SerializeToString(), "update_time": now}
+        if runner is not None:
+            fields["runner"] = runner
+        if result is not None:
+            fields["result"] = _artifact_json(result)
+        if error is not None:
+            fields.update(error_code=error.code.name, error_message=error.message)
+        elif state == jobs_pb2.JOB_STATE_SUCCEEDED:
+            fields.update(error_code="", error_message="")
+        if state in FINISHED:
+            fields["expire_time"] = now + self.retention_seconds
+        return fields

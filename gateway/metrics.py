@@ -28,3 +28,5 @@ MODEL_RELOADS = Counter(
     ["model", "found_by"],
 )
 DEAD_STUBS = Counter("dgxmusic_model_stubs_dead_total", "Python stubs the canary found dead, by model", ["model"])
+JOBS = Counter("dgxmusic_jobs_finished_total", "Durable jobs finished, by kind and state", ["kind", "state"])
+JOB_RUNS = Counter("dgxmusic_job_runs_total", "Runs of durable jobs, by kind and gRPC status code", ["kind", "code"])

@@ -131,7 +131,7 @@ async def test_a_transcribe_job_takes_its_audio_with_it(running: Running) -> Non
 
 async def test_an_unseeded_generation_gets_its_seed_at_submission(running: Running) -> None:
     job = await running.alice.submit_job(job_request(pb.GenerateAudioRequest(prompt="lofi", seconds=1)))
-    record = await running.gateway.runner.store.get(job.id)
+    record = await running.gateway.runner.store.get(job.id, with_request=True)
     assert record.request.generate_audio.HasField("seed")
     outcome = await running.alice.watch_job(job.id)
     assert outcome.succeeded
