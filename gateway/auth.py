@@ -13,10 +13,9 @@ from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from deploy.settings import ApiKey
-from gateway.cache import RedisGuard
+from gateway.cache import REDIS_FAILURES, RedisGuard
 from gateway.errors import ApiError
 
 # A prefix makes a leaked key recognisable (to secret scanners too); the rest is 256 random bits.
@@ -128,7 +127,7 @@ class DailyQuota:
                 pipe.incr(counter)
                 pipe.expireat(counter, tomorrow + datetime.timedelta(hours=1))
                 spent, _ = await pipe.execute()
-        except (RedisError, TimeoutError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             self.guard.failed("quota_not_counted", exc)
             return
         if spent > limit:

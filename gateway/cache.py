@@ -45,7 +45,7 @@ class RedisGuard:
 
 
 # What the client raises when Redis is away, slow or confused.
-_REDIS_FAILURES = (RedisError, TimeoutError, OSError)
+REDIS_FAILURES = (RedisError, TimeoutError, OSError)
 
 
 class Recording:
@@ -101,7 +101,7 @@ class ResultCache:
             return None
         try:
             events = cast(list[bytes], await self.client.lrange(key, 0, -1))
-        except _REDIS_FAILURES as exc:
+        except REDIS_FAILURES as exc:
             metrics.CACHE.labels("error").inc()
             self.guard.failed("cache_unavailable", exc)
             return None
@@ -132,7 +132,7 @@ class ResultCache:
                 pipe.expire(staging, self.ttl_seconds)
                 pipe.rename(staging, key)
                 await pipe.execute()
-        except _REDIS_FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self.guard.failed("cache_write_failed", exc)
 
     def _signed(self, key: str, recording: Recording) -> list[bytes]:

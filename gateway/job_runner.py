@@ -24,8 +24,9 @@ from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
 from gateway.artifacts import Artifact, ArtifactStore, CorruptArtifact
+from gateway.cache import REDIS_FAILURES
 from gateway.errors import ApiError
-from gateway.jobs import KINDS, REDIS_FAILURES, JobRecord, JobStore
+from gateway.jobs import KINDS, JobRecord, JobStore
 from gateway.scope import STAGE_NAMES, RequestScope
 from gateway.service import MusicService
 

@@ -19,12 +19,13 @@ from typing import Any, cast
 import grpc
 import redis.asyncio as aioredis
 from google.protobuf.timestamp_pb2 import Timestamp
-from redis.exceptions import RedisError, ResponseError, WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
 from gateway.artifacts import Artifact
+from gateway.cache import REDIS_FAILURES
 from gateway.errors import ApiError
 
 # JobRequest's fields -> the MusicService RPC each runs (Job.kind).
@@ -41,9 +42,6 @@ QUEUE = "dgxmusic:jobs:queue"
 RUNNERS = "runners"
 EXPIRY = "dgxmusic:jobs:expiry"
 _NOTICES_KEPT = 8
-
-# What the client raises when Redis is away, slow or confused.
-REDIS_FAILURES = (RedisError, TimeoutError, OSError)
 
 
 def job_key(job_id: str) -> str:
