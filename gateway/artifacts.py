@@ -97,6 +97,9 @@ class ArtifactStore:
         except OSError as exc:
             raise CorruptArtifact(f"{artifact.name}: {exc.strerror or exc}") from exc
 
+    def discard(self, job_id: str, artifact: Artifact) -> None:
+        (self.root / job_id / artifact.name).unlink(missing_ok=True)
+
     def remove(self, job_id: str) -> None:
         shutil.rmtree(self.root / job_id, ignore_errors=True)
 

@@ -195,11 +195,8 @@ class JobRunner:
                 return
             if not await self.store.finish(job_id, jobs_pb2.JOB_STATE_SUCCEEDED, result=result):
                 # Cancelled, or finished by another run meanwhile: that outcome stands.
-                await asyncio.to_thread(self._discard, job_id, result)
+                await asyncio.to_thread(self.artifacts.discard, job_id, result)
             return
-
-    def _discard(self, job_id: str, result: Artifact) -> None:
-        (self.artifacts.root / job_id / result.name).unlink(missing_ok=True)
 
     async def _wait_to_run_again(self, attempt: int) -> None:
         """Backs off, then waits until the models the gateway needs answer again (a Triton restarting takes a while;
