@@ -386,6 +386,13 @@ class MusicClient:
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
 
+    def _unary(self, method: Callable[..., Any], request: Any, metadata: Metadata | None = None) -> Any:
+        """One call with one answer, its errors as DgxMusicError."""
+        try:
+            return method(request, timeout=self.timeout, metadata=self.metadata if metadata is None else metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
     def compose(self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None) -> ComposeResult:
         result = ComposeResult()
         for response in self._stream(self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)):
@@ -398,10 +405,7 @@ class MusicClient:
 
     def generate_songs(self, request: pb.GenerateMidiRequest) -> list[pb.MidiResult]:
         """Every song of a request: each prompt's variations in seed order."""
-        try:
-            reply = self.stub.GenerateMidi(request, timeout=self.timeout, metadata=self.metadata)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: pb.GenerateMidiResponse = self._unary(self.stub.GenerateMidi, request)
         return list(reply.songs)
 
     def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
@@ -452,12 +456,9 @@ class MusicClient:
         """Queues `request` (with its audio, for transcribe and separate) and answers the queued job at once: it runs
         on the server whether or not this client stays. ``request_id`` labels it in the server's logs."""
         requests = job_submission(request, audio)
-        try:
-            reply: jobs_pb2.SubmitJobResponse = self.jobs.SubmitJob(
-                requests, timeout=self.timeout, metadata=_with_request_id(self, request_id)
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.SubmitJobResponse = self._unary(
+            self.jobs.SubmitJob, requests, _with_request_id(self, request_id)
+        )
         return reply.job
 
     def watch_job(
@@ -472,21 +473,13 @@ class MusicClient:
         return watcher.outcome()
 
     def get_job(self, job_id: str) -> jobs_pb2.Job:
-        try:
-            reply: jobs_pb2.GetJobResponse = self.jobs.GetJob(
-                jobs_pb2.GetJobRequest(id=job_id), timeout=self.timeout, metadata=self.metadata
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.GetJobResponse = self._unary(self.jobs.GetJob, jobs_pb2.GetJobRequest(id=job_id))
         return reply.job
 
     def list_jobs(self, page_size: int = 0, page_token: str = "") -> tuple[list[jobs_pb2.Job], str]:
         """One page of the caller's jobs, newest first, and the token of the next page ("" after the last)."""
         request = jobs_pb2.ListJobsRequest(page_size=page_size, page_token=page_token)
-        try:
-            reply: jobs_pb2.ListJobsResponse = self.jobs.ListJobs(request, timeout=self.timeout, metadata=self.metadata)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.ListJobsResponse = self._unary(self.jobs.ListJobs, request)
         return list(reply.jobs), reply.next_page_token
 
     def iter_jobs(self, page_size: int = 0) -> Iterator[jobs_pb2.Job]:
@@ -501,21 +494,12 @@ class MusicClient:
     def cancel_job(self, job_id: str) -> jobs_pb2.Job:
         """Stops a queued or running job; a finished one is answered as it is."""
         request = jobs_pb2.CancelJobRequest(id=job_id)
-        try:
-            reply: jobs_pb2.CancelJobResponse = self.jobs.CancelJob(
-                request, timeout=self.timeout, metadata=self.metadata
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.CancelJobResponse = self._unary(self.jobs.CancelJob, request)
         return reply.job
 
     def list_models(self) -> list[pb.ModelStatus]:
-        try:
-            return list(
-                self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout, metadata=self.metadata).models
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: pb.ListModelsResponse = self._unary(self.stub.ListModels, pb.ListModelsRequest())
+        return list(reply.models)
 
     def health(self, service: str = "") -> str:
         """SERVING, NOT_SERVING, ... for the whole server ("") or one service."""
@@ -564,6 +548,13 @@ class AsyncMusicClient:
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
 
+    async def _unary(self, method: Callable[..., Any], request: Any, metadata: Metadata | None = None) -> Any:
+        """One call with one answer, its errors as DgxMusicError."""
+        try:
+            return await method(request, timeout=self.timeout, metadata=self.metadata if metadata is None else metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
     async def compose(
         self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None
     ) -> ComposeResult:
@@ -576,10 +567,7 @@ class AsyncMusicClient:
         return (await self.generate_songs(pb.GenerateMidiRequest(prompt=prompt, options=options)))[0]
 
     async def generate_songs(self, request: pb.GenerateMidiRequest) -> list[pb.MidiResult]:
-        try:
-            reply = await self.stub.GenerateMidi(request, timeout=self.timeout, metadata=self.metadata)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: pb.GenerateMidiResponse = await self._unary(self.stub.GenerateMidi, request)
         return list(reply.songs)
 
     async def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
@@ -630,12 +618,9 @@ class AsyncMusicClient:
         self, request: jobs_pb2.JobRequest, audio: AudioInput | None = None, *, request_id: str | None = None
     ) -> jobs_pb2.Job:
         requests = job_submission(request, audio)
-        try:
-            reply: jobs_pb2.SubmitJobResponse = await self.jobs.SubmitJob(
-                requests, timeout=self.timeout, metadata=_with_request_id(self, request_id)
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.SubmitJobResponse = await self._unary(
+            self.jobs.SubmitJob, requests, _with_request_id(self, request_id)
+        )
         return reply.job
 
     async def watch_job(
@@ -648,23 +633,12 @@ class AsyncMusicClient:
         return watcher.outcome()
 
     async def get_job(self, job_id: str) -> jobs_pb2.Job:
-        request = jobs_pb2.GetJobRequest(id=job_id)
-        try:
-            reply: jobs_pb2.GetJobResponse = await self.jobs.GetJob(
-                request, timeout=self.timeout, metadata=self.metadata
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.GetJobResponse = await self._unary(self.jobs.GetJob, jobs_pb2.GetJobRequest(id=job_id))
         return reply.job
 
     async def list_jobs(self, page_size: int = 0, page_token: str = "") -> tuple[list[jobs_pb2.Job], str]:
         request = jobs_pb2.ListJobsRequest(page_size=page_size, page_token=page_token)
-        try:
-            reply: jobs_pb2.ListJobsResponse = await self.jobs.ListJobs(
-                request, timeout=self.timeout, metadata=self.metadata
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.ListJobsResponse = await self._unary(self.jobs.ListJobs, request)
         return list(reply.jobs), reply.next_page_token
 
     async def iter_jobs(self, page_size: int = 0) -> AsyncIterator[jobs_pb2.Job]:
@@ -678,23 +652,12 @@ class AsyncMusicClient:
 
     async def cancel_job(self, job_id: str) -> jobs_pb2.Job:
         request = jobs_pb2.CancelJobRequest(id=job_id)
-        try:
-            reply: jobs_pb2.CancelJobResponse = await self.jobs.CancelJob(
-                request, timeout=self.timeout, metadata=self.metadata
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: jobs_pb2.CancelJobResponse = await self._unary(self.jobs.CancelJob, request)
         return reply.job
 
     async def list_models(self) -> list[pb.ModelStatus]:
-        try:
-            return list(
-                (
-                    await self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout, metadata=self.metadata)
-                ).models
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+        reply: pb.ListModelsResponse = await self._unary(self.stub.ListModels, pb.ListModelsRequest())
+        return list(reply.models)
 
     async def health(self, service: str = "") -> str:
         try:
