@@ -20,19 +20,17 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import structlog
 
 from gateway import metrics
 from gateway.errors import ApiError
-from gateway.memory import model_stubs
+from gateway.memory import model_stubs, stat_fields
 from gateway.triton import Models, TritonModels
 
 log = structlog.get_logger(__name__)
 
-_PROC = Path("/proc")
 # How long a reload found by the canary may take: unloading the model, then loading it again (imports, weights).
 RELOAD_SECONDS = 120.0
 
@@ -100,18 +98,13 @@ class StubLedger:
 
 def _running(pid: int) -> bool:
     """Whether the process runs (a zombie does not)."""
-    try:
-        state = (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def _parent(pid: int) -> int | None:
-    try:
-        return int((_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = stat_fields(pid)
+    return int(fields[1]) if fields is not None else None
 
 
 def local_stubs(triton_grpc_port: int) -> dict[str, frozenset[Stub]]:

@@ -13,6 +13,14 @@ _STUB = b"triton_python_backend_stub"
 _PROC = Path("/proc")
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, parent pid, ...); None once it is gone."""
+    try:
+        return (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def local_port(triton_url: str) -> int | None:
     """The gRPC port of a Triton on this host (the embedded default), whose stubs /proc shows; None otherwise."""
     host, _, port = triton_url.rpartition(":")

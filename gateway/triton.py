@@ -267,8 +267,7 @@ class TritonModels:
 
     def _reloading(self, model: str, generation: int) -> bool:
         """Whether a reload is under way, or completed since the request's attempt began."""
-        lock = self._reload_locks.get(model)
-        return (lock is not None and lock.locked()) or self._reloads.get(model, 0) != generation
+        return self.is_reloading(model) or self.reload_generation(model) != generation
 
     async def _reload_done(self, model: str, clock: _Deadline) -> None:
         """Waits for a reload in progress (if any) to end."""
