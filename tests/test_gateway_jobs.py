@@ -1,16 +1,20 @@
-"""JobService through its real gRPC API, in process, on FakeModels and fakeredis, with the gateway's own job runner:
+"""JobService through its real gRPC API, in process, on FakeModels and a redis-server of its own (jobs lean on Redis
+streams, WATCH and blocking reads, whose cancellation fakeredis does not model faithfully), with the gateway's own job
+runner:
 submission checks, results equal to the plain RPC's, retries, cancellation, a dead runner's jobs taken over, owners,
 checksums. tests/test_stack_jobs.py runs jobs through the real stack, with real crashes."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import fakeredis
 import grpc
 import numpy as np
 import pytest
+import redis.asyncio as redis_asyncio
+from redis.exceptions import RedisError
 
 from clients.client import (
     AsyncMusicClient,
@@ -22,6 +26,7 @@ from clients.client import (
     song_options,
 )
 from clients.errors import DgxMusicError, InvalidRequestError, NotFoundError, RateLimitedError
+from deploy.launcher import free_ports
 from deploy.settings import ApiKey, Settings
 from dgxmusic.models import FLUIDSYNTH, TEXT2MIDI
 from dgxmusic.v1 import jobs_pb2
@@ -32,6 +37,9 @@ from gateway.auth import key_hash
 from gateway.job_runner import JobRunner
 from gateway.jobs import JobStore
 from gateway.server import Gateway, build
+
+# It runs a redis-server: not in `pytest -m "not stack"`, which runs without Triton or Redis.
+pytestmark = pytest.mark.stack
 
 ALICE, BOB, CAROL = "dgxm_alice-test-key", "dgxm_bob-test-key", "dgxm_carol-test-key"
 KEYS = {
@@ -45,7 +53,7 @@ KEYS = {
 class Running:
     gateway: Gateway
     models: FakeModels
-    redis: fakeredis.FakeAsyncRedis
+    redis: redis_asyncio.Redis
     settings: Settings
     alice: AsyncMusicClient
     bob: AsyncMusicClient
@@ -65,12 +73,23 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
         health_poll_seconds=0.1,
     )
     models = FakeModels(settings)
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    gateway = await build(settings, models, redis)
-    port = gateway.server.add_insecure_port("127.0.0.1:0")
+    (port,) = free_ports(1)
+    server = await asyncio.create_subprocess_exec(
+        *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    # As the gateway's own: a client with a socket timeout, and one for the blocking reads without.
+    redis, blocking = (redis_asyncio.Redis(port=port, socket_timeout=timeout) for timeout in (5.0, None))
+    for _ in range(100):
+        with contextlib.suppress(RedisError):
+            await redis.ping()
+            break
+        await asyncio.sleep(0.05)
+    gateway = await build(settings, models, redis, blocking)
+    gateway_port = gateway.server.add_insecure_port("127.0.0.1:0")
     await gateway.server.start()
     runner = asyncio.create_task(gateway.runner.run())
-    target = f"127.0.0.1:{port}"
+    target = f"127.0.0.1:{gateway_port}"
     alice = AsyncMusicClient(target, timeout=60, api_key=ALICE)
     bob = AsyncMusicClient(target, timeout=60, api_key=BOB)
     try:
@@ -83,13 +102,15 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
         await gateway.server.stop(grace=None)
         await models.close()
         await redis.aclose()
+        await blocking.aclose()
+        server.terminate()
+        await server.wait()
 
 
 async def stopped(task: asyncio.Task[None]) -> None:
-    """Cancels a runner's task. fakeredis' blocking reads may not end at once on cancellation (real Redis clients do):
-    the wait is bounded, so that a test never hangs on its fake."""
     task.cancel()
-    await asyncio.wait([task], timeout=5)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def short_song(
