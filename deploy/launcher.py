@@ -231,9 +231,10 @@ def _processes_running_from(folder: Path) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            program = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+            # The executable, not argv[0]: a process that has just exec'd shows an empty cmdline for a moment.
+            program = os.readlink(entry / "exe")
         except OSError:
-            continue
+            continue  # gone meanwhile, or a kernel thread
         if program.startswith(f"{folder}/"):
             found.append(int(entry.name))
     return found
