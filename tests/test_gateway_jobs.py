@@ -6,7 +6,8 @@ checksums. tests/test_stack_jobs.py runs jobs through the real stack, with real 
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,19 @@ class Running:
 
 
 @pytest.fixture(scope="module")
-async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+def redis_port() -> Iterator[int]:
+    """A redis-server of the module's own (started as the launcher starts one, not as an asyncio subprocess)."""
+    (port,) = free_ports(1)
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL) as server:
+        try:
+            yield port
+        finally:
+            server.terminate()
+
+
+@pytest.fixture(scope="module")
+async def running(tmp_path_factory: pytest.TempPathFactory, redis_port: int) -> AsyncIterator[Running]:
     settings = Settings(
         triton_url="fake-models:8001",
         metrics_port=0,
@@ -73,13 +86,8 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
         health_poll_seconds=0.1,
     )
     models = FakeModels(settings)
-    (port,) = free_ports(1)
-    server = await asyncio.create_subprocess_exec(
-        *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-        stdout=asyncio.subprocess.DEVNULL,
-    )
     # As the gateway's own: a client with a socket timeout, and one for the blocking reads without.
-    redis, blocking = (redis_asyncio.Redis(port=port, socket_timeout=timeout) for timeout in (5.0, None))
+    redis, blocking = (redis_asyncio.Redis(port=redis_port, socket_timeout=timeout) for timeout in (5.0, None))
     for _ in range(100):
         with contextlib.suppress(RedisError):
             await redis.ping()
@@ -103,8 +111,6 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
         await models.close()
         await redis.aclose()
         await blocking.aclose()
-        server.terminate()
-        await server.wait()
 
 
 async def stopped(task: asyncio.Task[None]) -> None:
