@@ -121,17 +121,18 @@ class DailyQuota:
             return
         now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
         tomorrow = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
+        wait = (tomorrow - now).total_seconds()
         counter = f"dgxmusic:quota:{now.date().isoformat()}:{name}"
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.incr(counter)
-                pipe.expireat(counter, tomorrow + datetime.timedelta(hours=1))
+                # A time to live, not a time of day: Redis's clock need not agree with ours.
+                pipe.expire(counter, math.ceil(wait) + 3600)
                 spent, _ = await pipe.execute()
         except REDIS_FAILURES as exc:
             self.guard.failed("quota_not_counted", exc)
             return
         if spent > limit:
-            wait = (tomorrow - now).total_seconds()
             raise ApiError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"API key {name} has used its quota of {limit} calls today (UTC): retry in {math.ceil(wait)} s",
