@@ -8,12 +8,15 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system demo serve test lint bench soak protos clean
+.PHONY: setup system test-system demo serve test lint bench soak protos clean
 
 setup: system $(BIN)/.installed $(BUF)
 
 system:
 	bash deploy/setup-system.sh
+
+test-system:
+	bash deploy/setup-system.sh --tests
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +46,7 @@ lint: setup
 	for model in model_repository/*/1/model.py; do $(BIN)/mypy $$model || exit 1; done
 	cd protos && ../$(BUF) lint
 
-test: lint
+test: test-system lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

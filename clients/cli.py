@@ -283,8 +283,8 @@ detach_option = click.option(
 
 
 class _GroupWithServerCommands(click.Group):
-    """A command group that also offers the commands the server registers in the entry-point group
-    `entry_point_group` (pyproject.toml), where the server is installed."""
+    """A command group that also offers the commands registered in the entry-point group `entry_point_group`
+    (pyproject.toml): the server's, where the server is installed, and those needing an extra (`dgx-music[daw]`)."""
 
     def __init__(self, *args: Any, entry_point_group: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -306,8 +306,9 @@ class _GroupWithServerCommands(click.Group):
             try:
                 return cast(click.Command, entry_point.load())
             except ImportError as exc:
-                install = escape("pip install 'dgx-music[server]'")
-                console.print(f"[red]error[/red] the server is not installed ({escape(str(exc))}): {install}")
+                extra = ",".join(entry_point.extras) or "server"
+                install = escape(f"pip install 'dgx-music[{extra}]'")
+                console.print(f"[red]error[/red] `{cmd_name}` is not installed ({escape(str(exc))}): {install}")
                 sys.exit(1)
         return None
 

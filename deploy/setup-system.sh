@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that the embedded stack and its tests need; does nothing when all are present.
+# Installs the Debian packages that the embedded stack (and, with --tests, its tests) need; does nothing when all are present.
 set -euo pipefail
 
 packages=(redis-server fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1)
 command -v npm >/dev/null || packages+=(npm)
+# `--tests`: what only the tests need: Ardour (headless ardour7-lua, the GUI under Xvfb) for the DAW integration.
+[ "${1:-}" = "--tests" ] && packages+=(ardour xvfb xauth x11-utils imagemagick)
 
 missing=()
 for package in "${packages[@]}"; do
