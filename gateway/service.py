@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 import composer
+import renderers
 import transcriber
 from deploy.settings import Settings
 from dgxmusic import audio
@@ -390,6 +391,7 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
             "musicgen": musicgen_model if call.musicgen else None,
             "transcribe": None if call.transcription is None else dataclasses.asdict(call.transcription),
             "composer": composer.COMPOSER_VERSION,
+            "renderer": renderers.RENDERER_VERSION,
         },
     )
 
@@ -402,6 +404,7 @@ def _render_key(call: validation.RenderCall) -> str:
             "soundfont": call.soundfont,
             "format": dataclasses.asdict(call.audio_format),
             "stems": call.stems,
+            "renderer": renderers.RENDERER_VERSION,
         },
     )
 

@@ -32,10 +32,18 @@ from renderers.errors import RenderError, SoundFontLoadError
 from renderers.midi import EventKind, MidiEvent, MidiPerformance, Stem
 from renderers.soundfonts import SoundFont
 
+RENDERER_VERSION = "2"  # part of the cache key: bump when the same MIDI renders differently (2: tails)
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 96000
 MAX_TAIL_SECONDS = 60.0
+DEFAULT_TAIL_SECONDS = 10.0
 PEAK_TARGET_DBFS = -1.0
+# A render plays on past its last event (releases, reverb) until the mix falls below this, as the fluidsynth CLI does.
+SILENCE_DBFS = -90.0
+# Each stem synthesises its tail until its own output, before the gain, is this far down: the gain that normalises
+# the mix rarely lifts it by 30 dB, so the mix is still above SILENCE_DBFS wherever it is cut.
+_RAW_SILENCE = 10 ** ((SILENCE_DBFS - 30) / 20)
+_TAIL_BLOCK_SECONDS = 0.05
 _MIDI_CHANNELS = 16
 
 Audio = npt.NDArray[np.float32]
@@ -43,7 +51,8 @@ Audio = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, eq=False)
 class RenderedAudio:
-    """Float32 stereo audio, [frames, 2]; the stems add up to the mix, and one gain was applied to all."""
+    """Float32 stereo audio, [frames, 2]; the stems add up to the mix, and one gain was applied to all. It lasts the
+    performance and its tail: what sounds on after the last event, down to SILENCE_DBFS."""
 
     sample_rate: int
     mix: Audio
@@ -160,17 +169,19 @@ class FluidSynthRenderer:
         performance: MidiPerformance,
         *,
         stems: bool = True,
-        tail_seconds: float = 0.0,
+        tail_seconds: float = DEFAULT_TAIL_SECONDS,
         check: Callable[[], None] | None = None,
     ) -> RenderedAudio:
         """Render every stem alone (or, without stems, groups of them), sum them into the mix, and scale all so
-        the mix peaks at -1 dBFS. ``check`` is called before waiting for each stem: what it raises ends the
-        render, and the stems not yet started are never rendered (e.g. a cancelled request)."""
+        the mix peaks at -1 dBFS. The audio plays on after the last event until it falls below SILENCE_DBFS, for at
+        most ``tail_seconds``. ``check`` is called before waiting for each stem: what it raises ends the render,
+        and the stems not yet started are never rendered (e.g. a cancelled request)."""
         if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
             raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
-        frames = round((performance.duration_seconds + tail_seconds) * self.sample_rate)
+        played = round(performance.duration_seconds * self.sample_rate)
+        frames = played + round(tail_seconds * self.sample_rate)
         groups = [[stem] for stem in performance.stems] if stems else _balanced_groups(performance.stems, self._threads)
-        pending = deque(self._submit([_merged_events(group) for group in groups], frames))
+        pending = deque(self._submit([_merged_events(group) for group in groups], played, frames))
         mix = np.zeros((frames, 2), dtype=np.float32)
         rendered: dict[str, Audio] = {}
         try:
@@ -187,6 +198,9 @@ class FluidSynthRenderer:
             for future in pending:
                 future.cancel()
         gain = _normalising_gain(mix)
+        end = played + _sounding_frames(mix[played:] * np.float32(gain))
+        mix = mix[:end]
+        rendered = {name: audio[:end] for name, audio in rendered.items()}
         for audio in (mix, *rendered.values()):
             audio *= np.float32(gain)
         return RenderedAudio(
@@ -202,25 +216,32 @@ class FluidSynthRenderer:
         self._pool.shutdown(wait=True)
         self._keeper.close()
 
-    def _submit(self, stems: Sequence[Sequence[MidiEvent]], frames: int) -> list[Future[Audio]]:
+    def _submit(self, stems: Sequence[Sequence[MidiEvent]], played: int, frames: int) -> list[Future[Audio]]:
         with self._lock:
             if self._closed:
                 raise RenderError("the renderer is closed")
-            return [self._pool.submit(self._render_stem, events, frames) for events in stems]
+            return [self._pool.submit(self._render_stem, events, played, frames) for events in stems]
 
-    def _render_stem(self, events: Sequence[MidiEvent], frames: int) -> Audio:
+    def _render_stem(self, events: Sequence[MidiEvent], played: int, frames: int) -> Audio:
+        """The events' `played` frames, then their tail until it is silent (the rest of `frames` stays zero)."""
         out = np.zeros((frames, 2), dtype=np.float32)
         with _Synth(self._api, self.sample_rate) as synth:
             synth.load_soundfont(self.soundfont.path)
             position = 0
             for event in events:
-                at = min(round(event.seconds * self.sample_rate), frames)
+                at = min(round(event.seconds * self.sample_rate), played)
                 if at > position:
                     synth.write(out, position, at - position)
                     position = at
                 synth.play(event)
-            if frames > position:
-                synth.write(out, position, frames - position)
+            if played > position:
+                synth.write(out, position, played - position)
+            block = max(1, round(_TAIL_BLOCK_SECONDS * self.sample_rate))
+            for start in range(played, frames, block):
+                size = min(block, frames - start)
+                synth.write(out, start, size)
+                if not np.any(np.abs(out[start : start + size]) >= _RAW_SILENCE):
+                    break
         return out
 
 
@@ -282,6 +303,14 @@ def _normalising_gain(mix: Audio) -> float:
     if peak == 0.0:
         return 1.0
     return float(np.float32(10 ** (PEAK_TARGET_DBFS / 20) / peak))
+
+
+def _sounding_frames(audio: Audio) -> int:
+    """How many frames of `audio` there are up to its last one at or above SILENCE_DBFS."""
+    if not audio.size:
+        return 0
+    loud = np.flatnonzero(np.max(np.abs(audio), axis=1) >= 10 ** (SILENCE_DBFS / 20))
+    return int(loud[-1]) + 1 if loud.size else 0
 
 
 def _peak_dbfs(audio: Audio) -> float:

@@ -26,9 +26,12 @@ class SoundFontLibrary:
 
     def __init__(self, directories: Sequence[Path], default: str | None = None) -> None:
         self._fonts = _scan(directories)
-        if default is not None and default not in self._fonts:
-            raise SoundFontNotFound(default, self.names())
-        self._default = default if default is not None else _pick_default(self.names())
+        # Names as people type them: the first font of a name wins, as in _scan.
+        self._by_key: dict[str, str] = {}
+        for font_name in self._fonts:
+            self._by_key.setdefault(_key(font_name), font_name)
+        self._default: str | None = None
+        self._default = self.resolve(default).name if default is not None else _pick_default(self.names())
 
     def names(self) -> list[str]:
         """The names of the SoundFonts found, in scan order."""
@@ -40,11 +43,19 @@ class SoundFontLibrary:
         return self._default
 
     def resolve(self, name: str | None) -> SoundFont:
-        """The SoundFont called `name`, or the default for None or ""."""
+        """The SoundFont called `name` (in any case, with or without its .sf2/.sf3), or the default for None or ""."""
         wanted = name or self._default
-        if wanted is None or wanted not in self._fonts:
+        found = self._by_key.get(_key(wanted)) if wanted is not None else None
+        if found is None:
             raise SoundFontNotFound(name or "", self.names())
-        return self._fonts[wanted]
+        return self._fonts[found]
+
+
+def _key(name: str) -> str:
+    stem, dot, suffix = name.rpartition(".")
+    if dot and f".{suffix.lower()}" in _SUFFIXES:
+        name = stem
+    return name.casefold()
 
 
 def _scan(directories: Sequence[Path]) -> dict[str, SoundFont]:

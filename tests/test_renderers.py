@@ -15,6 +15,8 @@ import pytest
 
 from renderers import (
     DEFAULT_SOUNDFONT_DIRS,
+    DEFAULT_TAIL_SECONDS,
+    SILENCE_DBFS,
     EventKind,
     FluidSynthRenderer,
     InvalidMidi,
@@ -193,6 +195,12 @@ def test_library_lists_debian_fonts_once_and_defaults_to_fluidr3(library: SoundF
     assert library.resolve("").path == SF2_DIR / "FluidR3_GM.sf2"
 
 
+@pytest.mark.parametrize("name", ["timgm6mb", "TIMGM6MB.SF2", "TimGM6mb.sf2", "timgm6mb.sf3"])
+def test_fonts_are_found_by_name_in_any_case_with_or_without_their_suffix(library: SoundFontLibrary, name: str) -> None:
+    assert library.resolve(name).name == "TimGM6mb"
+    assert SoundFontLibrary([SF2_DIR], default=name).default == "TimGM6mb"
+
+
 def test_symlinked_fonts_are_listed_once(tmp_path: Path) -> None:
     shutil.copy(SF2_DIR / "TimGM6mb.sf2", tmp_path / "Small.sf2")
     (tmp_path / "alias.sf2").symlink_to(tmp_path / "Small.sf2")
@@ -221,10 +229,25 @@ def test_garbage_font_is_a_load_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bpm", [120, 100])
-def test_rendered_length_is_exact(renderer: FluidSynthRenderer, bpm: int) -> None:
-    audio = renderer.render(parse_midi(song(bpm=bpm, bars=2)), stems=False, tail_seconds=0.5)
-    assert audio.mix.shape == (round((2 * 4 * 60 / bpm + 0.5) * 44100), 2)
+def test_without_a_tail_the_rendered_length_is_exact(renderer: FluidSynthRenderer, bpm: int) -> None:
+    audio = renderer.render(parse_midi(song(bpm=bpm, bars=2)), stems=False, tail_seconds=0.0)
+    assert audio.mix.shape == (round(2 * 4 * 60 / bpm * 44100), 2)
     assert audio.stems == {}
+
+
+@pytest.mark.parametrize("stems", [True, False])
+def test_a_render_plays_its_tail_down_to_silence(renderer: FluidSynthRenderer, stems: bool) -> None:
+    performance = parse_midi(song(bars=2))
+    played = round(performance.duration_seconds * 44100)
+    audio = renderer.render(performance, stems=stems)
+    tail = audio.mix[played:]
+    assert 0.1 * 44100 < len(tail) < DEFAULT_TAIL_SECONDS * 44100
+    # Sounding up to its last frame, which is where it falls below -90 dBFS.
+    assert np.max(np.abs(tail[-1])) >= 10 ** (SILENCE_DBFS / 20)
+    assert np.max(np.abs(tail[-10:])) < 10 ** (-80 / 20)
+    assert all(stem.shape == audio.mix.shape for stem in audio.stems.values())
+    # A limit applies.
+    assert len(renderer.render(performance, stems=stems, tail_seconds=0.05).mix) == played + round(0.05 * 44100)
 
 
 def test_mix_is_normalised_float_audio_and_stems_add_up(renderer: FluidSynthRenderer) -> None:
@@ -254,8 +277,10 @@ def test_rendering_is_bit_exact_and_the_mix_barely_depends_on_stems_flag(rendere
     assert np.array_equal(mix_only.mix, renderer.render(performance, stems=False).mix)
     # Without stems, tracks share synths as in one-synth renderers (the CLI): voices of different tracks
     # interact a little inside FluidSynth, so the mix is close to, not equal to, the sum of solo renders.
-    difference = np.sqrt(np.mean((first.mix - mix_only.mix) ** 2)) / np.sqrt(np.mean(first.mix**2))
+    played = min(len(first.mix), len(mix_only.mix))
+    difference = np.sqrt(np.mean((first.mix[:played] - mix_only.mix[:played]) ** 2)) / np.sqrt(np.mean(first.mix**2))
     assert difference < 0.02
+    assert abs(len(first.mix) - len(mix_only.mix)) < 0.05 * 44100  # their tails fade alike
 
 
 def test_midi_without_notes_renders_silence(renderer: FluidSynthRenderer) -> None:
@@ -274,7 +299,8 @@ def test_timgm6mb_renders_at_other_sample_rates(library: SoundFontLibrary, sampl
     with FluidSynthRenderer(library.resolve("TimGM6mb"), sample_rate) as renderer:
         audio = renderer.render(parse_midi(song(bars=1)))
     assert audio.sample_rate == sample_rate
-    assert audio.mix.shape == (2 * sample_rate, 2)
+    assert 2 * sample_rate < audio.mix.shape[0] < (2 + DEFAULT_TAIL_SECONDS) * sample_rate  # 2 s played, its tail
+    assert audio.mix.shape[1] == 2
     assert np.max(np.abs(audio.mix)) == pytest.approx(PEAK, rel=1e-4)
 
 

@@ -87,7 +87,8 @@ def test_compose_then_musicgen_it(client: MusicClient) -> None:
     request = compose_request("lofi hip hop at 85", options=song_options(bars=2), stems=False)
     request.musicgen = "musicgen"
     result = client.compose(request)
-    assert result.stems["musicgen"].shape[0] == result.mix.shape[0], "as long as the song, at its sample rate"
+    song_frames = round(result.info.duration_seconds * result.sample_rate)
+    assert result.stems["musicgen"].shape[0] == song_frames, "as long as the song, at its sample rate"
 
 
 def test_a_melody_from_audio_or_midi_changes_the_clip(client: MusicClient) -> None:
