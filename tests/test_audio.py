@@ -1,7 +1,10 @@
 """The audio wire format: every encoding round-trips, chunks stay under 1 MiB, bad formats name their field."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile
 
 from dgxmusic.audio import (
     MAX_CHUNK_BYTES,
@@ -9,6 +12,8 @@ from dgxmusic.audio import (
     AudioFormatError,
     AudioStreamError,
     FloatAudio,
+    decode_upload,
+    downmix_to_stereo,
     resolve_format,
     stream_messages,
 )
@@ -91,3 +96,41 @@ def test_chunks_without_a_header_or_short_streams_are_refused() -> None:
     assembler.add_header(audio_pb2.AudioHeader(stem_name="x", channels=2, total_bytes=16))
     with pytest.raises(AudioStreamError):
         assembler.add_chunk(audio_pb2.AudioChunk(stem_name="x", data=b"\0" * 8, last=True))
+
+
+def test_a_5_1_file_is_downmixed_to_stereo_without_its_lfe(tmp_path: Path) -> None:
+    """WAVE's 5.1 order: front left, front right, centre, LFE, surround left, surround right."""
+    frames = np.zeros((1000, 6), dtype=np.float32)
+    frames[:, 0] = 0.5  # front left: left only
+    frames[:, 2] = 0.25  # centre: both sides, alike
+    frames[:, 3] = 0.9  # LFE: left out
+    frames[:, 5] = 0.125  # surround right: right only
+    path = tmp_path / "surround.wav"
+    soundfile.write(path, frames, 48000, subtype="FLOAT")
+    samples, sample_rate = decode_upload(
+        path.read_bytes(), audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_WAV)
+    )
+    assert (samples.shape, sample_rate) == ((1000, 2), 48000)
+    g = 1 / np.sqrt(2)
+    side = 1 + 2 * g  # front, centre and surround: what full scale in all sums to, scaled back to full scale
+    np.testing.assert_allclose(samples[0], [(0.5 + 0.25 * g) / side, (0.25 * g + 0.125 * g) / side], rtol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [3, 4, 5, 6, 7, 8, 12])
+def test_downmixes_of_any_channel_count_never_clip(channels: int) -> None:
+    full_scale = np.ones((10, channels), dtype=np.float32)
+    stereo = downmix_to_stereo(full_scale)
+    assert stereo.shape == (10, 2)
+    assert stereo.max() <= 1.0 + 1e-6
+    assert stereo.min() > 0.5
+
+
+def test_raw_pcm_of_many_channels_is_read_and_downmixed() -> None:
+    pcm = np.full((100, 16), 0.5, dtype=np.float32)
+    header = audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_PCM, sample_rate=44100, channels=16)
+    samples, _ = decode_upload(pcm.tobytes(), header)
+    np.testing.assert_allclose(samples, 0.5, rtol=1e-6)
+    with pytest.raises(AudioFormatError, match="1-64 channels"):
+        decode_upload(
+            pcm.tobytes(), audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_PCM, sample_rate=44100, channels=65)
+        )

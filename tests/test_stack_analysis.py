@@ -105,6 +105,23 @@ def test_separate_uploaded_audio(client: MusicClient) -> None:
     assert any(p.stage == pb.STAGE_SEPARATING for p in progress)
 
 
+def test_a_5_1_file_is_transcribed_and_separated_from_its_stereo_downmix(client: MusicClient, tmp_path: Path) -> None:
+    song = client.compose(compose_request("lofi hip hop with rhodes at 85", options=song_options(bars=2)))
+    lead = song.stems["Lead"].mean(axis=1)
+    surround = np.zeros((len(lead), 6), dtype=np.float32)
+    surround[:, 2] = lead  # the centre channel: what a 5.1 mix puts its lead in
+    path = tmp_path / "surround.wav"
+    soundfile.write(path, surround, song.sample_rate, subtype="FLOAT")
+    from_surround = client.transcribe(path).transcription
+    g = 1 / np.sqrt(2)  # the centre at -3 dB to each side, each side scaled by its front, centre and surround gains
+    from_mono = client.transcribe((lead * np.float32(g / (1 + 2 * g)), song.sample_rate)).transcription
+    assert len(from_surround.notes) > 0
+    assert [n.pitch for n in from_surround.notes] == [n.pitch for n in from_mono.notes]
+    separated = client.separate(path)
+    assert set(separated.stems) == {"drums", "bass", "other", "vocals"}
+    assert all(stem.shape == (len(lead), 2) for stem in separated.stems.values())
+
+
 def test_list_models(client: MusicClient) -> None:
     models = client.list_models()
     assert all(m.memory_bytes > 10 * 2**20 for m in models), "each stub's resident memory is reported"

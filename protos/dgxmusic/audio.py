@@ -17,6 +17,7 @@ from dgxmusic.v1 import audio_pb2
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 96000
 MAX_CHUNK_BYTES = 1024 * 1024
+MAX_UPLOAD_CHANNELS = 64
 # Files the server reads but does not write.
 INPUT_ONLY_ENCODINGS = frozenset(
     {audio_pb2.AUDIO_ENCODING_MP3, audio_pb2.AUDIO_ENCODING_OGG, audio_pb2.AUDIO_ENCODING_AIFF}
@@ -129,14 +130,54 @@ FILE_ENCODINGS = {
 
 
 def decode_upload(data: bytes, header: audio_pb2.AudioHeader) -> tuple[FloatAudio, int]:
-    """Audio a client sent -> (float32 [frames, channels], sample rate); raises AudioFormatError naming the
-    field at fault. Files (WAV, FLAC, MP3, Ogg, AIFF) describe themselves; raw PCM needs the header's description."""
+    """Audio a client sent -> (float32 [frames, 1 or 2 channels], sample rate); raises AudioFormatError naming the
+    field at fault. Files (WAV, FLAC, MP3, Ogg, AIFF) describe themselves; raw PCM needs the header's description.
+    More channels than two are downmixed to stereo (`downmix_to_stereo`): the models hear one or two."""
+    samples, sample_rate = _decode_upload(data, header)
+    if samples.shape[1] > 2:
+        if samples.shape[1] > MAX_UPLOAD_CHANNELS:
+            reason = f"has {samples.shape[1]} channels: at most {MAX_UPLOAD_CHANNELS} are taken"
+            raise AudioFormatError("audio", reason)
+        samples = downmix_to_stereo(samples)
+    return samples, sample_rate
+
+
+# Where each channel of a file goes in a stereo downmix, by channel count, in WAVE's channel order (front left,
+# front right, centre, LFE, then the surround pairs): L, R, C (both sides at -3 dB), S (a left or right surround
+# at -3 dB to its side; which side alternates), LFE (left out, as ITU-R BS.775 and ffmpeg's default downmix do).
+_LAYOUTS = {3: "LRC", 4: "LRSS", 5: "LRCSS", 6: "LRCESS", 7: "LRCECSS", 8: "LRCESSSS"}
+_MINUS_3_DB = np.float32(1 / np.sqrt(2))
+
+
+def downmix_to_stereo(samples: FloatAudio) -> FloatAudio:
+    """[frames, n > 2] -> [frames, 2]: the surround layouts of 3-8 channels as _LAYOUTS says (more: even channels
+    left, odd right), each side scaled so that full scale in every channel does not clip."""
+    channels = samples.shape[1]
+    layout = _LAYOUTS.get(channels, "LR" * ((channels + 1) // 2))[:channels]
+    matrix = np.zeros((channels, 2), dtype=np.float32)
+    surround_side = 0
+    for index, role in enumerate(layout):
+        if role == "L":
+            matrix[index] = (1, 0)
+        elif role == "R":
+            matrix[index] = (0, 1)
+        elif role == "C":
+            matrix[index] = (_MINUS_3_DB, _MINUS_3_DB)
+        elif role == "S":
+            matrix[index, surround_side] = _MINUS_3_DB
+            surround_side = 1 - surround_side
+    matrix /= matrix.sum(axis=0)
+    return np.ascontiguousarray(samples @ matrix, dtype=np.float32)
+
+
+def _decode_upload(data: bytes, header: audio_pb2.AudioHeader) -> tuple[FloatAudio, int]:
     if header.encoding in (audio_pb2.AUDIO_ENCODING_PCM, audio_pb2.AUDIO_ENCODING_UNSPECIFIED):
         if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE:
             reason = f"raw PCM needs a sample rate of {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {header.sample_rate}"
             raise AudioFormatError("audio_header.sample_rate", reason)
-        if not 1 <= header.channels <= 8:
-            raise AudioFormatError("audio_header.channels", f"raw PCM needs 1-8 channels, got {header.channels}")
+        if not 1 <= header.channels <= MAX_UPLOAD_CHANNELS:
+            reason = f"raw PCM needs 1-{MAX_UPLOAD_CHANNELS} channels, got {header.channels}"
+            raise AudioFormatError("audio_header.channels", reason)
         sample_format = header.sample_format or audio_pb2.SAMPLE_FORMAT_FLOAT32
         if sample_format not in _PCM_DTYPES:
             raise AudioFormatError("audio_header.sample_format", "raw PCM is float32 or int16")
