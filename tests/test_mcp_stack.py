@@ -1,0 +1,155 @@
+"""The MCP server against the real stack: in process through the SDK's client, then as an assistant runs it, `dgx-music
+mcp` as a subprocess over stdio and over streamable HTTP; and it refuses to serve beyond loopback in front of a
+gateway that checks no API key."""
+
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import mido
+import pytest
+import soundfile
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp_types import CallToolResult
+
+from clients.client import AsyncMusicClient
+from clients.errors import DgxMusicError
+from clients.mcp.tools import Ardour, ToolConfig, create_app
+from conftest import PROJECT_ROOT
+from deploy.launcher import Stack, free_ports
+from waiting import wait_until
+
+PROMPT = "house 124 BPM, A minor"
+BARS = 2
+SONG_SECONDS = BARS * 4 * 60 / 124
+
+
+def no_ardour() -> Ardour:
+    raise DgxMusicError(grpc.StatusCode.UNAVAILABLE, "no Ardour in this test")
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+def check_song(song: dict[str, Any], out: Path) -> None:
+    """The files a compose answered are there under `out`, and say what its metadata says."""
+    assert Path(song["folder"]).parent == out.resolve()
+    midi = mido.MidiFile(song["midi"])
+    named = sorted(t.name for t in midi.tracks if any(m.type == "note_on" for m in t))
+    assert sorted(track["name"] for track in song["song"]["tracks"]) == named
+    assert sorted(song["stems"]) == named
+    mix = soundfile.info(song["mix"])
+    # The render rings on past the last bar (its release and reverb tail, at most 10 s).
+    assert (mix.samplerate, mix.channels) == (44100, 2)
+    assert SONG_SECONDS <= mix.duration <= SONG_SECONDS + 10
+    for path in song["stems"].values():
+        assert soundfile.info(path).frames == mix.frames
+    assert (song["song"]["bpm"], song["song"]["key"], song["song"]["bars"]) == (124, "A minor", BARS)
+    assert song["song"]["duration_seconds"] == pytest.approx(SONG_SECONDS, abs=1e-3)
+    assert song["song"]["title"] == PROMPT
+
+
+async def test_compose_in_process_against_the_real_gateway(stack: Stack, tmp_path: Path) -> None:
+    config = ToolConfig(
+        out_dir=tmp_path,
+        connect=lambda key: AsyncMusicClient(stack.gateway_target, timeout=120, api_key=key),
+        ardour=no_ardour,
+        import_plan=lambda held, folder: None,
+    )
+    reported: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append(progress)
+
+    async with Client(create_app(config)) as client:
+        done = await client.call_tool("compose", {"prompt": PROMPT, "bars": BARS}, progress_callback=on_progress)
+        refused = await client.call_tool("compose", {"prompt": PROMPT, "key": "H major"})
+        models = await client.call_tool("list_models", {})
+    check_song(structured(done), tmp_path)
+    assert reported, "the stack's progress arrived as MCP progress"
+    assert reported == sorted(reported)
+    assert refused.is_error
+    assert refused.structured_content is not None
+    assert refused.structured_content["code"] == "INVALID_ARGUMENT"
+    assert [v["field"] for v in refused.structured_content["violations"]] == ["options.key"]
+    states = {model["name"]: model["state"] for model in structured(models)["models"]}
+    assert states["text2midi"] == "ready"
+
+
+def mcp_argv(stack: Stack, out: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "clients.cli", "mcp", "--server", stack.gateway_target, "--out", str(out), *args]
+
+
+async def test_an_assistant_composes_over_stdio(stack: Stack, tmp_path: Path) -> None:
+    argv = mcp_argv(stack, tmp_path / "out")
+    server = StdioServerParameters(command=argv[0], args=argv[1:], cwd=PROJECT_ROOT)
+    # The SDK's stdio client starts the server and ends it when the client closes.
+    async with Client(server) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        done = await client.call_tool("compose", {"prompt": PROMPT, "bars": BARS})
+    assert {"compose", "generate_midi", "transcribe", "separate", "ardour_import"} <= tools
+    check_song(structured(done), tmp_path / "out")
+
+
+@pytest.fixture
+def http_server(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`dgx-music mcp --http 127.0.0.1:<free port>` running; its URL and output folder. Always ended."""
+    port = free_ports(1)[0]
+    out = tmp_path / "out"
+    log = (tmp_path / "mcp.log").open("w")
+    process = subprocess.Popen(
+        mcp_argv(stack, out, "--http", f"127.0.0.1:{port}"), cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until(lambda: accepts(port) or process.poll() is not None, "the MCP server listening", timeout_s=60)
+        assert process.poll() is None, (tmp_path / "mcp.log").read_text()
+        yield f"http://127.0.0.1:{port}/mcp", out
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_an_assistant_composes_over_streamable_http(http_server: tuple[str, Path]) -> None:
+    url, out = http_server
+    reported: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append(message)
+
+    async with Client(url) as client:
+        done = await client.call_tool("compose", {"prompt": PROMPT, "bars": BARS}, progress_callback=on_progress)
+        missing = await client.call_tool("transcribe", {"audio_path": str(out / "no such take.wav")})
+    check_song(structured(done), out)
+    assert reported, "progress arrived over HTTP"
+    assert missing.is_error
+    assert missing.structured_content is not None
+    assert missing.structured_content["code"] == "NOT_FOUND"
+
+
+def test_beyond_loopback_it_refuses_a_gateway_that_checks_no_key(stack: Stack, tmp_path: Path) -> None:
+    port = free_ports(1)[0]
+    argv = mcp_argv(stack, tmp_path / "out", "--http", f"0.0.0.0:{port}")
+    done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "lets calls in without an API key" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not accepts(port)
