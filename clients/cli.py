@@ -2,19 +2,21 @@
 commands (`serve`, `demo`, `plan`, `models pull`) join these through entry points; this module names no server code."""
 
 import functools
+import io
 import itertools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import click
+import soundfile
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
@@ -23,6 +25,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from rich.table import Table
 
 from clients.client import (
+    AudioInput,
     AudioResult,
     ComposeResult,
     JobResult,
@@ -30,10 +33,13 @@ from clients.client import (
     Tls,
     TranscribeResult,
     compose_request,
+    default_target,
     job_request,
+    request_id_of,
     song_options,
+    unknown_words,
 )
-from clients.errors import DgxMusicError, NotFoundError, RateLimitedError
+from clients.errors import DgxMusicError
 from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -46,22 +52,212 @@ _SAMPLE_FORMATS = {
     "int16": audio_pb2.SAMPLE_FORMAT_INT16,
     "int24": audio_pb2.SAMPLE_FORMAT_INT24,
 }
+# `-` as a file: stdin for an input, stdout for an output.
+STDIO = Path("-")
+
+# Exit codes a script can act on, sysexits' where one fits; exit_code() is the one mapping to them.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2  # click's own for a usage error
+EXIT_MODEL_MISSING = 69  # EX_UNAVAILABLE: a model or its weights are not on the server; retrying does not help
+EXIT_RETRY_LATER = 75  # EX_TEMPFAIL: unavailable, past the deadline, busy or rate limited
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 2 bad input or usage (a field the server refused, a request over a limit, a file that "
+    "exists without --overwrite, a prompt word not understood with --strict); 69 a model or its weights are missing "
+    "on the server (not retryable); 75 unavailable, deadline exceeded, busy or rate limited (retry later); 1 anything "
+    "else."
+)
+_EXIT_BY_STATUS = {
+    "INVALID_ARGUMENT": EXIT_BAD_INPUT,
+    "OUT_OF_RANGE": EXIT_BAD_INPUT,
+    "NOT_FOUND": EXIT_BAD_INPUT,  # what the request names is not there: no such job, no such model name
+    "FAILED_PRECONDITION": EXIT_MODEL_MISSING,  # the gateway's status for weights that are missing
+    "UNAVAILABLE": EXIT_RETRY_LATER,
+    "DEADLINE_EXCEEDED": EXIT_RETRY_LATER,
+    "ABORTED": EXIT_RETRY_LATER,
+    "RESOURCE_EXHAUSTED": EXIT_RETRY_LATER,  # busy, rate limited, out of upload memory; over a size limit: below
+}
+
+
+class Refused(Exception):
+    """A request this side refuses before (or instead of) any work: bad input or usage, exit 2."""
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code of what went wrong (documented in `dgx-music --help` as EXIT_CODES_HELP)."""
+    if isinstance(error, DgxMusicError):
+        if error.code.name == "RESOURCE_EXHAUSTED" and error.violations and error.retry_delay is None:
+            return EXIT_BAD_INPUT  # a request over a size limit names its field: make it smaller, not later
+        return _EXIT_BY_STATUS.get(error.code.name, EXIT_FAILED)
+    if isinstance(error, click.ClickException):
+        return error.exit_code
+    if isinstance(error, (Refused, AudioFormatError, soundfile.LibsndfileError)):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED
+
+
+def _request_id_of_error(error: DgxMusicError) -> str | None:
+    """The request id the gateway gave a failed call (in the gRPC error the DgxMusicError was made from)."""
+    cause = error.__cause__
+    trailing = getattr(cause, "trailing_metadata", None)
+    return request_id_of(trailing()) if callable(trailing) else None
+
+
+def _error_json(error: BaseException, about: str | None) -> dict[str, Any]:
+    described: dict[str, Any] = {"exit_code": exit_code(error), "message": str(error)}
+    if isinstance(error, DgxMusicError):
+        described |= {
+            "code": error.code.name,
+            "message": error.message,
+            "violations": [{"field": v.field, "description": v.description} for v in error.violations],
+            "retry_delay": error.retry_delay,
+            "request_id": _request_id_of_error(error),
+        }
+    return {"input": about, "error": described} if about is not None else {"error": described}
+
+
+def _report(error: BaseException, *, as_json: bool = False, about: str | None = None) -> int:
+    """Tells what went wrong (on stderr; with --json also as one object on stdout) and answers its exit code."""
+    # Text from the server or the file system is escaped: rich would take "[frames]" in it for markup.
+    prefix = f"{escape(about)}: " if about is not None else ""
+    if isinstance(error, DgxMusicError):
+        console.print(f"[red]error[/red] {prefix}{error.code.name}: {escape(error.message)}")
+        for violation in error.violations:
+            console.print(f"  field [bold]{escape(violation.field)}[/bold]: {escape(violation.description)}")
+        if error.retry_delay is not None:
+            console.print(f"  retry in {error.retry_delay:.1f} s")
+    else:
+        console.print(f"[red]error[/red] {prefix}{escape(str(error))}")
+    if as_json:
+        _emit(_error_json(error, about))
+    return exit_code(error)
+
+
+@contextmanager
+def _errors(as_json: bool = False) -> Iterator[None]:
+    """What a command's work raises, told and turned into its exit code (exit_code)."""
+    try:
+        yield
+    except (DgxMusicError, Refused, AudioFormatError, soundfile.LibsndfileError, OSError) as exc:
+        sys.exit(_report(exc, as_json=as_json))
+
+
+def _emit(result: dict[str, Any]) -> None:
+    """One result (or failure) for --json: one JSON object on one line of stdout."""
+    click.echo(json.dumps(result))
+
+
+def _summary_json(summary: pb.Summary) -> dict[str, Any]:
+    return {
+        "request_id": summary.request_id,
+        "cache_hit": summary.cache_hit,
+        "total_seconds": summary.total_seconds,
+        "timings": {_stage_name(t.stage): t.seconds for t in summary.stage_timings},
+    }
+
+
+def _song_json(info: pb.SongInfo) -> dict[str, Any]:
+    """SongInfo as JSON, its metadata_json as the object it holds."""
+    song = json_format.MessageToDict(info, preserving_proto_field_name=True)
+    song.pop("metadata_json", None)
+    song["metadata"] = json.loads(info.metadata_json) if info.metadata_json else {}
+    return song
+
+
+def _stage_name(stage: int) -> str:
+    return pb.Stage.Name(stage).removeprefix("STAGE_").lower()
+
+
+# Inputs and outputs: `-` for stdin/stdout, and files written only over files a user said may go.
+
+_OWN_SUFFIXES = {".mid", ".midi", ".wav", ".flac", ".mp3", ".ogg", ".opus"}
+
+
+def _read_input(path: Path) -> bytes:
+    return sys.stdin.buffer.read() if path == STDIO else path.read_bytes()
+
+
+def _audio_input(path: Path) -> AudioInput:
+    """An audio file to upload as it is; stdin decoded here (its kind is not in a name), sent as float32 frames."""
+    if path != STDIO:
+        return path
+    samples, sample_rate = soundfile.read(io.BytesIO(sys.stdin.buffer.read()), dtype="float32", always_2d=True)
+    return samples, sample_rate
+
+
+def _write_output(path: Path, data: bytes) -> Path:
+    if path == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        _write_file(path, data)
+    return path
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """The MIDI and audio files in `folder` (what a command writes there, and only that)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _OWN_SUFFIXES and p.is_file())
+
+
+@dataclass
+class Targets:
+    """What a command is about to write: files, and folders whose MIDI and audio files are all its own (stems: one
+    run's set replaces another's whole, so that no stem of an earlier run is left beside the new ones)."""
+
+    overwrite: bool
+    files: list[Path] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+
+    def existing(self) -> list[Path]:
+        found = [path for path in self.files if path != STDIO and path.is_file()]
+        return found + [path for folder in self.folders for path in _files_in(folder)]
+
+    def check(self) -> None:
+        """Refuses, before any work, to write over a file unless --overwrite said it may go."""
+        found = self.existing()
+        if found and not self.overwrite:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise Refused(f"{found[0]} exists{more}: --overwrite replaces it")
+
+    def clear_stale(self, written: list[Path]) -> None:
+        """After an overwrite: removes the files of an earlier run that this one did not write."""
+        kept = {path.resolve() for path in written if path != STDIO}
+        for path in self.existing():
+            if path.resolve() not in kept:
+                path.unlink()
+
+    def add(self, other: "Targets") -> None:
+        self.files += other.files
+        self.folders += other.folders
+
+
+def _song_targets(out: Path, overwrite: bool) -> Targets:
+    """Compose's files under OUT: song.mid, mix.* and the stems/ and transcribed/ folders."""
+    mixes = [out / f"mix{suffix}" for suffix in sorted(_OWN_SUFFIXES - {".mid", ".midi"})]
+    return Targets(overwrite, [out / "song.mid", *mixes], [out / "stems", out / "transcribed"])
+
+
+def _suffix(fmt: str) -> str:
+    return "." + fmt
 
 
 class _ProgressUpdate:
     """A progress bar's on_progress (and, for a watched job, its on_job); ``ended`` is what the bar says at the end
-    of a job that did not succeed, which leaves its bar where it stopped."""
+    of work that did not succeed, which leaves its bar where it stopped. ``label`` names the input of a bar among
+    several."""
 
-    def __init__(self, bar: Progress, task: TaskID) -> None:
+    def __init__(self, bar: Progress, task: TaskID, label: str = "") -> None:
         self.bar = bar
         self.task = task
+        self.label = f"{label}: " if label else ""
         self.ended: str | None = None
 
     def __call__(self, event: pb.Progress) -> None:
         description = event.message or pb.Stage.Name(event.stage)
         if event.total:  # MusicGen counts tokens and estimates the time left
             description = f"{description} {event.done}/{event.total} ~{event.seconds_left:.0f} s left"
-        self.bar.update(self.task, completed=event.fraction, description=description)
+        self.bar.update(self.task, completed=event.fraction, description=self.label + description)
 
     def on_job(self, job: jobs_pb2.Job) -> None:
         if job.state == jobs_pb2.JOB_STATE_QUEUED:
@@ -73,37 +269,27 @@ class _ProgressUpdate:
 
 
 @contextmanager
-def _progress_bar() -> Iterator[_ProgressUpdate]:
+def _progress_bars(labels: list[str]) -> Iterator[list[_ProgressUpdate]]:
+    """One display (on stderr) with a bar per input; one unlabelled bar for one."""
     columns = (TextColumn("{task.description:<34}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
-        update = _ProgressUpdate(bar, bar.add_task("starting", total=1.0))
-        yield update
-        if update.ended is None:
-            bar.update(update.task, completed=1.0, description="done")
-        else:
-            bar.update(update.task, description=update.ended)
+        named = len(labels) > 1
+        updates = [
+            _ProgressUpdate(bar, bar.add_task(f"{label}: starting" if named else "starting", total=1.0), label * named)
+            for label in labels
+        ]
+        yield updates
+        for update in updates:
+            if update.ended is None:
+                bar.update(update.task, completed=1.0, description=f"{update.label}done")
+            else:
+                bar.update(update.task, description=f"{update.label}{update.ended}")
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
-    # Text from the server or the file system is escaped: rich would take "[frames]" in it for markup.
-    try:
-        yield
-    except DgxMusicError as exc:
-        console.print(f"[red]error[/red] {exc.code.name}: {escape(exc.message)}")
-        for violation in exc.violations:
-            console.print(f"  field [bold]{escape(violation.field)}[/bold]: {escape(violation.description)}")
-        if exc.retry_delay is not None:
-            console.print(f"  retry in {exc.retry_delay:.1f} s")
-        # A request to fix (a bad field, over a limit, naming what is not there) exits 2; one to retry 1.
-        bad_request = exc.code.name in {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"} or isinstance(exc, NotFoundError)
-        sys.exit(2 if bad_request and not isinstance(exc, RateLimitedError) else 1)
-    except AudioFormatError as exc:  # refused here, before anything was sent
-        console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(2)
-    except OSError as exc:  # reading the input or writing the output
-        console.print(f"[red]error[/red] {escape(str(exc))}")
-        sys.exit(1)
+def _progress_bar() -> Iterator[_ProgressUpdate]:
+    with _progress_bars([""]) as updates:
+        yield updates[0]
 
 
 def _numbered(out: Path, count: int) -> list[Path]:
@@ -125,6 +311,19 @@ def _audio_format(sample_rate: int, fmt: str, sample_format: str | None) -> audi
     )
 
 
+def _print_unknown_words(words: list[str]) -> None:
+    if words:
+        console.print(
+            f"[yellow]not understood[/yellow]: {escape(', '.join(words))} "
+            "(composed as if they were not there; --strict refuses them)"
+        )
+
+
+def _refuse_unknown_words(words: list[str]) -> None:
+    if words:
+        raise Refused(f"prompt: words not understood: {', '.join(words)} (--strict)")
+
+
 def _print_song(result: ComposeResult, written: list[Path]) -> None:
     info = result.info
     table = Table(
@@ -135,13 +334,12 @@ def _print_song(result: ComposeResult, written: list[Path]) -> None:
     for track in info.tracks:
         table.add_row(escape(track.name), escape(track.instrument), str(track.channel + 1), str(track.note_count))
     console.print(table)
-    _print_summary(result.summary)
-    for path in written:
-        console.print(f"wrote {escape(str(path))}")
+    _print_unknown_words(unknown_words(info))
+    _print_written(result.summary, written)
 
 
 def _print_summary(summary: pb.Summary) -> None:
-    stages = ", ".join(f"{pb.Stage.Name(t.stage)[6:].lower()} {t.seconds * 1000:.0f} ms" for t in summary.stage_timings)
+    stages = ", ".join(f"{_stage_name(t.stage)} {t.seconds * 1000:.0f} ms" for t in summary.stage_timings)
     source = "from the cache" if summary.cache_hit else "computed"
     console.print(f"{source} in {summary.total_seconds:.2f} s ({stages}); request id {summary.request_id}")
 
@@ -149,57 +347,104 @@ def _print_summary(summary: pb.Summary) -> None:
 def _print_written(summary: pb.Summary, written: list[Path]) -> None:
     _print_summary(summary)
     for path in written:
-        console.print(f"wrote {escape(str(path))}")
+        if path != STDIO:
+            console.print(f"wrote {escape(str(path))}")
 
 
-# Each command's results as files (the plain command's and its job's alike): written, then told.
+def _result_json(command: str, summary: pb.Summary, written: list[Path], **more: Any) -> dict[str, Any]:
+    files = [str(path) for path in written if path != STDIO]
+    return {"command": command, "files": files, **more, **_summary_json(summary)}
 
 
-def _save_song(result: ComposeResult, out: Path) -> None:
-    with _errors():
+# Each command's results as files (the plain command's and its job's alike): written, then told. Each answers
+# its --json object.
+
+
+def _save_song(result: ComposeResult, out: Path, targets: Targets, as_json: bool = False) -> None:
+    with _errors(as_json):
+        targets.check()
         written = result.write(out)
+        targets.clear_stale(written)
     _print_song(result, written)
+    if as_json:
+        song = _song_json(result.info)
+        _emit(_result_json("compose", result.summary, written, song=song, unknown_words=unknown_words(result.info)))
 
 
-def _save_audio(result: AudioResult, out: Path, stems_dir: Path | None) -> None:
-    with _errors():
+def _save_audio(
+    result: AudioResult, out: Path, stems_dir: Path | None, targets: Targets, command: str = "render"
+) -> dict[str, Any]:
+    targets.check()
+    if out == STDIO:
+        data, _ = result.file_bytes()
+        written = [_write_output(out, data)]
+        if stems_dir is not None:
+            written += result.write_stems(stems_dir, _audio_suffix(result))
+    else:
         written = result.write_audio(out, stems_dir)
+    targets.clear_stale(written)
     _print_written(result.summary, written)
+    return _result_json(command, result.summary, written)
 
 
-def _save_transcription(result: TranscribeResult, out: Path) -> None:
-    with _errors():
-        _write_file(out, result.transcription.midi)
+def _audio_suffix(result: AudioResult) -> str:
+    """The file extension of the mix as the server encoded it."""
+    return result.file_bytes()[1] if "" in result.assembler.headers else ".wav"
+
+
+def _save_transcription(result: TranscribeResult, out: Path, targets: Targets) -> dict[str, Any]:
+    targets.check()
+    _write_output(out, result.transcription.midi)
     _print_summary(result.summary)
-    console.print(f"{len(result.transcription.notes)} notes: wrote {escape(str(out))}")
+    where = "stdout" if out == STDIO else str(out)
+    console.print(f"{len(result.transcription.notes)} notes: wrote {escape(where)}")
+    written = [out]
+    return _result_json("transcribe", result.summary, written, notes=len(result.transcription.notes))
 
 
-def _save_stems(result: AudioResult, out: Path, suffix: str = ".wav") -> None:
-    with _errors():
-        written = result.write_stems(out, suffix)
+def _save_stems(result: AudioResult, out: Path, targets: Targets, suffix: str = ".wav") -> dict[str, Any]:
+    targets.check()
+    written = result.write_stems(out, suffix)
+    targets.clear_stale(written)
     _print_written(result.summary, written)
+    return _result_json("separate", result.summary, written, stems=sorted(result.stems))
 
 
-def _save_generated(result: AudioResult, out: Path) -> None:
-    with _errors():
+def _save_generated(result: AudioResult, out: Path, targets: Targets) -> dict[str, Any]:
+    targets.check()
+    if out == STDIO:
+        data, _ = result.file_bytes(next(iter(result.stems)))
+        written = [_write_output(out, data)]
+    else:
         paths = _numbered(out, len(result.stems))
         written = [result.write_stream(name, path) for name, path in zip(result.stems, paths, strict=True)]
     _print_written(result.summary, written)
+    return _result_json("generate", result.summary, written)
 
 
-def _save_job_result(job: jobs_pb2.Job, result: JobResult, out: Path) -> None:
+def _save_job_result(
+    job: jobs_pb2.Job, result: JobResult, out: Path, overwrite: bool = False, as_json: bool = False
+) -> None:
     """A succeeded job's results under OUT, named as its command names them by default: song.mid, mix.wav and
     stems/ (compose, render), transcription.mid, one file per stem (separate), generated.wav (generate)."""
     if isinstance(result, ComposeResult):
-        _save_song(result, out)
-    elif isinstance(result, TranscribeResult):
-        _save_transcription(result, out / "transcription.mid")
-    elif job.kind == "Render":
-        _save_audio(result, out / "mix.wav", out / "stems" if result.stems else None)
-    elif job.kind == "Separate":
-        _save_stems(result, out)
-    else:
-        _save_generated(result, out / "generated.wav")
+        _save_song(result, out, _song_targets(out, overwrite), as_json)
+        return
+    with _errors(as_json):
+        if isinstance(result, TranscribeResult):
+            path = out / "transcription.mid"
+            told = _save_transcription(result, path, Targets(overwrite, [path]))
+        elif job.kind == "Render":
+            stems_dir = out / "stems" if result.stems else None
+            mix = out / f"mix{_audio_suffix(result)}"
+            told = _save_audio(result, mix, stems_dir, Targets(overwrite, [mix], [stems_dir] if stems_dir else []))
+        elif job.kind == "Separate":
+            told = _save_stems(result, out, Targets(overwrite, folders=[out]))
+        else:
+            generated = _numbered(out / "generated.wav", len(result.stems))
+            told = _save_generated(result, out / "generated.wav", Targets(overwrite, generated))
+    if as_json:
+        _emit(told | {"job_id": job.id})
 
 
 @dataclass(frozen=True)
@@ -213,19 +458,26 @@ class Server:
     def client(self, timeout: float) -> MusicClient:
         return MusicClient(self.target, timeout=timeout, tls=self.tls, api_key=self.api_key)
 
-    def submit(self, timeout: float, request: jobs_pb2.JobRequest, audio: Path | None = None) -> None:
-        """`--detach`: queues the request as a job and prints its id, only that, for a script to keep."""
-        with _errors(), self.client(timeout) as client:
+    def submit(
+        self, timeout: float, request: jobs_pb2.JobRequest, audio: AudioInput | None = None, as_json: bool = False
+    ) -> None:
+        """`--detach`: queues the request as a job and prints its id, only that, for a script to keep (with --json,
+        as {"job_id": ...})."""
+        with _errors(as_json), self.client(timeout) as client:
             job = client.submit_job(request, audio)
-        click.echo(job.id)
+        if as_json:
+            _emit({"job_id": job.id, "kind": job.kind, "request_id": job.request_id})
+        else:
+            click.echo(job.id)
 
 
 _PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _SERVER_OPTIONS = (
     click.option(
         "--server",
-        default=lambda: os.environ.get("DGXMUSIC_SERVER", "127.0.0.1:50051"),
-        show_default="127.0.0.1:50051 or $DGXMUSIC_SERVER",
+        default=default_target,
+        show_default="$DGXMUSIC_SERVER, else $DGXMUSIC_HOST:$DGXMUSIC_GRPC_PORT as `dgx-music serve` reads them, "
+        "else 127.0.0.1:50051",
         help="gateway address",
     ),
     click.option(
@@ -280,6 +532,28 @@ detach_option = click.option(
     is_flag=True,
     help="run it as a job on the server: print its id and return (`dgx-music jobs watch ID --out DIR` gets it)",
 )
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="one JSON object per result on stdout (files written, metadata, timings, request id; a failure as "
+    '{"error": ...}), nothing else there; progress and messages stay on stderr',
+)
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="replace files that exist (and remove stale stems); without it they are refused"
+)
+strict_option = click.option(
+    "--strict", is_flag=True, help="refuse (exit 2) a prompt with words the composer does not understand"
+)
+parallel_option = click.option(
+    "--parallel", type=click.IntRange(min=1), default=4, show_default=True, help="inputs sent at once"
+)
+_AUDIO_INPUTS = click.argument(
+    "audio_files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+)
 
 
 class _GroupWithServerCommands(click.Group):
@@ -313,12 +587,23 @@ class _GroupWithServerCommands(click.Group):
         return None
 
 
-@click.group(cls=_GroupWithServerCommands, entry_point_group="dgx_music.commands")
+@click.group(
+    cls=_GroupWithServerCommands,
+    entry_point_group="dgx_music.commands",
+    epilog=f"{EXIT_CODES_HELP}\n\nThe gateway: --server, else $DGXMUSIC_SERVER, else "
+    "$DGXMUSIC_HOST:$DGXMUSIC_GRPC_PORT (the settings `dgx-music serve` listens on), else 127.0.0.1:50051. "
+    "`-` as a file is stdin or stdout.",
+)
 def main() -> None:
     """dgx-music: text to MIDI, audio and stems, served by Triton."""
 
 
-@main.command()
+def _refuse_stdout_twice(out: Path, as_json: bool) -> None:
+    if out == STDIO and as_json:
+        raise click.UsageError("--json and --out - both want stdout: write the file somewhere, or leave out --json")
+
+
+@main.command(epilog=EXIT_CODES_HELP)
 @click.argument("prompt")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("song"), show_default=True)
 @click.option("--bpm", type=float)
@@ -336,23 +621,58 @@ def main() -> None:
 @sample_rate_option
 @format_option
 @sample_format_option
+@strict_option
+@overwrite_option
+@json_option
 @server_option
 @timeout_option
 @detach_option
-def compose(prompt: str, out: Path, server: Server, timeout: float, detach: bool, **kw: Any) -> None:
-    """Compose PROMPT: writes OUT/song.mid, OUT/mix.wav and OUT/stems/<track>.wav."""
+def compose(
+    prompt: str,
+    out: Path,
+    server: Server,
+    timeout: float,
+    detach: bool,
+    strict: bool,
+    overwrite: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Compose PROMPT: writes OUT/song.mid, OUT/mix.wav and OUT/stems/<track>.wav. The words of PROMPT the composer
+    did not understand are printed (--strict refuses them)."""
+    request = _compose_request(prompt, **kw)
+    with _errors(as_json):
+        if not detach:
+            _song_targets(out, overwrite).check()
+        if strict:  # the prompt's words are known from its MIDI, in milliseconds: before any rendering
+            with server.client(timeout) as client:
+                songs = client.generate_songs(pb.GenerateMidiRequest(prompt=prompt, options=request.options))
+            _refuse_unknown_words(unknown_words(songs[0].info))
     if detach:
-        server.submit(timeout, job_request(_compose_request(prompt, **kw)))
+        server.submit(timeout, job_request(request), as_json=as_json)
     else:
-        compose_to(prompt, out, server, timeout, **kw)
+        compose_to(prompt, out, server, timeout, overwrite=overwrite, as_json=as_json, **kw)
 
 
-def compose_to(prompt: str, out: Path, server: Server, timeout: float, **options: Any) -> ComposeResult:
-    """Composes PROMPT with the compose command's `options` and writes the song under OUT."""
+def compose_to(
+    prompt: str,
+    out: Path,
+    server: Server,
+    timeout: float,
+    *,
+    overwrite: bool = True,
+    as_json: bool = False,
+    **options: Any,
+) -> ComposeResult:
+    """Composes PROMPT with the compose command's `options` and writes the song under OUT (refusing files that
+    exist there unless `overwrite`)."""
     request = _compose_request(prompt, **options)
-    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
-        result = client.compose(request, on_progress=on_progress)
-    _save_song(result, out)
+    targets = _song_targets(out, overwrite)
+    with _errors(as_json):
+        targets.check()
+        with server.client(timeout) as client, _progress_bar() as on_progress:
+            result = client.compose(request, on_progress=on_progress)
+    _save_song(result, out, targets, as_json)
     return result
 
 
@@ -389,9 +709,12 @@ def _compose_request(
     return request
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @click.argument("prompts", nargs=-1, required=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("song.mid"), show_default=True)
+@click.option(
+    "--out", type=click.Path(allow_dash=True, path_type=Path), default=Path("song.mid"), show_default=True,
+    help="- writes the (one) song to stdout",
+)  # fmt: skip
 @click.option("--variations", type=int, default=1, show_default=True, help="songs per prompt (seeds seed, seed+1...)")
 @click.option("--bpm", type=float)
 @click.option("--key")
@@ -399,145 +722,351 @@ def _compose_request(
 @click.option("--seconds", type=float)
 @click.option("--seed", type=int)
 @click.option("--time-signature")
+@strict_option
+@overwrite_option
+@json_option
 @server_option
 @timeout_option
-def midi(prompts: tuple[str, ...], out: Path, variations: int, server: Server, timeout: float, **options: Any) -> None:
-    """Compose PROMPTS as MIDI files only (GenerateMidi): OUT, or OUT's stem with _1, _2... for several songs."""
+def midi(
+    prompts: tuple[str, ...],
+    out: Path,
+    variations: int,
+    server: Server,
+    timeout: float,
+    strict: bool,
+    overwrite: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Compose PROMPTS as MIDI files only (GenerateMidi): OUT, or OUT's stem with _1, _2... for several songs. The
+    words of a prompt the composer did not understand are printed (--strict refuses them)."""
+    _refuse_stdout_twice(out, as_json)
+    count = len(prompts) * max(variations, 1)
+    if out == STDIO and count > 1:
+        raise click.UsageError(f"--out - takes one song, not {count}: name a file (OUT_1, OUT_2... are written)")
     request = pb.GenerateMidiRequest(
         prompt=prompts[0], more_prompts=prompts[1:], variations=variations, options=song_options(**options)
     )
-    with _errors():
+    paths = _numbered(out, count)
+    with _errors(as_json):
+        Targets(overwrite, paths).check()
         with server.client(timeout) as client:
             songs = client.generate_songs(request)
-        paths = [
-            out if len(songs) == 1 else out.with_name(f"{out.stem}_{n}{out.suffix}") for n in range(1, len(songs) + 1)
-        ]
+            request_id = client.last_request_id
+        words = [unknown_words(song.info) for song in songs]
+        if strict:
+            _refuse_unknown_words(sorted({word for found in words for word in found}))
+        paths = _numbered(out, len(songs))
         for path, song in zip(paths, songs, strict=True):
-            _write_file(path, song.midi)
-    for path, song in zip(paths, songs, strict=True):
+            _write_output(path, song.midi)
+    per_prompt = max(len(songs) // len(prompts), 1)
+    for n, (path, song, found) in enumerate(zip(paths, songs, words, strict=True)):
         info = song.info
         described = f"{info.genre}, {info.bpm:g} BPM, {info.key}, {info.bars} bars, seed {info.seed}"
-        console.print(f"{escape(described)}: wrote {escape(str(path))}")
+        where = "stdout" if path == STDIO else str(path)
+        console.print(f"{escape(described)}: wrote {escape(where)}")
+        _print_unknown_words(found)
+        if as_json:
+            prompt = prompts[min(n // per_prompt, len(prompts) - 1)]
+            _emit(
+                {"command": "midi", "files": [str(path)], "prompt": prompt, "song": _song_json(info)}
+                | {"unknown_words": found, "request_id": request_id}
+            )
 
 
-@main.command()
-@click.argument("midi_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("mix.wav"), show_default=True)
+Work = TypeVar("Work")
+
+
+def _run_each(
+    server: Server,
+    timeout: float,
+    inputs: list[Path],
+    parallel: int,
+    work: Callable[[MusicClient, Path, _ProgressUpdate], Work],
+) -> list[Work | Exception]:
+    """`work` for each input, `parallel` at once on one channel, under one progress display; each input's result,
+    or the exception it ended with, in the order of the inputs."""
+    outcomes: list[Work | Exception] = []
+    labels = [path.name for path in inputs]
+    with server.client(timeout) as client, _progress_bars(labels) as updates:
+        pool = ThreadPoolExecutor(max_workers=min(parallel, len(inputs)))
+        try:
+            futures = [pool.submit(work, client, path, update) for path, update in zip(inputs, updates, strict=True)]
+            for future, update in zip(futures, updates, strict=True):
+                try:
+                    outcomes.append(future.result())
+                except (DgxMusicError, AudioFormatError, soundfile.LibsndfileError, OSError) as exc:
+                    update.ended = "failed"
+                    outcomes.append(exc)
+        finally:
+            # Ctrl-C: what has not started never starts; closing the channel cancels what runs.
+            pool.shutdown(wait=False, cancel_futures=True)
+    return outcomes
+
+
+def _save_each(
+    inputs: list[Path],
+    outcomes: list[Work | Exception],
+    save: Callable[[Path, Work], dict[str, Any]],
+    as_json: bool,
+) -> None:
+    """Writes each input's result (`save`), tells each failure (named after its input when there are several), and
+    exits with the first failure's code."""
+    several = len(inputs) > 1
+    failed = 0
+    for path, outcome in zip(inputs, outcomes, strict=True):
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            told = save(path, outcome)
+        except (DgxMusicError, Refused, AudioFormatError, soundfile.LibsndfileError, OSError) as exc:
+            code = _report(exc, as_json=as_json, about=str(path) if several else None)
+            failed = failed or code
+            continue
+        if as_json:
+            _emit({"input": str(path), **told})
+    if failed:
+        sys.exit(failed)
+
+
+def _each_output(inputs: list[Path], out: Path | None, name: Callable[[Path], Path]) -> list[Path]:
+    """Where each input's result goes: `out` for one input (else `name` of the input); for several, `name` of each
+    input inside `out` (a folder) or, without one, beside its input; refused when two would be the same file."""
+    if len(inputs) == 1:
+        return [out or name(inputs[0])]
+    if STDIO in inputs:
+        raise click.UsageError("- (stdin) is one input: give it alone")
+    if out == STDIO:
+        raise click.UsageError("--out - takes one input's result, not several: name a folder")
+    places = [out / name(path).name if out is not None else name(path) for path in inputs]
+    seen: dict[Path, Path] = {}
+    for path, place in zip(inputs, places, strict=True):
+        if place in seen:
+            raise click.UsageError(f"{seen[place]} and {path} would both be written to {place}")
+        seen[place] = path
+    return places
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument(
+    "midi_files", nargs=-1, required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+)  # fmt: skip
 @click.option(
-    "--stems", "stems_dir", type=click.Path(file_okay=False, path_type=Path), help="also write one file per track here"
-)
+    "--out", type=click.Path(allow_dash=True, path_type=Path),
+    help="the audio file (default mix.wav; - is stdout); for several MIDI files a folder, each written there as "
+    "<its name>.wav (default: beside each MIDI file)",
+)  # fmt: skip
+@click.option(
+    "--stems", "stems_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="also write one file per track here (for several MIDI files, in a folder per file)",
+)  # fmt: skip
 @click.option("--soundfont", default="")
 @sample_rate_option
 @format_option
 @sample_format_option
+@overwrite_option
+@json_option
+@parallel_option
 @server_option
 @timeout_option
 @detach_option
 def render(
-    midi_file: Path,
-    out: Path,
+    midi_files: tuple[Path, ...],
+    out: Path | None,
     stems_dir: Path | None,
     soundfont: str,
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
+    overwrite: bool,
+    as_json: bool,
+    parallel: int,
     server: Server,
     timeout: float,
     detach: bool,
 ) -> None:
-    """Render MIDI_FILE to audio with FluidSynth on the server."""
-    request = pb.RenderRequest(
-        midi=midi_file.read_bytes(),
-        soundfont=soundfont,
-        audio_format=_audio_format(sample_rate, fmt, sample_format),
-        stems=stems_dir is not None,
-    )
+    """Render MIDI_FILES (- is stdin) to audio with FluidSynth on the server, several at once."""
+    inputs = list(midi_files)
+    _refuse_stdout_twice(out or Path("mix.wav"), as_json)
+    if len(inputs) == 1:
+        outs = [out or Path("mix.wav")]
+    else:
+        outs = _each_output(inputs, out, lambda path: path.with_suffix(_suffix(fmt)))
+    outs = [path if path == STDIO else path.with_suffix(_suffix(fmt)) for path in outs]
+    stems = [None if stems_dir is None else stems_dir / path.stem if len(inputs) > 1 else stems_dir for path in inputs]
+    targets = [Targets(overwrite, [o], [s] if s else []) for o, s in zip(outs, stems, strict=True)]
+    audio_format = _audio_format(sample_rate, fmt, sample_format)
+
+    def request_of(midi_file: Path) -> pb.RenderRequest:
+        return pb.RenderRequest(
+            midi=_read_input(midi_file), soundfont=soundfont, audio_format=audio_format, stems=stems_dir is not None
+        )
+
     if detach:
-        server.submit(timeout, job_request(request))
+        for midi_file in inputs:
+            server.submit(timeout, job_request(request_of(midi_file)), as_json=as_json)
         return
-    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
-        result = client.render(request, on_progress=on_progress)
-    _save_audio(result, out, stems_dir)
+    with _errors(as_json):
+        for target in targets:
+            target.check()
+        requests = {path: request_of(path) for path in inputs}  # stdin is read here, once
+
+    def work(client: MusicClient, midi_file: Path, on_progress: _ProgressUpdate) -> AudioResult:
+        return client.render(requests[midi_file], on_progress=on_progress)
+
+    outcomes = _run_each(server, timeout, inputs, parallel, work)
+    places = dict(zip(inputs, zip(outs, stems, targets, strict=True), strict=True))
+
+    def save(midi_file: Path, result: AudioResult) -> dict[str, Any]:
+        mix, stems_of, target = places[midi_file]
+        return _save_audio(result, mix, stems_of, target)
+
+    _save_each(inputs, outcomes, save, as_json)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @server_option
 @click.option("--timeout", default=5.0, show_default=True)
-def health(server: Server, timeout: float) -> None:
+@json_option
+def health(server: Server, timeout: float, as_json: bool) -> None:
     """Print the server's health (exit 0 only when SERVING)."""
-    with _errors(), server.client(timeout) as client:
+    with _errors(as_json), server.client(timeout) as client:
         status = client.health()
-    click.echo(status)
-    sys.exit(0 if status == "SERVING" else 1)
+    if as_json:
+        _emit({"command": "health", "server": server.target, "status": status})
+    else:
+        click.echo(status)
+    sys.exit(0 if status == "SERVING" else EXIT_RETRY_LATER)
 
 
-@main.command()
-@click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="MIDI file to write (default: AUDIO_FILE's name .mid)")
+@main.command(epilog=EXIT_CODES_HELP)
+@_AUDIO_INPUTS
+@click.option(
+    "--out", type=click.Path(allow_dash=True, path_type=Path),
+    help="the MIDI file (default: AUDIO_FILE's name .mid; - is stdout); for several audio files a folder, each "
+    "written there as <its name>.mid (default: beside each audio file)",
+)  # fmt: skip
 @click.option("--onset-threshold", type=float)
 @click.option("--frame-threshold", type=float)
 @click.option("--minimum-note-ms", "minimum_note_length_ms", type=float)
 @click.option("--minimum-frequency", type=float)
 @click.option("--maximum-frequency", type=float)
 @click.option("--no-pitch-bends", is_flag=True)
+@overwrite_option
+@json_option
+@parallel_option
 @server_option
 @timeout_option
 @detach_option
 def transcribe(
-    audio_file: Path,
+    audio_files: tuple[Path, ...],
     out: Path | None,
     no_pitch_bends: bool,
+    overwrite: bool,
+    as_json: bool,
+    parallel: int,
     server: Server,
     timeout: float,
     detach: bool,
     **thresholds: Any,
 ) -> None:
-    """Transcribe AUDIO_FILE (WAV, FLAC, MP3, Ogg or AIFF; any rate, mono or stereo) to MIDI with Basic Pitch."""
+    """Transcribe AUDIO_FILES (WAV, FLAC, MP3, Ogg or AIFF; any rate, mono or stereo; - is stdin) to MIDI with Basic
+    Pitch, several at once."""
+    inputs = list(audio_files)
     options = pb.TranscriptionOptions(**{k: v for k, v in thresholds.items() if v is not None})
     if no_pitch_bends:
         options.pitch_bends = False
     if detach:
-        server.submit(timeout, job_request(options), audio_file)
+        with _errors(as_json):
+            uploads = [_audio_input(path) for path in inputs]
+        for source in uploads:
+            server.submit(timeout, job_request(options), source, as_json=as_json)
         return
-    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
-        result = client.transcribe(audio_file, options, on_progress=on_progress)
-    _save_transcription(result, out or audio_file.with_suffix(".mid"))
+    if inputs == [STDIO] and out is None:
+        out = STDIO  # from a pipe, to a pipe
+    _refuse_stdout_twice(out or Path(), as_json)
+    outs = _each_output(inputs, out, lambda path: path.with_suffix(".mid"))
+    targets = [Targets(overwrite, [path]) for path in outs]
+    with _errors(as_json):
+        for target in targets:
+            target.check()
+        sources = {path: _audio_input(path) for path in inputs}  # stdin is read here, once
+
+    def work(client: MusicClient, audio_file: Path, on_progress: _ProgressUpdate) -> TranscribeResult:
+        return client.transcribe(sources[audio_file], options, on_progress=on_progress)
+
+    outcomes = _run_each(server, timeout, inputs, parallel, work)
+    places = dict(zip(inputs, zip(outs, targets, strict=True), strict=True))
+    _save_each(inputs, outcomes, lambda path, result: _save_transcription(result, *places[path]), as_json)
 
 
-@main.command()
-@click.argument("audio_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("stems"), show_default=True)
+@main.command(epilog=EXIT_CODES_HELP)
+@_AUDIO_INPUTS
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("stems"), show_default=True,
+    help="the stems' folder; for several audio files, a folder per file in it, named after the file",
+)  # fmt: skip
 @click.option("--model", default="", help="separation model (default: the server's)")
 @sample_rate_option
 @format_option
 @sample_format_option
+@overwrite_option
+@json_option
+@parallel_option
 @server_option
 @timeout_option
 @detach_option
 def separate(
-    audio_file: Path,
+    audio_files: tuple[Path, ...],
     out: Path,
     model: str,
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
+    overwrite: bool,
+    as_json: bool,
+    parallel: int,
     server: Server,
     timeout: float,
     detach: bool,
 ) -> None:
-    """Separate AUDIO_FILE into stems (drums, bass, other, vocals with htdemucs) written to OUT."""
+    """Separate AUDIO_FILES (- is stdin) into stems (drums, bass, other, vocals with htdemucs) written to OUT, several
+    at once. A reused folder keeps no stem of an earlier run: --overwrite replaces them all."""
+    inputs = list(audio_files)
     options = pb.SeparationOptions(model=model, audio_format=_audio_format(sample_rate, fmt, sample_format))
     if detach:
-        server.submit(timeout, job_request(options), audio_file)
+        with _errors(as_json):
+            uploads = [_audio_input(path) for path in inputs]
+        for source in uploads:
+            server.submit(timeout, job_request(options), source, as_json=as_json)
         return
-    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
-        result = client.separate(audio_file, options, on_progress=on_progress)
-    _save_stems(result, out, "." + fmt)
+    folders = [out] if len(inputs) == 1 else _each_output(inputs, out, lambda path: Path(path.stem))
+    targets = [Targets(overwrite, folders=[folder]) for folder in folders]
+    with _errors(as_json):
+        for target in targets:
+            target.check()
+        sources = {path: _audio_input(path) for path in inputs}
+
+    def work(client: MusicClient, audio_file: Path, on_progress: _ProgressUpdate) -> AudioResult:
+        return client.separate(sources[audio_file], options, on_progress=on_progress)
+
+    outcomes = _run_each(server, timeout, inputs, parallel, work)
+    places = dict(zip(inputs, zip(folders, targets, strict=True), strict=True))
+
+    def save(audio_file: Path, result: AudioResult) -> dict[str, Any]:
+        folder, target = places[audio_file]
+        return _save_stems(result, folder, target, _suffix(fmt))
+
+    _save_each(inputs, outcomes, save, as_json)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @click.argument("prompts", nargs=-1, required=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("generated.wav"), show_default=True)
+@click.option(
+    "--out", type=click.Path(allow_dash=True, path_type=Path), default=Path("generated.wav"), show_default=True,
+    help="- writes the (one prompt's) audio to stdout",
+)  # fmt: skip
 @click.option("--seconds", type=float, default=8.0, show_default=True, help="past 30 s it continues window by window")
 @click.option("--model", default="", help="musicgen-small, musicgen-melody... (default: the server's)")
 @click.option("--melody", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="audio to follow")
@@ -550,6 +1079,8 @@ def separate(
 @generation_sample_rate_option
 @format_option
 @sample_format_option
+@overwrite_option
+@json_option
 @server_option
 @generation_timeout_option
 @detach_option
@@ -563,12 +1094,17 @@ def generate(
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
+    overwrite: bool,
+    as_json: bool,
     server: Server,
     timeout: float,
     detach: bool,
     **sampling: Any,
 ) -> None:
     """Generate audio for PROMPTS with MusicGen (32 kHz): OUT, or OUT's stem with _1, _2... for several prompts."""
+    _refuse_stdout_twice(out, as_json)
+    if out == STDIO and len(prompts) > 1:
+        raise click.UsageError(f"--out - takes one prompt's audio, not {len(prompts)}: name a file")
     request = pb.GenerateAudioRequest(
         prompt=prompts[0],
         more_prompts=prompts[1:],
@@ -580,11 +1116,16 @@ def generate(
         **{name: value for name, value in sampling.items() if value is not None},
     )
     if detach:
-        server.submit(timeout, job_request(request))
+        server.submit(timeout, job_request(request), as_json=as_json)
         return
-    with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
-        result = client.generate_audio(request, on_progress=on_progress)
-    _save_generated(result, out)
+    targets = Targets(overwrite, [path.with_suffix(_suffix(fmt)) for path in _numbered(out, len(prompts))])
+    with _errors(as_json):
+        targets.check()
+        with server.client(timeout) as client, _progress_bar() as on_progress:
+            result = client.generate_audio(request, on_progress=on_progress)
+        told = _save_generated(result, out, targets)
+    if as_json:
+        _emit(told | {"prompts": list(prompts)})
 
 
 def _state_name(job: jobs_pb2.Job) -> str:
@@ -644,7 +1185,8 @@ def _job_lines(job: jobs_pb2.Job) -> list[str]:
 
 
 def _print_job(job: jobs_pb2.Job, as_json: bool) -> None:
-    click.echo(json_format.MessageToJson(job) if as_json else "\n".join(_job_lines(job)))
+    """The job for a person, or (--json) as one line of JSON, as every --json result is."""
+    click.echo(json.dumps(json_format.MessageToDict(job)) if as_json else "\n".join(_job_lines(job)))
 
 
 def _exit_as_job_ended(job: jobs_pb2.Job, *, results_wanted: bool) -> None:
@@ -670,7 +1212,9 @@ _RESULTS_DIR = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="write a succeeded job's results here, as its command names them",
 )
-_AS_JSON = click.option("--json", "as_json", is_flag=True, help="the Job as JSON (protobuf's JSON mapping)")
+_AS_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="the Job as JSON (protobuf's JSON mapping); with --out, then each result"
+)
 
 
 @main.group()
@@ -689,7 +1233,7 @@ def list_jobs(limit: int, as_json: bool, server: Server, timeout: float) -> None
     with _errors(), server.client(timeout) as client:
         found = list(itertools.islice(client.iter_jobs(page_size=min(limit, 1000)), limit))
     if as_json:
-        click.echo(json.dumps([json_format.MessageToDict(job) for job in found], indent=2))
+        click.echo(json.dumps([json_format.MessageToDict(job) for job in found]))
     else:
         stdout = Console()
         if not stdout.is_terminal:  # a pipe or a file gets whole rows, not a made-up terminal's 80 columns
@@ -697,42 +1241,45 @@ def list_jobs(limit: int, as_json: bool, server: Server, timeout: float) -> None
         stdout.print(_jobs_table(found, datetime.now(UTC)))
 
 
-@jobs.command("watch")
+@jobs.command("watch", epilog=EXIT_CODES_HELP)
 @_JOB_ID
 @_RESULTS_DIR
+@overwrite_option
+@_AS_JSON
 @server_option
 @click.option("--timeout", default=3600.0, show_default=True, help="how long to watch, in seconds (the job runs on)")
-def watch_job(job_id: str, out: Path | None, server: Server, timeout: float) -> None:
+def watch_job(job_id: str, out: Path | None, overwrite: bool, as_json: bool, server: Server, timeout: float) -> None:
     """Follow job ID until it ends, then print its state (exit 1 if it failed or was cancelled); with --out, write
     its results. Ctrl-C stops watching, not the job."""
     try:
-        with _errors(), server.client(timeout) as client, _progress_bar() as on_progress:
+        with _errors(as_json), server.client(timeout) as client, _progress_bar() as on_progress:
             outcome = client.watch_job(job_id, on_progress=on_progress, on_job=on_progress.on_job)
     except KeyboardInterrupt:
         console.print(f"stopped watching; the job runs on (`dgx-music jobs cancel {escape(job_id)}` stops it)")
         sys.exit(130)
+    _print_job(outcome.job, as_json) if as_json else click.echo(_state_name(outcome.job))
     if out is not None and outcome.result is not None:
-        _save_job_result(outcome.job, outcome.result, out)
-    click.echo(_state_name(outcome.job))
+        _save_job_result(outcome.job, outcome.result, out, overwrite, as_json)
     _exit_as_job_ended(outcome.job, results_wanted=out is not None)
 
 
-@jobs.command("get")
+@jobs.command("get", epilog=EXIT_CODES_HELP)
 @_JOB_ID
 @_RESULTS_DIR
+@overwrite_option
 @_AS_JSON
 @server_option
 @timeout_option
-def get_job(job_id: str, out: Path | None, as_json: bool, server: Server, timeout: float) -> None:
+def get_job(job_id: str, out: Path | None, overwrite: bool, as_json: bool, server: Server, timeout: float) -> None:
     """Print job ID (exit 1 if it failed or was cancelled); with --out, write its results if it succeeded."""
-    with _errors(), server.client(timeout) as client:
+    with _errors(as_json), server.client(timeout) as client:
         job = client.get_job(job_id)
         # A finished job's watch answers at once: its results.
         done = job.state == jobs_pb2.JOB_STATE_SUCCEEDED
         outcome = client.watch_job(job_id) if out is not None and done else None
     _print_job(job, as_json)
     if out is not None and outcome is not None and outcome.result is not None:
-        _save_job_result(outcome.job, outcome.result, out)
+        _save_job_result(outcome.job, outcome.result, out, overwrite, as_json)
     _exit_as_job_ended(job, results_wanted=out is not None)
 
 
@@ -743,10 +1290,10 @@ def get_job(job_id: str, out: Path | None, as_json: bool, server: Server, timeou
 @click.option("--timeout", default=30.0, show_default=True)
 def cancel_job(job_id: str, as_json: bool, server: Server, timeout: float) -> None:
     """Stop job ID if it is queued or running (a finished job is left as it is); prints its state."""
-    with _errors(), server.client(timeout) as client:
+    with _errors(as_json), server.client(timeout) as client:
         job = client.cancel_job(job_id)
     if as_json:
-        click.echo(json_format.MessageToJson(job))
+        _print_job(job, as_json)
     else:
         click.echo(_state_name(job))
 
@@ -756,13 +1303,19 @@ def models() -> None:
     """The models the server runs, and their weights."""
 
 
-@models.command("list")
+@models.command("list", epilog=EXIT_CODES_HELP)
 @server_option
 @click.option("--timeout", default=30.0, show_default=True)
-def list_models(server: Server, timeout: float) -> None:
+@json_option
+def list_models(server: Server, timeout: float, as_json: bool) -> None:
     """Each model with its state (ready, weights missing, failed, unavailable)."""
-    with _errors(), server.client(timeout) as client:
+    with _errors(as_json), server.client(timeout) as client:
         statuses = client.list_models()
+        request_id = client.last_request_id
+    if as_json:
+        models = [json_format.MessageToDict(status, preserving_proto_field_name=True) for status in statuses]
+        _emit({"command": "models list", "models": models, "request_id": request_id})
+        return
     table = Table()
     for column in ("model", "version", "state", "memory", "details"):
         table.add_column(column)

@@ -1,6 +1,9 @@
 """Typed Python clients (sync and asyncio) of dgxmusic.v1.MusicService and JobService: they turn the streamed events
 back into MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
+import io
+import json
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,13 +16,15 @@ import numpy as np
 import soundfile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.errors import from_rpc_error
+from clients.errors import DgxMusicError, from_rpc_error
 from dgxmusic.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
 from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+# Where a server listening on every address is reached from its own machine.
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 # Clients send whole MIDI files; the server never sends a message over 1 MiB of audio.
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
 
@@ -52,6 +57,18 @@ class AudioResult:
     def write_stems(self, stems_dir: Path, suffix: str = ".wav") -> list[Path]:
         """One file per stem, named after it ("demucs/drums" -> demucs_drums.wav)."""
         return [self._write(name, stems_dir / f"{safe_file_name(name)}{suffix}") for name in self.stems]
+
+    def file_bytes(self, stream: str = "") -> tuple[bytes, str]:
+        """One stream ("" the mix) as the bytes of an audio file and its extension: as the server encoded it, raw
+        PCM as WAV (for a pipe, where there is no file to write)."""
+        header = self.assembler.headers[stream]
+        extension = _EXTENSIONS.get(header.encoding)
+        if extension is not None:
+            return self.assembler.encoded[stream], extension
+        subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
+        buffer = io.BytesIO()
+        soundfile.write(buffer, self.assembler.samples(stream), header.sample_rate, subtype=subtype, format="WAV")
+        return buffer.getvalue(), ".wav"
 
     def _write(self, stream: str, path: Path) -> Path:
         header = self.assembler.headers[stream]
@@ -89,6 +106,28 @@ class ComposeResult(AudioResult):
 def safe_file_name(name: str) -> str:
     cleaned = _UNSAFE_FILE_CHARS.sub("_", name).strip(" .")
     return cleaned or "stem"
+
+
+def default_target() -> str:
+    """The gateway the clients reach when not told: $DGXMUSIC_SERVER, else the address the server on this machine
+    listens on, read from the same settings the server reads ($DGXMUSIC_HOST, $DGXMUSIC_GRPC_PORT; a server on every
+    address is reached through the loopback)."""
+    server = os.environ.get("DGXMUSIC_SERVER", "").strip()
+    if server:
+        return server
+    host = os.environ.get("DGXMUSIC_HOST", "127.0.0.1").strip()
+    host = _ANY_ADDRESS.get(host, host)
+    port = os.environ.get("DGXMUSIC_GRPC_PORT", "50051").strip()
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def unknown_words(info: pb.SongInfo) -> list[str]:
+    """The words of the prompt the composer did not understand (it composed as if they were not there), as the
+    server reports them in the song's metadata."""
+    if not info.metadata_json:
+        return []
+    words = json.loads(info.metadata_json).get("unknown_words", [])
+    return [str(word) for word in words]
 
 
 def _collect(result: AudioResult, response: Any, on_progress: ProgressCallback | None) -> None:
@@ -137,6 +176,28 @@ class Tls:
 
 
 Metadata = tuple[tuple[str, str], ...]
+
+
+# gRPC's words for a target where nothing answers: nothing listens there, or no such host.
+_NO_GATEWAY = ("Connection refused", "Connect Failed", "errors resolving", "DNS resolution failed")
+
+
+def _call_error(error: grpc.RpcError, target: str) -> DgxMusicError:
+    """The DgxMusicError of a failed call; where no gateway answers at all, one that says so in words instead of
+    gRPC's connection text."""
+    failure = from_rpc_error(error)
+    if failure.code == grpc.StatusCode.UNAVAILABLE and any(words in failure.message for words in _NO_GATEWAY):
+        return type(failure)(failure.code, f"no gateway at {target} - is `dgx-music serve` running?")
+    return failure
+
+
+def request_id_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The x-request-id the gateway answers with (in a unary call's trailing metadata, in a failed call's, in a
+    stream's initial metadata): the id of the call in its logs."""
+    for key, value in metadata or ():
+        if key == "x-request-id":
+            return value if isinstance(value, str) else value.decode()
+    return None
 
 
 def _key_metadata(api_key: str | None) -> Metadata:
@@ -351,17 +412,22 @@ def compose_request(
 
 
 class MusicClient:
-    """Blocking client. ``timeout`` (seconds) becomes each call's gRPC deadline, passed on to Triton; ``tls``
-    (None: plaintext) and ``api_key`` reach a gateway that faces a network."""
+    """Blocking client of the gateway at ``target`` (default: default_target()). ``timeout`` (seconds) becomes each
+    call's gRPC deadline, passed on to Triton; ``tls`` (None: plaintext) and ``api_key`` reach a gateway that faces a
+    network."""
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str | None = None,
         *,
         timeout: float | None = 300.0,
         tls: Tls | None = None,
         api_key: str | None = None,
     ) -> None:
+        target = target or default_target()
+        self.target = target
+        # The x-request-id of the last unary call that answered (streams say theirs in their Summary).
+        self.last_request_id: str | None = None
         if tls is None:
             self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         else:
@@ -384,14 +450,23 @@ class MusicClient:
         try:
             yield from responses
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+            raise _call_error(exc, self.target) from exc
 
-    def _unary(self, method: Callable[..., Any], request: Any, metadata: Metadata | None = None) -> Any:
+    def _unary(
+        self,
+        method: "grpc.UnaryUnaryMultiCallable[Any, Any] | grpc.StreamUnaryMultiCallable[Any, Any]",
+        request: Any,
+        metadata: Metadata | None = None,
+    ) -> Any:
         """One call with one answer, its errors as DgxMusicError."""
         try:
-            return method(request, timeout=self.timeout, metadata=self.metadata if metadata is None else metadata)
+            response, call = method.with_call(
+                request, timeout=self.timeout, metadata=self.metadata if metadata is None else metadata
+            )
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+            raise _call_error(exc, self.target) from exc
+        self.last_request_id = request_id_of(call.trailing_metadata())
+        return response
 
     def compose(self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None) -> ComposeResult:
         result = ComposeResult()
@@ -508,7 +583,7 @@ class MusicClient:
                 health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
             )
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+            raise _call_error(exc, self.target) from exc
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
@@ -517,12 +592,16 @@ class AsyncMusicClient:
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str | None = None,
         *,
         timeout: float | None = 300.0,
         tls: Tls | None = None,
         api_key: str | None = None,
     ) -> None:
+        target = target or default_target()
+        self.target = target
+        # The x-request-id of the last unary call that answered (streams say theirs in their Summary).
+        self.last_request_id: str | None = None
         if tls is None:
             self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         else:
@@ -546,14 +625,17 @@ class AsyncMusicClient:
             async for response in responses:
                 yield response
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+            raise _call_error(exc, self.target) from exc
 
     async def _unary(self, method: Callable[..., Any], request: Any, metadata: Metadata | None = None) -> Any:
         """One call with one answer, its errors as DgxMusicError."""
         try:
-            return await method(request, timeout=self.timeout, metadata=self.metadata if metadata is None else metadata)
+            call = method(request, timeout=self.timeout, metadata=self.metadata if metadata is None else metadata)
+            response = await call
+            self.last_request_id = request_id_of(await call.trailing_metadata())
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+            raise _call_error(exc, self.target) from exc
+        return response
 
     async def compose(
         self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None
@@ -665,7 +747,7 @@ class AsyncMusicClient:
                 health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
             )
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
+            raise _call_error(exc, self.target) from exc
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
