@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from clients.client import AsyncMusicClient, AudioResult, ComposeResult, ProgressCallback, TranscribeResult
@@ -446,3 +447,26 @@ def test_held_results_are_the_latest_few(fakes: Fakes, tmp_path: Path) -> None:
     for number in range(HELD_RESULTS + 2):
         fakes.config.hold(HeldResult("render", AudioResult(), tmp_path / f"r{number}", "t"))
     assert list(fakes.config.held) == [f"r{n}" for n in range(2, HELD_RESULTS + 2)]
+
+
+async def test_over_http_each_call_goes_to_the_gateway_with_its_callers_key(tmp_path: Path) -> None:
+    fakes = Fakes(tmp_path, callers_bring_keys=True)
+    app = create_app(fakes.config)
+    guarded = BearerRequired(app.streamable_http_app(host="0.0.0.0"))
+
+    def caller(key: str) -> Any:
+        http = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=guarded), headers={"Authorization": f"Bearer {key}"}
+        )
+        return streamable_http_client("http://studio.example/mcp", http_client=http)
+
+    async with (
+        app.session_manager.run(),
+        Client(caller("dgxm_first")) as first,
+        Client(caller("dgxm_second")) as second,
+    ):
+        await first.call_tool("list_models", {})
+        await second.call_tool("list_models", {})
+        song = await first.call_tool("generate_midi", {"prompt": "lofi"})
+    assert not song.is_error
+    assert [music.api_key for music in fakes.clients] == ["dgxm_first", "dgxm_second", "dgxm_first"]
