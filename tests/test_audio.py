@@ -81,6 +81,14 @@ def test_empty_audio_is_one_final_chunk() -> None:
             ),
             "audio_format.sample_format",
         ),
+        # Codecs: Opus's and MP3's sample rates; lossy files store no sample format; AIFF is read, never written.
+        (audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OPUS), "audio_format.sample_rate"),
+        (audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_MP3, sample_rate=96000), "audio_format.sample_rate"),
+        (
+            audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_OGG, sample_format=audio_pb2.SAMPLE_FORMAT_INT16),
+            "audio_format.sample_format",
+        ),
+        (audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_AIFF), "audio_format.encoding"),
     ],
 )
 def test_formats_that_cannot_be_made_name_the_field(requested: audio_pb2.AudioFormat, field: str) -> None:
@@ -134,3 +142,21 @@ def test_raw_pcm_of_many_channels_is_read_and_downmixed() -> None:
         decode_upload(
             pcm.tobytes(), audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_PCM, sample_rate=44100, channels=65)
         )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sample_rate"),
+    [
+        (audio_pb2.AUDIO_ENCODING_MP3, 44100),
+        (audio_pb2.AUDIO_ENCODING_OGG, 44100),
+        (audio_pb2.AUDIO_ENCODING_OPUS, 48000),
+    ],
+)
+def test_lossy_encodings_round_trip_close_to_the_original(encoding: audio_pb2.AudioEncoding, sample_rate: int) -> None:
+    decoded, messages = round_trip(STEREO, audio_pb2.AudioFormat(encoding=encoding, sample_rate=sample_rate))
+    header = messages[0]
+    assert isinstance(header, audio_pb2.AudioHeader)
+    assert (header.encoding, header.sample_rate, header.frames) == (encoding, sample_rate, len(STEREO))
+    assert decoded.shape == STEREO.shape
+    assert np.corrcoef(decoded[:, 0], STEREO[:, 0])[0, 1] > 0.99
+    assert header.total_bytes < STEREO.nbytes / 5, "lossy: much smaller than the samples"

@@ -130,6 +130,22 @@ def test_render_in_each_encoding_matches_float_pcm(
     assert not encoded.stems
 
 
+@pytest.mark.parametrize(
+    ("encoding", "sample_rate"), [(audio_pb2.AUDIO_ENCODING_MP3, 44100), (audio_pb2.AUDIO_ENCODING_OPUS, 48000)]
+)
+def test_render_as_lossy_files(client: MusicClient, encoding: audio_pb2.AudioEncoding, sample_rate: int) -> None:
+    midi = client.generate_midi("lofi hip hop with jazzy rhodes at 85", song_options(bars=2)).midi
+    fmt = audio_pb2.AudioFormat(sample_rate=sample_rate)
+    reference = client.render(pb.RenderRequest(midi=midi, audio_format=fmt, stems=True))
+    fmt.encoding = encoding
+    encoded = client.render(pb.RenderRequest(midi=midi, audio_format=fmt, stems=True))
+    assert encoded.assembler.headers[""].encoding == encoding
+    assert encoded.mix.shape == reference.mix.shape
+    for name, stem in reference.stems.items():
+        assert encoded.stems[name].shape == stem.shape
+    assert np.corrcoef(encoded.mix[:, 0], reference.mix[:, 0])[0, 1] > 0.95  # the same music, through a codec
+
+
 def test_render_stems_and_soundfont_choice(client: MusicClient) -> None:
     midi = client.generate_midi("dubstep drop wobble bass 140", song_options(bars=2)).midi
     fluid = client.render(pb.RenderRequest(midi=midi, stems=True, soundfont="FluidR3_GM"))

@@ -19,9 +19,19 @@ MAX_SAMPLE_RATE = 96000
 MAX_CHUNK_BYTES = 1024 * 1024
 MAX_UPLOAD_CHANNELS = 64
 # Files the server reads but does not write.
-INPUT_ONLY_ENCODINGS = frozenset(
-    {audio_pb2.AUDIO_ENCODING_MP3, audio_pb2.AUDIO_ENCODING_OGG, audio_pb2.AUDIO_ENCODING_AIFF}
-)
+INPUT_ONLY_ENCODINGS = frozenset({audio_pb2.AUDIO_ENCODING_AIFF})
+# Files libsndfile writes, as (format, subtype): the lossless ones in the requested sample format (_SOUNDFILE_SUBTYPES),
+# the lossy ones in their codec's, with the sample rates the codec takes (None: any).
+_CONTAINERS = {audio_pb2.AUDIO_ENCODING_WAV: "WAV", audio_pb2.AUDIO_ENCODING_FLAC: "FLAC"}
+_LOSSY: dict[int, tuple[str, str, frozenset[int] | None]] = {
+    audio_pb2.AUDIO_ENCODING_MP3: (
+        "MP3",
+        "MPEG_LAYER_III",
+        frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}),
+    ),
+    audio_pb2.AUDIO_ENCODING_OGG: ("OGG", "VORBIS", None),
+    audio_pb2.AUDIO_ENCODING_OPUS: ("OGG", "OPUS", frozenset({8000, 12000, 16000, 24000, 48000})),
+}
 
 FloatAudio = npt.NDArray[np.float32]
 
@@ -62,15 +72,26 @@ def resolve_format(
     encoding = requested.encoding or audio_pb2.AUDIO_ENCODING_PCM
     if encoding not in audio_pb2.AudioEncoding.values():
         raise AudioFormatError(f"{field_prefix}.encoding", f"unknown encoding {encoding}")
+    name = audio_pb2.AudioEncoding.Name(encoding).removeprefix("AUDIO_ENCODING_")
+    if encoding in INPUT_ONLY_ENCODINGS:
+        reason = f"{name} is accepted as input only: use WAV, FLAC, MP3, OGG or OPUS"
+        raise AudioFormatError(f"{field_prefix}.encoding", reason)
+    if encoding in _LOSSY:
+        if requested.sample_format != audio_pb2.SAMPLE_FORMAT_UNSPECIFIED:
+            reason = f"{name} is lossy and stores no sample format: leave it unspecified"
+            raise AudioFormatError(f"{field_prefix}.sample_format", reason)
+        rates = _LOSSY[encoding][2]
+        if rates is not None and sample_rate not in rates:
+            allowed = ", ".join(str(rate) for rate in sorted(rates))
+            raise AudioFormatError(f"{field_prefix}.sample_rate", f"{name} takes {allowed} Hz, not {sample_rate}")
+        # What a decoder gives back.
+        return ResolvedFormat(sample_rate, audio_pb2.SAMPLE_FORMAT_FLOAT32, encoding)
     sample_format = requested.sample_format
     if sample_format == audio_pb2.SAMPLE_FORMAT_UNSPECIFIED:
         flac = encoding == audio_pb2.AUDIO_ENCODING_FLAC
         sample_format = audio_pb2.SAMPLE_FORMAT_INT24 if flac else audio_pb2.SAMPLE_FORMAT_FLOAT32
     if sample_format not in _SOUNDFILE_SUBTYPES:
         raise AudioFormatError(f"{field_prefix}.sample_format", f"unknown sample format {sample_format}")
-    if encoding in INPUT_ONLY_ENCODINGS:
-        name = audio_pb2.AudioEncoding.Name(encoding).removeprefix("AUDIO_ENCODING_")
-        raise AudioFormatError(f"{field_prefix}.encoding", f"{name} is accepted as input only: use WAV or FLAC")
     if encoding == audio_pb2.AUDIO_ENCODING_PCM and sample_format not in _PCM_DTYPES:
         raise AudioFormatError(f"{field_prefix}.sample_format", "raw PCM is float32 or int16")
     if encoding == audio_pb2.AUDIO_ENCODING_FLAC and sample_format == audio_pb2.SAMPLE_FORMAT_FLOAT32:
@@ -85,9 +106,12 @@ def encode(samples: FloatAudio, fmt: ResolvedFormat) -> bytes:
             ints = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
             return bytes(ints.tobytes())
         return bytes(np.ascontiguousarray(samples, dtype="<f4").tobytes())
-    container = "WAV" if fmt.encoding == audio_pb2.AUDIO_ENCODING_WAV else "FLAC"
+    if fmt.encoding in _LOSSY:
+        container, subtype, _ = _LOSSY[fmt.encoding]
+    else:
+        container, subtype = _CONTAINERS[fmt.encoding], _SOUNDFILE_SUBTYPES[fmt.sample_format]
     buffer = io.BytesIO()
-    soundfile.write(buffer, samples, fmt.sample_rate, subtype=_SOUNDFILE_SUBTYPES[fmt.sample_format], format=container)
+    soundfile.write(buffer, samples, fmt.sample_rate, subtype=subtype, format=container)
     return buffer.getvalue()
 
 
@@ -123,7 +147,7 @@ FILE_ENCODINGS = {
     ".mp3": audio_pb2.AUDIO_ENCODING_MP3,
     ".ogg": audio_pb2.AUDIO_ENCODING_OGG,
     ".oga": audio_pb2.AUDIO_ENCODING_OGG,
-    ".opus": audio_pb2.AUDIO_ENCODING_OGG,
+    ".opus": audio_pb2.AUDIO_ENCODING_OPUS,
     ".aif": audio_pb2.AUDIO_ENCODING_AIFF,
     ".aiff": audio_pb2.AUDIO_ENCODING_AIFF,
 }

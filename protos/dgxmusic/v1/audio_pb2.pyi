@@ -21,6 +21,7 @@ class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIO_ENCODING_MP3: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_OGG: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_AIFF: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_OPUS: _ClassVar[AudioEncoding]
 SAMPLE_FORMAT_UNSPECIFIED: SampleFormat
 SAMPLE_FORMAT_FLOAT32: SampleFormat
 SAMPLE_FORMAT_INT16: SampleFormat
@@ -32,6 +33,7 @@ AUDIO_ENCODING_FLAC: AudioEncoding
 AUDIO_ENCODING_MP3: AudioEncoding
 AUDIO_ENCODING_OGG: AudioEncoding
 AUDIO_ENCODING_AIFF: AudioEncoding
+AUDIO_ENCODING_OPUS: AudioEncoding
 
 class AudioFormat(_message.Message):
     __slots__ = ("sample_rate", "sample_format", "encoding")
