@@ -147,6 +147,7 @@ class FakeArdour:
     def __init__(self) -> None:
         self.placed: list[tuple[Any, int | None]] = []
         self.tempo: list[tuple[float, int]] = []
+        self.closed = 0
 
     def place(self, plan: Any, *, bar: int | None = None) -> dict[str, Any]:
         self.placed.append((plan, bar))
@@ -160,6 +161,9 @@ class FakeArdour:
 
     def set_tempo(self, bpm: float, *, bar: int = 0) -> None:
         self.tempo.append((bpm, bar))
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 class Fakes:
@@ -353,6 +357,7 @@ async def test_a_result_goes_into_ardour_at_a_bar_by_its_id(fakes: Fakes) -> Non
     assert structured(tracks)["tracks"][0]["kind"] == "midi"
     assert structured(markers)["markers"][0]["name"] == "intro"
     assert fakes.ardour.tempo == [(128.0, 0)]
+    assert fakes.ardour.closed == 5, "each call's bridge is closed"
     assert not tempo.is_error
 
 

@@ -47,6 +47,8 @@ class Ardour(Protocol):
 
     def set_tempo(self, bpm: float, *, bar: int = 0) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class HeldResult:
@@ -456,7 +458,7 @@ class MusicTools:
                 reason = f"result {result_id} is not held any more (the latest {HELD_RESULTS} are): make it again"
                 raise NotFoundError(grpc.StatusCode.NOT_FOUND, reason, (FieldViolation("result_id", reason),))
             plan = await in_thread(self.config.import_plan, held, held.folder / "ardour")
-            placed = await in_thread(functools.partial(self.config.ardour().place, plan, bar=bar))
+            placed = await self.in_ardour(lambda ardour: ardour.place(plan, bar=bar))
             return Placed(result_id=result_id, placed=placed)
 
         return await answer(run())
@@ -466,7 +468,7 @@ class MusicTools:
 
         async def run() -> Tracks:
             await self.admit(ctx)
-            return Tracks(tracks=await in_thread(self.config.ardour().tracks))
+            return Tracks(tracks=await self.in_ardour(lambda ardour: ardour.tracks()))
 
         return await answer(run())
 
@@ -475,7 +477,7 @@ class MusicTools:
 
         async def run() -> Markers:
             await self.admit(ctx)
-            return Markers(markers=await in_thread(self.config.ardour().markers))
+            return Markers(markers=await self.in_ardour(lambda ardour: ardour.markers()))
 
         return await answer(run())
 
@@ -489,7 +491,7 @@ class MusicTools:
 
         async def run() -> Tempo:
             await self.admit(ctx)
-            await in_thread(functools.partial(self.config.ardour().set_tempo, bpm, bar=bar))
+            await self.in_ardour(lambda ardour: ardour.set_tempo(bpm, bar=bar))
             return Tempo(bpm=bpm, bar=bar)
 
         return await answer(run())
@@ -499,6 +501,18 @@ class MusicTools:
         folder = results.new_folder(self.config.out_dir, action)
         self.config.hold(HeldResult(action, result, folder, title))
         return folder
+
+    async def in_ardour(self, work: Callable[[Ardour], _T]) -> _T:
+        """`work` with the running Ardour, in a thread: the bridge waits for Ardour's answer."""
+
+        def with_bridge() -> _T:
+            ardour = self.config.ardour()
+            try:
+                return work(ardour)
+            finally:
+                ardour.close()
+
+        return await in_thread(with_bridge)
 
     async def admit(self, ctx: Ctx) -> None:
         """Beyond loopback, Ardour is touched only for a caller whose key the gateway knows."""
