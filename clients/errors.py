@@ -65,6 +65,11 @@ class MissingWeightsError(DgxMusicError):
     """A model's weights are not on the server (FAILED_PRECONDITION); the message says how to get them."""
 
 
+class ArdourError(DgxMusicError):
+    """A running Ardour did not answer the bridge (UNAVAILABLE: not running, its OSC surface off, the dgx-music
+    actions not installed) or refused what it was asked (FAILED_PRECONDITION; INVALID_ARGUMENT: a field named)."""
+
+
 _BY_CODE: dict[grpc.StatusCode, type[DgxMusicError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: TooLargeError,
