@@ -2,27 +2,33 @@
 mcp` as a subprocess over stdio and over streamable HTTP; and it refuses to serve beyond loopback in front of a
 gateway that checks no API key."""
 
+import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx2
 import mido
 import pytest
 import soundfile
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from clients.client import AsyncMusicClient
 from clients.errors import DgxMusicError
 from clients.mcp.tools import Ardour, ToolConfig, create_app
 from conftest import PROJECT_ROOT
-from deploy.launcher import Stack, free_ports
+from deploy.launcher import Stack, free_ports, settings_environment
+from gateway.auth import key_hash, new_key
 from waiting import wait_until
 
 PROMPT = "house 124 BPM, A minor"
@@ -100,19 +106,15 @@ async def test_an_assistant_composes_over_stdio(stack: Stack, tmp_path: Path) ->
     check_song(structured(done), tmp_path / "out")
 
 
-@pytest.fixture
-def http_server(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`dgx-music mcp --http 127.0.0.1:<free port>` running; its URL and output folder. Always ended."""
-    port = free_ports(1)[0]
-    out = tmp_path / "out"
-    log = (tmp_path / "mcp.log").open("w")
-    process = subprocess.Popen(
-        mcp_argv(stack, out, "--http", f"127.0.0.1:{port}"), cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
-    )
+@contextmanager
+def serving_mcp(argv: list[str], port: int, log_path: Path) -> Iterator[None]:
+    """`dgx-music mcp --http ...` running until the block ends; always ended, never left behind."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: accepts(port) or process.poll() is not None, "the MCP server listening", timeout_s=60)
-        assert process.poll() is None, (tmp_path / "mcp.log").read_text()
-        yield f"http://127.0.0.1:{port}/mcp", out
+        assert process.poll() is None, log_path.read_text()
+        yield
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -120,7 +122,15 @@ def http_server(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+
+
+@pytest.fixture
+def http_server(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`dgx-music mcp --http 127.0.0.1:<free port>` running; its URL and output folder."""
+    port = free_ports(1)[0]
+    out = tmp_path / "out"
+    with serving_mcp(mcp_argv(stack, out, "--http", f"127.0.0.1:{port}"), port, tmp_path / "mcp.log"):
+        yield f"http://127.0.0.1:{port}/mcp", out
 
 
 def accepts(port: int) -> bool:
@@ -153,3 +163,63 @@ def test_beyond_loopback_it_refuses_a_gateway_that_checks_no_key(stack: Stack, t
     assert "lets calls in without an API key" in done.stderr
     assert "Traceback" not in done.stderr
     assert not accepts(port)
+
+
+KEY = new_key()
+
+
+@pytest.fixture
+def keyed_gateway(stack: Stack, tmp_path: Path) -> Iterator[str]:
+    """A gateway of its own on the stack's Triton and Redis that wants API keys (one: KEY); its target."""
+    (port,) = free_ports(1)
+    env = {
+        **os.environ,
+        **settings_environment(stack.settings),
+        "DGXMUSIC_GRPC_PORT": str(port),
+        "DGXMUSIC_METRICS_PORT": "0",
+        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{stack.settings.triton_grpc_port}",
+        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{stack.settings.redis_port}/0",
+        "DGXMUSIC_API_KEYS": json.dumps({"assistant": {"hash": key_hash(KEY), "requests_per_minute": 600}}),
+    }
+    with (tmp_path / "gateway.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log)
+    target = f"127.0.0.1:{port}"
+    try:
+        wait_until(lambda: process.poll() is not None or accepts(port), "the keyed gateway listening", timeout_s=120)
+        assert process.poll() is None, (tmp_path / "gateway.log").read_text()
+        yield target
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def with_key(url: str, key: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=120))
+
+
+async def test_beyond_loopback_each_caller_brings_a_key_the_gateway_checks(
+    stack: Stack, keyed_gateway: str, tmp_path: Path
+) -> None:
+    port = free_ports(1)[0]
+    argv = [*mcp_argv(stack, tmp_path / "out", "--http", f"0.0.0.0:{port}")]
+    argv[argv.index(stack.gateway_target)] = keyed_gateway
+    log = tmp_path / "mcp.log"
+    url = f"http://127.0.0.1:{port}/mcp"
+    with serving_mcp(argv, port, log):
+        async with httpx2.AsyncClient() as http:
+            anonymous = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        async with Client(with_key(url, "dgxm_not-a-key")) as stranger:
+            refused = await stranger.call_tool("list_models", {})
+        async with Client(with_key(url, KEY)) as assistant:
+            done = await assistant.call_tool("compose", {"prompt": PROMPT, "bars": BARS})
+            elsewhere = await assistant.call_tool("render", {"midi_path": str(tmp_path / "outside.mid")})
+    assert anonymous.status_code == 401
+    assert refused.is_error
+    assert refused.structured_content is not None
+    assert refused.structured_content["code"] == "UNAUTHENTICATED"
+    check_song(structured(done), tmp_path / "out")
+    assert elsewhere.structured_content is not None
+    assert elsewhere.structured_content["code"] == "PERMISSION_DENIED"
+    assert KEY not in log.read_text()
+    assert KEY not in (tmp_path / "gateway.log").read_text()
