@@ -122,7 +122,8 @@ class ArdourBridge:
         self.call("set_tempo", bpm=float(bpm), bar=bar)
 
     def ping(self) -> dict[str, Any]:
-        """The session's name and sample rate: Ardour is there, its OSC surface on, the bridge action bound."""
+        """The session's name, sample rate and playhead (samples): Ardour is there, its OSC surface on, the bridge
+        action bound."""
         return self.call("ping")
 
     def save(self) -> str:
@@ -304,7 +305,7 @@ class BridgeServer:
             try:
                 self._send(client, "/dgx_music/reply", address, json.dumps(handler(*args)))
             except DgxMusicError as exc:
-                self._send(client, "/dgx_music/error", address, exc.message)
+                self._send(client, "/dgx_music/error", address, str(exc))
             except Exception as exc:  # the sender hears of any failure; the server goes on
                 self._send(client, "/dgx_music/error", address, f"{type(exc).__name__}: {exc}")
 

@@ -205,7 +205,7 @@ function factory (params) return function ()
 	local function run (request)
 		local op = request.op
 		if op == "ping" then
-			return { session = Session:name (), sample_rate = Session:nominal_sample_rate () }
+			return { session = Session:name (), sample_rate = Session:nominal_sample_rate (), playhead = Session:transport_sample () }
 		elseif op == "place" then
 			assert (type (request.plan) == "string", "plan: the path of a plan.lua")
 			check_bar (request.bar)
