@@ -141,7 +141,7 @@ def test_several_inputs_go_beside_themselves_or_into_the_out_folder(tmp_path: Pa
     assert _each_output([a], tmp_path / "x.mid", to_midi) == [tmp_path / "x.mid"]
     assert _each_output([a, b], None, to_midi) == [tmp_path / "a.mid", tmp_path / "sub" / "b.mid"]
     assert _each_output([a, b], Path("out"), to_midi) == [Path("out/a.mid"), Path("out/b.mid")]
-    with pytest.raises(click.UsageError, match="would both be written to out/a.mid"):
+    with pytest.raises(click.UsageError, match=r"would both be written to out/a\.mid"):
         _each_output([a, tmp_path / "sub" / "a.wav"], Path("out"), to_midi)
     with pytest.raises(click.UsageError, match="stdin"):
         _each_output([a, STDIO], None, to_midi)
