@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import httpx2
 import mido
 import pytest
 import soundfile
+import trustme
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -223,3 +225,24 @@ async def test_beyond_loopback_each_caller_brings_a_key_the_gateway_checks(
     assert elsewhere.structured_content["code"] == "PERMISSION_DENIED"
     assert KEY not in log.read_text()
     assert KEY not in (tmp_path / "gateway.log").read_text()
+
+
+async def test_https_with_a_certificate_of_its_own(stack: Stack, tmp_path: Path) -> None:
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "mcp.pem", tmp_path / "mcp.key"
+    issued.private_key_pem.write_to_path(str(key))
+    for blob in issued.cert_chain_pems:
+        blob.write_to_path(str(cert), append=True)
+    port = free_ports(1)[0]
+    argv = mcp_argv(
+        stack, tmp_path / "out", "--http", f"127.0.0.1:{port}", "--http-cert", str(cert), "--http-key", str(key)
+    )
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    with serving_mcp(argv, port, tmp_path / "mcp.log"):
+        http = httpx2.AsyncClient(verify=trusting, timeout=60)
+        async with Client(streamable_http_client(f"https://127.0.0.1:{port}/mcp", http_client=http)) as client:
+            models = await client.call_tool("list_models", {})
+    assert "serving https://127.0.0.1" in (tmp_path / "mcp.log").read_text()
+    assert {model["name"] for model in structured(models)["models"]} >= {"text2midi", "fluidsynth"}
