@@ -3,12 +3,11 @@ assistant starts) or streamable HTTP (`--http HOST:PORT`, loopback by default). 
 must carry its caller's API key as a bearer token; the key goes on to the gateway, which checks it, and the server
 refuses to start in front of a gateway that checks none. No key is ever logged."""
 
-import importlib
 import ipaddress
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import click
@@ -94,10 +93,10 @@ def ardour_bridge(address: str) -> Callable[[], Ardour]:
 
     def connect() -> Ardour:
         try:
-            bridge = importlib.import_module("clients.ardour.bridge")
-        except ImportError as exc:
+            from clients.ardour.bridge import ArdourBridge
+        except ImportError as exc:  # python-osc, of the daw extra
             raise DgxMusicError(grpc.StatusCode.UNAVAILABLE, f"the Ardour bridge is not installed: {exc}") from exc
-        return cast(Ardour, bridge.ArdourBridge(host, port))
+        return ArdourBridge(host, port)
 
     return connect
 
