@@ -180,7 +180,10 @@ def _audio_input(path: Path) -> AudioInput:
     """An audio file to upload as it is; stdin decoded here (its kind is not in a name), sent as float32 frames."""
     if path != STDIO:
         return path
-    samples, sample_rate = soundfile.read(io.BytesIO(sys.stdin.buffer.read()), dtype="float32", always_2d=True)
+    try:
+        samples, sample_rate = soundfile.read(io.BytesIO(sys.stdin.buffer.read()), dtype="float32", always_2d=True)
+    except soundfile.LibsndfileError as exc:
+        raise AudioFormatError("audio", f"stdin is not audio libsndfile reads ({exc.error_string})") from exc
     return samples, sample_rate
 
 
@@ -360,36 +363,26 @@ def _result_json(command: str, summary: pb.Summary, written: list[Path], **more:
 # its --json object.
 
 
-def _save_song(result: ComposeResult, out: Path, targets: Targets, as_json: bool = False) -> None:
-    with _errors(as_json):
-        targets.check()
-        written = result.write(out)
-        targets.clear_stale(written)
+def _save_song(result: ComposeResult, out: Path, targets: Targets) -> dict[str, Any]:
+    targets.check()
+    written = result.write(out)
+    targets.clear_stale(written)
     _print_song(result, written)
-    if as_json:
-        song = _song_json(result.info)
-        _emit(_result_json("compose", result.summary, written, song=song, unknown_words=unknown_words(result.info)))
+    song = _song_json(result.info)
+    return _result_json("compose", result.summary, written, song=song, unknown_words=unknown_words(result.info))
 
 
-def _save_audio(
-    result: AudioResult, out: Path, stems_dir: Path | None, targets: Targets, command: str = "render"
-) -> dict[str, Any]:
+def _save_audio(result: AudioResult, out: Path, stems_dir: Path | None, targets: Targets) -> dict[str, Any]:
     targets.check()
     if out == STDIO:
-        data, _ = result.file_bytes()
-        written = [_write_output(out, data)]
+        written = [_write_output(out, result.file_bytes())]
         if stems_dir is not None:
-            written += result.write_stems(stems_dir, _audio_suffix(result))
+            written += result.write_stems(stems_dir, result.extension())
     else:
         written = result.write_audio(out, stems_dir)
     targets.clear_stale(written)
     _print_written(result.summary, written)
-    return _result_json(command, result.summary, written)
-
-
-def _audio_suffix(result: AudioResult) -> str:
-    """The file extension of the mix as the server encoded it."""
-    return result.file_bytes()[1] if "" in result.assembler.headers else ".wav"
+    return _result_json("render", result.summary, written)
 
 
 def _save_transcription(result: TranscribeResult, out: Path, targets: Targets) -> dict[str, Any]:
@@ -398,8 +391,7 @@ def _save_transcription(result: TranscribeResult, out: Path, targets: Targets) -
     _print_summary(result.summary)
     where = "stdout" if out == STDIO else str(out)
     console.print(f"{len(result.transcription.notes)} notes: wrote {escape(where)}")
-    written = [out]
-    return _result_json("transcribe", result.summary, written, notes=len(result.transcription.notes))
+    return _result_json("transcribe", result.summary, [out], notes=len(result.transcription.notes))
 
 
 def _save_stems(result: AudioResult, out: Path, targets: Targets, suffix: str = ".wav") -> dict[str, Any]:
@@ -413,8 +405,7 @@ def _save_stems(result: AudioResult, out: Path, targets: Targets, suffix: str = 
 def _save_generated(result: AudioResult, out: Path, targets: Targets) -> dict[str, Any]:
     targets.check()
     if out == STDIO:
-        data, _ = result.file_bytes(next(iter(result.stems)))
-        written = [_write_output(out, data)]
+        written = [_write_output(out, result.file_bytes(next(iter(result.stems))))]
     else:
         paths = _numbered(out, len(result.stems))
         written = [result.write_stream(name, path) for name, path in zip(result.stems, paths, strict=True)]
@@ -427,21 +418,23 @@ def _save_job_result(
 ) -> None:
     """A succeeded job's results under OUT, named as its command names them by default: song.mid, mix.wav and
     stems/ (compose, render), transcription.mid, one file per stem (separate), generated.wav (generate)."""
-    if isinstance(result, ComposeResult):
-        _save_song(result, out, _song_targets(out, overwrite), as_json)
-        return
     with _errors(as_json):
-        if isinstance(result, TranscribeResult):
+        if isinstance(result, ComposeResult):
+            told = _save_song(result, out, _song_targets(out, overwrite))
+        elif isinstance(result, TranscribeResult):
             path = out / "transcription.mid"
             told = _save_transcription(result, path, Targets(overwrite, [path]))
         elif job.kind == "Render":
             stems_dir = out / "stems" if result.stems else None
-            mix = out / f"mix{_audio_suffix(result)}"
+            mix = out / f"mix{result.extension()}"
             told = _save_audio(result, mix, stems_dir, Targets(overwrite, [mix], [stems_dir] if stems_dir else []))
         elif job.kind == "Separate":
             told = _save_stems(result, out, Targets(overwrite, folders=[out]))
         else:
-            generated = _numbered(out / "generated.wav", len(result.stems))
+            paths = _numbered(out / "generated.wav", len(result.stems))
+            generated = [
+                path.with_suffix(result.extension(name)) for name, path in zip(result.stems, paths, strict=True)
+            ]
             told = _save_generated(result, out / "generated.wav", Targets(overwrite, generated))
     if as_json:
         _emit(told | {"job_id": job.id})
@@ -540,7 +533,9 @@ json_option = click.option(
     '{"error": ...}), nothing else there; progress and messages stay on stderr',
 )
 overwrite_option = click.option(
-    "--overwrite", is_flag=True, help="replace files that exist (and remove stale stems); without it they are refused"
+    "--overwrite",
+    is_flag=True,
+    help="replace files that exist (an earlier run's stems in a folder go too); without it they are refused",
 )
 strict_option = click.option(
     "--strict", is_flag=True, help="refuse (exit 2) a prompt with words the composer does not understand"
@@ -672,7 +667,9 @@ def compose_to(
         targets.check()
         with server.client(timeout) as client, _progress_bar() as on_progress:
             result = client.compose(request, on_progress=on_progress)
-    _save_song(result, out, targets, as_json)
+        told = _save_song(result, out, targets)
+    if as_json:
+        _emit(told)
     return result
 
 
@@ -895,6 +892,8 @@ def render(
         outs = _each_output(inputs, out, lambda path: path.with_suffix(_suffix(fmt)))
     outs = [path if path == STDIO else path.with_suffix(_suffix(fmt)) for path in outs]
     stems = [None if stems_dir is None else stems_dir / path.stem if len(inputs) > 1 else stems_dir for path in inputs]
+    if stems_dir is not None and len(set(stems)) < len(stems):
+        raise click.UsageError(f"MIDI files of the same name would share their stems' folder in {stems_dir}")
     targets = [Targets(overwrite, [o], [s] if s else []) for o, s in zip(outs, stems, strict=True)]
     audio_format = _audio_format(sample_rate, fmt, sample_format)
 
@@ -930,7 +929,7 @@ def render(
 @click.option("--timeout", default=5.0, show_default=True)
 @json_option
 def health(server: Server, timeout: float, as_json: bool) -> None:
-    """Print the server's health (exit 0 only when SERVING)."""
+    """Print the server's health: exit 0 only when SERVING, 75 (retry later) when not serving or not there."""
     with _errors(as_json), server.client(timeout) as client:
         status = client.health()
     if as_json:

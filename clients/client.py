@@ -58,17 +58,20 @@ class AudioResult:
         """One file per stem, named after it ("demucs/drums" -> demucs_drums.wav)."""
         return [self._write(name, stems_dir / f"{safe_file_name(name)}{suffix}") for name in self.stems]
 
-    def file_bytes(self, stream: str = "") -> tuple[bytes, str]:
-        """One stream ("" the mix) as the bytes of an audio file and its extension: as the server encoded it, raw
-        PCM as WAV (for a pipe, where there is no file to write)."""
+    def extension(self, stream: str = "") -> str:
+        """The file extension of one stream ("" the mix) as it is written: the server's encoding's; raw PCM's .wav."""
+        return _EXTENSIONS.get(self.assembler.headers[stream].encoding, ".wav")
+
+    def file_bytes(self, stream: str = "") -> bytes:
+        """One stream ("" the mix) as the bytes of an audio file, as it would be written (for a pipe, where there is
+        no file): as the server encoded it, raw PCM as WAV."""
         header = self.assembler.headers[stream]
-        extension = _EXTENSIONS.get(header.encoding)
-        if extension is not None:
-            return self.assembler.encoded[stream], extension
+        if header.encoding in _EXTENSIONS:
+            return self.assembler.encoded[stream]
         subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
         buffer = io.BytesIO()
         soundfile.write(buffer, self.assembler.samples(stream), header.sample_rate, subtype=subtype, format="WAV")
-        return buffer.getvalue(), ".wav"
+        return buffer.getvalue()
 
     def _write(self, stream: str, path: Path) -> Path:
         header = self.assembler.headers[stream]

@@ -216,3 +216,20 @@ def test_missing_weights_exit_69(tmp_path: Path) -> None:
     (failed,) = results(done)
     assert failed["error"]["code"] == "FAILED_PRECONDITION"
     assert "dgx-music models pull htdemucs" in failed["error"]["message"]
+
+
+def test_a_detached_job_s_id_and_results_as_json(stack: Stack, tmp_path: Path) -> None:
+    done = dgx_music(stack, "compose", "lofi 80 BPM", "--bars", "1", "--detach", "--json")
+    assert done.returncode == 0, done.stderr
+    (submitted,) = results(done)
+    out = tmp_path / "job"
+    done = dgx_music(stack, "jobs", "watch", submitted["job_id"], "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    job, song = results(done)
+    assert (job["id"], job["state"]) == (submitted["job_id"], "JOB_STATE_SUCCEEDED")
+    assert song["job_id"] == submitted["job_id"]
+    assert str(out / "song.mid") in song["files"]
+    done = dgx_music(stack, "jobs", "get", submitted["job_id"], "--out", str(out))
+    assert done.returncode == 2
+    assert "exists" in said(done)
+    assert dgx_music(stack, "jobs", "get", submitted["job_id"], "--out", str(out), "--overwrite").returncode == 0
