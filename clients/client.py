@@ -181,15 +181,16 @@ class Tls:
 Metadata = tuple[tuple[str, str], ...]
 
 
-# gRPC's words for a target where nothing answers: nothing listens there, or no such host.
-_NO_GATEWAY = ("Connection refused", "Connect Failed", "errors resolving", "DNS resolution failed")
+# How gRPC's own status for a target where nothing answers begins: nothing listens there, or no such host.
+_NO_GATEWAY = ("failed to connect to all addresses", "errors resolving", "DNS resolution failed")
 
 
 def _call_error(error: grpc.RpcError, target: str) -> DgxMusicError:
-    """The DgxMusicError of a failed call; where no gateway answers at all, one that says so in words instead of
-    gRPC's connection text."""
+    """The DgxMusicError of a failed call; where no gateway answered at all, one that says so in words instead of
+    gRPC's connection text. A gateway's own UNAVAILABLE (a model it cannot reach) carries its request id: kept."""
     failure = from_rpc_error(error)
-    if failure.code == grpc.StatusCode.UNAVAILABLE and any(words in failure.message for words in _NO_GATEWAY):
+    answered = request_id_of(error.trailing_metadata() if hasattr(error, "trailing_metadata") else None)
+    if failure.code == grpc.StatusCode.UNAVAILABLE and answered is None and failure.message.startswith(_NO_GATEWAY):
         return type(failure)(failure.code, f"no gateway at {target} - is `dgx-music serve` running?")
     return failure
 

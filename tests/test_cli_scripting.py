@@ -22,7 +22,7 @@ from clients.cli import (
     exit_code,
     main,
 )
-from clients.client import MusicClient, default_target, unknown_words
+from clients.client import MusicClient, _call_error, default_target, unknown_words
 from clients.errors import (
     DgxMusicError,
     FieldViolation,
@@ -103,6 +103,35 @@ def test_a_refused_connection_says_no_gateway_and_exits_75(monkeypatch: pytest.M
     assert "Connection refused" not in done.stderr
     error = json.loads(done.stdout)["error"]
     assert (error["code"], error["exit_code"]) == ("UNAVAILABLE", EXIT_RETRY_LATER)
+
+
+class _Failed(grpc.RpcError):  # type: ignore[misc]  # grpc ships no types
+    """A failed call as gRPC raises it: its status, details and trailing metadata."""
+
+    def __init__(self, details: str, trailing: tuple[tuple[str, str], ...]) -> None:
+        self._details = details
+        self._trailing = trailing
+
+    def code(self) -> grpc.StatusCode:
+        return S.UNAVAILABLE
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._trailing
+
+
+def test_only_a_gateway_that_did_not_answer_is_said_to_be_missing() -> None:
+    refused = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Connection refused"
+    assert _call_error(_Failed(refused, ()), "127.0.0.1:1").message == (
+        "no gateway at 127.0.0.1:1 - is `dgx-music serve` running?"
+    )
+    # The gateway's own word that Triton is down (with its request id) is kept as it is.
+    triton_down = "model text2midi is unavailable: failed to connect to all addresses; Connection refused"
+    assert _call_error(_Failed(triton_down, (("x-request-id", "ab12"),)), "g:1").message == triton_down
+    answered = _Failed(refused, (("x-request-id", "ab12"),))
+    assert _call_error(answered, "g:1").message == refused
 
 
 def test_unknown_words_come_from_the_song_s_metadata() -> None:
