@@ -190,10 +190,10 @@ end
 
 -- Strict I/O off: with it on, Ardour 7.3 races registering the synth's output ports (headless, about one
 -- track in ten: "Port already exists", then an abort); off, never in hundreds of tracks.
-local function new_midi_track (name, synth)
+local function new_midi_track (name, synth, order)
 	local list = Session:new_midi_track (
 		ARDOUR.ChanCount (ARDOUR.DataType ("midi"), 1), ARDOUR.ChanCount (ARDOUR.DataType ("audio"), 2),
-		false, synth, nil, nil, 1, free_name (name), ARDOUR.PresentationInfo.max_order,
+		false, synth, nil, nil, 1, free_name (name), order or ARDOUR.PresentationInfo.max_order,
 		ARDOUR.TrackMode.Normal, true)
 	for track in list:iter () do
 		return track
@@ -343,7 +343,8 @@ end
 
 -- Everything of `plan` into the session at `position` (samples). Answers a report: the tracks made (name,
 -- kind), the markers (name, position), the position used. On failure, undoes what it made and raises the error.
-function M.place (plan, position)
+-- `order` (optional): where the new MIDI tracks go in the editor (a PresentationInfo order; default: last).
+function M.place (plan, position, order)
 	M.check_plan (plan)
 	local journal = new_journal ()
 	local synth = #(plan.midi or {}) > 0 and synth_info () or nil
@@ -360,7 +361,7 @@ function M.place (plan, position)
 		-- ports (Ardour 7.3, seen headless).
 		local tracks = {}
 		for i, part in ipairs (plan.midi or {}) do
-			tracks[i] = new_midi_track (part.name, synth)
+			tracks[i] = new_midi_track (part.name, synth, order and order + i - 1 or nil)
 			table.insert (journal.tracks, tracks[i])
 		end
 		for i, part in ipairs (plan.midi or {}) do
@@ -397,17 +398,22 @@ function M.shell_quote (s)
 	return "'" .. string.gsub (tostring (s), "'", "'\\''") .. "'"
 end
 
--- Runs `dgx-music ardour run ...` (argv: a list of strings) and follows its output: each "progress F TEXT" line
--- moves `on_progress (fraction, text)`, which answers false to cancel; the last "plan PATH" line is the plan.
--- Answers the plan's path, or nil and the error line (or "cancelled").
-function M.run (executable, argv, on_progress)
-	local parts = { M.shell_quote (executable), "ardour", "run" }
+-- Runs `<command> ardour run <argv...>` (command: the install's dgx-music, a list of strings) and follows its
+-- output: each "progress F TEXT" line moves `on_progress (fraction, text)`, which answers false to cancel; the
+-- last "plan PATH" line is the plan. Answers the plan's path, or nil and the error line (or "cancelled").
+function M.run (command, argv, on_progress)
+	local parts = {}
+	for _, arg in ipairs (command) do
+		table.insert (parts, M.shell_quote (arg))
+	end
+	table.insert (parts, "ardour")
+	table.insert (parts, "run")
 	for _, arg in ipairs (argv) do
 		table.insert (parts, M.shell_quote (arg))
 	end
 	local pipe = io.popen (table.concat (parts, " ") .. " 2>&1", "r")
 	if not pipe then
-		return nil, "could not start " .. executable
+		return nil, "could not start " .. table.concat (command, " ")
 	end
 	local plan, failure, last = nil, nil, nil
 	for line in pipe:lines () do
@@ -430,6 +436,102 @@ function M.run (executable, argv, on_progress)
 		return plan
 	end
 	return nil, failure or last or ("dgx-music ended with status " .. tostring (code))
+end
+
+-- The editor's side (GUI only) -------------------------------------------------------------------------------------
+
+M.TITLE = "dgx-music"
+
+function M.message (text, kind)
+	LuaDialog.Message (M.TITLE, text, kind or LuaDialog.MessageType.Error, LuaDialog.ButtonType.Close):run ()
+end
+
+-- Where a session keeps what dgx-music made for it (the plans, their MIDI and audio files).
+function M.results_folder ()
+	return ARDOUR.LuaAPI.build_filename (Session:path (), "dgx-music")
+end
+
+-- The installed settings of an action, or a dialog saying the action is not installed.
+function M.check_settings (settings)
+	if type (settings) ~= "table" or type (settings.command) ~= "table" or not settings.library then
+		M.message ("This action is not installed: run `dgx-music ardour install` and restart Ardour.")
+		return false
+	end
+	return true
+end
+
+-- The work of an action (`dgx-music ardour run <argv>`) under a progress window that can cancel it, then its plan
+-- placed at `position` (and `order`). Errors end in a dialog; answers the placement's report, or nil.
+function M.act (title, settings, argv, position, order)
+	table.insert (argv, "--server")
+	table.insert (argv, settings.server)
+	table.insert (argv, "--out")
+	table.insert (argv, M.results_folder ())
+	local progress = LuaDialog.ProgressWindow (title, true)
+	local plan_path, err = M.run (settings.command, argv, function (fraction, text)
+		return not progress:progress (fraction, text)
+	end)
+	if not plan_path then
+		progress:done ()
+		if err ~= "cancelled" then
+			M.message (title .. " failed:\n" .. tostring (err))
+		end
+		return nil
+	end
+	progress:progress (1, "placing the result in the session")
+	local ok, report = pcall (function ()
+		return M.place (M.load_plan (plan_path), position, order)
+	end)
+	progress:done ()
+	if not ok then
+		M.message (title .. ": nothing was imported.\n" .. tostring (report))
+		return nil
+	end
+	return report
+end
+
+-- The selected regions of the editor, as a list.
+function M.selected_regions ()
+	local regions = {}
+	for region in Editor:get_selection ().regions:regionlist ():iter () do
+		table.insert (regions, region)
+	end
+	return regions
+end
+
+-- `run` arguments for an audio region's audio: its files (one per channel, as Ardour keeps them), its first frame
+-- in them and its length. Nil and why for a region that is not audio in files.
+function M.region_audio_args (region)
+	local audio = region:to_audioregion ()
+	if audio:isnil () then
+		return nil, region:name () .. " is not an audio region"
+	end
+	local args = {}
+	for n = 0, audio:n_channels () - 1 do
+		local source = audio:audio_source (n):to_filesource ()
+		if source:isnil () then
+			return nil, region:name () .. " has audio that is in no file"
+		end
+		table.insert (args, "--channel")
+		table.insert (args, source:path ())
+	end
+	table.insert (args, "--start")
+	table.insert (args, tostring (region:start ():samples ()))
+	table.insert (args, "--length")
+	table.insert (args, tostring (region:length ():samples ()))
+	return args
+end
+
+-- The track a region is on, and the editor order just under it (for new tracks "under" the region).
+function M.order_under (region)
+	local playlist = region:playlist ()
+	for route in Session:get_routes ():iter () do
+		local track = route:to_track ()
+		if not track:isnil () and track:playlist ():to_stateful ():id ():to_s () == playlist:to_stateful ():id ():to_s () then
+			return route:presentation_info_ptr ():order () + 1
+		end
+	end
+	return nil
 end
 
 return M
