@@ -14,6 +14,7 @@ How the pieces are set up (Ardour 7.3, read from its source):
 
 Ardour runs under `timeout`, in a process group of its own that is killed at the end: it can hang on exit."""
 
+import ctypes
 import os
 import re
 import shutil
@@ -28,9 +29,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mido
 from pythonosc.udp_client import SimpleUDPClient
 
-from clients.ardour.bridge import ArdourBridge
+from clients.ardour.bridge import ArdourBridge, installed_bridge_slot
 from clients.errors import ArdourError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -102,10 +104,10 @@ def new_session(folder: Path, name: str, env: dict[str, str]) -> Path:
     return session_file
 
 
-def install_actions(env: dict[str, str]) -> None:
-    """`dgx-music ardour install` into the private config folder, as a user runs it."""
+def install_actions(env: dict[str, str], server: str) -> None:
+    """`dgx-music ardour install --ardour 7 --server SERVER` into the private config folder, as a user runs it."""
     subprocess.run(
-        [sys.executable, "-m", "clients.cli", "ardour", "install"],
+        [sys.executable, "-m", "clients.cli", "ardour", "install", "--ardour", "7", "--server", server],
         env=env,
         cwd=PROJECT_ROOT,
         check=True,
@@ -130,6 +132,7 @@ class SavedRegion:
     position: int  # samples
     length: int  # samples
     source_kind: str  # "midi" or "audio"
+    source_name: str  # its file's name in the session's interchange folder
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,30 @@ def _quarters(text: str) -> float:
     return int(beats) + int(ticks or 0) / TICKS_PER_BEAT
 
 
+def _source(sources: dict[str | None, ET.Element], region: ET.Element) -> ET.Element:
+    return sources.get(region.get("source-0"), ET.Element("Source"))
+
+
+def midi_notes(session_file: Path, region: SavedRegion) -> list[tuple[float, float, int, int]]:
+    """A MIDI region's notes as Ardour saved them in its source file: (start, length) in quarter notes from the
+    region's start, pitch, velocity; ordered by start and pitch."""
+    path = session_file.parent / "interchange" / session_file.stem / "midifiles" / region.source_name
+    song = mido.MidiFile(path)
+    notes = []
+    for track in song.tracks:
+        now = 0
+        sounding: dict[int, tuple[int, int]] = {}
+        for message in track:
+            now += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                sounding[message.note] = (now, message.velocity)
+            elif message.type in ("note_on", "note_off") and message.note in sounding:
+                start, velocity = sounding.pop(message.note)
+                beat = song.ticks_per_beat
+                notes.append((start / beat, (now - start) / beat, message.note, velocity))
+    return sorted(notes, key=lambda note: (note[0], note[2]))
+
+
 def read_session(session_file: Path) -> SavedSession:
     root = ET.parse(session_file).getroot()
     saved = SavedSession(sample_rate=int(root.get("sample-rate", SAMPLE_RATE)))
@@ -220,7 +247,7 @@ def read_session(session_file: Path) -> SavedSession:
         (int(float(meter.get("divisions-per-bar", 4))), int(float(meter.get("note-value", 4))))
         for meter in root.iter("Meter")
     ]
-    sources = {source.get("id"): source.get("type", "audio") for source in root.iter("Source")}
+    sources = {source.get("id"): source for source in root.iter("Source")}
     playlists = root.find("Playlists")
     by_track: dict[str, list[SavedRegion]] = {}
     for playlist in playlists if playlists is not None else ():
@@ -233,7 +260,8 @@ def read_session(session_file: Path) -> SavedSession:
                     name=region.get("name", ""),
                     position=saved.to_samples(length.partition("@")[2] or "a0"),
                     length=saved.to_samples(length),
-                    source_kind=sources.get(region.get("source-0"), "audio"),
+                    source_kind=_source(sources, region).get("type", "audio"),
+                    source_name=_source(sources, region).get("name", ""),
                 )
             )
     routes = root.find("Routes")
@@ -284,8 +312,14 @@ class ArdourGui:
     def session_folder(self) -> Path:
         return self.session_file.parent
 
+    @property
+    def bridge_slot(self) -> int:
+        slot = installed_bridge_slot(Path(self.env["XDG_CONFIG_HOME"]))
+        assert slot is not None, "the bridge action is not installed"
+        return slot
+
     def bridge(self, timeout: float = 30.0) -> ArdourBridge:
-        return ArdourBridge("127.0.0.1", self.osc_port, spool=self.spool, timeout=timeout)
+        return ArdourBridge("127.0.0.1", self.osc_port, spool=self.spool, timeout=timeout, slot=self.bridge_slot)
 
     def osc(self, address: str, *args: str | int | float) -> None:
         SimpleUDPClient("127.0.0.1", self.osc_port).send_message(address, list(args))
@@ -387,7 +421,12 @@ def private_env(root: Path, display: str | None = None) -> dict[str, str]:
 
 @contextmanager
 def running_ardour(
-    root: Path, *, name: str = "dgx", install: bool = True, ready_timeout: float = 120.0
+    root: Path,
+    *,
+    name: str = "dgx",
+    install: bool = True,
+    server: str = "127.0.0.1:50051",
+    ready_timeout: float = 120.0,
 ) -> Iterator[ArdourGui]:
     """Ardour's GUI on a fresh session under `root`, ready (its bridge action answering) when entered; killed with
     everything it started on exit."""
@@ -400,7 +439,7 @@ def running_ardour(
     (config / ".a7").touch()
     (config / "osc_url").touch()
     if install:
-        install_actions(env)
+        install_actions(env, server)
     session_file = new_session(root / name, name, env)
     xvfb, display = _start_xvfb(root / "xvfb.log")
     env["DISPLAY"] = display
@@ -449,3 +488,98 @@ def _osc_port(url_file: Path, wanted: int, process: subprocess.Popen[bytes], log
             return int(match[1])
         time.sleep(0.2)
     raise TimeoutError(f"Ardour's OSC surface did not start within {timeout} s (wanted port {wanted})")
+
+
+# Windows and keys: a person at the dialogs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    id: int
+    title: str
+    width: int
+    height: int
+    x: int
+    y: int
+
+
+_WINDOW_LINE = re.compile(r'^\s*(0x[0-9a-f]+) "(.*)": \(.*\)\s+(\d+)x(\d+)\+(-?\d+)\+(-?\d+)')
+
+
+def windows(display: str) -> list[Window]:
+    """The display's named top-level windows (no window manager runs: Ardour's windows are the root's children)."""
+    listing = subprocess.run(
+        ["xwininfo", "-display", display, "-root", "-children"], capture_output=True, text=True, timeout=30
+    ).stdout
+    found = []
+    for line in listing.splitlines():
+        match = _WINDOW_LINE.match(line)
+        if match:
+            window_id, title, width, height, x, y = match.groups()
+            found.append(Window(int(window_id, 16), title, int(width), int(height), int(x), int(y)))
+    return found
+
+
+class Keyboard:
+    """Keys typed into a window of an X display through the XTEST extension (libXtst), as a person types them."""
+
+    _REVERT_TO_PARENT = 2
+
+    def __init__(self, display: str) -> None:
+        self.x11 = ctypes.cdll.LoadLibrary("libX11.so.6")
+        self.xtst = ctypes.cdll.LoadLibrary("libXtst.so.6")
+        self.x11.XOpenDisplay.restype = ctypes.c_void_p
+        self.x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        self.x11.XStringToKeysym.restype = ctypes.c_ulong
+        self.x11.XStringToKeysym.argtypes = [ctypes.c_char_p]
+        self.x11.XKeysymToKeycode.restype = ctypes.c_ubyte
+        self.x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        self.x11.XSetInputFocus.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_ulong]
+        self.x11.XFlush.argtypes = [ctypes.c_void_p]
+        self.x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self.x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        self.xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+        self.xtst.XTestFakeMotionEvent.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_ulong,
+        ]
+        self.display = self.x11.XOpenDisplay(display.encode())
+        if not self.display:
+            raise RuntimeError(f"cannot open X display {display}")
+
+    def close(self) -> None:
+        self.x11.XCloseDisplay(self.display)
+
+    def focus(self, window: Window) -> None:
+        """The pointer over `window` and the keyboard's focus in it."""
+        self.xtst.XTestFakeMotionEvent(self.display, -1, window.x + window.width // 2, window.y + 5, 0)
+        self.x11.XSetInputFocus(self.display, window.id, self._REVERT_TO_PARENT, 0)
+        self.x11.XSync(self.display, 0)
+
+    def key(self, name: str, *, shift: bool = False) -> None:
+        """One key by its X keysym name ("Return", "Tab", "a", "comma"...)."""
+        code = self.x11.XKeysymToKeycode(self.display, self.x11.XStringToKeysym(name.encode()))
+        if not code:
+            raise ValueError(f"no key for {name!r}")
+        shift_code = self.x11.XKeysymToKeycode(self.display, self.x11.XStringToKeysym(b"Shift_L"))
+        if shift:
+            self.xtst.XTestFakeKeyEvent(self.display, shift_code, 1, 0)
+        self.xtst.XTestFakeKeyEvent(self.display, code, 1, 0)
+        self.xtst.XTestFakeKeyEvent(self.display, code, 0, 0)
+        if shift:
+            self.xtst.XTestFakeKeyEvent(self.display, shift_code, 0, 0)
+        self.x11.XSync(self.display, 0)
+
+    def type(self, text: str) -> None:
+        for char in text:
+            if char.isascii() and char.isalnum():
+                self.key(char.lower(), shift=char.isupper())
+            else:
+                self.key(_KEYSYMS[char], shift=char in _SHIFTED)
+
+
+_KEYSYMS = {" ": "space", ",": "comma", ".": "period", "-": "minus", "/": "slash", ":": "colon", "'": "apostrophe"}
+_SHIFTED = {":"}

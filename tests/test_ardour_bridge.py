@@ -17,7 +17,16 @@ from click.testing import CliRunner
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from clients.ardour.bridge import REPLY_FILE, REQUEST_FILE, ArdourBridge, BridgeServer, bridge, is_loopback
+from clients.ardour.bridge import (
+    REPLY_FILE,
+    REQUEST_FILE,
+    ArdourBridge,
+    BridgeServer,
+    bridge,
+    installed_bridge_slot,
+    is_loopback,
+)
+from clients.ardour.install import install
 from clients.ardour.plan import ImportPlan, Marker
 from clients.cli import Server
 from clients.errors import ArdourError
@@ -110,7 +119,7 @@ def test_a_placed_plan_is_written_as_lua_beside_its_files_and_named_by_its_absol
     plan = ImportPlan("compose", 'a "quoted" song', bpm=120.0, markers=[Marker("intro", 0)], folder=folder)
     ardour_stand_in = StandInArdour(spool, answer)
     try:
-        with ArdourBridge("127.0.0.1", ardour_stand_in.port, spool=spool, timeout=5) as ardour:
+        with ArdourBridge("127.0.0.1", ardour_stand_in.port, spool=spool, timeout=5, slot=1) as ardour:
             assert ardour.place(plan, bar=3) == {"position": 0, "bar": 3}
     finally:
         ardour_stand_in.close()
@@ -128,7 +137,7 @@ def test_a_refusal_from_ardour_is_an_ardour_error_with_its_reason(spool: Path) -
     stand_in = StandInArdour(spool, answer)
     try:
         with (
-            ArdourBridge("127.0.0.1", stand_in.port, spool=spool, timeout=5) as ardour,
+            ArdourBridge("127.0.0.1", stand_in.port, spool=spool, timeout=5, slot=1) as ardour,
             pytest.raises(ArdourError) as e,
         ):
             ardour.markers()
@@ -143,7 +152,7 @@ def test_an_ardour_that_never_answers_is_unavailable_and_its_request_is_taken_ba
     started = time.monotonic()
     try:
         with (
-            ArdourBridge("127.0.0.1", stand_in.port, spool=spool, timeout=0.5) as ardour,
+            ArdourBridge("127.0.0.1", stand_in.port, spool=spool, timeout=0.5, slot=1) as ardour,
             pytest.raises(ArdourError) as e,
         ):
             ardour.ping()
@@ -161,12 +170,33 @@ def test_nothing_listening_at_the_osc_port_is_unavailable_at_once(spool: Path) -
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.monotonic()
-    with ArdourBridge("127.0.0.1", port, spool=spool, timeout=20) as ardour, pytest.raises(ArdourError) as e:
+    with ArdourBridge("127.0.0.1", port, spool=spool, timeout=20, slot=1) as ardour, pytest.raises(ArdourError) as e:
         ardour.tracks()
     assert e.value.code == grpc.StatusCode.UNAVAILABLE
     assert f"nothing listens at osc.udp://127.0.0.1:{port}" in e.value.message
     assert time.monotonic() - started < 5
     assert not (spool / REQUEST_FILE).exists()
+
+
+def test_the_bridge_finds_its_action_slot_where_the_install_bound_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spool: Path, tracks_ardour: StandInArdour
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert installed_bridge_slot() is None
+    with (
+        ArdourBridge("127.0.0.1", tracks_ardour.port, spool=spool, timeout=5) as ardour,
+        pytest.raises(ArdourError) as e,
+    ):
+        ardour.tracks()
+    assert e.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "dgx-music ardour install" in e.value.message
+
+    install(7, ["dgx-music"], "127.0.0.1:50051")
+    slot = installed_bridge_slot()
+    assert slot is not None
+    with ArdourBridge("127.0.0.1", tracks_ardour.port, spool=spool, timeout=5) as ardour:
+        ardour.tracks()
+    assert tracks_ardour.actions == [f"/access_action LuaAction/script-{slot}"]
 
 
 @pytest.mark.parametrize("bar", [-1, 1.5, True, 100_001])
@@ -198,7 +228,7 @@ def test_calls_from_two_bridges_on_one_spool_take_turns(spool: Path) -> None:
 
     def ask() -> None:
         try:
-            with ArdourBridge("127.0.0.1", stand_in.port, spool=spool, timeout=10) as ardour:
+            with ArdourBridge("127.0.0.1", stand_in.port, spool=spool, timeout=10, slot=1) as ardour:
                 for _ in range(5):
                     assert ardour.markers() == []
         except BaseException as exc:  # the thread's failure is the test's

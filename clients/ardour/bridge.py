@@ -26,6 +26,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
+from clients.ardour.install import ARDOUR_VERSIONS, MANIFEST, Installed, ardour_dir
 from clients.ardour.plan import ImportPlan, job_plan, lua_literal
 from clients.cli import Server, server_option
 from clients.errors import ArdourError, DgxMusicError, FieldViolation
@@ -34,9 +35,7 @@ from dgxmusic.v1 import jobs_pb2
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3819  # Ardour's OSC surface
 BRIDGE_PORT = 3820  # `dgx-music ardour bridge`
-# The slot of Ardour's action buttons that `dgx-music ardour install` binds the bridge action to (script-N counts
-# from 1); the actions a person presses come first.
-BRIDGE_SLOT = 10
+BRIDGE_ACTION = "dgx-music bridge"  # the name dgx_music_bridge.lua gives itself
 REQUEST_FILE = "request.lua"
 REPLY_FILE = "reply.json"
 _POLL_SECONDS = 0.01
@@ -53,6 +52,19 @@ def spool_folder() -> Path:
     return Path(cache) / "dgx-music" / "ardour-bridge"
 
 
+def installed_bridge_slot(config_home: Path | None = None) -> int | None:
+    """The action slot (script-N, from 1) `dgx-music ardour install` bound the bridge action to, by its manifest:
+    the newest Ardour's that has it. None: not installed."""
+    for version in sorted(ARDOUR_VERSIONS, reverse=True):
+        folder = (config_home / f"ardour{version}") if config_home is not None else ardour_dir(version)
+        manifest = folder / "scripts" / MANIFEST
+        if manifest.exists():
+            slot = Installed.load(manifest, version).slots.get(BRIDGE_ACTION)
+            if slot is not None:
+                return slot
+    return None
+
+
 def _refused(field: str, description: str) -> ArdourError:
     return ArdourError(
         grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {description}", (FieldViolation(field, description),)
@@ -66,7 +78,8 @@ def _check_bar(bar: int | None) -> None:
 
 class ArdourBridge:
     """A running Ardour, through its OSC surface (``host``:``port``) and the dgx-music bridge action bound to
-    ``slot``. Each call waits at most ``timeout`` seconds for Ardour's answer, then raises ArdourError."""
+    ``slot`` (None: where `dgx-music ardour install` bound it). Each call waits at most ``timeout`` seconds for
+    Ardour's answer, then raises ArdourError."""
 
     def __init__(
         self,
@@ -75,7 +88,7 @@ class ArdourBridge:
         *,
         spool: Path | None = None,
         timeout: float = 30.0,
-        slot: int = BRIDGE_SLOT,
+        slot: int | None = None,
     ) -> None:
         self.address = (host, port)
         self.spool = spool if spool is not None else spool_folder()
@@ -167,6 +180,14 @@ class ArdourBridge:
                 self._socket.connect(self.address)
             except OSError as exc:
                 raise self._no_answer(f"cannot reach {self._where()}: {exc}") from exc
+        if self.slot is None:
+            self.slot = installed_bridge_slot()
+            if self.slot is None:
+                raise ArdourError(
+                    grpc.StatusCode.UNAVAILABLE,
+                    "the dgx-music actions are not installed for Ardour: run `dgx-music ardour install`, then "
+                    "restart Ardour",
+                )
         builder = OscMessageBuilder("/access_action")
         builder.add_arg(f"LuaAction/script-{self.slot}")
         try:
@@ -351,7 +372,9 @@ def _host_port(value: str, what: str) -> tuple[str, int]:
     metavar="HOST:PORT",
     help="Ardour's OSC surface",
 )
-@click.option("--slot", default=BRIDGE_SLOT, show_default=True, help="the action button the bridge action is on")
+@click.option(
+    "--slot", type=int, help="the action slot (from 1) of the bridge action [default: where `install` bound it]"
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -366,7 +389,7 @@ def bridge(
     listen: str,
     allow_remote: bool,
     ardour_address: str,
-    slot: int,
+    slot: int | None,
     out: Path,
     ardour_timeout: float,
     server: Server,

@@ -17,6 +17,9 @@ ardour {
 
 function factory (params) return function ()
 
+	-- What `dgx-music ardour install` wrote in (the library's path among it).
+	local settings = --[[settings]] {}
+
 	local function getenv (name)
 		local value = os.getenv (name)
 		if value == nil or value == "" then
@@ -42,10 +45,10 @@ function factory (params) return function ()
 		return string.match (path or "", "^(.*)/[^/]*$")
 	end
 
-	-- dgx_music.lua: beside this script as installed (its origin, when Ardour recorded it), else in Ardour's
-	-- user scripts folder.
+	-- dgx_music.lua: where the install put it, else beside this script (its origin, when Ardour recorded it),
+	-- else in Ardour's user scripts folder.
 	local function load_library ()
-		local candidates = {}
+		local candidates = { settings.library }
 		local origin = params and params["x-script-origin"]
 		if folder_of (origin) then
 			table.insert (candidates, folder_of (origin) .. "/dgx_music.lua")
