@@ -46,7 +46,13 @@ from dgxmusic.v1 import music_service_pb2 as pb
 
 console = Console(stderr=True)
 
-_ENCODINGS = {"wav": audio_pb2.AUDIO_ENCODING_WAV, "flac": audio_pb2.AUDIO_ENCODING_FLAC}
+_ENCODINGS = {
+    "wav": audio_pb2.AUDIO_ENCODING_WAV,
+    "flac": audio_pb2.AUDIO_ENCODING_FLAC,
+    "mp3": audio_pb2.AUDIO_ENCODING_MP3,
+    "ogg": audio_pb2.AUDIO_ENCODING_OGG,  # Vorbis
+    "opus": audio_pb2.AUDIO_ENCODING_OPUS,
+}
 _SAMPLE_FORMATS = {
     "float32": audio_pb2.SAMPLE_FORMAT_FLOAT32,
     "int16": audio_pb2.SAMPLE_FORMAT_INT16,
@@ -518,7 +524,9 @@ generation_sample_rate_option = click.option("--sample-rate", default=0, help="H
 sample_rate_option = click.option("--sample-rate", default=0, help="Hz (default: the server's, 44100)")
 format_option = click.option("--format", "fmt", type=click.Choice(sorted(_ENCODINGS)), default="wav", show_default=True)
 sample_format_option = click.option(
-    "--sample-format", type=click.Choice(sorted(_SAMPLE_FORMATS)), help="default float32 (WAV), int24 (FLAC)"
+    "--sample-format",
+    type=click.Choice(sorted(_SAMPLE_FORMATS)),
+    help="default float32 (WAV), int24 (FLAC); none for mp3, ogg (Vorbis) and opus",
 )
 detach_option = click.option(
     "--detach",

@@ -30,7 +30,13 @@ _CHANNEL_OPTIONS = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
 
 ProgressCallback = Callable[[pb.Progress], None]
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.+-]")
-_EXTENSIONS = {audio_pb2.AUDIO_ENCODING_WAV: ".wav", audio_pb2.AUDIO_ENCODING_FLAC: ".flac"}
+_EXTENSIONS = {
+    audio_pb2.AUDIO_ENCODING_WAV: ".wav",
+    audio_pb2.AUDIO_ENCODING_FLAC: ".flac",
+    audio_pb2.AUDIO_ENCODING_MP3: ".mp3",
+    audio_pb2.AUDIO_ENCODING_OGG: ".ogg",
+    audio_pb2.AUDIO_ENCODING_OPUS: ".opus",
+}
 
 
 @dataclass

@@ -233,3 +233,15 @@ def test_a_detached_job_s_id_and_results_as_json(stack: Stack, tmp_path: Path) -
     assert done.returncode == 2
     assert "exists" in said(done)
     assert dgx_music(stack, "jobs", "get", submitted["job_id"], "--out", str(out), "--overwrite").returncode == 0
+
+
+def test_lossy_formats_are_written_as_their_files_or_piped(stack: Stack, tmp_path: Path) -> None:
+    song = tmp_path / "song.mid"
+    assert dgx_music(stack, "midi", "funk 100", "--bars", "1", "--out", str(song)).returncode == 0
+    done = dgx_music(stack, "render", str(song), "--format", "mp3", "--out", str(tmp_path / "mix.wav"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert results(done)[0]["files"] == [str(tmp_path / "mix.mp3")]
+    assert soundfile.info(tmp_path / "mix.mp3").format == "MP3"
+    piped = dgx_music(stack, "render", str(song), "--format", "opus", "--sample-rate", "48000", "--out", "-")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith(b"OggS")
