@@ -859,8 +859,8 @@ def _each_output(inputs: list[Path], out: Path | None, name: Callable[[Path], Pa
 )  # fmt: skip
 @click.option(
     "--out", type=click.Path(allow_dash=True, path_type=Path),
-    help="the audio file (default mix.wav; - is stdout); for several MIDI files a folder, each written there as "
-    "<its name>.wav (default: beside each MIDI file)",
+    help="the audio file (default mix.<format>; - is stdout); for several MIDI files a folder, each written there "
+    "as <its name>.<format> (default: beside each MIDI file)",
 )  # fmt: skip
 @click.option(
     "--stems", "stems_dir", type=click.Path(file_okay=False, path_type=Path),
