@@ -21,7 +21,7 @@ from mcp_types import CallToolResult
 
 from clients.client import AsyncMusicClient, AudioResult, ComposeResult, ProgressCallback, TranscribeResult
 from clients.errors import DgxMusicError, FieldViolation, InvalidRequestError
-from clients.mcp.server import BearerRequired, is_loopback, parse_address
+from clients.mcp.server import BearerRequired, ardour_plan, is_loopback, parse_address
 from clients.mcp.tools import HELD_RESULTS, Ardour, HeldResult, ToolConfig, caller_key, create_app, input_file
 from dgxmusic.audio import upload_messages
 from dgxmusic.v1 import audio_pb2
@@ -475,3 +475,38 @@ async def test_over_http_each_call_goes_to_the_gateway_with_its_callers_key(tmp_
         song = await first.call_tool("generate_midi", {"prompt": "lofi"})
     assert not song.is_error
     assert [music.api_key for music in fakes.clients] == ["dgxm_first", "dgxm_second", "dgxm_first"]
+
+
+def held(action: str, result: Any, tmp_path: Path) -> HeldResult:
+    return HeldResult(action, result, tmp_path / action, "take")
+
+
+def test_each_kind_of_result_becomes_the_import_plan_that_puts_it_into_ardour(tmp_path: Path) -> None:
+    song = ComposeResult(midi=song_midi(), info=SONG_INFO)
+    for stream in ("", "bass", "drums"):
+        add_stream(song, stream)
+    stems = AudioResult()
+    for stream in ("drums", "vocals"):
+        add_stream(stems, stream)
+    mix_only = AudioResult()
+    add_stream(mix_only, "")
+    clip = AudioResult()
+    add_stream(clip, "0")
+    notes = [pb.Note(start_seconds=0.5, end_seconds=1.0, pitch=60, velocity=80)]
+    transcribed = TranscribeResult(pb.Transcription(midi=song_midi(), notes=notes))
+
+    composed = ardour_plan(held("compose", song, tmp_path), tmp_path / "a")
+    assert (composed.action, composed.bpm, composed.meter) == ("compose", 128, (4, 4))
+    assert [part.name for part in composed.midi] == ["bass", "drums"]
+    assert [part.name for part in composed.audio] == ["bass", "drums"]
+    assert [(marker.name, marker.bar) for marker in composed.markers] == [("intro", 0), ("drop", 4)]
+    assert ardour_plan(held("transcribe", transcribed, tmp_path), tmp_path / "b").midi[0].notes[0].pitch == 60
+    assert [part.name for part in ardour_plan(held("separate", stems, tmp_path), tmp_path / "c").audio] == [
+        "take drums",
+        "take vocals",
+    ]
+    rendered = ardour_plan(held("render", mix_only, tmp_path), tmp_path / "d")
+    assert [part.name for part in rendered.audio] == ["take"]
+    assert rendered.folder is not None
+    assert soundfile.info(rendered.audio[0].path).frames == RATE // 2
+    assert [part.name for part in ardour_plan(held("generate", clip, tmp_path), tmp_path / "e").audio] == ["take"]
