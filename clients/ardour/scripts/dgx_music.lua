@@ -28,11 +28,11 @@ local BOUNCE_SAMPLES = 64
 function M.load_plan (path)
 	local text = ARDOUR.LuaAPI.file_get_contents (path)
 	if not text or text == "" then
-		error ("dgx-music: no plan at " .. tostring (path))
+		error ("dgx-music: no plan at " .. tostring (path), 0)
 	end
 	local chunk, err = load (text, "=plan", "t", {})
 	if not chunk then
-		error ("dgx-music: the plan " .. path .. " is not readable: " .. tostring (err))
+		error ("dgx-music: the plan " .. path .. " is not readable: " .. tostring (err), 0)
 	end
 	local plan = chunk ()
 	M.check_plan (plan)
@@ -44,31 +44,37 @@ local function is_number (value)
 end
 
 -- Refuses a plan whose parts are not what place() needs, naming the field, before anything is created.
+local function need (condition, message)
+	if not condition then
+		error ("dgx-music: " .. message, 0)
+	end
+end
+
 function M.check_plan (plan)
-	assert (type (plan) == "table", "dgx-music: a plan is a table")
-	assert (plan.timebase == "beats" or plan.timebase == "seconds", "dgx-music: plan.timebase is beats or seconds")
-	assert (plan.bpm == nil or (is_number (plan.bpm) and plan.bpm > 0), "dgx-music: plan.bpm must be positive")
+	need (type (plan) == "table", "a plan is a table")
+	need (plan.timebase == "beats" or plan.timebase == "seconds", "plan.timebase is beats or seconds")
+	need (plan.bpm == nil or (is_number (plan.bpm) and plan.bpm > 0), "plan.bpm must be positive")
 	if plan.meter ~= nil then
-		assert (is_number (plan.meter.num) and plan.meter.num >= 1, "dgx-music: plan.meter.num must be >= 1")
-		assert (is_number (plan.meter.den) and plan.meter.den >= 1, "dgx-music: plan.meter.den must be >= 1")
+		need (is_number (plan.meter.num) and plan.meter.num >= 1, "plan.meter.num must be >= 1")
+		need (is_number (plan.meter.den) and plan.meter.den >= 1, "plan.meter.den must be >= 1")
 	end
 	for i, part in ipairs (plan.midi or {}) do
-		assert (type (part.name) == "string" and part.name ~= "", "dgx-music: plan.midi[" .. i .. "].name is empty")
+		need (type (part.name) == "string" and part.name ~= "", "plan.midi[" .. i .. "].name is empty")
 		for j, note in ipairs (part.notes or {}) do
 			local ok = is_number (note[1]) and note[1] >= 0 and is_number (note[2]) and note[2] > 0
 				and is_number (note[3]) and note[3] >= 0 and note[3] <= 127
 				and is_number (note[4]) and note[4] >= 1 and note[4] <= 127
-			assert (ok, "dgx-music: plan.midi[" .. i .. "].notes[" .. j .. "] is no note")
+			need (ok, "plan.midi[" .. i .. "].notes[" .. j .. "] is no note")
 		end
 	end
 	for i, part in ipairs (plan.audio or {}) do
-		assert (type (part.name) == "string" and part.name ~= "", "dgx-music: plan.audio[" .. i .. "].name is empty")
-		assert (ARDOUR.LuaAPI.file_test (part.path, ARDOUR.LuaAPI.FileTest.IsRegular),
-			"dgx-music: plan.audio[" .. i .. "].path: no file " .. tostring (part.path))
+		need (type (part.name) == "string" and part.name ~= "", "plan.audio[" .. i .. "].name is empty")
+		need (ARDOUR.LuaAPI.file_test (part.path, ARDOUR.LuaAPI.FileTest.IsRegular),
+			"plan.audio[" .. i .. "].path: no file " .. tostring (part.path))
 	end
 	for i, marker in ipairs (plan.markers or {}) do
-		assert (type (marker.name) == "string", "dgx-music: plan.markers[" .. i .. "].name is no string")
-		assert (is_number (marker.bar) and marker.bar >= 0, "dgx-music: plan.markers[" .. i .. "].bar must be >= 0")
+		need (type (marker.name) == "string", "plan.markers[" .. i .. "].name is no string")
+		need (is_number (marker.bar) and marker.bar >= 0, "plan.markers[" .. i .. "].bar must be >= 0")
 	end
 end
 
@@ -136,7 +142,9 @@ local function remove_track (track)
 	if Editor then
 		local rtav = Editor:rtav_from_route (track)
 		if rtav then
-			Editor:set_selection (rtav, ArdourUI.SelectionOp.Set)
+			local selection = ArdourUI.SelectionList ()
+			selection:push_back (rtav)
+			Editor:set_selection (selection, ArdourUI.SelectionOp.Set)
 			Editor:remove_tracks ()
 			return true
 		end
@@ -153,7 +161,10 @@ function M.undo (journal)
 		pcall (function () Session:locations ():remove (location) end)
 	end
 	if journal.tempo_map then
-		pcall (function () Temporal.TempoMap.update (journal.tempo_map) end)
+		-- update() releases the lock that write_copy() takes (abort_update() released the snapshot's): take it
+		-- again, and put the snapshot in place of the copy.
+		Temporal.TempoMap.write_copy ()
+		Temporal.TempoMap.update (journal.tempo_map)
 	end
 	for i = #journal.tracks, 1, -1 do
 		local track = journal.tracks[i]
@@ -183,7 +194,7 @@ end
 local function synth_info ()
 	local info = ARDOUR.LuaAPI.new_plugin_info (M.SYNTH_URI, ARDOUR.PluginType.LV2)
 	if info:isnil () then
-		error ("dgx-music: " .. M.SYNTH_NAME .. " (" .. M.SYNTH_URI .. ") is not installed with this Ardour")
+		error ("dgx-music: " .. M.SYNTH_NAME .. " (" .. M.SYNTH_URI .. ") is not installed with this Ardour", 0)
 	end
 	return info
 end
@@ -198,7 +209,7 @@ local function new_midi_track (name, synth, order)
 	for track in list:iter () do
 		return track
 	end
-	error ("dgx-music: Ardour made no MIDI track for " .. name)
+	error ("dgx-music: Ardour made no MIDI track for " .. name, 0)
 end
 
 local function set_tempo (plan, journal, start)
@@ -210,6 +221,7 @@ local function set_tempo (plan, journal, start)
 	if math.abs (bpm - plan.bpm) < 0.005 and meter.num == num and meter.den == den then
 		return
 	end
+	-- A snapshot of the map as it is, for undo (write_copy() locks the map until update() or abort_update()).
 	journal.tempo_map = Temporal.TempoMap.write_copy ()
 	Temporal.TempoMap.abort_update ()
 	local tm = Temporal.TempoMap.write_copy ()
@@ -236,7 +248,7 @@ local function place_notes (plan, journal, track, part, start, length_q)
 	local itt = ARDOUR.InterThreadInfo ()
 	local region = track:bounce_range (0, BOUNCE_SAMPLES, itt, ARDOUR.LuaAPI.nil_proc (), false, part.name)
 	if region == nil or region:isnil () then
-		error ("dgx-music: Ardour made no MIDI region for " .. part.name)
+		error ("dgx-music: Ardour made no MIDI region for " .. part.name, 0)
 	end
 	local last_q = 0
 	local notes = {}
@@ -287,7 +299,7 @@ local function place_audio (plan, journal, start)
 		return
 	end
 	if not Editor then
-		error ("dgx-music: audio is imported through Ardour's editor, which this Ardour (headless) has not")
+		error ("dgx-music: audio is imported through Ardour's editor, which this Ardour (headless) has not", 0)
 	end
 	for _, part in ipairs (plan.audio) do
 		local before = route_ids ()
@@ -308,7 +320,7 @@ local function place_audio (plan, journal, start)
 			end
 		end
 		if not made then
-			error ("dgx-music: Ardour did not import " .. part.path)
+			error ("dgx-music: Ardour did not import " .. part.path, 0)
 		end
 		made:set_name (free_name (part.name))
 	end
@@ -341,15 +353,38 @@ local function place_markers (plan, journal, start, bar_q)
 	end
 end
 
+-- The MIDI parts: every track first, then the regions (a track made right after a bounce can fail to register
+-- its ports in Ardour 7.3).
+local function place_midi (plan, journal, position, order, synth, length_q)
+	local tracks = {}
+	for i, part in ipairs (plan.midi or {}) do
+		tracks[i] = new_midi_track (part.name, synth, order and order + i - 1 or nil)
+		table.insert (journal.tracks, tracks[i])
+	end
+	for i, part in ipairs (plan.midi or {}) do
+		place_notes (plan, journal, tracks[i], part, position, length_q)
+	end
+end
+
+-- The steps of place(), in order; a test may replace one to see the earlier ones undone.
+M.steps = {
+	tempo = set_tempo,
+	audio = place_audio,
+	midi = place_midi,
+	markers = place_markers,
+}
+
 -- Everything of `plan` into the session at `position` (samples). Answers a report: the tracks made (name,
 -- kind), the markers (name, position), the position used. On failure, undoes what it made and raises the error.
 -- `order` (optional): where the new MIDI tracks go in the editor (a PresentationInfo order; default: last).
+-- The audio goes first: its import is the step most likely to fail (a file Ardour cannot read), and what fails
+-- first leaves the least to undo.
 function M.place (plan, position, order)
 	M.check_plan (plan)
 	local journal = new_journal ()
 	local synth = #(plan.midi or {}) > 0 and synth_info () or nil
 	local ok, err = pcall (function ()
-		set_tempo (plan, journal, position)
+		M.steps.tempo (plan, journal, position)
 		local _, num, den = M.tempo_at (position)
 		local bar_q = bar_quarters (plan, num, den)
 		local length_q = plan.timebase == "beats" and (plan.length or 0) or 0
@@ -357,19 +392,9 @@ function M.place (plan, position, order)
 			local tm = Temporal.TempoMap.read ()
 			length_q = result_quarters (plan, tm, position, quarters_at (tm, position), plan.length)
 		end
-		-- Every track first, then the regions: a track made right after a bounce can fail to register its
-		-- ports (Ardour 7.3, seen headless).
-		local tracks = {}
-		for i, part in ipairs (plan.midi or {}) do
-			tracks[i] = new_midi_track (part.name, synth, order and order + i - 1 or nil)
-			table.insert (journal.tracks, tracks[i])
-		end
-		for i, part in ipairs (plan.midi or {}) do
-			place_notes (plan, journal, tracks[i], part, position, length_q)
-		end
-		tracks = nil
-		place_audio (plan, journal, position)
-		place_markers (plan, journal, position, bar_q)
+		M.steps.audio (plan, journal, position)
+		M.steps.midi (plan, journal, position, order, synth, length_q)
+		M.steps.markers (plan, journal, position, bar_q)
 	end)
 	if not ok then
 		local left = M.undo (journal)
