@@ -4,6 +4,7 @@ typed client, builds the ImportPlan and has Ardour's bridge action place it; the
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,9 +35,9 @@ def ardour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArdourGui]:
 
 @pytest.fixture
 def bridge_port(stack: Stack, ardour: ArdourGui, tmp_path: Path) -> Iterator[int]:
-    """`dgx-music ardour bridge` on a free port, talking to the test's Ardour and the stack."""
+    """`dgx-music ardour bridge` on a free port, talking to the test's Ardour and the stack, as its user runs it."""
     port = free_udp_port()
-    env = dict(os.environ, DGXMUSIC_ARDOUR_SPOOL=str(ardour.spool))
+    env = ardour.env  # the user's HOME that Ardour runs in: the install's slot, the spool folder
     argv = [
         sys.executable,
         "-c",
@@ -54,6 +55,10 @@ def bridge_port(stack: Stack, ardour: ArdourGui, tmp_path: Path) -> Iterator[int
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
+
+
+def song_track(name: str) -> str:
+    return re.sub(r" \d+$", "", name)
 
 
 def ask(port: int, address: str, *args: str | int, timeout: float) -> OscMessage | None:
@@ -87,22 +92,23 @@ def test_a_compose_job_is_placed_at_a_bar_on_tracks_named_after_the_songs_throug
 
     at = saved.sample_at_bar(4)
     assert placed["position"] == at == 4 * 2 * SAMPLE_RATE  # the session's 120 BPM up to the song
-    song_tracks = [track.name for track in info.tracks]
-    midi_tracks = [track["name"] for track in placed["tracks"] if track["kind"] == "midi"]
-    assert midi_tracks
-    assert set(midi_tracks) <= set(song_tracks)
-    for name in midi_tracks:
+    # Track names are unique in a session: a song's track becomes a MIDI track and its stem an audio track, one of
+    # them named "<track> 2".
+    song_tracks = {track.name for track in info.tracks}
+    midi = [track["name"] for track in placed["tracks"] if track["kind"] == "midi"]
+    audio = [track["name"] for track in placed["tracks"] if track["kind"] == "audio"]
+    assert midi
+    assert {song_track(name) for name in midi} <= song_tracks
+    assert sorted(song_track(name) for name in audio) == sorted(song_track(name) for name in midi)
+    for name in midi:
         track = saved.track(name)
         assert SYNTH in track.plugins
         [region] = track.regions
         assert region.position == at
         # The song's own tempo from its first bar on: its 8 bars end where the saved tempo map says.
         assert abs(region.position + region.length - saved.sample_at_bar(12)) <= TICK
-    stems = [track for track in placed["tracks"] if track["kind"] == "audio"]
-    # A stem is named after its track ("Lead 2" beside the MIDI track "Lead": track names are unique).
-    assert sorted(track["name"].rsplit(" ", 1)[0] for track in stems) == sorted(midi_tracks)
-    for track in stems:
-        assert [region.position for region in saved.track(track["name"]).regions] == [at]
+    for name in audio:
+        assert [region.position for region in saved.track(name).regions] == [at]
     assert [point.quarters_per_minute for point in saved.tempos][-1] == pytest.approx(info.bpm)
     assert [marker.name for marker in saved.markers] == [section.name for section in info.sections]
     for marker, section in zip(saved.markers, info.sections, strict=True):
