@@ -110,6 +110,7 @@ def run_lua(
         f"LIBRARY = {lua_string(str(LIBRARY))}\n"
         f"SESSION_BPM = {bpm!r}\nSESSION_METER_NUM = {meter[0]}\nSESSION_METER_DEN = {meter[1]}\n"
     )
+    folder.mkdir(parents=True, exist_ok=True)
     script = folder / "test.lua"
     script.write_text(header + PROLOGUE + body + EPILOGUE, encoding="utf-8")
     home = folder / "home"
