@@ -291,10 +291,25 @@ def _soundfont(name: str, settings: Settings) -> str:
     return name or settings.default_soundfont
 
 
+# What a file sent as MIDI is, when it is audio instead.
+_AUDIO_MAGIC = (
+    (b"RIFF", "a RIFF/WAV file"),
+    (b"fLaC", "a FLAC file"),
+    (b"OggS", "an Ogg file"),
+    (b"ID3", "an MP3 file"),
+    (b"\xff\xfb", "an MP3 file"),
+    (b"FORM", "an AIFF file"),
+)
+
+
 def _check_midi(midi: bytes, field: str, settings: Settings) -> None:
     """What can be told without parsing; the fluidsynth model parses the file and names what is wrong."""
     if not midi:
         raise invalid_argument(field, "empty: send a Standard MIDI File")
+    if not midi.startswith(b"MThd"):
+        kind = next((name for magic, name in _AUDIO_MAGIC if midi.startswith(magic)), None)
+        said = f" (it is {kind}: audio goes to Transcribe or Separate)" if kind else ""
+        raise invalid_argument(field, f"not a Standard MIDI File, which starts with MThd{said}")
     if len(midi) > settings.max_midi_bytes:
         raise too_large(field, f"{len(midi)} bytes is over the {settings.max_midi_bytes}-byte limit")
 

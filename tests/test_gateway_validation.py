@@ -208,7 +208,8 @@ def test_render_keeps_the_midi_and_fills_in_the_defaults() -> None:
 
 RENDER_FAULTS = {
     "empty MIDI": (pb.RenderRequest(midi=b""), INVALID, "midi"),
-    "9 MiB of MIDI": (pb.RenderRequest(midi=b"x" * (SETTINGS.max_midi_bytes + 1)), TOO_LARGE, "midi"),
+    "a WAV file as MIDI": (pb.RenderRequest(midi=b"RIFF\x24\x00\x00\x00WAVEfmt "), INVALID, "midi"),
+    "9 MiB of MIDI": (pb.RenderRequest(midi=b"MThd" * (SETTINGS.max_midi_bytes // 4 + 1)), TOO_LARGE, "midi"),
     "path as soundfont": (pb.RenderRequest(midi=b"MThd", soundfont="a/b"), INVALID, "soundfont"),
     "float FLAC": (pb.RenderRequest(midi=b"MThd", audio_format=FLOAT_FLAC), INVALID, "audio_format.sample_format"),
 }
@@ -220,6 +221,12 @@ def test_a_render_fault_names_its_field(case: str) -> None:
     error = refusal(lambda: validation.render(request, SETTINGS))
     assert error.code == code
     assert fields(error) == [field]
+
+
+def test_audio_sent_as_midi_is_called_what_it_is() -> None:
+    error = refusal(lambda: validation.render(RENDER_FAULTS["a WAV file as MIDI"][0], SETTINGS))
+    assert "not a Standard MIDI File" in error.message
+    assert "RIFF/WAV" in error.message
 
 
 def test_render_reports_every_fault_of_a_request() -> None:
@@ -254,9 +261,13 @@ GENERATE_AUDIO_FAULTS = {
     "negative seconds": (pb.GenerateAudioRequest(prompt="x", seconds=-1), INVALID, "seconds"),
     "10000 seconds": (pb.GenerateAudioRequest(prompt="x", seconds=10_000), TOO_LARGE, "seconds"),
     "another model": (pb.GenerateAudioRequest(prompt="x", model="facebook/musicgen-large"), INVALID, "model"),
-    "two melodies": (pb.GenerateAudioRequest(prompt="x", melody_audio=b"a", melody_midi=b"b"), INVALID, "melody_midi"),
+    "two melodies": (
+        pb.GenerateAudioRequest(prompt="x", melody_audio=b"a", melody_midi=b"MThd"),
+        INVALID,
+        "melody_midi",
+    ),
     "9 MiB melody": (
-        pb.GenerateAudioRequest(prompt="x", melody_midi=b"x" * (SETTINGS.max_midi_bytes + 1)),
+        pb.GenerateAudioRequest(prompt="x", melody_midi=b"MThd" * (SETTINGS.max_midi_bytes // 4 + 1)),
         TOO_LARGE,
         "melody_midi",
     ),
