@@ -154,3 +154,26 @@ def test_the_compose_action_places_the_stacks_song_in_the_session(
         assert int(length) == pytest.approx(16 * 60 / 124 * 48000, abs=2)
         assert int(notes) > 0
     assert run.rows("marker")[0][1] == "0"
+
+
+@needs_ardour
+def test_cancel_in_the_progress_window_ends_the_work_within_a_heartbeat(stack: Stack, tmp_path: Path) -> None:
+    command = ", ".join(lua_string(part) for part in installer.dgx_music_command())
+    body = f"""
+local argv = {{ "compose", "ambient drone 60 BPM", "--bars", "128", "--no-stems",
+	"--server", {lua_string(stack.gateway_target)}, "--out", {lua_string(str(tmp_path / "results"))} }}
+local seen = 0
+local started = ARDOUR.LuaAPI.monotonic_time ()
+local plan, err = dgx.run ({{ {command} }}, argv, function (fraction, text)
+	seen = seen + 1
+	return ARDOUR.LuaAPI.monotonic_time () - started < 1500000 -- Cancel after 1.5 s of work
+end)
+report ("run", plan, err, seen, (ARDOUR.LuaAPI.monotonic_time () - started) / 1e6)
+"""
+    run = run_lua(body, tmp_path / "ardour", timeout=120)
+    assert run.closed, run.output
+    [(plan, error, seen, seconds)] = run.rows("run")
+    assert (plan, error) == ("nil", "cancelled")
+    assert int(seen) >= 2
+    # The work was still going (a 128-bar song renders for longer); its process ended at its next heartbeat.
+    assert float(seconds) < 1.5 + 1.0

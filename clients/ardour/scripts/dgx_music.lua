@@ -80,10 +80,11 @@ end
 
 -- Time -----------------------------------------------------------------------------------------------------------
 
--- The session's tempo (quarter notes a minute) and meter at `position` (samples).
+-- The session's tempo (quarter notes a minute) and meter at `position` (samples). Read a sample later: Ardour 7.3
+-- answers the tempo before a tempo point for the point's own position.
 function M.tempo_at (position)
 	local tm = Temporal.TempoMap.read ()
-	local pos = Temporal.timepos_t (position)
+	local pos = Temporal.timepos_t (position + 1)
 	local tempo = tm:tempo_at (pos):to_tempo ():quarter_notes_per_minute ()
 	local meter = tm:meter_at (pos)
 	return tempo, meter:divisions_per_bar (), meter:note_value ()
