@@ -426,14 +426,14 @@ def _generate(
             audio, rate = read_region(*region)
             request.melody_audio = _wav_bytes(audio, rate)
         reporter.progress(0.03, "checking MusicGen")
-        _check_musicgen(client)
+        check_musicgen(client)
         result = client.generate_audio(request, on_progress=reporter.on_progress)
         return generate_plan(result, out, title=name)
 
     _run(work, server, timeout)
 
 
-def _check_musicgen(client: MusicClient) -> None:
+def check_musicgen(client: MusicClient) -> None:
     """A MusicGen without its weights is said before the call, as the server words it (how to get them)."""
     for status in client.list_models():
         if status.name.startswith("musicgen") and status.state == pb.MODEL_STATE_WEIGHTS_MISSING:
