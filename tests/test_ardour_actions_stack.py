@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from ardour_headless import needs_ardour, run_lua
+from ardour_headless import Run, needs_ardour, run_lua
 from ardour_script_manager import run_action_lua, ui_scripts_state
 
 from clients.ardour import install as installer
@@ -177,3 +177,75 @@ report ("run", plan, err, seen, (ARDOUR.LuaAPI.monotonic_time () - started) / 1e
     assert int(seen) >= 2
     # The work was still going (a 128-bar song renders for longer); its process ended at its next heartbeat.
     assert float(seconds) < 1.5 + 1.0
+
+
+# An audio region to transcribe, headless: a bounce of a new audio track (silence, 2 s) placed at 100 000 samples,
+# and the editor's selection holding it (headless Ardour has no editor: this stands in for Editor:get_selection).
+SELECTED_REGION = """
+local voice
+for track in Session:new_audio_track (1, 2, nil, 1, "Voice", ARDOUR.PresentationInfo.max_order,
+	ARDOUR.TrackMode.Normal, true):iter () do voice = track end
+local take = voice:bounce_range (0, 96000, ARDOUR.InterThreadInfo (), ARDOUR.LuaAPI.nil_proc (), false, "Voice take")
+voice:playlist ():add_region (take, Temporal.timepos_t (100000), 1, false)
+local selected = {}
+for region in voice:playlist ():region_list ():iter () do table.insert (selected, region) end
+Editor = {
+	get_selection = function ()
+		return { regions = { regionlist = function ()
+			return { iter = function () local i = 0 return function () i = i + 1 return selected[i] end end }
+		end } }
+	end,
+}
+voice, take = nil, nil
+"""
+
+
+# The take's file made to sound: a 440 Hz tone, pulsed (what `dgx-music ardour run` reads is the file itself).
+SOUNDING = f"""
+local path = selected[1]:source (0):to_filesource ():path ()
+os.execute (dgx.shell_quote ({lua_string(sys.executable)}) .. " -c " .. dgx.shell_quote (
+	"import sys, numpy as np, soundfile as sf; t = np.arange(96000) / 48000; "
+	.. "sf.write(sys.argv[1], (0.3 * np.sin(2 * np.pi * 440 * t) * (t % 0.5 < 0.4)).astype('float32'), 48000)")
+	.. " " .. dgx.shell_quote (path))
+"""
+
+
+def transcribe_action(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sounding: bool) -> Run:
+    config = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    done = installer.install(7, installer.dgx_music_command(), stack.gateway_target)
+    state = tmp_path / "state.lua"
+    state.write_bytes(ui_scripts_state(config / "ardour7" / "ui_scripts"))
+    action = run_action_lua(state, done.slots["dgx-music: Transcribe selected regions"])
+    body = SELECTED_REGION + (SOUNDING if sounding else "") + action + "selected = nil\nreport_session ()\n"
+    run = run_lua(body, tmp_path / "ardour", timeout=240)
+    assert run.closed, run.output
+    return run
+
+
+@needs_ardour
+def test_the_transcribe_action_puts_a_midi_track_under_the_region_aligned_to_it(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = transcribe_action(stack, tmp_path, monkeypatch, sounding=True)
+
+    assert run.rows("message") == []
+    assert run.rows("progress-window") == [["Transcribe Voice take (1 of 1)"]]
+    assert [row[:2] for row in run.rows("track")] == [["Voice", "audio"], ["Voice take MIDI", "midi"]]
+    regions = {row[0]: row[1:] for row in run.rows("region")}
+    assert regions["Voice take MIDI"][:3] == ["Voice take MIDI", "100000", "96000"]
+
+    assert int(regions["Voice take MIDI"][3]) > 0
+
+
+@needs_ardour
+def test_a_refused_transcription_ends_in_a_dialog_and_imports_nothing(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = transcribe_action(stack, tmp_path, monkeypatch, sounding=False)
+
+    [(message,)] = run.rows("message")
+    assert message.startswith("Transcribe Voice take (1 of 1) failed: INVALID_ARGUMENT: ")
+    assert "field audio: " in message
+    assert "@ progress-done" in run.output.splitlines()
+    assert [row[0] for row in run.rows("track")] == ["Voice"]

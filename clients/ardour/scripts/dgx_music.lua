@@ -140,17 +140,12 @@ local function remove_track (track)
 		return true
 	end
 	-- Ardour 7.3 has no Session:remove_route in Lua: its editor removes selected tracks (after asking).
-	if Editor then
-		local rtav = Editor:rtav_from_route (track)
-		if rtav then
-			local selection = ArdourUI.SelectionList ()
-			selection:push_back (rtav)
-			Editor:set_selection (selection, ArdourUI.SelectionOp.Set)
-			Editor:remove_tracks ()
-			return true
-		end
-	end
-	return false
+	return Editor ~= nil and pcall (function ()
+		local selection = ArdourUI.SelectionList ()
+		selection:push_back (Editor:rtav_from_route (track))
+		Editor:set_selection (selection, ArdourUI.SelectionOp.Set)
+		Editor:remove_tracks ()
+	end)
 end
 
 function M.undo (journal)
@@ -534,7 +529,8 @@ function M.region_audio_args (region)
 	end
 	local args = {}
 	for n = 0, audio:n_channels () - 1 do
-		local source = audio:audio_source (n):to_filesource ()
+		-- Through Region:source: an AudioSource's own to_filesource answers nil in Ardour 7.3.
+		local source = region:source (n):to_filesource ()
 		if source:isnil () then
 			return nil, region:name () .. " has audio that is in no file"
 		end
