@@ -423,6 +423,10 @@ end
 -- output: each "progress F TEXT" line moves `on_progress (fraction, text)`, which answers false to cancel; the
 -- last "plan PATH" line is the plan. Answers the plan's path, or nil and the error line (or "cancelled").
 function M.run (command, argv, on_progress)
+	if not (io and io.popen) then
+		return nil, "Ardour runs its Lua scripts sandboxed (Preferences > Scripting): "
+			.. "dgx-music's actions need to start dgx-music"
+	end
 	local parts = {}
 	for _, arg in ipairs (command) do
 		table.insert (parts, M.shell_quote (arg))
