@@ -83,7 +83,9 @@ class JobServiceServicer:
 
     def WatchJob(self, request, context):
         """The job as it changes (state, progress), and once it has succeeded its results, as the RPC streams them
-        (results, then its Summary). A finished job answers at once.
+        (results, then its Summary). A job that failed in a later stage after earlier ones made results (Compose's
+        separate, transcribe or musicgen) keeps those: they follow its FAILED snapshot, their Summary listing the failed
+        stages. A finished job answers at once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -83,20 +83,22 @@ class ComposeRequest(_message.Message):
     def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
-    __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription")
+    __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription", "stage_error")
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     MIDI_FIELD_NUMBER: _ClassVar[int]
     AUDIO_HEADER_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ERROR_FIELD_NUMBER: _ClassVar[int]
     progress: Progress
     midi: MidiResult
     audio_header: _audio_pb2.AudioHeader
     audio_chunk: _audio_pb2.AudioChunk
     summary: Summary
     transcription: Transcription
-    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., midi: _Optional[_Union[MidiResult, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., transcription: _Optional[_Union[Transcription, _Mapping]] = ...) -> None: ...
+    stage_error: StageError
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., midi: _Optional[_Union[MidiResult, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., transcription: _Optional[_Union[Transcription, _Mapping]] = ..., stage_error: _Optional[_Union[StageError, _Mapping]] = ...) -> None: ...
 
 class GenerateMidiRequest(_message.Message):
     __slots__ = ("prompt", "options", "variations", "more_prompts")
@@ -386,14 +388,30 @@ class StageTiming(_message.Message):
     seconds: float
     def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., seconds: _Optional[float] = ...) -> None: ...
 
+class StageError(_message.Message):
+    __slots__ = ("stage", "field", "code", "message", "fields")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    stage: Stage
+    field: str
+    code: int
+    message: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., field: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class Summary(_message.Message):
-    __slots__ = ("request_id", "cache_hit", "stage_timings", "total_seconds")
+    __slots__ = ("request_id", "cache_hit", "stage_timings", "total_seconds", "failed_stages")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
     STAGE_TIMINGS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_STAGES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     cache_hit: bool
     stage_timings: _containers.RepeatedCompositeFieldContainer[StageTiming]
     total_seconds: float
-    def __init__(self, request_id: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., stage_timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_seconds: _Optional[float] = ...) -> None: ...
+    failed_stages: _containers.RepeatedCompositeFieldContainer[StageError]
+    def __init__(self, request_id: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., stage_timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., total_seconds: _Optional[float] = ..., failed_stages: _Optional[_Iterable[_Union[StageError, _Mapping]]] = ...) -> None: ...
