@@ -7,8 +7,8 @@ the GUI one (tests/test_ardour_bridge_gui.py); headless, a plan with audio is re
 from pathlib import Path
 
 import pytest
-from ardour_headless import SAMPLE_RATE, Run, needs_ardour, run_lua
 
+from ardour_headless import SAMPLE_RATE, Run, needs_ardour, run_lua
 from clients.ardour.plan import AudioPart, ImportPlan, compose_plan, lua_string, transcribe_plan
 from clients.client import ComposeResult, TranscribeResult
 from composer.request import SongRequest

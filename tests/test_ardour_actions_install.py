@@ -8,10 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from ardour_headless import needs_ardour, run_lua
-from ardour_script_manager import run_action_lua, ui_scripts_state
 from click.testing import CliRunner
 
+from ardour_headless import needs_ardour, run_lua
+from ardour_script_manager import run_action_lua, ui_scripts_state
 from clients.ardour import install as installer
 from clients.ardour.cli import ardour
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+
 from ardour_headless import Run, needs_ardour, run_lua
 from ardour_script_manager import run_action_lua, ui_scripts_state
-
 from clients.ardour import install as installer
 from clients.ardour.plan import lua_string
 from deploy.launcher import Stack

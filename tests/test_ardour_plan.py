@@ -6,8 +6,8 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from ardour_headless import needs_ardour, run_lua
 
+from ardour_headless import needs_ardour, run_lua
 from clients.ardour.plan import (
     ImportPlan,
     MidiPart,

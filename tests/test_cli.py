@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile
 from click.testing import CliRunner
-from rendering import assert_song_and_tail
 
 from clients.cli import main
 from deploy.launcher import Stack
+from rendering import assert_song_and_tail
 
 
 def dgx_music(*args: str) -> subprocess.CompletedProcess[str]:

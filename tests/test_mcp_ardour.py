@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ardour_gui import ArdourGui, SavedSession, SavedTrack, ardour_missing, running_ardour
 from mcp.client import Client
 from mcp_types import CallToolResult
 
+from ardour_gui import ArdourGui, SavedSession, SavedTrack, ardour_missing, running_ardour
 from clients.client import AsyncMusicClient
 from clients.mcp.server import ardour_plan
 from clients.mcp.tools import ToolConfig, create_app

@@ -12,13 +12,13 @@ import grpc
 import mido
 import numpy as np
 import pytest
-from rendering import assert_song_and_tail
 
 from clients.client import AsyncMusicClient, ComposeResult, MusicClient, compose_request, song_options
 from deploy.launcher import Stack
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
+from rendering import assert_song_and_tail
 from waiting import wait_until
 
 PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"

@@ -10,11 +10,11 @@ from pathlib import Path
 import mido
 import numpy as np
 import soundfile
-from rendering import assert_song_and_tail
 
 from clients.client import MusicClient
 from deploy.launcher import Stack
 from dgxmusic.v1 import jobs_pb2
+from rendering import assert_song_and_tail
 
 
 def dgx_music(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
