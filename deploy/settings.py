@@ -99,12 +99,17 @@ class Settings(BaseSettings):
     soundfont_dirs: list[Path] = [Path("/usr/share/sounds/sf2")]
     default_soundfont: str = "FluidR3_GM"
     render_threads: int = Field(2, ge=1)
+    max_soundfont_bytes: int = Field(
+        256 * MIB, ge=1024, description="a SoundFont a client may upload (UploadSoundFont); FluidR3_GM is 141 MB"
+    )
 
     # Launcher of the embedded default (`dgx-music serve`)
     data_dir: Path = Path(".dgx-music")
     # Read by the models that load weights (demucs, musicgen); declared after data_dir, its default.
     weights_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "weights")
     model_repository: Path = PROJECT_ROOT / "model_repository"
+    # Clients' uploaded SoundFonts, named by their sha256 (the gateway writes them, the fluidsynth model reads them).
+    soundfont_upload_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "soundfonts")
     # Jobs' input audio and results; gateways that share jobs (Redis) must share it.
     artifact_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "jobs")
     redis_port: int = Field(6379, ge=1, le=65535)

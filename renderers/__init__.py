@@ -6,6 +6,7 @@ long-lived `FluidSynthRenderer`. Parsing needs only mido; libfluidsynth is loade
 
 from renderers.errors import (
     InvalidMidi,
+    InvalidSoundFont,
     MidiTooLarge,
     MidiTooLong,
     RenderError,
@@ -23,6 +24,7 @@ from renderers.fluidsynth import (
     FluidSynthRenderer,
     RenderedAudio,
     check_sample_rate,
+    check_soundfont_file,
 )
 from renderers.midi import (
     DEFAULT_MAX_BYTES,
@@ -34,7 +36,15 @@ from renderers.midi import (
     parse_midi,
     sanitize_stem_name,
 )
-from renderers.soundfonts import DEFAULT_SOUNDFONT_DIRS, SoundFont, SoundFontLibrary
+from renderers.mixing import MixSettings, integrated_loudness
+from renderers.soundfonts import (
+    DEFAULT_SOUNDFONT_DIRS,
+    UPLOADED_PREFIX,
+    SoundFont,
+    SoundFontLibrary,
+    uploaded_digest,
+    uploaded_path,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -47,13 +57,16 @@ __all__ = [
     "PEAK_TARGET_DBFS",
     "RENDERER_VERSION",
     "SILENCE_DBFS",
+    "UPLOADED_PREFIX",
     "EventKind",
     "FluidSynthRenderer",
     "InvalidMidi",
+    "InvalidSoundFont",
     "MidiEvent",
     "MidiPerformance",
     "MidiTooLarge",
     "MidiTooLong",
+    "MixSettings",
     "RenderError",
     "RenderedAudio",
     "SoundFont",
@@ -62,6 +75,10 @@ __all__ = [
     "SoundFontNotFound",
     "Stem",
     "check_sample_rate",
+    "check_soundfont_file",
+    "integrated_loudness",
     "parse_midi",
     "sanitize_stem_name",
+    "uploaded_digest",
+    "uploaded_path",
 ]

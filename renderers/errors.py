@@ -48,3 +48,10 @@ class SoundFontNotFound(RenderError, FieldError, LookupError):
 
 class SoundFontLoadError(RenderError, Unavailable):
     """The SoundFont file exists but FluidSynth cannot load it."""
+
+
+class InvalidSoundFont(RenderError, FieldError):
+    """Bytes sent as a SoundFont that are not one FluidSynth can load (field "soundfont" unless told)."""
+
+    def __init__(self, reason: str, field: str = "soundfont") -> None:
+        super().__init__(field, reason)

@@ -1,4 +1,5 @@
-"""MIDI performance -> float32 stereo audio with FluidSynth: exact per-track stems, their mix, one gain.
+"""MIDI performance -> float32 stereo audio with FluidSynth: exact per-track stems, their mix, one gain (to a peak or
+a loudness, renderers.mixing), with the reverb and chorus a request sets.
 
 Each stem renders alone in a fresh synthesizer (a reused one is not bit-exact after a reset), in parallel on
 a thread pool: the ctypes calls that synthesise release the GIL. A long-lived "keeper" synth holds the
@@ -28,16 +29,17 @@ import numpy.typing as npt
 
 from dgxmusic.errors import FieldError
 from renderers._libfluidsynth import FLUID_FAILED, FLUID_OK, FluidSynthApi, load
-from renderers.errors import RenderError, SoundFontLoadError
+from renderers.errors import InvalidSoundFont, RenderError, SoundFontLoadError
 from renderers.midi import EventKind, MidiEvent, MidiPerformance, Stem
+from renderers.mixing import DEFAULT_PEAK_CEILING_DBFS, MixSettings, integrated_loudness, mix_gain
 from renderers.soundfonts import SoundFont
 
-RENDERER_VERSION = "2"  # part of the cache key: bump when the same MIDI renders differently (2: tails)
+RENDERER_VERSION = "3"  # part of the cache key: bump when the same MIDI renders differently (2: tails, 3: mixing)
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 96000
 MAX_TAIL_SECONDS = 60.0
 DEFAULT_TAIL_SECONDS = 10.0
-PEAK_TARGET_DBFS = -1.0
+PEAK_TARGET_DBFS = DEFAULT_PEAK_CEILING_DBFS
 # A render plays on past its last event (releases, reverb) until the mix falls below this, as the fluidsynth CLI does.
 SILENCE_DBFS = -90.0
 # Each stem synthesises its tail until its own output, before the gain, is this far down: the gain that normalises
@@ -59,12 +61,13 @@ class RenderedAudio:
     stems: dict[str, Audio]
     gain: float
     peak_dbfs: float
+    loudness_lufs: float | None = None  # integrated loudness of the mix, when it was asked for a loudness
 
 
 class _Synth:
     """One FluidSynth synthesizer with its own settings; its pointers are freed exactly once."""
 
-    def __init__(self, api: FluidSynthApi, sample_rate: int) -> None:
+    def __init__(self, api: FluidSynthApi, sample_rate: int, effects: dict[str, float | int] | None = None) -> None:
         self._api = api
         settings = api.new_fluid_settings()
         if not settings:
@@ -72,6 +75,14 @@ class _Synth:
         if api.fluid_settings_setnum(settings, b"synth.sample-rate", float(sample_rate)) != FLUID_OK:
             api.delete_fluid_settings(settings)
             raise RenderError(f"FluidSynth rejected sample rate {sample_rate}")
+        for name, value in (effects or {}).items():
+            if isinstance(value, int):
+                status = api.fluid_settings_setint(settings, name.encode(), value)
+            else:
+                status = api.fluid_settings_setnum(settings, name.encode(), value)
+            if status != FLUID_OK:
+                api.delete_fluid_settings(settings)
+                raise RenderError(f"FluidSynth rejected {name} = {value}")
         synth = api.new_fluid_synth(settings)
         if not synth:
             api.delete_fluid_settings(settings)
@@ -171,17 +182,21 @@ class FluidSynthRenderer:
         stems: bool = True,
         tail_seconds: float = DEFAULT_TAIL_SECONDS,
         check: Callable[[], None] | None = None,
+        mixing: MixSettings | None = None,
     ) -> RenderedAudio:
-        """Render every stem alone (or, without stems, groups of them), sum them into the mix, and scale all so
-        the mix peaks at -1 dBFS. The audio plays on after the last event until it falls below SILENCE_DBFS, for at
-        most ``tail_seconds``. ``check`` is called before waiting for each stem: what it raises ends the render,
-        and the stems not yet started are never rendered (e.g. a cancelled request)."""
+        """Render every stem alone (or, without stems, groups of them) with ``mixing``'s reverb and chorus, sum them
+        into the mix, and scale all by one gain: the mix to its loudness target, or its peak to the ceiling (-1 dBFS
+        by default), plus its gain_db, never past the ceiling. The audio plays on after the last event until it falls
+        below SILENCE_DBFS, for at most ``tail_seconds``. ``check`` is called before waiting for each stem: what it
+        raises ends the render, and the stems not yet started are never rendered (e.g. a cancelled request)."""
         if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
             raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
+        mixing = mixing or MixSettings()
         played = round(performance.duration_seconds * self.sample_rate)
         frames = played + round(tail_seconds * self.sample_rate)
         groups = [[stem] for stem in performance.stems] if stems else _balanced_groups(performance.stems, self._threads)
-        pending = deque(self._submit([_merged_events(group) for group in groups], played, frames))
+        events = [_merged_events(group) for group in groups]
+        pending = deque(self._submit(events, played, frames, mixing.synth_settings()))
         mix = np.zeros((frames, 2), dtype=np.float32)
         rendered: dict[str, Audio] = {}
         try:
@@ -197,14 +212,20 @@ class FluidSynthRenderer:
         finally:
             for future in pending:
                 future.cancel()
-        gain = _normalising_gain(mix)
+        gain = mix_gain(mix, self.sample_rate, mixing)
         end = played + _sounding_frames(mix[played:] * np.float32(gain))
         mix = mix[:end]
         rendered = {name: audio[:end] for name, audio in rendered.items()}
         for audio in (mix, *rendered.values()):
             audio *= np.float32(gain)
+        loudness = integrated_loudness(mix, self.sample_rate) if mixing.loudness_lufs is not None else None
         return RenderedAudio(
-            sample_rate=self.sample_rate, mix=mix, stems=rendered, gain=gain, peak_dbfs=_peak_dbfs(mix)
+            sample_rate=self.sample_rate,
+            mix=mix,
+            stems=rendered,
+            gain=gain,
+            peak_dbfs=_peak_dbfs(mix),
+            loudness_lufs=loudness,
         )
 
     def close(self) -> None:
@@ -216,16 +237,20 @@ class FluidSynthRenderer:
         self._pool.shutdown(wait=True)
         self._keeper.close()
 
-    def _submit(self, stems: Sequence[Sequence[MidiEvent]], played: int, frames: int) -> list[Future[Audio]]:
+    def _submit(
+        self, stems: Sequence[Sequence[MidiEvent]], played: int, frames: int, effects: dict[str, float | int]
+    ) -> list[Future[Audio]]:
         with self._lock:
             if self._closed:
                 raise RenderError("the renderer is closed")
-            return [self._pool.submit(self._render_stem, events, played, frames) for events in stems]
+            return [self._pool.submit(self._render_stem, events, played, frames, effects) for events in stems]
 
-    def _render_stem(self, events: Sequence[MidiEvent], played: int, frames: int) -> Audio:
+    def _render_stem(
+        self, events: Sequence[MidiEvent], played: int, frames: int, effects: dict[str, float | int]
+    ) -> Audio:
         """The events' `played` frames, then their tail until it is silent (the rest of `frames` stays zero)."""
         out = np.zeros((frames, 2), dtype=np.float32)
-        with _Synth(self._api, self.sample_rate) as synth:
+        with _Synth(self._api, self.sample_rate, effects) as synth:
             synth.load_soundfont(self.soundfont.path)
             position = 0
             for event in events:
@@ -286,6 +311,24 @@ def _merged_events(group: Sequence[Stem]) -> Sequence[MidiEvent]:
     return list(heapq.merge(*(stem.events for stem in group), key=lambda event: event.seconds))
 
 
+def check_soundfont_file(path: Path) -> None:
+    """Raise InvalidSoundFont unless the file is a SoundFont 2 (a RIFF 'sfbk' file, its RIFF size its length) that
+    FluidSynth loads. Loading parses it only: a SoundFont holds samples and presets, nothing that runs."""
+    with path.open("rb") as file:
+        head = file.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise InvalidSoundFont("not a SoundFont: a .sf2 file starts with RIFF....sfbk")
+    declared = int.from_bytes(head[4:8], "little") + 8
+    size = path.stat().st_size
+    if declared != size and declared + 1 != size:  # RIFF pads odd chunks to even length
+        raise InvalidSoundFont(f"a damaged SoundFont: its RIFF header says {declared} bytes, the file has {size}")
+    with _Synth(load(), 44100) as synth:
+        try:
+            synth.load_soundfont(path)
+        except SoundFontLoadError:
+            raise InvalidSoundFont("FluidSynth cannot load this SoundFont (damaged or not SoundFont 2)") from None
+
+
 def check_sample_rate(sample_rate: int) -> None:
     """Raise FieldError (a ValueError) naming sample_rate unless it is an integer FluidSynth accepts."""
     if (
@@ -296,13 +339,6 @@ def check_sample_rate(sample_rate: int) -> None:
         raise FieldError(
             "sample_rate", f"must be an integer within {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}, got {sample_rate!r}"
         )
-
-
-def _normalising_gain(mix: Audio) -> float:
-    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
-    if peak == 0.0:
-        return 1.0
-    return float(np.float32(10 ** (PEAK_TARGET_DBFS / 20) / peak))
 
 
 def _sounding_frames(audio: Audio) -> int:

@@ -1,7 +1,9 @@
-"""The SoundFonts a renderer may use, found by scanning directories and looked up by name only."""
+"""The SoundFonts a renderer may use, found by scanning directories and looked up by name only; and the ones clients
+uploaded, kept under their content's sha256 ("sha256:<hex>"), so a client's name never becomes a path."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,8 @@ from renderers.errors import SoundFontNotFound
 DEFAULT_SOUNDFONT_DIRS = (Path("/usr/share/sounds/sf2"),)
 PREFERRED_DEFAULT = "FluidR3_GM"
 _SUFFIXES = (".sf2", ".sf3")
+UPLOADED_PREFIX = "sha256:"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class SoundFont:
 class SoundFontLibrary:
     """The SoundFonts found in some directories, resolved by name so clients never pass paths."""
 
-    def __init__(self, directories: Sequence[Path], default: str | None = None) -> None:
+    def __init__(self, directories: Sequence[Path], default: str | None = None, uploads: Path | None = None) -> None:
+        self._uploads = uploads
         self._fonts = _scan(directories)
         # Names as people type them: the first font of a name wins, as in _scan.
         self._by_key: dict[str, str] = {}
@@ -43,12 +48,33 @@ class SoundFontLibrary:
         return self._default
 
     def resolve(self, name: str | None) -> SoundFont:
-        """The SoundFont called `name` (in any case, with or without its .sf2/.sf3), or the default for None or ""."""
+        """The SoundFont called `name` (in any case, with or without its .sf2/.sf3), or the default for None or "";
+        "sha256:<hex>" is a client's uploaded font."""
+        if name and (digest := uploaded_digest(name)) is not None:
+            path = uploaded_path(self._uploads, digest) if self._uploads is not None else None
+            if path is None or not path.is_file():
+                raise SoundFontNotFound(name, self.names())
+            return SoundFont(name=f"{UPLOADED_PREFIX}{digest}", path=path)
         wanted = name or self._default
         found = self._by_key.get(_key(wanted)) if wanted is not None else None
         if found is None:
             raise SoundFontNotFound(name or "", self.names())
         return self._fonts[found]
+
+
+def uploaded_digest(name: str) -> str | None:
+    """The sha256 (lowercase hex) an uploaded font's name "sha256:<hex>" gives; None for any other name."""
+    if name[: len(UPLOADED_PREFIX)].lower() != UPLOADED_PREFIX:
+        return None
+    digest = name[len(UPLOADED_PREFIX) :].lower()
+    return digest if _DIGEST.fullmatch(digest) else None
+
+
+def uploaded_path(directory: Path, digest: str) -> Path:
+    """Where the uploaded font of this sha256 is kept: the name is the server's own digest, never the client's."""
+    if not _DIGEST.fullmatch(digest):
+        raise ValueError(f"not a sha256 hex digest: {digest!r}")
+    return directory / f"{digest}.sf2"
 
 
 def _key(name: str) -> str:

@@ -46,6 +46,8 @@ class Fluidsynth(Model):
     MIDI = Tensor("MIDI", "BYTES")
     SOUNDFONT = Tensor("SOUNDFONT", "BYTES")
     SAMPLE_RATE = Tensor("SAMPLE_RATE", "INT32")
+    # renderers.MixSettings as JSON (gain, reverb, chorus, loudness target, peak ceiling); empty for the defaults.
+    MIXING = Tensor("MIXING", "BYTES")
     MIX = Tensor("MIX", "FP32")
     STEMS = Tensor("STEMS", "FP32")
     STEM_NAMES = Tensor("STEM_NAMES", "BYTES")

@@ -20,7 +20,9 @@ SKIPPED = "fluidsynth: stopped a request whose client no longer waits"
 class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         self.settings = Settings()
-        self.library = renderers.SoundFontLibrary(self.settings.soundfont_dirs, self.settings.default_soundfont)
+        self.library = renderers.SoundFontLibrary(
+            self.settings.soundfont_dirs, self.settings.default_soundfont, uploads=self.settings.soundfont_upload_dir
+        )
         self.renderers: dict[tuple[str, int], renderers.FluidSynthRenderer] = {}
 
     def execute(self, requests: list[Any]) -> list[Any]:
@@ -53,6 +55,7 @@ class TritonPythonModel:
         soundfont_name = scalar(request, Fluidsynth.SOUNDFONT) or b""
         sample_rate = int(scalar(request, Fluidsynth.SAMPLE_RATE) or self.settings.default_sample_rate)
         renderers.check_sample_rate(sample_rate)
+        mixing = renderers.MixSettings.from_json(scalar(request, Fluidsynth.MIXING) or b"")
         # Without stems, tracks share synths (cheaper; the mix is then close to, not exactly, the stems' sum).
         with_stems = bool({Fluidsynth.STEMS.name, Fluidsynth.STEM_NAMES.name} & set(request.requested_output_names()))
         soundfont = self.library.resolve(soundfont_name.decode("utf-8", "replace"))
@@ -60,7 +63,7 @@ class TritonPythonModel:
             midi, max_seconds=self.settings.max_render_seconds, max_bytes=self.settings.max_midi_bytes
         )
         rendered = self._renderer(soundfont, sample_rate).render(
-            performance, stems=with_stems, check=lambda: raise_if_given_up(request)
+            performance, stems=with_stems, check=lambda: raise_if_given_up(request), mixing=mixing
         )
         outputs = [pb_utils.Tensor(Fluidsynth.MIX.name, rendered.mix[np.newaxis])]
         if with_stems:
