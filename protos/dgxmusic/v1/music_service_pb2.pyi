@@ -59,7 +59,7 @@ class SongOptions(_message.Message):
     def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ..., time_signature: _Optional[str] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen")
+    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen", "mixing")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class ComposeRequest(_message.Message):
     SEPARATE_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTION_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     MUSICGEN_FIELD_NUMBER: _ClassVar[int]
+    MIXING_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     options: SongOptions
     soundfont: str
@@ -80,7 +81,8 @@ class ComposeRequest(_message.Message):
     separate: str
     transcription_options: TranscriptionOptions
     musicgen: str
-    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ...) -> None: ...
+    mixing: MixingOptions
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
     __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription", "stage_error")
@@ -119,18 +121,64 @@ class GenerateMidiResponse(_message.Message):
     def __init__(self, songs: _Optional[_Iterable[_Union[MidiResult, _Mapping]]] = ...) -> None: ...
 
 class RenderRequest(_message.Message):
-    __slots__ = ("midi", "soundfont", "audio_format", "stems", "bypass_cache")
+    __slots__ = ("midi", "soundfont", "audio_format", "stems", "bypass_cache", "mixing")
     MIDI_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
     STEMS_FIELD_NUMBER: _ClassVar[int]
     BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    MIXING_FIELD_NUMBER: _ClassVar[int]
     midi: bytes
     soundfont: str
     audio_format: _audio_pb2.AudioFormat
     stems: bool
     bypass_cache: bool
-    def __init__(self, midi: _Optional[bytes] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+    mixing: MixingOptions
+    def __init__(self, midi: _Optional[bytes] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ...) -> None: ...
+
+class MixingOptions(_message.Message):
+    __slots__ = ("gain_db", "reverb_level", "reverb_room_size", "chorus_level", "loudness_lufs", "peak_ceiling_dbfs")
+    GAIN_DB_FIELD_NUMBER: _ClassVar[int]
+    REVERB_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    REVERB_ROOM_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHORUS_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LOUDNESS_LUFS_FIELD_NUMBER: _ClassVar[int]
+    PEAK_CEILING_DBFS_FIELD_NUMBER: _ClassVar[int]
+    gain_db: float
+    reverb_level: float
+    reverb_room_size: float
+    chorus_level: float
+    loudness_lufs: float
+    peak_ceiling_dbfs: float
+    def __init__(self, gain_db: _Optional[float] = ..., reverb_level: _Optional[float] = ..., reverb_room_size: _Optional[float] = ..., chorus_level: _Optional[float] = ..., loudness_lufs: _Optional[float] = ..., peak_ceiling_dbfs: _Optional[float] = ...) -> None: ...
+
+class SoundFontHeader(_message.Message):
+    __slots__ = ("total_bytes", "sha256")
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    total_bytes: int
+    sha256: str
+    def __init__(self, total_bytes: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class UploadSoundFontRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: SoundFontHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[SoundFontHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadSoundFontResponse(_message.Message):
+    __slots__ = ("soundfont", "sha256", "size_bytes", "already_stored")
+    SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_STORED_FIELD_NUMBER: _ClassVar[int]
+    soundfont: str
+    sha256: str
+    size_bytes: int
+    already_stored: bool
+    def __init__(self, soundfont: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., already_stored: _Optional[bool] = ...) -> None: ...
 
 class RenderResponse(_message.Message):
     __slots__ = ("progress", "audio_header", "audio_chunk", "summary")
@@ -145,7 +193,7 @@ class RenderResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class TranscriptionOptions(_message.Message):
-    __slots__ = ("onset_threshold", "frame_threshold", "minimum_note_length_ms", "minimum_frequency", "maximum_frequency", "pitch_bends", "multiple_pitch_bends", "melodia_trick")
+    __slots__ = ("onset_threshold", "frame_threshold", "minimum_note_length_ms", "minimum_frequency", "maximum_frequency", "pitch_bends", "multiple_pitch_bends", "melodia_trick", "midi_tempo")
     ONSET_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     FRAME_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     MINIMUM_NOTE_LENGTH_MS_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +202,7 @@ class TranscriptionOptions(_message.Message):
     PITCH_BENDS_FIELD_NUMBER: _ClassVar[int]
     MULTIPLE_PITCH_BENDS_FIELD_NUMBER: _ClassVar[int]
     MELODIA_TRICK_FIELD_NUMBER: _ClassVar[int]
+    MIDI_TEMPO_FIELD_NUMBER: _ClassVar[int]
     onset_threshold: float
     frame_threshold: float
     minimum_note_length_ms: float
@@ -162,7 +211,8 @@ class TranscriptionOptions(_message.Message):
     pitch_bends: bool
     multiple_pitch_bends: bool
     melodia_trick: bool
-    def __init__(self, onset_threshold: _Optional[float] = ..., frame_threshold: _Optional[float] = ..., minimum_note_length_ms: _Optional[float] = ..., minimum_frequency: _Optional[float] = ..., maximum_frequency: _Optional[float] = ..., pitch_bends: _Optional[bool] = ..., multiple_pitch_bends: _Optional[bool] = ..., melodia_trick: _Optional[bool] = ...) -> None: ...
+    midi_tempo: float
+    def __init__(self, onset_threshold: _Optional[float] = ..., frame_threshold: _Optional[float] = ..., minimum_note_length_ms: _Optional[float] = ..., minimum_frequency: _Optional[float] = ..., maximum_frequency: _Optional[float] = ..., pitch_bends: _Optional[bool] = ..., multiple_pitch_bends: _Optional[bool] = ..., melodia_trick: _Optional[bool] = ..., midi_tempo: _Optional[float] = ...) -> None: ...
 
 class TranscribeRequest(_message.Message):
     __slots__ = ("options", "audio_header", "audio_chunk")

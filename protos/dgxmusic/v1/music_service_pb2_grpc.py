@@ -71,6 +71,11 @@ class MusicServiceStub:
                 request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioRequest.SerializeToString,
                 response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioResponse.FromString,
                 _registered_method=True)
+        self.UploadSoundFont = channel.stream_unary(
+                '/dgxmusic.v1.MusicService/UploadSoundFont',
+                request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontRequest.SerializeToString,
+                response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontResponse.FromString,
+                _registered_method=True)
 
 
 class MusicServiceServicer:
@@ -128,6 +133,15 @@ class MusicServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadSoundFont(self, request_iterator, context):
+        """A SoundFont of the client's own, streamed in (a SoundFontHeader, then chunks) and kept on the server under its
+        sha256: Render and Compose then name it "sha256:<hex>" as their soundfont. A font the server already holds is
+        answered at its header, before any chunk is read. The file must be a SoundFont 2 that FluidSynth loads.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MusicServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +179,11 @@ def add_MusicServiceServicer_to_server(servicer, server):
                     servicer.GenerateAudio,
                     request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioRequest.FromString,
                     response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioResponse.SerializeToString,
+            ),
+            'UploadSoundFont': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadSoundFont,
+                    request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontRequest.FromString,
+                    response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +377,33 @@ class MusicService:
             '/dgxmusic.v1.MusicService/GenerateAudio',
             dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioRequest.SerializeToString,
             dgxmusic_dot_v1_dot_music__service__pb2.GenerateAudioResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadSoundFont(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dgxmusic.v1.MusicService/UploadSoundFont',
+            dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontRequest.SerializeToString,
+            dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontResponse.FromString,
             options,
             channel_credentials,
             insecure,
