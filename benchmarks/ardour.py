@@ -9,20 +9,15 @@ Target: under 3 s on this machine. Run: `.venv/bin/python benchmarks/ardour.py [
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 
-from ardour_gui import ArdourGui, Keyboard, SavedSession, Window, running_ardour, windows  # noqa: E402
-
-from clients.ardour.install import Installed  # noqa: E402
+from ardour_gui import ArdourGui, Keyboard, SavedSession, Window, running_ardour, wait_until  # noqa: E402
 from clients.ardour.plan import compose_plan  # noqa: E402
 from clients.client import MusicClient, compose_request, song_options  # noqa: E402
 from deploy.launcher import Stack, settings_on_free_ports  # noqa: E402
@@ -32,33 +27,6 @@ DIALOG = "Compose at playhead"
 PROMPT = "techno in A minor"
 BARS = 16
 TARGET_SECONDS = 3.0
-T = TypeVar("T")
-
-
-def action_slot(gui: ArdourGui, name: str) -> int:
-    manifest = Path(gui.env["XDG_CONFIG_HOME"]) / "ardour7" / "scripts" / "dgx_music_install.json"
-    return Installed.load(manifest, 7).slots[name]
-
-
-def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, every: float = 0.01) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    raise TimeoutError(f"{what} within {timeout} s")
-
-
-def viewable(gui: ArdourGui, title: str) -> list[Window]:
-    return [window for window in windows(gui.display) if window.title == title and _is_viewable(gui, window)]
-
-
-def _is_viewable(gui: ArdourGui, window: Window) -> bool:
-    info = subprocess.run(
-        ["xwininfo", "-display", gui.display, "-id", hex(window.id)], capture_output=True, text=True, timeout=30
-    ).stdout
-    return "IsViewable" in info
 
 
 def fill_compose_dialog(keyboard: Keyboard, dialog: Window, seed: int) -> None:
@@ -91,20 +59,19 @@ def compose_at_playhead(gui: ArdourGui, keyboard: Keyboard, slot: int, seed: int
     with gui.bridge() as bridge:
         before = {track["name"] for track in bridge.tracks()}
         gui.osc("/locate", gui_sample_at_bar(gui, bar), 0)
-        wait_for("the playhead", lambda: bridge.ping()["playhead"] == gui_sample_at_bar(gui, bar), 10)
-    results = gui.session_folder / "dgx-music"
-    plans_before = set(results.glob("*/plan.lua")) if results.exists() else set()
+        wait_until("playhead there", lambda: bridge.ping()["playhead"] == gui_sample_at_bar(gui, bar), 10)
+    plans_before = gui.plans()
 
     pressed = time.perf_counter()
     gui.trigger(slot)
-    dialog = wait_for("the dialog", lambda: viewable(gui, DIALOG), 30)
+    dialog = wait_until("dialog", lambda: gui.dialogs(DIALOG), 30)
     shown = time.perf_counter()
     fill_compose_dialog(keyboard, dialog[0], seed)
     ok = time.perf_counter()
     keyboard.key("Return")
-    wait_for("the plan", lambda: set(results.glob("*/plan.lua")) - plans_before, 120)
+    wait_until("plan", lambda: gui.plans() - plans_before, 120)
     planned = time.perf_counter()
-    wait_for("the action to end", lambda: not viewable(gui, DIALOG), 60)
+    wait_until("end of the action", lambda: not gui.dialogs(), 60)
     with gui.bridge() as bridge:
         bridge.save()
     saved_at = time.perf_counter()
@@ -154,7 +121,7 @@ def main() -> None:
             client.compose(compose_request(PROMPT, options=song_options(bars=BARS, seed=999), stems=False))  # warm
             with running_ardour(Path(tmp) / "ardour", server=stack.gateway_target) as gui:
                 keyboard = Keyboard(gui.display)
-                slot = action_slot(gui, COMPOSE)
+                slot = gui.action_slot(COMPOSE)
                 runs = [compose_at_playhead(gui, keyboard, slot, seed, bar=run * 20) for run, seed in
                         enumerate(range(1, args.runs + 1))]  # fmt: skip
                 placed = bridge_alone(gui, client, Path(tmp) / "plans", args.runs)

@@ -24,15 +24,17 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import mido
 from pythonosc.udp_client import SimpleUDPClient
 
 from clients.ardour.bridge import ArdourBridge, installed_bridge_slot
+from clients.ardour.install import MANIFEST, Installed
 from clients.errors import ArdourError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +47,7 @@ SUPERCLOCKS_PER_SECOND = 282240000
 TICKS_PER_BEAT = 1920
 # Longest an Ardour under test may live, whatever happens to the test.
 LIFETIME_SECONDS = 900
+T = TypeVar("T")
 
 
 def ardour_missing() -> str | None:
@@ -341,15 +344,56 @@ class ArdourGui:
             time.sleep(0.02)
         raise TimeoutError(f"Ardour did not save {self.session_file} within {timeout} s")
 
-    def screenshot(self, path: Path, window: str = "root") -> Path:
+    def screenshot(self, path: Path, *, editor_only: bool = False) -> Path:
+        """The screen as a PNG; `editor_only`: cropped to the editor's window (dialogs over it included)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        crop: list[str] = []
+        if editor_only:
+            title = f"{self.session_file.stem} - Ardour"
+            editor = next(w for w in windows(self.display) if w.title.lstrip("*") == title)
+            crop = ["-crop", f"{editor.width}x{editor.height}+{editor.x}+{editor.y}", "+repage"]
         subprocess.run(
-            ["import", "-display", self.display, "-window", window, str(path)],
+            ["import", "-display", self.display, "-window", "root", *crop, str(path)],
             check=True,
             capture_output=True,
             timeout=30,
         )
         return path
+
+    def dialogs(self, title: str | None = None) -> list["Window"]:
+        """The windows shown besides the editor (dialogs, progress windows), or those titled `title`."""
+        editor = f"{self.session_file.stem} - Ardour"  # "*<session> - Ardour" when it has unsaved changes
+        return [
+            window
+            for window in windows(self.display)
+            if (window.title == title if title is not None else window.title.lstrip("*") not in (editor, "Ardour"))
+            and is_viewable(self.display, window)
+        ]
+
+    def action_slot(self, name: str) -> int:
+        """The slot `dgx-music ardour install` bound the action called `name` to."""
+        manifest = Path(self.env["XDG_CONFIG_HOME"]) / "ardour7" / "scripts" / MANIFEST
+        return Installed.load(manifest, 7).slots[name]
+
+    def plans(self) -> set[Path]:
+        """The plans the actions' work wrote into the session's dgx-music folder."""
+        return set((self.session_folder / "dgx-music").glob("*/plan.lua"))
+
+    def wait_for_action(self, plans_before: set[Path], timeout: float = 300.0) -> Path:
+        """Until an action's work wrote its plan and the action ended (no window of it left); answers the plan."""
+
+        def planned_or_refused() -> set[Path]:
+            if self.dialogs("dgx-music"):  # the actions' message dialog: a refusal or a failure
+                raise RuntimeError(f"the action said no: see {self.screenshot(self.root / 'refused.png')}")
+            return self.plans() - plans_before
+
+        new = wait_until("plan", planned_or_refused, timeout, every=0.05)
+        try:
+            wait_until("end of the action", lambda: not self.dialogs(), 60, every=0.02)
+        except TimeoutError as exc:
+            shown = [window.title for window in self.dialogs()]
+            raise TimeoutError(f"{exc}: still shown {shown} (see {self.screenshot(self.root / 'stuck.png')})") from exc
+        return sorted(new)[0]
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:
@@ -518,6 +562,25 @@ def windows(display: str) -> list[Window]:
             window_id, title, width, height, x, y = match.groups()
             found.append(Window(int(window_id, 16), title, int(width), int(height), int(x), int(y)))
     return found
+
+
+def is_viewable(display: str, window: Window) -> bool:
+    """Mapped and shown (a dialog that is done stays a child of the root, unmapped)."""
+    info = subprocess.run(
+        ["xwininfo", "-display", display, "-id", hex(window.id)], capture_output=True, text=True, timeout=30
+    ).stdout
+    return "IsViewable" in info
+
+
+def wait_until(what: str, check: Callable[[], T], timeout: float = 60.0, every: float = 0.01) -> T:
+    """`check()`'s first true answer, asked every `every` seconds; TimeoutError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise TimeoutError(f"no {what} within {timeout} s")
 
 
 class Keyboard:
