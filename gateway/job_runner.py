@@ -3,7 +3,9 @@ each through the MusicService RPC of its kind - the same stages, cache and check
 to the artifact store and its progress to Redis. A runner renews its lease on its jobs every few seconds; a job
 whose runner stopped renewing (the gateway died) is taken over by the next runner that looks. A run cut short by a
 model or Triton that was unavailable is run again once the models answer, at most `job_max_attempts` times; a
-cancelled job's work stops at the runner's next renewal."""
+cancelled job's work stops at the runner's next renewal. A run whose later stage failed after earlier stages made
+results (its Summary lists the failed stages) keeps those: the job fails with the stage's error, and its results so
+far can still be read."""
 
 import asyncio
 import contextlib
@@ -184,16 +186,22 @@ class JobRunner:
         settings = self.settings
         while (record := await self.store.start_run(job_id, self.name)) is not None:
             attempt = record.job.attempts
+            result: Artifact | None = None
+            error: ApiError | None = None
             try:
                 result = await self._execute(record)
-            except ApiError as error:
-                if retryable(error) and attempt < settings.job_max_attempts:
-                    if await self.store.run_again(job_id, error):
-                        await self._wait_to_run_again(attempt)
-                    continue
-                await self.store.finish(job_id, jobs_pb2.JOB_STATE_FAILED, error=error)
-                return
-            if not await self.store.finish(job_id, jobs_pb2.JOB_STATE_SUCCEEDED, result=result):
+            except _StagesFailed as failed:
+                error, result = failed.error, failed.result
+            except ApiError as exc:
+                error = exc
+            if error is not None and retryable(error) and attempt < settings.job_max_attempts:
+                if result is not None:  # the next run makes the whole result again
+                    await asyncio.to_thread(self.artifacts.discard, job_id, result)
+                if await self.store.run_again(job_id, error):
+                    await self._wait_to_run_again(attempt)
+                continue
+            state = jobs_pb2.JOB_STATE_SUCCEEDED if error is None else jobs_pb2.JOB_STATE_FAILED
+            if not await self.store.finish(job_id, state, result=result, error=error) and result is not None:
                 # Cancelled, or finished by another run meanwhile: that outcome stands.
                 await asyncio.to_thread(self.artifacts.discard, job_id, result)
             return
@@ -219,6 +227,7 @@ class JobRunner:
         throttle = _Throttle()
         code = grpc.StatusCode.OK
         limit = asyncio.timeout(self.settings.job_timeout_seconds)
+        stages_failed = False  # the run's Summary listed failed stages: what it made before them is kept
         try:
             async with limit:
                 async for response in handler(self.service, request, scope):
@@ -227,7 +236,14 @@ class JobRunner:
                             await self.store.progress(job.id, response.progress)
                     else:  # up to a MiB of audio each: written off the event loop
                         await asyncio.to_thread(writer.write, response)
+                        stages_failed |= response.HasField("summary") and bool(response.summary.failed_stages)
             return await asyncio.to_thread(writer.commit)
+        except ApiError as exc:
+            code = exc.code
+            if not stages_failed:
+                await asyncio.to_thread(writer.discard)
+                raise
+            raise _StagesFailed(exc, await asyncio.to_thread(writer.commit)) from exc
         except BaseException as exc:
             code = _code_of(exc, timed_out=limit.expired())
             await asyncio.to_thread(writer.discard)
@@ -269,6 +285,15 @@ class JobRunner:
         yield message(audio_header=audio_pb2.AudioHeader.FromString(header))
         while (chunk := await asyncio.to_thread(next, parts, None)) is not None:
             yield message(audio_chunk=audio_pb2.AudioChunk.FromString(chunk))
+
+
+class _StagesFailed(Exception):
+    """A run whose later stage failed (`error`) after earlier stages had made `result`, which is kept."""
+
+    def __init__(self, error: ApiError, result: Artifact) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.result = result
 
 
 async def _quietly(ready: Any) -> bool:

@@ -176,7 +176,8 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
                 outage.since = None
             except ApiError as exc:
                 await outage.wait_out(exc)
-        if record.job.state == jobs_pb2.JOB_STATE_SUCCEEDED and record.result is not None:
+        # A failed job's results are those it made before a later stage failed (gateway.job_runner).
+        if record.job.state in (jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED) and record.result is not None:
             async for event in self._results(job_id, FIELD_OF_KIND[record.job.kind], record.result):
                 yield event
 

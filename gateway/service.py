@@ -14,7 +14,7 @@ import transcriber
 from deploy.settings import Settings
 from dgxmusic import audio
 from dgxmusic.audio import FloatAudio, ResolvedFormat
-from dgxmusic.models import DEMUCS, MUSICGEN, Musicgen
+from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, Musicgen
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
@@ -24,9 +24,10 @@ from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
 from gateway.memory import local_port, model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
+from gateway.readiness import Need, Readiness
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info
-from gateway.streaming import A, R, ResponseStream, T
+from gateway.streaming import A, FailedStages, R, ResponseStream, T
 from gateway.triton import Generated, ModelEntry, Models, Rendered, TokenProgress, WeightsCheck
 from gateway.uploads import UploadHold, UploadMemory, receive_audio
 
@@ -50,6 +51,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self.settings = settings
         self.models = models
         self.results = CachedResults(cache)
+        self.readiness = Readiness(models, settings.models)
         # Read by scope's RPC wrappers.
         self.gate = Gate(settings.api_keys)
         self.upload_memory = UploadMemory(settings.max_upload_memory_bytes)
@@ -81,22 +83,35 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 yield event
             return
 
+        # The stages after the song's own need their models ready: refused now, before any work, rather than after.
+        await self.readiness.require(_compose_needs(call))
         plan = compose_plan(call.extras)
         yield out.progress(pb.STAGE_COMPOSING, plan.composing, "composing MIDI")
         with scope.stage(pb.STAGE_COMPOSING):
             midi = await self._compose(call.song, scope)
         yield out.recorded(pb.ComposeResponse(midi=midi))
 
+        # From here on what was sent is kept: a stage that fails is told beside it (FailedStages), the stages that
+        # do not need it still run, and the call ends with its status after the Summary.
+        failed = FailedStages(out)
         yield out.progress(pb.STAGE_RENDERING, plan.rendering, "rendering audio")
         # Transcription hears each pitched track alone (never the drums), so it needs the stems even when the
         # client does not.
         stems = call.stems or call.transcription is not None
-        rendered = await self._render(midi.midi, call.soundfont, call.audio_format, stems, scope)
-        streams = [("", rendered.mix), *(rendered.stems.items() if call.stems else ())]
-        async for event in out.audio(streams, call.audio_format, plan.streaming):
-            yield event
-        async for event in self._compose_extras(out, call, midi, rendered, plan, scope):
-            yield event
+        rendered = None
+        try:
+            rendered = await self._render(midi.midi, call.soundfont, call.audio_format, stems, scope)
+        except Exception as exc:  # the MIDI sent stays the call's result
+            yield failed.add(pb.STAGE_RENDERING, "", exc)
+        if rendered is not None:
+            streams = [("", rendered.mix), *(rendered.stems.items() if call.stems else ())]
+            async for event in out.audio(streams, call.audio_format, plan.streaming):
+                yield event
+            async for event in self._compose_extras(out, call, midi, rendered, plan, failed):
+                yield event
+        if failed.stages:
+            yield out.summary(failed.stages)
+            raise failed.first_error
         self._remember(out, key)
         yield out.summary()
 
@@ -166,6 +181,11 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self, request: pb.GenerateAudioRequest, scope: RequestScope
     ) -> AsyncIterator[pb.GenerateAudioResponse]:
         call = validation.generate_audio(request, self.settings)
+        # A melody given as MIDI is rendered first: refused before that when MusicGen cannot run.
+        needs = [Need("model", MUSICGEN)]
+        if call.melody_midi:
+            needs.append(Need("melody_midi", FLUIDSYNTH))
+        await self.readiness.require(needs)
         generation = Generation(call.prompts, call.seconds, call.sampling, await self._melody(call, scope))
         # Unseeded generation draws a fresh seed: nothing to cache.
         key = _generation_key(generation, call.audio_format, self.settings.musicgen_model) if call.seeded else None
@@ -226,32 +246,50 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         midi: pb.MidiResult,
         rendered: Rendered,
         plan: ComposePlan,
-        scope: RequestScope,
+        failed: FailedStages[pb.ComposeResponse],
     ) -> AsyncIterator[pb.ComposeResponse]:
         """What Compose does with the song besides streaming it: separate its mix, transcribe its pitched tracks,
-        generate audio from its prompt (and melody)."""
+        generate audio from its prompt (and melody). Each runs on the song alone, so one failing (told by `failed`)
+        leaves the others to run."""
         fmt = call.audio_format
         if call.separate:
             separating = self._separate(out, rendered.mix, fmt.sample_rate, fmt, plan.extras["separate"], f"{DEMUCS}/")
-            async for event in separating:
+            async for event in failed.kept(pb.STAGE_SEPARATING, "separate", separating):
                 yield event
         if call.transcription is not None:
-            pitched = [
-                (t.name, rendered.stems[t.name]) for t in midi.info.tracks if not t.is_drum and t.name in rendered.stems
-            ]
-            for index, (name, samples) in enumerate(pitched):
-                span = plan.extras["transcribe"].part(index, len(pitched))
-                async for event in self._transcribe(out, samples, fmt.sample_rate, call.transcription, span, name):
-                    yield event
+            transcribing = self._transcribe_tracks(
+                out, call.transcription, midi, rendered, fmt, plan.extras["transcribe"]
+            )
+            async for event in failed.kept(pb.STAGE_TRANSCRIBING, "transcribe", transcribing):
+                yield event
         if call.musicgen:
             seconds = min(midi.info.duration_seconds, self.settings.max_generate_seconds)
             # Only musicgen-melody follows a melody; the others take the prompt (and the song's length) alone.
             melody = (rendered.mix, fmt.sample_rate) if "melody" in self.settings.musicgen_model else None
             generation = Generation([call.song.prompt], seconds, {"seed": call.song.seed}, melody)
-            async for event in self._generate(out, generation, fmt, plan.extras["musicgen"], names=[MUSICGEN]):
+            generating = self._generate(out, generation, fmt, plan.extras["musicgen"], names=[MUSICGEN])
+            async for event in failed.kept(pb.STAGE_GENERATING, "musicgen", generating):
                 yield event
         if call.extras:
             yield out.progress(pb.STAGE_STREAMING, 1.0, "done")
+
+    async def _transcribe_tracks(
+        self,
+        out: ResponseStream[pb.ComposeResponse],
+        params: transcriber.TranscriptionParams,
+        midi: pb.MidiResult,
+        rendered: Rendered,
+        fmt: ResolvedFormat,
+        span: Span,
+    ) -> AsyncIterator[pb.ComposeResponse]:
+        """Each pitched track of the song (never the drums), heard alone in its stem, transcribed in turn."""
+        pitched = [
+            (t.name, rendered.stems[t.name]) for t in midi.info.tracks if not t.is_drum and t.name in rendered.stems
+        ]
+        for index, (name, samples) in enumerate(pitched):
+            part = span.part(index, len(pitched))
+            async for event in self._transcribe(out, samples, fmt.sample_rate, params, part, name):
+                yield event
 
     async def _separate(
         self,
@@ -394,6 +432,13 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
             "renderer": renderers.RENDERER_VERSION,
         },
     )
+
+
+def _compose_needs(call: validation.ComposeCall) -> list[Need]:
+    """The models of Compose's stages after the song's own, each with the field that asks for it."""
+    asked = {"separate": (call.separate, DEMUCS), "transcribe": (call.transcription is not None, BASIC_PITCH)}
+    asked["musicgen"] = (call.musicgen, MUSICGEN)
+    return [Need(field, model) for field, (wanted, model) in asked.items() if wanted]
 
 
 def _render_key(call: validation.RenderCall) -> str:

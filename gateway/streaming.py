@@ -1,11 +1,13 @@
 """How a streaming RPC answers: ResponseStream writes its response messages (progress within a span of the job, audio
 streams, the transcriptions, the summary), records those that make up the result for the cache, and replays a cached
-result."""
+result; FailedStages keeps what a call sent when a later stage fails."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar, cast
 
+import grpc
+import structlog
 from google.protobuf.message import Message
 
 from dgxmusic import audio
@@ -13,6 +15,7 @@ from dgxmusic.audio import FloatAudio, ResolvedFormat
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.cache import Recording
+from gateway.errors import ApiError
 from gateway.progress import Span
 from gateway.scope import RequestScope
 
@@ -46,9 +49,20 @@ class TranscriptionResponse(Response, Protocol):
     def transcription(self) -> pb.Transcription: ...
 
 
+log = structlog.get_logger(__name__)
+
+
+class StagedResponse(Response, Protocol):
+    """The response of an RPC of stages whose results are kept when a later one fails (Compose)."""
+
+    @property
+    def stage_error(self) -> pb.StageError: ...
+
+
 R = TypeVar("R", bound=Response)
 A = TypeVar("A", bound=AudioResponse)
 T = TypeVar("T", bound=TranscriptionResponse)
+S = TypeVar("S", bound=StagedResponse)
 
 
 class ResponseStream(Generic[R]):
@@ -71,9 +85,10 @@ class ResponseStream(Generic[R]):
         event.progress.CopyFrom(progress)
         return event
 
-    def summary(self) -> R:
+    def summary(self, failed_stages: Iterable[pb.StageError] = ()) -> R:
         event = self.response()
         event.summary.CopyFrom(self.scope.summary())
+        event.summary.failed_stages.extend(failed_stages)
         return event
 
     def recorded(self, event: R) -> R:
@@ -126,3 +141,50 @@ class ResponseStream(Generic[R]):
             yield event
         yield self.progress(pb.STAGE_CACHE, 1.0, "done")
         yield self.summary()
+
+
+class FailedStages(Generic[S]):
+    """The stages of one call that failed after earlier stages had sent their results. Each failure is told at once
+    as a StageError event (`add`, or `kept` around a stage's events); the call goes on with what does not need the
+    failed stage, lists `stages` in its Summary, then raises `first_error`, so that the stream ends with its status
+    - what a client that knows no StageError sees, as it saw before - and a partial result is never cached."""
+
+    def __init__(self, out: ResponseStream[S]) -> None:
+        self.out = out
+        self.stages: list[pb.StageError] = []
+        self.errors: list[ApiError] = []
+
+    @property
+    def first_error(self) -> ApiError:
+        return self.errors[0]
+
+    def add(self, stage: pb.Stage, field: str, exc: Exception) -> S:
+        """The StageError event of `stage` (asked for by the request's `field`) failing with `exc`."""
+        error = exc if isinstance(exc, ApiError) else self._internal(exc)
+        stage_error = pb.StageError(
+            stage=stage,
+            field=field,
+            code=error.code.value[0],
+            message=error.message,
+            fields=[name for name, _ in error.violations],
+        )
+        self.stages.append(stage_error)
+        self.errors.append(error)
+        log.warning("stage_failed", stage=pb.Stage.Name(stage), field=field, code=error.code.name, error=error.message)
+        event = self.out.response()
+        event.stage_error.CopyFrom(stage_error)
+        return event
+
+    async def kept(self, stage: pb.Stage, field: str, events: AsyncIterator[S]) -> AsyncIterator[S]:
+        """A stage's events, ended by its StageError if it fails (what it sent before stays sent)."""
+        try:
+            async for event in events:
+                yield event
+        except Exception as exc:
+            yield self.add(stage, field, exc)
+
+    def _internal(self, exc: Exception) -> ApiError:
+        """A fault of the server's own (a bug): logged with its traceback, told as INTERNAL with the request id."""
+        request_id = self.out.scope.request_id
+        log.error("stage_failed_internally", request_id=request_id, exc_info=exc)
+        return ApiError(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
