@@ -109,14 +109,16 @@ def new_session(folder: Path, name: str, env: dict[str, str]) -> Path:
 
 def install_actions(env: dict[str, str], server: str) -> None:
     """`dgx-music ardour install --ardour 7 --server SERVER` into the private config folder, as a user runs it."""
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "clients.cli", "ardour", "install", "--ardour", "7", "--server", server],
         env=env,
         cwd=PROJECT_ROOT,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=60,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"dgx-music ardour install failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
 
 # The saved session file --------------------------------------------------------------------------------------------

@@ -13,10 +13,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ardour_gui import SAMPLE_RATE, ArdourGui, ardour_missing, free_udp_port, running_ardour
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from ardour_gui import (
+    SAMPLE_RATE,
+    ArdourGui,
+    Keyboard,
+    ardour_missing,
+    free_udp_port,
+    midi_notes,
+    running_ardour,
+    wait_until,
+)
+from clients.ardour.plan import lua_string
 from clients.client import MusicClient, compose_request, job_request, song_options
 from deploy.launcher import Stack
 
@@ -113,3 +123,54 @@ def test_a_compose_job_is_placed_at_a_bar_on_tracks_named_after_the_songs_throug
     assert [marker.name for marker in saved.markers] == [section.name for section in info.sections]
     for marker, section in zip(saved.markers, info.sections, strict=True):
         assert abs(marker.start - saved.sample_at_bar(4 + section.start_bar)) <= TICK
+
+
+def test_compose_at_playhead_typed_into_its_dialog_lands_its_midi_and_stems_at_the_playheads_bar(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The action as a person uses it: pressed over OSC, its dialog filled (prompt, 8 bars, seed, the stems box
+    ticked), OK; the saved session holds the song from the bar nearest the playhead."""
+    with running_ardour(tmp_path / "ardour", server=stack.gateway_target) as gui:
+        keyboard = Keyboard(gui.display)
+        gui.osc("/locate", int(5.3 * SAMPLE_RATE), 0)  # nearest bar line: bar 3 (from 0), at 6 s
+        plans = gui.plans()
+        gui.trigger(gui.action_slot("dgx-music: Compose at playhead"))
+        [dialog] = wait_until("dialog", lambda: gui.dialogs("Compose at playhead"), 30)
+        keyboard.focus(dialog)
+        keyboard.type("house with an intro and a drop")
+        keyboard.key("Tab")
+        keyboard.key("End")
+        keyboard.key("BackSpace")
+        keyboard.type("8")  # bars
+        keyboard.key("Tab")
+        keyboard.key("Tab")
+        keyboard.type("5")  # seed
+        keyboard.key("Tab")
+        keyboard.key("space")  # the stems, as audio tracks
+        keyboard.key("Tab")
+        keyboard.key("Tab")
+        keyboard.key("Return")  # OK
+        plan = gui.wait_for_action(plans)
+        keyboard.close()
+        saved = gui.save()
+
+    at = saved.sample_at_bar(3)
+    assert at == 6 * SAMPLE_RATE
+    plan_text = plan.read_text()
+    midi = [track for track in saved.tracks if track.kind == "midi"]
+    audio = [track for track in saved.tracks if track.kind == "audio"]
+    assert midi
+    assert sorted(song_track(track.name) for track in audio) == sorted(song_track(track.name) for track in midi)
+    for track in midi:
+        assert lua_string(song_track(track.name)) in plan_text
+        assert SYNTH in track.plugins
+        [region] = track.regions
+        assert region.position == at
+        assert abs(region.length - (saved.sample_at_bar(11) - at)) <= TICK  # 8 bars at the session's 120 BPM
+        assert midi_notes(gui.session_file, region)
+    for track in audio:
+        [region] = track.regions
+        assert region.position == at
+        assert region.source_kind == "audio"
+    assert saved.markers
+    assert all(abs((marker.start - at) % saved.sample_at_bar(1)) <= TICK for marker in saved.markers)
