@@ -94,16 +94,22 @@ class AudioResult:
 
 @dataclass
 class ComposeResult(AudioResult):
+    """A composed song. `failed_stages` lists the stages that failed after the earlier ones sent their results
+    (the call then raised the first one's error, carrying this result as its `partial_result`)."""
+
     midi: bytes = b""
     info: pb.SongInfo = field(default_factory=pb.SongInfo)
     transcriptions: dict[str, pb.Transcription] = field(default_factory=dict)
+    failed_stages: list[pb.StageError] = field(default_factory=list)
 
     def write(self, out_dir: Path) -> list[Path]:
-        """song.mid, mix.wav and stems/<track>.wav under out_dir."""
+        """song.mid, mix.wav and stems/<track>.wav under out_dir (of a partial result, what it has)."""
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "song.mid").write_bytes(self.midi)
-        stems_dir = out_dir / "stems" if self.stems else None
-        written = [out_dir / "song.mid", *self.write_audio(out_dir / "mix.wav", stems_dir)]
+        written = [out_dir / "song.mid"]
+        if "" in self.assembler.headers:  # no mix when the song's rendering failed
+            stems_dir = out_dir / "stems" if self.stems else None
+            written += self.write_audio(out_dir / "mix.wav", stems_dir)
         for name, transcription in self.transcriptions.items():
             path = out_dir / "transcribed" / f"{safe_file_name(name or 'mix')}.mid"
             path.parent.mkdir(exist_ok=True)
@@ -158,8 +164,18 @@ def _collect(result: AudioResult, response: Any, on_progress: ProgressCallback |
             result.stems[finished] = result.assembler.samples(finished)
     elif kind == "summary":
         result.summary = response.summary
+        if isinstance(result, ComposeResult) and not result.failed_stages:
+            result.failed_stages = list(response.summary.failed_stages)
     elif kind == "transcription" and isinstance(result, ComposeResult):
         result.transcriptions[response.transcription.stem_name] = response.transcription
+    elif kind == "stage_error" and isinstance(result, ComposeResult):
+        result.failed_stages.append(response.stage_error)
+
+
+def _keep_partial(error: DgxMusicError, result: ComposeResult) -> None:
+    """Gives the error a Compose ended with what its stages made before one failed, as its `partial_result`."""
+    if result.failed_stages:
+        error.partial_result = result
 
 
 AudioInput = Path | tuple[FloatAudio, int]
@@ -330,8 +346,9 @@ def job_submission(request: jobs_pb2.JobRequest, audio: AudioInput | None = None
 
 @dataclass
 class JobOutcome:
-    """How a watched job ended: its last snapshot and, only if it SUCCEEDED, its results (ComposeResult for
-    compose, TranscribeResult for transcribe, AudioResult for the others)."""
+    """How a watched job ended: its last snapshot and, if it SUCCEEDED, its results (ComposeResult for compose,
+    TranscribeResult for transcribe, AudioResult for the others); for a compose job that FAILED in a later stage,
+    the results its earlier stages made (ComposeResult.failed_stages names the failed ones)."""
 
     job: jobs_pb2.Job
     result: JobResult | None = None
@@ -375,6 +392,8 @@ class JobWatcher:
         if outcome.succeeded:
             # A result with no events (none so far) is still the result of its kind.
             outcome.result = self.result or _RESULTS[_JOB_KINDS.get(self.job.kind, "render")]()
+        elif isinstance(self.result, ComposeResult) and self.result.failed_stages:
+            outcome.result = self.result
         return outcome
 
 
@@ -479,9 +498,16 @@ class MusicClient:
         return response
 
     def compose(self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None) -> ComposeResult:
+        """The song, its audio and what else the request asks for. A stage that fails after earlier ones sent their
+        results raises its error with those results as its `partial_result` (ComposeResult.failed_stages says
+        which stages failed)."""
         result = ComposeResult()
-        for response in self._stream(self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)):
-            _collect(result, response, on_progress)
+        try:
+            for response in self._stream(self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)):
+                _collect(result, response, on_progress)
+        except DgxMusicError as error:
+            _keep_partial(error, result)
+            raise
         return result
 
     def generate_midi(self, prompt: str, options: pb.SongOptions | None = None) -> pb.MidiResult:
@@ -650,9 +676,16 @@ class AsyncMusicClient:
     async def compose(
         self, request: pb.ComposeRequest, *, on_progress: ProgressCallback | None = None
     ) -> ComposeResult:
+        """As MusicClient.compose: a stage failing after earlier ones raises its error with their results as its
+        `partial_result`."""
         result = ComposeResult()
-        async for response in self._stream(self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)):
-            _collect(result, response, on_progress)
+        call = self.stub.Compose(request, timeout=self.timeout, metadata=self.metadata)
+        try:
+            async for response in self._stream(call):
+                _collect(result, response, on_progress)
+        except DgxMusicError as error:
+            _keep_partial(error, result)
+            raise
         return result
 
     async def generate_midi(self, prompt: str, options: pb.SongOptions | None = None) -> pb.MidiResult:

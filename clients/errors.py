@@ -17,7 +17,10 @@ class FieldViolation:
 
 class DgxMusicError(Exception):
     """A call failed; ``code`` is the gRPC status, ``violations`` the request fields at fault (if any),
-    ``retry_delay`` the seconds the server asks to wait before trying again (if it said)."""
+    ``retry_delay`` the seconds the server asks to wait before trying again (if it said). ``partial_result`` is what
+    a call of several stages made before this error ended a later one (a ComposeResult), or None."""
+
+    partial_result: object | None = None
 
     def __init__(
         self,
