@@ -26,7 +26,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
-from clients.ardour.install import ARDOUR_VERSIONS, MANIFEST, Installed, ardour_dir
+from clients.ardour.install import ARDOUR_VERSIONS, MANIFEST, Installed, InstallError, ardour_dir, read_api_key
 from clients.ardour.plan import ImportPlan, job_plan, lua_literal
 from clients.cli import Server, server_option
 from clients.errors import ArdourError, DgxMusicError, FieldViolation
@@ -407,6 +407,11 @@ def bridge(
         )
     ardour_host, ardour_port = _host_port(ardour_address, "--ardour")
     out.mkdir(parents=True, exist_ok=True)
+    # The key as `dgx-music ardour run` finds it: $DGXMUSIC_API_KEY, else the file `install --save-api-key` wrote.
+    try:
+        server = Server(server.target, server.tls, server.api_key or read_api_key())
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from exc
     ardour = ArdourBridge(ardour_host, ardour_port, timeout=ardour_timeout, slot=slot)
     click.echo(f"dgx-music bridge on osc.udp://{listen} -> Ardour at osc.udp://{ardour_address}", err=True)
     try:
