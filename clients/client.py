@@ -16,7 +16,8 @@ import numpy as np
 import soundfile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.errors import DgxMusicError, from_rpc_error
+from clients.errors import DgxMusicError, NotFoundError, from_rpc_error
+from clients.soundfonts import file_sha256, header_only, soundfont_header, upload_soundfont_messages
 from dgxmusic.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
 from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -524,6 +525,19 @@ class MusicClient:
         for response in self._stream(self.stub.Render(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
+
+    def upload_soundfont(self, path: Path) -> tuple[str, bool]:
+        """The name ("sha256:<hex>") Render and Compose take for the SoundFont file at `path`, and whether this call
+        uploaded it: a header alone asks the server first, and the file is sent only when the server lacks it."""
+        header = soundfont_header(path, file_sha256(path))
+        try:
+            reply: pb.UploadSoundFontResponse = self._unary(self.stub.UploadSoundFont, header_only(header))
+            return reply.soundfont, False
+        except NotFoundError as error:
+            if not any(violation.field == "soundfont" for violation in error.violations):
+                raise
+        reply = self._unary(self.stub.UploadSoundFont, upload_soundfont_messages(path, header))
+        return reply.soundfont, True
 
     def transcribe(
         self,

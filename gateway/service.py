@@ -27,6 +27,7 @@ from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, co
 from gateway.readiness import Need, Readiness
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info
+from gateway.soundfont_uploads import receive_soundfont
 from gateway.streaming import A, FailedStages, R, ResponseStream, T
 from gateway.triton import Generated, ModelEntry, Models, Rendered, TokenProgress, WeightsCheck
 from gateway.uploads import UploadHold, UploadMemory, receive_audio
@@ -100,7 +101,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         stems = call.stems or call.transcription is not None
         rendered = None
         try:
-            rendered = await self._render(midi.midi, call.soundfont, call.audio_format, stems, scope)
+            rendered = await self._render(midi.midi, call.soundfont, call.audio_format, stems, scope, call.mixing)
         except Exception as exc:  # the MIDI sent stays the call's result
             yield failed.add(pb.STAGE_RENDERING, "", exc)
         if rendered is not None:
@@ -126,7 +127,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             return
 
         yield out.progress(pb.STAGE_RENDERING, RENDER_PLAN.rendering, "rendering audio")
-        rendered = await self._render(call.midi, call.soundfont, call.audio_format, call.stems, scope)
+        rendered = await self._render(call.midi, call.soundfont, call.audio_format, call.stems, scope, call.mixing)
         streams = [("", rendered.mix), *rendered.stems.items()]
         async for event in out.audio(streams, call.audio_format, RENDER_PLAN.streaming):
             yield event
@@ -200,6 +201,21 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         self._remember(out, key)
         yield out.summary()
 
+    @unary_rpc("UploadSoundFont")
+    async def UploadSoundFont(
+        self, requests: AsyncIterator[pb.UploadSoundFontRequest], scope: RequestScope
+    ) -> pb.UploadSoundFontResponse:
+        with scope.stage(pb.STAGE_RECEIVING):
+            response = await receive_soundfont(
+                requests,
+                directory=self.settings.soundfont_upload_dir,
+                max_bytes=self.settings.max_soundfont_bytes,
+                idle_seconds=self.settings.upload_idle_seconds,
+            )
+        scope.log_fields["soundfont"] = response.soundfont
+        scope.log_fields["already_stored"] = response.already_stored
+        return response
+
     @unary_rpc("ListModels", quota=False)
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
         triton_port = local_port(self.settings.triton_url)
@@ -227,7 +243,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         return song_info(midi, metadata)
 
     async def _render(
-        self, midi: bytes, soundfont: str, fmt: ResolvedFormat, stems: bool, scope: RequestScope
+        self,
+        midi: bytes,
+        soundfont: str,
+        fmt: ResolvedFormat,
+        stems: bool,
+        scope: RequestScope,
+        mixing: renderers.MixSettings | None = None,
     ) -> Rendered:
         with scope.stage(pb.STAGE_RENDERING):
             return await self.models.render(
@@ -237,6 +259,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 stems=stems,
                 deadline=scope.time_left(),
                 request_id=scope.request_id,
+                mixing=mixing,
             )
 
     async def _compose_extras(
@@ -428,6 +451,7 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
             "separate": DEMUCS if call.separate else "",
             "musicgen": musicgen_model if call.musicgen else None,
             "transcribe": None if call.transcription is None else dataclasses.asdict(call.transcription),
+            "mixing": dataclasses.asdict(call.mixing),
             "composer": composer.COMPOSER_VERSION,
             "renderer": renderers.RENDERER_VERSION,
         },
@@ -449,6 +473,7 @@ def _render_key(call: validation.RenderCall) -> str:
             "soundfont": call.soundfont,
             "format": dataclasses.asdict(call.audio_format),
             "stems": call.stems,
+            "mixing": dataclasses.asdict(call.mixing),
             "renderer": renderers.RENDERER_VERSION,
         },
     )

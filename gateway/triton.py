@@ -19,11 +19,13 @@ from tritonclient.utils import InferenceServerException
 
 import composer
 import transcriber
+from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
 from gateway import metrics
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
 from gateway.memory import end_stubs, local_port
+from renderers.mixing import MixSettings
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,17 @@ class TokenProgress:
 class Generated:
     sample_rate: int
     clips: list[FloatAudio]  # one [frames, channels] per prompt
+
+
+@dataclass(frozen=True)
+class DemucsOptions:
+    """A Separate call's choice of demucs model (empty: the server's) and demucs' options (None: demucs' default)."""
+
+    model: str = ""
+    two_stems: str = ""
+    shifts: int | None = None
+    overlap: float | None = None
+    segment: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,31 @@ def _probe_inputs(model: str) -> list[InferInput]:
     return probes[model]()
 
 
+def _model_inputs(model: str, name: str) -> list[InferInput]:
+    """The input naming a demucs or MusicGen model (none for the default)."""
+    if not name:
+        return []
+    return [
+        _tensor(Demucs.MODEL, [name.encode()]) if model == Demucs.NAME else _tensor(Musicgen.MODEL, [[name.encode()]])
+    ]
+
+
+def _list_models_input(model: str) -> InferInput:
+    return _tensor(Demucs.LIST_MODELS, [1]) if model == Demucs.NAME else _tensor(Musicgen.LIST_MODELS, [[1]])
+
+
+def _demucs_inputs(options: DemucsOptions) -> list[InferInput]:
+    """The demucs model's optional inputs a call sets."""
+    given = [
+        (Demucs.MODEL, options.model.encode() or None),
+        (Demucs.TWO_STEMS, options.two_stems.encode() or None),
+        (Demucs.SHIFTS, options.shifts),
+        (Demucs.OVERLAP, options.overlap),
+        (Demucs.SEGMENT, options.segment),
+    ]
+    return [_tensor(tensor, [value]) for tensor, value in given if value is not None]
+
+
 class Models(Protocol):
     """Every model call the gateway makes. A model's error, and any failure to reach it, is raised as an ApiError."""
 
@@ -130,7 +168,15 @@ class Models(Protocol):
     ) -> tuple[bytes, dict[str, Any]]: ...
 
     async def render(
-        self, midi: bytes, *, soundfont: str, sample_rate: int, stems: bool, deadline: float, request_id: str
+        self,
+        midi: bytes,
+        *,
+        soundfont: str,
+        sample_rate: int,
+        stems: bool,
+        deadline: float,
+        request_id: str,
+        mixing: MixSettings | None = None,
     ) -> Rendered: ...
 
     async def note_activations(
@@ -138,7 +184,13 @@ class Models(Protocol):
     ) -> dict[str, npt.NDArray[np.float32]]: ...
 
     def separate(
-        self, audio: FloatAudio, sample_rate: int, *, deadline: float, request_id: str
+        self,
+        audio: FloatAudio,
+        sample_rate: int,
+        *,
+        deadline: float,
+        request_id: str,
+        options: DemucsOptions = DemucsOptions(),
     ) -> AsyncIterator[float | Separated]: ...
 
     def generate_audio(
@@ -150,9 +202,13 @@ class Models(Protocol):
         *,
         deadline: float,
         request_id: str,
+        model: str = "",
+        continued: tuple[FloatAudio, int] | None = None,
     ) -> AsyncIterator[TokenProgress | Generated]: ...
 
-    async def weights_check(self, model: str) -> WeightsCheck: ...
+    async def weights_check(self, model: str, name: str = "") -> WeightsCheck: ...
+
+    async def catalog(self, model: str) -> list[catalog.Entry]: ...
 
     async def repository(self) -> list[ModelEntry]: ...
 
@@ -318,13 +374,23 @@ class TritonModels:
         return bytes(midi), metadata
 
     async def render(
-        self, midi: bytes, *, soundfont: str, sample_rate: int, stems: bool, deadline: float, request_id: str
+        self,
+        midi: bytes,
+        *,
+        soundfont: str,
+        sample_rate: int,
+        stems: bool,
+        deadline: float,
+        request_id: str,
+        mixing: MixSettings | None = None,
     ) -> Rendered:
         inputs = [
             _tensor(Fluidsynth.MIDI, [[midi]]),
             _tensor(Fluidsynth.SOUNDFONT, [[soundfont.encode()]]),
             _tensor(Fluidsynth.SAMPLE_RATE, [[sample_rate]]),
         ]
+        if mixing is not None and mixing != MixSettings():
+            inputs.append(_tensor(Fluidsynth.MIXING, [[mixing.to_json().encode()]]))
         wanted = [Fluidsynth.MIX, Fluidsynth.STEMS, Fluidsynth.STEM_NAMES] if stems else [Fluidsynth.MIX]
         result = await self._infer(
             Fluidsynth.NAME,
@@ -355,11 +421,17 @@ class TritonModels:
         return {key: result.as_numpy(tensor.name) for key, tensor in BasicPitch.OUTPUTS.items()}
 
     async def separate(
-        self, audio: FloatAudio, sample_rate: int, *, deadline: float, request_id: str
+        self,
+        audio: FloatAudio,
+        sample_rate: int,
+        *,
+        deadline: float,
+        request_id: str,
+        options: DemucsOptions = DemucsOptions(),
     ) -> AsyncIterator[float | Separated]:
         """Streams the demucs model's progress (fractions), then its stems. Cancelling the iteration cancels the
         stream, and the model stops at its next chunk."""
-        inputs = [_tensor(Demucs.AUDIO, audio), _tensor(Demucs.SAMPLE_RATE, [sample_rate])]
+        inputs = [_tensor(Demucs.AUDIO, audio), _tensor(Demucs.SAMPLE_RATE, [sample_rate]), *_demucs_inputs(options)]
         async for result in self._stream(Demucs.NAME, inputs, deadline=deadline, request_id=request_id):
             names = result.as_numpy(Demucs.STEM_NAMES.name)
             if names is None:
@@ -381,9 +453,12 @@ class TritonModels:
         *,
         deadline: float,
         request_id: str,
+        model: str = "",
+        continued: tuple[FloatAudio, int] | None = None,
     ) -> AsyncIterator[TokenProgress | Generated]:
-        """Streams the musicgen model's token progress, then the clips. Cancelling the iteration cancels the stream
-        and the model stops generating."""
+        """Streams the musicgen model's token progress, then the clips (`model` "": the server's; `continued`: the
+        audio every clip continues, and begins with). Cancelling the iteration cancels the stream and the model stops
+        generating."""
         # musicgen is a batched model: every tensor carries this request's row of the batch first.
         inputs = [
             _tensor(Musicgen.PROMPT, [[p.encode() for p in prompts]]),
@@ -393,6 +468,11 @@ class TritonModels:
         if melody is not None:
             inputs.append(_tensor(Musicgen.MELODY, melody[0][np.newaxis]))
             inputs.append(_tensor(Musicgen.MELODY_SAMPLE_RATE, [[melody[1]]]))
+        if model:
+            inputs.append(_tensor(Musicgen.MODEL, [[model.encode()]]))
+        if continued is not None:
+            inputs.append(_tensor(Musicgen.CONTINUED_AUDIO, continued[0][np.newaxis]))
+            inputs.append(_tensor(Musicgen.CONTINUED_SAMPLE_RATE, [[continued[1]]]))
         async for result in self._stream(Musicgen.NAME, inputs, deadline=deadline, request_id=request_id):
             audio = result.as_numpy(Musicgen.AUDIO.name)
             if audio is None:
@@ -416,21 +496,36 @@ class TritonModels:
                     raise error
                 yield result
 
-    async def weights_check(self, model: str) -> WeightsCheck:
-        """What a weights-loading model (demucs, musicgen) says about its weights: it answers an empty request
-        with a missing_weights error (dgxmusic.models) when they are missing, and with an input error otherwise."""
-        empty = _probe_inputs(model)
+    async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
+        """What a weights-loading model (demucs, musicgen) says about the weights of its model `name` ("": its
+        default): it answers an empty request with a missing_weights error (dgxmusic.models) when they are missing,
+        and with an input error otherwise (an unknown name: its problem is that)."""
+        empty = _probe_inputs(model) + _model_inputs(model, name)
         problem = None
         try:
             async for _ in self._stream(model, empty, deadline=WEIGHTS_PROBE_SECONDS, request_id="weights-probe"):
                 pass
         except ApiError as exc:
             if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                return WeightsCheck(self._last_weights_problem.get(model), busy=True)
-            if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
+                return WeightsCheck(self._last_weights_problem.get(f"{model}/{name}"), busy=True)
+            if exc.code == grpc.StatusCode.FAILED_PRECONDITION or exc.field == "model":
                 problem = exc.message
-        self._last_weights_problem[model] = problem
+        self._last_weights_problem[f"{model}/{name}"] = problem
         return WeightsCheck(problem)
+
+    async def catalog(self, model: str) -> list[catalog.Entry]:
+        """Every separation (demucs) or MusicGen (musicgen) model the Triton model knows, with its state; empty when
+        it does not answer within WEIGHTS_PROBE_SECONDS (busy with other work)."""
+        inputs = _probe_inputs(model) + [_list_models_input(model)]
+        try:
+            async for result in self._stream(model, inputs, deadline=WEIGHTS_PROBE_SECONDS, request_id="catalog"):
+                models = result.as_numpy((Demucs if model == Demucs.NAME else Musicgen).MODELS.name)
+                if models is not None:
+                    return catalog.decode(bytes(models.reshape(-1)[0]))
+        except ApiError as exc:
+            if exc.code != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+        return []
 
     async def probe(self, model: str, deadline: float = PROBE_SECONDS) -> str | None:
         """Triton's answer when the model's stub is dead or hung ("... is not healthy"), from a request it answers

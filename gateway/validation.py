@@ -2,6 +2,7 @@
 request is reported at once, as one ApiError with a field violation each. Checks that need a model stay the model's
 (the composer's reading of a prompt, FluidSynth's of a MIDI file); their errors name the field too."""
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import grpc
 
 import composer
+import renderers
 import transcriber
 from deploy.settings import Settings
 from dgxmusic import audio
@@ -33,7 +35,9 @@ TRANSCRIPTION_FIELDS = (
     "pitch_bends",
     "multiple_pitch_bends",
     "melodia_trick",
+    "midi_tempo",
 )
+MIXING_FIELDS = ("gain_db", "reverb_level", "reverb_room_size", "chorus_level", "loudness_lufs", "peak_ceiling_dbfs")
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
 
 
@@ -90,6 +94,7 @@ class ComposeCall:
     separate: bool
     transcription: transcriber.TranscriptionParams | None  # None when no transcription is asked for
     musicgen: bool
+    mixing: renderers.MixSettings = dataclasses.field(default_factory=renderers.MixSettings)
 
     @property
     def extras(self) -> list[str]:
@@ -104,6 +109,7 @@ class RenderCall:
     soundfont: str
     audio_format: ResolvedFormat
     stems: bool
+    mixing: renderers.MixSettings = dataclasses.field(default_factory=renderers.MixSettings)
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,8 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         _check_generation_model(request.musicgen, "musicgen", settings)
     with faults.collect():
         transcription = transcription_params(request.transcription_options)
+    with faults.collect():
+        mixing = mix_settings(request.mixing)
     faults.raise_any()
     return ComposeCall(
         song=song,
@@ -172,6 +180,7 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         separate=bool(request.separate),
         transcription=transcription if request.transcribe else None,
         musicgen=bool(request.musicgen),
+        mixing=mixing,
     )
 
 
@@ -183,8 +192,10 @@ def render(request: pb.RenderRequest, settings: Settings) -> RenderCall:
         audio_format = _audio_format(request.audio_format, settings.default_sample_rate)
     with faults.collect():
         soundfont = _soundfont(request.soundfont, settings)
+    with faults.collect():
+        mixing = mix_settings(request.mixing)
     faults.raise_any()
-    return RenderCall(request.midi, soundfont, audio_format, request.stems)
+    return RenderCall(request.midi, soundfont, audio_format, request.stems, mixing)
 
 
 def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> GenerateAudioCall:
@@ -224,6 +235,17 @@ def transcription_params(options: pb.TranscriptionOptions) -> transcriber.Transc
     given = {name: getattr(options, name) for name in TRANSCRIPTION_FIELDS if options.HasField(name)}
     with request_errors(prefix="transcription_options."):
         return transcriber.TranscriptionParams(**given)
+
+
+def mix_settings(options: pb.MixingOptions) -> renderers.MixSettings:
+    """Render's and Compose's mixing options as the renderer's settings; each fault names its "mixing.<field>"."""
+    given = {name: getattr(options, name) for name in MIXING_FIELDS if options.HasField(name)}
+    faults = Faults()
+    for name, value in given.items():  # each alone, so that every fault is told
+        with faults.collect(), request_errors(prefix="mixing."):
+            renderers.MixSettings(**{name: value})
+    faults.raise_any()
+    return renderers.MixSettings(**given)
 
 
 def separation_format(options: pb.SeparationOptions, settings: Settings) -> ResolvedFormat:
@@ -286,6 +308,12 @@ def _audio_format(
 
 
 def _soundfont(name: str, settings: Settings) -> str:
+    """A listed SoundFont's name (the model resolves it), or "sha256:<hex>" of an uploaded font the server holds."""
+    if (digest := renderers.uploaded_digest(name)) is not None:
+        if not renderers.uploaded_path(settings.soundfont_upload_dir, digest).is_file():
+            reason = f"no uploaded SoundFont sha256:{digest} on this server: send it with UploadSoundFont first"
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"soundfont: {reason}", "soundfont")
+        return f"{renderers.UPLOADED_PREFIX}{digest}"
     if not _SOUNDFONT_NAME.fullmatch(name):
         raise invalid_argument("soundfont", "a SoundFont name (letters, digits, ' _.+-', at most 128)")
     return name or settings.default_soundfont

@@ -74,7 +74,9 @@ class FakeModels:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.library = renderers.SoundFontLibrary(settings.soundfont_dirs, settings.default_soundfont)
+        self.library = renderers.SoundFontLibrary(
+            settings.soundfont_dirs, settings.default_soundfont, uploads=settings.soundfont_upload_dir
+        )
         self.calls: collections.Counter[str] = collections.Counter()
         # Per model, Triton's state and its reason (READY; UNAVAILABLE "unloaded" or with why it failed to load).
         self.states: dict[str, tuple[str, str]] = {model.NAME: ("READY", "") for model in MODELS}
@@ -123,11 +125,19 @@ class FakeModels:
         return composed.midi, json.loads(json.dumps(composed.metadata.to_dict()))
 
     async def render(
-        self, midi: bytes, *, soundfont: str, sample_rate: int, stems: bool, deadline: float, request_id: str
+        self,
+        midi: bytes,
+        *,
+        soundfont: str,
+        sample_rate: int,
+        stems: bool,
+        deadline: float,
+        request_id: str,
+        mixing: renderers.MixSettings | None = None,
     ) -> Rendered:
         await self._wait_if_paused(FLUIDSYNTH)
         with self._inference(FLUIDSYNTH, request_id):
-            rendered = await asyncio.to_thread(self._render, midi, soundfont, sample_rate, stems)
+            rendered = await asyncio.to_thread(self._render, midi, soundfont, sample_rate, stems, mixing)
         return Rendered(rendered.mix, rendered.stems if stems else {})
 
     async def note_activations(
@@ -210,7 +220,9 @@ class FakeModels:
         if model in self.missing_weights:
             raise MissingWeights(self.missing_weights[model])
 
-    def _render(self, midi: bytes, soundfont_name: str, sample_rate: int, stems: bool) -> renderers.RenderedAudio:
+    def _render(
+        self, midi: bytes, soundfont_name: str, sample_rate: int, stems: bool, mixing: renderers.MixSettings | None
+    ) -> renderers.RenderedAudio:
         """As the fluidsynth model renders: one renderer per SoundFont and rate, kept for the next request."""
         renderers.check_sample_rate(sample_rate)
         soundfont = self.library.resolve(soundfont_name)
@@ -223,4 +235,4 @@ class FakeModels:
                 self._renderers[key] = renderers.FluidSynthRenderer(
                     soundfont, sample_rate, threads=self.settings.render_threads
                 )
-            return self._renderers[key].render(performance, stems=stems)
+            return self._renderers[key].render(performance, stems=stems, mixing=mixing)
