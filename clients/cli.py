@@ -41,6 +41,7 @@ from clients.client import (
     unknown_words,
 )
 from clients.errors import DgxMusicError
+from clients.render_controls import SOUNDFONT_HELP, is_soundfont_file, mixing_options, note_events_csv
 from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -636,13 +637,14 @@ def _refuse_stdout_twice(out: Path, as_json: bool) -> None:
 @click.option("--bars", type=int)
 @click.option("--seconds", type=float)
 @click.option("--seed", type=int)
-@click.option("--soundfont", default="", help="SoundFont name (default: the server's)")
+@click.option("--soundfont", default="", help=SOUNDFONT_HELP)
 @click.option("--no-stems", is_flag=True, help="only the mix")
 @click.option("--no-cache", is_flag=True, help="compute afresh even if the server has this song cached")
 @click.option("--time-signature", help="2/4, 3/4, 4/4, 5/4, 6/8, 7/8 or 12/8")
 @click.option("--transcribe", is_flag=True, help="also transcribe each pitched stem back to MIDI (Basic Pitch)")
 @click.option("--separate", default="", help='also separate the mix with this model ("demucs")')
 @click.option("--musicgen", default="", help="also generate audio with this MusicGen model, the song as its melody")
+@mixing_options
 @sample_rate_option
 @format_option
 @sample_format_option
@@ -665,6 +667,8 @@ def compose(
 ) -> None:
     """Compose PROMPT: writes OUT/song.mid, OUT/mix.wav and OUT/stems/<track>.wav. The words of PROMPT the composer
     did not understand are printed (--strict refuses them)."""
+    with _errors(as_json):
+        kw["soundfont"] = _server_soundfont(server, timeout, kw["soundfont"])
     request = _compose_request(prompt, **kw)
     with _errors(as_json):
         if not detach:
@@ -741,6 +745,7 @@ def _compose_request(
     sample_rate: int = 0,
     fmt: str = "wav",
     sample_format: str | None = None,
+    mixing: pb.MixingOptions | None = None,
 ) -> pb.ComposeRequest:
     request = compose_request(
         prompt,
@@ -753,7 +758,21 @@ def _compose_request(
     request.transcribe = transcribe
     request.separate = separate
     request.musicgen = musicgen
+    if mixing is not None:
+        request.mixing.CopyFrom(mixing)
     return request
+
+
+def _server_soundfont(server: Server, timeout: float, soundfont: str) -> str:
+    """--soundfont as the server names it: a .sf2/.sf3 file of the user's is uploaded first, unless the server
+    holds it already (then nothing is sent), and named by its sha256."""
+    if not is_soundfont_file(soundfont):
+        return soundfont
+    with server.client(timeout) as client:
+        name, uploaded = client.upload_soundfont(Path(soundfont))
+    if uploaded:
+        console.print(f"uploaded {escape(soundfont)} as {name}")
+    return name
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -908,7 +927,8 @@ def _each_output(inputs: list[Path], out: Path | None, name: Callable[[Path], Pa
     "--stems", "stems_dir", type=click.Path(file_okay=False, path_type=Path),
     help="also write one file per track here (for several MIDI files, in a folder per file)",
 )  # fmt: skip
-@click.option("--soundfont", default="")
+@click.option("--soundfont", default="", help=SOUNDFONT_HELP)
+@mixing_options
 @sample_rate_option
 @format_option
 @sample_format_option
@@ -923,6 +943,7 @@ def render(
     out: Path | None,
     stems_dir: Path | None,
     soundfont: str,
+    mixing: pb.MixingOptions,
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
@@ -946,10 +967,16 @@ def render(
         raise click.UsageError(f"MIDI files of the same name would share their stems' folder in {stems_dir}")
     targets = [Targets(overwrite, [o], [s] if s else []) for o, s in zip(outs, stems, strict=True)]
     audio_format = _audio_format(sample_rate, fmt, sample_format)
+    with _errors(as_json):
+        soundfont = _server_soundfont(server, timeout, soundfont)
 
     def request_of(midi_file: Path) -> pb.RenderRequest:
         return pb.RenderRequest(
-            midi=_read_input(midi_file), soundfont=soundfont, audio_format=audio_format, stems=stems_dir is not None
+            midi=_read_input(midi_file),
+            soundfont=soundfont,
+            audio_format=audio_format,
+            stems=stems_dir is not None,
+            mixing=mixing,
         )
 
     if detach:
@@ -1002,6 +1029,18 @@ def health(server: Server, timeout: float, as_json: bool) -> None:
 @click.option("--minimum-frequency", type=float)
 @click.option("--maximum-frequency", type=float)
 @click.option("--no-pitch-bends", is_flag=True)
+@click.option("--multiple-pitch-bends", is_flag=True, help="bends of overlapping notes too (each on its own channel)")
+@click.option("--no-melodia", is_flag=True, help="without Basic Pitch's melodia trick")
+@click.option("--midi-tempo", type=float, help="the tempo written in the MIDI file, BPM (default 120)")
+@click.option(
+    "--note-events", type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the notes as CSV, as Basic Pitch does (start_time_s, end_time_s, pitch_midi, velocity, "
+    "pitch bends)",
+)  # fmt: skip
+@click.option(
+    "--sonify", type=click.Path(dir_okay=False, path_type=Path),
+    help="also render the transcription back to audio on the server (WAV, FLAC, MP3, Ogg or Opus by its suffix)",
+)  # fmt: skip
 @overwrite_option
 @json_option
 @parallel_option
@@ -1012,6 +1051,10 @@ def transcribe(
     audio_files: tuple[Path, ...],
     out: Path | None,
     no_pitch_bends: bool,
+    multiple_pitch_bends: bool,
+    no_melodia: bool,
+    note_events: Path | None,
+    sonify: Path | None,
     overwrite: bool,
     as_json: bool,
     parallel: int,
@@ -1023,9 +1066,10 @@ def transcribe(
     """Transcribe AUDIO_FILES (WAV, FLAC, MP3, Ogg or AIFF; any rate, mono or stereo; - is stdin) to MIDI with Basic
     Pitch, several at once."""
     inputs = list(audio_files)
-    options = pb.TranscriptionOptions(**{k: v for k, v in thresholds.items() if v is not None})
-    if no_pitch_bends:
-        options.pitch_bends = False
+    options = _transcription_options(thresholds, no_pitch_bends, multiple_pitch_bends, no_melodia)
+    if (note_events or sonify) and (len(inputs) > 1 or detach):
+        raise click.UsageError("--note-events and --sonify write one file: give one audio file, without --detach")
+    sonify_format = _sonify_format(sonify) if sonify else None
     if detach:
         with _errors(as_json):
             uploads = [_audio_input(path) for path in inputs]
@@ -1036,18 +1080,57 @@ def transcribe(
         out = STDIO  # from a pipe, to a pipe
     _refuse_stdout_twice(out or Path(), as_json)
     outs = _each_output(inputs, out, lambda path: path.with_suffix(".mid"))
-    targets = [Targets(overwrite, [path]) for path in outs]
+    extras = [path for path in (note_events, sonify) if path is not None]
+    targets = [Targets(overwrite, [path, *extras]) for path in outs]
     with _errors(as_json):
         for target in targets:
             target.check()
         sources = {path: _audio_input(path) for path in inputs}  # stdin is read here, once
+    sonified: dict[Path, AudioResult] = {}
 
     def work(client: MusicClient, audio_file: Path, on_progress: _ProgressUpdate) -> TranscribeResult:
-        return client.transcribe(sources[audio_file], options, on_progress=on_progress)
+        result = client.transcribe(sources[audio_file], options, on_progress=on_progress)
+        if sonify_format is not None:
+            render = pb.RenderRequest(midi=result.transcription.midi, audio_format=sonify_format)
+            sonified[audio_file] = client.render(render)
+        return result
+
+    def save(path: Path, result: TranscribeResult) -> dict[str, Any]:
+        told = _save_transcription(result, *places[path])
+        if note_events is not None:
+            told["files"].append(str(_write_file(note_events, note_events_csv(result.transcription.notes).encode())))
+        if sonify is not None:
+            told["files"].append(str(sonified[path].write_stream("", sonify)))
+        if extras:
+            console.print(f"wrote {escape(', '.join(str(extra) for extra in extras))}")
+        return told
 
     outcomes = _run_each(server, timeout, inputs, parallel, work)
     places = dict(zip(inputs, zip(outs, targets, strict=True), strict=True))
-    _save_each(inputs, outcomes, lambda path, result: _save_transcription(result, *places[path]), as_json)
+    _save_each(inputs, outcomes, save, as_json)
+
+
+def _transcription_options(
+    given: dict[str, Any], no_pitch_bends: bool, multiple_pitch_bends: bool, no_melodia: bool
+) -> pb.TranscriptionOptions:
+    """The transcribe command's options as Basic Pitch's: only what the user set, the server defaults the rest."""
+    options = pb.TranscriptionOptions(**{name: value for name, value in given.items() if value is not None})
+    if no_pitch_bends:
+        options.pitch_bends = False
+    if multiple_pitch_bends:
+        options.multiple_pitch_bends = True
+    if no_melodia:
+        options.melodia_trick = False
+    return options
+
+
+def _sonify_format(path: Path) -> audio_pb2.AudioFormat:
+    """--sonify's audio format, told by the file's suffix."""
+    fmt = path.suffix.lower().removeprefix(".")
+    if fmt not in _ENCODINGS:
+        kinds = ", ".join(f".{name}" for name in sorted(_ENCODINGS))
+        raise click.UsageError(f"--sonify names its format by its suffix ({kinds}), not {path.name!r}")
+    return _audio_format(0, fmt, None)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
