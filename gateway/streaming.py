@@ -161,6 +161,11 @@ class FailedStages(Generic[S]):
     def add(self, stage: pb.Stage, field: str, exc: Exception) -> S:
         """The StageError event of `stage` (asked for by the request's `field`) failing with `exc`."""
         error = exc if isinstance(exc, ApiError) else self._internal(exc)
+        if error.field == "audio" and field:
+            # The audio a later stage is given is the call's own (Compose's song, its mix or a stem), not the
+            # client's: told as the field that asked for the stage.
+            reason = error.message.removeprefix("audio: ")
+            error = ApiError(error.code, f"{field}: the song's audio {reason}", field, retry_after=error.retry_after)
         stage_error = pb.StageError(
             stage=stage,
             field=field,

@@ -15,7 +15,8 @@ import pytest
 from clients.client import AsyncMusicClient, ComposeResult, compose_request, song_options
 from clients.errors import DgxMusicError
 from deploy.settings import Settings
-from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, TEXT2MIDI
+from dgxmusic.errors import TooLarge
+from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, TEXT2MIDI, encode_error
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
 from fake_models import DEMUCS_STEMS, FakeModels
@@ -226,3 +227,19 @@ async def test_a_partial_result_is_never_cached(running: Running) -> None:
     assert not whole.summary.cache_hit
     assert not whole.failed_stages
     assert {f"demucs/{stem}" for stem in DEMUCS_STEMS} <= set(whole.stems)
+
+
+async def test_a_stage_refusing_the_song_s_audio_names_the_field_that_asked_for_it(running: Running) -> None:
+    """The audio a later stage refuses is the song's, not the client's: its error names `separate`, not `audio`."""
+    encoded = encode_error(TooLarge("audio", "is 9.0 s long, over the limit of 1 s"))
+    assert encoded is not None
+    running.models.fail_next(DEMUCS, grpc.StatusCode.INVALID_ARGUMENT, encoded[0])
+    error = await failure_of(running.client.compose(song(separate="demucs")))
+    assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.message == "separate: the song's audio is 9.0 s long, over the limit of 1 s"
+    assert [v.field for v in error.violations] == ["separate"]
+    kept = error.partial_result
+    assert isinstance(kept, ComposeResult)
+    assert [(f.field, list(f.fields), f.message) for f in kept.failed_stages] == [
+        ("separate", ["separate"], error.message)
+    ]
