@@ -1,6 +1,7 @@
 """Nothing computed is thrown away, through the real stack (Triton, Redis, the gateway) and the `dgx-music` CLI:
 a compose that asks for separation on a server without Demucs weights is refused before any model works, naming
-the field and the pull command (exit 69); and when the real demucs model refuses the song at run time (longer than
+the field and the pull command (exit 69), as is a generate following a MIDI melody without MusicGen weights (before
+the melody is rendered); and when the real demucs model refuses the song at run time (longer than
 its max_separate_seconds) after the MIDI, the mix and the stems were streamed, those are written with the
 transcriptions that ran after it, the failed stage is told (and in --json), and the exit code is its error's - as a
 plain call and as a job."""
@@ -8,6 +9,7 @@ plain call and as a job."""
 import re
 from pathlib import Path
 
+import mido
 from test_stack_cli_scripting import dgx_music, results, said
 
 from conftest import stack_settings
@@ -39,6 +41,24 @@ def test_compose_separating_without_demucs_weights_is_refused_before_any_work(tm
     assert composed == {"text2midi": 0, "fluidsynth": 0}  # neither composed nor rendered anything
     assert not out.exists()
     assert plain.returncode == 0, plain.stderr  # a compose that needs no demucs runs
+
+
+def test_generate_following_a_midi_melody_without_musicgen_weights_is_refused_before_rendering(tmp_path: Path) -> None:
+    melody = tmp_path / "melody.mid"
+    track = mido.MidiTrack([mido.Message("note_on", note=60, velocity=90), mido.Message("note_off", note=60, time=480)])
+    mido.MidiFile(tracks=[track]).save(melody)
+    settings = stack_settings(tmp_path, models=["fluidsynth", "musicgen"], musicgen_model="musicgen-melody")
+    out = tmp_path / "clip.wav"
+    with Stack(settings) as bare:
+        done = dgx_music(bare, "generate", "piano", "--melody-from", str(melody), "--out", str(out), "--json")
+        rendered = settled_counts(bare, "fluidsynth")[0]
+    assert done.returncode == 69, done.stderr
+    (failed,) = results(done)
+    assert failed["error"]["code"] == "FAILED_PRECONDITION"
+    assert [v["field"] for v in failed["error"]["violations"]] == ["model"]
+    assert "dgx-music models pull musicgen-melody" in failed["error"]["message"]
+    assert rendered == 0
+    assert not out.exists()
 
 
 def test_a_separation_the_model_refuses_at_run_time_keeps_what_came_before(tmp_path: Path) -> None:
