@@ -50,8 +50,7 @@ def bridge_port(stack: Stack, ardour: ArdourGui, tmp_path: Path) -> Iterator[int
     env = ardour.env  # the user's HOME that Ardour runs in: the install's slot, the spool folder
     argv = [
         sys.executable,
-        "-c",
-        "from clients.ardour.bridge import bridge; bridge()",
+        *("-m", "clients.cli", "ardour", "bridge"),
         *("--listen", f"127.0.0.1:{port}", "--ardour", f"127.0.0.1:{ardour.osc_port}"),
         *("--server", stack.gateway_target, "--out", str(tmp_path / "imports")),
     ]

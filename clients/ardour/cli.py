@@ -24,6 +24,7 @@ import numpy as np
 import soundfile
 
 from clients.ardour import install as installer
+from clients.ardour.bridge import bridge
 from clients.ardour.plan import (
     ImportPlan,
     compose_plan,
@@ -47,7 +48,10 @@ _WAV = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_WAV)
 
 @click.group()
 def ardour() -> None:
-    """dgx-music inside Ardour: install its editor actions, and the work they ask for."""
+    """dgx-music inside Ardour: install its editor actions, the work they ask for, and the OSC bridge."""
+
+
+ardour.add_command(bridge)
 
 
 @ardour.command()
