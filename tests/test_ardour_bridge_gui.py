@@ -9,8 +9,8 @@ import grpc
 import numpy as np
 import pytest
 import soundfile
-from ardour_gui import SAMPLE_RATE, ArdourGui, ardour_missing, midi_notes, read_session, running_ardour
 
+from ardour_gui import SAMPLE_RATE, ArdourGui, ardour_missing, midi_notes, read_session, running_ardour
 from clients.ardour.plan import AudioPart, ImportPlan, Marker, MidiPart, Note
 from clients.errors import ArdourError
 
