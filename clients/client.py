@@ -1,6 +1,7 @@
 """Typed Python clients (sync and asyncio) of dgxmusic.v1.MusicService and JobService: they turn the streamed events
 back into MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
+import asyncio
 import io
 import json
 import os
@@ -714,6 +715,18 @@ class AsyncMusicClient:
         async for response in self._stream(self.stub.Render(request, timeout=self.timeout, metadata=self.metadata)):
             _collect(result, response, on_progress)
         return result
+
+    async def upload_soundfont(self, path: Path) -> tuple[str, bool]:
+        """As MusicClient.upload_soundfont: the font's name for Render and Compose, and whether it was sent."""
+        header = await asyncio.to_thread(lambda: soundfont_header(path, file_sha256(path)))
+        try:
+            reply: pb.UploadSoundFontResponse = await self._unary(self.stub.UploadSoundFont, header_only(header))
+            return reply.soundfont, False
+        except NotFoundError as error:
+            if not any(violation.field == "soundfont" for violation in error.violations):
+                raise
+        reply = await self._unary(self.stub.UploadSoundFont, upload_soundfont_messages(path, header))
+        return reply.soundfont, True
 
     async def transcribe(
         self,

@@ -143,6 +143,7 @@ async def test_a_soundfont_is_asked_for_uploaded_once_kept_owner_only_and_render
     assert (first.soundfont, first.already_stored, first.size_bytes) == (name, False, TIMGM_BYTES)
     again = await upload(running, iter([pb.UploadSoundFontRequest(header=header)]))
     assert again.already_stored
+    assert await running.client.upload_soundfont(TIMGM) == (name, False)  # asks first, sends nothing
 
     store = running.settings.soundfont_upload_dir
     assert stat.S_IMODE(store.stat().st_mode) == 0o700
