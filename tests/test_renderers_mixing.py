@@ -161,3 +161,31 @@ def test_an_uploaded_font_is_found_by_its_sha256_only(tmp_path: Path) -> None:
         library.resolve("sha256:../../etc/passwd")
     with pytest.raises(ValueError, match="not a sha256"):
         uploaded_path(tmp_path, "../x")
+
+
+# --- the fluidsynth model keeps few uploaded fonts loaded ---------------------------------------------------
+
+
+class _Loaded:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_model_keeps_only_the_most_recently_used_uploaded_fonts_loaded() -> None:
+    from test_model_backend import load_model  # the model module needs the fake pb_utils first
+
+    module = load_model("fluidsynth")
+    model = module.TritonPythonModel()
+    own = {(f"sha256:{n:064x}", 44100): _Loaded() for n in range(module.MAX_UPLOADED_LOADED)}
+    server = {("FluidR3_GM", 44100): _Loaded()}
+    model.renderers = {**server, **own}
+    model._make_room_for(SoundFontLibrary(DEFAULT_SOUNDFONT_DIRS).resolve("TimGM6mb"))
+    assert not any(loaded.closed for loaded in model.renderers.values())
+    newest = SoundFontLibrary(DEFAULT_SOUNDFONT_DIRS).resolve("TimGM6mb")
+    model._make_room_for(type(newest)(name="sha256:" + "f" * 64, path=newest.path))
+    closed = [key for key, loaded in {**server, **own}.items() if loaded.closed]
+    assert closed == [(f"sha256:{0:064x}", 44100)]
+    assert closed[0] not in model.renderers

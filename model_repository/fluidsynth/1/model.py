@@ -15,6 +15,8 @@ from dgxmusic.models import Fluidsynth
 
 # Logged for each request not rendered (or not finished) because its client stopped waiting.
 SKIPPED = "fluidsynth: stopped a request whose client no longer waits"
+# Renderers of clients' uploaded SoundFonts kept at once (each holds its font in memory, FluidR3_GM-sized: 141 MB).
+MAX_UPLOADED_LOADED = 4
 
 
 class TritonPythonModel:
@@ -45,10 +47,22 @@ class TritonPythonModel:
     def _renderer(self, soundfont: renderers.SoundFont, sample_rate: int) -> renderers.FluidSynthRenderer:
         key = (soundfont.name, sample_rate)
         if key not in self.renderers:
+            self._make_room_for(soundfont)
             self.renderers[key] = renderers.FluidSynthRenderer(
                 soundfont, sample_rate, threads=self.settings.render_threads
             )
+        else:  # the most recently used last, as _make_room_for reads them
+            self.renderers[key] = self.renderers.pop(key)
         return self.renderers[key]
+
+    def _make_room_for(self, soundfont: renderers.SoundFont) -> None:
+        """Clients' uploaded fonts stay loaded only while few: past MAX_UPLOADED_LOADED the least recently used is
+        closed (the server's own fonts are few, and stay)."""
+        if not soundfont.name.startswith(renderers.UPLOADED_PREFIX):
+            return
+        uploaded = [key for key in self.renderers if key[0].startswith(renderers.UPLOADED_PREFIX)]
+        for key in uploaded[: max(0, len(uploaded) - MAX_UPLOADED_LOADED + 1)]:
+            self.renderers.pop(key).close()
 
     def _render(self, request: Any) -> Any:
         midi = scalar(request, Fluidsynth.MIDI) or b""
