@@ -102,6 +102,17 @@ async def test_a_render_meets_its_loudness_target_without_passing_the_ceiling(
     np.testing.assert_allclose(sum(rendered.stems.values()), rendered.mix, atol=1e-5)
 
 
+async def test_compose_mixes_its_song_as_asked(running: Running) -> None:
+    request = pb.ComposeRequest(
+        prompt="deep house 122, A minor",
+        options=song_options(bars=4, seed=5),
+        mixing=pb.MixingOptions(loudness_lufs=-18, chorus_level=0),
+    )
+    song = await running.client.compose(request)
+    assert integrated_loudness(song.mix, song.sample_rate) == pytest.approx(-18, abs=0.5)
+    np.testing.assert_allclose(sum(song.stems.values()), song.mix, atol=1e-5)
+
+
 async def test_mixing_options_are_part_of_the_cache_key(running: Running, song: pb.MidiResult) -> None:
     plain = await running.client.render(pb.RenderRequest(midi=song.midi))
     quieter = await running.client.render(pb.RenderRequest(midi=song.midi, mixing=pb.MixingOptions(gain_db=-12)))
