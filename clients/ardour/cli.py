@@ -34,7 +34,7 @@ from clients.ardour.plan import (
     transcribe_plan,
 )
 from clients.cli import Server, server_option
-from clients.client import MusicClient, compose_request, song_options
+from clients.client import MusicClient, compose_request, default_target, song_options
 from clients.errors import DgxMusicError, MissingWeightsError, NotFoundError, RateLimitedError
 from dgxmusic.audio import AudioFormatError, FloatAudio
 from dgxmusic.v1 import audio_pb2
@@ -58,8 +58,8 @@ ardour.add_command(bridge)
 @click.option("--uninstall", is_flag=True, help="remove exactly what the install put in place")
 @click.option(
     "--server",
-    default=lambda: os.environ.get("DGXMUSIC_SERVER", "127.0.0.1:50051"),
-    show_default="$DGXMUSIC_SERVER, else 127.0.0.1:50051",
+    default=default_target,
+    show_default="$DGXMUSIC_SERVER, else $DGXMUSIC_HOST:$DGXMUSIC_GRPC_PORT, else 127.0.0.1:50051",
     help="the gateway the actions use",
 )
 @click.option(
