@@ -1139,7 +1139,11 @@ def _sonify_format(path: Path) -> audio_pb2.AudioFormat:
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("stems"), show_default=True,
     help="the stems' folder; for several audio files, a folder per file in it, named after the file",
 )  # fmt: skip
-@click.option("--model", default="", help="separation model (default: the server's)")
+@click.option("--model", default="", help="separation model, e.g. htdemucs_ft (default: the server's; models list)")
+@click.option("--two-stems", metavar="STEM", default="", help='STEM and the rest, as "no_STEM" (e.g. vocals)')
+@click.option("--shifts", type=int, help="passes with random time shifts, averaged: better, slower (0-20; 0)")
+@click.option("--overlap", type=float, help="of neighbouring chunks (0-0.9; 0.25)")
+@click.option("--segment", type=float, help="chunk length in seconds (1 up to the model's own, the default)")
 @sample_rate_option
 @format_option
 @sample_format_option
@@ -1153,6 +1157,10 @@ def separate(
     audio_files: tuple[Path, ...],
     out: Path,
     model: str,
+    two_stems: str,
+    shifts: int | None,
+    overlap: float | None,
+    segment: float | None,
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
@@ -1166,7 +1174,14 @@ def separate(
     """Separate AUDIO_FILES (- is stdin) into stems (drums, bass, other, vocals with htdemucs) written to OUT, several
     at once. A reused folder keeps no stem of an earlier run: --overwrite replaces them all."""
     inputs = list(audio_files)
-    options = pb.SeparationOptions(model=model, audio_format=_audio_format(sample_rate, fmt, sample_format))
+    options = pb.SeparationOptions(
+        model=model,
+        audio_format=_audio_format(sample_rate, fmt, sample_format),
+        two_stems=two_stems,
+        shifts=shifts,
+        overlap=overlap,
+        segment=segment,
+    )
     if detach:
         with _errors(as_json):
             uploads = [_audio_input(path) for path in inputs]
@@ -1200,9 +1215,13 @@ def separate(
     help="- writes the (one prompt's) audio to stdout",
 )  # fmt: skip
 @click.option("--seconds", type=float, default=8.0, show_default=True, help="past 30 s it continues window by window")
-@click.option("--model", default="", help="musicgen-small, musicgen-melody... (default: the server's)")
+@click.option("--model", default="", help="musicgen-small, musicgen-melody... (default: the server's; models list)")
 @click.option("--melody", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="audio to follow")
 @click.option("--melody-from", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="MIDI to follow")
+@click.option(
+    "--continue", "continue_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="audio to continue (your take): OUT is it followed by --seconds (under 30) of continuation",
+)  # fmt: skip
 @click.option("--temperature", type=float)
 @click.option("--top-k", type=int)
 @click.option("--top-p", type=float)
@@ -1223,6 +1242,7 @@ def generate(
     model: str,
     melody: Path | None,
     melody_from: Path | None,
+    continue_from: Path | None,
     sample_rate: int,
     fmt: str,
     sample_format: str | None,
@@ -1244,6 +1264,7 @@ def generate(
         seconds=seconds,
         melody_audio=melody.read_bytes() if melody else b"",
         melody_midi=melody_from.read_bytes() if melody_from else b"",
+        continue_audio=continue_from.read_bytes() if continue_from else b"",
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         **{name: value for name, value in sampling.items() if value is not None},
     )
@@ -1443,7 +1464,8 @@ def models() -> None:
 @click.option("--timeout", default=30.0, show_default=True)
 @json_option
 def list_models(server: Server, timeout: float, as_json: bool) -> None:
-    """Each model with its state (ready, weights missing, failed, unavailable)."""
+    """Each model with its state (ready, weights missing, failed, unavailable), and under demucs and musicgen each
+    separation and MusicGen model --model can name (ready: loaded by its first call; loaded; weights missing)."""
     with _errors(as_json), server.client(timeout) as client:
         statuses = client.list_models()
         request_id = client.last_request_id
@@ -1457,7 +1479,12 @@ def list_models(server: Server, timeout: float, as_json: bool) -> None:
     for status in statuses:
         state = pb.ModelState.Name(status.state).removeprefix("MODEL_STATE_").lower().replace("_", " ")
         memory = f"{status.memory_bytes / 2**20:.0f} MiB" if status.memory_bytes else "-"
-        table.add_row(status.name, status.version, state, memory, escape(status.message))
+        # A separation or MusicGen model, under the Triton model that serves it: --model NAME picks it.
+        name = f"  {status.name}{' (default)' if status.is_default else ''}" if status.served_by else status.name
+        details = status.message
+        if status.served_by and status.state == pb.MODEL_STATE_WEIGHTS_MISSING:
+            details = f"fetch with `dgx-music models pull {status.name}` (--json lists the files)"
+        table.add_row(name, status.version, state, memory, escape(details))
     Console().print(table)
 
 

@@ -23,6 +23,9 @@ PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 _KINDS = {"cpu": model_config_pb2.ModelInstanceGroup.KIND_CPU, "gpu": model_config_pb2.ModelInstanceGroup.KIND_GPU}
 # What the gateway sends in one request: a smaller max_batch_size would make Triton refuse long transcriptions.
 MIN_MAX_BATCH_SIZE = {BasicPitch.NAME: BasicPitch.MAX_WINDOWS_PER_REQUEST}
+# A model that loads models on demand (demucs, musicgen) declares this parameter; the plan writes its memory_gb there,
+# the memory its loaded models may take together (deploy.loaded_models).
+MEMORY_PARAMETER = "MEMORY_GB"
 
 Units = Annotated[int, Field(ge=1)]
 GpuId = Annotated[int, Field(ge=0)]
@@ -160,6 +163,8 @@ def render_config(config_text: str, plan: ModelPlan) -> str:
         group.rate_limiter.resources.add(name=resource, count=units)
     del config.instance_group[:]
     config.instance_group.append(group)
+    if MEMORY_PARAMETER in config.parameters:
+        config.parameters[MEMORY_PARAMETER].string_value = f"{plan.memory_gb:g}"
     if plan.max_batch_size is not None:
         if config.max_batch_size == 0:
             raise PlanError(f"{config.name} does not batch: it takes no max_batch_size")

@@ -16,7 +16,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import request_errors
 from gateway.progress import WHOLE, Span
 from gateway.scope import RequestScope
-from gateway.triton import Models, Separated
+from gateway.triton import DEMUCS_DEFAULTS, DemucsOptions, Models, Separated
 
 
 def resample(samples: FloatAudio, from_rate: int, to_rate: int) -> FloatAudio:
@@ -101,9 +101,12 @@ async def separate(
     scope: RequestScope,
     *,
     span: Span = WHOLE,
+    options: DemucsOptions = DEMUCS_DEFAULTS,
 ) -> AsyncIterator[pb.Progress | Separated]:
     with scope.stage(pb.STAGE_SEPARATING):
-        stream = models.separate(samples, sample_rate, deadline=scope.time_left(), request_id=scope.request_id)
+        stream = models.separate(
+            samples, sample_rate, deadline=scope.time_left(), request_id=scope.request_id, options=options
+        )
         async for event in stream:
             if isinstance(event, Separated):
                 yield event

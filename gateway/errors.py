@@ -134,11 +134,17 @@ _MODEL_FIELDS: dict[str, dict[str, str]] = {
     TEXT2MIDI: {"prompt": "prompt", **_OPTIONS},
     FLUIDSYNTH: {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"},
     BASIC_PITCH: {"windows": "audio"},
-    DEMUCS: {"audio": "audio", "sample_rate": "audio"},
+    DEMUCS: {
+        "audio": "audio",
+        "sample_rate": "audio",
+        **{name: f"options.{name}" for name in ("model", "two_stems", "shifts", "overlap", "segment")},
+    },
     MUSICGEN: {
         "prompt": "prompt",
         "duration": "seconds",
         "melody": "melody_audio",
+        "model": "model",
+        "continued": "continue_audio",
         **{name: name for name in ("temperature", "top_k", "top_p", "cfg_coef", "seed")},
     },
 }

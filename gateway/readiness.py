@@ -31,6 +31,7 @@ class Need:
 
     field: str
     model: str
+    name: str = ""  # the separation or MusicGen model the call chose on `model`; "" for its default
 
 
 class Readiness:
@@ -41,7 +42,7 @@ class Readiness:
         self.models = models
         self.served = list(served)
         self.clock = clock
-        self._weights_present_at: dict[str, float] = {}
+        self._weights_present_at: dict[tuple[str, str], float] = {}
 
     async def require(self, needs: Sequence[Need]) -> None:
         """Raises the first need's refusal (the needs are checked side by side); nothing when all can run."""
@@ -56,16 +57,16 @@ class Readiness:
             return await self._not_ready(need)
         if model not in WEIGHTS_LOADING:
             return None
-        seen = self._weights_present_at.get(model)
+        seen = self._weights_present_at.get((model, need.name))
         if seen is not None and self.clock() - seen < WEIGHTS_PRESENT_SECONDS:
             return None
-        check = await self.models.weights_check(model)
+        check = await self.models.weights_check(model, need.name)
         if check.problem is not None:
-            self._weights_present_at.pop(model, None)
+            self._weights_present_at.pop((model, need.name), None)
             # The model's own words name the missing files and the `dgx-music models pull` that fetches them.
             return ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"{field}: {check.problem}", field)
         if not check.busy:
-            self._weights_present_at[model] = self.clock()
+            self._weights_present_at[(model, need.name)] = self.clock()
         return None
 
     async def _not_ready(self, need: Need) -> ApiError:

@@ -12,7 +12,7 @@ import composer
 import renderers
 import transcriber
 from deploy.settings import Settings
-from dgxmusic import audio
+from dgxmusic import audio, catalog
 from dgxmusic.audio import FloatAudio, ResolvedFormat
 from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, Musicgen
 from dgxmusic.v1 import audio_pb2
@@ -29,7 +29,16 @@ from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
 from gateway.songs import song_info
 from gateway.soundfont_uploads import receive_soundfont
 from gateway.streaming import A, FailedStages, R, ResponseStream, T
-from gateway.triton import Generated, ModelEntry, Models, Rendered, TokenProgress, WeightsCheck
+from gateway.triton import (
+    DEMUCS_DEFAULTS,
+    DemucsOptions,
+    Generated,
+    ModelEntry,
+    Models,
+    Rendered,
+    TokenProgress,
+    WeightsCheck,
+)
 from gateway.uploads import UploadHold, UploadMemory, receive_audio
 
 MELODY_FORMAT = audio.ResolvedFormat(
@@ -45,6 +54,8 @@ class Generation:
     seconds: float
     sampling: dict[str, float | int]
     melody: tuple[FloatAudio, int] | None  # the melody to follow, at its sample rate
+    model: str = ""  # the MusicGen model; "" for the server's
+    continued: tuple[FloatAudio, int] | None = None  # audio to continue, at its sample rate
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
@@ -168,12 +179,16 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 max_bytes=self.settings.max_upload_bytes,
                 idle_seconds=self.settings.upload_idle_seconds,
                 hold=self._upload_hold(scope),
-                check_options=lambda options: validation.separation_format(options, self.settings),
+                check_options=lambda options: validation.separate(options, self.settings),
             )
         validation.check_separation_length(upload.samples, upload.sample_rate, self.settings)
         out = self._responses(pb.SeparateResponse, scope, cached=False)
         yield out.progress(pb.STAGE_RECEIVING, RECEIVED, "received")
-        async for event in self._separate(out, upload.samples, upload.sample_rate, upload.options, Span(RECEIVED, 1.0)):
+        call = upload.options
+        separating = self._separate(
+            out, upload.samples, upload.sample_rate, call.audio_format, Span(RECEIVED, 1.0), options=call.demucs
+        )
+        async for event in separating:
             yield event
         yield out.summary()
 
@@ -183,11 +198,18 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
     ) -> AsyncIterator[pb.GenerateAudioResponse]:
         call = validation.generate_audio(request, self.settings)
         # A melody given as MIDI is rendered first: refused before that when MusicGen cannot run.
-        needs = [Need("model", MUSICGEN)]
+        needs = [Need("model", MUSICGEN, call.model)]
         if call.melody_midi:
             needs.append(Need("melody_midi", FLUIDSYNTH))
         await self.readiness.require(needs)
-        generation = Generation(call.prompts, call.seconds, call.sampling, await self._melody(call, scope))
+        generation = Generation(
+            call.prompts,
+            call.seconds,
+            call.sampling,
+            await self._melody(call, scope),
+            call.model,
+            await self._continued(call),
+        )
         # Unseeded generation draws a fresh seed: nothing to cache.
         key = _generation_key(generation, call.audio_format, self.settings.musicgen_model) if call.seeded else None
         out = self._responses(pb.GenerateAudioResponse, scope, cached=key is not None)
@@ -210,6 +232,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 requests,
                 directory=self.settings.soundfont_upload_dir,
                 max_bytes=self.settings.max_soundfont_bytes,
+                max_store_bytes=self.settings.max_soundfont_store_bytes,
                 idle_seconds=self.settings.upload_idle_seconds,
             )
         scope.log_fields["soundfont"] = response.soundfont
@@ -224,9 +247,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         # Probed side by side: each waits behind its model's running work, at most WEIGHTS_PROBE_SECONDS.
         probed = [e.name for e in entries if e.name in (DEMUCS, MUSICGEN) and e.state == "READY"]
         checks = dict(zip(probed, await asyncio.gather(*map(self.models.weights_check, probed)), strict=True))
-        return pb.ListModelsResponse(
-            models=[_model_status(entry, checks.get(entry.name), memory.get(entry.name, 0)) for entry in entries]
-        )
+        catalogs = dict(zip(probed, await asyncio.gather(*map(self.models.catalog, probed)), strict=True))
+        statuses = []
+        for entry in entries:
+            statuses.append(_model_status(entry, checks.get(entry.name), memory.get(entry.name, 0)))
+            # Then each separation or MusicGen model the Triton model serves.
+            statuses += [_served_status(entry.name, served) for served in catalogs.get(entry.name, [])]
+        return pb.ListModelsResponse(models=statuses)
 
     # -- stages ------------------------------------------------------------------------------------------------
 
@@ -276,7 +303,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         leaves the others to run."""
         fmt = call.audio_format
         if call.separate:
-            separating = self._separate(out, rendered.mix, fmt.sample_rate, fmt, plan.extras["separate"], f"{DEMUCS}/")
+            separating = self._separate(
+                out,
+                rendered.mix,
+                fmt.sample_rate,
+                fmt,
+                plan.extras["separate"],
+                f"{DEMUCS}/",
+                options=DemucsOptions(call.separate_model),
+            )
             async for event in failed.kept(pb.STAGE_SEPARATING, "separate", separating):
                 yield event
         if call.transcription is not None:
@@ -288,8 +323,9 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         if call.musicgen:
             seconds = min(midi.info.duration_seconds, self.settings.max_generate_seconds)
             # Only musicgen-melody follows a melody; the others take the prompt (and the song's length) alone.
-            melody = (rendered.mix, fmt.sample_rate) if "melody" in self.settings.musicgen_model else None
-            generation = Generation([call.song.prompt], seconds, {"seed": call.song.seed}, melody)
+            model = call.musicgen_model or self.settings.musicgen_model
+            melody = (rendered.mix, fmt.sample_rate) if "melody" in model else None
+            generation = Generation([call.song.prompt], seconds, {"seed": call.song.seed}, melody, call.musicgen_model)
             generating = self._generate(out, generation, fmt, plan.extras["musicgen"], names=[MUSICGEN])
             async for event in failed.kept(pb.STAGE_GENERATING, "musicgen", generating):
                 yield event
@@ -322,11 +358,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         fmt: ResolvedFormat,
         span: Span,
         prefix: str = "",
+        *,
+        options: DemucsOptions = DEMUCS_DEFAULTS,
     ) -> AsyncIterator[A]:
-        """Separates audio on the demucs model, then streams its stems (named `prefix` + the stem) in `fmt`."""
+        """Separates audio on the demucs model (the model and options a call chose), then streams its stems (named
+        `prefix` + the stem) in `fmt`."""
         separating, streaming = span.split(0.8)
         separated = None
-        async for event in analysis.separate(self.models, samples, sample_rate, out.scope, span=separating):
+        separation = analysis.separate(self.models, samples, sample_rate, out.scope, span=separating, options=options)
+        async for event in separation:
             if isinstance(event, pb.Progress):
                 yield out.progress_of(event)
             else:
@@ -383,6 +423,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 generation.melody,
                 deadline=scope.time_left(),
                 request_id=scope.request_id,
+                model=generation.model,
+                continued=generation.continued,
             )
             async for event in stream:
                 if isinstance(event, Generated):
@@ -397,6 +439,14 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         ]
         async for response in out.audio(streams, fmt, streaming):
             yield response
+
+    async def _continued(self, call: validation.GenerateAudioCall) -> tuple[FloatAudio, int] | None:
+        """The audio a generation continues, decoded."""
+        if not call.continue_audio:
+            return None
+        header = audio_pb2.AudioHeader(encoding=audio_pb2.AUDIO_ENCODING_WAV)  # any file soundfile reads
+        with field_renamed("audio", "continue_audio"), request_errors():
+            return await asyncio.to_thread(audio.decode_upload, call.continue_audio, header)
 
     async def _melody(self, call: validation.GenerateAudioCall, scope: RequestScope) -> tuple[FloatAudio, int] | None:
         """The melody to follow: a decoded audio file, or a MIDI file rendered on the fluidsynth model."""
@@ -448,8 +498,8 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
             "soundfont": call.soundfont,
             "format": dataclasses.asdict(call.audio_format),
             "stems": call.stems,
-            "separate": DEMUCS if call.separate else "",
-            "musicgen": musicgen_model if call.musicgen else None,
+            "separate": (call.separate_model or DEMUCS) if call.separate else "",
+            "musicgen": (call.musicgen_model or musicgen_model) if call.musicgen else None,
             "transcribe": None if call.transcription is None else dataclasses.asdict(call.transcription),
             "mixing": dataclasses.asdict(call.mixing),
             "composer": composer.COMPOSER_VERSION,
@@ -460,9 +510,12 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
 
 def _compose_needs(call: validation.ComposeCall) -> list[Need]:
     """The models of Compose's stages after the song's own, each with the field that asks for it."""
-    asked = {"separate": (call.separate, DEMUCS), "transcribe": (call.transcription is not None, BASIC_PITCH)}
-    asked["musicgen"] = (call.musicgen, MUSICGEN)
-    return [Need(field, model) for field, (wanted, model) in asked.items() if wanted]
+    asked = {
+        "separate": (call.separate, DEMUCS, call.separate_model),
+        "transcribe": (call.transcription is not None, BASIC_PITCH, ""),
+        "musicgen": (call.musicgen, MUSICGEN, call.musicgen_model),
+    }
+    return [Need(field, model, name) for field, (wanted, model, name) in asked.items() if wanted]
 
 
 def _render_key(call: validation.RenderCall) -> str:
@@ -480,15 +533,16 @@ def _render_key(call: validation.RenderCall) -> str:
 
 
 def _generation_key(generation: Generation, fmt: ResolvedFormat, musicgen_model: str) -> str:
-    melody = generation.melody
+    melody, continued = generation.melody, generation.continued
     return cache_key(
         "generate",
         {
             "prompts": generation.prompts,
-            "model": musicgen_model,
+            "model": generation.model or musicgen_model,
             "seconds": generation.seconds,
             "sampling": generation.sampling,
             "melody": None if melody is None else hashlib.sha256(melody[0].tobytes()).hexdigest(),
+            "continued": None if continued is None else hashlib.sha256(continued[0].tobytes()).hexdigest(),
             "format": dataclasses.asdict(fmt),
         },
     )
@@ -521,4 +575,22 @@ def _model_status(entry: ModelEntry, check: WeightsCheck | None, memory_bytes: i
             message = f"busy (weights as last checked){': ' + message if message else ''}"
     return pb.ModelStatus(
         name=entry.name, version=entry.version, state=state, message=message, memory_bytes=memory_bytes
+    )
+
+
+_SERVED_STATES = {
+    catalog.State.READY: pb.MODEL_STATE_READY,
+    catalog.State.LOADED: pb.MODEL_STATE_LOADED,
+    catalog.State.WEIGHTS_MISSING: pb.MODEL_STATE_WEIGHTS_MISSING,
+}
+
+
+def _served_status(served_by: str, entry: catalog.Entry) -> pb.ModelStatus:
+    """A separation or MusicGen model as the Triton model serving it tells it."""
+    return pb.ModelStatus(
+        name=entry.name,
+        state=_SERVED_STATES[entry.state],
+        message=entry.message,
+        served_by=served_by,
+        is_default=entry.default,
     )

@@ -65,6 +65,10 @@ class DemucsOptions:
     segment: float | None = None
 
 
+# The server's demucs model with demucs' defaults: what a call that chooses nothing runs.
+DEMUCS_DEFAULTS = DemucsOptions()
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
@@ -190,7 +194,7 @@ class Models(Protocol):
         *,
         deadline: float,
         request_id: str,
-        options: DemucsOptions = DemucsOptions(),
+        options: DemucsOptions = DEMUCS_DEFAULTS,
     ) -> AsyncIterator[float | Separated]: ...
 
     def generate_audio(
@@ -427,7 +431,7 @@ class TritonModels:
         *,
         deadline: float,
         request_id: str,
-        options: DemucsOptions = DemucsOptions(),
+        options: DemucsOptions = DEMUCS_DEFAULTS,
     ) -> AsyncIterator[float | Separated]:
         """Streams the demucs model's progress (fractions), then its stems. Cancelling the iteration cancels the
         stream, and the model stops at its next chunk."""
@@ -499,8 +503,8 @@ class TritonModels:
     async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about the weights of its model `name` ("": its
         default): it answers an empty request with a missing_weights error (dgxmusic.models) when they are missing,
-        and with an input error otherwise (an unknown name: its problem is that)."""
-        empty = _probe_inputs(model) + _model_inputs(model, name)
+        and with an input error otherwise (an unknown name too: the call itself refuses that as INVALID_ARGUMENT)."""
+        empty = [*_probe_inputs(model), *_model_inputs(model, name)]
         problem = None
         try:
             async for _ in self._stream(model, empty, deadline=WEIGHTS_PROBE_SECONDS, request_id="weights-probe"):
@@ -508,7 +512,7 @@ class TritonModels:
         except ApiError as exc:
             if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return WeightsCheck(self._last_weights_problem.get(f"{model}/{name}"), busy=True)
-            if exc.code == grpc.StatusCode.FAILED_PRECONDITION or exc.field == "model":
+            if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
                 problem = exc.message
         self._last_weights_problem[f"{model}/{name}"] = problem
         return WeightsCheck(problem)
@@ -516,7 +520,7 @@ class TritonModels:
     async def catalog(self, model: str) -> list[catalog.Entry]:
         """Every separation (demucs) or MusicGen (musicgen) model the Triton model knows, with its state; empty when
         it does not answer within WEIGHTS_PROBE_SECONDS (busy with other work)."""
-        inputs = _probe_inputs(model) + [_list_models_input(model)]
+        inputs = [*_probe_inputs(model), _list_models_input(model)]
         try:
             async for result in self._stream(model, inputs, deadline=WEIGHTS_PROBE_SECONDS, request_id="catalog"):
                 models = result.as_numpy((Demucs if model == Demucs.NAME else Musicgen).MODELS.name)

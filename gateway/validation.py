@@ -3,6 +3,7 @@ request is reported at once, as one ApiError with a field violation each. Checks
 (the composer's reading of a prompt, FluidSynth's of a MIDI file); their errors name the field too."""
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,10 +17,11 @@ import transcriber
 from deploy.settings import Settings
 from dgxmusic import audio
 from dgxmusic.audio import FloatAudio, ResolvedFormat
-from dgxmusic.models import DEMUCS, MUSICGEN, Musicgen
+from dgxmusic.models import DEMUCS, MUSICGEN, Demucs, Musicgen
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
+from gateway.triton import DemucsOptions
 
 MAX_VARIATIONS = 16
 MAX_SONGS_PER_CALL = 32
@@ -38,6 +40,7 @@ TRANSCRIPTION_FIELDS = (
     "midi_tempo",
 )
 MIXING_FIELDS = ("gain_db", "reverb_level", "reverb_room_size", "chorus_level", "loudness_lufs", "peak_ceiling_dbfs")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
 
 
@@ -95,6 +98,8 @@ class ComposeCall:
     transcription: transcriber.TranscriptionParams | None  # None when no transcription is asked for
     musicgen: bool
     mixing: renderers.MixSettings = dataclasses.field(default_factory=renderers.MixSettings)
+    separate_model: str = ""  # the demucs model `separate` names; "" for the server's
+    musicgen_model: str = ""  # the MusicGen model `musicgen` names; "" for the server's
 
     @property
     def extras(self) -> list[str]:
@@ -120,6 +125,8 @@ class GenerateAudioCall:
     audio_format: ResolvedFormat
     melody_audio: bytes  # empty when not given
     melody_midi: bytes  # empty when not given
+    model: str = ""  # the MusicGen model; "" for the server's
+    continue_audio: bytes = b""  # empty when not given
 
     @property
     def seeded(self) -> bool:
@@ -163,10 +170,11 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         audio_format = _audio_format(request.audio_format, settings.default_sample_rate)
     with faults.collect():
         soundfont = _soundfont(request.soundfont, settings)
+    separate_model = musicgen_model = ""
     with faults.collect():
-        _check_separation_model(request.separate, "separate", settings)
+        separate_model = separation_model(request.separate, "separate")
     with faults.collect():
-        _check_generation_model(request.musicgen, "musicgen", settings)
+        musicgen_model = generation_model(request.musicgen, "musicgen")
     with faults.collect():
         transcription = transcription_params(request.transcription_options)
     with faults.collect():
@@ -181,6 +189,8 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         transcription=transcription if request.transcribe else None,
         musicgen=bool(request.musicgen),
         mixing=mixing,
+        separate_model=separate_model,
+        musicgen_model=musicgen_model,
     )
 
 
@@ -206,8 +216,9 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
     for field, prompt in prompts:
         with faults.collect():
             _check_generation_prompt(prompt, field)
+    model = ""
     with faults.collect():
-        _check_generation_model(request.model, "model", settings)
+        model = generation_model(request.model, "model")
     seconds = request.seconds or DEFAULT_GENERATE_SECONDS
     if not 0 < seconds <= settings.max_generate_seconds:
         reason = f"must be above 0 and at most {settings.max_generate_seconds:g} s, got {seconds:g}"
@@ -219,6 +230,8 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
     if request.melody_midi:
         with faults.collect():
             _check_midi(request.melody_midi, "melody_midi", settings)
+    if request.continue_audio and (request.melody_audio or request.melody_midi):
+        faults.add(invalid_argument("continue_audio", "continue audio or follow a melody, not both"))
     faults.raise_any()
     return GenerateAudioCall(
         prompts=[prompt for _, prompt in prompts],
@@ -227,6 +240,8 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
         audio_format=audio_format,
         melody_audio=request.melody_audio,
         melody_midi=request.melody_midi,
+        model=model,
+        continue_audio=request.continue_audio,
     )
 
 
@@ -248,15 +263,40 @@ def mix_settings(options: pb.MixingOptions) -> renderers.MixSettings:
     return renderers.MixSettings(**given)
 
 
+@dataclass(frozen=True)
+class SeparateCall:
+    audio_format: ResolvedFormat  # of the stems sent back
+    demucs: DemucsOptions
+
+
 def separation_format(options: pb.SeparationOptions, settings: Settings) -> ResolvedFormat:
     """Checks Separate's options; the format its stems are sent in."""
+    return separate(options, settings).audio_format
+
+
+def separate(options: pb.SeparationOptions, settings: Settings) -> SeparateCall:
+    """Checks Separate's options, every fault at once; what needs the model (its stems for two_stems, its longest
+    segment) the demucs model checks, naming the field too."""
     faults = Faults()
+    model = ""
     with faults.collect():
-        _check_separation_model(options.model, "options.model", settings)
+        model = separation_model(options.model, "options.model")
     with faults.collect():
         audio_format = _audio_format(options.audio_format, settings.default_sample_rate, "options.audio_format")
+    if options.two_stems and not _MODEL_NAME.fullmatch(options.two_stems):
+        faults.add(invalid_argument("options.two_stems", "a stem's name, e.g. vocals (letters, digits, '_.-')"))
+    shifts = options.shifts if options.HasField("shifts") else None
+    if shifts is not None and not 0 <= shifts <= Demucs.MAX_SHIFTS:
+        faults.add(invalid_argument("options.shifts", f"must be 0-{Demucs.MAX_SHIFTS}, got {shifts}"))
+    overlap = options.overlap if options.HasField("overlap") else None
+    if overlap is not None and not 0 <= overlap <= Demucs.MAX_OVERLAP:
+        faults.add(invalid_argument("options.overlap", f"must be 0-{Demucs.MAX_OVERLAP:g}, got {overlap:g}"))
+    segment = options.segment if options.HasField("segment") else None
+    if segment is not None and not (math.isfinite(segment) and segment >= Demucs.MIN_SEGMENT):
+        reason = f"must be at least {Demucs.MIN_SEGMENT:g} s (and at most the model's own), got {segment:g}"
+        faults.add(invalid_argument("options.segment", reason))
     faults.raise_any()
-    return audio_format
+    return SeparateCall(audio_format, DemucsOptions(model, options.two_stems, shifts, overlap, segment))
 
 
 def check_separation_length(samples: FloatAudio, sample_rate: int, settings: Settings) -> None:
@@ -342,13 +382,23 @@ def _check_midi(midi: bytes, field: str, settings: Settings) -> None:
         raise too_large(field, f"{len(midi)} bytes is over the {settings.max_midi_bytes}-byte limit")
 
 
-def _check_separation_model(name: str, field: str, settings: Settings) -> None:
-    """An empty name is the server's model."""
-    if name and name not in (DEMUCS, settings.demucs_model):
-        raise invalid_argument(field, f"this server separates with {DEMUCS} ({settings.demucs_model})")
+def separation_model(name: str, field: str) -> str:
+    """The demucs model a call names, "" for the server's default (also named "demucs"); whether the server knows it
+    and has its weights the demucs model says (INVALID_ARGUMENT listing the known ones, FAILED_PRECONDITION naming the
+    files to fetch)."""
+    if name in ("", DEMUCS):
+        return ""
+    if not _MODEL_NAME.fullmatch(name):
+        raise invalid_argument(field, f"a demucs model's name, e.g. htdemucs_ft (letters, digits, '_.-'), got {name!r}")
+    return name
 
 
-def _check_generation_model(name: str, field: str, settings: Settings) -> None:
-    """An empty name is the server's model; "facebook/musicgen-small" (its Hugging Face name) is "musicgen-small"."""
-    if name and name.removeprefix("facebook/") not in (MUSICGEN, settings.musicgen_model):
-        raise invalid_argument(field, f"this server generates with {settings.musicgen_model}")
+def generation_model(name: str, field: str) -> str:
+    """The MusicGen model a call names, "" for the server's (also named "musicgen"); its Hugging Face name
+    ("facebook/musicgen-small") is "musicgen-small". The musicgen model tells unknown names and missing weights."""
+    name = name.removeprefix("facebook/")
+    if name in ("", MUSICGEN):
+        return ""
+    if not _MODEL_NAME.fullmatch(name):
+        raise invalid_argument(field, f"a MusicGen model's name, e.g. musicgen-melody, got {name!r}")
+    return name

@@ -14,6 +14,7 @@ from generator.errors import (
     WeightsDownloadFailed,
 )
 from generator.generate import Audio, GenerationParams, Generator, set_threads
+from generator.serving import Generators, canonical_name
 from generator.weights import DEBUG, DEBUG_MELODY, DEFAULT_MODEL, MODELS, known_models, load_model, pull_weights
 
 __all__ = [
@@ -28,12 +29,14 @@ __all__ = [
     "GenerationTooLong",
     "Generator",
     "GeneratorError",
+    "Generators",
     "InvalidGeneration",
     "Job",
     "MissingWeights",
     "UnknownModel",
     "WeightsDownloadFailed",
     "batches",
+    "canonical_name",
     "known_models",
     "load_model",
     "pull_weights",

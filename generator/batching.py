@@ -1,6 +1,6 @@
-"""Which MusicGen requests generate together: requests that arrive together, carry no seed and no melody and ask
-for the same parameters share one audiocraft batch (their prompts side by side, at most the model's batch); the
-others run alone, since a seed or a melody belongs to one request."""
+"""Which MusicGen requests generate together: requests that arrive together, carry no seed, no melody and no audio to
+continue and ask for the same model and parameters share one audiocraft batch (their prompts side by side, at most
+the model's batch); the others run alone, since a seed, a melody or audio to continue belongs to one request."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +16,17 @@ Handle = TypeVar("Handle")
 
 @dataclass
 class Job(Generic[Handle]):
-    """One request: its prompts, parameters and optional melody, and `handle`, where its answers go."""
+    """One request: its prompts, parameters, optional melody or audio to continue, the model it names ("" for the
+    default), and `handle`, where its answers go."""
 
     handle: Handle
     prompts: list[str]
     params: GenerationParams
     melody: npt.NDArray[np.float32] | None = None
     melody_sample_rate: int = 32000
+    model: str = ""
+    continued: npt.NDArray[np.float32] | None = None
+    continued_sample_rate: int = 32000
 
     @property
     def melodies(self) -> list[npt.NDArray[np.float32] | None] | None:
@@ -31,17 +35,19 @@ class Job(Generic[Handle]):
 
 
 def batches(jobs: list[Job[Handle]], max_prompts: int) -> Iterator[list[Job[Handle]]]:
-    """The jobs in generation batches: unseeded, melody-free jobs with equal parameters share a batch of at most
-    `max_prompts` prompts, in arrival order; every other job is a batch of its own."""
-    shared: dict[GenerationParams, list[Job[Handle]]] = {}
+    """The jobs in generation batches: unseeded jobs without a melody or audio to continue, with equal models and
+    parameters, share a batch of at most `max_prompts` prompts, in arrival order; every other job is a batch of its
+    own."""
+    shared: dict[tuple[str, GenerationParams], list[Job[Handle]]] = {}
     for job in jobs:
-        if job.params.seed is not None or job.melody is not None:
+        if job.params.seed is not None or job.melody is not None or job.continued is not None:
             yield [job]
             continue
-        batch = shared.setdefault(job.params, [])
+        key = (job.model, job.params)
+        batch = shared.setdefault(key, [])
         if batch and sum(len(member.prompts) for member in batch) + len(job.prompts) > max_prompts:
             yield batch
-            batch = shared[job.params] = []
+            batch = shared[key] = []
         batch.append(job)
     yield from (batch for batch in shared.values() if batch)
 

@@ -127,18 +127,24 @@ class Generator:
         *,
         melody: Sequence[npt.NDArray[np.floating[Any]] | None] | None = None,
         melody_sample_rate: int = 32000,
+        continued: npt.NDArray[np.floating[Any]] | None = None,
+        continued_sample_rate: int = 32000,
         on_progress: ProgressCallback | None = None,
         is_cancelled: CancelCheck | None = None,
     ) -> list[Audio]:
         """One clip per prompt, float32 [frames, channels] at `sample_rate`, exactly `params.duration` long.
 
         All prompts run as one batch with the same parameters and seed. `melody` (musicgen-melody only): per
-        prompt a waveform ([frames] or [frames, channels] at `melody_sample_rate`) or None. Raises
+        prompt a waveform ([frames] or [frames, channels] at `melody_sample_rate`) or None. `continued`: audio
+        ([frames] or [frames, channels] at `continued_sample_rate`) that every clip continues: each clip is that audio
+        (at the model's rate and channels) followed by `params.duration` seconds of continuation. Raises
         InvalidGeneration / GenerationTooLong for bad input and GenerationCancelled when `is_cancelled` turns true.
         """
-        self.validate(prompts, params, melody, melody_sample_rate)
+        self.validate(prompts, params, melody, melody_sample_rate, continued, continued_sample_rate)
         if is_cancelled is not None and is_cancelled():
             raise GenerationCancelled("generation cancelled before it started")
+        if continued is not None:
+            return self._continue(prompts, params, continued, continued_sample_rate, on_progress, is_cancelled)
         tokens = self.total_tokens(params.duration)
         # Whole tokens, then trimmed to the exact length asked for; audiocraft counts int(duration * frame_rate).
         duration = tokens / self.model.frame_rate
@@ -157,10 +163,7 @@ class Generator:
         window = int(min(duration, self.window_seconds) * self.model.frame_rate)
         progress = _TokenProgress(tokens, window, int(stride * self.model.frame_rate), on_progress, is_cancelled)
         self.model.set_custom_progress_callback(progress)
-        if params.seed is None:
-            torch.seed()
-        else:
-            torch.manual_seed(params.seed)
+        self._seed(params)
         # oneDNN's first conv_transpose1d of a new long shape in the codec's decoder took ~60 s for 45 s of audio
         # on our 2-core CPU (torch 2.13); torch's native kernels take ~0.1 s. Scoped to this call.
         with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
@@ -173,12 +176,69 @@ class Generator:
         frames = round(params.duration * self.sample_rate)
         return [np.ascontiguousarray(wav[:, :frames].T.numpy(), dtype=np.float32) for wav in wavs]
 
+    def _continue(
+        self,
+        prompts: Sequence[str],
+        params: GenerationParams,
+        continued: npt.NDArray[np.floating[Any]],
+        sample_rate: int,
+        on_progress: ProgressCallback | None,
+        is_cancelled: CancelCheck | None,
+    ) -> list[Audio]:
+        """audiocraft's generate_continuation in one window: its prompt is the end of `continued` (as much as the
+        window holds besides the new tokens, in whole codec frames so that the new audio starts exactly where the
+        prompt ends), and each clip is the whole of `continued` followed by the new audio."""
+        from audiocraft.data.audio_utils import convert_audio  # loaded with audiocraft.models, whose import stands in
+
+        wav = _channels_first(continued)
+        assert wav is not None
+        audio = convert_audio(wav, sample_rate, self.sample_rate, self.channels)
+        hop = round(self.sample_rate / self.model.frame_rate)  # samples per codec frame (token)
+        new_tokens = self.total_tokens(params.duration)
+        prompt_tokens = min(audio.shape[-1] // hop, self.window_tokens - new_tokens)
+        prompt = audio[..., audio.shape[-1] - prompt_tokens * hop :]
+        duration = (prompt_tokens + new_tokens) / self.model.frame_rate
+        if int(duration * self.model.frame_rate) < prompt_tokens + new_tokens:
+            duration = math.nextafter(duration, math.inf)
+        self.model.set_generation_params(
+            use_sampling=True,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            temperature=params.temperature,
+            duration=duration,
+            cfg_coef=params.cfg_coef,
+        )
+        self.model.set_custom_progress_callback(_TokenProgress(new_tokens, new_tokens, 1, on_progress, is_cancelled))
+        self._seed(params)
+        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
+            wavs = self.model.generate_continuation(
+                prompt.expand(len(prompts), -1, -1), self.sample_rate, list(prompts), progress=True
+            )
+        start, frames = prompt_tokens * hop, round(params.duration * self.sample_rate)
+        return [
+            np.ascontiguousarray(torch.cat([audio, wav[:, start : start + frames]], dim=-1).T.numpy(), np.float32)
+            for wav in wavs
+        ]
+
+    @property
+    def window_tokens(self) -> int:
+        return int(self.window_seconds * self.model.frame_rate)
+
+    @staticmethod
+    def _seed(params: GenerationParams) -> None:
+        if params.seed is None:
+            torch.seed()
+        else:
+            torch.manual_seed(params.seed)
+
     def validate(
         self,
         prompts: Sequence[str],
         params: GenerationParams,
         melody: Sequence[npt.NDArray[np.floating[Any]] | None] | None = None,
         melody_sample_rate: int = 32000,
+        continued: npt.NDArray[np.floating[Any]] | None = None,
+        continued_sample_rate: int = 32000,
     ) -> None:
         """Raises InvalidGeneration naming the first field at fault (GenerationTooLong for the duration limit)."""
         if not 1 <= len(prompts) <= self.max_batch:
@@ -203,6 +263,33 @@ class Generator:
             raise InvalidGeneration("seed", f"must be 0-{MAX_SEED}, got {params.seed}")
         if melody is not None:
             self._validate_melody(len(prompts), melody, melody_sample_rate)
+        if continued is not None:
+            self._validate_continued(params, melody, continued, continued_sample_rate)
+
+    def _validate_continued(
+        self,
+        params: GenerationParams,
+        melody: Sequence[npt.NDArray[np.floating[Any]] | None] | None,
+        audio: npt.NDArray[np.floating[Any]],
+        sample_rate: int,
+    ) -> None:
+        if melody is not None and any(wav is not None for wav in melody):
+            raise InvalidGeneration("continued", "continue audio or follow a melody, not both")
+        if not 8000 <= sample_rate <= 192000:
+            raise InvalidGeneration("continued", f"its sample rate must be 8000-192000 Hz, got {sample_rate}")
+        if audio.ndim not in (1, 2) or audio.shape[0] == 0:
+            raise InvalidGeneration("continued", f"must be [frames] or [frames, channels], got shape {audio.shape}")
+        if not np.isfinite(audio).all():
+            raise InvalidGeneration("continued", "contains NaN or infinite samples")
+        if audio.shape[0] / sample_rate < 1 / self.model.frame_rate:
+            raise InvalidGeneration("continued", f"must be at least one codec frame ({1000 / self.model.frame_rate:g} "
+                                    f"ms) long, got {audio.shape[0]} samples")  # fmt: skip
+        if self.total_tokens(params.duration) >= self.window_tokens:
+            most = (self.window_tokens - 1) / self.model.frame_rate
+            raise InvalidGeneration(
+                "duration", f"continuing audio makes at most {most:g} s (one {self.window_seconds:g} s window with at "
+                f"least one frame of the audio before it), got {params.duration:g}"
+            )  # fmt: skip
 
     def _validate_melody(
         self, prompts: int, melody: Sequence[npt.NDArray[np.floating[Any]] | None], sample_rate: int

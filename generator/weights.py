@@ -71,6 +71,25 @@ def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None, devic
     return model
 
 
+def weights_problem(name: str, weights_dir: Path | None = None) -> MissingWeights | None:
+    """What `load_model` would say is missing (None: nothing), without loading; raises UnknownModel."""
+    if name in (DEBUG, DEBUG_MELODY):
+        return None
+    if name not in MODELS:
+        raise UnknownModel(name, known_models())
+    _, missing = _locate(name, weights_dir)
+    return MissingWeights(name, missing) if missing else None
+
+
+def model_modules(model: "MusicGen") -> list[torch.nn.Module]:
+    """Every torch module a loaded MusicGen holds: its language model, its codec, and what its conditioners keep out
+    of their state dicts (T5, the melody conditioner's demucs)."""
+    modules: list[torch.nn.Module] = [model.lm, model.compression_model]
+    for conditioner in model.lm.condition_provider.conditioners.values():
+        modules += [value for value in vars(conditioner).values() if isinstance(value, torch.nn.Module)]
+    return modules
+
+
 def _locate(name: str, weights_dir: Path | None) -> tuple[str, dict[str, str]]:
     """Where audiocraft should read the MusicGen weights from, and every part that is absent (part -> where)."""
     missing: dict[str, str] = {}

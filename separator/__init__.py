@@ -4,6 +4,7 @@ chunked separation with progress and cancellation. The `demucs` Triton model is 
 from separator.errors import (
     AudioTooLong,
     InvalidAudio,
+    InvalidOption,
     MissingWeights,
     SeparationCancelled,
     SeparatorError,
@@ -11,7 +12,8 @@ from separator.errors import (
     WeightsDownloadFailed,
 )
 from separator.random_model import FULL, TINY, write_random_htdemucs
-from separator.separate import Separator, Stems, set_threads
+from separator.separate import SeparationParams, Separator, Stems, set_threads
+from separator.serving import Separators
 from separator.weights import DEFAULT_MODEL, AnyModel, known_models, load_model, pull_weights
 
 __all__ = [
@@ -21,10 +23,13 @@ __all__ = [
     "AnyModel",
     "AudioTooLong",
     "InvalidAudio",
+    "InvalidOption",
     "MissingWeights",
     "SeparationCancelled",
+    "SeparationParams",
     "Separator",
     "SeparatorError",
+    "Separators",
     "Stems",
     "UnknownModel",
     "WeightsDownloadFailed",

@@ -34,6 +34,10 @@ class InvalidAudio(SeparatorError, errors.FieldError):
     """Audio the separator cannot take."""
 
 
+class InvalidOption(SeparatorError, errors.FieldError):
+    """A separation option (the model's name, two_stems, shifts...) the separator cannot honour."""
+
+
 class AudioTooLong(InvalidAudio, errors.TooLarge):
     """Audio over the length limit."""
 

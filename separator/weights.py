@@ -34,6 +34,16 @@ def known_models(weights_dir: Path | None = None) -> list[str]:
 
 def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None) -> AnyModel:
     """The model (or bag of models) `name`, in eval mode; raises UnknownModel or MissingWeights."""
+    place = weights_place(name, weights_dir)
+    if isinstance(place, MissingWeights):
+        raise place
+    return _loaded(get_model(name, repo=place) if place is not None else get_model(f"hf://{name}"))
+
+
+def weights_place(name: str, weights_dir: Path | None = None) -> Path | MissingWeights | None:
+    """Where model `name`'s files all are, without loading them: the weights directory (its path), the Hugging Face
+    cache (None), or neither (the MissingWeights to raise, naming the files absent from each place). Raises
+    UnknownModel."""
     if name not in known_models(weights_dir):
         raise UnknownModel(name, known_models(weights_dir))
     local_bag = None if weights_dir is None else weights_dir / f"{name}.yaml"
@@ -42,14 +52,14 @@ def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None) -> An
     if weights_dir is not None:
         absent = _missing_in_directory(name, weights_dir, signatures)
         if not absent:
-            return _loaded(get_model(name, repo=weights_dir))
+            return weights_dir
         missing[f"weights directory {weights_dir}"] = absent
     repo_id = f"{DEFAULT_NAMESPACE}/{hf_repo_name(name)}"
     absent = _missing_in_hf_cache(name, repo_id, signatures)
     if not absent:
-        return _loaded(get_model(f"hf://{name}"))
+        return None
     missing[f"Hugging Face cache {constants.HF_HUB_CACHE} (repo {repo_id})"] = absent
-    raise MissingWeights(name, missing)
+    return MissingWeights(name, missing)
 
 
 def _loaded(model: object) -> AnyModel:

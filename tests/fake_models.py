@@ -26,6 +26,7 @@ import composer
 import renderers
 import transcriber
 from deploy.settings import Settings
+from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
 from dgxmusic.errors import FieldError, MissingWeights, MusicError
 from dgxmusic.models import (
@@ -41,7 +42,17 @@ from dgxmusic.models import (
     unexpected_error_message,
 )
 from gateway.errors import from_triton
-from gateway.triton import Generated, ModelEntry, Rendered, Separated, TokenProgress, WeightsCheck, song_options
+from gateway.triton import (
+    DEMUCS_DEFAULTS,
+    DemucsOptions,
+    Generated,
+    ModelEntry,
+    Rendered,
+    Separated,
+    TokenProgress,
+    WeightsCheck,
+    song_options,
+)
 
 # The gRPC status a client of Triton gets for each TritonError code a model answers with.
 _STATUS_OF_TRITON_CODE = {
@@ -148,9 +159,16 @@ class FakeModels:
         return {name: outputs[name] for name in BasicPitch.OUTPUTS}
 
     async def separate(
-        self, audio: FloatAudio, sample_rate: int, *, deadline: float, request_id: str
+        self,
+        audio: FloatAudio,
+        sample_rate: int,
+        *,
+        deadline: float,
+        request_id: str,
+        options: DemucsOptions = DEMUCS_DEFAULTS,
     ) -> AsyncIterator[float | Separated]:
-        """demucs' stream: progress, then its four stems at its rate, each a quarter of the audio (in stereo)."""
+        """demucs' stream: progress, then its four stems at its rate, each a quarter of the audio (in stereo); the
+        options are the real model's to honour (tests/test_stack_model_choice.py)."""
         with self._inference(DEMUCS, request_id, decoupled=True):
             self._check_weights(DEMUCS)
             channels = np.ascontiguousarray(audio.T)
@@ -170,9 +188,11 @@ class FakeModels:
         *,
         deadline: float,
         request_id: str,
+        model: str = "",
+        continued: tuple[FloatAudio, int] | None = None,
     ) -> AsyncIterator[TokenProgress | Generated]:
         """MusicGen's stream: token progress, then one mono clip per prompt at 32 kHz (the n-th prompt's a tone of
-        n x 220 Hz)."""
+        n x 220 Hz); the model and continuation are the real model's to honour (tests/test_stack_model_choice.py)."""
         with self._inference(MUSICGEN, request_id, decoupled=True):
             self._check_weights(MUSICGEN)
             total = max(1, round(seconds * MUSICGEN_TOKENS_PER_SECOND))
@@ -181,13 +201,17 @@ class FakeModels:
             clips = [tone(220.0 * (index + 1), seconds, Musicgen.SAMPLE_RATE) for index in range(len(prompts))]
             yield Generated(Musicgen.SAMPLE_RATE, clips)
 
-    async def weights_check(self, model: str) -> WeightsCheck:
-        """What the model says of its weights, read as TritonModels.weights_check reads it."""
+    async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
+        """What the model says of its (default's) weights, read as TritonModels.weights_check reads it."""
         problem = self.missing_weights.get(model)
         if problem is None:
             return WeightsCheck(None)
         answer = self._triton_error(model, MissingWeights(problem), "weights-probe", decoupled=True)
         return WeightsCheck(from_triton(answer, model).message)
+
+    async def catalog(self, model: str) -> list[catalog.Entry]:
+        """No separation or MusicGen models besides the Triton models' own entries."""
+        return []
 
     async def repository(self) -> list[ModelEntry]:
         return [ModelEntry(name, "1", state, reason) for name, (state, reason) in self.states.items()]

@@ -12,6 +12,7 @@ from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import validation
 from gateway.errors import ApiError, invalid_argument
+from gateway.triton import DemucsOptions
 
 SETTINGS = Settings()
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -146,8 +147,8 @@ COMPOSE_FAULTS = {
         "audio_format.sample_rate",
     ),
     "float FLAC": (pb.ComposeRequest(prompt="trap", audio_format=FLOAT_FLAC), INVALID, "audio_format.sample_format"),
-    "another separator": (pb.ComposeRequest(prompt="trap", separate="spleeter"), INVALID, "separate"),
-    "another generator": (pb.ComposeRequest(prompt="trap", musicgen="musicgen-large"), INVALID, "musicgen"),
+    "no separator's name": (pb.ComposeRequest(prompt="trap", separate="spleeter 2!"), INVALID, "separate"),
+    "no generator's name": (pb.ComposeRequest(prompt="trap", musicgen="musicgen large!"), INVALID, "musicgen"),
     "a threshold of 2": (
         pb.ComposeRequest(prompt="trap", transcription_options=pb.TranscriptionOptions(frame_threshold=2)),
         INVALID,
@@ -171,8 +172,8 @@ def test_compose_reports_every_fault_of_a_request() -> None:
         prompt="",
         soundfont="../x",
         audio_format=audio_pb2.AudioFormat(sample_rate=1),
-        separate="spleeter",
-        musicgen="musicgen-large",
+        separate="spleeter 2!",
+        musicgen="musicgen large!",
         transcription_options=pb.TranscriptionOptions(onset_threshold=-1),
     )
     error = refusal(lambda: validation.compose(request, SETTINGS))
@@ -260,7 +261,12 @@ GENERATE_AUDIO_FAULTS = {
     "nine prompts": (pb.GenerateAudioRequest(prompt="x", more_prompts=["y"] * 8), TOO_LARGE, "more_prompts"),
     "negative seconds": (pb.GenerateAudioRequest(prompt="x", seconds=-1), INVALID, "seconds"),
     "10000 seconds": (pb.GenerateAudioRequest(prompt="x", seconds=10_000), TOO_LARGE, "seconds"),
-    "another model": (pb.GenerateAudioRequest(prompt="x", model="facebook/musicgen-large"), INVALID, "model"),
+    "a model name no model has": (pb.GenerateAudioRequest(prompt="x", model="musicgen large!"), INVALID, "model"),
+    "continuing and following a melody": (
+        pb.GenerateAudioRequest(prompt="x", melody_audio=b"a", continue_audio=b"b"),
+        INVALID,
+        "continue_audio",
+    ),
     "two melodies": (
         pb.GenerateAudioRequest(prompt="x", melody_audio=b"a", melody_midi=b"MThd"),
         INVALID,
@@ -296,7 +302,7 @@ def test_faults_that_are_all_size_limits_are_resource_exhausted() -> None:
 
 
 def test_generate_audio_reports_every_fault_of_a_request() -> None:
-    request = pb.GenerateAudioRequest(prompt="", more_prompts=[" "], model="musicgen-large", seconds=-2)
+    request = pb.GenerateAudioRequest(prompt="", more_prompts=[" "], model="musicgen large!", seconds=-2)
     error = refusal(lambda: validation.generate_audio(request, SETTINGS))
     assert error.code == INVALID
     assert fields(error) == ["prompt", "more_prompts[0]", "model", "seconds"]
@@ -325,9 +331,37 @@ def test_separation_options_give_the_format_of_the_stems() -> None:
 
 
 def test_separate_reports_every_fault_of_its_options() -> None:
-    options = pb.SeparationOptions(model="spleeter", audio_format=FLOAT_FLAC)
+    options = pb.SeparationOptions(
+        model="spleeter 2!",
+        audio_format=FLOAT_FLAC,
+        two_stems="vocals?",
+        shifts=21,
+        overlap=0.95,
+        segment=0.5,
+    )
     error = refusal(lambda: validation.separation_format(options, SETTINGS))
-    assert fields(error) == ["options.model", "options.audio_format.sample_format"]
+    assert fields(error) == [
+        "options.model",
+        "options.audio_format.sample_format",
+        "options.two_stems",
+        "options.shifts",
+        "options.overlap",
+        "options.segment",
+    ]
+
+
+def test_a_separation_model_and_demucs_options_are_passed_on_as_chosen() -> None:
+    """Which models exist and have weights the demucs model tells (tests/test_stack_model_choice.py)."""
+    chosen = pb.SeparationOptions(model="htdemucs_ft", two_stems="vocals", shifts=2, overlap=0.5, segment=4)
+    call = validation.separate(chosen, SETTINGS)
+    assert call.demucs == DemucsOptions("htdemucs_ft", "vocals", 2, 0.5, 4.0)
+    assert validation.separate(pb.SeparationOptions(model="demucs"), SETTINGS).demucs == DemucsOptions()
+
+
+def test_a_musicgen_model_is_passed_on_by_its_own_name() -> None:
+    call = validation.generate_audio(pb.GenerateAudioRequest(prompt="x", model="facebook/musicgen-melody"), SETTINGS)
+    assert call.model == "musicgen-melody"
+    assert validation.generate_audio(pb.GenerateAudioRequest(prompt="x", model="musicgen"), SETTINGS).model == ""
 
 
 def test_audio_longer_than_the_limit_is_not_separated() -> None:

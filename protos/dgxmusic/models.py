@@ -78,6 +78,21 @@ class Demucs(Model):
     STEMS = Tensor("STEMS", "FP32")
     STEM_NAMES = Tensor("STEM_NAMES", "BYTES")
     STEMS_SAMPLE_RATE = Tensor("STEMS_SAMPLE_RATE", "INT32")
+    # A call's choice of model and demucs' options; all optional.
+    MODEL = Tensor("MODEL", "BYTES")
+    TWO_STEMS = Tensor("TWO_STEMS", "BYTES")
+    SHIFTS = Tensor("SHIFTS", "INT32")
+    OVERLAP = Tensor("OVERLAP", "FP32")
+    SEGMENT = Tensor("SEGMENT", "FP32")
+    # LIST_MODELS = 1 asks for MODELS: every known model's state (dgxmusic.catalog).
+    LIST_MODELS = Tensor("LIST_MODELS", "INT32")
+    MODELS = Tensor("MODELS", "BYTES")
+    # The options' limits, checked by the gateway and the separator alike. Each shift runs the whole separation once
+    # more (demucs' CLI suggests up to 10); a larger overlap makes the chunks' stride vanish; a shorter segment is too
+    # short for HTDemucs' STFT (the longest is the model's own).
+    MAX_SHIFTS = 20
+    MAX_OVERLAP = 0.9
+    MIN_SEGMENT = 1.0
 
 
 class Musicgen(Model):
@@ -99,6 +114,13 @@ class Musicgen(Model):
     TOKENS_TOTAL = Tensor("TOKENS_TOTAL", "INT32")
     AUDIO = Tensor("AUDIO", "FP32")
     AUDIO_SAMPLE_RATE = Tensor("AUDIO_SAMPLE_RATE", "INT32")
+    # The MusicGen model a call names (none: the default), and audio the generation continues.
+    MODEL = Tensor("MODEL", "BYTES")
+    CONTINUED_AUDIO = Tensor("CONTINUED_AUDIO", "FP32")
+    CONTINUED_SAMPLE_RATE = Tensor("CONTINUED_SAMPLE_RATE", "INT32")
+    # LIST_MODELS = 1 asks for MODELS: every known model's state (dgxmusic.catalog).
+    LIST_MODELS = Tensor("LIST_MODELS", "INT32")
+    MODELS = Tensor("MODELS", "BYTES")
     SAMPLE_RATE = 32000  # of every MusicGen model's output, and of a melody sent without its rate
     # The sampling parameters' tensors, by generator.GenerationParams field.
     SAMPLING: ClassVar[dict[str, Tensor]] = {

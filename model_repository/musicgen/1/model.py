@@ -1,8 +1,10 @@
 """Triton glue for MusicGen, decoupled: per request, PROGRESS responses (fraction and tokens) while it generates,
-then the clips in the final response; errors in-band. Which requests generate together is generator.batches'
-policy. A cancelled request stops the generation once every request in its batch is cancelled. Missing weights do
-not stop the model from loading: each request answers with the parts to fetch, and loading is retried until they
-are there."""
+then the clips in the final response; errors in-band. A request names its model (MODEL; none: the default), loaded
+on its first call within the instance's planned memory (MEMORY_GB) by `generator.Generators`, and may give audio to
+continue (CONTINUED_AUDIO). Which requests generate together is generator.batches' policy. A cancelled request stops
+the generation once every request in its batch is cancelled. Missing weights do not stop the model from loading:
+each request answers with the parts to fetch. A request with LIST_MODELS = 1 is answered with every model's state
+(MODELS, `dgxmusic.catalog`)."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +15,10 @@ import numpy.typing as npt
 import triton_python_backend_utils as pb_utils
 
 import generator
-from deploy.backend import FINAL, array, error_response, instance_device, model_parameters, required, scalar
+from deploy.backend import FINAL, array, error_response, instance_device, model_parameters, required, scalar, text
+from deploy.loaded_models import GB
 from deploy.settings import Settings
+from dgxmusic import catalog
 from dgxmusic.errors import Cancelled
 from dgxmusic.models import Musicgen
 
@@ -37,42 +41,55 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         parameter = model_parameters(args).get
         settings = Settings()
-        self.device = instance_device(args)
-        self.model_name = parameter("MUSICGEN_MODEL") or settings.musicgen_model
-        self.weights_dir = Path(parameter("WEIGHTS_DIR") or settings.weights_dir)
-        self.max_seconds = float(parameter("MAX_SECONDS") or settings.max_generate_seconds)
         generator.set_threads(int(parameter("THREADS") or settings.generate_threads))
-        self.generator: generator.Generator | None = None
+        memory_gb = parameter("MEMORY_GB")
+        self.generators = generator.Generators(
+            parameter("MUSICGEN_MODEL") or settings.musicgen_model,
+            Path(parameter("WEIGHTS_DIR") or settings.weights_dir),
+            budget_bytes=float(memory_gb) * GB if memory_gb else float("inf"),
+            max_seconds=float(parameter("MAX_SECONDS") or settings.max_generate_seconds),
+            device=instance_device(args),
+        )
         try:
-            self._loaded()
+            self.generators.get()
         except generator.MissingWeights as exc:
             pb_utils.Logger.log_warn(str(exc))
 
     def execute(self, requests: list[Any]) -> None:
-        handles = [_Request(request, request.get_response_sender()) for request in requests]
-        try:
-            model = self._loaded()
-        except Exception as exc:  # missing weights, or a bug: every request hears of it
-            self._fail(handles, error_response(Musicgen.NAME, exc))
-            return
         jobs = []
-        for handle in handles:
+        for request in requests:
+            handle = _Request(request, request.get_response_sender())
             try:
+                if scalar(request, Musicgen.LIST_MODELS):
+                    models = np.array([[catalog.encode(self.generators.catalog())]], dtype=np.object_)
+                    response = pb_utils.InferenceResponse(
+                        output_tensors=[pb_utils.Tensor(Musicgen.MODELS.name, models)]
+                    )
+                    handle.sender.send(response, flags=FINAL)
+                    continue
                 job = _job(handle)
-                # Each request is validated alone, so that one bad request does not fail the batch it joins.
-                model.validate(job.prompts, job.params, job.melodies, job.melody_sample_rate)
-            except Exception as exc:
+                job.model = self.generators.name_of(job.model)
+                # Each request is validated alone (loading its model), so that one bad request does not fail the
+                # batch it joins.
+                self.generators.get(job.model).validate(
+                    job.prompts,
+                    job.params,
+                    job.melodies,
+                    job.melody_sample_rate,
+                    job.continued,
+                    job.continued_sample_rate,
+                )
+            except Exception as exc:  # a bad request, missing weights, or a bug: this request hears of it
                 handle.sender.send(error_response(Musicgen.NAME, exc), flags=FINAL)
                 continue
             jobs.append(job)
-        for batch in generator.batches(jobs, model.max_batch):
+        for batch in generator.batches(jobs, self.generators.max_batch):
+            try:
+                model = self.generators.get(batch[0].model)
+            except Exception as exc:
+                self._fail([job.handle for job in batch], error_response(Musicgen.NAME, exc))
+                continue
             self._generate(model, batch)
-
-    def _loaded(self) -> generator.Generator:
-        if self.generator is None:
-            model = generator.load_model(self.model_name, self.weights_dir, self.device)
-            self.generator = generator.Generator(model, max_seconds=self.max_seconds)
-        return self.generator
 
     def _generate(self, model: generator.Generator, batch: list[Job]) -> None:
         first = batch[0]
@@ -95,6 +112,8 @@ class TritonPythonModel:
                 first.params,
                 melody=first.melodies,
                 melody_sample_rate=first.melody_sample_rate,
+                continued=first.continued,
+                continued_sample_rate=first.continued_sample_rate,
                 on_progress=on_progress,
                 is_cancelled=lambda: all(job.handle.request.is_cancelled() for job in batch),
             )
@@ -129,4 +148,14 @@ def _job(handle: _Request) -> Job:
     params = replace(generator.GenerationParams(), **{key: value for key, value in given.items() if value is not None})
     melody = array(request, Musicgen.MELODY)
     melody_sample_rate = scalar(request, Musicgen.MELODY_SAMPLE_RATE) or Musicgen.SAMPLE_RATE
-    return Job(handle, prompts, params, None if melody is None else melody[0], int(melody_sample_rate))
+    continued = array(request, Musicgen.CONTINUED_AUDIO)
+    return Job(
+        handle,
+        prompts,
+        params,
+        None if melody is None else melody[0],
+        int(melody_sample_rate),
+        model=text(request, Musicgen.MODEL) or "",
+        continued=None if continued is None else continued[0],
+        continued_sample_rate=int(scalar(request, Musicgen.CONTINUED_SAMPLE_RATE) or Musicgen.SAMPLE_RATE),
+    )

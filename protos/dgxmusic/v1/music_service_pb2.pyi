@@ -15,6 +15,7 @@ class ModelState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODEL_STATE_WEIGHTS_MISSING: _ClassVar[ModelState]
     MODEL_STATE_FAILED: _ClassVar[ModelState]
     MODEL_STATE_UNAVAILABLE: _ClassVar[ModelState]
+    MODEL_STATE_LOADED: _ClassVar[ModelState]
 
 class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -32,6 +33,7 @@ MODEL_STATE_READY: ModelState
 MODEL_STATE_WEIGHTS_MISSING: ModelState
 MODEL_STATE_FAILED: ModelState
 MODEL_STATE_UNAVAILABLE: ModelState
+MODEL_STATE_LOADED: ModelState
 STAGE_UNSPECIFIED: Stage
 STAGE_COMPOSING: Stage
 STAGE_RENDERING: Stage
@@ -261,12 +263,20 @@ class Note(_message.Message):
     def __init__(self, start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., pitch: _Optional[int] = ..., velocity: _Optional[int] = ..., amplitude: _Optional[float] = ..., pitch_bends: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SeparationOptions(_message.Message):
-    __slots__ = ("model", "audio_format")
+    __slots__ = ("model", "audio_format", "two_stems", "shifts", "overlap", "segment")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TWO_STEMS_FIELD_NUMBER: _ClassVar[int]
+    SHIFTS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
     model: str
     audio_format: _audio_pb2.AudioFormat
-    def __init__(self, model: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ...) -> None: ...
+    two_stems: str
+    shifts: int
+    overlap: float
+    segment: float
+    def __init__(self, model: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., two_stems: _Optional[str] = ..., shifts: _Optional[int] = ..., overlap: _Optional[float] = ..., segment: _Optional[float] = ...) -> None: ...
 
 class SeparateRequest(_message.Message):
     __slots__ = ("options", "audio_header", "audio_chunk")
@@ -291,7 +301,7 @@ class SeparateResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class GenerateAudioRequest(_message.Message):
-    __slots__ = ("prompt", "more_prompts", "model", "seconds", "temperature", "top_k", "top_p", "cfg_coef", "seed", "melody_audio", "melody_midi", "audio_format", "bypass_cache")
+    __slots__ = ("prompt", "more_prompts", "model", "seconds", "temperature", "top_k", "top_p", "cfg_coef", "seed", "melody_audio", "melody_midi", "audio_format", "bypass_cache", "continue_audio")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MORE_PROMPTS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -305,6 +315,7 @@ class GenerateAudioRequest(_message.Message):
     MELODY_MIDI_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
     BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_AUDIO_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     more_prompts: _containers.RepeatedScalarFieldContainer[str]
     model: str
@@ -318,7 +329,8 @@ class GenerateAudioRequest(_message.Message):
     melody_midi: bytes
     audio_format: _audio_pb2.AudioFormat
     bypass_cache: bool
-    def __init__(self, prompt: _Optional[str] = ..., more_prompts: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., seconds: _Optional[float] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., cfg_coef: _Optional[float] = ..., seed: _Optional[int] = ..., melody_audio: _Optional[bytes] = ..., melody_midi: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
+    continue_audio: bytes
+    def __init__(self, prompt: _Optional[str] = ..., more_prompts: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., seconds: _Optional[float] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., cfg_coef: _Optional[float] = ..., seed: _Optional[int] = ..., melody_audio: _Optional[bytes] = ..., melody_midi: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., bypass_cache: _Optional[bool] = ..., continue_audio: _Optional[bytes] = ...) -> None: ...
 
 class GenerateAudioResponse(_message.Message):
     __slots__ = ("progress", "audio_header", "audio_chunk", "summary")
@@ -343,18 +355,22 @@ class ListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[ModelStatus, _Mapping]]] = ...) -> None: ...
 
 class ModelStatus(_message.Message):
-    __slots__ = ("name", "version", "state", "message", "memory_bytes")
+    __slots__ = ("name", "version", "state", "message", "memory_bytes", "served_by", "is_default")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SERVED_BY_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     state: ModelState
     message: str
     memory_bytes: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., message: _Optional[str] = ..., memory_bytes: _Optional[int] = ...) -> None: ...
+    served_by: str
+    is_default: bool
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., message: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., served_by: _Optional[str] = ..., is_default: _Optional[bool] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "fraction", "message", "done", "total", "seconds_left")
