@@ -10,6 +10,7 @@ far can still be read."""
 import asyncio
 import contextlib
 import functools
+import math
 import os
 import secrets
 import socket
@@ -38,6 +39,8 @@ log = structlog.get_logger(__name__)
 _PROGRESS_SECONDS = 0.25
 _SWEEP_SECONDS = 60.0
 _MAX_RETRY_WAIT_SECONDS = 30.0
+# A run still going this long after it was cancelled is cancelled again (see _Run.cancel).
+_CANCEL_AGAIN_SECONDS = 1.0
 
 
 def retryable(error: ApiError) -> bool:
@@ -60,6 +63,15 @@ class _Run:
     entry: str
     task: asyncio.Task[None]
     cancelled: bool = False  # by its owner (CancelJob), not by the gateway stopping
+    cancel_sent: float = -math.inf  # time.monotonic() of the last cancel
+
+    def cancel(self) -> None:
+        """Cancels the run's task, and again when an earlier cancel is _CANCEL_AGAIN_SECONDS old: one can be lost, as
+        Python 3.11's asyncio.wait_for (which redis-py awaits) swallows a cancel that comes as its inner call ends."""
+        now = time.monotonic()
+        if not self.task.done() and now - self.cancel_sent >= _CANCEL_AGAIN_SECONDS:
+            self.cancel_sent = now
+            self.task.cancel()
 
 
 @dataclass
@@ -96,9 +108,12 @@ class JobRunner:
             group.create_task(self._sweep())
 
     async def stop(self) -> None:
-        for run in list(self.runs.values()):
-            run.task.cancel()
-        await asyncio.gather(*(run.task for run in self.runs.values()), return_exceptions=True)
+        """Cancels every run and waits until each has ended."""
+        runs = list(self.runs.values())
+        while pending := [run for run in runs if not run.task.done()]:
+            for run in pending:
+                run.cancel()
+            await asyncio.wait([run.task for run in pending], timeout=_CANCEL_AGAIN_SECONDS)
 
     # -- loops ---------------------------------------------------------------------------------------------------
 
@@ -140,9 +155,9 @@ class JobRunner:
                 await self.store.renew(self.name, [run.entry for run in runs.values()])
                 for job_id, run in runs.items():
                     record = await self.store.get(job_id)
-                    if record.job.state == jobs_pb2.JOB_STATE_CANCELLED and not run.cancelled:
+                    if record.job.state == jobs_pb2.JOB_STATE_CANCELLED:
                         run.cancelled = True
-                        run.task.cancel()
+                        run.cancel()
             except (*REDIS_FAILURES, ApiError) as exc:
                 log.warning("job_leases_not_renewed", error=str(exc) or type(exc).__name__)
 

@@ -35,7 +35,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from fake_models import FakeModels, tone
 from gateway.artifacts import Artifact, ArtifactStore
 from gateway.auth import key_hash
-from gateway.job_runner import JobRunner
+from gateway.job_runner import JobRunner, _Run
 from gateway.jobs import JobStore
 from gateway.server import Gateway, build
 
@@ -265,6 +265,27 @@ async def test_a_job_whose_runner_died_is_taken_over(running: Running) -> None:
         await second.stop()
     assert outcome.succeeded, outcome.job
     assert outcome.job.attempts == 2
+
+
+async def test_stopping_cancels_again_a_run_that_lost_its_cancel(running: Running) -> None:
+    """Python 3.11's asyncio.wait_for (under redis-py) can swallow a cancel: a run that goes on after one is cancelled
+    again, and stop() ends (the takeover test above once hung on that, now and then)."""
+    runner = JobRunner(
+        running.settings, running.gateway.runner.store, running.gateway.runner.artifacts, running.gateway.runner.service
+    )
+    lost = asyncio.Event()
+
+    async def losing_one_cancel() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            lost.set()
+        await asyncio.sleep(3600)
+
+    runner.runs["lost"] = _Run("0-0", asyncio.create_task(losing_one_cancel()))
+    await asyncio.wait_for(runner.stop(), 10)
+    assert lost.is_set()
+    assert runner.runs["lost"].task.cancelled()
 
 
 async def test_jobs_are_their_callers_own(running: Running) -> None:
