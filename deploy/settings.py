@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     max_soundfont_bytes: int = Field(
         256 * MIB, ge=1024, description="a SoundFont a client may upload (UploadSoundFont); FluidR3_GM is 141 MB"
     )
+    max_soundfont_store_bytes: int = Field(
+        4096 * MIB, ge=1024, description="uploaded SoundFonts kept in all; past it the least recently used go"
+    )
 
     # Launcher of the embedded default (`dgx-music serve`)
     data_dir: Path = Path(".dgx-music")

@@ -25,9 +25,15 @@ _MAGIC_BYTES = 12  # "RIFF", its size, "sfbk"
 
 
 async def receive_soundfont(
-    requests: AsyncIterator[pb.UploadSoundFontRequest], *, directory: Path, max_bytes: int, idle_seconds: float
+    requests: AsyncIterator[pb.UploadSoundFontRequest],
+    *,
+    directory: Path,
+    max_bytes: int,
+    max_store_bytes: int,
+    idle_seconds: float,
 ) -> pb.UploadSoundFontResponse:
-    """Reads a header then its chunks into the store; the response names the font as Render and Compose take it."""
+    """Reads a header then its chunks into the store; the response names the font as Render and Compose take it.
+    Making room for it, the store drops its least recently used fonts past ``max_store_bytes``."""
     messages = _until_idle(requests, idle_seconds)
     first = await anext(messages, None)
     if first is None or first.WhichOneof("message") != "header":
@@ -38,7 +44,7 @@ async def receive_soundfont(
     response = pb.UploadSoundFontResponse(
         soundfont=f"{renderers.UPLOADED_PREFIX}{digest}", sha256=digest, size_bytes=header.total_bytes
     )
-    if await asyncio.to_thread(final.is_file):
+    if await asyncio.to_thread(mark_used, final):
         response.already_stored = True
         return response
     first_chunk = await anext(messages, None)
@@ -52,7 +58,7 @@ async def receive_soundfont(
         if received != digest:
             raise invalid_argument("header.sha256", f"the file's sha256 is {received}, not {digest}")
         with request_errors():
-            await asyncio.to_thread(_keep, Path(name), final)
+            await asyncio.to_thread(_keep, Path(name), final, max_store_bytes)
     finally:
         await asyncio.to_thread(Path(name).unlink, missing_ok=True)
     return response
@@ -65,10 +71,33 @@ def _open_partial(directory: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=directory, prefix=".upload-")
 
 
-def _keep(partial: Path, final: Path) -> None:
-    """The upload, checked to be a SoundFont FluidSynth loads, under its digest's name."""
+def _keep(partial: Path, final: Path, max_store_bytes: int) -> None:
+    """The upload, checked to be a SoundFont FluidSynth loads, under its digest's name, room made for it."""
     renderers.check_soundfont_file(partial)
+    _make_room(final.parent, partial.stat().st_size, max_store_bytes)
     os.replace(partial, final)
+
+
+def mark_used(font: Path) -> bool:
+    """Marks an uploaded font as just used (its mtime: the store drops the least recently used first); whether the
+    store holds it."""
+    try:
+        os.utime(font)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _make_room(directory: Path, size: int, max_store_bytes: int) -> None:
+    """Removes the least recently used fonts until `size` more bytes fit within max_store_bytes. A render using a
+    removed font at that moment fails as unavailable; its client uploads it again."""
+    fonts = sorted((path.stat().st_mtime, path.stat().st_size, path) for path in directory.glob("*.sf2"))
+    used = sum(font_size for _, font_size, _ in fonts)
+    for _, font_size, path in fonts:
+        if used + size <= max_store_bytes:
+            break
+        path.unlink(missing_ok=True)
+        used -= font_size
 
 
 def _checked_header(header: pb.SoundFontHeader, max_bytes: int) -> str:

@@ -21,6 +21,7 @@ from dgxmusic.models import DEMUCS, MUSICGEN, Demucs, Musicgen
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
+from gateway.soundfont_uploads import mark_used
 from gateway.triton import DemucsOptions
 
 MAX_VARIATIONS = 16
@@ -350,7 +351,7 @@ def _audio_format(
 def _soundfont(name: str, settings: Settings) -> str:
     """A listed SoundFont's name (the model resolves it), or "sha256:<hex>" of an uploaded font the server holds."""
     if (digest := renderers.uploaded_digest(name)) is not None:
-        if not renderers.uploaded_path(settings.soundfont_upload_dir, digest).is_file():
+        if not mark_used(renderers.uploaded_path(settings.soundfont_upload_dir, digest)):
             reason = f"no uploaded SoundFont sha256:{digest} on this server: send it with UploadSoundFont first"
             raise ApiError(grpc.StatusCode.NOT_FOUND, f"soundfont: {reason}", "soundfont")
         return f"{renderers.UPLOADED_PREFIX}{digest}"

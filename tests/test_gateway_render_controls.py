@@ -5,6 +5,7 @@ loudness met, SoundFonts stored by sha256 and refused when they are not SoundFon
 import asyncio
 import hashlib
 import io
+import os
 import stat
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.music_service_pb2_grpc import MusicServiceStub
 from fake_models import FakeModels, tone
 from gateway.server import build
+from gateway.soundfont_uploads import _make_room, mark_used
 from renderers import integrated_loudness
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -231,3 +233,15 @@ async def test_midi_tempo_is_the_tempo_written_in_the_transcribed_midi(running: 
     assert [round(mido.tempo2bpm(tempo), 3) for tempo in tempos] == [90]
     error = await failure_of(running.client.transcribe((audio, 22050), pb.TranscriptionOptions(midi_tempo=0)))
     assert [v.field for v in error.violations] == ["transcription_options.midi_tempo"]
+
+
+def test_the_store_drops_its_least_recently_used_fonts_to_make_room(tmp_path: Path) -> None:
+    sizes = {"a": 400, "b": 300, "c": 200}
+    for age, (name, size) in enumerate(sizes.items()):
+        font = tmp_path / f"{name * 64}.sf2"
+        font.write_bytes(bytes(size))
+        os.utime(font, (1000 + age, 1000 + age))  # a the least recently used
+    assert mark_used(tmp_path / f"{'a' * 64}.sf2")  # now a is the most recent
+    assert not mark_used(tmp_path / f"{'d' * 64}.sf2")
+    _make_room(tmp_path, 250, max_store_bytes=1000)
+    assert sorted(path.name[0] for path in tmp_path.iterdir()) == ["a", "c"]
