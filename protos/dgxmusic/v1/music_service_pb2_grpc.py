@@ -136,7 +136,9 @@ class MusicServiceServicer:
     def UploadSoundFont(self, request_iterator, context):
         """A SoundFont of the client's own, streamed in (a SoundFontHeader, then chunks) and kept on the server under its
         sha256: Render and Compose then name it "sha256:<hex>" as their soundfont. A font the server already holds is
-        answered at its header, before any chunk is read. The file must be a SoundFont 2 that FluidSynth loads.
+        answered at its header, before any chunk is read; a header alone asks whether it holds the font (NOT_FOUND, field
+        "soundfont", when not: send it again with the chunks). The file must be a SoundFont 2 that FluidSynth loads, at
+        most max_soundfont_bytes; the server keeps max_soundfont_store_bytes of them, dropping the least recently used.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
