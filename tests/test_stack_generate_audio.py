@@ -121,7 +121,8 @@ def test_a_melody_from_audio_or_midi_changes_the_clip(client: MusicClient) -> No
         ),
         (pb.GenerateAudioRequest(prompt="x", temperature=-1), grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
         (pb.GenerateAudioRequest(prompt="x", top_p=2), grpc.StatusCode.INVALID_ARGUMENT, "top_p"),
-        (pb.GenerateAudioRequest(prompt="x", model="musicgen-large"), grpc.StatusCode.INVALID_ARGUMENT, "model"),
+        # A released model without weights: every model is served per call (tests/test_stack_model_choice.py).
+        (pb.GenerateAudioRequest(prompt="x", model="musicgen-large"), grpc.StatusCode.FAILED_PRECONDITION, "model"),
         (
             pb.GenerateAudioRequest(prompt="x", melody_audio=b"not audio"),
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -130,9 +131,10 @@ def test_a_melody_from_audio_or_midi_changes_the_clip(client: MusicClient) -> No
         (pb.GenerateAudioRequest(prompt="x", melody_midi=b"not midi"), grpc.StatusCode.INVALID_ARGUMENT, "melody_midi"),
         (
             pb.GenerateAudioRequest(prompt="x", model="facebook/musicgen-large"),
-            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.FAILED_PRECONDITION,
             "model",
         ),
+        (pb.GenerateAudioRequest(prompt="x", model="riffusion"), grpc.StatusCode.INVALID_ARGUMENT, "model"),
     ],
 )
 def test_bad_generation_requests(
