@@ -642,7 +642,9 @@ def _refuse_stdout_twice(out: Path, as_json: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="compute afresh even if the server has this song cached")
 @click.option("--time-signature", help="2/4, 3/4, 4/4, 5/4, 6/8, 7/8 or 12/8")
 @click.option("--transcribe", is_flag=True, help="also transcribe each pitched stem back to MIDI (Basic Pitch)")
-@click.option("--separate", default="", help='also separate the mix with this model ("demucs")')
+@click.option(
+    "--separate", default="", help='also separate the mix with this model ("demucs": the server\'s; htdemucs_ft...)'
+)
 @click.option("--musicgen", default="", help="also generate audio with this MusicGen model, the song as its melody")
 @mixing_options
 @sample_rate_option
@@ -767,6 +769,8 @@ def _server_soundfont(server: Server, timeout: float, soundfont: str) -> str:
     """--soundfont as the server names it: a .sf2/.sf3 file of the user's is uploaded first, unless the server
     holds it already (then nothing is sent), and named by its sha256."""
     if not is_soundfont_file(soundfont):
+        if "/" in soundfont:  # a path, but to no file: names the server lists have no slash
+            raise click.BadParameter(f"no SoundFont file {soundfont!r} here", param_hint="--soundfont")
         return soundfont
     with server.client(timeout) as client:
         name, uploaded = client.upload_soundfont(Path(soundfont))
