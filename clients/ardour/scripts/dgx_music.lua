@@ -273,7 +273,11 @@ local function place_notes (plan, journal, track, part, start, length_q)
 	end
 	local playlist = track:playlist ()
 	local before = region_ids (playlist)
+	-- Under an operation named as the editor's file import ("insert file"), the editor fits the track's note range
+	-- to the region's notes, as it does for an imported MIDI file; otherwise notes outside C3-B3 stay out of view.
+	Session:begin_reversible_command ("insert file")
 	playlist:add_region (region, Temporal.timepos_t (start), 1, false)
+	Session:commit_reversible_command (nil)
 	for placed in playlist:region_list ():iter () do
 		if not before[placed:to_stateful ():id ():to_s ()] then
 			table.insert (journal.regions, { playlist = playlist, region = placed })
