@@ -63,6 +63,20 @@ def test_two_separation_models_chosen_per_call_give_their_own_stems(client: Musi
     assert not np.allclose(chosen.stems["vocals"], default.stems["vocals"])
 
 
+def test_compose_separates_its_mix_with_the_model_it_names(client: MusicClient, second_separator: str) -> None:
+    def separated(model: str) -> dict[str, npt.NDArray[np.float32]]:
+        request = pb.ComposeRequest(
+            prompt="lofi hip hop", options=pb.SongOptions(bars=2, seed=3), stems=False, separate=model
+        )
+        return client.compose(request).stems
+
+    default, chosen = separated("demucs"), separated(second_separator)
+
+    assert set(default) == set(chosen) == {f"demucs/{stem}" for stem in ("drums", "bass", "other", "vocals")}
+    assert not np.allclose(default["demucs/vocals"], chosen["demucs/vocals"])
+    np.testing.assert_array_equal(separated("htdemucs")["demucs/vocals"], default["demucs/vocals"])
+
+
 def test_a_separation_model_without_weights_exits_69_and_an_unknown_one_2(stack: Stack, tmp_path: Path) -> None:
     song = take(tmp_path / "take.wav")
 
