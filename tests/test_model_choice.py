@@ -7,10 +7,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
 
 import generator
 import separator
 from deploy.loaded_models import LoadedModels, OverMemoryBudget
+from deploy.planner import load_profile, plan
 from dgxmusic import catalog
 from dgxmusic.errors import MissingWeights
 
@@ -103,6 +106,16 @@ def test_a_model_that_fails_to_load_leaves_the_loaded_ones_alone() -> None:
 
     assert loaded.loaded() == ["a"]
     assert loads.events == ["load a"]
+
+
+@pytest.mark.parametrize("profile", ["embedded", "dgx-spark", "gpu-server"])
+def test_the_plan_gives_each_model_serving_instance_its_memory_as_the_budget(tmp_path: Path, profile: str) -> None:
+    planned = load_profile(profile)
+    plan(planned, tmp_path)
+
+    for model in ("demucs", "musicgen"):
+        config = text_format.Parse((tmp_path / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+        assert float(config.parameters["MEMORY_GB"].string_value) == planned.models[model].memory_gb
 
 
 # -- demucs models by name -----------------------------------------------------------------------------------------
