@@ -12,10 +12,12 @@ from tritonclient.grpc import model_config_pb2
 
 import generator
 import separator
+from clients.ardour.cli import check_musicgen
 from deploy.loaded_models import LoadedModels, OverMemoryBudget
 from deploy.planner import load_profile, plan
 from dgxmusic import catalog
 from dgxmusic.errors import MissingWeights
+from dgxmusic.v1 import music_service_pb2 as pb
 
 
 @pytest.fixture(autouse=True)
@@ -340,3 +342,21 @@ def test_a_continuation_that_cannot_be_made_names_its_field(
     with pytest.raises(generator.InvalidGeneration) as refused:
         model.validate(["x"], params, given.get("melody"), 32000, given["continued"], 32000)  # type: ignore[arg-type]
     assert refused.value.field == field
+
+
+# -- clients reading `models list` ---------------------------------------------------------------------------------
+
+
+class Listed:
+    def __init__(self, *models: pb.ModelStatus) -> None:
+        self.models = list(models)
+
+    def list_models(self) -> list[pb.ModelStatus]:
+        return self.models
+
+
+def test_the_ardour_actions_judge_musicgen_by_its_default_not_by_the_models_a_call_could_name() -> None:
+    ready = pb.ModelStatus(name="musicgen", state=pb.MODEL_STATE_READY)
+    served = pb.ModelStatus(name="musicgen-large", state=pb.MODEL_STATE_WEIGHTS_MISSING, served_by="musicgen")
+
+    check_musicgen(Listed(ready, served))  # type: ignore[arg-type]

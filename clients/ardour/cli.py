@@ -438,9 +438,11 @@ def _generate(
 
 
 def check_musicgen(client: MusicClient) -> None:
-    """A MusicGen without its weights is said before the call, as the server words it (how to get them)."""
+    """A MusicGen without its weights is said before the call, as the server words it (how to get them). The musicgen
+    Triton model's own state is its default model's; the MusicGen models listed under it (served_by) are the ones a
+    call could name instead."""
     for status in client.list_models():
-        if status.name.startswith("musicgen") and status.state == pb.MODEL_STATE_WEIGHTS_MISSING:
+        if status.name == "musicgen" and not status.served_by and status.state == pb.MODEL_STATE_WEIGHTS_MISSING:
             message = f"MusicGen is not ready: {status.message or 'its weights are missing'}"
             raise MissingWeightsError(grpc.StatusCode.FAILED_PRECONDITION, message)
 
