@@ -61,6 +61,8 @@ class Readiness:
         if seen is not None and self.clock() - seen < WEIGHTS_PRESENT_SECONDS:
             return None
         check = await self.models.weights_check(model, need.name)
+        if check.unknown is not None:  # a name no model has: the request's fault, not the server's
+            return ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {check.unknown}", field)
         if check.problem is not None:
             self._weights_present_at.pop((model, need.name), None)
             # The model's own words name the missing files and the `dgx-music models pull` that fetches them.

@@ -110,6 +110,7 @@ WEIGHTS_PROBE_SECONDS = 2.0
 class WeightsCheck:
     problem: str | None  # what the model said is missing; None when its weights are there (or it was busy)
     busy: bool = False  # the model did not answer in time; `problem` is its last answer, if any
+    unknown: str | None = None  # the model knows no model of the name asked about: why, listing the known ones
 
 
 # How long a canary's probe waits for its model (gateway.canary); a model busy longer is alive.
@@ -503,7 +504,7 @@ class TritonModels:
     async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about the weights of its model `name` ("": its
         default): it answers an empty request with a missing_weights error (dgxmusic.models) when they are missing,
-        and with an input error otherwise (an unknown name too: the call itself refuses that as INVALID_ARGUMENT)."""
+        and with an input error otherwise: about the model's name (`unknown`) when it knows no such model."""
         empty = [*_probe_inputs(model), *_model_inputs(model, name)]
         problem = None
         try:
@@ -514,6 +515,8 @@ class TritonModels:
                 return WeightsCheck(self._last_weights_problem.get(f"{model}/{name}"), busy=True)
             if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
                 problem = exc.message
+            if name and exc.code == grpc.StatusCode.INVALID_ARGUMENT and exc.field in ("model", "options.model"):
+                return WeightsCheck(None, unknown=exc.message.removeprefix(f"{exc.field}: "))
         self._last_weights_problem[f"{model}/{name}"] = problem
         return WeightsCheck(problem)
 

@@ -77,6 +77,24 @@ def test_compose_separates_its_mix_with_the_model_it_names(client: MusicClient, 
     np.testing.assert_array_equal(separated("htdemucs")["demucs/vocals"], default["demucs/vocals"])
 
 
+@pytest.mark.parametrize(
+    ("model", "code"),
+    [("htdemucs_6s", grpc.StatusCode.FAILED_PRECONDITION), ("spleeter", grpc.StatusCode.INVALID_ARGUMENT)],
+)
+def test_a_compose_naming_a_separation_model_that_cannot_run_is_refused_before_any_work(
+    client: MusicClient, model: str, code: grpc.StatusCode
+) -> None:
+    request = pb.ComposeRequest(prompt="lofi hip hop", options=pb.SongOptions(bars=2), separate=model)
+
+    with pytest.raises(DgxMusicError) as refused:
+        client.compose(request)
+
+    assert refused.value.code == code
+    assert [violation.field for violation in refused.value.violations] == ["separate"]
+    assert model in refused.value.message
+    assert refused.value.partial_result is None  # nothing was made
+
+
 def test_a_separation_model_without_weights_exits_69_and_an_unknown_one_2(stack: Stack, tmp_path: Path) -> None:
     song = take(tmp_path / "take.wav")
 
