@@ -26,6 +26,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from rich.table import Table
 
 from clients.client import (
+    MAX_MESSAGE_BYTES,
     AudioInput,
     AudioResult,
     ComposeResult,
@@ -128,9 +129,15 @@ def _report(error: BaseException, *, as_json: bool = False, about: str | None = 
     # Text from the server or the file system is escaped: rich would take "[frames]" in it for markup.
     prefix = f"{escape(about)}: " if about is not None else ""
     if isinstance(error, DgxMusicError):
-        console.print(f"[red]error[/red] {prefix}{error.code.name}: {escape(error.message)}")
-        for violation in error.violations:
-            console.print(f"  field [bold]{escape(violation.field)}[/bold]: {escape(violation.description)}")
+        # Each field at fault once: the message of a refused request is its first violation's (and says how many
+        # more), so it is left out where the violations are printed.
+        said = [f"[bold]{escape(v.field)}[/bold]: {escape(v.reason)}" for v in error.violations]
+        if len(said) > 1:
+            console.print(f"[red]error[/red] {prefix}{error.code.name}: {len(said)} faults in the request")
+            for line in said:
+                console.print(f"  field {line}")
+        else:
+            console.print(f"[red]error[/red] {prefix}{error.code.name}: {said[0] if said else escape(error.message)}")
         if error.retry_delay is not None:
             console.print(f"  retry in {error.retry_delay:.1f} s")
     else:
@@ -428,6 +435,24 @@ def _save_stems(result: AudioResult, out: Path, targets: Targets, suffix: str = 
     targets.clear_stale(written)
     _print_written(result.summary, written)
     return _result_json("separate", result.summary, written, stems=sorted(result.stems))
+
+
+# Room in the one message of a generate request for what is not its audio.
+_MOST_AUDIO_IN_A_REQUEST = MAX_MESSAGE_BYTES - 64 * 1024
+
+
+def _audio_in_a_request(path: Path | None) -> bytes:
+    """An audio file that goes inside the request (a melody, a take to continue): as it is, or, over what one message
+    carries (a float WAV of 45 s is), as 24-bit FLAC, which the gateway reads alike and which is a third the size."""
+    if path is None:
+        return b""
+    data = path.read_bytes()
+    if len(data) <= _MOST_AUDIO_IN_A_REQUEST:
+        return data
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    flac = io.BytesIO()
+    soundfile.write(flac, samples, rate, format="FLAC", subtype="PCM_24")
+    return flac.getvalue()
 
 
 def _save_generated(result: AudioResult, out: Path, targets: Targets) -> dict[str, Any]:
@@ -1266,9 +1291,9 @@ def generate(
         more_prompts=prompts[1:],
         model=model,
         seconds=seconds,
-        melody_audio=melody.read_bytes() if melody else b"",
+        melody_audio=_audio_in_a_request(melody),
         melody_midi=melody_from.read_bytes() if melody_from else b"",
-        continue_audio=continue_from.read_bytes() if continue_from else b"",
+        continue_audio=_audio_in_a_request(continue_from),
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         **{name: value for name, value in sampling.items() if value is not None},
     )

@@ -27,8 +27,10 @@ from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 DEFAULT_TARGET = "127.0.0.1:50051"
 # Where a server listening on every address is reached from its own machine.
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
-# Clients send whole MIDI files; the server never sends a message over 1 MiB of audio.
-_CHANNEL_OPTIONS = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
+# Clients send whole MIDI files (and a melody or a take to continue) in one message, at most this (the gateway's
+# limit too); the server never sends a message over 1 MiB of audio.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 ProgressCallback = Callable[[pb.Progress], None]
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.+-]")

@@ -14,6 +14,11 @@ class FieldViolation:
     field: str
     description: str
 
+    @property
+    def reason(self) -> str:
+        """The description without the field's name that the gateway's descriptions begin with."""
+        return self.description.removeprefix(f"{self.field}: ")
+
 
 class DgxMusicError(Exception):
     """A call failed; ``code`` is the gRPC status, ``violations`` the request fields at fault (if any),

@@ -1,0 +1,55 @@
+"""What the CLI sends and tells, without a server: a refused request's every field at fault printed once, and an
+audio file too large for one request message sent as FLAC."""
+
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import soundfile
+
+from clients import cli
+from clients.client import MAX_MESSAGE_BYTES
+from clients.errors import FieldViolation, InvalidRequestError
+
+
+def test_each_field_at_fault_is_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
+    violations = (
+        FieldViolation("prompt", "prompt: the prompt is empty; describe the music you want"),
+        FieldViolation("options.bpm", "options.bpm: the tempo 1 BPM is outside 40-300 BPM"),
+    )
+    error = InvalidRequestError(
+        grpc.StatusCode.INVALID_ARGUMENT, f"{violations[0].description} (and 1 more)", violations
+    )
+    assert cli._report(error) == cli.EXIT_BAD_INPUT
+    told = capsys.readouterr().err.splitlines()
+    assert told == [
+        "error INVALID_ARGUMENT: 2 faults in the request",
+        "  field prompt: the prompt is empty; describe the music you want",
+        "  field options.bpm: the tempo 1 BPM is outside 40-300 BPM",
+    ]
+
+
+def test_one_field_at_fault_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    error = InvalidRequestError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "options.key: H major is no key",
+        (FieldViolation("options.key", "H major is no key"),),
+    )
+    cli._report(error)
+    assert capsys.readouterr().err.splitlines() == ["error INVALID_ARGUMENT: options.key: H major is no key"]
+
+
+def test_a_take_over_one_message_is_sent_as_flac(tmp_path: Path) -> None:
+    rate = 44100
+    take = 0.5 * np.sin(2 * np.pi * 220 * np.arange(50 * rate) / rate).astype(np.float32)
+    path = tmp_path / "take.wav"
+    soundfile.write(path, np.stack([take, take], axis=1), rate, subtype="FLOAT")
+    assert path.stat().st_size > MAX_MESSAGE_BYTES
+    sent = cli._audio_in_a_request(path)
+    assert sent.startswith(b"fLaC")
+    assert len(sent) < MAX_MESSAGE_BYTES
+    small = tmp_path / "small.wav"
+    soundfile.write(small, take[:rate], rate)
+    assert cli._audio_in_a_request(small) == small.read_bytes()
+    assert cli._audio_in_a_request(None) == b""
