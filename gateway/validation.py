@@ -41,6 +41,19 @@ TRANSCRIPTION_FIELDS = (
     "midi_tempo",
 )
 MIXING_FIELDS = ("gain_db", "reverb_level", "reverb_room_size", "chorus_level", "loudness_lufs", "peak_ceiling_dbfs")
+# The song's fields in the groups the composer checks together (bars and seconds exclude each other), each checked
+# beside a song whose other fields are valid.
+_SONG_FIELD_GROUPS = (
+    ("prompt",),
+    ("bpm",),
+    ("key",),
+    ("bars", "seconds"),
+    ("bars",),
+    ("seconds",),
+    ("time_signature",),
+    ("seed",),
+)
+_VALID_SONG = composer.SongRequest(prompt="song")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SOUNDFONT_NAME = re.compile(r"[A-Za-z0-9 _.+-]{0,128}")
 
@@ -233,6 +246,10 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
             _check_midi(request.melody_midi, "melody_midi", settings)
     if request.continue_audio and (request.melody_audio or request.melody_midi):
         faults.add(invalid_argument("continue_audio", "continue audio or follow a melody, not both"))
+    for name, (lowest, highest, lowest_allowed) in Musicgen.SAMPLING_BOUNDS.items():
+        if request.HasField(name):
+            with faults.collect():
+                _check_bounds(name, getattr(request, name), lowest, highest, lowest_allowed=lowest_allowed)
     faults.raise_any()
     return GenerateAudioCall(
         prompts=[prompt for _, prompt in prompts],
@@ -249,7 +266,12 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
 def transcription_params(options: pb.TranscriptionOptions) -> transcriber.TranscriptionParams:
     """Transcribe's options (and Compose's transcription_options) as the transcriber's settings."""
     given = {name: getattr(options, name) for name in TRANSCRIPTION_FIELDS if options.HasField(name)}
-    with request_errors(prefix="transcription_options."):
+    faults = Faults()
+    for name, value in given.items():  # each alone, so that every fault is told
+        with faults.collect(), request_errors(prefix="transcription_options."):
+            transcriber.TranscriptionParams(**{name: value})
+    faults.raise_any()
+    with request_errors(prefix="transcription_options."):  # what holds between fields (the frequency range)
         return transcriber.TranscriptionParams(**given)
 
 
@@ -313,19 +335,23 @@ def check_separation_length(samples: FloatAudio, sample_rate: int, settings: Set
 def song_request(
     prompt: str, options: pb.SongOptions, *, seed_offset: int = 0, prompt_field: str = "prompt"
 ) -> composer.SongRequest:
-    """The proto request as the composer's request, its fields checked here (the first fault the composer finds); what
-    needs the prompt parsed (an unknown key, "900 bars" in the prompt) the text2midi model checks."""
-    with request_errors(prefix="options.", renames={"prompt": prompt_field}):
-        song = composer.SongRequest(
-            prompt=prompt,
-            bpm=options.bpm if options.HasField("bpm") else None,
-            key=options.key if options.HasField("key") else None,
-            bars=options.bars if options.HasField("bars") else None,
-            seconds=options.seconds if options.HasField("seconds") else None,
-            seed=options.seed + seed_offset,
-            time_signature=options.time_signature if options.HasField("time_signature") else None,
-        )
-        composer.check_fields(song)
+    """The proto request as the composer's request, every fault of its fields at once; what needs the prompt parsed
+    (an unknown key, "900 bars" in the prompt) the text2midi model checks."""
+    song = composer.SongRequest(
+        prompt=prompt,
+        bpm=options.bpm if options.HasField("bpm") else None,
+        key=options.key if options.HasField("key") else None,
+        bars=options.bars if options.HasField("bars") else None,
+        seconds=options.seconds if options.HasField("seconds") else None,
+        seed=options.seed + seed_offset,
+        time_signature=options.time_signature if options.HasField("time_signature") else None,
+    )
+    faults = Faults()
+    for group in _SONG_FIELD_GROUPS:  # the composer stops at its first fault: each group is checked alone
+        alone = dataclasses.replace(_VALID_SONG, **{name: getattr(song, name) for name in group})
+        with faults.collect(), request_errors(prefix="options.", renames={"prompt": prompt_field}):
+            composer.check_fields(alone)
+    faults.raise_any()
     return song
 
 
@@ -341,11 +367,36 @@ def _check_generation_prompt(prompt: str, field: str) -> None:
         raise too_large(field, f"{len(prompt)} characters is over {composer.MAX_PROMPT_CHARS}")
 
 
+def _check_bounds(field: str, value: float, lowest: float, highest: float, *, lowest_allowed: bool) -> None:
+    """A sampling parameter's bounds, told as the model tells them."""
+    low_ok = value >= lowest if lowest_allowed else value > lowest
+    if not (math.isfinite(value) and low_ok and value <= highest):
+        low = f"{'at least' if lowest_allowed else 'over'} {lowest:g}"
+        high = "" if math.isinf(highest) else f" and at most {highest:g}"
+        raise invalid_argument(field, f"must be {low}{high}, got {value!r}")
+
+
 def _audio_format(
     requested: audio_pb2.AudioFormat, default_sample_rate: int, field: str = "audio_format"
 ) -> ResolvedFormat:
-    with request_errors():
-        return audio.resolve_format(requested, default_sample_rate=default_sample_rate, field_prefix=field)
+    try:
+        with request_errors():
+            return audio.resolve_format(requested, default_sample_rate=default_sample_rate, field_prefix=field)
+    except ApiError as first:
+        # The rate is checked first: a rate out of range must not hide a wrong encoding or sample format.
+        faults = Faults()
+        faults.add(first)
+        if first.field == f"{field}.sample_rate":
+            with faults.collect(), request_errors():
+                audio.resolve_format(
+                    audio_pb2.AudioFormat(
+                        sample_rate=48000, encoding=requested.encoding, sample_format=requested.sample_format
+                    ),
+                    default_sample_rate=default_sample_rate,
+                    field_prefix=field,
+                )
+        faults.raise_any()
+        raise
 
 
 def _soundfont(name: str, settings: Settings) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from dgxmusic.models import Musicgen
 from generator.errors import GenerationCancelled, GenerationTooLong, InvalidGeneration
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 
 MAX_PROMPT_CHARS: Final = 2000
-MAX_SEED: Final = 2**63 - 1
 # audiocraft's default continuation stride for its 30 s windows: 12 s of context carried into each next window.
 EXTEND_STRIDE: Final = 18.0
 
@@ -255,12 +255,10 @@ class Generator:
             )
         if params.duration > self.max_seconds:
             raise GenerationTooLong("duration", f"must be at most {self.max_seconds:g} s, got {params.duration:g}")
-        _check("temperature", params.temperature, minimum=0.0, inclusive=False, maximum=10.0)
+        for field, (lowest, highest, lowest_allowed) in Musicgen.SAMPLING_BOUNDS.items():
+            if (value := getattr(params, field)) is not None:  # an unseeded call draws its seed
+                _check(field, value, minimum=lowest, maximum=highest, inclusive=lowest_allowed)
         _check("top_k", params.top_k, minimum=0, maximum=self.model.lm.card)
-        _check("top_p", params.top_p, minimum=0.0, maximum=1.0)
-        _check("cfg_coef", params.cfg_coef, minimum=0.0, maximum=30.0)
-        if params.seed is not None and not 0 <= params.seed <= MAX_SEED:
-            raise InvalidGeneration("seed", f"must be 0-{MAX_SEED}, got {params.seed}")
         if melody is not None:
             self._validate_melody(len(prompts), melody, melody_sample_rate)
         if continued is not None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from deploy.settings import Settings
-from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
-from gateway import validation
+from gateway import job_service, validation
 from gateway.errors import ApiError, invalid_argument
 from gateway.triton import DemucsOptions
 
@@ -399,3 +399,73 @@ def test_one_fault_is_raised_as_it_was_found() -> None:
 
 def test_no_fault_raises_nothing() -> None:
     validation.Faults().raise_any()
+
+
+# -- every fault at once, field by field -----------------------------------------------------------------------
+
+
+def test_compose_reports_every_fault_of_its_song_options() -> None:
+    options = pb.SongOptions(bpm=1, key="k" * 41, bars=0, time_signature="5/9", seed=-1)
+    error = refusal(lambda: validation.compose(pb.ComposeRequest(prompt="house", options=options), SETTINGS))
+    assert fields(error) == ["options.bpm", "options.key", "options.bars", "options.time_signature", "options.seed"]
+
+
+def test_bars_and_seconds_together_are_one_fault_beside_the_others() -> None:
+    options = pb.SongOptions(bars=4, seconds=10, bpm=1)
+    error = refusal(lambda: validation.generate_midi(pb.GenerateMidiRequest(prompt="house", options=options)))
+    assert error.violations[0][0] == "options.bpm"
+    assert error.violations[1] == ("options.bars", "options.bars: give bars or seconds, not both")
+    assert len(error.violations) == 2
+
+
+def test_transcription_options_report_every_fault() -> None:
+    options = pb.TranscriptionOptions(onset_threshold=2, frame_threshold=-1, midi_tempo=0, maximum_frequency=-5)
+    error = refusal(lambda: validation.transcription_params(options))
+    assert fields(error) == [
+        "transcription_options.onset_threshold",
+        "transcription_options.frame_threshold",
+        "transcription_options.maximum_frequency",
+        "transcription_options.midi_tempo",
+    ]
+
+
+def test_a_frequency_range_upside_down_is_told_once_each_bound_is_right() -> None:
+    options = pb.TranscriptionOptions(minimum_frequency=500, maximum_frequency=100)
+    error = refusal(lambda: validation.transcription_params(options))
+    assert fields(error) == ["transcription_options.maximum_frequency"]
+    assert "not above minimum_frequency" in error.message
+
+
+def test_a_sample_rate_out_of_range_does_not_hide_a_wrong_sample_format() -> None:
+    flac = audio_pb2.AudioFormat(
+        sample_rate=1, encoding=audio_pb2.AUDIO_ENCODING_FLAC, sample_format=audio_pb2.SAMPLE_FORMAT_FLOAT32
+    )
+    error = refusal(lambda: validation.render(pb.RenderRequest(midi=b"MThd", audio_format=flac), SETTINGS))
+    assert fields(error) == ["audio_format.sample_rate", "audio_format.sample_format"]
+
+
+def test_an_opus_rate_it_cannot_take_is_told_once() -> None:
+    opus = audio_pb2.AudioFormat(sample_rate=44100, encoding=audio_pb2.AUDIO_ENCODING_OPUS)
+    error = refusal(lambda: validation.render(pb.RenderRequest(midi=b"MThd", audio_format=opus), SETTINGS))
+    assert fields(error) == ["audio_format.sample_rate"]
+
+
+def test_generate_audio_reports_every_sampling_fault_with_the_rest() -> None:
+    request = pb.GenerateAudioRequest(prompt="techno", seconds=-2, temperature=0, top_k=-1, top_p=2, cfg_coef=31)
+    error = refusal(lambda: validation.generate_audio(request, SETTINGS))
+    assert fields(error) == ["seconds", "temperature", "top_k", "top_p", "cfg_coef"]
+    assert ("temperature", "temperature: must be over 0 and at most 10, got 0.0") in error.violations
+
+
+def test_a_negative_seed_is_refused_before_generation() -> None:
+    error = refusal(lambda: validation.generate_audio(pb.GenerateAudioRequest(prompt="techno", seed=-1), SETTINGS))
+    assert fields(error) == ["seed"]
+
+
+def test_a_job_reports_every_fault_of_its_request_under_its_own_names() -> None:
+    compose = pb.ComposeRequest(prompt=" ", options=pb.SongOptions(bpm=1), soundfont="../x")
+    error = refusal(lambda: job_service.check_request(jobs_pb2.JobRequest(compose=compose), SETTINGS))
+    assert fields(error) == ["request.compose.prompt", "request.compose.options.bpm", "request.compose.soundfont"]
+    options = pb.TranscriptionOptions(onset_threshold=2, midi_tempo=0)
+    error = refusal(lambda: job_service.check_request(jobs_pb2.JobRequest(transcribe=options), SETTINGS))
+    assert fields(error) == ["request.transcribe.onset_threshold", "request.transcribe.midi_tempo"]

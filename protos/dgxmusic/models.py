@@ -130,6 +130,15 @@ class Musicgen(Model):
         "cfg_coef": CFG_COEF,
         "seed": SEED,
     }
+    # The bounds of the sampling parameters whatever the model: (lowest, highest, lowest allowed). The gateway tells
+    # them all at once before a call; the model holds them too, and top_k to its own codebook's size.
+    SAMPLING_BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {
+        "temperature": (0.0, 10.0, False),
+        "top_k": (0, float("inf"), True),
+        "top_p": (0.0, 1.0, True),
+        "cfg_coef": (0.0, 30.0, True),
+        "seed": (0, 2**63 - 1, True),
+    }
 
 
 MODELS: tuple[type[Model], ...] = (Text2Midi, Fluidsynth, BasicPitch, Demucs, Musicgen)
