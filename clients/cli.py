@@ -41,7 +41,7 @@ from clients.client import (
     song_options,
     unknown_words,
 )
-from clients.errors import DgxMusicError
+from clients.errors import DgxMusicError, faults_told
 from clients.render_controls import SOUNDFONT_HELP, is_soundfont_file, mixing_options, note_events_csv
 from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2, jobs_pb2
@@ -129,15 +129,10 @@ def _report(error: BaseException, *, as_json: bool = False, about: str | None = 
     # Text from the server or the file system is escaped: rich would take "[frames]" in it for markup.
     prefix = f"{escape(about)}: " if about is not None else ""
     if isinstance(error, DgxMusicError):
-        # Each field at fault once: the message of a refused request is its first violation's (and says how many
-        # more), so it is left out where the violations are printed.
-        said = [f"[bold]{escape(v.field)}[/bold]: {escape(v.reason)}" for v in error.violations]
-        if len(said) > 1:
-            console.print(f"[red]error[/red] {prefix}{error.code.name}: {len(said)} faults in the request")
-            for line in said:
-                console.print(f"  field {line}")
-        else:
-            console.print(f"[red]error[/red] {prefix}{error.code.name}: {said[0] if said else escape(error.message)}")
+        headline, fields = faults_told(error)
+        console.print(f"[red]error[/red] {prefix}{error.code.name}: {escape(headline)}")
+        for line in fields:
+            console.print(f"  {escape(line)}")
         if error.retry_delay is not None:
             console.print(f"  retry in {error.retry_delay:.1f} s")
     else:

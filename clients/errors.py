@@ -41,6 +41,16 @@ class DgxMusicError(Exception):
         self.retry_delay = retry_delay
 
 
+def faults_told(error: DgxMusicError) -> tuple[str, list[str]]:
+    """What to tell of a failure, each fault once: the message, or, when fields are at fault, how many (the message
+    is the first one's), and one "field NAME: reason" each."""
+    if not error.violations:
+        return error.message, []
+    count = len(error.violations)
+    headline = f"{count} fault{'s' if count > 1 else ''} in the request"
+    return headline, [f"field {v.field}: {' '.join(v.reason.split())}" for v in error.violations]
+
+
 class InvalidRequestError(DgxMusicError):
     """The request was wrong (INVALID_ARGUMENT): fix the named field."""
 

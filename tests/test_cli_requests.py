@@ -1,6 +1,8 @@
-"""What the CLI sends and tells, without a server: a refused request's every field at fault printed once, and an
-audio file too large for one request message sent as FLAC."""
+"""What the CLI sends and tells, on its own and through the real stack: a refused request's every field at fault
+printed once, and an audio file too large for one request message sent as FLAC."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -11,6 +13,7 @@ import soundfile
 from clients import cli
 from clients.client import MAX_MESSAGE_BYTES
 from clients.errors import FieldViolation, InvalidRequestError
+from deploy.launcher import Stack
 
 
 def test_each_field_at_fault_is_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,14 +33,17 @@ def test_each_field_at_fault_is_printed_once(capsys: pytest.CaptureFixture[str])
     ]
 
 
-def test_one_field_at_fault_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_field_at_fault_is_told_once(capsys: pytest.CaptureFixture[str]) -> None:
     error = InvalidRequestError(
         grpc.StatusCode.INVALID_ARGUMENT,
         "options.key: H major is no key",
         (FieldViolation("options.key", "H major is no key"),),
     )
     cli._report(error)
-    assert capsys.readouterr().err.splitlines() == ["error INVALID_ARGUMENT: options.key: H major is no key"]
+    assert capsys.readouterr().err.splitlines() == [
+        "error INVALID_ARGUMENT: 1 fault in the request",
+        "  field options.key: H major is no key",
+    ]
 
 
 def test_a_take_over_one_message_is_sent_as_flac(tmp_path: Path) -> None:
@@ -53,3 +59,18 @@ def test_a_take_over_one_message_is_sent_as_flac(tmp_path: Path) -> None:
     soundfile.write(small, take[:rate], rate)
     assert cli._audio_in_a_request(small) == small.read_bytes()
     assert cli._audio_in_a_request(None) == b""
+
+
+def test_several_faults_are_each_told_once_through_the_stack(stack: Stack, tmp_path: Path) -> None:
+    faults = ["--bpm", "1", "--bars", "0", "--time-signature", "5/9", "--seed", "-1"]
+    argv = [sys.executable, "-m", "clients.cli", "midi", "house", *faults, "--out", str(tmp_path / "song.mid")]
+    done = subprocess.run(
+        [*argv, "--server", stack.gateway_target], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == cli.EXIT_BAD_INPUT, done.stderr
+    said = " ".join(done.stderr.split())  # rich wraps at its width
+    assert said.startswith("error INVALID_ARGUMENT: 4 faults in the request field options.bpm: ")
+    for field in ("options.bpm", "options.bars", "options.time_signature", "options.seed"):
+        assert said.count(field) == 1, said
+        assert f"field {field}: " in said
+    assert not (tmp_path / "song.mid").exists()

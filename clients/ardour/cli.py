@@ -35,7 +35,7 @@ from clients.ardour.plan import (
 )
 from clients.cli import Server, server_option
 from clients.client import MusicClient, compose_request, default_target, song_options
-from clients.errors import DgxMusicError, MissingWeightsError, NotFoundError, RateLimitedError
+from clients.errors import DgxMusicError, MissingWeightsError, NotFoundError, RateLimitedError, faults_told
 from dgxmusic.audio import AudioFormatError, FloatAudio
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -166,8 +166,8 @@ class Reporter:
 
 def error_line(exc: DgxMusicError) -> str:
     """One line: the gRPC status, the message, each field at fault."""
-    parts = [f"{exc.code.name}: {' '.join(exc.message.split())}"]
-    parts += [f"field {v.field}: {' '.join(v.description.split())}" for v in exc.violations]
+    headline, fields = faults_told(exc)
+    parts = [f"{exc.code.name}: {' '.join(headline.split())}", *fields]
     if exc.retry_delay is not None:
         parts.append(f"retry in {exc.retry_delay:.0f} s")
     return "; ".join(parts)

@@ -22,7 +22,14 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from clients import client as typed
-from clients.errors import AuthenticationError, DgxMusicError, FieldViolation, InvalidRequestError, NotFoundError
+from clients.errors import (
+    AuthenticationError,
+    DgxMusicError,
+    FieldViolation,
+    InvalidRequestError,
+    NotFoundError,
+    faults_told,
+)
 from clients.mcp import results
 from dgxmusic.audio import FILE_ENCODINGS, AudioFormatError
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -87,8 +94,8 @@ class ToolConfig:
 def error_result(error: DgxMusicError) -> CallToolResult:
     """A tool error that says what the typed client's exception says: the gRPC status, the message, the fields at
     fault and how long to wait before trying again; as text for the model and as structured content."""
-    lines = [f"{error.code.name}: {error.message}"]
-    lines += [f"field {violation.field}: {violation.description}" for violation in error.violations]
+    headline, fields = faults_told(error)
+    lines = [f"{error.code.name}: {headline}", *fields]
     if error.retry_delay is not None:
         lines.append(f"retry in {error.retry_delay:.1f} s")
     structured = {
