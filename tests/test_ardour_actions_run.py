@@ -23,7 +23,7 @@ def test_an_error_is_one_line_with_its_status_and_fields() -> None:
         (FieldViolation("options.key", "no key 'H major'"), FieldViolation("prompt", "empty")),
     )
     assert error_line(error) == (
-        "INVALID_ARGUMENT: bad request: see fields; field options.key: no key 'H major'; field prompt: empty"
+        "INVALID_ARGUMENT: 2 faults in the request; field options.key: no key 'H major'; field prompt: empty"
     )
 
 
