@@ -170,6 +170,37 @@ def test_the_readme_example_runs_as_written(readme_run: ReadmeRun, index: int) -
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
 
 
+# What the README says its examples write (in their comments and prose), each a file or a folder of files.
+PROMISED = [
+    *("trap/song.mid", "trap/mix.wav", "trap/stems", "house/song.mid", "house/mix.flac", "house/stems", "lofi.mid"),
+    *(f"ideas_{n}.mid" for n in range(1, 9)),
+    *("lofi.wav", "lofi-stems", "waltz/song.mid", "take.mid", "funk/transcribed", "drop.wav"),
+    *(
+        f"{name}{stem}.wav"
+        for name in ("stems/", "funk/stems/demucs_")
+        for stem in ("drums", "bass", "other", "vocals")
+    ),
+    *("vocals/vocals.wav", "vocals/no_vocals.wav", "longer.wav"),
+    *("lofi-stream.wav", "lofi-quiet.wav", "house-mixed/mix.wav", "lofi-timgm.wav"),
+    *("lofi-90.mid", "lofi.csv", "lofi-back.wav", "lofi-bends.mid"),
+    *("house124/song.mid", "ballad.wav", "ballad.mid", "midi/ballad.mid", "midi/lofi.mid"),
+    *("lofi/song.mid", "lofi/mix.wav", "lofi/stems", "take/transcription.mid", "dubstep/mix.wav"),
+    *("gateway.pem", "gateway.key"),
+]
+
+
+def test_the_readme_examples_write_what_it_says(readme_run: ReadmeRun) -> None:
+    readme_run.result(len(BLOCKS) - 1)
+    missing = [name for name in PROMISED if not _written(readme_run.folder / name)]
+    assert not missing
+
+
+def _written(path: Path) -> bool:
+    if path.is_dir():
+        return any(child.stat().st_size > 0 for child in path.iterdir())
+    return path.is_file() and path.stat().st_size > 0
+
+
 SKIPPED_COMMANDS = [c for block in BLOCKS for c in block.commands if skip_reason(c) is not None]
 
 
