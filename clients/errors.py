@@ -1,12 +1,14 @@
 """The client's exceptions: one per kind of failure a caller can act on, built from the gRPC status and its
 google.rpc details."""
 
+import re
 from dataclasses import dataclass
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 _DETAILS_KEY = "grpc-status-details-bin"
+_OVER_ONE_MESSAGE = re.compile(r"(?:Sent|Received) message larger than max \((\d+) vs\. (\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,11 @@ def from_rpc_error(error: grpc.RpcError) -> DgxMusicError:
     code: grpc.StatusCode = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     message: str = (error.details() if hasattr(error, "details") else None) or str(error)
     violations, retry_delay = _details(error)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and (too_large := _OVER_ONE_MESSAGE.search(message)):
+        # gRPC's own refusal (either end) of a request over one message: the input's fault, not the server's load.
+        sent, most = too_large.groups()
+        message = f"request: {sent} bytes, over the {most} bytes one message carries: send a smaller file"
+        violations = (FieldViolation("request", message),)
     kind = _BY_CODE.get(code, DgxMusicError)
     if kind is TooLargeError and retry_delay is not None:
         kind = RateLimitedError

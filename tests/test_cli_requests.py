@@ -12,7 +12,7 @@ import soundfile
 
 from clients import cli
 from clients.client import MAX_MESSAGE_BYTES
-from clients.errors import FieldViolation, InvalidRequestError
+from clients.errors import FieldViolation, InvalidRequestError, TooLargeError, from_rpc_error
 from deploy.launcher import Stack
 
 
@@ -74,3 +74,19 @@ def test_several_faults_are_each_told_once_through_the_stack(stack: Stack, tmp_p
         assert said.count(field) == 1, said
         assert f"field {field}: " in said
     assert not (tmp_path / "song.mid").exists()
+
+
+class _OverOneMessage(grpc.RpcError):  # type: ignore[misc]  # grpc ships no types
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def details(self) -> str:
+        return "CLIENT: Sent message larger than max (17872353 vs. 16777216)"
+
+
+def test_a_request_over_one_message_is_bad_input_not_a_busy_server() -> None:
+    error = from_rpc_error(_OverOneMessage())
+    assert isinstance(error, TooLargeError)
+    assert [v.field for v in error.violations] == ["request"]
+    assert error.message == "request: 17872353 bytes, over the 16777216 bytes one message carries: send a smaller file"
+    assert cli.exit_code(error) == cli.EXIT_BAD_INPUT
