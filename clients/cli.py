@@ -1367,11 +1367,15 @@ def _print_job(job: jobs_pb2.Job, as_json: bool) -> None:
 
 
 def _exit_as_job_ended(job: jobs_pb2.Job, *, results_wanted: bool) -> None:
-    """Exit 0 for a job that succeeded (or, when no results were asked for, one still under way); 1, saying why,
-    for one that failed or was cancelled, or that has no results yet to write."""
+    """Exit 0 for a job that succeeded (or, when no results were asked for, one still under way); for one that
+    failed, its error's code as a call's (69 weights missing, 75 retry later, 2 bad input...); 1, saying why, for one
+    cancelled or that has no results yet to write."""
     if job.state == jobs_pb2.JOB_STATE_FAILED:
         console.print(f"[red]job {job.id} failed[/red] {job.error_code}: {escape(job.error_message)}")
-        sys.exit(1)
+        # The runner itself retries what waiting helps (busy, rate limited): a job that failed over a limit has
+        # input to fix.
+        exits = {**_EXIT_BY_STATUS, "RESOURCE_EXHAUSTED": EXIT_BAD_INPUT}
+        sys.exit(exits.get(job.error_code, EXIT_FAILED))
     if job.state == jobs_pb2.JOB_STATE_CANCELLED:
         console.print(f"job {job.id} was cancelled: no results")
         sys.exit(1)
@@ -1426,8 +1430,8 @@ def list_jobs(limit: int, as_json: bool, server: Server, timeout: float) -> None
 @server_option
 @click.option("--timeout", default=3600.0, show_default=True, help="how long to watch, in seconds (the job runs on)")
 def watch_job(job_id: str, out: Path | None, overwrite: bool, as_json: bool, server: Server, timeout: float) -> None:
-    """Follow job ID until it ends, then print its state (exit 1 if it failed or was cancelled); with --out, write
-    its results. Ctrl-C stops watching, not the job."""
+    """Follow job ID until it ends, then print its state (exit as its error if it failed, 1 if cancelled); with
+    --out, write its results. Ctrl-C stops watching, not the job."""
     try:
         with _errors(as_json), server.client(timeout) as client, _progress_bar() as on_progress:
             outcome = client.watch_job(job_id, on_progress=on_progress, on_job=on_progress.on_job)
@@ -1448,7 +1452,7 @@ def watch_job(job_id: str, out: Path | None, overwrite: bool, as_json: bool, ser
 @server_option
 @timeout_option
 def get_job(job_id: str, out: Path | None, overwrite: bool, as_json: bool, server: Server, timeout: float) -> None:
-    """Print job ID (exit 1 if it failed or was cancelled); with --out, write its results if it succeeded (or
+    """Print job ID (exit as its error if it failed, 1 if cancelled); with --out, write its results if it succeeded (or
     those a compose job made before a later stage failed)."""
     with _errors(as_json), server.client(timeout) as client:
         job = client.get_job(job_id)

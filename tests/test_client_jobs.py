@@ -380,16 +380,24 @@ def test_get_out_writes_a_transcription_and_says_when_a_job_has_not_finished(fak
 
 
 @pytest.mark.parametrize(
-    ("state", "says"), [(jobs_pb2.JOB_STATE_FAILED, "failed"), (jobs_pb2.JOB_STATE_CANCELLED, "cancelled")]
+    ("state", "error_code", "says", "exit_code"),
+    [
+        (jobs_pb2.JOB_STATE_FAILED, "UNAVAILABLE", "failed", 75),  # a script may submit it again later
+        (jobs_pb2.JOB_STATE_FAILED, "FAILED_PRECONDITION", "failed", 69),  # not until the weights are there
+        (jobs_pb2.JOB_STATE_FAILED, "INTERNAL", "failed", 1),
+        (jobs_pb2.JOB_STATE_CANCELLED, "", "cancelled", 1),
+    ],
 )
-def test_a_failed_or_cancelled_job_exits_1_saying_so(fake: Fake, state: jobs_pb2.JobState, says: str) -> None:
-    job_id = fake.jobs.add(_job(state, error_code="UNAVAILABLE", error_message="fluidsynth is [down]"))
+def test_a_failed_job_exits_as_its_error_and_a_cancelled_one_1_saying_so(
+    fake: Fake, state: jobs_pb2.JobState, error_code: str, says: str, exit_code: int
+) -> None:
+    job_id = fake.jobs.add(_job(state, error_code=error_code, error_message="fluidsynth is [down]"))
     for command in ("watch", "get"):
         done = _cli(fake, "jobs", command, job_id)
-        assert done.exit_code == 1, done.output
+        assert done.exit_code == exit_code, done.output
         assert says in done.stderr
     if state == jobs_pb2.JOB_STATE_FAILED:
-        assert "fluidsynth is [down]" in done.stderr
+        assert "fluidsynth is [down]" in " ".join(done.stderr.split())  # as the terminal's width wraps it
 
 
 def test_an_unknown_job_exits_2_as_other_requests_to_fix(fake: Fake) -> None:

@@ -100,7 +100,7 @@ def test_a_separation_the_model_refuses_at_run_time_keeps_what_came_before(tmp_p
     }
     assert all((out / name).stat().st_size > 0 for name in files)
 
-    assert watched.returncode == 1, watched.stderr
+    assert watched.returncode == 2, watched.stderr  # over a limit: input to fix
     job, kept = results(watched)
     assert (job["state"], job["errorCode"]) == ("JOB_STATE_FAILED", "RESOURCE_EXHAUSTED")
     assert int(job["resultBytes"]) > 0
