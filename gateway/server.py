@@ -3,7 +3,6 @@ Prometheus metrics."""
 
 import asyncio
 import contextlib
-import ipaddress
 import secrets
 import signal
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from redis.backoff import NoBackoff
 
 from deploy import triton
 from deploy.settings import Settings
+from dgxmusic.network import is_loopback
 from dgxmusic.v1 import jobs_pb2, jobs_pb2_grpc, music_service_pb2, music_service_pb2_grpc
 from gateway import logs
 from gateway.artifacts import ArtifactStore
@@ -98,15 +98,6 @@ async def build(
         server,
     )
     return Gateway(server, health, service, JobRunner(settings, jobs, artifacts, service))
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a name, which may resolve to anything
-        return False
 
 
 def refuse_open_network(settings: Settings) -> None:

@@ -24,7 +24,6 @@ from clients.ardour.bridge import (
     BridgeServer,
     bridge,
     installed_bridge_slot,
-    is_loopback,
 )
 from clients.ardour.install import install
 from clients.ardour.plan import ImportPlan, Marker
@@ -248,8 +247,6 @@ def test_the_bridge_command_refuses_to_listen_beyond_loopback_unless_told() -> N
     result = CliRunner().invoke(bridge, ["--listen", "0.0.0.0:3820"])
     assert result.exit_code == 2
     assert "--allow-remote" in result.output
-    assert [is_loopback(host) for host in ("127.0.0.1", "::1", "localhost")] == [True, True, True]
-    assert [is_loopback(host) for host in ("0.0.0.0", "192.168.1.2", "example.com")] == [False, False, False]
 
 
 class RecordingArdour(ArdourBridge):

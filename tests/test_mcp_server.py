@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import click
 import grpc
 import httpx2
 import mido
@@ -21,7 +22,7 @@ from mcp_types import CallToolResult
 
 from clients.client import AsyncMusicClient, AudioResult, ComposeResult, ProgressCallback, TranscribeResult
 from clients.errors import DgxMusicError, FieldViolation, InvalidRequestError
-from clients.mcp.server import BearerRequired, ardour_plan, is_loopback, parse_address
+from clients.mcp.server import BearerRequired, ardour_plan, parse_address
 from clients.mcp.tools import HELD_RESULTS, Ardour, HeldResult, ToolConfig, caller_key, create_app, input_file
 from dgxmusic.audio import upload_messages
 from dgxmusic.v1 import audio_pb2
@@ -438,14 +439,11 @@ async def test_http_beyond_loopback_wants_a_bearer_token_before_any_session(fake
     assert reached == ["/mcp"]
 
 
-def test_addresses_and_loopback() -> None:
+def test_addresses() -> None:
     assert parse_address("127.0.0.1:8765") == ("127.0.0.1", 8765)
     assert parse_address("[::1]:8765") == ("::1", 8765)
-    assert is_loopback("127.0.0.1")
-    assert is_loopback("::1")
-    assert is_loopback("localhost")
-    assert not is_loopback("0.0.0.0")
-    assert not is_loopback("studio.local")
+    with pytest.raises(click.BadParameter, match="HOST:PORT"):
+        parse_address("8765")
 
 
 def test_held_results_are_the_latest_few(fakes: Fakes, tmp_path: Path) -> None:

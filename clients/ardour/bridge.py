@@ -8,7 +8,6 @@ folder: the bridge writes `request.lua` (a Lua table, data only), triggers the d
 
 import contextlib
 import fcntl
-import ipaddress
 import json
 import os
 import secrets
@@ -30,6 +29,7 @@ from clients.ardour.install import ARDOUR_VERSIONS, MANIFEST, Installed, Install
 from clients.ardour.plan import ImportPlan, job_plan, lua_literal
 from clients.cli import Server, server_option
 from clients.errors import ArdourError, DgxMusicError, FieldViolation
+from dgxmusic.network import host_port, is_loopback
 from dgxmusic.v1 import jobs_pb2
 
 DEFAULT_HOST = "127.0.0.1"
@@ -243,15 +243,6 @@ def _write_atomically(path: Path, text: str) -> None:
 # The bridge command ---------------------------------------------------------------------------------------------------
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class BridgeServer:
     """The OSC server of `dgx-music ardour bridge`: each message is answered to its sender, on the same socket,
     with `/dgx_music/reply <address> <JSON>` or `/dgx_music/error <address> <message>`."""
@@ -345,10 +336,10 @@ class BridgeServer:
 
 
 def _host_port(value: str, what: str) -> tuple[str, int]:
-    host, colon, port = value.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"give HOST:PORT, not {value!r}", param_hint=what)
-    return host.strip("[]"), int(port)
+    try:
+        return host_port(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from exc
 
 
 @click.command()

@@ -3,7 +3,6 @@ assistant starts) or streamable HTTP (`--http HOST:PORT`, loopback by default). 
 must carry its caller's API key as a bearer token; the key goes on to the gateway, which checks it, and the server
 refuses to start in front of a gateway that checks none. No key is ever logged."""
 
-import ipaddress
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,26 +18,18 @@ from clients.cli import Server, server_option
 from clients.client import AsyncMusicClient, ComposeResult, TranscribeResult
 from clients.errors import AuthenticationError, DgxMusicError
 from clients.mcp.tools import Ardour, HeldResult, ToolConfig, create_app
+from dgxmusic.network import host_port, is_loopback
 
 DEFAULT_OUT = Path("~/dgx-music")
 DEFAULT_ARDOUR = "127.0.0.1:3819"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a name, which may resolve to anything
-        return False
-
-
 def parse_address(value: str) -> tuple[str, int]:
-    """HOST:PORT ([::1]:PORT for IPv6) as (host, port)."""
-    host, colon, port = value.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"give HOST:PORT, not {value!r}")
-    return host.strip("[]"), int(port)
+    """HOST:PORT ([::1]:PORT for IPv6) as (host, port), or a usage error."""
+    try:
+        return host_port(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 class BearerRequired:
