@@ -2,9 +2,11 @@
 (Triton's fluidsynth and basic_pitch models, Redis, the gateway), issue #11."""
 
 import csv
+import hashlib
 import io
 import json
-import shutil
+import re
+import secrets
 from pathlib import Path
 
 import mido
@@ -64,11 +66,19 @@ def test_bad_render_controls_are_refused_each_named(stack: Stack, song: Path, tm
     assert [v["field"] for v in refused["error"]["violations"]] == ["mixing.chorus_level", "mixing.loudness_lufs"]
 
 
+def renamed_soundfont(data: bytes) -> bytes:
+    """The SoundFont `data` with another bank name (INFO's INAM, same length): the same sounds, another file."""
+    at = data.index(b"INAM") + 8
+    length = int.from_bytes(data[at - 4 : at], "little")
+    name = secrets.token_hex(length)[: length - 1].encode() + b"\0"
+    return data[:at] + name + data[at + length :]
+
+
 def test_a_soundfont_file_is_uploaded_once_and_renders_differently_from_the_default(
     stack: Stack, song: Path, tmp_path: Path
 ) -> None:
     font = tmp_path / "My Font [v2].sf2"
-    shutil.copyfile(TIMGM, font)
+    font.write_bytes(renamed_soundfont(TIMGM.read_bytes()))  # a font of its own: the session's stack may hold TimGM6mb
     default, own, again = (tmp_path / name for name in ("default.wav", "own.wav", "again.wav"))
     assert dgx_music(stack, "render", str(song), "--out", str(default), "--reverb", "0").returncode == 0
 
@@ -82,7 +92,8 @@ def test_a_soundfont_file_is_uploaded_once_and_renders_differently_from_the_defa
     assert "uploaded" not in said(second) + said(third)  # the server holds it: nothing sent again
 
     store = stack.settings.soundfont_upload_dir
-    assert [path.suffix for path in store.iterdir()] == [".sf2"]  # named by its sha256, never "My Font [v2]"
+    assert (store / f"{hashlib.sha256(font.read_bytes()).hexdigest()}.sf2").is_file()
+    assert all(re.fullmatch(r"[0-9a-f]{64}\.sf2", path.name) for path in store.iterdir())  # never "My Font [v2]"
     ours, _ = soundfile.read(own, dtype="float32")
     theirs, _ = soundfile.read(default, dtype="float32")
     np.testing.assert_array_equal(ours, soundfile.read(again, dtype="float32")[0])
