@@ -147,6 +147,31 @@ _TEMPO_PATTERNS = (
     re.compile(r"\b(?:bpm|tempo)\s*(?:of|:|=|at|is)?\s*" + _NUMBER + _END),
     re.compile(r"\bat\s+" + _NUMBER + _END + _LENGTH_UNIT),
 )
+# Italian tempo markings, each at the middle of its usual range (Wikipedia's "Tempo" table) so that any reading of
+# the word's range holds it; a BPM number written in the prompt wins. Larghissimo (24 and under) and grave (25-45)
+# take the slowest tempo the composer plays.
+TEMPO_MARKINGS = {
+    "larghissimo": float(MIN_BPM),
+    "grave": float(MIN_BPM),
+    "largo": 50.0,
+    "lento": 52.0,
+    "larghetto": 63.0,
+    "adagio": 71.0,
+    "adagietto": 74.0,
+    "andante": 92.0,
+    "andantino": 94.0,
+    "andante moderato": 100.0,
+    "moderato": 114.0,
+    "allegretto": 116.0,
+    "allegro moderato": 118.0,
+    "allegro": 138.0,
+    "vivace": 166.0,
+    "vivacissimo": 174.0,
+    "allegrissimo": 174.0,
+    "allegro vivace": 174.0,
+    "presto": 184.0,
+    "prestissimo": 208.0,
+}
 # A number standing alone ("dubstep drop wobble bass 140"): the tempo when it lies in the range producers name
 # tempos in (not 808, 909, "4 on the floor" or "top 40").
 BARE_TEMPO_RANGE = (60.0, 200.0)
@@ -338,6 +363,15 @@ def _length(text: _Text) -> tuple[int | None, float | None]:
 
 
 def _tempo(text: _Text) -> float | None:
+    """A BPM number, else the first tempo marking ("Allegro"); every marking is read, so none is an unknown word."""
+    bpm = _tempo_number(text)
+    markings = sorted(text.phrases(frozenset(TEMPO_MARKINGS)))
+    if bpm is None and markings:
+        return TEMPO_MARKINGS[markings[0][1]]
+    return bpm
+
+
+def _tempo_number(text: _Text) -> float | None:
     for pattern in _TEMPO_PATTERNS:
         for match in text.matches(pattern):
             bpm = float(match.group(1))

@@ -104,6 +104,35 @@ def test_a_number_standing_alone_is_the_tempo(prompt: str, bpm: float, key: str 
         assert meta.key == key
 
 
+@pytest.mark.parametrize(
+    ("caption", "low", "high"),
+    [
+        ("A meditative classical piece in D minor, played Adagio on the piano.", 66, 76),
+        ("Moderato: a string ensemble and an oboe in 3/4", 108, 120),
+        ("An energetic pop song. The tempo is Allegro.", 120, 156),
+        ("Presto, a frantic violin line over timpani", 168, 200),
+        ("A soundtrack cue, Largo, with French horns", 40, 60),
+        ("Andante, a gentle folk tune on acoustic guitar", 76, 108),
+        ("Prestissimo piano etude", 200, 300),
+        ("Allegro moderato march for brass", 116, 120),
+        ("Vivace dance in A major", 156, 176),
+    ],
+)
+def test_a_tempo_marking_sets_a_tempo_inside_its_range(caption: str, low: float, high: float) -> None:
+    meta = song(caption).metadata
+    assert low <= meta.bpm <= high
+    assert meta.sources["bpm"] == "prompt"
+    assert not {"adagio", "moderato", "allegro", "presto", "largo", "andante", "prestissimo", "vivace"} & set(
+        meta.unknown_words
+    )
+
+
+def test_a_bpm_number_wins_over_a_tempo_marking() -> None:
+    meta = song("Allegro, at 96 bpm, a piano sonata").metadata
+    assert meta.bpm == 96
+    assert "allegro" not in meta.unknown_words
+
+
 @pytest.mark.parametrize("prompt", ["top 40 pop", "trap with 808s", "house with 4 on the floor", "pop 16 bars"])
 def test_numbers_that_are_no_tempo_leave_the_genre_tempo(prompt: str) -> None:
     assert song(prompt).metadata.sources["bpm"] == "genre default"
