@@ -25,6 +25,10 @@ STOP_WORDS = frozenset({
     "part", "parts", "layer", "layers", "inspired", "vs", "x", "also", "but", "not", "just", "only", "full",
     "production", "instrumentation", "backing", "rhythm", "groove", "grooves", "line", "lines", "chords",
     "chord", "progression", "tone", "tones", "texture", "textures", "ish", "mix", "arrangement",
+    # Captions' plain English ("The piece is set in A minor and features piano throughout; its time signature is 4/4").
+    "piece", "pieces", "set", "throughout", "features", "feature", "featured", "element", "elements", "overall",
+    "are", "was", "were", "has", "have", "as", "which", "while", "their", "there", "such", "main", "moves",
+    "played", "plays", "playing", "performed", "time", "signature", "sequence", "follows", "following", "along",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
 # Words that name a role without choosing an instrument; they matter only after a negation ("no chords").
@@ -188,7 +192,9 @@ _KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
 _KEY_TONIC_ONLY = re.compile(r"(?i:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
 _KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
 _METER_NAMES = "|".join(re.escape(name) for name in sorted(METERS, key=len, reverse=True))
-_METER = re.compile(r"(?<![\w/.])(?:time signature\s+(?:of\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time\b)?")
+_METER = re.compile(
+    r"(?<![\w/.])(?:time signature\s+(?:of\s+|is\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time(?:\s+signature)?\b)?"
+)
 METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a

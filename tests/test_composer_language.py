@@ -218,3 +218,15 @@ def test_tracks_the_form_leaves_silent_are_left_out_unless_asked_for() -> None:
     assert named == [t.name for t in drop.metadata.tracks], "the file and the metadata list the same tracks"
     asked = composer.compose(composer.SongRequest(prompt="dubstep drop with a warm pad, 140", bars=8, seed=1))
     assert "Pad" in [t.name for t in asked.metadata.tracks], "an instrument the prompt names stays"
+
+
+def test_a_caption_s_plain_english_is_no_unknown_word_and_its_time_signature_is_read() -> None:
+    caption = (
+        "A meditative classical piece in D minor. The time signature is 3/4 and the piece is set at an Andante tempo, "
+        "featuring piano throughout."
+    )
+    meta = song(caption).metadata
+    assert meta.time_signature == "3/4"
+    assert 76 <= meta.bpm <= 108
+    assert set(meta.unknown_words) <= {"meditative", "classical"}  # musical words it does not act on yet (#12)
+    assert song("A rock song with drums in a 4/4 time signature").metadata.time_signature == "4/4"
