@@ -230,3 +230,31 @@ def test_a_caption_s_plain_english_is_no_unknown_word_and_its_time_signature_is_
     assert 76 <= meta.bpm <= 108
     assert set(meta.unknown_words) <= {"meditative", "classical"}  # musical words it does not act on yet (#12)
     assert song("A rock song with drums in a 4/4 time signature").metadata.time_signature == "4/4"
+
+
+@pytest.mark.parametrize(
+    ("caption", "program"),
+    [
+        ("A baroque piece with oboe", 68),
+        ("clarinet melody over soft pads", 71),
+        ("a folk tune with banjo and fiddle", 105),
+        ("a folk tune with banjo and fiddle", 110),
+        ("honky-tonk piano boogie", 3),
+        ("heavy riffs on overdriven guitar", 29),
+        ("distortion guitar power chords", 30),
+        ("a string ensemble swells", 48),
+        ("fretless bass grooves", 35),
+        ("timpani rolls and french horns", 47),
+        ("timpani rolls and french horns", 60),
+        ("a waltz on the accordion", 21),
+        ("blues harmonica", 22),
+        ("a trombone solo", 57),
+        ("viola and contrabass", 41),
+        ("viola and contrabass", 43),
+    ],
+)
+def test_a_general_midi_instrument_named_in_plain_words_is_played_by_its_program(caption: str, program: int) -> None:
+    meta = song(caption).metadata
+    assert program in {track.program for track in meta.tracks}
+    named = {"oboe", "clarinet", "banjo", "fiddle", "honky", "tonk", "overdriven", "distortion", "ensemble", "fretless"}
+    assert not named & set(meta.unknown_words)
