@@ -441,12 +441,20 @@ class Stack:
         for pid, started in record.values():
             if _identity(pid) == [pid, started]:  # the same process, not another that got its pid
                 _kill_group(pid)  # each child leads its own group (Triton's stubs are in it)
-        # Triton's stubs outlive a Triton that was killed: they run its copy of the backend, in this data directory.
-        for pid in _processes_running_from(self.data_dir):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        self._end_strays()
         self._remove_shared_memory()
         self._record_path.unlink()
+
+    def _end_strays(self, timeout: float = 10.0) -> None:
+        """Ends every process running from this data directory, and waits until they are gone: Triton's stubs
+        outlive a Triton that was killed (they run its copy of the backend, here), and a Triton whose start a signal
+        interrupted is in no list of children."""
+        deadline = time.monotonic() + timeout
+        while (strays := _processes_running_from(self.data_dir)) and time.monotonic() < deadline:
+            for pid in strays:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
 
     def _remove_shared_memory(self) -> None:
         for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings.triton_grpc_port)}*"):
@@ -457,6 +465,7 @@ class Stack:
         for child in reversed(self.children):
             _end(child, timeout)
         self.children.clear()
+        self._end_strays()
         self._record_path.unlink(missing_ok=True)
         self._remove_shared_memory()
 
