@@ -80,8 +80,11 @@ def _bpm(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str
     if info.bpm is not None:
         sources["bpm"] = "prompt"
         return info.bpm
-    sources["bpm"] = "genre default"
     slow, fast = genre.slow_fast
+    if info.tempo_word is not None:
+        sources["bpm"] = "prompt"
+        return info.tempo_word.fit({-1: slow, 0: genre.bpm, 1: fast}[info.tempo_word.leaning])
+    sources["bpm"] = "genre default"
     return {-1: slow, 0: genre.bpm, 1: fast}[info.mood.tempo]
 
 

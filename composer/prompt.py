@@ -12,6 +12,7 @@ from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, R
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
 from composer.score import METERS
+from composer.tempo import TEMPO_MARKINGS, TEMPO_WORDS, TempoWord
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
 
 STOP_WORDS = frozenset({
@@ -29,6 +30,7 @@ STOP_WORDS = frozenset({
     "piece", "pieces", "set", "throughout", "features", "feature", "featured", "element", "elements", "overall",
     "are", "was", "were", "has", "have", "as", "which", "while", "their", "there", "such", "main", "moves",
     "played", "plays", "playing", "performed", "time", "signature", "sequence", "follows", "following", "along",
+    "pace", "paced", "speed",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
 # Words that name a role without choosing an instrument; they matter only after a negation ("no chords").
@@ -83,10 +85,9 @@ MAJOR_MOODS = frozenset(
         "positive",
     }
 )
-SLOW_WORDS = frozenset({"slow", "chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
+SLOW_WORDS = frozenset({"chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
 FAST_WORDS = frozenset(
     {
-        "fast",
         "hype",
         "energetic",
         "upbeat",
@@ -151,31 +152,6 @@ _TEMPO_PATTERNS = (
     re.compile(r"\b(?:bpm|tempo)\s*(?:of|:|=|at|is)?\s*" + _NUMBER + _END),
     re.compile(r"\bat\s+" + _NUMBER + _END + _LENGTH_UNIT),
 )
-# Italian tempo markings, each at the middle of its usual range (Wikipedia's "Tempo" table) so that any reading of
-# the word's range holds it; a BPM number written in the prompt wins. Larghissimo (24 and under) and grave (25-45)
-# take the slowest tempo the composer plays.
-TEMPO_MARKINGS = {
-    "larghissimo": float(MIN_BPM),
-    "grave": float(MIN_BPM),
-    "largo": 50.0,
-    "lento": 52.0,
-    "larghetto": 63.0,
-    "adagio": 71.0,
-    "adagietto": 74.0,
-    "andante": 92.0,
-    "andantino": 94.0,
-    "andante moderato": 100.0,
-    "moderato": 114.0,
-    "allegretto": 116.0,
-    "allegro moderato": 118.0,
-    "allegro": 138.0,
-    "vivace": 166.0,
-    "vivacissimo": 174.0,
-    "allegrissimo": 174.0,
-    "allegro vivace": 174.0,
-    "presto": 184.0,
-    "prestissimo": 208.0,
-}
 # A number standing alone ("dubstep drop wobble bass 140"): the tempo when it lies in the range producers name
 # tempos in (not 808, 909, "4 on the floor" or "top 40").
 BARE_TEMPO_RANGE = (60.0, 200.0)
@@ -224,6 +200,7 @@ class Mood:
 class PromptInfo:
     genre: Genre | None = None
     bpm: float | None = None
+    tempo_word: TempoWord | None = None  # "slow", "very fast": a range the plan fits the genre's tempo into
     key: KeyMention | None = None
     bars: int | None = None
     seconds: float | None = None
@@ -283,12 +260,13 @@ def parse_prompt(prompt: str) -> PromptInfo:
     instruments, excluded = _instruments(text)  # before lengths: "808s" are basses, not 808 seconds
     structure = _structure(text)
     bars, seconds = _length(text)
-    bpm = _tempo(text)
+    bpm, tempo_word = _tempo(text)
     key = _key(text)
     mood = _mood(text)
     return PromptInfo(
         genre=genre,
         bpm=bpm if bpm is not None else genre_bpm,
+        tempo_word=tempo_word if bpm is None and genre_bpm is None else None,
         key=key,
         bars=bars,
         seconds=seconds,
@@ -368,13 +346,15 @@ def _length(text: _Text) -> tuple[int | None, float | None]:
     return bars, seconds
 
 
-def _tempo(text: _Text) -> float | None:
-    """A BPM number, else the first tempo marking ("Allegro"); every marking is read, so none is an unknown word."""
+def _tempo(text: _Text) -> tuple[float | None, TempoWord | None]:
+    """A BPM number, else the first tempo marking ("Allegro"), else the first tempo word ("slow"); every one is
+    read, so none is an unknown word."""
     bpm = _tempo_number(text)
     markings = sorted(text.phrases(frozenset(TEMPO_MARKINGS)))
+    words = sorted(text.phrases(frozenset(TEMPO_WORDS)))
     if bpm is None and markings:
-        return TEMPO_MARKINGS[markings[0][1]]
-    return bpm
+        bpm = TEMPO_MARKINGS[markings[0][1]]
+    return bpm, TEMPO_WORDS[words[0][1]] if bpm is None and words else None
 
 
 def _tempo_number(text: _Text) -> float | None:
