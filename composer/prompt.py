@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from composer.arrange import SECTION_ORDER, Structure
+from composer.errors import InvalidSongRequest
 from composer.genres import GENRES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
-from composer.score import METERS
+from composer.score import METER_FORM, NOTE_VALUES, meter_of
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
 
 STOP_WORDS = frozenset({
@@ -191,11 +192,13 @@ _KEY_WITH_MODE = re.compile(r"(?<![\w#])([A-Ga-g])" + _ACCIDENTAL + r"\s*(" + _M
 _KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
 _KEY_TONIC_ONLY = re.compile(r"(?i:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
 _KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
-_METER_NAMES = "|".join(re.escape(name) for name in sorted(METERS, key=len, reverse=True))
+# A fraction of whole numbers, and the words that say it is a time signature ("the time signature is 6/4", "a 7/8
+# time signature", "12/8 time"). Which fractions are meters `_time_signature` decides: "24/7" and "1/2 note" are not.
 _METER = re.compile(
-    r"(?<![\w/.])(?:time signature\s+(?:of\s+|is\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time(?:\s+signature)?\b)?"
+    r"(?<![\w/.])(?P<before>(?:time signature|meter)\s*(?:of\s+|is\s+|:\s*)?)?(?P<count>\d+)/(?P<value>\d+)"
+    r"(?![\w/]|\.\d)(?P<after>\s+(?:time(?:\s+signature)?|meter)(?![\w#&']))?"
 )
-METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
+METER_WORDS = {"waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2"}
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
 # progression written with slashes between its chords).
@@ -343,10 +346,24 @@ def _numerals(text: _Text) -> tuple[Numeral, ...]:
 
 
 def _time_signature(text: _Text) -> str | None:
-    """The first meter written out ("3/4", "in 6/8 time") or implied by a word ("waltz")."""
-    found = [(match.start(), match.group(1)) for match in text.matches(_METER)]
-    found += [(position, METER_WORDS[word]) for position, word in text.phrases(frozenset(METER_WORDS))]
-    return min(found)[1] if found else None
+    """The first meter written out ("3/4", "in 6/8 time"), else one implied by words ("waltz", "cut time"); raises
+    InvalidSongRequest(field="prompt") for a time signature outside the range ("17/8", "a 5/9 time signature")."""
+    found = []
+    for match in _METER.finditer(text.low):
+        if not text.free(*match.span()):
+            continue
+        count, value = int(match.group("count")), int(match.group("value"))
+        said = match.group("before") is not None or match.group("after") is not None
+        meter = meter_of(count, value)
+        if meter is None and not said and (value not in NOTE_VALUES or count < 2):
+            continue  # a fraction that is no meter: "24/7", "1/2 note", "1/16 hats"
+        if meter is None:
+            reason = f"the time signature {count}/{value} is not one the composer writes; write it {METER_FORM}"
+            raise InvalidSongRequest("prompt", reason)
+        found.append((match.start(), meter.name))
+        text.take(*match.span())
+    implied = [(position, METER_WORDS[words]) for position, words in text.phrases(frozenset(METER_WORDS))]
+    return min(found or implied)[1] if found or implied else None  # a meter written out wins over a word
 
 
 def _length(text: _Text) -> tuple[int | None, float | None]:
