@@ -5,6 +5,7 @@ Every word is either understood, a stop word, or reported back as unknown - neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from composer.arrange import SECTION_ORDER, Structure
 from composer.errors import InvalidSongRequest
@@ -202,8 +203,25 @@ METER_WORDS = {"waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
 # progression written with slashes between its chords).
-_CHORD_TOKEN = re.compile(r"(?<!/)([A-G][#b]?[a-zA-Z0-9#()]*)/([A-G][#b]?)(?![\w#/])|([A-G][#b]?[a-zA-Z0-9#()]*)")
-_CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
+_CHORD_TOKEN = re.compile(
+    r"(?<!/)([A-G][#b\u266f\u266d]?[a-zA-Z0-9#()\u266f\u266d]*)/([A-G][#b\u266f\u266d]?)(?![\w#/\u266f\u266d])"
+    r"|([A-G][#b\u266f\u266d]?[a-zA-Z0-9#()\u266f\u266d]*)"
+)
+_SIGNS = str.maketrans({"\u266f": "#", "\u266d": "b"})
+# What stands between two chords of a list: a comma, bar line, slash, dash or arrow, and/or "and" ("Am, F, C and
+# G", "Am, F, C, and G", "C | G | Am | F", "ii-V-I", "Am -> F"); any other word ends the list.
+_CHORD_GAP = re.compile(r"\s*(?:[,|/\u2013\u2014\u2192>]|-+>?)?\s*(?:and\s+)?")
+# The words a caption puts before its list ("the main chord progression is", "the chord sequence follows", "the
+# harmonic progression revolves around", "chords of"): read with the list, so they are no unknown words.
+_LIST_LEAD_IN = re.compile(
+    r"(?<![\w'])(?:(?:the|its|their|a|an)\s+)?(?:(?:song|piece|track|tune|composition)'s\s+)?"
+    r"(?:(?:main|primary|central|core|basic|underlying|recurring|repeating|repeated|harmonic|chordal|chord)\s+)*"
+    r"(?:progression|sequence|changes|chords|harmony|harmonies|cycle|pattern)(?:\s+(?:used|here|throughout))?"
+    r"(?:\s+(?:is|are|follows?|features?|revolves|cent(?:er|re)s?|consists|goes|runs|moves|cycles|alternates"
+    r"|includes?|uses?|built|based|through|between|around|on|of|over))*\s*:?\s*$"
+)
+# Letters that name sections, not chords: "A and B sections", "an A B A form".
+_FORM_AFTER = re.compile(r"\s*(?:sections?|parts?|form|themes?)(?![\w#&'])")
 _ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
 _ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
 
@@ -307,42 +325,46 @@ def parse_prompt(prompt: str) -> PromptInfo:
 
 
 def _chords(text: _Text) -> tuple[Chord, ...]:
-    """The first run of two or more chord symbols ('Am Dm G C', 'Am-F-C-G') as the progression."""
-    runs: list[list[tuple[re.Match[str], Chord]]] = [[]]
+    """The first list of two or more chord symbols ('Am Dm G C', 'Am-F-C-G', 'A, E7, A7, D') as the progression."""
+    found: list[tuple[re.Match[str], Chord | None]] = []
     for match in _CHORD_TOKEN.finditer(text.raw):
         slash = match.group(2) is not None
-        chord = parse_chord_symbol(match.group(1), match.group(2)) if slash else parse_chord_symbol(match.group())
+        symbol = (match.group(1) if slash else match.group()).translate(_SIGNS)
+        chord = parse_chord_symbol(symbol, match.group(2).translate(_SIGNS)) if slash else parse_chord_symbol(symbol)
         before = text.raw[match.start() - 1] if match.start() else " "
         after = text.raw[match.end()] if match.end() < len(text.raw) else " "
-        if chord is None or before.isalnum() or after.isalnum():
-            runs.append([])
-            continue
-        run = runs[-1]
-        if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
-            runs.append(run := [])
-        run.append((match, chord))
-    progression = next((run for run in runs if len(run) >= 2), [])
-    for match, _ in progression:
-        text.take(*match.span())
-    return tuple(chord for _, chord in progression)
+        found.append((match, None if before.isalnum() or after.isalnum() else chord))
+    return _first_list(text, found)
 
 
 def _numerals(text: _Text) -> tuple[Numeral, ...]:
-    """The first run of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
-    runs: list[list[tuple[re.Match[str], Numeral]]] = [[]]
-    for match in NUMERAL.finditer(text.raw):
-        numeral = parse_numeral(match)
+    """The first list of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
+    return _first_list(text, [(match, parse_numeral(match)) for match in NUMERAL.finditer(text.raw)])
+
+
+Item = TypeVar("Item")
+
+
+def _first_list(text: _Text, found: list[tuple[re.Match[str], Item | None]]) -> tuple[Item, ...]:
+    """The first run of two or more items (None: a word that breaks a run) with only list punctuation between them
+    and no section word after them, consumed with the words that introduce it."""
+    runs: list[list[tuple[re.Match[str], Item]]] = [[]]
+    for match, item in found:
         run = runs[-1]
-        if numeral is None:
+        if item is None:
             runs.append([])
             continue
         if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
             runs.append(run := [])
-        run.append((match, numeral))
-    progression = next((run for run in runs if len(run) >= 2), [])
-    for match, _ in progression:
-        text.take(*match.span())
-    return tuple(numeral for _, numeral in progression)
+        run.append((match, item))
+    lists = (run for run in runs if len(run) >= 2 and not _FORM_AFTER.match(text.low, run[-1][0].end()))
+    chosen = next(lists, [])
+    if chosen:
+        text.take(chosen[0][0].start(), chosen[-1][0].end())
+        lead_in = _LIST_LEAD_IN.search(text.low, 0, chosen[0][0].start())
+        if lead_in:
+            text.take(*lead_in.span())
+    return tuple(item for _, item in chosen)
 
 
 def _time_signature(text: _Text) -> str | None:
