@@ -199,6 +199,7 @@ _METER = re.compile(
     r"(?<![\w/.])(?P<before>(?:time signature|meter)\s*(?:of\s+|is\s+|:\s*)?)?(?P<count>\d+)/(?P<value>\d+)"
     r"(?![\w/]|\.\d)(?P<after>\s+(?:time(?:\s+signature)?|meter)(?![\w#&']))?"
 )
+_NOTE_VALUE_AFTER = re.compile(r"\s*(?:notes?|triplets?)(?![\w#&'])")
 METER_WORDS = {"waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2"}
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
@@ -377,8 +378,9 @@ def _time_signature(text: _Text) -> str | None:
         count, value = int(match.group("count")), int(match.group("value"))
         said = match.group("before") is not None or match.group("after") is not None
         meter = meter_of(count, value)
-        if meter is None and not said and (value not in NOTE_VALUES or count < 2):
-            continue  # a fraction that is no meter: "24/7", "1/2 note", "1/16 hats"
+        note_value = _NOTE_VALUE_AFTER.match(text.low, match.end()) is not None
+        if not said and (note_value or (meter is None and (value not in NOTE_VALUES or count < 2))):
+            continue  # a fraction that is no meter: "24/7", "1/2 note", "1/16 hats", "3/8 notes"
         if meter is None:
             reason = f"the time signature {count}/{value} is not one the composer writes; write it {METER_FORM}"
             raise InvalidSongRequest("prompt", reason)

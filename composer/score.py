@@ -68,9 +68,9 @@ class Meter:
 
     @cached_property
     def pickup(self) -> int:
-        """The bar's last eighth (its last sixteenth in a bar shorter than a quarter): a kick or a bass note there
+        """The bar's last eighth (its last sixteenth in x/16, which counts sixteenths): a kick or a bass note there
         pushes into the next downbeat."""
-        return self.steps - (2 if self.steps >= 4 else 1)
+        return self.steps - min(2, 16 // self.denominator)
 
     @cached_property
     def offbeats(self) -> tuple[int, ...]:

@@ -348,6 +348,7 @@ def test_the_prompt_names_any_meter(prompt: str, meter: str) -> None:
     [
         "lofi beats to study to, 24/7",
         "trap with 1/2 note bass slides and 1/16 hats",
+        "a synth arpeggio in 3/8 notes",
         "released 12/08/2024, a pop song",
         "pop song, C G/B Am F",
     ],
