@@ -114,7 +114,7 @@ def pulses_of(numerator: int, denominator: int) -> tuple[int, ...]:
     return tuple(starts)
 
 
-COMMON_TIME = Meter(4, 4, (0, 4, 8, 12))
+COMMON_TIME = Meter(4, 4, pulses_of(4, 4))
 
 
 @dataclass
