@@ -200,7 +200,11 @@ _METER = re.compile(
     r"(?![\w/]|\.\d)(?P<after>\s+(?:time(?:\s+signature)?|meter)(?![\w#&']))?"
 )
 _NOTE_VALUE_AFTER = re.compile(r"\s*(?:notes?|triplets?)(?![\w#&'])")
-METER_WORDS = {"waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2"}
+METER_WORDS = {
+    "waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2",
+    "duple meter": "2/4", "duple time": "2/4", "triple meter": "3/4", "triple time": "3/4", "quadruple meter": "4/4",
+    "quadruple time": "4/4",
+}  # fmt: skip
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
 # progression written with slashes between its chords).

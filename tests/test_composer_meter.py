@@ -326,6 +326,7 @@ def test_the_hand_tuned_meters_keep_their_pulses() -> None:
         ("progressive rock, the time signature is 11/8", "11/8"),
         ("a jazz waltz feel but with a 7/4 time signature", "7/4"),
         ("a march in cut time", "2/2"),
+        ("a minuet in triple meter", "3/4"),
         ("pop in common time", "4/4"),
         ("12/8 time shuffle blues", "12/8"),
         ("a 15/16 time signature for a jittery techno loop", "15/16"),
@@ -338,7 +339,7 @@ def test_the_prompt_names_any_meter(prompt: str, meter: str) -> None:
     assert meta.time_signature == meter
     assert meta.sources["time_signature"] == "prompt"
     count, value = meter.split("/")
-    assert not {count, value, "time", "signature", "cut", "common"} & set(meta.unknown_words)
+    assert not {count, value, "time", "signature", "cut", "common", "triple", "meter"} & set(meta.unknown_words)
     steps = int(count) * 16 // int(value)
     assert parsed.ends == [meta.bars * steps * SIXTEENTH] * len(parsed.ends)
 
