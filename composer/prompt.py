@@ -390,7 +390,13 @@ def _time_signature(text: _Text) -> str | None:
             raise InvalidSongRequest("prompt", reason)
         found.append((match.start(), meter.name))
         text.take(*match.span())
-    implied = [(position, METER_WORDS[words]) for position, words in text.phrases(frozenset(METER_WORDS))]
+    genre_names = {words for words in METER_WORDS if any(words in genre.phrases for genre in GENRES)}
+    implied = [(at, METER_WORDS[words]) for at, words in text.phrases(frozenset(METER_WORDS) - genre_names)]
+    for words in sorted(genre_names):  # a genre's name ("waltz") is left for `_genre` to read too
+        pattern = re.compile(r"(?<![\w#&'])" + re.escape(words) + r"(?![\w#&'])")
+        implied += [
+            (match.start(), METER_WORDS[words]) for match in pattern.finditer(text.low) if text.free(*match.span())
+        ]
     return min(found or implied)[1] if found or implied else None  # a meter written out wins over a word
 
 

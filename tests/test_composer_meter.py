@@ -1,6 +1,7 @@
 """Time signatures: every meter n/d (n 2-15, d 2, 4, 8 or 16) composed, the MIDI read back with mido, the bar and
 groove asserted."""
 
+import dataclasses
 import io
 import math
 from collections import Counter
@@ -11,6 +12,7 @@ import mido
 import pytest
 
 import composer
+import composer.prompt
 from composer.genres import GENRES
 from composer.score import meter_named
 from composer.theory import parse_chord_symbol
@@ -368,3 +370,12 @@ def test_a_meter_out_of_range_in_the_prompt_is_refused_naming_the_prompt(prompt:
         composer.validate(composer.SongRequest(prompt))
     assert caught.value.field == "prompt"
     assert "n/d with n 2-15 and d 2, 4, 8 or 16" in caught.value.reason
+
+
+def test_a_meter_word_that_is_also_a_genre_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    waltz = dataclasses.replace(GENRES[0], name="waltz", phrases=("waltz",), time_signature="3/4")
+    monkeypatch.setattr(composer.prompt, "GENRES", (*GENRES, waltz))
+    info = composer.prompt.parse_prompt("a slow waltz in D minor")
+    assert info.genre == waltz
+    assert info.time_signature == "3/4"
+    assert "waltz" not in info.unknown_words
