@@ -14,7 +14,8 @@ LOWEST = 33  # A1: lower than this a General MIDI bass turns to mud on most spea
 BEND_RANGE = 12  # semitones, set by RPN 0 so an 808 can glide up to an octave
 MODULATION = 1
 
-# Dubstep wobble rhythms per meter and bar, (start step, length in steps), and LFO rates in cycles per beat.
+# Dubstep wobble rhythms per meter and bar, (start step, length in steps), and LFO rates in cycles per beat;
+# `_wobble_rhythms` makes the rhythms for other meters.
 WOBBLE_RHYTHMS: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
     "2/4": (((0, 6), (6, 2)), ((0, 4), (4, 4)), ((0, 3), (3, 5))),
     "3/4": (((0, 6), (6, 2), (8, 4)), ((0, 4), (4, 4), (8, 4)), ((0, 8), (8, 4))),
@@ -25,7 +26,8 @@ WOBBLE_RHYTHMS: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
     "12/8": (((0, 6), (6, 6), (12, 12)), ((0, 12), (12, 6), (18, 6)), ((0, 4), (4, 2), (6, 6), (12, 12))),
 }
 WOBBLE_RATES = (1.0, 2.0, 3.0, 4.0)
-# Where the bass plays when no kick drum leads it, per meter: (808 hits, kick-locked hits).
+# Where the bass plays when no kick drum leads it, per meter: (808 hits, kick-locked hits); `_free_steps` makes
+# them for other meters.
 FREE_STEPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "2/4": ((0, 3), (0, 6)),
     "3/4": ((0, 7), (0, 8, 10)),
@@ -60,7 +62,7 @@ def bass_part(
             root = _low(chord.bass_note)
             volume = 70 + 40 * section.energy
             if style == "808":
-                steps = kicks[bar] or list(FREE_STEPS[meter.name][0])
+                steps = kicks[bar] or list(_free_steps(meter)[0])
                 _808_bar(part, feel, rng, bar, steps, root, _low(following.bass_note), volume, section)
             elif style == "wobble" and section.energy >= 0.85:
                 _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
@@ -115,7 +117,7 @@ def _fifth(chord: Chord) -> int:
 
 def _wobble_bar(part: Part, feel: Feel, rng: random.Random, bar: int, root: int, fifth: int, volume: float) -> None:
     """Held notes whose modulation wheel swings at a per-note rate: the wobble."""
-    for start_step, length in rng.choice(WOBBLE_RHYTHMS[feel.meter.name]):
+    for start_step, length in rng.choice(_wobble_rhythms(feel.meter)):
         start = feel.tick(bar, start_step)
         duration = length * STEP
         pitch = root + rng.choice((0, 0, 12, fifth))
@@ -139,6 +141,7 @@ def _long_bar(part: Part, feel: Feel, bar: int, root: int, volume: float, *, mod
 
 # Rhythms: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach.
 Rhythm = tuple[tuple[int, int, str], ...]
+# Walking lines per meter (`_walking` makes them for other meters).
 WALKING: dict[str, tuple[Rhythm, ...]] = {
     "2/4": (((0, 6, "r"), (6, 2, "a")), ((0, 4, "r"), (4, 2, "f"), (6, 2, "a"))),
     "3/4": (((0, 6, "r"), (6, 2, "f"), (8, 2, "o"), (10, 2, "a")), ((0, 7, "r"), (7, 3, "f"), (10, 2, "a"))),
@@ -163,20 +166,66 @@ WALKING: dict[str, tuple[Rhythm, ...]] = {
 
 
 @cache
+def _free_steps(meter: Meter) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """FREE_STEPS, or for another meter: the 808 on the strong pulses and the pickup into the next bar, a
+    kick-locked bass on every pulse."""
+    if meter.name in FREE_STEPS:
+        return FREE_STEPS[meter.name]
+    return tuple(sorted({*meter.strong_pulses, meter.pickup})), meter.pulses
+
+
+@cache
+def _wobble_rhythms(meter: Meter) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """WOBBLE_RHYTHMS, or for another meter: a note a pulse; the first two pulses held as one; each pulse of a
+    quarter note or longer split in two, for a faster wobble."""
+    if meter.name in WOBBLE_RHYTHMS:
+        return WOBBLE_RHYTHMS[meter.name]
+    per_pulse = tuple(zip(meter.pulses, meter.spans, strict=True))
+    held = ((0, meter.spans[0] + meter.spans[1]), *per_pulse[2:])
+    split = tuple(
+        note
+        for start, span in per_pulse
+        for note in (((start, span // 2), (start + span // 2, span - span // 2)) if span >= 4 else ((start, span),))
+    )
+    return per_pulse, held, split
+
+
+@cache
+def _walking(meter: Meter) -> tuple[Rhythm, ...]:
+    """Walking lines for a meter with no hand-tuned ones: a note a pulse (root, fifth, octave, root...) and the
+    same with the root held over the first two pulses; the bar's last eighth (sixteenth in a short pulse) leads
+    into the next chord."""
+
+    def walk(starts: tuple[int, ...]) -> Rhythm:
+        ends = (*starts[1:], meter.steps)
+        notes = [(start, end - start, "rfor"[i % 4]) for i, (start, end) in enumerate(zip(starts, ends, strict=True))]
+        start, length, what = notes[-1]
+        approach = 2 if length >= 4 else 1 if length >= 2 else 0
+        if approach:
+            notes[-1:] = [(start, length - approach, what), (start + length - approach, approach, "a")]
+        else:
+            notes[-1] = (start, length, "a")
+        return tuple(notes)
+
+    return walk(meter.pulses), walk((0, *meter.pulses[2:]))
+
+
+@cache
 def _rhythms(style: BassStyle, meter: Meter) -> tuple[Rhythm, ...]:
     """The style's one-bar rhythms in this meter; the seed picks one per bar."""
     steps, pulses = meter.steps, meter.pulses
     if style == "walking":
-        return WALKING[meter.name]
+        return WALKING.get(meter.name) or _walking(meter)
     if style == "offbeat":  # the eighths between the pulses, the last answered an octave up
-        offbeats = [step for step in range(2, steps, 2) if step not in pulses]
+        offbeats = list(meter.offbeats or pulses)
         last = offbeats[-1]
         return (
             tuple((step, 2, "o" if index == len(offbeats) - 2 else "r") for index, step in enumerate(offbeats)),
             (*((step, 2, "r") for step in offbeats[:-1]), (last, 1, "o"), (last + 1, 1, "r")),
         )
-    if style == "rolling":  # every sixteenth but the kick's pulses
-        return (tuple((step, 1, "o" if step == steps - 1 else "r") for step in range(steps) if step not in pulses),)
+    if style == "rolling":  # every sixteenth but the kick's pulses (a bar of only pulses: its downbeat)
+        rolling = tuple((step, 1, "o" if step == steps - 1 else "r") for step in range(steps) if step not in pulses)
+        return (rolling or ((0, steps, "r"),),)
     return (  # pulse: straight eighths, one variant walking up into the next bar
         tuple((step, 2, "r") for step in range(0, steps, 2)),
         (*((step, 2, "r") for step in range(0, steps - 2, 2)), (steps - 2, 2, "a")),
@@ -190,7 +239,7 @@ def _pattern_bar(
     root = _low(chord.bass_note)
     meter = feel.meter
     if style == "kick_locked":
-        steps = kicks or list(FREE_STEPS[meter.name][1])
+        steps = kicks or list(_free_steps(meter)[1])
         gaps = [*(b - a for a, b in itertools.pairwise(steps)), meter.steps - steps[-1]]
         rhythm = [
             (step, min(gap, 3), "r" if index == 0 or rng.random() < 0.7 else "o")
@@ -201,6 +250,9 @@ def _pattern_bar(
     else:
         rhythm = list(rng.choice(_rhythms(style, meter)))
     for step, length, what in rhythm:
+        if step >= meter.steps:  # a bar shorter than the rhythm (3/16) ends the notes it would carry on
+            break
+        length = min(length, meter.steps - step)
         pitch = _choose(what, root, chord, following, key)
         tick = feel.human(feel.tick(bar, step))
         accent = 8 if step in meter.pulses else 0

@@ -97,12 +97,15 @@ def _rhythm(style: ChordStyle, genre_name: str, meter: Meter, rng: random.Random
 
 @cache
 def _meter_rhythms(meter: Meter) -> tuple[str, ...]:
-    """On the pulses; pushed ahead of each later pulse by an eighth; on the eighths between the pulses."""
+    """On the pulses; pushed ahead of each later pulse by an eighth; on the eighths between the pulses (those a
+    meter has: every eighth of 3/8 is a pulse)."""
     pulses = set(meter.pulses)
     pushed = {0} | {pulse - 2 for pulse in meter.pulses[1:]}
     offbeats = {step for step in range(2, meter.steps, 2) if step not in pulses}
     return tuple(
-        "".join("x" if step in hits else "." for step in range(meter.steps)) for hits in (pulses, pushed, offbeats)
+        "".join("x" if step in hits else "." for step in range(meter.steps))
+        for hits in (pulses, pushed, offbeats)
+        if hits
     )
 
 

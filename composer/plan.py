@@ -10,7 +10,7 @@ from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
 from composer.numerals import implied_mode, realise
 from composer.prompt import Mood, PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
-from composer.score import METERS, Meter
+from composer.score import COMMON_TIME, Meter, meter_named
 from composer.theory import Chord, Key, best_key_for, diatonic_chord, make_key, parse_key, pitch_class
 
 TRACK_NAMES: dict[Role, str] = {
@@ -112,11 +112,12 @@ def _key(request: SongRequest, info: PromptInfo, genre: Genre, rng: random.Rando
 
 def _meter(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str, str]) -> Meter:
     for name, source in ((request.time_signature, "request"), (info.time_signature, "prompt")):
-        if name is not None:
+        meter = meter_named(name)
+        if meter is not None:  # check_fields refused a request's name that is no meter; the prompt's is one
             sources["time_signature"] = source
-            return METERS[name]
+            return meter
     sources["time_signature"] = "genre default"
-    return METERS[genre.time_signature]
+    return meter_named(genre.time_signature) or COMMON_TIME
 
 
 def _bars(

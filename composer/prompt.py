@@ -5,13 +5,15 @@ Every word is either understood, a stop word, or reported back as unknown - neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from composer.arrange import SECTION_ORDER, Structure
+from composer.errors import InvalidSongRequest
 from composer.genres import GENRES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
-from composer.score import METERS
+from composer.score import METER_FORM, NOTE_VALUES, meter_of
 from composer.tempo import TEMPO_MARKINGS, TEMPO_WORDS, TempoWord
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
 
@@ -167,16 +169,40 @@ _KEY_WITH_MODE = re.compile(r"(?<![\w#])([A-Ga-g])" + _ACCIDENTAL + r"\s*(" + _M
 _KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
 _KEY_TONIC_ONLY = re.compile(r"(?i:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
 _KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
-_METER_NAMES = "|".join(re.escape(name) for name in sorted(METERS, key=len, reverse=True))
+# A fraction of whole numbers, and the words that say it is a time signature ("the time signature is 6/4", "a 7/8
+# time signature", "12/8 time"). Which fractions are meters `_time_signature` decides: "24/7" and "1/2 note" are not.
 _METER = re.compile(
-    r"(?<![\w/.])(?:time signature\s+(?:of\s+|is\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time(?:\s+signature)?\b)?"
+    r"(?<![\w/.])(?P<before>(?:time signature|meter)\s*(?:of\s+|is\s+|:\s*)?)?(?P<count>\d+)/(?P<value>\d+)"
+    r"(?![\w/]|\.\d)(?P<after>\s+(?:time(?:\s+signature)?|meter)(?![\w#&']))?"
 )
-METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
+_NOTE_VALUE_AFTER = re.compile(r"\s*(?:notes?|triplets?)(?![\w#&'])")
+METER_WORDS = {
+    "waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2",
+    "duple meter": "2/4", "duple time": "2/4", "triple meter": "3/4", "triple time": "3/4", "quadruple meter": "4/4",
+    "quadruple time": "4/4",
+}  # fmt: skip
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
 # progression written with slashes between its chords).
-_CHORD_TOKEN = re.compile(r"(?<!/)([A-G][#b]?[a-zA-Z0-9#()]*)/([A-G][#b]?)(?![\w#/])|([A-G][#b]?[a-zA-Z0-9#()]*)")
-_CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
+_CHORD_TOKEN = re.compile(
+    r"(?<!/)([A-G][#b\u266f\u266d]?[a-zA-Z0-9#()\u266f\u266d]*)/([A-G][#b\u266f\u266d]?)(?![\w#/\u266f\u266d])"
+    r"|([A-G][#b\u266f\u266d]?[a-zA-Z0-9#()\u266f\u266d]*)"
+)
+_SIGNS = str.maketrans({"\u266f": "#", "\u266d": "b"})
+# What stands between two chords of a list: a comma, bar line, slash, dash or arrow, and/or "and" ("Am, F, C and
+# G", "Am, F, C, and G", "C | G | Am | F", "ii-V-I", "Am -> F"); any other word ends the list.
+_CHORD_GAP = re.compile(r"\s*(?:[,|/\u2013\u2014\u2192>]|-+>?)?\s*(?:and\s+)?")
+# The words a caption puts before its list ("the main chord progression is", "the chord sequence follows", "the
+# harmonic progression revolves around", "chords of"): read with the list, so they are no unknown words.
+_LIST_LEAD_IN = re.compile(
+    r"(?<![\w'])(?:(?:the|its|their|a|an)\s+)?(?:(?:song|piece|track|tune|composition)'s\s+)?"
+    r"(?:(?:main|primary|central|core|basic|underlying|recurring|repeating|repeated|harmonic|chordal|chord)\s+)*"
+    r"(?:progression|sequence|changes|chords|harmony|harmonies|cycle|pattern)(?:\s+(?:used|here|throughout))?"
+    r"(?:\s+(?:is|are|follows?|features?|revolves|cent(?:er|re)s?|consists|goes|runs|moves|cycles|alternates"
+    r"|includes?|uses?|built|based|through|between|around|on|of|over))*\s*:?\s*$"
+)
+# Letters that name sections, not chords: "A and B sections", "an A B A form".
+_FORM_AFTER = re.compile(r"\s*(?:sections?|parts?|form|themes?)(?![\w#&'])")
 _ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
 _ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
 
@@ -282,49 +308,74 @@ def parse_prompt(prompt: str) -> PromptInfo:
 
 
 def _chords(text: _Text) -> tuple[Chord, ...]:
-    """The first run of two or more chord symbols ('Am Dm G C', 'Am-F-C-G') as the progression."""
-    runs: list[list[tuple[re.Match[str], Chord]]] = [[]]
+    """The first list of two or more chord symbols ('Am Dm G C', 'Am-F-C-G', 'A, E7, A7, D') as the progression."""
+    found: list[tuple[re.Match[str], Chord | None]] = []
     for match in _CHORD_TOKEN.finditer(text.raw):
         slash = match.group(2) is not None
-        chord = parse_chord_symbol(match.group(1), match.group(2)) if slash else parse_chord_symbol(match.group())
+        symbol = (match.group(1) if slash else match.group()).translate(_SIGNS)
+        chord = parse_chord_symbol(symbol, match.group(2).translate(_SIGNS)) if slash else parse_chord_symbol(symbol)
         before = text.raw[match.start() - 1] if match.start() else " "
         after = text.raw[match.end()] if match.end() < len(text.raw) else " "
-        if chord is None or before.isalnum() or after.isalnum():
-            runs.append([])
-            continue
-        run = runs[-1]
-        if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
-            runs.append(run := [])
-        run.append((match, chord))
-    progression = next((run for run in runs if len(run) >= 2), [])
-    for match, _ in progression:
-        text.take(*match.span())
-    return tuple(chord for _, chord in progression)
+        found.append((match, None if before.isalnum() or after.isalnum() else chord))
+    return _first_list(text, found)
 
 
 def _numerals(text: _Text) -> tuple[Numeral, ...]:
-    """The first run of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
-    runs: list[list[tuple[re.Match[str], Numeral]]] = [[]]
-    for match in NUMERAL.finditer(text.raw):
-        numeral = parse_numeral(match)
+    """The first list of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
+    return _first_list(text, [(match, parse_numeral(match)) for match in NUMERAL.finditer(text.raw)])
+
+
+Item = TypeVar("Item")
+
+
+def _first_list(text: _Text, found: list[tuple[re.Match[str], Item | None]]) -> tuple[Item, ...]:
+    """The first run of two or more items (None: a word that breaks a run) with only list punctuation between them
+    and no section word after them, consumed with the words that introduce it."""
+    runs: list[list[tuple[re.Match[str], Item]]] = [[]]
+    for match, item in found:
         run = runs[-1]
-        if numeral is None:
+        if item is None:
             runs.append([])
             continue
         if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
             runs.append(run := [])
-        run.append((match, numeral))
-    progression = next((run for run in runs if len(run) >= 2), [])
-    for match, _ in progression:
-        text.take(*match.span())
-    return tuple(numeral for _, numeral in progression)
+        run.append((match, item))
+    lists = (run for run in runs if len(run) >= 2 and not _FORM_AFTER.match(text.low, run[-1][0].end()))
+    chosen = next(lists, [])
+    if chosen:
+        text.take(chosen[0][0].start(), chosen[-1][0].end())
+        lead_in = _LIST_LEAD_IN.search(text.low, 0, chosen[0][0].start())
+        if lead_in:
+            text.take(*lead_in.span())
+    return tuple(item for _, item in chosen)
 
 
 def _time_signature(text: _Text) -> str | None:
-    """The first meter written out ("3/4", "in 6/8 time") or implied by a word ("waltz")."""
-    found = [(match.start(), match.group(1)) for match in text.matches(_METER)]
-    found += [(position, METER_WORDS[word]) for position, word in text.phrases(frozenset(METER_WORDS))]
-    return min(found)[1] if found else None
+    """The first meter written out ("3/4", "in 6/8 time"), else one implied by words ("waltz", "cut time"); raises
+    InvalidSongRequest(field="prompt") for a time signature outside the range ("17/8", "a 5/9 time signature")."""
+    found = []
+    for match in _METER.finditer(text.low):
+        if not text.free(*match.span()):
+            continue
+        count, value = int(match.group("count")), int(match.group("value"))
+        said = match.group("before") is not None or match.group("after") is not None
+        meter = meter_of(count, value)
+        note_value = _NOTE_VALUE_AFTER.match(text.low, match.end()) is not None
+        if not said and (note_value or (meter is None and (value not in NOTE_VALUES or count < 2))):
+            continue  # a fraction that is no meter: "24/7", "1/2 note", "1/16 hats", "3/8 notes"
+        if meter is None:
+            reason = f"the time signature {count}/{value} is not one the composer writes; write it {METER_FORM}"
+            raise InvalidSongRequest("prompt", reason)
+        found.append((match.start(), meter.name))
+        text.take(*match.span())
+    genre_names = {words for words in METER_WORDS if any(words in genre.phrases for genre in GENRES)}
+    implied = [(at, METER_WORDS[words]) for at, words in text.phrases(frozenset(METER_WORDS) - genre_names)]
+    for words in sorted(genre_names):  # a genre's name ("waltz") is left for `_genre` to read too
+        pattern = re.compile(r"(?<![\w#&'])" + re.escape(words) + r"(?![\w#&'])")
+        implied += [
+            (match.start(), METER_WORDS[words]) for match in pattern.finditer(text.low) if text.free(*match.span())
+        ]
+    return min(found or implied)[1] if found or implied else None  # a meter written out wins over a word
 
 
 def _length(text: _Text) -> tuple[int | None, float | None]:
