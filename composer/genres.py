@@ -911,7 +911,7 @@ EXAMPLE_PROMPTS: dict[str, str] = {
     "soundtrack": "A cinematic soundtrack with french horn, strings and timpani in D minor, 90 bpm",
     "rock": "A rock song with distortion guitar, electric bass and drums in E minor at 130 bpm",
     "metal": "heavy metal 160 in E minor",
-    "jazz": "A jazz piece with piano, acoustic bass and tenor saxophone in Bb major, 140 bpm",
+    "jazz": "A jazz piece with piano, acoustic bass and saxophone in Bb major, 140 bpm",
     "blues": "blues with organ and electric guitar in A minor, 96 bpm",
     "country": "A country song with banjo, fiddle and acoustic guitar in G major, 112 bpm",
     "folk": "A celtic folk tune with flute and acoustic guitar in D major, 100 bpm",
