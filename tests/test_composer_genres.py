@@ -114,6 +114,35 @@ def test_every_genre_word_reads_as_its_genre(phrase: str, genre: str) -> None:
         assert not info.unknown_words, prompt
 
 
+# MTG-Jamendo genre tags as captions write them (some run together: "bossanova", "drumnbass"), and the genre each
+# reads as.
+MTG_GENRES = {
+    "acidjazz": "jazz", "alternative": "rock", "alternativerock": "rock", "ambient": "ambient",
+    "atmospheric": "ambient", "blues": "blues", "bluesrock": "blues", "bossanova": "bossa nova", "celtic": "folk",
+    "chanson": "folk", "chillout": "lo-fi hip-hop", "classical": "classical", "classicrock": "rock",
+    "country": "country", "darkambient": "ambient", "darkwave": "electronic", "deephouse": "house", "disco": "disco",
+    "downtempo": "lo-fi hip-hop", "drumnbass": "drum and bass", "dub": "reggae", "dubstep": "dubstep",
+    "easylistening": "pop", "edm": "electronic", "electronic": "electronic", "electronica": "electronic",
+    "electropop": "pop", "ethno": "folk", "eurodance": "house", "experimental": "electronic", "folk": "folk",
+    "funk": "funk", "fusion": "jazz", "grunge": "rock", "hardrock": "rock", "hiphop": "boom bap", "house": "house",
+    "idm": "electronic", "improvisation": "jazz", "indie": "rock", "industrial": "techno",
+    "instrumentalpop": "pop", "instrumentalrock": "rock", "jazz": "jazz", "jazzfusion": "jazz", "latin": "latin",
+    "lounge": "jazz", "medieval": "folk", "metal": "metal", "newage": "ambient", "newwave": "pop",
+    "orchestral": "classical", "pop": "pop", "popfolk": "folk", "poprock": "rock", "postrock": "rock",
+    "progressive": "rock", "psychedelic": "rock", "punkrock": "rock", "rap": "boom bap", "reggae": "reggae",
+    "rnb": "r&b", "rock": "rock", "rocknroll": "rock", "singersongwriter": "folk", "soul": "soul",
+    "soundtrack": "soundtrack", "swing": "jazz", "symphonic": "classical", "synthpop": "pop", "techno": "techno",
+    "trance": "trance", "triphop": "lo-fi hip-hop", "world": "folk", "worldfusion": "folk",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("tag", "genre"), sorted(MTG_GENRES.items()))
+def test_every_mtg_jamendo_genre_tag_names_a_genre(tag: str, genre: str) -> None:
+    meta, _ = song(f"A {tag} song with piano in C major")
+    assert meta.genre == genre
+    assert meta.unknown_words == []
+
+
 @pytest.mark.parametrize(("phrase", "genre"), sorted(WEAK_PHRASES.items()))
 def test_a_weak_word_names_its_genre_only_alone(phrase: str, genre: str) -> None:
     alone = parse_prompt(f"music for a {phrase}")
