@@ -934,10 +934,10 @@ WEAK_PHRASES: dict[str, str] = {
 
 
 def blend(lead: Genre, colour: Genre) -> Genre:
-    """The lead genre coloured by a second one. The lead keeps its form, groove, meter, key conventions, part
-    styles and its drums, bass and lead instruments; the colour brings its harmony (its progressions join the
-    lead's, its chord size), its chords' instrument, its instruments for roles the lead has none for, and the
-    tempo moves halfway to the colour's."""
+    """The lead genre coloured by a second one. The lead keeps its form, groove, key conventions, part styles and
+    its drums, bass and lead instruments; the colour brings its harmony (its progressions join the lead's, its chord
+    size), its chords' instrument, its instruments for roles the lead has none for, its meter where the lead's is
+    plain 4/4 (a jazz march is in 2/4), and the tempo moves halfway to the colour's."""
     instruments = dict(colour.instruments) | dict(lead.instruments)
     if "chords" in colour.instruments:
         instruments["chords"] = colour.instruments["chords"]
@@ -952,6 +952,7 @@ def blend(lead: Genre, colour: Genre) -> Genre:
         major_progressions=lead.major_progressions + colour.major_progressions,
         chord_size=colour.chord_size,
         instruments=instruments,
+        time_signature=lead.time_signature if lead.time_signature != "4/4" else colour.time_signature,
         colour=colour.name,
     )
 

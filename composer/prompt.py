@@ -368,8 +368,8 @@ def _genre_mentions(text: _Text) -> list[_GenreMention]:
             seen.append((start, end))
             in_instrument = any(a <= start and end <= b and b - a > end - start for a, b in named)
             describes = bool(_instrument_after().match(text.low, end))
-            mentions.append(_GenreMention(start, strong.get(phrase) or weak[phrase],
-                                          phrase in strong and not (in_instrument or describes), end))  # fmt: skip
+            genre = strong[phrase] if phrase in strong else weak[phrase]
+            mentions.append(_GenreMention(start, genre, phrase in strong and not (in_instrument or describes), end))
             if not in_instrument and phrase not in MOOD_WORDS:
                 text.take(start, end)
     return sorted(mentions, key=lambda mention: mention.position)

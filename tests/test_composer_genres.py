@@ -330,6 +330,13 @@ def test_two_genres_named_blend(prompt: str, title: str, groove_from: str, chord
     assert again == composer.compose(composer.SongRequest(prompt)).midi
 
 
+def test_a_blend_takes_the_colour_s_meter_where_the_lead_has_plain_common_time() -> None:
+    assert song("a jazz march")[0].time_signature == "2/4"
+    assert song("a rock waltz")[0].time_signature == "3/4"
+    assert song("a march with a jazz feel")[0].time_signature == "2/4"
+    assert song("a jazz march in 4/4")[0].time_signature == "4/4"
+
+
 def test_a_single_genre_keeps_its_plain_name() -> None:
     for genre in ("house", "trap", "lo-fi hip-hop", "jazz"):
         meta, _ = song(EXAMPLE_PROMPTS[genre])
