@@ -74,7 +74,8 @@ def plan_song(request: SongRequest) -> SongPlan:
 
 
 def _genre(info: PromptInfo, sources: dict[str, str]) -> Genre:
-    """The genre named (blended with a second one named), its lead turned to bells by a festive mood."""
+    """The genre named, blended with a second one named; a mood that calls for an instrument (bells for
+    "christmas") takes the lead where the prompt names no lead instrument."""
     genre = info.genre or DEFAULT_GENRE
     sources["genre"] = "prompt" if info.genre else "genre default"
     if info.blend is not None:
