@@ -68,6 +68,8 @@ def bass_part(
                 _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
             elif style in ("wobble", "sustain", "reese"):
                 _long_bar(part, feel, bar, root, volume, modulate=style == "reese")
+            elif style in STYLED:
+                _styled_bar(part, style, feel, key, bar, chord, following, volume)
             else:
                 _pattern_bar(part, style, feel, rng, key, bar, kicks[bar], chord, following, volume)
     return part
@@ -271,3 +273,39 @@ def _choose(what: str, root: int, chord: Chord, following: Chord, key: Key) -> i
         below = next(target - d for d in range(1, 3) if (target - d) % 12 in scale)
         return below if below >= LOWEST else target + next(d for d in range(1, 3) if (target + d) % 12 in scale)
     return root
+
+
+# Styles whose rhythm is built from the meter's pulses, so they play in any meter.
+STYLED: tuple[BassStyle, ...] = ("two_beat", "octave", "one_drop", "bossa", "quarters")
+
+
+@cache
+def _styled_rhythm(style: BassStyle, meter: Meter) -> Rhythm:
+    """quarters: jazz's walk on every pulse; two_beat: root and fifth on the strong pulses (country and march: 1
+    and 3 in 4/4, 1 and 2 in 2/4; a waltz's root on 1 alone); octave: disco's eighths between root and octave;
+    one_drop and bossa: their 4/4 figures (elsewhere the two-beat)."""
+    steps, pulses = meter.steps, meter.pulses
+    if style == "quarters":  # a walk on every pulse: root, fifth, octave ..., the last leading to the next chord
+        ends = (*pulses[1:], steps)
+        return tuple((step, end - step, "a" if index == len(pulses) - 1 else "rfo"[index % 3])
+                     for index, (step, end) in enumerate(zip(pulses, ends, strict=True)))  # fmt: skip
+    if style == "octave":
+        return tuple((step, 2, "o" if step % 4 else "r") for step in range(0, steps, 2))
+    if steps == 16 and style == "one_drop":  # the bass rests on beat three, where the drums drop
+        return ((0, 6, "r"), (6, 2, "r"), (10, 2, "f"), (12, 4, "r"))
+    if steps == 16 and style == "bossa":  # root and fifth in dotted quarters, leading into the next chord
+        return ((0, 6, "r"), (6, 2, "f"), (8, 6, "f"), (14, 2, "a"))
+    strong = pulses if len(pulses) <= 2 else pulses[::2] if len(pulses) % 2 == 0 else pulses[:1]
+    ends = (*strong[1:], steps)
+    return tuple((step, min(end - step, 4), "f" if index % 2 else "r")
+                 for index, (step, end) in enumerate(zip(strong, ends, strict=True)))  # fmt: skip
+
+
+def _styled_bar(
+    part: Part, style: BassStyle, feel: Feel, key: Key, bar: int, chord: Chord, following: Chord, volume: float
+) -> None:
+    root = _low(chord.bass_note)
+    for step, length, what in _styled_rhythm(style, feel.meter):
+        pitch = _choose(what, root, chord, following, key)
+        accent = 8 if step in feel.meter.pulses else 0
+        part.note(feel.human(feel.tick(bar, step)), length * STEP - 10, pitch, feel.velocity(volume + accent, 5))

@@ -165,6 +165,170 @@ GROOVES: dict[str, Groove] = {
         ),
         crash=False,
     ),
+    "electronic": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR, "x.....x...x....."), 116, 0.2),
+            Voice(CLAP, (BACKBEAT,), 100),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.", "X.x.X.x.X.x.Xxxx"), 74, 0.3),
+            Voice(OPEN_HAT, (OFFBEATS,), 78, 0.8),
+        ),
+        fill=((CLAP, "x.xx"),),
+    ),
+    # The orchestra's bass drum: a hit on each bar's downbeat where the music swells.
+    "classical": Groove((Voice(KICK, ("x...............",), 72, 0.8),), crash=False),
+    # Concert bass drum and snare hits, the timpani-like weight of a film score, a crash into the peaks.
+    "soundtrack": Groove(
+        (
+            Voice(KICK, ("x.......x.......", "x.........x....."), 104, 0.5),
+            Voice(SNARE, ("............x...", "..........x.x..."), 84, 0.85),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    "rock": Groove(
+        (
+            Voice(KICK, ("x.......x.x.....", "x.x.....x......."), 112),
+            Voice(SNARE, (BACKBEAT,), 108),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.",), 80, 0.3),
+            Voice(OPEN_HAT, ("................", "..............x."), 76, 0.8),
+        ),
+        fill=((HIGH_TOM, "x..."), (MID_TOM, ".x.."), (LOW_TOM, "..x."), (SNARE, "...x")),
+    ),
+    # Double-kick eighths and sixteenths under a backbeat.
+    "metal": Groove(
+        (
+            Voice(KICK, ("x.x.x.x.x.x.x.x.", "xxx.x.x.xxx.x.x."), 118),
+            Voice(SNARE, (BACKBEAT,), 116),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.",), 86, 0.3),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    # A ride pattern (on the jazz kit's hats), a feathered kick and snare comping.
+    "jazz": Groove(
+        (
+            Voice(CLOSED_HAT, ("X...X.x.X...X.x.",), 80),
+            Voice(KICK, ("x...x...x...x...",), 56),
+            Voice(SNARE, ("......o.......o.", "..o.......o....."), 62, 0.6),
+        ),
+        crash=False,
+    ),
+    # A dotted shuffle on the hats over kick on one and three, snare on two and four.
+    "blues": Groove(
+        (
+            Voice(KICK, ("x.......x.......", "x.......x..x...."), 100),
+            Voice(SNARE, (BACKBEAT,), 98),
+            Voice(CLOSED_HAT, ("x..xx..xx..xx..x",), 72, 0.3),
+        ),
+        fill=((SNARE, "x.xx"),),
+        crash=False,
+    ),
+    "country": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 100),
+            Voice(SNARE, (BACKBEAT,), 94),
+            Voice(CLOSED_HAT, (EIGHTHS,), 70, 0.3),
+        ),
+        fill=((SNARE, "x.xx"),),
+    ),
+    "folk": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 84),
+            Voice(TAMBOURINE, (BACKBEAT,), 66, 0.5),
+            Voice(SHAKER, (EIGHTHS,), 50, 0.6),
+        ),
+        crash=False,
+    ),
+    # The one drop: kick and cross-stick together on beat three only.
+    "reggae": Groove(
+        (
+            Voice(KICK, ("........x.......",), 104),
+            Voice(RIM, ("........x.......",), 96),
+            Voice(CLOSED_HAT, (EIGHTHS,), 66),
+            Voice(OPEN_HAT, ("..............x.",), 70, 0.8),
+        ),
+        fill=((SNARE, "..xx"),),
+        crash=False,
+    ),
+    "funk": Groove(
+        (
+            Voice(KICK, ("x..x..x...x..x..", "x.x...x...x..x.."), 112),
+            Voice(SNARE, ("....X..o.o..X..o", "....X.o.....X.o."), 106),
+            Voice(CLOSED_HAT, ("xoxoxoxoxoxoxoxo",), 78),
+            Voice(OPEN_HAT, ("................", "..............x."), 72, 0.8),
+        ),
+        fill=((SNARE, "xoxx"),),
+    ),
+    "r&b": Groove(
+        (
+            Voice(KICK, ("x......x..x.....", "x.........x..x.."), 100),
+            Voice(SNARE, (BACKBEAT,), 92),
+            Voice(CLAP, (BACKBEAT,), 80, 0.8),
+            Voice(CLOSED_HAT, ("x.x.x.x.x.x.x.xx", "x.x.x.x.x.x.x.x."), 64),
+        ),
+        crash=False,
+    ),
+    "soul": Groove(
+        (
+            Voice(KICK, ("x.......x.x.....", "x..x....x......."), 104),
+            Voice(SNARE, (BACKBEAT,), 100),
+            Voice(TAMBOURINE, (BACKBEAT,), 70, 0.6),
+            Voice(CLOSED_HAT, (EIGHTHS,), 70, 0.3),
+        ),
+        fill=((HIGH_TOM, "x..."), (MID_TOM, ".x.."), (LOW_TOM, "..x."), (SNARE, "...x")),
+    ),
+    "disco": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR,), 116, 0.2),
+            Voice(SNARE, (BACKBEAT,), 100),
+            Voice(OPEN_HAT, (OFFBEATS,), 86, 0.3),
+            Voice(CLOSED_HAT, ("x...x...x...x...",), 70, 0.6),
+        ),
+        fill=((SNARE, "x.xx"),),
+    ),
+    "trance": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR,), 122, 0.2),
+            Voice(OPEN_HAT, (OFFBEATS,), 88, 0.3),
+            Voice(CLOSED_HAT, ("x.xxx.xxx.xxx.xx",), 62, 0.6),
+            Voice(CLAP, (BACKBEAT,), 96, 0.6),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    # A son clave on the rim over an anticipated kick.
+    "latin": Groove(
+        (
+            Voice(KICK, ("x..x....x..x....",), 96),
+            Voice(RIM, ("x..x..x...x.x...", "..x.x...x..x..x."), 90),
+            Voice(SHAKER, (EIGHTHS,), 58),
+        ),
+        fill=((HIGH_TOM, "x.x."), (LOW_TOM, ".x.x")),
+        crash=False,
+    ),
+    # The bossa nova's dotted kick and its cross-stick clave, soft brushes.
+    "bossa nova": Groove(
+        (
+            Voice(KICK, ("x..xx..xx..xx..x",), 72),
+            Voice(RIM, ("x..x..x...x..x..", "..x..x..x...x..."), 82),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.",), 58),
+        ),
+        crash=False,
+    ),
+    # Oom-pah-pah in 3/4 (the meter's own pattern); in 4/4 a light backbeat.
+    "waltz": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 90),
+            Voice(SNARE, (BACKBEAT,), 72),
+            Voice(CLOSED_HAT, (EIGHTHS,), 54, 0.5),
+        ),
+        crash=False,
+    ),
+    # Bass drum on the beats, a rudimental snare.
+    "march": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 104),
+            Voice(SNARE, ("X.x.X.xxX.x.X.xx",), 96),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
 }
 _ACCENT = {"X": 1.12, "x": 1.0, "o": 0.5}
 # What each drum sound does in the genre's groove, by sound (open hats on the offbeats are "offbeat" instead).

@@ -1,14 +1,15 @@
 """Resolves a request into a song plan: every value chosen, with where it came from (request, prompt, genre)."""
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from composer.arrange import Structure
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
-from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre
+from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre, blend
 from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
+from composer.moods import Mood
 from composer.numerals import implied_mode, realise
-from composer.prompt import Mood, PromptInfo, parse_prompt
+from composer.prompt import PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
 from composer.score import COMMON_TIME, Meter, meter_named
 from composer.theory import Chord, Key, best_key_for, diatonic_chord, make_key, parse_key, pitch_class
@@ -58,8 +59,7 @@ def plan_song(request: SongRequest) -> SongPlan:
     info = parse_prompt(request.prompt)
     rng = random.Random(f"plan:{request.seed}")
     sources: dict[str, str] = {}
-    genre = info.genre or DEFAULT_GENRE
-    sources["genre"] = "prompt" if info.genre else "genre default"
+    genre = _genre(info, sources)
     bpm = _bpm(request, info, genre, sources)
     key = _key(request, info, genre, rng, sources)
     meter = _meter(request, info, genre, sources)
@@ -71,6 +71,19 @@ def plan_song(request: SongRequest) -> SongPlan:
         genre, bpm, key, meter, bars, request.seed, tracks, progression, bars_per_chord, info.structure, bass_style,
         info.mood, sources, info.unknown_words,
     )  # fmt: skip
+
+
+def _genre(info: PromptInfo, sources: dict[str, str]) -> Genre:
+    """The genre named, blended with a second one named; a mood that calls for an instrument (bells for
+    "christmas") takes the lead where the prompt names no lead instrument."""
+    genre = info.genre or DEFAULT_GENRE
+    sources["genre"] = "prompt" if info.genre else "genre default"
+    if info.blend is not None:
+        genre = blend(genre, info.blend)
+        sources["blend"] = "prompt"
+    if info.mood.lead is not None and "lead" in genre.instruments:
+        genre = replace(genre, instruments={**genre.instruments, "lead": info.mood.lead})
+    return genre
 
 
 def _bpm(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str, str]) -> float:

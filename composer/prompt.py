@@ -5,12 +5,14 @@ Every word is either understood, a stop word, or reported back as unknown - neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TypeVar
 
 from composer.arrange import SECTION_ORDER, Structure
 from composer.errors import InvalidSongRequest
-from composer.genres import GENRES, Genre
+from composer.genres import GENRES, GENRES_BY_NAME, WEAK_PHRASES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
+from composer.moods import MOODS, Mood, combine
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
 from composer.score import METER_FORM, NOTE_VALUES, meter_of
@@ -48,45 +50,7 @@ SECTION_WORDS = {
 }  # fmt: skip
 LOOP_WORDS = frozenset({"loop", "loops", "looped", "looping"})
 
-# Mood words: a mode for keys the prompt names without one, a nudge to tempo, energy and swing.
-MINOR_MOODS = frozenset(
-    {
-        "dark",
-        "sad",
-        "moody",
-        "melancholic",
-        "melancholy",
-        "sinister",
-        "evil",
-        "gloomy",
-        "haunting",
-        "eerie",
-        "menacing",
-        "emotional",
-        "somber",
-        "sombre",
-        "tense",
-        "ominous",
-    }
-)
-MAJOR_MOODS = frozenset(
-    {
-        "happy",
-        "uplifting",
-        "bright",
-        "euphoric",
-        "cheerful",
-        "sunny",
-        "joyful",
-        "hopeful",
-        "summer",
-        "summery",
-        "feel good",
-        "playful",
-        "cute",
-        "positive",
-    }
-)
+# Tempo words: they nudge the tempo to the genre's slow or fast one. Every other mood word is in composer.moods.
 SLOW_WORDS = frozenset({"chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
 FAST_WORDS = frozenset(
     {
@@ -102,49 +66,7 @@ FAST_WORDS = frozenset(
         "high energy",
     }
 )
-SOFT_WORDS = frozenset(
-    {
-        "soft",
-        "gentle",
-        "mellow",
-        "dreamy",
-        "smooth",
-        "warm",
-        "lush",
-        "peaceful",
-        "quiet",
-        "ethereal",
-        "nostalgic",
-        "cozy",
-        "rainy",
-        "late night",
-        "night",
-        "jazzy",
-    }
-)
-LOUD_WORDS = frozenset(
-    {
-        "punchy",
-        "heavy",
-        "loud",
-        "sharp",
-        "crisp",
-        "big",
-        "massive",
-        "huge",
-        "filthy",
-        "gritty",
-        "distorted",
-        "dirty",
-        "bouncy",
-        "catchy",
-        "epic",
-        "melodic",
-        "groovy",
-    }
-)
-SWING_WORDS = frozenset({"swing", "swung", "swingy", "shuffle", "dusty", "jazzy", "bouncy", "groovy"})
-MOOD_WORDS = MINOR_MOODS | MAJOR_MOODS | SLOW_WORDS | FAST_WORDS | SOFT_WORDS | LOUD_WORDS | SWING_WORDS
+MOOD_WORDS = frozenset(MOODS) | SLOW_WORDS | FAST_WORDS
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _END = r"(?![\w#])"
@@ -215,16 +137,9 @@ class KeyMention:
 
 
 @dataclass(frozen=True)
-class Mood:
-    mode: str | None = None  # "minor" or "major" from words such as "dark" or "happy"
-    tempo: int = 0  # -1 slow, +1 fast
-    intensity: int = 0  # -1 soft, +1 hard
-    swing: bool = False
-
-
-@dataclass(frozen=True)
 class PromptInfo:
     genre: Genre | None = None
+    blend: Genre | None = None  # a second genre named, which colours the first ("electronic with ambient elements")
     bpm: float | None = None
     tempo_word: TempoWord | None = None  # "slow", "very fast": a range the plan fits the genre's tempo into
     key: KeyMention | None = None
@@ -282,7 +197,7 @@ def parse_prompt(prompt: str) -> PromptInfo:
     chords = _chords(text)
     numerals = () if chords else _numerals(text)
     time_signature = _time_signature(text)  # before tempo and length: the numbers in "at 3/4" are no tempo
-    genre, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
+    genre, blend, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
     instruments, excluded = _instruments(text)  # before lengths: "808s" are basses, not 808 seconds
     structure = _structure(text)
     bars, seconds = _length(text)
@@ -291,6 +206,7 @@ def parse_prompt(prompt: str) -> PromptInfo:
     mood = _mood(text)
     return PromptInfo(
         genre=genre,
+        blend=blend,
         bpm=bpm if bpm is not None else genre_bpm,
         tempo_word=tempo_word if bpm is None and genre_bpm is None else None,
         key=key,
@@ -437,19 +353,75 @@ def _mention(letter: str, accidental: str | None, mode: str | None) -> KeyMentio
     return KeyMention(pitch_class(letter, sign), sign, mode)
 
 
-def _genre(text: _Text) -> tuple[Genre | None, float | None]:
-    """The genre named first, and a tempo written right after a genre name ('house 125', not 'trap 808')."""
-    by_phrase = {phrase: genre for genre in GENRES for phrase in genre.phrases}
-    found = sorted(text.phrases(frozenset(by_phrase)))
-    if not found:
-        return None, None
-    for position, phrase in found:
-        tail = re.compile(r"\s+" + r"(\d{2,3}(?:\.\d+)?)" + _END + _LENGTH_UNIT)
-        match = tail.match(text.low, position + len(phrase))
+@dataclass(frozen=True)
+class _GenreMention:
+    position: int
+    genre: Genre
+    strong: bool  # a genre name, not a word that names one only alone ("film", "swing", "jazz" in "jazz piano")
+    end: int
+
+
+def _genre(text: _Text) -> tuple[Genre | None, Genre | None, float | None]:
+    """The genre named first, a different one named after it that colours it (a blend), and a tempo written right
+    after a genre name ('house 125', not 'trap 808'). A weak word names the genre only where no genre name does."""
+    mentions = _genre_mentions(text)
+    strong = [mention for mention in mentions if mention.strong]
+    if not mentions:
+        return None, None, None
+    chosen = strong or mentions[:1]
+    lead = chosen[0].genre
+    colour = next((mention.genre for mention in chosen if mention.genre != lead), None)
+    tail = re.compile(r"\s+" + r"(\d{2,3}(?:\.\d+)?)" + _END + _LENGTH_UNIT)
+    for mention in chosen:
+        match = tail.match(text.low, mention.end)
         if match and text.free(*match.span()) and MIN_BPM <= float(match.group(1)) <= MAX_BPM:
             text.take(*match.span())
-            return by_phrase[found[0][1]], float(match.group(1))
-    return by_phrase[found[0][1]], None
+            return lead, colour, float(match.group(1))
+    return lead, colour, None
+
+
+def _genre_mentions(text: _Text) -> list[_GenreMention]:
+    """Every genre phrase in the prompt, in order. A genre word inside an instrument's name ('classical guitar',
+    'rock organ') names the instrument, and one right before an instrument ('jazz piano', 'ambient pad') describes
+    it: both are weak. A weak word that is also a mood word stays for the moods; the rest are consumed. A meter
+    word already read as the time signature ('waltz') still names its genre."""
+    strong = {phrase: genre for genre in GENRES for phrase in genre.phrases}
+    weak = {phrase: GENRES_BY_NAME[name] for phrase, name in WEAK_PHRASES.items()}
+    metered = {phrase for phrase, genre in strong.items() if genre.time_signature != "4/4"}
+    named = [(match.start(), match.start() + len(match.group(1))) for match in _instrument_names().finditer(text.low)]
+    mentions: list[_GenreMention] = []
+    seen: list[tuple[int, int]] = []
+    for phrase in sorted(strong | weak, key=lambda p: (-len(p), p)):
+        for match in re.finditer(_bounded(phrase), text.low):
+            start, end = match.span()
+            if any(start < b and a < end for a, b in seen) or not (text.free(start, end) or phrase in metered):
+                continue
+            seen.append((start, end))
+            in_instrument = any(a <= start and end <= b and b - a > end - start for a, b in named)
+            describes = bool(_instrument_after().match(text.low, end))
+            genre = strong[phrase] if phrase in strong else weak[phrase]
+            mentions.append(_GenreMention(start, genre, phrase in strong and not (in_instrument or describes), end))
+            if not in_instrument and phrase not in MOOD_WORDS:
+                text.take(start, end)
+    return sorted(mentions, key=lambda mention: mention.position)
+
+
+@cache
+def _bounded(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+
+
+@cache
+def _instrument_names() -> re.Pattern[str]:
+    """Any instrument or drum word, longest first (overlapping names each found where they start)."""
+    names = sorted(set(INSTRUMENT_WORDS) | DRUM_WORDS, key=lambda p: (-len(p), p))
+    return re.compile(r"(?<![\w#&'])(?=(" + "|".join(map(re.escape, names)) + r")(?![\w#&']))")
+
+
+@cache
+def _instrument_after() -> re.Pattern[str]:
+    names = sorted(set(INSTRUMENT_WORDS) | DRUM_WORDS, key=lambda p: (-len(p), p))
+    return re.compile(r"\s+(?:" + "|".join(map(re.escape, names)) + r")(?![\w#&'])")
 
 
 def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
@@ -496,7 +468,4 @@ def _structure(text: _Text) -> Structure | None:
 
 def _mood(text: _Text) -> Mood:
     words = {phrase for _, phrase in text.phrases(MOOD_WORDS)}
-    mode = "minor" if words & MINOR_MOODS else "major" if words & MAJOR_MOODS else None
-    tempo = (1 if words & FAST_WORDS else 0) - (1 if words & SLOW_WORDS else 0)
-    intensity = (1 if words & (LOUD_WORDS | FAST_WORDS) else 0) - (1 if words & SOFT_WORDS else 0)
-    return Mood(mode, tempo, intensity, bool(words & SWING_WORDS))
+    return combine(words, slow=bool(words & SLOW_WORDS), fast=bool(words & FAST_WORDS))

@@ -12,6 +12,7 @@ from composer.harmony import chord_part, pad_part
 from composer.instruments import Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
+from composer.moods import apply_dynamics
 from composer.plan import SongPlan, TrackPlan, plan_song
 from composer.request import SongRequest
 from composer.score import Feel, Part
@@ -87,7 +88,7 @@ def compose(request: SongRequest) -> ComposedSong:
     played = [track for track in plan.tracks if parts[track.role].notes or track.asked]
     tracks = [MidiTrack(t.name, t.channel, t.program, parts[t.role], _mix(t, plan)) for t in played]
     conductor = Conductor(
-        f"{plan.genre.name} - {plan.key.name} - {plan.bpm:g} BPM",
+        f"{plan.genre.title} - {plan.key.name} - {plan.bpm:g} BPM",
         plan.bpm,
         plan.key.sharps,
         plan.key.is_minor,
@@ -124,13 +125,20 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
         kicks = [[] for _ in range(plan.bars)]
     parts: dict[Role, Part] = {"drums": drums}
     parts["bass"] = bass_part(plan.bass_style, form, plan.key, sections, chords, kicks, feel("bass"), rng("bass"))
-    parts["chords"] = chord_part(genre.chords, genre.name, form, sections, chords, feel("chords"), rng("chords"))
-    parts["lead"] = lead_part(
-        genre.lead, form, plan.key, genre.lead_center, sections, chords, feel("lead"), rng("lead")
+    mood = plan.mood
+    parts["chords"] = chord_part(
+        genre.chords, genre.name, form, sections, chords, feel("chords"), rng("chords"), mood.density
     )
+    parts["lead"] = lead_part(
+        genre.lead, form, plan.key, genre.lead_center + mood.register, sections, chords, feel("lead"), rng("lead"),
+        mood.density,
+    )  # fmt: skip
     parts["pad"] = pad_part(form, sections, chords, feel("pad"))
     fx = plan.track("fx")
     parts["fx"] = fx_part(fx.program, form, plan.key, plan.meter, sections) if fx else Part()
+    for role, part in parts.items():
+        if role != "drums":  # the drums follow the mood's intensity in their own loudness
+            apply_dynamics(part, mood.dynamics)
     return parts
 
 
@@ -149,7 +157,7 @@ def _metadata(
         for t, n in zip(played, counts, strict=True)
     ]
     return SongMetadata(
-        genre=plan.genre.name,
+        genre=plan.genre.title,
         bpm=plan.bpm,
         key=plan.key.name,
         scale_pitch_classes=list(plan.key.scale),
