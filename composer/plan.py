@@ -1,12 +1,12 @@
 """Resolves a request into a song plan: every value chosen, with where it came from (request, prompt, genre)."""
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from composer.arrange import Structure
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
-from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre
-from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
+from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Form, Genre
+from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role, register
 from composer.numerals import implied_mode, realise
 from composer.prompt import Mood, PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
@@ -18,13 +18,20 @@ TRACK_NAMES: dict[Role, str] = {
 }  # fmt: skip
 
 
+MAX_PITCHED_TRACKS = 15  # 16 MIDI channels, the tenth the drums'
+GROOVE_FORMS: frozenset[Form] = frozenset({"beat", "club"})  # genres that live on their groove: drums and bass
+
+
 @dataclass(frozen=True)
 class TrackPlan:
     role: Role
     name: str
     channel: int
     program: int
-    asked: bool = False  # the prompt named this instrument: the track stays even where the arrangement leaves it out
+    asked: bool = False  # the prompt named this instrument: it plays even where the form leaves its role out
+    voice: int = 0  # 0: its role's part; 1, 2...: a further instrument in the role, playing a second part of it
+    # Where a named instrument in an arrangement of named instruments sounds well: its part moves there by octaves.
+    register: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,21 +165,20 @@ def _progression(
 
 
 def _tracks(info: PromptInfo, genre: Genre, sources: dict[str, str]) -> tuple[tuple[TrackPlan, ...], BassStyle]:
-    programs: dict[Role, int] = dict(genre.instruments)
-    asked: dict[Role, InstrumentWord] = {}
-    for word in info.instruments:
-        role = next((role for role in word.roles if role not in asked), None)
-        if role is None:
-            continue
-        asked[role] = word
-        default = programs.get(role, DEFAULT_GENRE.instruments.get(role, genre.instruments.get("pad", 89)))
-        programs[role] = word.program if word.program is not None else default
-    for role in info.excluded:
-        programs.pop(role, None)
-    if not programs:
+    named = _named_instruments(info)
+    if len(named) > MAX_PITCHED_TRACKS:
+        raise InvalidSongRequest(
+            "prompt",
+            f"the prompt names {len(named)} instruments; a song plays at most {MAX_PITCHED_TRACKS} besides the drums "
+            "(16 MIDI channels, one of them the drums')",
+        )
+    arranging = sum(not word.texture for _, word in named) >= 2
+    slots = _named_slots(info, genre, named) if arranging else _genre_slots(info, genre)
+    slots = [slot for slot in slots if slot.role not in info.excluded]
+    if not slots:
         raise InvalidSongRequest("prompt", "the prompt leaves no instrument to play")
-    sources["instruments"] = "prompt" if asked else "genre default"
-    bass_word = asked.get("bass")
+    sources["instruments"] = "prompt" if any(slot.asked and slot.role != "drums" for slot in slots) else "genre default"
+    bass_word = next((slot.word for slot in slots if slot.role == "bass" and slot.voice == 0), None)
     bass_style: BassStyle = genre.bass
     if bass_word is not None and bass_word.is_808:
         bass_style = "808"
@@ -180,10 +186,94 @@ def _tracks(info: PromptInfo, genre: Genre, sources: dict[str, str]) -> tuple[tu
         bass_style = "wobble"
     melodic = iter(channel for channel in range(16) if channel != DRUM_CHANNEL)
     tracks = []
-    for role in ROLES:
-        if role not in programs:
-            continue
-        name = "808" if role == "bass" and bass_style == "808" else TRACK_NAMES[role]
-        channel = DRUM_CHANNEL if role == "drums" else next(melodic)
-        tracks.append(TrackPlan(role, name, channel, programs[role], asked=role in asked))
+    for slot in sorted(slots, key=lambda slot: (ROLES.index(slot.role), slot.voice)):
+        name = "808" if slot.role == "bass" and bass_style == "808" else TRACK_NAMES[slot.role]
+        name = f"{name} {slot.voice + 1}" if slot.voice else name
+        channel = DRUM_CHANNEL if slot.role == "drums" else next(melodic)
+        fits = arranging and slot.asked and slot.role != "drums"
+        tracks.append(
+            TrackPlan(
+                slot.role, name, channel, slot.program, slot.asked, slot.voice, register(slot.program) if fits else None
+            )
+        )
     return tuple(tracks), bass_style
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A track before it has a name and a channel."""
+
+    role: Role
+    program: int
+    asked: bool
+    voice: int = 0
+    word: InstrumentWord | None = None
+
+
+def _named_instruments(info: PromptInfo) -> list[tuple[int, InstrumentWord]]:
+    """The pitched instruments the prompt names by a program, each program once, in the prompt's order."""
+    by_program: dict[int, InstrumentWord] = {}
+    for word in info.instruments:
+        if word.program is not None:
+            by_program.setdefault(word.program, word)
+    return list(by_program.items())
+
+
+def _genre_slots(info: PromptInfo, genre: Genre) -> list[_Slot]:
+    """The genre's instruments, a named one (or a role asked for by a plain word: "bass") in its role."""
+    programs: dict[Role, int] = dict(genre.instruments)
+    asked: dict[Role, InstrumentWord] = {}
+    for word in info.instruments:
+        if word.roles == ("drums",):
+            continue  # drums are the genre's either way; naming them keeps no more than it would
+        role = next((role for role in word.roles if role not in asked), None)
+        if role is None:
+            continue
+        asked[role] = word
+        programs[role] = word.program if word.program is not None else _genre_program(genre, role)
+    slots = [_Slot(role, program, role in asked, word=asked.get(role)) for role, program in programs.items()]
+    # Every sound effect named sounds, as far as the channels go.
+    placed = {word.program for word in asked.values()}
+    effects = {word.program: word for word in info.instruments if word.roles == ("fx",) and word.program is not None}
+    free_channels = MAX_PITCHED_TRACKS - sum(slot.role != "drums" for slot in slots)
+    extra = [(program, word) for program, word in effects.items() if program not in placed][:free_channels]
+    slots += [_Slot("fx", program, True, voice, word) for voice, (program, word) in enumerate(extra, start=1)]
+    return slots
+
+
+def _named_slots(info: PromptInfo, genre: Genre, named: list[tuple[int, InstrumentWord]]) -> list[_Slot]:
+    """The named instruments are the arrangement. Each takes the first of its roles no instrument before it took;
+    one whose roles are all taken plays a further part of its best role (a counter-line, a harmony, an arpeggio,
+    a doubling). A role the prompt asks for by a plain word ("a bass line"), and drums the song needs, join."""
+    voices: dict[Role, int] = {}
+    slots = []
+    for program, word in named:
+        roles = [role for role in word.roles if role not in info.excluded]
+        if not roles:
+            continue
+        role = next((role for role in roles if role not in voices), roles[0])
+        slots.append(_Slot(role, program, True, voices.get(role, 0), word))
+        voices[role] = voices.get(role, 0) + 1
+    slots = _lowest_plays_the_bass(slots)
+    grooving = info.genre is not None and info.genre.form in GROOVE_FORMS
+    wanted = {role for word in info.instruments if word.program is None for role in word.roles[:1]}
+    if "drums" in wanted or info.beat or grooving:
+        slots.append(_Slot("drums", _genre_program(genre, "drums"), "drums" in wanted))
+    free_channels = MAX_PITCHED_TRACKS - sum(slot.role != "drums" for slot in slots)
+    for role in ROLES:
+        joins = role in wanted or (role == "bass" and grooving)
+        if role != "drums" and role not in voices and joins and free_channels > 0:
+            slots.append(_Slot(role, _genre_program(genre, role), role in wanted))
+            free_channels -= 1
+    return slots
+
+
+def _lowest_plays_the_bass(slots: list[_Slot]) -> list[_Slot]:
+    """Of several named basses the lowest plays the bass line, the others double it above: a contrabass under a
+    cello, whichever the prompt named first."""
+    basses = sorted((slot.program for slot in slots if slot.role == "bass"), key=lambda program: register(program)[0])
+    return [replace(slot, voice=basses.index(slot.program)) if slot.role == "bass" else slot for slot in slots]
+
+
+def _genre_program(genre: Genre, role: Role) -> int:
+    return genre.instruments.get(role, DEFAULT_GENRE.instruments.get(role, genre.instruments.get("pad", 89)))

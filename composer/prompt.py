@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from composer.arrange import SECTION_ORDER, Structure
 from composer.genres import GENRES, Genre
-from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
+from composer.instruments import DRUM_WORDS, DRUMS, INSTRUMENT_WORDS, InstrumentWord, Role
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
 from composer.score import METERS
@@ -201,6 +201,7 @@ _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # progression written with slashes between its chords).
 _CHORD_TOKEN = re.compile(r"(?<!/)([A-G][#b]?[a-zA-Z0-9#()]*)/([A-G][#b]?)(?![\w#/])|([A-G][#b]?[a-zA-Z0-9#()]*)")
 _CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
+_BEAT = re.compile(r"(?<![\w#&'])beats?(?![\w#&'])(?!\s+per\s+minute)")
 _ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
 _ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
 
@@ -228,8 +229,9 @@ class PromptInfo:
     bars: int | None = None
     seconds: float | None = None
     time_signature: str | None = None
-    instruments: tuple[InstrumentWord, ...] = ()
+    instruments: tuple[InstrumentWord, ...] = ()  # in the prompt's order, drums (DRUMS) among them
     excluded: frozenset[Role] = frozenset()
+    beat: bool = False  # the prompt asks for a beat: named instruments play over drums
     chords: tuple[Chord, ...] = ()
     numerals: tuple[Numeral, ...] = ()  # a Roman-numeral progression, realised once the key is known
     structure: Structure | None = None  # None when the prompt names no sections
@@ -295,6 +297,7 @@ def parse_prompt(prompt: str) -> PromptInfo:
         time_signature=time_signature,
         instruments=instruments,
         excluded=excluded,
+        beat=bool(_BEAT.search(text.low)),
         chords=chords,
         numerals=numerals,
         structure=structure,
@@ -435,6 +438,8 @@ def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Rol
         if negation:
             text.take(negation.start(1), negation.end(1))
             excluded.add(roles[0])
+        elif phrase in DRUM_WORDS:
+            wanted.append((position, DRUMS))
         elif phrase in INSTRUMENT_WORDS:
             wanted.append((position, INSTRUMENT_WORDS[phrase]))
     return tuple(word for _, word in sorted(wanted, key=lambda item: item[0])), frozenset(excluded)

@@ -1,0 +1,84 @@
+"""Further parts for named instruments that share a role: the melody in harmony or octaves, an arpeggio or a held
+voicing over the chords, a doubled bass; and a part moved by octaves into the range its instrument sounds well in.
+
+Each is made from the parts the role already plays or from its chords, so it keeps the key and the form."""
+
+from composer.arrange import Section, plays
+from composer.genres import Form
+from composer.harmony import chord_runs, voice_chord
+from composer.instruments import Role
+from composer.score import STEP, Feel, Part
+from composer.theory import Chord, Key
+
+THIRD_BELOW = -2  # scale degrees
+OCTAVE = 12
+# An arpeggio climbs the voicing and comes back down, an eighth note a step.
+ARPEGGIO_ORDER = (0, 1, 2, 1)
+
+
+def transposed(part: Part, semitones: int) -> Part:
+    """The part moved by semitones; its controllers and bends (an 808's glides) come along."""
+    return Part([(start, length, pitch + semitones, velocity) for start, length, pitch, velocity in part.notes],
+                list(part.events))  # fmt: skip
+
+
+def in_harmony(part: Part, key: Key, degrees: int) -> Part:
+    """The melody moved by scale degrees (-2: a third below), a little softer: every note it had in the key stays
+    in the key."""
+    notes = [(start, length, _diatonic(pitch, key, degrees), velocity * 9 // 10)
+             for start, length, pitch, velocity in part.notes]  # fmt: skip
+    return Part(notes, list(part.events))
+
+
+def _diatonic(pitch: int, key: Key, degrees: int) -> int:
+    """A pitch moved by scale degrees; a note outside the scale moves with the scale tone below it."""
+    intervals = [(pc - key.tonic) % 12 for pc in key.scale]
+    above = (pitch - key.tonic) % 12
+    step = max(index for index, interval in enumerate(intervals) if interval <= above)
+    return key.degree_pitch(step + degrees, pitch - above) + above - intervals[step]
+
+
+def fitted(part: Part, register: tuple[int, int]) -> Part:
+    """The part moved by whole octaves so that its notes centre in the instrument's range (a melody written for a
+    violin, given to a tenor saxophone, goes down an octave); unchanged when it already sits well there."""
+    if not part.notes:
+        return part
+    low, high = register
+    mean = sum(pitch for _, _, pitch, _ in part.notes) / len(part.notes)
+    if low + 6 <= mean <= high - 6:
+        return part
+    return transposed(part, OCTAVE * round(((low + high) / 2 - mean) / OCTAVE))
+
+
+def arpeggio_part(form: Form, role: Role, sections: tuple[Section, ...], chords: list[Chord], feel: Feel) -> Part:
+    """The chords broken into eighth notes, up and down their voicing, wherever the role plays."""
+    part = Part()
+    voicing: tuple[int, ...] = ()
+    meter = feel.meter
+    for section in sections:
+        if not plays(form, section, role):
+            continue
+        volume = 56 + 32 * section.energy
+        for start_bar, bars, chord in chord_runs(section, chords):
+            voicing = voice_chord(chord, voicing, 55, 79)
+            for bar in range(start_bar, start_bar + bars):
+                for index, step in enumerate(range(0, meter.steps, 2)):
+                    pitch = voicing[ARPEGGIO_ORDER[index % len(ARPEGGIO_ORDER)] % len(voicing)]
+                    accent = 8 if step in meter.pulses else 0
+                    part.note(feel.human(feel.tick(bar, step)), 2 * STEP - 10, pitch, feel.velocity(volume + accent, 4))
+    return part
+
+
+def held_part(form: Form, role: Role, sections: tuple[Section, ...], chords: list[Chord], feel: Feel) -> Part:
+    """The chords held in a low, open-sounding voicing under the others, re-struck at each change."""
+    part = Part()
+    voicing: tuple[int, ...] = ()
+    for section in sections:
+        if not plays(form, section, role):
+            continue
+        for start_bar, bars, chord in chord_runs(section, chords):
+            voicing = voice_chord(chord, voicing, 48, 72)
+            start, length = feel.bar(start_bar), bars * feel.meter.bar_ticks
+            for index, pitch in enumerate(voicing):
+                part.note(start, length - 8, pitch, feel.velocity(50 + 20 * section.energy - 2 * index, 4))
+    return part
