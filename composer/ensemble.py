@@ -82,3 +82,20 @@ def held_part(form: Form, role: Role, sections: tuple[Section, ...], chords: lis
             for index, pitch in enumerate(voicing):
                 part.note(start, length - 8, pitch, feel.velocity(50 + 20 * section.energy - 2 * index, 4))
     return part
+
+
+def pulse_part(form: Form, role: Role, sections: tuple[Section, ...], chords: list[Chord], feel: Feel) -> Part:
+    """A struck instrument (an agogo, a woodblock, a taiko) on the pulses of each bar, on the chord's root, the
+    downbeat the loudest, wherever the role plays."""
+    part = Part()
+    meter = feel.meter
+    for section in sections:
+        if not plays(form, section, role):
+            continue
+        volume = 60 + 30 * section.energy
+        for bar in range(section.start_bar, section.end_bar):
+            pitch = 60 + (chords[bar].root - 60) % 12
+            for pulse in meter.pulses:
+                accent = 12 if pulse == 0 else 0
+                part.note(feel.human(feel.tick(bar, pulse)), 2 * STEP, pitch, feel.velocity(volume + accent, 5))
+    return part

@@ -265,6 +265,8 @@ def _vocabulary() -> dict[str, InstrumentWord]:
 
 
 INSTRUMENT_WORDS = _vocabulary()
+# Struck sounds that keep the pulse where a sound effect would hold a note.
+STRUCK_PROGRAMS = frozenset({113, 115, 116, 117, 118})  # agogo, woodblock, taiko drum, melodic tom, synth drum
 DRUMS = InstrumentWord(None, ("drums",))
 
 # Where each instrument sounds well, (lowest, highest) MIDI pitch, by GM family and then by program: a part moved

@@ -29,6 +29,8 @@ STOP_WORDS = frozenset({
     "piece", "pieces", "set", "throughout", "features", "feature", "featured", "element", "elements", "overall",
     "are", "was", "were", "has", "have", "as", "which", "while", "their", "there", "such", "main", "moves",
     "played", "plays", "playing", "performed", "time", "signature", "sequence", "follows", "following", "along",
+    "instrument", "instruments", "including", "includes", "include", "accompanied", "backed", "alongside",
+    "together", "other", "others", "consists", "consisting", "comprising", "complemented", "supported", "joined",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
 # Words that name a role without choosing an instrument; they matter only after a negation ("no chords").

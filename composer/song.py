@@ -7,10 +7,10 @@ from typing import Any
 from composer.arrange import ENERGY, Section, arrange, plays
 from composer.bass import bass_part
 from composer.effects import REVERSE_CYMBAL, fx_part
-from composer.ensemble import OCTAVE, THIRD_BELOW, arpeggio_part, fitted, held_part, in_harmony, transposed
+from composer.ensemble import OCTAVE, THIRD_BELOW, arpeggio_part, fitted, held_part, in_harmony, pulse_part, transposed
 from composer.grooves import drum_part
 from composer.harmony import chord_part, pad_part
-from composer.instruments import Role, program_name
+from composer.instruments import STRUCK_PROGRAMS, Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
 from composer.plan import SongPlan, TrackPlan, plan_song
@@ -123,7 +123,7 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
         name = f"{track.role}:{track.voice}"
         sounding = _sections_sounding(plan, track.role, sections)
         if track.role == "fx":
-            part = _fx(track, plan, sounding)
+            part = _fx(track, plan, sounding, chords)
         elif track.voice == 0:
             part = own[track.role]
         elif track.role == "bass":  # a second bass doubles the first an octave up: a cello over a contrabass
@@ -206,7 +206,9 @@ def _further_melody(
     return transposed(melody, -OCTAVE)
 
 
-def _fx(track: TrackPlan, plan: SongPlan, sections: tuple[Section, ...]) -> Part:
+def _fx(track: TrackPlan, plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> Part:
+    if track.program in STRUCK_PROGRAMS:
+        return pulse_part(plan.genre.form, "fx", sections, chords, _feel(plan, f"fx:{track.voice}"))
     part = fx_part(track.program, plan.genre.form, plan.key, plan.meter, sections)
     if part.notes or not track.asked or track.program != REVERSE_CYMBAL:
         return part

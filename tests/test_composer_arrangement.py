@@ -298,3 +298,15 @@ def test_every_family_at_several_seeds_plays_each_instrument() -> None:
             missing = programs - set(pitched_programs(song(prompt, seed, bars=8)))
             misses[family] += sorted(missing)
     assert not any(misses.values()), dict(misses)
+
+
+def test_struck_instruments_keep_the_pulse() -> None:
+    result = song(FAMILIES["percussion"][0])
+    by_program = {track.program: track for track in tracks(result)}
+    for program in (113, 115, 116):
+        assert len(by_program[program].notes) >= 2 * result.metadata.bars, GM_PROGRAMS[program]
+
+
+def test_the_plain_english_of_listing_instruments_is_no_unknown_word() -> None:
+    caption = "A piece including piano and violin, accompanied by cello, together with the other instruments."
+    assert song(caption).metadata.unknown_words == []
