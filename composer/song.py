@@ -4,7 +4,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from composer.arrange import ENERGY, Section, arrange, plays
+from composer.arrange import Section, arrange, plays
 from composer.bass import bass_part
 from composer.effects import REVERSE_CYMBAL, fx_part
 from composer.ensemble import OCTAVE, THIRD_BELOW, arpeggio_part, fitted, held_part, in_harmony, pulse_part, transposed
@@ -183,12 +183,21 @@ def _own_parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord
 
 
 def _sections_sounding(plan: SongPlan, role: Role, sections: tuple[Section, ...]) -> tuple[Section, ...]:
-    """The sections, or where the form leaves the role silent throughout a song too short for its other sections
-    (a pad in a lone drop) and the prompt named an instrument in it, sections it plays in all through."""
-    asked = any(track.asked for track in plan.tracks if track.role == role)
-    if not asked or any(plays(plan.genre.form, section, role) for section in sections):
+    """The sections as the role's part sees them. A named instrument plays where the form would leave it out in
+    two cases: where no track at all would play (a song form's intro when only a melody and a bass were named), and
+    all through a song too short for any section its role plays in (a pad in a lone drop). There its section reads
+    as a chorus, which every form fills with every role, at the section's own energy."""
+    form = plan.genre.form
+    if not any(track.asked for track in plan.tracks if track.role == role):
         return sections
-    return tuple(Section("chorus", s.start_bar, s.bars, max(s.energy, ENERGY["chorus"])) for s in sections)
+    roles = {track.role for track in plan.tracks}
+    silent_throughout = not any(plays(form, section, role) for section in sections)
+    return tuple(
+        Section("chorus", s.start_bar, s.bars, s.energy)
+        if silent_throughout or not any(plays(form, s, other) for other in roles)
+        else s
+        for s in sections
+    )
 
 
 def _further_melody(

@@ -310,3 +310,15 @@ def test_struck_instruments_keep_the_pulse() -> None:
 def test_the_plain_english_of_listing_instruments_is_no_unknown_word() -> None:
     caption = "A piece including piano and violin, accompanied by cello, together with the other instruments."
     assert song(caption).metadata.unknown_words == []
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["A duet for violin and flute in A minor.", "house with flute and piano", "A lullaby for cello and oboe, 3/4."],
+)
+def test_no_section_of_an_arrangement_is_silent(prompt: str) -> None:
+    result = song(prompt)
+    bar_ticks = round(result.metadata.duration_seconds / result.metadata.bars * result.metadata.bpm / 60 * 480)
+    sounding_bars = {start // bar_ticks for track in tracks(result) for start, _ in track.notes}
+    for section in result.metadata.sections:
+        assert sounding_bars & set(range(section.start_bar, section.start_bar + section.bars)), section.name
