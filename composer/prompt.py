@@ -5,6 +5,7 @@ Every word is either understood, a stop word, or reported back as unknown - neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 from composer.arrange import SECTION_ORDER, Structure
 from composer.genres import GENRES, Genre
@@ -265,8 +266,7 @@ class _Text:
     def phrases(self, vocabulary: set[str] | frozenset[str]) -> Iterator[tuple[int, str]]:
         """(position, phrase) for each vocabulary phrase in the text, longest phrases first, consumed."""
         for phrase in sorted(vocabulary, key=lambda p: (-len(p), p)):
-            pattern = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
-            yield from ((match.start(), phrase) for match in self.matches(pattern))
+            yield from ((match.start(), phrase) for match in self.matches(_phrase_pattern(phrase)))
 
     def unknown_words(self) -> tuple[str, ...]:
         words: list[str] = []
@@ -275,6 +275,12 @@ class _Text:
             if self.free(*match.span()) and word not in STOP_WORDS and word not in words:
                 words.append(word)
         return tuple(words)
+
+
+@cache
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """The phrase as a whole word or words; kept, as the vocabularies hold more phrases than re's own cache."""
+    return re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
 
 
 def parse_prompt(prompt: str) -> PromptInfo:
