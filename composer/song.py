@@ -229,6 +229,7 @@ def _mix(track: TrackPlan, plan: SongPlan) -> tuple[tuple[int, int], ...]:
     volume, pan, reverb = MIX[track.role]
     if track.voice:
         volume += FURTHER_VOICE_VOLUME
+    if track.voice and track.role != "bass":  # the low end stays in the middle
         pan = max(0, min(127, pan + PAN_SPREAD[track.voice % len(PAN_SPREAD)]))
     if plan.genre.form == "ambient" or plan.genre.name == "lo-fi hip-hop":
         reverb = min(127, reverb + 30)
