@@ -244,35 +244,43 @@ def _genre_slots(info: PromptInfo, genre: Genre) -> list[_Slot]:
 def _named_slots(info: PromptInfo, genre: Genre, named: list[tuple[int, InstrumentWord]]) -> list[_Slot]:
     """The named instruments are the arrangement. Each takes the first of its roles no instrument before it took;
     one whose roles are all taken plays a further part of its best role (a counter-line, a harmony, an arpeggio,
-    a doubling). A role the prompt asks for by a plain word ("a bass line"), and drums the song needs, join."""
-    voices: dict[Role, int] = {}
+    a doubling). Drums join where the song needs them, the genre's bass where nothing named can play one."""
+    wanted = {word.roles[0] for word in info.instruments if word.program is None}  # plain words: "melody", "bass"
+    taken: set[Role] = set()
     slots = []
     for program, word in named:
         roles = [role for role in word.roles if role not in info.excluded]
         if not roles:
             continue
-        role = next((role for role in roles if role not in voices), roles[0])
-        slots.append(_Slot(role, program, True, voices.get(role, 0), word))
-        voices[role] = voices.get(role, 0) + 1
-    slots = _lowest_plays_the_bass(slots)
+        role = next((role for role in roles if role not in taken), roles[0])
+        taken.add(role)
+        slots.append(_Slot(role, program, True, word=word))
+    if "lead" in wanted and "lead" not in taken and "lead" not in info.excluded:
+        # "piano playing the melody, with strings": the first named instrument that can carry a melody does.
+        singer = next((index for index, slot in enumerate(slots) if slot.word and "lead" in slot.word.roles), None)
+        if singer is not None:
+            slots[singer] = replace(slots[singer], role="lead")
+    slots = _numbered(slots)
     grooving = info.genre is not None and info.genre.form in GROOVE_FORMS
-    wanted = {role for word in info.instruments if word.program is None for role in word.roles[:1]}
     if "drums" in wanted or info.beat or grooving:
         slots.append(_Slot("drums", _genre_program(genre, "drums"), "drums" in wanted))
-    free_channels = MAX_PITCHED_TRACKS - sum(slot.role != "drums" for slot in slots)
-    for role in ROLES:
-        joins = role in wanted or (role == "bass" and grooving)
-        if role != "drums" and role not in voices and joins and free_channels > 0:
-            slots.append(_Slot(role, _genre_program(genre, role), role in wanted))
-            free_channels -= 1
+    room = sum(slot.role != "drums" for slot in slots) < MAX_PITCHED_TRACKS
+    if ("bass" in wanted or grooving) and not any(slot.role == "bass" for slot in slots) and room:
+        slots.append(_Slot("bass", _genre_program(genre, "bass"), "bass" in wanted))
     return slots
 
 
-def _lowest_plays_the_bass(slots: list[_Slot]) -> list[_Slot]:
-    """Of several named basses the lowest plays the bass line, the others double it above: a contrabass under a
-    cello, whichever the prompt named first."""
-    basses = sorted((slot.program for slot in slots if slot.role == "bass"), key=lambda program: register(program)[0])
-    return [replace(slot, voice=basses.index(slot.program)) if slot.role == "bass" else slot for slot in slots]
+def _numbered(slots: list[_Slot]) -> list[_Slot]:
+    """Each role's instruments numbered in the prompt's order, except that of several named basses the lowest
+    plays the bass line and the others double it above: a contrabass under a cello, whichever came first."""
+    order = {slot.program: index for index, slot in enumerate(slots)}
+    voices: dict[int, int] = {}
+    for role in ROLES:
+        in_role = [slot.program for slot in slots if slot.role == role]
+        if role == "bass":
+            in_role.sort(key=lambda program: (register(program)[0], order[program]))
+        voices |= {program: voice for voice, program in enumerate(in_role)}
+    return [replace(slot, voice=voices[slot.program]) for slot in slots]
 
 
 def _genre_program(genre: Genre, role: Role) -> int:

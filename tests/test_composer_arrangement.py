@@ -322,3 +322,8 @@ def test_no_section_of_an_arrangement_is_silent(prompt: str) -> None:
     sounding_bars = {start // bar_ticks for track in tracks(result) for start, _ in track.notes}
     for section in result.metadata.sections:
         assert sounding_bars & set(range(section.start_bar, section.start_bar + section.bars)), section.name
+
+
+def test_a_melody_asked_for_in_plain_words_goes_to_the_first_named_instrument_that_can_play_one() -> None:
+    meta = song("A ballad with piano playing the melody over a string ensemble.").metadata
+    assert {t.name: t.program for t in meta.tracks} == {"Lead": 0, "Pad": 48}
