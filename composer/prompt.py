@@ -32,6 +32,14 @@ STOP_WORDS = frozenset({
     "played", "plays", "playing", "performed", "time", "signature", "sequence", "follows", "following", "along",
     "instrument", "instruments", "including", "includes", "include", "accompanied", "backed", "alongside",
     "together", "other", "others", "consists", "consisting", "comprising", "complemented", "supported", "joined",
+    "song's", "piece's", "track's", "tune's", "evokes", "evoke", "evoking", "conveys", "conveying", "creates",
+    "creating", "suitable", "perfect", "ideal", "mood", "moods", "listener", "listeners", "listening", "experience",
+    "prominent", "prominently", "mainly", "primarily", "predominantly", "mostly", "characterized", "characterised",
+    "making", "makes", "gives", "giving", "offers", "adds", "adding", "contributing", "contributes", "brings",
+    "bringing", "uses", "used", "utilizing", "heard", "can", "could", "would", "will", "been", "being", "these",
+    "those", "then", "than", "within", "across", "during", "you", "your", "we", "our", "they", "them", "all",
+    "both", "each", "every", "many", "several", "various", "another", "between", "through", "so", "if", "even",
+    "well", "particularly", "especially", "notably", "sets", "setting", "remains", "entire", "whole",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
 # Words that name a role without choosing an instrument; they matter only after a negation ("no chords").

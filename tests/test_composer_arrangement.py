@@ -310,6 +310,10 @@ def test_struck_instruments_keep_the_pulse() -> None:
 def test_the_plain_english_of_listing_instruments_is_no_unknown_word() -> None:
     caption = "A piece including piano and violin, accompanied by cello, together with the other instruments."
     assert song(caption).metadata.unknown_words == []
+    caption = (
+        "The song's overall mood is calm, making it perfect for listening; it features piano and flute prominently."
+    )
+    assert song(caption).metadata.unknown_words == []
 
 
 @pytest.mark.parametrize(
