@@ -37,7 +37,7 @@ STOP_WORDS = frozenset({
     "prominent", "prominently", "mainly", "primarily", "predominantly", "mostly", "characterized", "characterised",
     "making", "makes", "gives", "giving", "offers", "adds", "adding", "contributing", "contributes", "brings",
     "bringing", "uses", "used", "utilizing", "heard", "can", "could", "would", "will", "been", "being", "these",
-    "those", "then", "than", "within", "across", "during", "you", "your", "we", "our", "they", "them", "all",
+    "those", "than", "within", "across", "during", "you", "your", "we", "our", "they", "them", "all",
     "both", "each", "every", "many", "several", "various", "another", "between", "through", "so", "if", "even",
     "well", "particularly", "especially", "notably", "sets", "setting", "remains", "entire", "whole",
 })  # fmt: skip
