@@ -1,5 +1,6 @@
 """Further parts for named instruments that share a role: the melody in harmony or octaves, an arpeggio or a held
-voicing over the chords, a doubled bass; and a part moved by octaves into the range its instrument sounds well in.
+voicing over the chords, a doubled bass; struck sounds on the pulse; and a part moved by octaves into the range its
+instrument sounds well in.
 
 Each is made from the parts the role already plays or from its chords, so it keeps the key and the form."""
 

@@ -165,7 +165,8 @@ def test_each_named_instrument_is_played_by_a_track_with_its_program_and_notes(f
         assert programs <= set(played), f"{family}: {sorted(programs - set(played))} not played"
         assert len(played) == len(set(played)), "each instrument once"
         meta = result.metadata
-        assert {t.program for t in meta.tracks if not t.is_drum} == programs, "the genre adds no chords, lead or pad"
+        added = {t.name for t in meta.tracks if not t.is_drum and t.program not in programs}
+        assert added <= {"Bass", "808"}, "the genre adds no chords, lead, pad or effects (a groove genre its bass)"
         assert all(t.note_count > 0 for t in meta.tracks)
 
 
