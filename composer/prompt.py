@@ -46,6 +46,8 @@ NEGATIONS = ("no", "without", "minus")
 ROLE_WORDS: dict[str, Role] = {
     "chords": "chords", "chord": "chords", "harmony": "chords", "effects": "fx",
 }  # fmt: skip
+# "a beat", "beats": drums under named instruments (not "beats per minute").
+_BEAT = re.compile(r"(?<![\w#&'])beats?(?![\w#&'])(?!\s+per\s+minute)")
 SECTION_WORDS = {
     "intro": "intro", "intros": "intro", "verse": "verse", "verses": "verse", "chorus": "chorus",
     "choruses": "chorus", "hook": "chorus", "hooks": "chorus", "build": "build", "builds": "build",
@@ -212,7 +214,6 @@ _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # progression written with slashes between its chords).
 _CHORD_TOKEN = re.compile(r"(?<!/)([A-G][#b]?[a-zA-Z0-9#()]*)/([A-G][#b]?)(?![\w#/])|([A-G][#b]?[a-zA-Z0-9#()]*)")
 _CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
-_BEAT = re.compile(r"(?<![\w#&'])beats?(?![\w#&'])(?!\s+per\s+minute)")
 _ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
 _ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
 
@@ -240,9 +241,9 @@ class PromptInfo:
     bars: int | None = None
     seconds: float | None = None
     time_signature: str | None = None
-    instruments: tuple[InstrumentWord, ...] = ()  # in the prompt's order, drums (DRUMS) among them
-    excluded: frozenset[Role] = frozenset()
+    instruments: tuple[InstrumentWord, ...] = ()
     beat: bool = False  # the prompt asks for a beat: named instruments play over drums
+    excluded: frozenset[Role] = frozenset()
     chords: tuple[Chord, ...] = ()
     numerals: tuple[Numeral, ...] = ()  # a Roman-numeral progression, realised once the key is known
     structure: Structure | None = None  # None when the prompt names no sections
@@ -312,8 +313,8 @@ def parse_prompt(prompt: str) -> PromptInfo:
         seconds=seconds,
         time_signature=time_signature,
         instruments=instruments,
-        excluded=excluded,
         beat=bool(_BEAT.search(text.low)),
+        excluded=excluded,
         chords=chords,
         numerals=numerals,
         structure=structure,
@@ -441,6 +442,7 @@ def _genre(text: _Text) -> tuple[Genre | None, float | None]:
 
 
 def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
+    """The instruments named, in the prompt's order (drums as DRUMS), and the roles a negation leaves out."""
     wanted: list[tuple[int, InstrumentWord]] = []
     excluded: set[Role] = set()
     for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS | frozenset(ROLE_WORDS)):
