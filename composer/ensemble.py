@@ -5,9 +5,10 @@ instrument sounds well in.
 Each is made from the parts the role already plays or from its chords, so it keeps the key and the form."""
 
 from composer.arrange import Section, plays
+from composer.effects import REVERSE_CYMBAL, fx_part
 from composer.genres import Form
 from composer.harmony import chord_runs, voice_chord
-from composer.instruments import Role
+from composer.instruments import STRUCK_PROGRAMS, Role
 from composer.score import STEP, Feel, Part
 from composer.theory import Chord, Key
 
@@ -15,6 +16,7 @@ THIRD_BELOW = -2  # scale degrees
 OCTAVE = 12
 # An arpeggio climbs the voicing and comes back down, an eighth note a step.
 ARPEGGIO_ORDER = (0, 1, 2, 1)
+HELD_EFFECT = 122  # any effect but the reverse cymbal: fx_part holds it under every section
 
 
 def transposed(part: Part, semitones: int) -> Part:
@@ -100,3 +102,16 @@ def pulse_part(form: Form, role: Role, sections: tuple[Section, ...], chords: li
                 accent = 12 if pulse == 0 else 0
                 part.note(feel.human(feel.tick(bar, pulse)), 2 * STEP, pitch, feel.velocity(volume + accent, 5))
     return part
+
+
+def effect_part(
+    program: int, form: Form, key: Key, sections: tuple[Section, ...], chords: list[Chord], feel: Feel, *, named: bool
+) -> Part:
+    """A sound effect's part: a struck sound on the pulse; a reverse cymbal swelling into the big sections, or, named
+    in a song without any, held like an atmosphere; any other held under the song."""
+    if program in STRUCK_PROGRAMS:
+        return pulse_part(form, "fx", sections, chords, feel)
+    part = fx_part(program, form, key, feel.meter, sections)
+    if part.notes or not named or program != REVERSE_CYMBAL:
+        return part
+    return fx_part(HELD_EFFECT, form, key, feel.meter, sections)

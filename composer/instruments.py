@@ -52,6 +52,11 @@ class InstrumentWord:
     # instrument, make the named instruments the arrangement.
     texture: bool = False
 
+    @property
+    def register(self) -> tuple[int, int] | None:
+        """Where the instrument sounds well, (lowest, highest) MIDI pitch; None for a word that names no program."""
+        return None if self.program is None else program_register(self.program)
+
 
 # The words producers use, each with the roles it fills; INSTRUMENT_WORDS below adds every General MIDI name.
 PRODUCER_WORDS: dict[str, InstrumentWord] = {
@@ -184,6 +189,14 @@ PRODUCER_WORDS: dict[str, InstrumentWord] = {
     "fiddle": InstrumentWord(110, ("lead",)),
     "steel drums": InstrumentWord(114, ("lead",)),
 }
+# Drum words are understood (a beat always has drums) but choose no program: each reads as DRUMS.
+DRUM_WORDS = frozenset({
+    "drums", "drum", "kick", "kicks", "snare", "snares", "clap", "claps", "hats", "hat", "hi hats", "hi hat",
+    "hihats", "hihat", "percussion", "perc", "rolls", "hat rolls", "rimshot", "rimshots", "toms", "cymbals",
+    "shaker", "shakers", "breakbeat", "breakbeats", "break", "breaks",
+})  # fmt: skip
+DRUMS = InstrumentWord(None, ("drums",))
+
 # The roles of the instruments named by General MIDI or the captions' table, by GM family (programs 8n to 8n+7),
 # where PROGRAM_ROLES gives none.
 FAMILY_ROLES: tuple[tuple[Role, ...], ...] = (
@@ -249,7 +262,7 @@ def _plural(phrase: str) -> str:
 
 def _vocabulary() -> dict[str, InstrumentWord]:
     """Every General MIDI name (with and without its parentheses), the captions' names and other spellings, the
-    producer words, and the plural of each ("violins", "saxophones", "synth pads")."""
+    producer words, and the plural of each ("violins", "saxophones", "synth pads"); the drum words, as DRUMS."""
     programs: dict[str, int] = {}
     for program, name in enumerate(GM_PROGRAMS):
         spoken = name.lower().replace("-", " ")
@@ -261,13 +274,12 @@ def _vocabulary() -> dict[str, InstrumentWord]:
     for phrase, word in list(words.items()):
         if phrase[-1].isalpha() and (not phrase.endswith("s") or phrase.endswith("ss")):
             words.setdefault(_plural(phrase), word)
-    return words
+    return words | dict.fromkeys(DRUM_WORDS, DRUMS)
 
 
 INSTRUMENT_WORDS = _vocabulary()
 # Struck sounds that keep the pulse where a sound effect would hold a note.
 STRUCK_PROGRAMS = frozenset({113, 115, 116, 117, 118})  # agogo, woodblock, taiko drum, melodic tom, synth drum
-DRUMS = InstrumentWord(None, ("drums",))
 
 # Where each instrument sounds well, (lowest, highest) MIDI pitch, by GM family and then by program: a part moved
 # by octaves into it keeps its key.
@@ -284,16 +296,8 @@ PROGRAM_REGISTERS: dict[int, tuple[int, int]] = {
 }  # fmt: skip
 
 
-def register(program: int) -> tuple[int, int]:
+def program_register(program: int) -> tuple[int, int]:
     return PROGRAM_REGISTERS.get(program, FAMILY_REGISTERS[program // 8])
-
-
-# Drum words are understood (a beat always has drums) but choose no program.
-DRUM_WORDS = frozenset({
-    "drums", "drum", "kick", "kicks", "snare", "snares", "clap", "claps", "hats", "hat", "hi hats", "hi hat",
-    "hihats", "hihat", "percussion", "perc", "rolls", "hat rolls", "rimshot", "rimshots", "toms", "cymbals",
-    "shaker", "shakers", "breakbeat", "breakbeats", "break", "breaks",
-})  # fmt: skip
 
 
 def program_name(program: int, is_drum: bool) -> str:

@@ -5,8 +5,8 @@ from dataclasses import dataclass, replace
 
 from composer.arrange import Structure
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
-from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Form, Genre
-from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role, register
+from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre
+from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
 from composer.numerals import implied_mode, realise
 from composer.prompt import Mood, PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
@@ -19,7 +19,7 @@ TRACK_NAMES: dict[Role, str] = {
 
 
 MAX_PITCHED_TRACKS = 15  # 16 MIDI channels, the tenth the drums'
-GROOVE_FORMS: frozenset[Form] = frozenset({"beat", "club"})  # genres that live on their groove: drums and bass
+GROOVE_FORMS: frozenset[str] = frozenset({"beat", "club"})  # genres that live on their groove: drums and bass
 
 
 @dataclass(frozen=True)
@@ -190,12 +190,8 @@ def _tracks(info: PromptInfo, genre: Genre, sources: dict[str, str]) -> tuple[tu
         name = "808" if slot.role == "bass" and bass_style == "808" else TRACK_NAMES[slot.role]
         name = f"{name} {slot.voice + 1}" if slot.voice else name
         channel = DRUM_CHANNEL if slot.role == "drums" else next(melodic)
-        fits = arranging and slot.asked and slot.role != "drums"
-        tracks.append(
-            TrackPlan(
-                slot.role, name, channel, slot.program, slot.asked, slot.voice, register(slot.program) if fits else None
-            )
-        )
+        home = slot.register if arranging else None
+        tracks.append(TrackPlan(slot.role, name, channel, slot.program, slot.asked, slot.voice, home))
     return tuple(tracks), bass_style
 
 
@@ -208,6 +204,7 @@ class _Slot:
     asked: bool
     voice: int = 0
     word: InstrumentWord | None = None
+    register: tuple[int, int] | None = None  # a named instrument's
 
 
 def _named_instruments(info: PromptInfo) -> list[tuple[int, InstrumentWord]]:
@@ -254,7 +251,7 @@ def _named_slots(info: PromptInfo, genre: Genre, named: list[tuple[int, Instrume
             continue
         role = next((role for role in roles if role not in taken), roles[0])
         taken.add(role)
-        slots.append(_Slot(role, program, True, word=word))
+        slots.append(_Slot(role, program, True, word=word, register=word.register))
     if "lead" in wanted and "lead" not in taken and "lead" not in info.excluded:
         # "piano playing the melody, with strings": the first named instrument that can carry a melody does.
         singer = next((index for index, slot in enumerate(slots) if slot.word and "lead" in slot.word.roles), None)
@@ -278,7 +275,8 @@ def _numbered(slots: list[_Slot]) -> list[_Slot]:
     for role in ROLES:
         in_role = [slot.program for slot in slots if slot.role == role]
         if role == "bass":
-            in_role.sort(key=lambda program: (register(program)[0], order[program]))
+            lowest = {slot.program: (slot.register or (0, 0))[0] for slot in slots}
+            in_role.sort(key=lambda program: (lowest[program], order[program]))
         voices |= {program: voice for voice, program in enumerate(in_role)}
     return [replace(slot, voice=voices[slot.program]) for slot in slots]
 

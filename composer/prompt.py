@@ -5,11 +5,10 @@ Every word is either understood, a stop word, or reported back as unknown - neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 
 from composer.arrange import SECTION_ORDER, Structure
 from composer.genres import GENRES, Genre
-from composer.instruments import DRUM_WORDS, DRUMS, INSTRUMENT_WORDS, InstrumentWord, Role
+from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
 from composer.score import METERS
@@ -286,10 +285,15 @@ class _Text:
         return tuple(words)
 
 
-@cache
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     """The phrase as a whole word or words; kept, as the vocabularies hold more phrases than re's own cache."""
-    return re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+    pattern = _PHRASE_PATTERNS.get(phrase)
+    if pattern is None:
+        pattern = _PHRASE_PATTERNS[phrase] = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+    return pattern
+
+
+_PHRASE_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 def parse_prompt(prompt: str) -> PromptInfo:
@@ -442,7 +446,7 @@ def _genre(text: _Text) -> tuple[Genre | None, float | None]:
 
 
 def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
-    """The instruments named, in the prompt's order (drums as DRUMS), and the roles a negation leaves out."""
+    """The instruments named, in the prompt's order (drums among them), and the roles a negation leaves out."""
     wanted: list[tuple[int, InstrumentWord]] = []
     excluded: set[Role] = set()
     for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS | frozenset(ROLE_WORDS)):
@@ -456,8 +460,6 @@ def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Rol
         if negation:
             text.take(negation.start(1), negation.end(1))
             excluded.add(roles[0])
-        elif phrase in DRUM_WORDS:
-            wanted.append((position, DRUMS))
         elif phrase in INSTRUMENT_WORDS:
             wanted.append((position, INSTRUMENT_WORDS[phrase]))
     return tuple(word for _, word in sorted(wanted, key=lambda item: item[0])), frozenset(excluded)

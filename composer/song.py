@@ -6,11 +6,19 @@ from typing import Any
 
 from composer.arrange import Section, arrange, plays
 from composer.bass import bass_part
-from composer.effects import REVERSE_CYMBAL, fx_part
-from composer.ensemble import OCTAVE, THIRD_BELOW, arpeggio_part, fitted, held_part, in_harmony, pulse_part, transposed
+from composer.ensemble import (
+    OCTAVE,
+    THIRD_BELOW,
+    arpeggio_part,
+    effect_part,
+    fitted,
+    held_part,
+    in_harmony,
+    transposed,
+)
 from composer.grooves import drum_part
 from composer.harmony import chord_part, pad_part
-from composer.instruments import STRUCK_PROGRAMS, Role, program_name
+from composer.instruments import Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
 from composer.plan import SongPlan, TrackPlan, plan_song
@@ -27,7 +35,6 @@ MIX: dict[Role, tuple[int, int, int]] = {  # volume, pan, reverb send
 # Further instruments in a role sit a little lower and spread out across the stereo field from the role's place.
 FURTHER_VOICE_VOLUME = -8
 PAN_SPREAD = (0, -28, 28, -44, 44, -54, 54)
-HELD_EFFECT = 122  # any effect but the reverse cymbal: fx_part holds it under every section
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
         name = f"{track.role}:{track.voice}"
         sounding = _sections_sounding(plan, track.role, sections)
         if track.role == "fx":
-            part = _fx(track, plan, sounding, chords)
+            part = effect_part(track.program, form, plan.key, sounding, chords, _feel(plan, name), named=track.asked)
         elif track.voice == 0:
             part = own[track.role]
         elif track.role == "bass":  # a second bass doubles the first an octave up: a cello over a contrabass
@@ -213,16 +220,6 @@ def _further_melody(
         form, center = plan.genre.form, plan.genre.lead_center - 7
         return lead_part("slow", form, plan.key, center, sections, chords, feel, rng)
     return transposed(melody, -OCTAVE)
-
-
-def _fx(track: TrackPlan, plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> Part:
-    if track.program in STRUCK_PROGRAMS:
-        return pulse_part(plan.genre.form, "fx", sections, chords, _feel(plan, f"fx:{track.voice}"))
-    part = fx_part(track.program, plan.genre.form, plan.key, plan.meter, sections)
-    if part.notes or not track.asked or track.program != REVERSE_CYMBAL:
-        return part
-    # A reverse cymbal swells into big sections; a named one in a song without any is held like an atmosphere.
-    return fx_part(HELD_EFFECT, plan.genre.form, plan.key, plan.meter, sections)
 
 
 def _mix(track: TrackPlan, plan: SongPlan) -> tuple[tuple[int, int], ...]:
