@@ -12,7 +12,7 @@ from composer.instruments import STRUCK_PROGRAMS, Role
 from composer.score import STEP, Feel, Part
 from composer.theory import Chord, Key
 
-THIRD_BELOW = -2  # scale degrees
+THIRD_BELOW, FOURTH_BELOW = -2, -3  # in scale degrees
 OCTAVE = 12
 # An arpeggio climbs the voicing and comes back down, an eighth note a step.
 ARPEGGIO_ORDER = (0, 1, 2, 1)
@@ -25,19 +25,22 @@ def transposed(part: Part, semitones: int) -> Part:
                 list(part.events))  # fmt: skip
 
 
-def in_harmony(part: Part, key: Key, degrees: int) -> Part:
-    """The melody moved by scale degrees (-2: a third below), a little softer: every note it had in the key stays
-    in the key."""
-    notes = [(start, length, _diatonic(pitch, key, degrees), velocity * 9 // 10)
+def in_harmony(part: Part, key: Key) -> Part:
+    """The melody a third below, a little softer, every note that was in the key still in it; a note on the tonic
+    is harmonised by the fifth below it, not the sixth degree, so the tonic the melody rests on keeps stating the
+    key rather than its relative."""
+    notes = [(start, length, _harmony_below(pitch, key), velocity * 9 // 10)
              for start, length, pitch, velocity in part.notes]  # fmt: skip
     return Part(notes, list(part.events))
 
 
-def _diatonic(pitch: int, key: Key, degrees: int) -> int:
-    """A pitch moved by scale degrees; a note outside the scale moves with the scale tone below it."""
+def _harmony_below(pitch: int, key: Key) -> int:
+    """A pitch moved down the scale by a third (by a fourth from the tonic); a note outside the scale moves with
+    the scale tone below it."""
     intervals = [(pc - key.tonic) % 12 for pc in key.scale]
     above = (pitch - key.tonic) % 12
     step = max(index for index, interval in enumerate(intervals) if interval <= above)
+    degrees = FOURTH_BELOW if step == 0 else THIRD_BELOW
     return key.degree_pitch(step + degrees, pitch - above) + above - intervals[step]
 
 

@@ -8,7 +8,6 @@ from composer.arrange import Section, arrange, plays
 from composer.bass import bass_part
 from composer.ensemble import (
     OCTAVE,
-    THIRD_BELOW,
     arpeggio_part,
     effect_part,
     fitted,
@@ -215,7 +214,7 @@ def _further_melody(
     fourth the melody an octave below, and so on round."""
     kind = (voice - 1) % 3
     if kind == 0:
-        return in_harmony(melody, plan.key, THIRD_BELOW)
+        return in_harmony(melody, plan.key)
     if kind == 1:
         form, center = plan.genre.form, plan.genre.lead_center - 7
         return lead_part("slow", form, plan.key, center, sections, chords, feel, rng)
