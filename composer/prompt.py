@@ -35,12 +35,24 @@ STOP_WORDS = frozenset({
     "are", "was", "were", "has", "have", "as", "which", "while", "their", "there", "such", "main", "moves",
     "played", "plays", "playing", "performed", "time", "signature", "sequence", "follows", "following", "along",
     "pace", "paced", "speed",
+    "instrument", "instruments", "including", "includes", "include", "accompanied", "backed", "alongside",
+    "together", "other", "others", "consists", "consisting", "comprising", "complemented", "supported", "joined",
+    "song's", "piece's", "track's", "tune's", "evokes", "evoke", "evoking", "conveys", "conveying", "creates",
+    "creating", "suitable", "perfect", "ideal", "mood", "moods", "listener", "listeners", "listening", "experience",
+    "prominent", "prominently", "mainly", "primarily", "predominantly", "mostly", "characterized", "characterised",
+    "making", "makes", "gives", "giving", "offers", "adds", "adding", "contributing", "contributes", "brings",
+    "bringing", "uses", "used", "utilizing", "heard", "can", "could", "would", "will", "been", "being", "these",
+    "those", "than", "within", "across", "during", "you", "your", "we", "our", "they", "them", "all",
+    "both", "each", "every", "many", "several", "various", "another", "between", "through", "so", "if", "even",
+    "well", "particularly", "especially", "notably", "sets", "setting", "remains", "entire", "whole",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
 # Words that name a role without choosing an instrument; they matter only after a negation ("no chords").
 ROLE_WORDS: dict[str, Role] = {
     "chords": "chords", "chord": "chords", "harmony": "chords", "effects": "fx",
 }  # fmt: skip
+# "a beat", "beats": drums under named instruments (not "beats per minute").
+_BEAT = re.compile(r"(?<![\w#&'])beats?(?![\w#&'])(?!\s+per\s+minute)")
 SECTION_WORDS = {
     "intro": "intro", "intros": "intro", "verse": "verse", "verses": "verse", "chorus": "chorus",
     "choruses": "chorus", "hook": "chorus", "hooks": "chorus", "build": "build", "builds": "build",
@@ -147,6 +159,7 @@ class PromptInfo:
     seconds: float | None = None
     time_signature: str | None = None
     instruments: tuple[InstrumentWord, ...] = ()
+    beat: bool = False  # the prompt asks for a beat: named instruments play over drums
     excluded: frozenset[Role] = frozenset()
     chords: tuple[Chord, ...] = ()
     numerals: tuple[Numeral, ...] = ()  # a Roman-numeral progression, realised once the key is known
@@ -179,8 +192,7 @@ class _Text:
     def phrases(self, vocabulary: set[str] | frozenset[str]) -> Iterator[tuple[int, str]]:
         """(position, phrase) for each vocabulary phrase in the text, longest phrases first, consumed."""
         for phrase in sorted(vocabulary, key=lambda p: (-len(p), p)):
-            pattern = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
-            yield from ((match.start(), phrase) for match in self.matches(pattern))
+            yield from ((match.start(), phrase) for match in self.matches(_phrase_pattern(phrase)))
 
     def unknown_words(self) -> tuple[str, ...]:
         words: list[str] = []
@@ -189,6 +201,17 @@ class _Text:
             if self.free(*match.span()) and word not in STOP_WORDS and word not in words:
                 words.append(word)
         return tuple(words)
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """The phrase as a whole word or words; kept, as the vocabularies hold more phrases than re's own cache."""
+    pattern = _PHRASE_PATTERNS.get(phrase)
+    if pattern is None:
+        pattern = _PHRASE_PATTERNS[phrase] = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+    return pattern
+
+
+_PHRASE_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 def parse_prompt(prompt: str) -> PromptInfo:
@@ -214,6 +237,7 @@ def parse_prompt(prompt: str) -> PromptInfo:
         seconds=seconds,
         time_signature=time_signature,
         instruments=instruments,
+        beat=bool(_BEAT.search(text.low)),
         excluded=excluded,
         chords=chords,
         numerals=numerals,
@@ -425,6 +449,7 @@ def _instrument_after() -> re.Pattern[str]:
 
 
 def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
+    """The instruments named, in the prompt's order (drums among them), and the roles a negation leaves out."""
     wanted: list[tuple[int, InstrumentWord]] = []
     excluded: set[Role] = set()
     for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS | frozenset(ROLE_WORDS)):
