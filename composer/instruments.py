@@ -31,7 +31,7 @@ GM_PROGRAMS = (
 )  # fmt: skip
 # Drum kits by the program number GS/GM2 synthesizers (FluidSynth's SoundFonts among them) select on channel 10.
 DRUM_KITS = {0: "Standard Kit", 8: "Room Kit", 16: "Power Kit", 24: "Electronic Kit", 25: "TR-808 Kit",
-             32: "Jazz Kit", 40: "Brush Kit"}  # fmt: skip
+             32: "Jazz Kit", 40: "Brush Kit", 48: "Orchestra Kit"}  # fmt: skip
 DRUM_CHANNEL = 9
 
 KICK, RIM, SNARE, CLAP = 36, 37, 38, 39
@@ -145,6 +145,9 @@ PRODUCER_WORDS: dict[str, InstrumentWord] = {
     "nylon guitar": InstrumentWord(24, ("chords", "lead")),
     "classical guitar": InstrumentWord(24, ("chords", "lead")),
     "steel guitar": InstrumentWord(25, ("chords", "lead")),
+    "pedal steel guitar": InstrumentWord(25, ("lead", "chords")),  # GM has no pedal steel: its steel-strung guitar
+    "pedal steel": InstrumentWord(25, ("lead", "chords")),
+    "lap steel": InstrumentWord(25, ("lead", "chords")),
     "electric guitar": InstrumentWord(26, ("chords", "lead")),  # GM's first Electric Guitar; 27 is the clean one
     "clean guitar": InstrumentWord(27, ("chords", "lead")),
     "muted guitar": InstrumentWord(28, ("chords", "lead")),

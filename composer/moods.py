@@ -109,6 +109,11 @@ MOODS: dict[str, Effect] = {
     "swing": _SWING, "swung": _SWING, "swingy": _SWING, "shuffle": _SWING, "dusty": _SWING,
     "jazzy": Effect(intensity=-1, swing=True), "bouncy": Effect(intensity=1, swing=True),
     "groovy": Effect(intensity=1, swing=True),
+    # More of the words captions describe a song with.
+    "magical": Effect("major", register=5, density=0.9), "whimsical": _BRIGHT, "lively": _FAST,
+    "exciting": _FAST, "confident": _LOUD, "grand": _EPIC, "elegant": Effect(intensity=-1, register=2),
+    "hypnotic": Effect(density=0.9), "reflective": _SOFT, "introspective": _SOFT, "intimate": _SOFT,
+    "contemplative": _CALM, "soothing": _CALM, "sentimental": _ROMANTIC, "bittersweet": _SAD, "serious": _MINOR,
 }  # fmt: skip
 
 
