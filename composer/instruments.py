@@ -191,6 +191,14 @@ PRODUCER_WORDS: dict[str, InstrumentWord] = {
     "bagpipes": InstrumentWord(109, ("lead",)),
     "fiddle": InstrumentWord(110, ("lead",)),
     "steel drums": InstrumentWord(114, ("lead",)),
+    # Drum kits by name: the kit program the drum channel selects (DRUM_KITS).
+    "brush drums": InstrumentWord(40, ("drums",)),
+    "brushes": InstrumentWord(40, ("drums",)),
+    "brush kit": InstrumentWord(40, ("drums",)),
+    "jazz kit": InstrumentWord(32, ("drums",)),
+    "orchestra kit": InstrumentWord(48, ("drums",)),
+    "808 kit": InstrumentWord(25, ("drums",)),
+    "electronic drums": InstrumentWord(24, ("drums",)),
 }
 # Drum words are understood (a beat always has drums) but choose no program: each reads as DRUMS.
 DRUM_WORDS = frozenset({

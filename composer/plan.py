@@ -228,9 +228,15 @@ def _named_instruments(info: PromptInfo) -> list[tuple[int, InstrumentWord]]:
     """The pitched instruments the prompt names by a program, each program once, in the prompt's order."""
     by_program: dict[int, InstrumentWord] = {}
     for word in info.instruments:
-        if word.program is not None:
+        if word.program is not None and word.roles != ("drums",):
             by_program.setdefault(word.program, word)
     return list(by_program.items())
+
+
+def _drum_program(info: PromptInfo, genre: Genre) -> int:
+    """The kit a prompt names ("brush drums", "808 kit"), else the genre's."""
+    kits = (word.program for word in info.instruments if word.roles == ("drums",) and word.program is not None)
+    return next(kits, _genre_program(genre, "drums"))
 
 
 def _genre_slots(info: PromptInfo, genre: Genre) -> list[_Slot]:
@@ -238,8 +244,9 @@ def _genre_slots(info: PromptInfo, genre: Genre) -> list[_Slot]:
     programs: dict[Role, int] = dict(genre.instruments)
     asked: dict[Role, InstrumentWord] = {}
     for word in info.instruments:
-        if word.roles == ("drums",):
-            continue  # drums are the genre's either way; naming them keeps no more than it would
+        if word.roles == ("drums",):  # named drums play, in the kit named or the genre's
+            programs["drums"] = _drum_program(info, genre)
+            continue
         role = next((role for role in word.roles if role not in asked), None)
         if role is None:
             continue
@@ -259,7 +266,8 @@ def _named_slots(info: PromptInfo, genre: Genre, named: list[tuple[int, Instrume
     """The named instruments are the arrangement. Each takes the first of its roles no instrument before it took;
     one whose roles are all taken plays a further part of its best role (a counter-line, a harmony, an arpeggio,
     a doubling). Drums join where the song needs them, the genre's bass where nothing named can play one."""
-    wanted = {word.roles[0] for word in info.instruments if word.program is None}  # plain words: "melody", "bass"
+    # Plain words ("melody", "bass") and drums of any kit.
+    wanted = {word.roles[0] for word in info.instruments if word.program is None or word.roles == ("drums",)}
     taken: set[Role] = set()
     slots = []
     for program, word in named:
@@ -277,7 +285,7 @@ def _named_slots(info: PromptInfo, genre: Genre, named: list[tuple[int, Instrume
     slots = _numbered(slots)
     grooving = info.genre is not None and info.genre.form in GROOVE_FORMS
     if "drums" in wanted or info.beat or grooving:
-        slots.append(_Slot("drums", _genre_program(genre, "drums"), "drums" in wanted))
+        slots.append(_Slot("drums", _drum_program(info, genre), "drums" in wanted))
     room = sum(slot.role != "drums" for slot in slots) < MAX_PITCHED_TRACKS
     if ("bass" in wanted or grooving) and not any(slot.role == "bass" for slot in slots) and room:
         slots.append(_Slot("bass", _genre_program(genre, "bass"), "bass" in wanted))

@@ -332,3 +332,22 @@ def test_no_section_of_an_arrangement_is_silent(prompt: str) -> None:
 def test_a_melody_asked_for_in_plain_words_goes_to_the_first_named_instrument_that_can_play_one() -> None:
     meta = song("A ballad with piano playing the melody over a string ensemble.").metadata
     assert {t.name: t.program for t in meta.tracks} == {"Lead": 0, "Pad": 48}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kit"),
+    [
+        ("a jazz ballad with piano, acoustic bass and brush drums", 40),
+        ("lofi hip hop with brushes", 40),
+        ("trap with an 808 kit and piano", 25),
+        ("a soundtrack cue with strings, horns and an orchestra kit", 48),
+        ("a classical piece with piano and drums", 0),
+    ],
+)
+def test_a_named_kit_is_the_drums_program_and_named_drums_always_play(prompt: str, kit: int) -> None:
+    meta = composer.compose(composer.SongRequest(prompt, bars=8)).metadata
+    drums = [track for track in meta.tracks if track.is_drum]
+    assert len(drums) == 1
+    assert drums[0].program == kit
+    assert drums[0].note_count > 0
+    assert meta.unknown_words == []
