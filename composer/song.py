@@ -8,7 +8,7 @@ from composer.arrange import Section, arrange
 from composer.bass import bass_part
 from composer.effects import fx_part
 from composer.grooves import drum_part
-from composer.harmony import chord_part, pad_part
+from composer.harmony import chord_part, ending_on_the_tonic, pad_part
 from composer.instruments import Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
@@ -99,13 +99,16 @@ def compose(request: SongRequest) -> ComposedSong:
 
 
 def _chords_by_bar(plan: SongPlan, sections: tuple[Section, ...]) -> list[Chord]:
-    """The progression restarts with every section, so each section opens on its first chord."""
+    """The progression restarts with every section, so each section opens on its first chord; a song on the genre's
+    progression ends on its tonic chord."""
     chords: list[Chord] = []
     for section in sections:
         for bar in range(section.bars):
             index = (bar // plan.bars_per_chord) % len(plan.progression)
             chords.append(plan.progression[index])
-    return chords
+    if plan.sources["chord_progression"] == "prompt":
+        return chords  # as the prompt wrote it, to the last bar
+    return ending_on_the_tonic(chords, plan.progression, plan.key, plan.bars_per_chord)
 
 
 def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> dict[Role, Part]:
@@ -124,11 +127,13 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
         kicks = [[] for _ in range(plan.bars)]
     parts: dict[Role, Part] = {"drums": drums}
     parts["bass"] = bass_part(plan.bass_style, form, plan.key, sections, chords, kicks, feel("bass"), rng("bass"))
-    parts["chords"] = chord_part(genre.chords, genre.name, form, sections, chords, feel("chords"), rng("chords"))
+    parts["chords"] = chord_part(
+        genre.chords, genre.name, form, sections, chords, feel("chords"), rng("chords"), plan.key
+    )
     parts["lead"] = lead_part(
         genre.lead, form, plan.key, genre.lead_center, sections, chords, feel("lead"), rng("lead")
     )
-    parts["pad"] = pad_part(form, sections, chords, feel("pad"))
+    parts["pad"] = pad_part(form, sections, chords, feel("pad"), plan.key)
     fx = plan.track("fx")
     parts["fx"] = fx_part(fx.program, form, plan.key, plan.meter, sections) if fx else Part()
     return parts
