@@ -46,8 +46,10 @@ def voice_chord(
 
 
 def key_tones(key: Key | None) -> tuple[int, ...]:
-    """The pitch classes that state a key, most telling first: its tonic and its fifth."""
-    return () if key is None else (key.scale[4], key.tonic)
+    """The pitch classes that state a key, most telling first: its fifth and its tonic (the tones key-finding
+    weighs most, in major and minor alike), then its second degree (which its subdominant key and, in minor, its
+    relative major hardly use)."""
+    return () if key is None else (key.scale[4], key.tonic, key.scale[1])
 
 
 def _four_of(tones: tuple[int, ...], kept: tuple[int, ...]) -> tuple[int, ...]:
@@ -57,8 +59,8 @@ def _four_of(tones: tuple[int, ...], kept: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def stating_the_key(voicing: tuple[int, ...], key: Key, high: int) -> tuple[int, ...]:
-    """The voicing with its tonic (else its fifth of the key) doubled an octave away, above where it fits under
-    `high`: the tones that tell a key from its relative major or minor weigh more than the others."""
+    """The voicing with the first of the key's telling tones it holds (key_tones) doubled an octave away, above
+    where that fits under `high`: the tones that tell a key from its relative and subdominant keys weigh more."""
     for pc in key_tones(key):
         pitch = next((pitch for pitch in voicing if pitch % 12 == pc), None)
         if pitch is not None:
