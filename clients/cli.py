@@ -660,7 +660,7 @@ def _refuse_stdout_twice(out: Path, as_json: bool) -> None:
 @click.option("--soundfont", default="", help=SOUNDFONT_HELP)
 @click.option("--no-stems", is_flag=True, help="only the mix")
 @click.option("--no-cache", is_flag=True, help="compute afresh even if the server has this song cached")
-@click.option("--time-signature", help="2/4, 3/4, 4/4, 5/4, 6/8, 7/8 or 12/8")
+@click.option("--time-signature", help="n/d with n 2-15 and d 2, 4, 8 or 16: 4/4, 3/4, 6/8, 7/8, 11/8...")
 @click.option("--transcribe", is_flag=True, help="also transcribe each pitched stem back to MIDI (Basic Pitch)")
 @click.option(
     "--separate", default="", help='also separate the mix with this model ("demucs": the server\'s; htdemucs_ft...)'

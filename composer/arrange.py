@@ -78,6 +78,15 @@ TEMPLATES: dict[Form, tuple[_Slot, ...]] = {
         _Slot("verse", 8, 5),
         _Slot("outro", 4, 3),
     ),
+    # A theme, its climax, a contrasting bridge and the climax again: classical and film music.
+    "orchestral": (
+        _Slot("intro", 4, 3),
+        _Slot("verse", 8, 1),
+        _Slot("chorus", 8, 2),
+        _Slot("bridge", 8, 5),
+        _Slot("chorus", 8, 4),
+        _Slot("outro", 4, 6),
+    ),
 }
 # Which parts play in each kind of section: sparse intros and breakdowns, everything in drops and choruses.
 SECTION_ROLES: dict[Form, dict[str, frozenset[Role]]] = {
@@ -120,6 +129,16 @@ SECTION_ROLES: dict[Form, dict[str, frozenset[Role]]] = {
         "build": frozenset({"drums", "chords", "pad", "fx"}),
         "drop": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
         "bridge": frozenset({"chords", "pad", "lead", "fx"}),
+    },
+    "orchestral": {
+        "intro": frozenset({"chords", "pad", "fx"}),
+        "verse": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
+        "chorus": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
+        "bridge": frozenset({"bass", "chords", "lead", "pad", "fx"}),
+        "outro": frozenset({"bass", "chords", "pad", "fx"}),
+        "build": frozenset({"drums", "bass", "chords", "pad", "fx"}),
+        "drop": frozenset({"drums", "bass", "chords", "lead", "pad", "fx"}),
+        "breakdown": frozenset({"chords", "pad", "lead", "fx"}),
     },
 }
 

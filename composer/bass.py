@@ -14,7 +14,8 @@ LOWEST = 33  # A1: lower than this a General MIDI bass turns to mud on most spea
 BEND_RANGE = 12  # semitones, set by RPN 0 so an 808 can glide up to an octave
 MODULATION = 1
 
-# Dubstep wobble rhythms per meter and bar, (start step, length in steps), and LFO rates in cycles per beat.
+# Dubstep wobble rhythms per meter and bar, (start step, length in steps), and LFO rates in cycles per beat;
+# `_wobble_rhythms` makes the rhythms for other meters.
 WOBBLE_RHYTHMS: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
     "2/4": (((0, 6), (6, 2)), ((0, 4), (4, 4)), ((0, 3), (3, 5))),
     "3/4": (((0, 6), (6, 2), (8, 4)), ((0, 4), (4, 4), (8, 4)), ((0, 8), (8, 4))),
@@ -25,7 +26,8 @@ WOBBLE_RHYTHMS: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
     "12/8": (((0, 6), (6, 6), (12, 12)), ((0, 12), (12, 6), (18, 6)), ((0, 4), (4, 2), (6, 6), (12, 12))),
 }
 WOBBLE_RATES = (1.0, 2.0, 3.0, 4.0)
-# Where the bass plays when no kick drum leads it, per meter: (808 hits, kick-locked hits).
+# Where the bass plays when no kick drum leads it, per meter: (808 hits, kick-locked hits); `_free_steps` makes
+# them for other meters.
 FREE_STEPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "2/4": ((0, 3), (0, 6)),
     "3/4": ((0, 7), (0, 8, 10)),
@@ -61,13 +63,15 @@ def bass_part(
             root = _low(chord.bass_note)
             volume = 70 + 40 * section.energy
             if style == "808":  # the bass line's last note is the tonic, as in the pattern styles below
-                steps = kicks[bar] or list(FREE_STEPS[meter.name][0])
+                steps = kicks[bar] or list(_free_steps(meter)[0])
                 home = _low(key.tonic) if bar == last_bar else None
                 _808_bar(part, feel, rng, bar, steps, root, _low(following.bass_note), volume, section, home)
             elif style == "wobble" and section.energy >= 0.85:
                 _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
             elif style in ("wobble", "sustain", "reese"):
                 _long_bar(part, feel, bar, root, volume, modulate=style == "reese")
+            elif style in STYLED:
+                _styled_bar(part, style, feel, key, bar, chord, following, volume)
             else:
                 ending = bar == last_bar
                 _pattern_bar(part, style, feel, rng, key, bar, kicks[bar], chord, following, volume, ending)
@@ -121,7 +125,7 @@ def _fifth(chord: Chord) -> int:
 
 def _wobble_bar(part: Part, feel: Feel, rng: random.Random, bar: int, root: int, fifth: int, volume: float) -> None:
     """Held notes whose modulation wheel swings at a per-note rate: the wobble."""
-    for start_step, length in rng.choice(WOBBLE_RHYTHMS[feel.meter.name]):
+    for start_step, length in rng.choice(_wobble_rhythms(feel.meter)):
         start = feel.tick(bar, start_step)
         duration = length * STEP
         pitch = root + rng.choice((0, 0, 12, fifth))
@@ -145,6 +149,7 @@ def _long_bar(part: Part, feel: Feel, bar: int, root: int, volume: float, *, mod
 
 # Rhythms: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach; "t" the tonic.
 Rhythm = tuple[tuple[int, int, str], ...]
+# Walking lines per meter (`_walking` makes them for other meters).
 WALKING: dict[str, tuple[Rhythm, ...]] = {
     "2/4": (((0, 6, "r"), (6, 2, "a")), ((0, 4, "r"), (4, 2, "f"), (6, 2, "a"))),
     "3/4": (((0, 6, "r"), (6, 2, "f"), (8, 2, "o"), (10, 2, "a")), ((0, 7, "r"), (7, 3, "f"), (10, 2, "a"))),
@@ -169,20 +174,66 @@ WALKING: dict[str, tuple[Rhythm, ...]] = {
 
 
 @cache
+def _free_steps(meter: Meter) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """FREE_STEPS, or for another meter: the 808 on the strong pulses and the pickup into the next bar, a
+    kick-locked bass on every pulse."""
+    if meter.name in FREE_STEPS:
+        return FREE_STEPS[meter.name]
+    return tuple(sorted({*meter.strong_pulses, meter.pickup})), meter.pulses
+
+
+@cache
+def _wobble_rhythms(meter: Meter) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """WOBBLE_RHYTHMS, or for another meter: a note a pulse; the first two pulses held as one; each pulse of a
+    quarter note or longer split in two, for a faster wobble."""
+    if meter.name in WOBBLE_RHYTHMS:
+        return WOBBLE_RHYTHMS[meter.name]
+    per_pulse = tuple(zip(meter.pulses, meter.spans, strict=True))
+    held = ((0, meter.spans[0] + meter.spans[1]), *per_pulse[2:])
+    split = tuple(
+        note
+        for start, span in per_pulse
+        for note in (((start, span // 2), (start + span // 2, span - span // 2)) if span >= 4 else ((start, span),))
+    )
+    return per_pulse, held, split
+
+
+@cache
+def _walking(meter: Meter) -> tuple[Rhythm, ...]:
+    """Walking lines for a meter with no hand-tuned ones: a note a pulse (root, fifth, octave, root...) and the
+    same with the root held over the first two pulses; the bar's last eighth (sixteenth in a short pulse) leads
+    into the next chord."""
+
+    def walk(starts: tuple[int, ...]) -> Rhythm:
+        ends = (*starts[1:], meter.steps)
+        notes = [(start, end - start, "rfor"[i % 4]) for i, (start, end) in enumerate(zip(starts, ends, strict=True))]
+        start, length, what = notes[-1]
+        approach = 2 if length >= 4 else 1 if length >= 2 else 0
+        if approach:
+            notes[-1:] = [(start, length - approach, what), (start + length - approach, approach, "a")]
+        else:
+            notes[-1] = (start, length, "a")
+        return tuple(notes)
+
+    return walk(meter.pulses), walk((0, *meter.pulses[2:]))
+
+
+@cache
 def _rhythms(style: BassStyle, meter: Meter) -> tuple[Rhythm, ...]:
     """The style's one-bar rhythms in this meter; the seed picks one per bar."""
     steps, pulses = meter.steps, meter.pulses
     if style == "walking":
-        return WALKING[meter.name]
+        return WALKING.get(meter.name) or _walking(meter)
     if style == "offbeat":  # the eighths between the pulses, the last answered an octave up
-        offbeats = [step for step in range(2, steps, 2) if step not in pulses]
+        offbeats = list(meter.offbeats or pulses)
         last = offbeats[-1]
         return (
             tuple((step, 2, "o" if index == len(offbeats) - 2 else "r") for index, step in enumerate(offbeats)),
             (*((step, 2, "r") for step in offbeats[:-1]), (last, 1, "o"), (last + 1, 1, "r")),
         )
-    if style == "rolling":  # every sixteenth but the kick's pulses
-        return (tuple((step, 1, "o" if step == steps - 1 else "r") for step in range(steps) if step not in pulses),)
+    if style == "rolling":  # every sixteenth but the kick's pulses (a bar of only pulses: its downbeat)
+        rolling = tuple((step, 1, "o" if step == steps - 1 else "r") for step in range(steps) if step not in pulses)
+        return (rolling or ((0, steps, "r"),),)
     return (  # pulse: straight eighths, one variant walking up into the next bar
         tuple((step, 2, "r") for step in range(0, steps, 2)),
         (*((step, 2, "r") for step in range(0, steps - 2, 2)), (steps - 2, 2, "a")),
@@ -198,7 +249,7 @@ def _pattern_bar(
     root = _low(chord.bass_note)
     meter = feel.meter
     if style == "kick_locked":
-        steps = kicks or list(FREE_STEPS[meter.name][1])
+        steps = kicks or list(_free_steps(meter)[1])
         gaps = [*(b - a for a, b in itertools.pairwise(steps)), meter.steps - steps[-1]]
         rhythm = [
             (step, min(gap, 3), "r" if index == 0 or rng.random() < 0.7 else "o")
@@ -211,6 +262,9 @@ def _pattern_bar(
     if ending and len(rhythm) > 1:
         rhythm[-1] = (*rhythm[-1][:2], "t")
     for step, length, what in rhythm:
+        if step >= meter.steps:  # a bar shorter than the rhythm (3/16) ends the notes it would carry on
+            break
+        length = min(length, meter.steps - step)
         pitch = _low(key.tonic) if what == "t" else _choose(what, root, chord, following, key)
         tick = feel.human(feel.tick(bar, step))
         accent = 8 if step in meter.pulses else 0
@@ -229,3 +283,39 @@ def _choose(what: str, root: int, chord: Chord, following: Chord, key: Key) -> i
         below = next(target - d for d in range(1, 3) if (target - d) % 12 in scale)
         return below if below >= LOWEST else target + next(d for d in range(1, 3) if (target + d) % 12 in scale)
     return root
+
+
+# Styles whose rhythm is built from the meter's pulses, so they play in any meter.
+STYLED: tuple[BassStyle, ...] = ("two_beat", "octave", "one_drop", "bossa", "quarters")
+
+
+@cache
+def _styled_rhythm(style: BassStyle, meter: Meter) -> Rhythm:
+    """quarters: jazz's walk on every pulse; two_beat: root and fifth on the strong pulses (country and march: 1
+    and 3 in 4/4, 1 and 2 in 2/4; a waltz's root on 1 alone); octave: disco's eighths between root and octave;
+    one_drop and bossa: their 4/4 figures (elsewhere the two-beat)."""
+    steps, pulses = meter.steps, meter.pulses
+    if style == "quarters":  # a walk on every pulse: root, fifth, octave ..., the last leading to the next chord
+        ends = (*pulses[1:], steps)
+        return tuple((step, end - step, "a" if index == len(pulses) - 1 else "rfo"[index % 3])
+                     for index, (step, end) in enumerate(zip(pulses, ends, strict=True)))  # fmt: skip
+    if style == "octave":
+        return tuple((step, 2, "o" if step % 4 else "r") for step in range(0, steps, 2))
+    if steps == 16 and style == "one_drop":  # the bass rests on beat three, where the drums drop
+        return ((0, 6, "r"), (6, 2, "r"), (10, 2, "f"), (12, 4, "r"))
+    if steps == 16 and style == "bossa":  # root and fifth in dotted quarters, leading into the next chord
+        return ((0, 6, "r"), (6, 2, "f"), (8, 6, "f"), (14, 2, "a"))
+    strong = pulses if len(pulses) <= 2 else pulses[::2] if len(pulses) % 2 == 0 else pulses[:1]
+    ends = (*strong[1:], steps)
+    return tuple((step, min(end - step, 4), "f" if index % 2 else "r")
+                 for index, (step, end) in enumerate(zip(strong, ends, strict=True)))  # fmt: skip
+
+
+def _styled_bar(
+    part: Part, style: BassStyle, feel: Feel, key: Key, bar: int, chord: Chord, following: Chord, volume: float
+) -> None:
+    root = _low(chord.bass_note)
+    for step, length, what in _styled_rhythm(style, feel.meter):
+        pitch = _choose(what, root, chord, following, key)
+        accent = 8 if step in feel.meter.pulses else 0
+        part.note(feel.human(feel.tick(bar, step)), length * STEP - 10, pitch, feel.velocity(volume + accent, 5))

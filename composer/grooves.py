@@ -1,10 +1,12 @@
 """Drum parts: each genre's signature groove on a sixteenth grid, trap hat rolls, fills, builds and crashes.
 
 In 4/4 every genre plays its own patterns; in other meters its drum sounds keep their roles (kick, backbeat,
-time-keeping hats, ...) and play that meter's patterns."""
+time-keeping hats, ...) and play that meter's patterns: hand-tuned for the common meters, made from the meter's
+pulses for the rest."""
 
 import random
 from dataclasses import dataclass
+from functools import cache
 
 from composer.arrange import Section, plays
 from composer.genres import Genre
@@ -17,6 +19,8 @@ from composer.instruments import (
     LOW_TOM,
     MID_TOM,
     OPEN_HAT,
+    PEDAL_HAT,
+    RIDE,
     RIM,
     SHAKER,
     SNARE,
@@ -25,6 +29,7 @@ from composer.instruments import (
 from composer.score import COMMON_TIME, STEP, Feel, Meter, Part
 
 HIT = 60  # drum notes are short; the synthesizer lets them ring
+FILL_STEPS = 4  # a fill replaces the last quarter note of a phrase
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Voice:
 @dataclass(frozen=True)
 class Groove:
     voices: tuple[Voice, ...]
-    fill: tuple[tuple[int, str], ...] = ()  # the last four steps of a phrase: (pitch, 4 steps)
+    fill: tuple[tuple[int, str], ...] = ()  # the last FILL_STEPS steps of a phrase: (pitch, a mark per step)
     trap_hats: bool = False  # generated sixteenth hats with 1/32 rolls and triplets
     crash: bool = True
 
@@ -160,11 +165,176 @@ GROOVES: dict[str, Groove] = {
         ),
         crash=False,
     ),
+    "electronic": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR, "x.....x...x....."), 116, 0.2),
+            Voice(CLAP, (BACKBEAT,), 100),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.", "X.x.X.x.X.x.Xxxx"), 74, 0.3),
+            Voice(OPEN_HAT, (OFFBEATS,), 78, 0.8),
+        ),
+        fill=((CLAP, "x.xx"),),
+    ),
+    # The orchestra's bass drum: a hit on each bar's downbeat where the music swells.
+    "classical": Groove((Voice(KICK, ("x...............",), 72, 0.8),), crash=False),
+    # Concert bass drum and snare hits, the timpani-like weight of a film score, a crash into the peaks.
+    "soundtrack": Groove(
+        (
+            Voice(KICK, ("x.......x.......", "x.........x....."), 104, 0.5),
+            Voice(SNARE, ("............x...", "..........x.x..."), 84, 0.85),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    "rock": Groove(
+        (
+            Voice(KICK, ("x.......x.x.....", "x.x.....x......."), 112),
+            Voice(SNARE, (BACKBEAT,), 108),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.",), 80, 0.3),
+            Voice(OPEN_HAT, ("................", "..............x."), 76, 0.8),
+        ),
+        fill=((HIGH_TOM, "x..."), (MID_TOM, ".x.."), (LOW_TOM, "..x."), (SNARE, "...x")),
+    ),
+    # Double-kick eighths and sixteenths under a backbeat.
+    "metal": Groove(
+        (
+            Voice(KICK, ("x.x.x.x.x.x.x.x.", "xxx.x.x.xxx.x.x."), 118),
+            Voice(SNARE, (BACKBEAT,), 116),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.",), 86, 0.3),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    # A ride pattern (on the jazz kit's hats), a feathered kick and snare comping.
+    "jazz": Groove(
+        (
+            Voice(CLOSED_HAT, ("X...X.x.X...X.x.",), 80),
+            Voice(KICK, ("x...x...x...x...",), 56),
+            Voice(SNARE, ("......o.......o.", "..o.......o....."), 62, 0.6),
+        ),
+        crash=False,
+    ),
+    # A dotted shuffle on the hats over kick on one and three, snare on two and four.
+    "blues": Groove(
+        (
+            Voice(KICK, ("x.......x.......", "x.......x..x...."), 100),
+            Voice(SNARE, (BACKBEAT,), 98),
+            Voice(CLOSED_HAT, ("x..xx..xx..xx..x",), 72, 0.3),
+        ),
+        fill=((SNARE, "x.xx"),),
+        crash=False,
+    ),
+    "country": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 100),
+            Voice(SNARE, (BACKBEAT,), 94),
+            Voice(CLOSED_HAT, (EIGHTHS,), 70, 0.3),
+        ),
+        fill=((SNARE, "x.xx"),),
+    ),
+    "folk": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 84),
+            Voice(TAMBOURINE, (BACKBEAT,), 66, 0.5),
+            Voice(SHAKER, (EIGHTHS,), 50, 0.6),
+        ),
+        crash=False,
+    ),
+    # The one drop: kick and cross-stick together on beat three only.
+    "reggae": Groove(
+        (
+            Voice(KICK, ("........x.......",), 104),
+            Voice(RIM, ("........x.......",), 96),
+            Voice(CLOSED_HAT, (EIGHTHS,), 66),
+            Voice(OPEN_HAT, ("..............x.",), 70, 0.8),
+        ),
+        fill=((SNARE, "..xx"),),
+        crash=False,
+    ),
+    "funk": Groove(
+        (
+            Voice(KICK, ("x..x..x...x..x..", "x.x...x...x..x.."), 112),
+            Voice(SNARE, ("....X..o.o..X..o", "....X.o.....X.o."), 106),
+            Voice(CLOSED_HAT, ("xoxoxoxoxoxoxoxo",), 78),
+            Voice(OPEN_HAT, ("................", "..............x."), 72, 0.8),
+        ),
+        fill=((SNARE, "xoxx"),),
+    ),
+    "r&b": Groove(
+        (
+            Voice(KICK, ("x......x..x.....", "x.........x..x.."), 100),
+            Voice(SNARE, (BACKBEAT,), 92),
+            Voice(CLAP, (BACKBEAT,), 80, 0.8),
+            Voice(CLOSED_HAT, ("x.x.x.x.x.x.x.xx", "x.x.x.x.x.x.x.x."), 64),
+        ),
+        crash=False,
+    ),
+    "soul": Groove(
+        (
+            Voice(KICK, ("x.......x.x.....", "x..x....x......."), 104),
+            Voice(SNARE, (BACKBEAT,), 100),
+            Voice(TAMBOURINE, (BACKBEAT,), 70, 0.6),
+            Voice(CLOSED_HAT, (EIGHTHS,), 70, 0.3),
+        ),
+        fill=((HIGH_TOM, "x..."), (MID_TOM, ".x.."), (LOW_TOM, "..x."), (SNARE, "...x")),
+    ),
+    "disco": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR,), 116, 0.2),
+            Voice(SNARE, (BACKBEAT,), 100),
+            Voice(OPEN_HAT, (OFFBEATS,), 86, 0.3),
+            Voice(CLOSED_HAT, ("x...x...x...x...",), 70, 0.6),
+        ),
+        fill=((SNARE, "x.xx"),),
+    ),
+    "trance": Groove(
+        (
+            Voice(KICK, (FOUR_ON_FLOOR,), 122, 0.2),
+            Voice(OPEN_HAT, (OFFBEATS,), 88, 0.3),
+            Voice(CLOSED_HAT, ("x.xxx.xxx.xxx.xx",), 62, 0.6),
+            Voice(CLAP, (BACKBEAT,), 96, 0.6),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
+    # A son clave on the rim over an anticipated kick.
+    "latin": Groove(
+        (
+            Voice(KICK, ("x..x....x..x....",), 96),
+            Voice(RIM, ("x..x..x...x.x...", "..x.x...x..x..x."), 90),
+            Voice(SHAKER, (EIGHTHS,), 58),
+        ),
+        fill=((HIGH_TOM, "x.x."), (LOW_TOM, ".x.x")),
+        crash=False,
+    ),
+    # The bossa nova's dotted kick and its cross-stick clave, soft brushes.
+    "bossa nova": Groove(
+        (
+            Voice(KICK, ("x..xx..xx..xx..x",), 72),
+            Voice(RIM, ("x..x..x...x..x..", "..x..x..x...x..."), 82),
+            Voice(CLOSED_HAT, ("X.x.X.x.X.x.X.x.",), 58),
+        ),
+        crash=False,
+    ),
+    # Oom-pah-pah in 3/4 (the meter's own pattern); in 4/4 a light backbeat.
+    "waltz": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 90),
+            Voice(SNARE, (BACKBEAT,), 72),
+            Voice(CLOSED_HAT, (EIGHTHS,), 54, 0.5),
+        ),
+        crash=False,
+    ),
+    # Bass drum on the beats, a rudimental snare.
+    "march": Groove(
+        (
+            Voice(KICK, ("x.......x.......",), 104),
+            Voice(SNARE, ("X.x.X.xxX.x.X.xx",), 96),
+        ),
+        fill=((SNARE, "xxxx"),),
+    ),
 }
 _ACCENT = {"X": 1.12, "x": 1.0, "o": 0.5}
 # What each drum sound does in the genre's groove, by sound (open hats on the offbeats are "offbeat" instead).
+# A sound with no role here (a tom, a cowbell) plays the sparse "ghost" part.
 KINDS = {KICK: "kick", SNARE: "back", CLAP: "back", TAMBOURINE: "back", CLOSED_HAT: "time", SHAKER: "time",
-         OPEN_HAT: "accent", RIM: "ghost"}  # fmt: skip
+         PEDAL_HAT: "time", RIDE: "time", OPEN_HAT: "accent", CRASH: "accent", RIM: "ghost"}  # fmt: skip
 # Patterns per meter and kind: kick on the downbeat, the backbeat on the meter's off pulses (2 and 3 in a waltz,
 # the 4th eighth of 6/8, 3+2 in 5/4, 2+2+3 in 7/8), hats on the eighths.
 METER_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -219,14 +389,37 @@ METER_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+@cache
+def meter_patterns(meter: Meter) -> dict[str, tuple[str, ...]]:
+    """The patterns of a meter with no hand-tuned ones, made from its pulses as METER_PATTERNS are: the kick on the
+    strong pulses (and a pickup into the next bar), the backbeat on the others, hats on the eighths (on every
+    sixteenth in x/16, whose pulses fall between the eighths)."""
+
+    def bar(hits: dict[int, str]) -> str:
+        return "".join(hits.get(step, ".") for step in range(meter.steps))
+
+    pickup = {} if meter.pickup in meter.backbeats else {meter.pickup: "x"}
+    keeping_time = range(0, meter.steps, 1 if meter.denominator == 16 else 2)
+    offbeats = meter.offbeats
+    ghosts = (offbeats[len(offbeats) // 2], offbeats[-1]) if offbeats else ()
+    return {
+        "kick": (bar(dict.fromkeys(meter.strong_pulses, "x")), bar(dict.fromkeys(meter.strong_pulses, "x") | pickup)),
+        "back": (bar(dict.fromkeys(meter.backbeats, "X")),),
+        "time": (bar(dict.fromkeys(keeping_time, "x")),),
+        "offbeat": (bar(dict.fromkeys(offbeats, "x")),),
+        "accent": (bar({}), bar({meter.pickup: "x"})),
+        "ghost": tuple(bar({step: "o"}) for step in ghosts) or (bar({}),),
+    }
+
+
 def _groove_for(genre_name: str, meter: Meter) -> Groove:
     """The genre's groove; outside 4/4, its sounds in the meter's patterns."""
     groove = GROOVES[genre_name]
     if meter == COMMON_TIME:
         return groove
-    patterns = METER_PATTERNS[meter.name]
+    patterns = METER_PATTERNS.get(meter.name) or meter_patterns(meter)
     voices = tuple(
-        Voice(voice.pitch, patterns["offbeat" if voice.bars == (OFFBEATS,) else KINDS[voice.pitch]],
+        Voice(voice.pitch, patterns["offbeat" if voice.bars == (OFFBEATS,) else KINDS.get(voice.pitch, "ghost")],
               voice.velocity, voice.min_energy)
         for voice in groove.voices
     )  # fmt: skip
@@ -276,7 +469,8 @@ def _groove_bar(
 ) -> list[int]:
     """One bar of the groove's voices (those the section's energy lets play), its last beat replaced by `fill` (a
     phrase's end), with the fill's drums that no voice plays added; the sixteenth steps the kick plays."""
-    fill_from = feel.meter.steps - 4
+    fill_steps = min(FILL_STEPS, feel.meter.steps)  # a bar shorter than a fill plays the fill's end
+    fill_from = feel.meter.steps - fill_steps
     kicks = []
     for voice in groove.voices:
         if energy < voice.min_energy:
@@ -284,7 +478,7 @@ def _groove_bar(
         pattern = voice.bars[pattern_index % len(voice.bars)]
         for step, mark in enumerate(pattern):
             if step >= fill_from and fill and voice.pitch in fill:
-                mark = fill[voice.pitch][step - fill_from]
+                mark = fill[voice.pitch][FILL_STEPS - fill_steps + step - fill_from]
             if mark == ".":
                 continue
             if voice.pitch == KICK:
@@ -293,7 +487,7 @@ def _groove_bar(
             part.note(feel.human(feel.tick(bar, step)), HIT, voice.pitch, velocity)
     for pitch, marks in groove.fill if fill else ():
         if all(voice.pitch != pitch for voice in groove.voices):
-            for offset, mark in enumerate(marks):
+            for offset, mark in enumerate(marks[FILL_STEPS - fill_steps :]):
                 if mark != ".":
                     velocity = feel.velocity(100 * _ACCENT[mark] * scale)
                     part.note(feel.human(feel.tick(bar, fill_from + offset)), HIT, pitch, velocity)

@@ -16,6 +16,10 @@ RHYTHMS: dict[str, tuple[str, ...]] = {
     "chops": ("x.....x...x.....", "x.......x..x....", "x..x......x....."),
     "supersaw": ("x..x..x.x..x..x.", "x..x..x...x.x...", "x.x..x..x..x.x.."),
     "comp": ("x...x.x.x...x.x.", "x..x..x...x.x...", "x...x...x...x..."),
+    "skank": ("..x...x...x...x.", "....x.......x..."),  # reggae's offbeat chop
+    "power": ("x.x.x.x.x.x.x.x.", "x.x.x.x.x..xx.x.", "x..x..x.x..x..x."),  # rock's driving eighths
+    "bossa": ("x.x..x.x.x..x.x.", "x...x.x...x.x..."),
+    "charleston": ("x.....x.........", "x.....x...x.....", "...x......x....."),  # jazz comping
 }
 
 
@@ -93,8 +97,10 @@ def chord_runs(section: Section, chords: list[Chord]) -> list[tuple[int, int, Ch
 
 def chord_part(
     style: ChordStyle, genre_name: str, form: Form, sections: tuple[Section, ...], chords: list[Chord],
-    feel: Feel, rng: random.Random, key: Key,
+    feel: Feel, rng: random.Random, density: float = 1.0, *, key: Key,
 ) -> Part:  # fmt: skip
+    """The chords in the style's rhythm; a mood's `density` below 1 holds them in more sections, above 1 comps
+    in more."""
     part = Part()
     voicing: tuple[int, ...] = ()
     steps, bar_ticks = feel.meter.steps, feel.meter.bar_ticks
@@ -103,16 +109,18 @@ def chord_part(
         if not plays(form, section, "chords"):
             continue
         volume = 58 + 40 * section.energy
-        rhythmic = section.energy >= 0.6 and style not in ("sustain", "pad")
+        rhythmic = (section.energy * density >= 0.6 or style == "arpeggio") and style not in ("sustain", "pad")
         rhythm = _rhythm(style, genre_name, feel.meter, rng)
         for start_bar, bars, chord in chord_runs(section, chords):
-            voicing = voice_chord(chord, voicing, 52, 76, key)
-            played = stating_the_key(voicing, key, 76)
+            voicing = _power_chord(chord) if style == "power" else voice_chord(chord, voicing, 52, 76, key)
+            played = voicing if style == "power" else stating_the_key(voicing, key, 76)
             if not rhythmic:
                 _hold(part, feel, played, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
                 continue
             for bar in range(start_bar, start_bar + bars):
-                if style == "strum":
+                if style == "arpeggio":
+                    _arpeggio_bar(part, feel, voicing, bar, section.energy, volume)
+                elif style == "strum":
                     split = restrum if rng.random() < 0.5 else steps
                     _hold(part, feel, played, feel.bar(bar), split * STEP, volume, strum=True)
                     if split < steps:
@@ -135,12 +143,15 @@ def _rhythm(style: ChordStyle, genre_name: str, meter: Meter, rng: random.Random
 
 @cache
 def _meter_rhythms(meter: Meter) -> tuple[str, ...]:
-    """On the pulses; pushed ahead of each later pulse by an eighth; on the eighths between the pulses."""
+    """On the pulses; pushed ahead of each later pulse by an eighth; on the eighths between the pulses (those a
+    meter has: every eighth of 3/8 is a pulse)."""
     pulses = set(meter.pulses)
     pushed = {0} | {pulse - 2 for pulse in meter.pulses[1:]}
     offbeats = {step for step in range(2, meter.steps, 2) if step not in pulses}
     return tuple(
-        "".join("x" if step in hits else "." for step in range(meter.steps)) for hits in (pulses, pushed, offbeats)
+        "".join("x" if step in hits else "." for step in range(meter.steps))
+        for hits in (pulses, pushed, offbeats)
+        if hits
     )
 
 
@@ -174,7 +185,7 @@ def _pump(part: Part, meter: Meter, section: Section) -> None:
                 part.control(start + offset, EXPRESSION, value)
 
 
-def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], feel: Feel, key: Key) -> Part:
+def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], feel: Feel, *, key: Key) -> Part:
     """Long, soft voicings above the chords, re-struck on each chord change."""
     part = Part()
     voicing: tuple[int, ...] = ()
@@ -187,3 +198,20 @@ def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], fee
             played = stating_the_key(voicing, key, 84)
             _hold(part, feel, played, feel.bar(start_bar), length, 48 + 20 * section.energy, strum=False)
     return part
+
+
+def _power_chord(chord: Chord) -> tuple[int, ...]:
+    """Root, fifth and octave in the guitar's middle register: the chord's third left out, as rock plays it."""
+    root = 48 + (chord.bass_note - 48) % 12
+    fifth = (chord.tones[2] - chord.root) % 12 if len(chord.tones) > 2 else 7
+    return root, root + fifth, root + 12
+
+
+def _arpeggio_bar(part: Part, feel: Feel, voicing: tuple[int, ...], bar: int, energy: float, volume: float) -> None:
+    """The chord broken up and down its voicing, in eighths (quarters where the music is quiet)."""
+    spacing = 2 if energy >= 0.5 else 4
+    turn = (*voicing, *voicing[-2:0:-1])  # up, then down without repeating the top or the bottom
+    for index, step in enumerate(range(0, feel.meter.steps, spacing)):
+        accent = 8 if step in feel.meter.pulses else 0
+        start = feel.human(feel.tick(bar, step))
+        part.note(start, spacing * STEP - 12, turn[index % len(turn)], feel.velocity(volume - 6 + accent, 5))

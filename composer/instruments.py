@@ -48,9 +48,18 @@ class InstrumentWord:
     roles: tuple[Role, ...]
     is_808: bool = False
     wobble: bool = False
+    # A sound a producer lays under a genre's song ("vinyl", "risers"): it joins, but does not, with one other
+    # instrument, make the named instruments the arrangement.
+    texture: bool = False
+
+    @property
+    def register(self) -> tuple[int, int] | None:
+        """Where the instrument sounds well, (lowest, highest) MIDI pitch; None for a word that names no program."""
+        return None if self.program is None else program_register(self.program)
 
 
-INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
+# The words producers use, each with the roles it fills; INSTRUMENT_WORDS below adds every General MIDI name.
+PRODUCER_WORDS: dict[str, InstrumentWord] = {
     "808": InstrumentWord(38, ("bass",), is_808=True),
     "808s": InstrumentWord(38, ("bass",), is_808=True),
     "sub": InstrumentWord(38, ("bass",)),
@@ -69,7 +78,7 @@ INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
     "piano": InstrumentWord(0, ("chords", "lead")),
     "keys": InstrumentWord(0, ("chords", "lead")),
     "rhodes": InstrumentWord(4, ("chords", "lead")),
-    "electric piano": InstrumentWord(4, ("chords", "lead")),
+    "electric piano": InstrumentWord(2, ("chords", "lead")),  # captions' "Electric Piano" is GM's program 2
     "wurlitzer": InstrumentWord(5, ("chords", "lead")),
     "organ": InstrumentWord(16, ("chords", "pad")),
     "clavinet": InstrumentWord(7, ("chords", "lead")),
@@ -79,7 +88,7 @@ INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
     "strings": InstrumentWord(48, ("pad", "chords")),
     "orchestra": InstrumentWord(48, ("pad", "chords")),
     "violin": InstrumentWord(40, ("lead",)),
-    "cello": InstrumentWord(42, ("lead", "pad")),
+    "cello": InstrumentWord(42, ("lead", "bass", "pad")),
     "pizzicato": InstrumentWord(45, ("lead",)),
     "harp": InstrumentWord(46, ("lead", "chords")),
     "choir": InstrumentWord(52, ("pad", "chords")),
@@ -115,12 +124,12 @@ INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
     "horns": InstrumentWord(61, ("lead", "chords")),
     "sitar": InstrumentWord(104, ("lead",)),
     "koto": InstrumentWord(107, ("lead",)),
-    "riser": InstrumentWord(119, ("fx",)),
-    "risers": InstrumentWord(119, ("fx",)),
-    "fx": InstrumentWord(119, ("fx",)),
-    "sfx": InstrumentWord(119, ("fx",)),
-    "rain": InstrumentWord(96, ("fx",)),
-    "vinyl": InstrumentWord(96, ("fx",)),
+    "riser": InstrumentWord(119, ("fx",), texture=True),
+    "risers": InstrumentWord(119, ("fx",), texture=True),
+    "fx": InstrumentWord(119, ("fx",), texture=True),
+    "sfx": InstrumentWord(119, ("fx",), texture=True),
+    "rain": InstrumentWord(96, ("fx",), texture=True),
+    "vinyl": InstrumentWord(96, ("fx",), texture=True),
     # The rest of General MIDI by the plain names captions use ("honky-tonk" reads as "honky tonk").
     "grand piano": InstrumentWord(0, ("chords", "lead")),
     "bright piano": InstrumentWord(1, ("chords", "lead")),
@@ -136,7 +145,7 @@ INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
     "nylon guitar": InstrumentWord(24, ("chords", "lead")),
     "classical guitar": InstrumentWord(24, ("chords", "lead")),
     "steel guitar": InstrumentWord(25, ("chords", "lead")),
-    "electric guitar": InstrumentWord(27, ("chords", "lead")),
+    "electric guitar": InstrumentWord(26, ("chords", "lead")),  # GM's first Electric Guitar; 27 is the clean one
     "clean guitar": InstrumentWord(27, ("chords", "lead")),
     "muted guitar": InstrumentWord(28, ("chords", "lead")),
     "overdriven guitar": InstrumentWord(29, ("chords", "lead")),
@@ -180,12 +189,115 @@ INSTRUMENT_WORDS: dict[str, InstrumentWord] = {
     "fiddle": InstrumentWord(110, ("lead",)),
     "steel drums": InstrumentWord(114, ("lead",)),
 }
-# Drum words are understood (a beat always has drums) but choose no program.
+# Drum words are understood (a beat always has drums) but choose no program: each reads as DRUMS.
 DRUM_WORDS = frozenset({
     "drums", "drum", "kick", "kicks", "snare", "snares", "clap", "claps", "hats", "hat", "hi hats", "hi hat",
     "hihats", "hihat", "percussion", "perc", "rolls", "hat rolls", "rimshot", "rimshots", "toms", "cymbals",
     "shaker", "shakers", "breakbeat", "breakbeats", "break", "breaks",
 })  # fmt: skip
+DRUMS = InstrumentWord(None, ("drums",))
+
+# The roles of the instruments named by General MIDI or the captions' table, by GM family (programs 8n to 8n+7),
+# where PROGRAM_ROLES gives none.
+FAMILY_ROLES: tuple[tuple[Role, ...], ...] = (
+    ("chords", "lead"),  # pianos
+    ("lead", "chords"),  # chromatic percussion
+    ("chords", "pad"),  # organs
+    ("chords", "lead"),  # guitars
+    ("bass",),  # basses
+    ("lead", "pad"),  # strings
+    ("pad", "chords"),  # ensembles
+    ("lead", "chords"),  # brass
+    ("lead",),  # reeds
+    ("lead",),  # pipes
+    ("lead",),  # synth leads
+    ("pad", "chords"),  # synth pads
+    ("fx",),  # synth effects
+    ("lead",),  # ethnic
+    ("fx", "lead"),  # percussive: hits under the song rather than a melody
+    ("fx",),  # sound effects
+)
+PROGRAM_ROLES: dict[int, tuple[Role, ...]] = {
+    21: ("chords", "lead"), 22: ("lead",), 23: ("chords", "lead"), 42: ("lead", "bass", "pad"), 43: ("bass",),
+    44: ("pad", "chords"), 45: ("chords", "lead"), 46: ("lead", "chords"), 47: ("bass", "lead"), 53: ("pad", "lead"),
+    54: ("pad", "lead"), 55: ("fx", "lead"), 58: ("bass",), 60: ("lead", "pad"), 70: ("lead", "bass"),
+    105: ("chords", "lead"), 112: ("lead",), 114: ("lead",),
+}  # fmt: skip
+# How MidiCaps' captions name programs (its table: several programs share a name, which stands for the first here,
+# or the one a producer means), and other common spellings; every other program goes by its General MIDI name.
+CAPTION_NAMES: dict[str, int] = {
+    "hammond organ": 16, "clean electric guitar": 27, "choir aahs": 52, "voice oohs": 53, "synth voice": 54,
+    "soprano saxophone": 64, "alto saxophone": 65, "tenor saxophone": 66, "baritone saxophone": 67,
+    "bottle blow": 76, "synth lead": 81, "calliope lead": 82, "chiffer lead": 83, "charang lead": 84,
+    "brass lead": 87, "synth pad": 89, "synth effects": 99, "shana": 111,
+}  # fmt: skip
+SPELLINGS: dict[str, int] = {
+    "acoustic piano": 0, "e piano": 2, "epiano": 2, "honkytonk piano": 3, "honky tonk": 3, "hammond": 16,
+    "drawbar organ": 16, "pipe organ": 19, "harmonium": 20, "bandoneon": 23, "nylon string guitar": 24,
+    "spanish guitar": 24, "steel string guitar": 25, "folk guitar": 25, "muted electric guitar": 28,
+    "palm muted guitar": 28, "overdrive guitar": 29, "finger bass": 33, "pick bass": 34, "string bass": 32,
+    "violoncello": 42, "pizzicato strings": 45, "string section": 48, "strings section": 48,
+    "string orchestra": 48, "synth choir": 54, "orchestral hit": 55, "cornet": 56, "flugelhorn": 56, "horn": 60,
+    "horn section": 61, "bari sax": 67, "cor anglais": 69, "bass clarinet": 71, "panflute": 75, "pan pipes": 75,
+    "tin whistle": 78, "square lead": 80, "saw lead": 81, "sawtooth lead": 81, "calliope": 82, "chiff lead": 83,
+    "charang": 84, "voice lead": 85, "fifths lead": 86, "new age pad": 88, "polysynth": 90, "choir pad": 91,
+    "bowed pad": 92, "metallic pad": 93, "halo pad": 94, "sweep pad": 95, "synth fx": 99, "shanai": 111,
+    "shehnai": 111, "agogo bells": 113, "steel drum": 114, "steel pan": 114, "steelpan": 114, "wood block": 115,
+    "taiko": 116, "fret noise": 120, "sea shore": 122, "birdsong": 123, "telephone": 124, "phone ring": 124,
+    "gun shot": 127,
+}  # fmt: skip
+
+
+def program_roles(program: int) -> tuple[Role, ...]:
+    return PROGRAM_ROLES.get(program, FAMILY_ROLES[program // 8])
+
+
+def _plural(phrase: str) -> str:
+    if phrase.endswith(("ss", "x", "sh", "ch")):
+        return phrase + "es"
+    if phrase.endswith("y") and phrase[-2:-1] not in tuple("aeiou"):
+        return phrase[:-1] + "ies"
+    return phrase + "s"
+
+
+def _vocabulary() -> dict[str, InstrumentWord]:
+    """Every General MIDI name (with and without its parentheses), the captions' names and other spellings, the
+    producer words, and the plural of each ("violins", "saxophones", "synth pads"); the drum words, as DRUMS."""
+    programs: dict[str, int] = {}
+    for program, name in enumerate(GM_PROGRAMS):
+        spoken = name.lower().replace("-", " ")
+        programs[spoken] = program
+        programs[spoken.replace("(", "").replace(")", "")] = program
+    programs |= CAPTION_NAMES | SPELLINGS
+    words = {phrase: InstrumentWord(program, program_roles(program)) for phrase, program in programs.items()}
+    words |= PRODUCER_WORDS
+    for phrase, word in list(words.items()):
+        if phrase[-1].isalpha() and (not phrase.endswith("s") or phrase.endswith("ss")):
+            words.setdefault(_plural(phrase), word)
+    return words | dict.fromkeys(DRUM_WORDS, DRUMS)
+
+
+INSTRUMENT_WORDS = _vocabulary()
+# Struck sounds that keep the pulse where a sound effect would hold a note.
+STRUCK_PROGRAMS = frozenset({113, 115, 116, 117, 118})  # agogo, woodblock, taiko drum, melodic tom, synth drum
+
+# Where each instrument sounds well, (lowest, highest) MIDI pitch, by GM family and then by program: a part moved
+# by octaves into it keeps its key.
+FAMILY_REGISTERS: tuple[tuple[int, int], ...] = (
+    (36, 96), (60, 96), (36, 96), (40, 84), (28, 60), (48, 96), (36, 84), (48, 84),
+    (50, 88), (60, 96), (36, 96), (36, 96), (36, 96), (48, 88), (48, 84), (36, 96),
+)  # fmt: skip
+PROGRAM_REGISTERS: dict[int, tuple[int, int]] = {
+    9: (72, 105), 11: (53, 89), 12: (45, 96), 13: (65, 108), 14: (60, 77), 15: (48, 84), 21: (53, 89),
+    22: (60, 84), 23: (53, 89), 40: (55, 100), 41: (48, 88), 42: (36, 76), 43: (28, 60), 44: (36, 96),
+    45: (36, 96), 46: (24, 103), 47: (40, 57), 56: (54, 82), 57: (40, 72), 58: (28, 58), 59: (54, 82),
+    60: (41, 77), 64: (56, 88), 65: (49, 81), 66: (44, 76), 67: (36, 69), 68: (58, 91), 69: (52, 81),
+    70: (34, 72), 71: (50, 91), 72: (74, 108), 112: (72, 96), 116: (36, 60), 117: (40, 72), 118: (36, 72),
+}  # fmt: skip
+
+
+def program_register(program: int) -> tuple[int, int]:
+    return PROGRAM_REGISTERS.get(program, FAMILY_REGISTERS[program // 8])
 
 
 def program_name(program: int, is_drum: bool) -> str:

@@ -1,7 +1,7 @@
 """Lead parts: a one-bar motif that repeats, is varied, and is answered, over the chords, in four-bar phrases."""
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from composer.arrange import Section, plays
 from composer.genres import Form, LeadStyle
@@ -26,16 +26,23 @@ SHAPES: dict[LeadStyle, LeadShape] = {
     "acid": LeadShape(0.95, 1, True, 96),
     "hook": LeadShape(0.7, 6, False, 90),
     "slow": LeadShape(0.5, 16, False, 66),
+    "legato": LeadShape(0.5, 8, False, 80),  # a singing line: classical, soundtrack, waltz
+    "riff": LeadShape(0.85, 2, True, 96),  # short, busy guitar and horn riffs: rock, metal, funk
+    "sax": LeadShape(0.6, 6, True, 86),  # phrases with held notes and quick pickups: jazz, blues
+    "fiddle": LeadShape(0.8, 3, False, 88),  # running eighths: country, folk
 }
 STEPS = (-2, -1, -1, 0, 1, 1, 2, 3, -3)
 
 
 def lead_part(
     style: LeadStyle, form: Form, key: Key, center: int, sections: tuple[Section, ...], chords: list[Chord],
-    feel: Feel, rng: random.Random,
+    feel: Feel, rng: random.Random, density: float = 1.0,
 ) -> Part:  # fmt: skip
+    """The lead; `density` (a mood's) scales how many of the motifs' steps play."""
     part = Part()
     shape = SHAPES[style]
+    if density != 1.0:
+        shape = replace(shape, density=min(1.0, shape.density * density))
     meter = feel.meter
     tonic = center - 5 - (center - 5 - key.tonic) % 12  # a tonic a little below the melody's centre
     motifs: dict[str, tuple[Motif, Motif]] = {}

@@ -1,16 +1,17 @@
 """Resolves a request into a song plan: every value chosen, with where it came from (request, prompt, genre)."""
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from composer.arrange import Structure
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
-from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre
+from composer.genres import DEFAULT_GENRE, MODE_VAMPS, BassStyle, Genre, blend
 from composer.instruments import DRUM_CHANNEL, ROLES, InstrumentWord, Role
+from composer.moods import Mood
 from composer.numerals import implied_mode, realise
-from composer.prompt import Mood, PromptInfo, parse_prompt
+from composer.prompt import PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
-from composer.score import METERS, Meter
+from composer.score import COMMON_TIME, Meter, meter_named
 from composer.theory import (
     Chord,
     Key,
@@ -27,13 +28,20 @@ TRACK_NAMES: dict[Role, str] = {
 }  # fmt: skip
 
 
+MAX_PITCHED_TRACKS = 15  # 16 MIDI channels, the tenth the drums'
+GROOVE_FORMS: frozenset[str] = frozenset({"beat", "club"})  # genres that live on their groove: drums and bass
+
+
 @dataclass(frozen=True)
 class TrackPlan:
     role: Role
     name: str
     channel: int
     program: int
-    asked: bool = False  # the prompt named this instrument: the track stays even where the arrangement leaves it out
+    asked: bool = False  # the prompt named this instrument: it plays even where the form leaves its role out
+    voice: int = 0  # 0: its role's part; 1, 2...: a further instrument in the role, playing a second part of it
+    # Where a named instrument in an arrangement of named instruments sounds well: its part moves there by octaves.
+    register: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,7 @@ def plan_song(request: SongRequest) -> SongPlan:
     info = parse_prompt(request.prompt)
     rng = random.Random(f"plan:{request.seed}")
     sources: dict[str, str] = {}
-    genre = info.genre or DEFAULT_GENRE
-    sources["genre"] = "prompt" if info.genre else "genre default"
+    genre = _genre(info, sources)
     bpm = _bpm(request, info, genre, sources)
     key = _key(request, info, genre, rng, sources)
     meter = _meter(request, info, genre, sources)
@@ -82,6 +89,19 @@ def plan_song(request: SongRequest) -> SongPlan:
     )  # fmt: skip
 
 
+def _genre(info: PromptInfo, sources: dict[str, str]) -> Genre:
+    """The genre named, blended with a second one named; a mood that calls for an instrument (bells for
+    "christmas") takes the lead where the prompt names no lead instrument."""
+    genre = info.genre or DEFAULT_GENRE
+    sources["genre"] = "prompt" if info.genre else "genre default"
+    if info.blend is not None:
+        genre = blend(genre, info.blend)
+        sources["blend"] = "prompt"
+    if info.mood.lead is not None and "lead" in genre.instruments:
+        genre = replace(genre, instruments={**genre.instruments, "lead": info.mood.lead})
+    return genre
+
+
 def _bpm(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str, str]) -> float:
     if request.bpm is not None:
         sources["bpm"] = "request"
@@ -89,8 +109,11 @@ def _bpm(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str
     if info.bpm is not None:
         sources["bpm"] = "prompt"
         return info.bpm
-    sources["bpm"] = "genre default"
     slow, fast = genre.slow_fast
+    if info.tempo_word is not None:
+        sources["bpm"] = "prompt"
+        return info.tempo_word.fit({-1: slow, 0: genre.bpm, 1: fast}[info.tempo_word.leaning])
+    sources["bpm"] = "genre default"
     return {-1: slow, 0: genre.bpm, 1: fast}[info.mood.tempo]
 
 
@@ -118,11 +141,12 @@ def _key(request: SongRequest, info: PromptInfo, genre: Genre, rng: random.Rando
 
 def _meter(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str, str]) -> Meter:
     for name, source in ((request.time_signature, "request"), (info.time_signature, "prompt")):
-        if name is not None:
+        meter = meter_named(name)
+        if meter is not None:  # check_fields refused a request's name that is no meter; the prompt's is one
             sources["time_signature"] = source
-            return METERS[name]
+            return meter
     sources["time_signature"] = "genre default"
-    return METERS[genre.time_signature]
+    return meter_named(genre.time_signature) or COMMON_TIME
 
 
 def _bars(
@@ -167,21 +191,20 @@ def _progression(
 
 
 def _tracks(info: PromptInfo, genre: Genre, sources: dict[str, str]) -> tuple[tuple[TrackPlan, ...], BassStyle]:
-    programs: dict[Role, int] = dict(genre.instruments)
-    asked: dict[Role, InstrumentWord] = {}
-    for word in info.instruments:
-        role = next((role for role in word.roles if role not in asked), None)
-        if role is None:
-            continue
-        asked[role] = word
-        default = programs.get(role, DEFAULT_GENRE.instruments.get(role, genre.instruments.get("pad", 89)))
-        programs[role] = word.program if word.program is not None else default
-    for role in info.excluded:
-        programs.pop(role, None)
-    if not programs:
+    named = _named_instruments(info)
+    if len(named) > MAX_PITCHED_TRACKS:
+        raise InvalidSongRequest(
+            "prompt",
+            f"the prompt names {len(named)} instruments; a song plays at most {MAX_PITCHED_TRACKS} besides the drums "
+            "(16 MIDI channels, one of them the drums')",
+        )
+    arranging = sum(not word.texture for _, word in named) >= 2
+    slots = _named_slots(info, genre, named) if arranging else _genre_slots(info, genre)
+    slots = [slot for slot in slots if slot.role not in info.excluded]
+    if not slots:
         raise InvalidSongRequest("prompt", "the prompt leaves no instrument to play")
-    sources["instruments"] = "prompt" if asked else "genre default"
-    bass_word = asked.get("bass")
+    sources["instruments"] = "prompt" if any(slot.asked and slot.role != "drums" for slot in slots) else "genre default"
+    bass_word = next((slot.word for slot in slots if slot.role == "bass" and slot.voice == 0), None)
     bass_style: BassStyle = genre.bass
     if bass_word is not None and bass_word.is_808:
         bass_style = "808"
@@ -189,10 +212,100 @@ def _tracks(info: PromptInfo, genre: Genre, sources: dict[str, str]) -> tuple[tu
         bass_style = "wobble"
     melodic = iter(channel for channel in range(16) if channel != DRUM_CHANNEL)
     tracks = []
-    for role in ROLES:
-        if role not in programs:
-            continue
-        name = "808" if role == "bass" and bass_style == "808" else TRACK_NAMES[role]
-        channel = DRUM_CHANNEL if role == "drums" else next(melodic)
-        tracks.append(TrackPlan(role, name, channel, programs[role], asked=role in asked))
+    for slot in sorted(slots, key=lambda slot: (ROLES.index(slot.role), slot.voice)):
+        name = "808" if slot.role == "bass" and bass_style == "808" else TRACK_NAMES[slot.role]
+        name = f"{name} {slot.voice + 1}" if slot.voice else name
+        channel = DRUM_CHANNEL if slot.role == "drums" else next(melodic)
+        home = slot.register if arranging else None
+        tracks.append(TrackPlan(slot.role, name, channel, slot.program, slot.asked, slot.voice, home))
     return tuple(tracks), bass_style
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A track before it has a name and a channel."""
+
+    role: Role
+    program: int
+    asked: bool
+    voice: int = 0
+    word: InstrumentWord | None = None
+    register: tuple[int, int] | None = None  # a named instrument's
+
+
+def _named_instruments(info: PromptInfo) -> list[tuple[int, InstrumentWord]]:
+    """The pitched instruments the prompt names by a program, each program once, in the prompt's order."""
+    by_program: dict[int, InstrumentWord] = {}
+    for word in info.instruments:
+        if word.program is not None:
+            by_program.setdefault(word.program, word)
+    return list(by_program.items())
+
+
+def _genre_slots(info: PromptInfo, genre: Genre) -> list[_Slot]:
+    """The genre's instruments, a named one (or a role asked for by a plain word: "bass") in its role."""
+    programs: dict[Role, int] = dict(genre.instruments)
+    asked: dict[Role, InstrumentWord] = {}
+    for word in info.instruments:
+        if word.roles == ("drums",):
+            continue  # drums are the genre's either way; naming them keeps no more than it would
+        role = next((role for role in word.roles if role not in asked), None)
+        if role is None:
+            continue
+        asked[role] = word
+        programs[role] = word.program if word.program is not None else _genre_program(genre, role)
+    slots = [_Slot(role, program, role in asked, word=asked.get(role)) for role, program in programs.items()]
+    # Every sound effect named sounds, as far as the channels go.
+    placed = {word.program for word in asked.values()}
+    effects = {word.program: word for word in info.instruments if word.roles == ("fx",) and word.program is not None}
+    free_channels = MAX_PITCHED_TRACKS - sum(slot.role != "drums" for slot in slots)
+    extra = [(program, word) for program, word in effects.items() if program not in placed][:free_channels]
+    slots += [_Slot("fx", program, True, voice, word) for voice, (program, word) in enumerate(extra, start=1)]
+    return slots
+
+
+def _named_slots(info: PromptInfo, genre: Genre, named: list[tuple[int, InstrumentWord]]) -> list[_Slot]:
+    """The named instruments are the arrangement. Each takes the first of its roles no instrument before it took;
+    one whose roles are all taken plays a further part of its best role (a counter-line, a harmony, an arpeggio,
+    a doubling). Drums join where the song needs them, the genre's bass where nothing named can play one."""
+    wanted = {word.roles[0] for word in info.instruments if word.program is None}  # plain words: "melody", "bass"
+    taken: set[Role] = set()
+    slots = []
+    for program, word in named:
+        roles = [role for role in word.roles if role not in info.excluded]
+        if not roles:
+            continue
+        role = next((role for role in roles if role not in taken), roles[0])
+        taken.add(role)
+        slots.append(_Slot(role, program, True, word=word, register=word.register))
+    if "lead" in wanted and "lead" not in taken and "lead" not in info.excluded:
+        # "piano playing the melody, with strings": the first named instrument that can carry a melody does.
+        singer = next((index for index, slot in enumerate(slots) if slot.word and "lead" in slot.word.roles), None)
+        if singer is not None:
+            slots[singer] = replace(slots[singer], role="lead")
+    slots = _numbered(slots)
+    grooving = info.genre is not None and info.genre.form in GROOVE_FORMS
+    if "drums" in wanted or info.beat or grooving:
+        slots.append(_Slot("drums", _genre_program(genre, "drums"), "drums" in wanted))
+    room = sum(slot.role != "drums" for slot in slots) < MAX_PITCHED_TRACKS
+    if ("bass" in wanted or grooving) and not any(slot.role == "bass" for slot in slots) and room:
+        slots.append(_Slot("bass", _genre_program(genre, "bass"), "bass" in wanted))
+    return slots
+
+
+def _numbered(slots: list[_Slot]) -> list[_Slot]:
+    """Each role's instruments numbered in the prompt's order, except that of several named basses the lowest
+    plays the bass line and the others double it above: a contrabass under a cello, whichever came first."""
+    order = {slot.program: index for index, slot in enumerate(slots)}
+    voices: dict[int, int] = {}
+    for role in ROLES:
+        in_role = [slot.program for slot in slots if slot.role == role]
+        if role == "bass":
+            lowest = {slot.program: (slot.register or (0, 0))[0] for slot in slots}
+            in_role.sort(key=lambda program: (lowest[program], order[program]))
+        voices |= {program: voice for voice, program in enumerate(in_role)}
+    return [replace(slot, voice=voices[slot.program]) for slot in slots]
+
+
+def _genre_program(genre: Genre, role: Role) -> int:
+    return genre.instruments.get(role, DEFAULT_GENRE.instruments.get(role, genre.instruments.get("pad", 89)))

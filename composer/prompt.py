@@ -5,13 +5,18 @@ Every word is either understood, a stop word, or reported back as unknown - neve
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TypeVar
 
 from composer.arrange import SECTION_ORDER, Structure
-from composer.genres import GENRES, Genre
+from composer.errors import InvalidSongRequest
+from composer.genres import GENRES, GENRES_BY_NAME, WEAK_PHRASES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
+from composer.moods import MOODS, Mood, combine
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
-from composer.score import METERS
+from composer.score import METER_FORM, NOTE_VALUES, meter_of
+from composer.tempo import TEMPO_MARKINGS, TEMPO_WORDS, TempoWord
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
 
 STOP_WORDS = frozenset({
@@ -29,12 +34,25 @@ STOP_WORDS = frozenset({
     "piece", "pieces", "set", "throughout", "features", "feature", "featured", "element", "elements", "overall",
     "are", "was", "were", "has", "have", "as", "which", "while", "their", "there", "such", "main", "moves",
     "played", "plays", "playing", "performed", "time", "signature", "sequence", "follows", "following", "along",
+    "pace", "paced", "speed",
+    "instrument", "instruments", "including", "includes", "include", "accompanied", "backed", "alongside",
+    "together", "other", "others", "consists", "consisting", "comprising", "complemented", "supported", "joined",
+    "song's", "piece's", "track's", "tune's", "evokes", "evoke", "evoking", "conveys", "conveying", "creates",
+    "creating", "suitable", "perfect", "ideal", "mood", "moods", "listener", "listeners", "listening", "experience",
+    "prominent", "prominently", "mainly", "primarily", "predominantly", "mostly", "characterized", "characterised",
+    "making", "makes", "gives", "giving", "offers", "adds", "adding", "contributing", "contributes", "brings",
+    "bringing", "uses", "used", "utilizing", "heard", "can", "could", "would", "will", "been", "being", "these",
+    "those", "than", "within", "across", "during", "you", "your", "we", "our", "they", "them", "all",
+    "both", "each", "every", "many", "several", "various", "another", "between", "through", "so", "if", "even",
+    "well", "particularly", "especially", "notably", "sets", "setting", "remains", "entire", "whole",
 })  # fmt: skip
 NEGATIONS = ("no", "without", "minus")
 # Words that name a role without choosing an instrument; they matter only after a negation ("no chords").
 ROLE_WORDS: dict[str, Role] = {
     "chords": "chords", "chord": "chords", "harmony": "chords", "effects": "fx",
 }  # fmt: skip
+# "a beat", "beats": drums under named instruments (not "beats per minute").
+_BEAT = re.compile(r"(?<![\w#&'])beats?(?![\w#&'])(?!\s+per\s+minute)")
 SECTION_WORDS = {
     "intro": "intro", "intros": "intro", "verse": "verse", "verses": "verse", "chorus": "chorus",
     "choruses": "chorus", "hook": "chorus", "hooks": "chorus", "build": "build", "builds": "build",
@@ -44,49 +62,10 @@ SECTION_WORDS = {
 }  # fmt: skip
 LOOP_WORDS = frozenset({"loop", "loops", "looped", "looping"})
 
-# Mood words: a mode for keys the prompt names without one, a nudge to tempo, energy and swing.
-MINOR_MOODS = frozenset(
-    {
-        "dark",
-        "sad",
-        "moody",
-        "melancholic",
-        "melancholy",
-        "sinister",
-        "evil",
-        "gloomy",
-        "haunting",
-        "eerie",
-        "menacing",
-        "emotional",
-        "somber",
-        "sombre",
-        "tense",
-        "ominous",
-    }
-)
-MAJOR_MOODS = frozenset(
-    {
-        "happy",
-        "uplifting",
-        "bright",
-        "euphoric",
-        "cheerful",
-        "sunny",
-        "joyful",
-        "hopeful",
-        "summer",
-        "summery",
-        "feel good",
-        "playful",
-        "cute",
-        "positive",
-    }
-)
-SLOW_WORDS = frozenset({"slow", "chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
+# Tempo words: they nudge the tempo to the genre's slow or fast one. Every other mood word is in composer.moods.
+SLOW_WORDS = frozenset({"chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
 FAST_WORDS = frozenset(
     {
-        "fast",
         "hype",
         "energetic",
         "upbeat",
@@ -99,49 +78,7 @@ FAST_WORDS = frozenset(
         "high energy",
     }
 )
-SOFT_WORDS = frozenset(
-    {
-        "soft",
-        "gentle",
-        "mellow",
-        "dreamy",
-        "smooth",
-        "warm",
-        "lush",
-        "peaceful",
-        "quiet",
-        "ethereal",
-        "nostalgic",
-        "cozy",
-        "rainy",
-        "late night",
-        "night",
-        "jazzy",
-    }
-)
-LOUD_WORDS = frozenset(
-    {
-        "punchy",
-        "heavy",
-        "loud",
-        "sharp",
-        "crisp",
-        "big",
-        "massive",
-        "huge",
-        "filthy",
-        "gritty",
-        "distorted",
-        "dirty",
-        "bouncy",
-        "catchy",
-        "epic",
-        "melodic",
-        "groovy",
-    }
-)
-SWING_WORDS = frozenset({"swing", "swung", "swingy", "shuffle", "dusty", "jazzy", "bouncy", "groovy"})
-MOOD_WORDS = MINOR_MOODS | MAJOR_MOODS | SLOW_WORDS | FAST_WORDS | SOFT_WORDS | LOUD_WORDS | SWING_WORDS
+MOOD_WORDS = frozenset(MOODS) | SLOW_WORDS | FAST_WORDS
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _END = r"(?![\w#])"
@@ -151,31 +88,6 @@ _TEMPO_PATTERNS = (
     re.compile(r"\b(?:bpm|tempo)\s*(?:of|:|=|at|is)?\s*" + _NUMBER + _END),
     re.compile(r"\bat\s+" + _NUMBER + _END + _LENGTH_UNIT),
 )
-# Italian tempo markings, each at the middle of its usual range (Wikipedia's "Tempo" table) so that any reading of
-# the word's range holds it; a BPM number written in the prompt wins. Larghissimo (24 and under) and grave (25-45)
-# take the slowest tempo the composer plays.
-TEMPO_MARKINGS = {
-    "larghissimo": float(MIN_BPM),
-    "grave": float(MIN_BPM),
-    "largo": 50.0,
-    "lento": 52.0,
-    "larghetto": 63.0,
-    "adagio": 71.0,
-    "adagietto": 74.0,
-    "andante": 92.0,
-    "andantino": 94.0,
-    "andante moderato": 100.0,
-    "moderato": 114.0,
-    "allegretto": 116.0,
-    "allegro moderato": 118.0,
-    "allegro": 138.0,
-    "vivace": 166.0,
-    "vivacissimo": 174.0,
-    "allegrissimo": 174.0,
-    "allegro vivace": 174.0,
-    "presto": 184.0,
-    "prestissimo": 208.0,
-}
 # A number standing alone ("dubstep drop wobble bass 140"): the tempo when it lies in the range producers name
 # tempos in (not 808, 909, "4 on the floor" or "top 40").
 BARE_TEMPO_RANGE = (60.0, 200.0)
@@ -191,16 +103,40 @@ _KEY_WITH_MODE = re.compile(r"(?<![\w#])([A-Ga-g])" + _ACCIDENTAL + r"\s*(" + _M
 _KEY_SHORT_MINOR = re.compile(r"(?<![\w#])([A-G])([#b\u266f\u266d]?)m" + _END)
 _KEY_TONIC_ONLY = re.compile(r"(?i:\bin|\bkey(?:\s+of)?|\bkey:)\s+([A-G])([#b\u266f\u266d]?)" + _END)
 _KEY_OF_LOWER = re.compile(r"\bkey\s+of\s+([a-g])([#b\u266f\u266d]?)" + _END)
-_METER_NAMES = "|".join(re.escape(name) for name in sorted(METERS, key=len, reverse=True))
+# A fraction of whole numbers, and the words that say it is a time signature ("the time signature is 6/4", "a 7/8
+# time signature", "12/8 time"). Which fractions are meters `_time_signature` decides: "24/7" and "1/2 note" are not.
 _METER = re.compile(
-    r"(?<![\w/.])(?:time signature\s+(?:of\s+|is\s+)?)?(" + _METER_NAMES + r")(?![\w/.])(?:\s+time(?:\s+signature)?\b)?"
+    r"(?<![\w/.])(?P<before>(?:time signature|meter)\s*(?:of\s+|is\s+|:\s*)?)?(?P<count>\d+)/(?P<value>\d+)"
+    r"(?![\w/]|\.\d)(?P<after>\s+(?:time(?:\s+signature)?|meter)(?![\w#&']))?"
 )
-METER_WORDS = {"waltz": "3/4", "waltzes": "3/4"}
+_NOTE_VALUE_AFTER = re.compile(r"\s*(?:notes?|triplets?)(?![\w#&'])")
+METER_WORDS = {
+    "waltz": "3/4", "waltzes": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2",
+    "duple meter": "2/4", "duple time": "2/4", "triple meter": "3/4", "triple time": "3/4", "quadruple meter": "4/4",
+    "quadruple time": "4/4",
+}  # fmt: skip
 _WORD = re.compile(r"[a-z0-9#&'\u266f\u266d]+")
 # A chord symbol, or a slash chord ('G/B': G over a B bass) where the slash is not one of a chain ('Am/F/C/G' is a
 # progression written with slashes between its chords).
-_CHORD_TOKEN = re.compile(r"(?<!/)([A-G][#b]?[a-zA-Z0-9#()]*)/([A-G][#b]?)(?![\w#/])|([A-G][#b]?[a-zA-Z0-9#()]*)")
-_CHORD_GAP = re.compile(r"\s*[,|/]?\s*-?\s*")
+_CHORD_TOKEN = re.compile(
+    r"(?<!/)([A-G][#b\u266f\u266d]?[a-zA-Z0-9#()\u266f\u266d]*)/([A-G][#b\u266f\u266d]?)(?![\w#/\u266f\u266d])"
+    r"|([A-G][#b\u266f\u266d]?[a-zA-Z0-9#()\u266f\u266d]*)"
+)
+_SIGNS = str.maketrans({"\u266f": "#", "\u266d": "b"})
+# What stands between two chords of a list: a comma, bar line, slash, dash or arrow, and/or "and" ("Am, F, C and
+# G", "Am, F, C, and G", "C | G | Am | F", "ii-V-I", "Am -> F"); any other word ends the list.
+_CHORD_GAP = re.compile(r"\s*(?:[,|/\u2013\u2014\u2192>]|-+>?)?\s*(?:and\s+)?")
+# The words a caption puts before its list ("the main chord progression is", "the chord sequence follows", "the
+# harmonic progression revolves around", "chords of"): read with the list, so they are no unknown words.
+_LIST_LEAD_IN = re.compile(
+    r"(?<![\w'])(?:(?:the|its|their|a|an)\s+)?(?:(?:song|piece|track|tune|composition)'s\s+)?"
+    r"(?:(?:main|primary|central|core|basic|underlying|recurring|repeating|repeated|harmonic|chordal|chord)\s+)*"
+    r"(?:progression|sequence|changes|chords|harmony|harmonies|cycle|pattern)(?:\s+(?:used|here|throughout))?"
+    r"(?:\s+(?:is|are|follows?|features?|revolves|cent(?:er|re)s?|consists|goes|runs|moves|cycles|alternates"
+    r"|includes?|uses?|built|based|through|between|around|on|of|over))*\s*:?\s*$"
+)
+# Letters that name sections, not chords: "A and B sections", "an A B A form".
+_FORM_AFTER = re.compile(r"\s*(?:sections?|parts?|form|themes?)(?![\w#&'])")
 _ONLY_BEFORE = re.compile(r"(?:^|\s)(?:just|only)\s+(?:(?:the|a|an|one)\s+)?$")
 _ONLY_AFTER = re.compile(r"\s+only(?![\w#&'])")
 
@@ -213,22 +149,17 @@ class KeyMention:
 
 
 @dataclass(frozen=True)
-class Mood:
-    mode: str | None = None  # "minor" or "major" from words such as "dark" or "happy"
-    tempo: int = 0  # -1 slow, +1 fast
-    intensity: int = 0  # -1 soft, +1 hard
-    swing: bool = False
-
-
-@dataclass(frozen=True)
 class PromptInfo:
     genre: Genre | None = None
+    blend: Genre | None = None  # a second genre named, which colours the first ("electronic with ambient elements")
     bpm: float | None = None
+    tempo_word: TempoWord | None = None  # "slow", "very fast": a range the plan fits the genre's tempo into
     key: KeyMention | None = None
     bars: int | None = None
     seconds: float | None = None
     time_signature: str | None = None
     instruments: tuple[InstrumentWord, ...] = ()
+    beat: bool = False  # the prompt asks for a beat: named instruments play over drums
     excluded: frozenset[Role] = frozenset()
     chords: tuple[Chord, ...] = ()
     numerals: tuple[Numeral, ...] = ()  # a Roman-numeral progression, realised once the key is known
@@ -261,8 +192,7 @@ class _Text:
     def phrases(self, vocabulary: set[str] | frozenset[str]) -> Iterator[tuple[int, str]]:
         """(position, phrase) for each vocabulary phrase in the text, longest phrases first, consumed."""
         for phrase in sorted(vocabulary, key=lambda p: (-len(p), p)):
-            pattern = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
-            yield from ((match.start(), phrase) for match in self.matches(pattern))
+            yield from ((match.start(), phrase) for match in self.matches(_phrase_pattern(phrase)))
 
     def unknown_words(self) -> tuple[str, ...]:
         words: list[str] = []
@@ -273,27 +203,41 @@ class _Text:
         return tuple(words)
 
 
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """The phrase as a whole word or words; kept, as the vocabularies hold more phrases than re's own cache."""
+    pattern = _PHRASE_PATTERNS.get(phrase)
+    if pattern is None:
+        pattern = _PHRASE_PATTERNS[phrase] = re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+    return pattern
+
+
+_PHRASE_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
 def parse_prompt(prompt: str) -> PromptInfo:
     """Everything the prompt says; raises InvalidSongRequest(field="prompt") for values out of range."""
     text = _Text(prompt)
     chords = _chords(text)
     numerals = () if chords else _numerals(text)
     time_signature = _time_signature(text)  # before tempo and length: the numbers in "at 3/4" are no tempo
-    genre, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
+    genre, blend, genre_bpm = _genre(text)  # before instruments: "future bass" is a genre, not a bass
     instruments, excluded = _instruments(text)  # before lengths: "808s" are basses, not 808 seconds
     structure = _structure(text)
     bars, seconds = _length(text)
-    bpm = _tempo(text)
+    bpm, tempo_word = _tempo(text)
     key = _key(text)
     mood = _mood(text)
     return PromptInfo(
         genre=genre,
+        blend=blend,
         bpm=bpm if bpm is not None else genre_bpm,
+        tempo_word=tempo_word if bpm is None and genre_bpm is None else None,
         key=key,
         bars=bars,
         seconds=seconds,
         time_signature=time_signature,
         instruments=instruments,
+        beat=bool(_BEAT.search(text.low)),
         excluded=excluded,
         chords=chords,
         numerals=numerals,
@@ -304,49 +248,74 @@ def parse_prompt(prompt: str) -> PromptInfo:
 
 
 def _chords(text: _Text) -> tuple[Chord, ...]:
-    """The first run of two or more chord symbols ('Am Dm G C', 'Am-F-C-G') as the progression."""
-    runs: list[list[tuple[re.Match[str], Chord]]] = [[]]
+    """The first list of two or more chord symbols ('Am Dm G C', 'Am-F-C-G', 'A, E7, A7, D') as the progression."""
+    found: list[tuple[re.Match[str], Chord | None]] = []
     for match in _CHORD_TOKEN.finditer(text.raw):
         slash = match.group(2) is not None
-        chord = parse_chord_symbol(match.group(1), match.group(2)) if slash else parse_chord_symbol(match.group())
+        symbol = (match.group(1) if slash else match.group()).translate(_SIGNS)
+        chord = parse_chord_symbol(symbol, match.group(2).translate(_SIGNS)) if slash else parse_chord_symbol(symbol)
         before = text.raw[match.start() - 1] if match.start() else " "
         after = text.raw[match.end()] if match.end() < len(text.raw) else " "
-        if chord is None or before.isalnum() or after.isalnum():
-            runs.append([])
-            continue
-        run = runs[-1]
-        if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
-            runs.append(run := [])
-        run.append((match, chord))
-    progression = next((run for run in runs if len(run) >= 2), [])
-    for match, _ in progression:
-        text.take(*match.span())
-    return tuple(chord for _, chord in progression)
+        found.append((match, None if before.isalnum() or after.isalnum() else chord))
+    return _first_list(text, found)
 
 
 def _numerals(text: _Text) -> tuple[Numeral, ...]:
-    """The first run of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
-    runs: list[list[tuple[re.Match[str], Numeral]]] = [[]]
-    for match in NUMERAL.finditer(text.raw):
-        numeral = parse_numeral(match)
+    """The first list of two or more Roman numerals ('i-VI-III-VII', 'ii V I'): a lone 'I' is only a word."""
+    return _first_list(text, [(match, parse_numeral(match)) for match in NUMERAL.finditer(text.raw)])
+
+
+Item = TypeVar("Item")
+
+
+def _first_list(text: _Text, found: list[tuple[re.Match[str], Item | None]]) -> tuple[Item, ...]:
+    """The first run of two or more items (None: a word that breaks a run) with only list punctuation between them
+    and no section word after them, consumed with the words that introduce it."""
+    runs: list[list[tuple[re.Match[str], Item]]] = [[]]
+    for match, item in found:
         run = runs[-1]
-        if numeral is None:
+        if item is None:
             runs.append([])
             continue
         if run and not _CHORD_GAP.fullmatch(text.raw[run[-1][0].end() : match.start()]):
             runs.append(run := [])
-        run.append((match, numeral))
-    progression = next((run for run in runs if len(run) >= 2), [])
-    for match, _ in progression:
-        text.take(*match.span())
-    return tuple(numeral for _, numeral in progression)
+        run.append((match, item))
+    lists = (run for run in runs if len(run) >= 2 and not _FORM_AFTER.match(text.low, run[-1][0].end()))
+    chosen = next(lists, [])
+    if chosen:
+        text.take(chosen[0][0].start(), chosen[-1][0].end())
+        lead_in = _LIST_LEAD_IN.search(text.low, 0, chosen[0][0].start())
+        if lead_in:
+            text.take(*lead_in.span())
+    return tuple(item for _, item in chosen)
 
 
 def _time_signature(text: _Text) -> str | None:
-    """The first meter written out ("3/4", "in 6/8 time") or implied by a word ("waltz")."""
-    found = [(match.start(), match.group(1)) for match in text.matches(_METER)]
-    found += [(position, METER_WORDS[word]) for position, word in text.phrases(frozenset(METER_WORDS))]
-    return min(found)[1] if found else None
+    """The first meter written out ("3/4", "in 6/8 time"), else one implied by words ("waltz", "cut time"); raises
+    InvalidSongRequest(field="prompt") for a time signature outside the range ("17/8", "a 5/9 time signature")."""
+    found = []
+    for match in _METER.finditer(text.low):
+        if not text.free(*match.span()):
+            continue
+        count, value = int(match.group("count")), int(match.group("value"))
+        said = match.group("before") is not None or match.group("after") is not None
+        meter = meter_of(count, value)
+        note_value = _NOTE_VALUE_AFTER.match(text.low, match.end()) is not None
+        if not said and (note_value or (meter is None and (value not in NOTE_VALUES or count < 2))):
+            continue  # a fraction that is no meter: "24/7", "1/2 note", "1/16 hats", "3/8 notes"
+        if meter is None:
+            reason = f"the time signature {count}/{value} is not one the composer writes; write it {METER_FORM}"
+            raise InvalidSongRequest("prompt", reason)
+        found.append((match.start(), meter.name))
+        text.take(*match.span())
+    genre_names = {words for words in METER_WORDS if any(words in genre.phrases for genre in GENRES)}
+    implied = [(at, METER_WORDS[words]) for at, words in text.phrases(frozenset(METER_WORDS) - genre_names)]
+    for words in sorted(genre_names):  # a genre's name ("waltz") is left for `_genre` to read too
+        pattern = re.compile(r"(?<![\w#&'])" + re.escape(words) + r"(?![\w#&'])")
+        implied += [
+            (match.start(), METER_WORDS[words]) for match in pattern.finditer(text.low) if text.free(*match.span())
+        ]
+    return min(found or implied)[1] if found or implied else None  # a meter written out wins over a word
 
 
 def _length(text: _Text) -> tuple[int | None, float | None]:
@@ -368,13 +337,15 @@ def _length(text: _Text) -> tuple[int | None, float | None]:
     return bars, seconds
 
 
-def _tempo(text: _Text) -> float | None:
-    """A BPM number, else the first tempo marking ("Allegro"); every marking is read, so none is an unknown word."""
+def _tempo(text: _Text) -> tuple[float | None, TempoWord | None]:
+    """A BPM number, else the first tempo marking ("Allegro"), else the first tempo word ("slow"); every one is
+    read, so none is an unknown word."""
     bpm = _tempo_number(text)
     markings = sorted(text.phrases(frozenset(TEMPO_MARKINGS)))
+    words = sorted(text.phrases(frozenset(TEMPO_WORDS)))
     if bpm is None and markings:
-        return TEMPO_MARKINGS[markings[0][1]]
-    return bpm
+        bpm = TEMPO_MARKINGS[markings[0][1]]
+    return bpm, TEMPO_WORDS[words[0][1]] if bpm is None and words else None
 
 
 def _tempo_number(text: _Text) -> float | None:
@@ -406,22 +377,79 @@ def _mention(letter: str, accidental: str | None, mode: str | None) -> KeyMentio
     return KeyMention(pitch_class(letter, sign), sign, mode)
 
 
-def _genre(text: _Text) -> tuple[Genre | None, float | None]:
-    """The genre named first, and a tempo written right after a genre name ('house 125', not 'trap 808')."""
-    by_phrase = {phrase: genre for genre in GENRES for phrase in genre.phrases}
-    found = sorted(text.phrases(frozenset(by_phrase)))
-    if not found:
-        return None, None
-    for position, phrase in found:
-        tail = re.compile(r"\s+" + r"(\d{2,3}(?:\.\d+)?)" + _END + _LENGTH_UNIT)
-        match = tail.match(text.low, position + len(phrase))
+@dataclass(frozen=True)
+class _GenreMention:
+    position: int
+    genre: Genre
+    strong: bool  # a genre name, not a word that names one only alone ("film", "swing", "jazz" in "jazz piano")
+    end: int
+
+
+def _genre(text: _Text) -> tuple[Genre | None, Genre | None, float | None]:
+    """The genre named first, a different one named after it that colours it (a blend), and a tempo written right
+    after a genre name ('house 125', not 'trap 808'). A weak word names the genre only where no genre name does."""
+    mentions = _genre_mentions(text)
+    strong = [mention for mention in mentions if mention.strong]
+    if not mentions:
+        return None, None, None
+    chosen = strong or mentions[:1]
+    lead = chosen[0].genre
+    colour = next((mention.genre for mention in chosen if mention.genre != lead), None)
+    tail = re.compile(r"\s+" + r"(\d{2,3}(?:\.\d+)?)" + _END + _LENGTH_UNIT)
+    for mention in chosen:
+        match = tail.match(text.low, mention.end)
         if match and text.free(*match.span()) and MIN_BPM <= float(match.group(1)) <= MAX_BPM:
             text.take(*match.span())
-            return by_phrase[found[0][1]], float(match.group(1))
-    return by_phrase[found[0][1]], None
+            return lead, colour, float(match.group(1))
+    return lead, colour, None
+
+
+def _genre_mentions(text: _Text) -> list[_GenreMention]:
+    """Every genre phrase in the prompt, in order. A genre word inside an instrument's name ('classical guitar',
+    'rock organ') names the instrument, and one right before an instrument ('jazz piano', 'ambient pad') describes
+    it: both are weak. A weak word that is also a mood word stays for the moods; the rest are consumed. A meter
+    word already read as the time signature ('waltz') still names its genre."""
+    strong = {phrase: genre for genre in GENRES for phrase in genre.phrases}
+    weak = {phrase: GENRES_BY_NAME[name] for phrase, name in WEAK_PHRASES.items()}
+    metered = {phrase for phrase, genre in strong.items() if genre.time_signature != "4/4"}
+    named = [(match.start(), match.start() + len(match.group(1))) for match in _instrument_names().finditer(text.low)]
+    mentions: list[_GenreMention] = []
+    seen: list[tuple[int, int]] = []
+    for phrase in sorted(strong | weak, key=lambda p: (-len(p), p)):
+        for match in re.finditer(_bounded(phrase), text.low):
+            start, end = match.span()
+            if any(start < b and a < end for a, b in seen) or not (text.free(start, end) or phrase in metered):
+                continue
+            seen.append((start, end))
+            in_instrument = any(a <= start and end <= b and b - a > end - start for a, b in named)
+            describes = bool(_instrument_after().match(text.low, end))
+            genre = strong[phrase] if phrase in strong else weak[phrase]
+            mentions.append(_GenreMention(start, genre, phrase in strong and not (in_instrument or describes), end))
+            if not in_instrument and phrase not in MOOD_WORDS:
+                text.take(start, end)
+    return sorted(mentions, key=lambda mention: mention.position)
+
+
+@cache
+def _bounded(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w#&'])" + re.escape(phrase) + r"(?![\w#&'])")
+
+
+@cache
+def _instrument_names() -> re.Pattern[str]:
+    """Any instrument or drum word, longest first (overlapping names each found where they start)."""
+    names = sorted(set(INSTRUMENT_WORDS) | DRUM_WORDS, key=lambda p: (-len(p), p))
+    return re.compile(r"(?<![\w#&'])(?=(" + "|".join(map(re.escape, names)) + r")(?![\w#&']))")
+
+
+@cache
+def _instrument_after() -> re.Pattern[str]:
+    names = sorted(set(INSTRUMENT_WORDS) | DRUM_WORDS, key=lambda p: (-len(p), p))
+    return re.compile(r"\s+(?:" + "|".join(map(re.escape, names)) + r")(?![\w#&'])")
 
 
 def _instruments(text: _Text) -> tuple[tuple[InstrumentWord, ...], frozenset[Role]]:
+    """The instruments named, in the prompt's order (drums among them), and the roles a negation leaves out."""
     wanted: list[tuple[int, InstrumentWord]] = []
     excluded: set[Role] = set()
     for position, phrase in text.phrases(frozenset(INSTRUMENT_WORDS) | DRUM_WORDS | frozenset(ROLE_WORDS)):
@@ -465,7 +493,4 @@ def _structure(text: _Text) -> Structure | None:
 
 def _mood(text: _Text) -> Mood:
     words = {phrase for _, phrase in text.phrases(MOOD_WORDS)}
-    mode = "minor" if words & MINOR_MOODS else "major" if words & MAJOR_MOODS else None
-    tempo = (1 if words & FAST_WORDS else 0) - (1 if words & SLOW_WORDS else 0)
-    intensity = (1 if words & (LOUD_WORDS | FAST_WORDS) else 0) - (1 if words & SOFT_WORDS else 0)
-    return Mood(mode, tempo, intensity, bool(words & SWING_WORDS))
+    return combine(words, slow=bool(words & SLOW_WORDS), fast=bool(words & FAST_WORDS))

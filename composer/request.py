@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass
 
 from composer.errors import InvalidSongRequest, SongRequestTooLarge
-from composer.score import METERS
+from composer.score import METER_FORM, meter_named
 
 MAX_PROMPT_CHARS = 2000
 MAX_KEY_CHARS = 40  # "E flat harmonic minor" is 21
@@ -25,7 +25,7 @@ class SongRequest:
     bars: int | None = None
     seconds: float | None = None
     seed: int = 0
-    time_signature: str | None = None  # one of METERS, e.g. "3/4" or "6/8"
+    time_signature: str | None = None  # METER_FORM, e.g. "3/4", "6/8" or "11/8"
 
 
 def check_fields(request: SongRequest) -> None:
@@ -96,5 +96,7 @@ def check_seconds(field: str, value: object) -> None:
 
 
 def check_time_signature(field: str, value: object) -> None:
-    if not isinstance(value, str) or value not in METERS:
-        raise InvalidSongRequest(field, f"unsupported time signature {value!r}; use one of {', '.join(METERS)}")
+    if meter_named(value) is None:
+        raise InvalidSongRequest(
+            field, f"unsupported time signature {value!r}; write it {METER_FORM}, such as 4/4, 6/8 or 7/8"
+        )

@@ -6,12 +6,19 @@ a 6/8 bar lasts 1.5 seconds, a 7/8 bar 1.75 seconds."""
 
 import math
 import random
+import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 
 TICKS_PER_BEAT = 480
 STEP = TICKS_PER_BEAT // 4  # a sixteenth note
 NOTE_ON, CONTROL, PITCH_BEND = 0x90, 0xB0, 0xE0
+
+
+BEAT_COUNTS = range(2, 16)  # a bar of 2 to 15 beats
+NOTE_VALUES = (2, 4, 8, 16)  # half, quarter, eighth or sixteenth beats: the sixteenth grid holds them all
+METER_FORM = "n/d with n 2-15 and d 2, 4, 8 or 16"
+_METER_NAME = re.compile(r"([1-9][0-9]?)/([1-9][0-9]?)")
 
 
 @dataclass(frozen=True)
@@ -19,7 +26,7 @@ class Meter:
     """A time signature: its bar on the sixteenth grid and the pulses a listener counts."""
 
     numerator: int
-    denominator: int  # 4 or 8
+    denominator: int  # one of NOTE_VALUES
     pulses: tuple[int, ...]  # steps of the counted beats: quarters in x/4, the note groups of x/8 (7/8 as 2+2+3)
 
     @property
@@ -48,20 +55,66 @@ class Meter:
         """The metronome click: the pulse when pulses are even (a dotted quarter in 6/8), else the common unit."""
         return math.gcd(*self.spans)
 
+    @cached_property
+    def backbeats(self) -> tuple[int, ...]:
+        """Every other pulse from the second (2 and 4 of 4/4, the second dotted quarter of 6/8): where a snare
+        answers the kick. An odd count leaves the last pulse unstressed, leading into the next downbeat."""
+        return self.pulses[1::2]
 
-METERS: dict[str, Meter] = {
-    meter.name: meter
-    for meter in (
-        Meter(2, 4, (0, 4)),
-        Meter(3, 4, (0, 4, 8)),
-        Meter(4, 4, (0, 4, 8, 12)),
-        Meter(5, 4, (0, 4, 8, 12, 16)),
-        Meter(6, 8, (0, 6)),
-        Meter(7, 8, (0, 4, 8)),
-        Meter(12, 8, (0, 6, 12, 18)),
-    )
-}
-COMMON_TIME = METERS["4/4"]
+    @cached_property
+    def strong_pulses(self) -> tuple[int, ...]:
+        """The downbeat and every other pulse after it (1 and 3 of 4/4): where a kick or a bass note lands."""
+        return self.pulses[::2]
+
+    @cached_property
+    def pickup(self) -> int:
+        """The bar's last eighth (its last sixteenth in x/16, which counts sixteenths): a kick or a bass note there
+        pushes into the next downbeat."""
+        return self.steps - min(2, 16 // self.denominator)
+
+    @cached_property
+    def offbeats(self) -> tuple[int, ...]:
+        """The eighths between the pulses (the sixteenths between them where every eighth is a pulse): where an
+        offbeat hat or bass note plays."""
+        eighths = tuple(step for step in range(0, self.steps, 2) if step not in self.pulses)
+        return eighths or tuple(step for step in range(1, self.steps, 2) if step not in self.pulses)
+
+
+def meter_named(name: object) -> Meter | None:
+    """The meter a name such as '4/4', '6/8' or '11/8' writes (METER_FORM); None for any other text."""
+    match = _METER_NAME.fullmatch(name) if isinstance(name, str) else None
+    if match is None:
+        return None
+    return meter_of(int(match.group(1)), int(match.group(2)))
+
+
+@cache
+def meter_of(numerator: int, denominator: int) -> Meter | None:
+    """The meter n/d with its pulses (`pulses_of`); None outside the range the composer writes."""
+    if numerator not in BEAT_COUNTS or denominator not in NOTE_VALUES:
+        return None
+    return Meter(numerator, denominator, pulses_of(numerator, denominator))
+
+
+def pulses_of(numerator: int, denominator: int) -> tuple[int, ...]:
+    """The steps a listener counts. Half and quarter notes are the beats themselves. Eighths and sixteenths group
+    the way players count them: in threes (dotted beats) as far as the count allows, the twos it leaves first -
+    6/8, 9/8, 12/8 and 15/16 in threes; 5/8 as 2+3, 7/8 as 2+2+3, 8/8 as 2+3+3, 11/8 as 2+3+3+3. As few pulses as
+    the bar allows is the slowest count a player can keep, and the long groups last lean into the next downbeat
+    (the composer's 7/8 has always been 2+2+3). A bar of only 2 or 3 eighths (or sixteenths) counts each note."""
+    unit = 16 // denominator
+    if denominator <= 4 or numerator <= 3:
+        groups = [1] * numerator
+    else:
+        twos = (3 - numerator % 3) % 3  # none when the count divides by three, else the one or two it needs
+        groups = [2] * twos + [3] * ((numerator - 2 * twos) // 3)
+    starts = [0]
+    for group in groups[:-1]:
+        starts.append(starts[-1] + group * unit)
+    return tuple(starts)
+
+
+COMMON_TIME = Meter(4, 4, pulses_of(4, 4))
 
 
 @dataclass
@@ -96,9 +149,11 @@ class Feel:
         return bar * self.meter.bar_ticks
 
     def tick(self, bar: int, step: float) -> int:
-        """Tick of a sixteenth step within a bar, swung: odd sixteenths arrive late by the swing amount."""
+        """Tick of a sixteenth step within a bar, swung: odd sixteenths arrive late by the swing amount, but for a
+        pulse of x/16 (the 3 of 3+3 in 6/16), which keeps the count."""
         whole = int(step)
-        late = (self.swing - 0.5) * 2 * STEP if whole % 2 == 1 and whole == step else 0.0
+        swung = whole % 2 == 1 and whole == step and whole not in self.meter.pulses
+        late = (self.swing - 0.5) * 2 * STEP if swung else 0.0
         return bar * self.meter.bar_ticks + int(step * STEP + late)
 
     def human(self, tick: int) -> int:

@@ -4,14 +4,23 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from composer.arrange import Section, arrange
+from composer.arrange import Section, arrange, plays
 from composer.bass import bass_part
-from composer.effects import fx_part
+from composer.ensemble import (
+    OCTAVE,
+    arpeggio_part,
+    effect_part,
+    fitted,
+    held_part,
+    in_harmony,
+    transposed,
+)
 from composer.grooves import drum_part
 from composer.harmony import chord_part, ending_on_the_tonic, pad_part
 from composer.instruments import Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
+from composer.moods import apply_dynamics
 from composer.plan import SongPlan, TrackPlan, plan_song
 from composer.request import SongRequest
 from composer.score import Feel, Part
@@ -23,6 +32,9 @@ MIX: dict[Role, tuple[int, int, int]] = {  # volume, pan, reverb send
     "drums": (100, 64, 20), "bass": (104, 64, 0), "chords": (80, 50, 40), "lead": (90, 78, 45),
     "pad": (70, 64, 70), "fx": (60, 64, 60),
 }  # fmt: skip
+# Further instruments in a role sit a little lower and spread out across the stereo field from the role's place.
+FURTHER_VOICE_VOLUME = -8
+PAN_SPREAD = (0, -28, 28, -44, 44, -54, 54)
 
 
 @dataclass(frozen=True)
@@ -84,10 +96,10 @@ def compose(request: SongRequest) -> ComposedSong:
     end = plan.bars * bar
     parts = _parts(plan, sections, chords)
     # A genre's track that the form leaves silent (a pad in a lone drop) is left out rather than sent empty.
-    played = [track for track in plan.tracks if parts[track.role].notes or track.asked]
-    tracks = [MidiTrack(t.name, t.channel, t.program, parts[t.role], _mix(t, plan)) for t in played]
+    played = [(track, part) for track, part in zip(plan.tracks, parts, strict=True) if part.notes or track.asked]
+    tracks = [MidiTrack(t.name, t.channel, t.program, part, _mix(t, plan)) for t, part in played]
     conductor = Conductor(
-        f"{plan.genre.name} - {plan.key.name} - {plan.bpm:g} BPM",
+        f"{plan.genre.title} - {plan.key.name} - {plan.bpm:g} BPM",
         plan.bpm,
         plan.key.sharps,
         plan.key.is_minor,
@@ -95,7 +107,7 @@ def compose(request: SongRequest) -> ComposedSong:
         tuple((section.start_bar * bar, section.name) for section in sections),
     )
     midi, counts = write_midi(conductor, tracks, end)
-    return ComposedSong(midi, _metadata(plan, played, sections, chords, counts))
+    return ComposedSong(midi, _metadata(plan, [track for track, _ in played], sections, chords, counts))
 
 
 def _chords_by_bar(plan: SongPlan, sections: tuple[Section, ...]) -> list[Chord]:
@@ -111,36 +123,120 @@ def _chords_by_bar(plan: SongPlan, sections: tuple[Section, ...]) -> list[Chord]
     return ending_on_the_tonic(chords, plan.progression, plan.key, plan.bars_per_chord)
 
 
-def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> dict[Role, Part]:
-    genre = plan.genre
-    swing = genre.swing + (0.06 if plan.mood.swing else 0.0)
-
-    def rng(role: str) -> random.Random:
-        return random.Random(f"{plan.seed}:{role}")
-
-    def feel(role: str) -> Feel:
-        return Feel(swing, genre.humanize, rng(f"{role}:feel"), plan.meter)
-
-    form = genre.form
-    drums, kicks = drum_part(genre, sections, feel("drums"), rng("drums"), plan.mood.intensity)
-    if plan.track("drums") is None:
-        kicks = [[] for _ in range(plan.bars)]
-    parts: dict[Role, Part] = {"drums": drums}
-    parts["bass"] = bass_part(plan.bass_style, form, plan.key, sections, chords, kicks, feel("bass"), rng("bass"))
-    parts["chords"] = chord_part(
-        genre.chords, genre.name, form, sections, chords, feel("chords"), rng("chords"), plan.key
-    )
-    parts["lead"] = lead_part(
-        genre.lead, form, plan.key, genre.lead_center, sections, chords, feel("lead"), rng("lead")
-    )
-    parts["pad"] = pad_part(form, sections, chords, feel("pad"), plan.key)
-    fx = plan.track("fx")
-    parts["fx"] = fx_part(fx.program, form, plan.key, plan.meter, sections) if fx else Part()
+def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> list[Part]:
+    """Each track's part, in the plan's order. The first track of a role plays the role's part; a further named
+    instrument in it plays a second part made from it or from the chords."""
+    own = _own_parts(plan, sections, chords)
+    form = plan.genre.form
+    parts = []
+    for track in plan.tracks:
+        name = f"{track.role}:{track.voice}"
+        sounding = _sections_sounding(plan, track.role, sections)
+        if track.role == "fx":
+            part = effect_part(track.program, form, plan.key, sounding, chords, _feel(plan, name), named=track.asked)
+        elif track.voice == 0:
+            part = own[track.role]
+        elif track.role == "bass":  # a second bass doubles the first an octave up: a cello over a contrabass
+            part = transposed(own["bass"], OCTAVE)
+        elif track.role == "lead":
+            part = _further_melody(
+                plan, track.voice, own["lead"], sounding, chords, _feel(plan, name), _rng(plan, name)
+            )
+        elif track.voice % 2:
+            part = arpeggio_part(form, track.role, sounding, chords, _feel(plan, name))
+        else:
+            part = held_part(form, track.role, sounding, chords, _feel(plan, name))
+        parts.append(fitted(part, track.register) if track.register else part)
+    for track, part in zip(plan.tracks, parts, strict=True):
+        if track.role != "drums":  # the drums follow the mood's intensity in their own loudness
+            apply_dynamics(part, plan.mood.dynamics)
     return parts
+
+
+def _rng(plan: SongPlan, name: str) -> random.Random:
+    return random.Random(f"{plan.seed}:{name}")
+
+
+def _feel(plan: SongPlan, name: str) -> Feel:
+    swing = plan.genre.swing + (0.06 if plan.mood.swing else 0.0)
+    return Feel(swing, plan.genre.humanize, _rng(plan, f"{name}:feel"), plan.meter)
+
+
+def _own_parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> dict[Role, Part]:
+    """The part of each role the plan has a track in (the fx's are each track's own)."""
+    genre, key, form = plan.genre, plan.key, plan.genre.form
+
+    def sounding(role: Role) -> tuple[Section, ...]:
+        return _sections_sounding(plan, role, sections)
+
+    def feel(role: Role) -> Feel:
+        return _feel(plan, role)
+
+    def rng(role: Role) -> random.Random:
+        return _rng(plan, role)
+
+    roles = {track.role for track in plan.tracks}
+    kicks: list[list[int]] = [[] for _ in range(plan.bars)]
+    own: dict[Role, Part] = {}
+    if "drums" in roles:
+        own["drums"], kicks = drum_part(genre, sounding("drums"), feel("drums"), rng("drums"), plan.mood.intensity)
+    if "bass" in roles:
+        own["bass"] = bass_part(plan.bass_style, form, key, sounding("bass"), chords, kicks, feel("bass"), rng("bass"))
+    if "chords" in roles:
+        chord_style = genre.chords
+        own["chords"] = chord_part(
+            chord_style, genre.name, form, sounding("chords"), chords, feel("chords"), rng("chords"), plan.mood.density,
+            key=key,
+        )  # fmt: skip
+    if "lead" in roles:
+        center = genre.lead_center + plan.mood.register
+        own["lead"] = lead_part(
+            genre.lead, form, key, center, sounding("lead"), chords, feel("lead"), rng("lead"), plan.mood.density
+        )
+    if "pad" in roles:
+        own["pad"] = pad_part(form, sounding("pad"), chords, feel("pad"), key=key)
+    return own
+
+
+def _sections_sounding(plan: SongPlan, role: Role, sections: tuple[Section, ...]) -> tuple[Section, ...]:
+    """The sections as the role's part sees them. A named instrument plays where the form would leave it out in
+    two cases: where no track at all would play (a song form's intro when only a melody and a bass were named), and
+    all through a song too short for any section its role plays in (a pad in a lone drop). There its section reads
+    as a chorus, which every form fills with every role, at the section's own energy."""
+    form = plan.genre.form
+    if not any(track.asked for track in plan.tracks if track.role == role):
+        return sections
+    roles = {track.role for track in plan.tracks}
+    silent_throughout = not any(plays(form, section, role) for section in sections)
+    return tuple(
+        Section("chorus", s.start_bar, s.bars, s.energy)
+        if silent_throughout or not any(plays(form, s, other) for other in roles)
+        else s
+        for s in sections
+    )
+
+
+def _further_melody(
+    plan: SongPlan, voice: int, melody: Part, sections: tuple[Section, ...], chords: list[Chord], feel: Feel,
+    rng: random.Random,
+) -> Part:  # fmt: skip
+    """A second melodic instrument plays the melody a third below, the third a slow counter-line of its own, the
+    fourth the melody an octave below, and so on round."""
+    kind = (voice - 1) % 3
+    if kind == 0:
+        return in_harmony(melody, plan.key)
+    if kind == 1:
+        form, center = plan.genre.form, plan.genre.lead_center - 7
+        return lead_part("slow", form, plan.key, center, sections, chords, feel, rng)
+    return transposed(melody, -OCTAVE)
 
 
 def _mix(track: TrackPlan, plan: SongPlan) -> tuple[tuple[int, int], ...]:
     volume, pan, reverb = MIX[track.role]
+    if track.voice:
+        volume += FURTHER_VOICE_VOLUME
+    if track.voice and track.role != "bass":  # the low end stays in the middle
+        pan = max(0, min(127, pan + PAN_SPREAD[track.voice % len(PAN_SPREAD)]))
     if plan.genre.form == "ambient" or plan.genre.name == "lo-fi hip-hop":
         reverb = min(127, reverb + 30)
     return (VOLUME, volume), (PAN, pan), (REVERB, reverb)
@@ -154,7 +250,7 @@ def _metadata(
         for t, n in zip(played, counts, strict=True)
     ]
     return SongMetadata(
-        genre=plan.genre.name,
+        genre=plan.genre.title,
         bpm=plan.bpm,
         key=plan.key.name,
         scale_pitch_classes=list(plan.key.scale),

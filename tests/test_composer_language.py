@@ -127,6 +127,39 @@ def test_a_tempo_marking_sets_a_tempo_inside_its_range(caption: str, low: float,
     )
 
 
+# MidiCaps' bins: the tempo word its captions write for a song's BPM (up to and including each upper bound).
+CAPTION_BINS = {
+    "grave": (0, 40), "largo": (40, 60), "adagio": (60, 70), "andante": (70, 90), "moderato": (90, 110),
+    "allegro": (110, 140), "vivace": (140, 160), "presto": (160, 210), "prestissimo": (210, 300),
+    "slow": (0, 80), "moderate": (80, 120), "fast": (120, 160), "very fast": (160, 300),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("word", sorted(CAPTION_BINS))
+@pytest.mark.parametrize("genre", ["", "trap", "techno", "lofi", "ambient", "drum and bass", "pop"])
+def test_a_caption_tempo_word_lands_in_its_captions_bin_whatever_the_genre(word: str, genre: str) -> None:
+    low, high = CAPTION_BINS[word]
+    meta = song(f"A {genre} song in A minor; the tempo is {word.title()}.").metadata
+    assert low < meta.bpm <= high
+    assert meta.sources["bpm"] == "prompt"
+    assert meta.unknown_words == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "bpm"),
+    [
+        ("slow trap beat", 65),  # the genre's slow tempo, 130, in half time
+        ("slow lofi hip hop", 70),
+        ("a moderate pop song", 116),
+        ("fast ambient", 160),  # 80 doubled
+        ("fast-paced drum and bass", 160),  # 176 fits no octave of the range: its nearest tempo
+        ("very fast techno", 161),
+    ],
+)
+def test_a_tempo_word_moves_the_genres_own_tempo_by_octaves_into_its_range(prompt: str, bpm: float) -> None:
+    assert song(prompt).metadata.bpm == bpm
+
+
 def test_a_bpm_number_wins_over_a_tempo_marking() -> None:
     meta = song("Allegro, at 96 bpm, a piano sonata").metadata
     assert meta.bpm == 96

@@ -40,8 +40,10 @@ from dgxmusic.audio import AudioFormatError, FloatAudio
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
-# The meters the composer writes (SongOptions.time_signature); a session in another keeps its own, set by the plan.
-COMPOSER_METERS = frozenset({"2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "12/8"})
+# The meters the composer writes (SongOptions.time_signature n/d: n 2-15, d 2, 4, 8 or 16); a session in another
+# keeps its own, set by the plan.
+COMPOSER_BEAT_COUNTS = range(2, 16)
+COMPOSER_NOTE_VALUES = (2, 4, 8, 16)
 HEARTBEAT_SECONDS = 0.25
 _WAV = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_WAV)
 
@@ -312,8 +314,8 @@ def _session_tempo(
     meter = None
     if session_meter is not None and sources.get("time_signature") != "prompt":
         parsed = parse_meter(session_meter)
-        candidate = f"{parsed[0]}/{parsed[1]}" if parsed else ""
-        meter = candidate if candidate in COMPOSER_METERS else None
+        if parsed and parsed[0] in COMPOSER_BEAT_COUNTS and parsed[1] in COMPOSER_NOTE_VALUES:
+            meter = f"{parsed[0]}/{parsed[1]}"
     return bpm, meter
 
 

@@ -196,7 +196,13 @@ Bars = Annotated[int | None, Field(ge=1, le=512, description="length in bars (gi
 Seconds = Annotated[float | None, Field(gt=0, le=600, description="length in seconds, rounded to whole bars")]
 Bpm = Annotated[float | None, Field(ge=40, le=300, description="tempo in beats per minute (else from the prompt)")]
 Key = Annotated[str | None, Field(max_length=40, description='key and mode, e.g. "F minor", "Am", "Bb major"')]
-Meter = Annotated[Literal["2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "12/8"] | None, Field(description="time signature")]
+Meter = Annotated[
+    str | None,
+    Field(
+        pattern=r"^([2-9]|1[0-5])/(2|4|8|16)$",
+        description="time signature n/d with n 2-15 and d 2, 4, 8 or 16: 4/4, 3/4, 6/8, 7/8, 11/8...",
+    ),
+]
 Seed = Annotated[
     int | None, Field(ge=0, le=2**63 - 1, description="the same prompt, options and seed give the same result")
 ]
