@@ -73,15 +73,6 @@ def stating_the_key(voicing: tuple[int, ...], key: Key, high: int) -> tuple[int,
     return voicing
 
 
-def _with_home_third(voicing: tuple[int, ...], chord: Chord, key: Key) -> tuple[int, ...]:
-    """A power chord on the tonic with its third between root and fifth: the one chord whose third says major or
-    minor, so the song is heard in its key rather than the key a fifth away (rock's other chords stay bare)."""
-    if chord.root != key.tonic or chord.bass is not None or len(chord.tones) < 3:
-        return voicing
-    third = voicing[0] + (chord.tones[1] - chord.root) % 12
-    return tuple(sorted({*voicing, third}))
-
-
 def ending_on_the_tonic(chords: list[Chord], progression: tuple[Chord, ...], key: Key, bars: int) -> list[Chord]:
     """The chords by bar with the last `bars` (one chord's length) on the progression's tonic chord, so the song
     ends at home; a progression with no tonic chord is left to end as it is."""
@@ -121,11 +112,8 @@ def chord_part(
         rhythmic = (section.energy * density >= 0.6 or style == "arpeggio") and style not in ("sustain", "pad")
         rhythm = _rhythm(style, genre_name, feel.meter, rng)
         for start_bar, bars, chord in chord_runs(section, chords):
-            if style == "power":
-                voicing = _with_home_third(_power_chord(chord), chord, key)
-            else:
-                voicing = voice_chord(chord, voicing, 52, 76, key)
-            played = stating_the_key(voicing, key, 76)
+            voicing = _power_chord(chord) if style == "power" else voice_chord(chord, voicing, 52, 76, key)
+            played = voicing if style == "power" else stating_the_key(voicing, key, 76)
             if not rhythmic:
                 _hold(part, feel, played, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
                 continue
