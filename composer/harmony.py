@@ -57,6 +57,7 @@ def key_tones(key: Key | None) -> tuple[int, ...]:
 
 
 def _four_of(tones: tuple[int, ...], kept: tuple[int, ...]) -> tuple[int, ...]:
+    """A five-tone chord less one: its root, else its fifth, whichever is not a kept tone; else its top tone."""
     root, _, fifth, *_ = tones
     left_out = next((tone for tone in (root, fifth) if tone not in kept), tones[-1])
     return tuple(tone for tone in tones if tone != left_out)
