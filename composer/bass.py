@@ -53,6 +53,7 @@ def bass_part(
     meter = feel.meter
     if style == "808":
         _set_bend_range(part)
+    last_bar = max((section.end_bar - 1 for section in sections if plays(form, section, "bass")), default=-1)
     for section in sections:
         if not plays(form, section, "bass"):
             continue
@@ -61,9 +62,10 @@ def bass_part(
             following = chords[bar + 1] if bar + 1 < len(chords) else chord
             root = _low(chord.bass_note)
             volume = 70 + 40 * section.energy
-            if style == "808":
+            if style == "808":  # the bass line's last note is the tonic, as in the pattern styles below
                 steps = kicks[bar] or list(_free_steps(meter)[0])
-                _808_bar(part, feel, rng, bar, steps, root, _low(following.bass_note), volume, section)
+                home = _low(key.tonic) if bar == last_bar else None
+                _808_bar(part, feel, rng, bar, steps, root, _low(following.bass_note), volume, section, home)
             elif style == "wobble" and section.energy >= 0.85:
                 _wobble_bar(part, feel, rng, bar, root, _fifth(chord), volume)
             elif style in ("wobble", "sustain", "reese"):
@@ -71,7 +73,8 @@ def bass_part(
             elif style in STYLED:
                 _styled_bar(part, style, feel, key, bar, chord, following, volume)
             else:
-                _pattern_bar(part, style, feel, rng, key, bar, kicks[bar], chord, following, volume)
+                ending = bar == last_bar
+                _pattern_bar(part, style, feel, rng, key, bar, kicks[bar], chord, following, volume, ending)
     return part
 
 
@@ -86,10 +89,13 @@ def _set_bend_range(part: Part) -> None:
 
 def _808_bar(
     part: Part, feel: Feel, rng: random.Random, bar: int, steps: list[int], root: int, next_root: int,
-    volume: float, section: Section,
+    volume: float, section: Section, home: int | None = None,
 ) -> None:  # fmt: skip
-    """Long 808 notes on the kicks; some glide (pitch bend) into the next note, then the bend recentres."""
+    """Long 808 notes on the kicks; some glide (pitch bend) into the next note, then the bend recentres; with
+    `home`, the bar's last note after its first is that tonic, the bass line's ending."""
     pitches = [root + (12 if index and rng.random() < 0.15 else 0) for index in range(len(steps))]
+    if home is not None and len(steps) > 1:
+        pitches[-1] = home
     for index, step in enumerate(steps):
         start = feel.tick(bar, step)
         last = index == len(steps) - 1
@@ -141,7 +147,7 @@ def _long_bar(part: Part, feel: Feel, bar: int, root: int, volume: float, *, mod
         part.control(start + steps * STEP - 1, MODULATION, 20)
 
 
-# Rhythms: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach.
+# Rhythms: (step, length in steps, what to play) - "r" root, "o" octave, "f" fifth, "a" approach; "t" the tonic.
 Rhythm = tuple[tuple[int, int, str], ...]
 # Walking lines per meter (`_walking` makes them for other meters).
 WALKING: dict[str, tuple[Rhythm, ...]] = {
@@ -236,8 +242,10 @@ def _rhythms(style: BassStyle, meter: Meter) -> tuple[Rhythm, ...]:
 
 def _pattern_bar(
     part: Part, style: BassStyle, feel: Feel, rng: random.Random, key: Key, bar: int, kicks: list[int],
-    chord: Chord, following: Chord, volume: float,
+    chord: Chord, following: Chord, volume: float, ending: bool = False,
 ) -> None:  # fmt: skip
+    """One bar of the style's rhythm over the chord; in the bass line's ending bar the last note is the tonic (an
+    anticipation of the home chord where this chord does not hold it)."""
     root = _low(chord.bass_note)
     meter = feel.meter
     if style == "kick_locked":
@@ -251,11 +259,13 @@ def _pattern_bar(
             rhythm.append((meter.steps - 2, 2, "a"))
     else:
         rhythm = list(rng.choice(_rhythms(style, meter)))
+    if ending and len(rhythm) > 1:
+        rhythm[-1] = (*rhythm[-1][:2], "t")
     for step, length, what in rhythm:
         if step >= meter.steps:  # a bar shorter than the rhythm (3/16) ends the notes it would carry on
             break
         length = min(length, meter.steps - step)
-        pitch = _choose(what, root, chord, following, key)
+        pitch = _low(key.tonic) if what == "t" else _choose(what, root, chord, following, key)
         tick = feel.human(feel.tick(bar, step))
         accent = 8 if step in meter.pulses else 0
         part.note(tick, length * STEP - 10, pitch, feel.velocity(volume + accent, 5))

@@ -6,7 +6,7 @@ from functools import cache
 from composer.arrange import Section, plays
 from composer.genres import ChordStyle, Form
 from composer.score import COMMON_TIME, STEP, Feel, Meter, Part
-from composer.theory import Chord
+from composer.theory import Chord, Key, tonic_chord
 
 EXPRESSION = 11
 # Comping rhythms in 4/4 per style; the seed picks one per section. Other meters comp on their pulses.
@@ -23,9 +23,12 @@ RHYTHMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def voice_chord(chord: Chord, previous: tuple[int, ...], low: int, high: int) -> tuple[int, ...]:
-    """Close-position voicing in [low, high] nearest the previous one (rootless for ninth chords)."""
-    tones = chord.tones[1:] if len(chord.tones) >= 5 else chord.tones
+def voice_chord(
+    chord: Chord, previous: tuple[int, ...], low: int, high: int, key: Key | None = None
+) -> tuple[int, ...]:
+    """Close-position voicing in [low, high] nearest the previous one; a ninth chord leaves out one tone, the
+    root (the bass has it) unless it is a tone that states the key, then the fifth, else the ninth."""
+    tones = _four_of(chord.tones, key_tones(key)) if len(chord.tones) >= 5 else chord.tones
     best: tuple[int, ...] = ()
     best_cost = float("inf")
     for rotation in range(len(tones)):
@@ -46,6 +49,41 @@ def voice_chord(chord: Chord, previous: tuple[int, ...], low: int, high: int) ->
     return best
 
 
+def key_tones(key: Key | None) -> tuple[int, ...]:
+    """The pitch classes that state a key, most telling first: its fifth and its tonic (the tones key-finding
+    weighs most, in major and minor alike), then its second degree (which its subdominant key and, in minor, its
+    relative major hardly use)."""
+    return () if key is None else (key.scale[4], key.tonic, key.scale[1])
+
+
+def _four_of(tones: tuple[int, ...], kept: tuple[int, ...]) -> tuple[int, ...]:
+    """A five-tone chord less one: its root, else its fifth, whichever is not a kept tone; else its top tone."""
+    root, _, fifth, *_ = tones
+    left_out = next((tone for tone in (root, fifth) if tone not in kept), tones[-1])
+    return tuple(tone for tone in tones if tone != left_out)
+
+
+def stating_the_key(voicing: tuple[int, ...], key: Key, high: int) -> tuple[int, ...]:
+    """The voicing with the first of the key's telling tones it holds (key_tones) doubled an octave away, above
+    where that fits under `high`: the tones that tell a key from its relative and subdominant keys weigh more."""
+    for pc in key_tones(key):
+        pitch = next((pitch for pitch in voicing if pitch % 12 == pc), None)
+        if pitch is not None:
+            double = pitch + 12 if pitch + 12 <= high and pitch + 12 not in voicing else pitch - 12
+            return tuple(sorted((*voicing, double))) if double not in voicing else voicing
+    return voicing
+
+
+def ending_on_the_tonic(chords: list[Chord], progression: tuple[Chord, ...], key: Key, bars: int) -> list[Chord]:
+    """The chords by bar with the last `bars` (one chord's length) on the progression's tonic chord, so the song
+    ends at home; a progression with no tonic chord is left to end as it is."""
+    home = tonic_chord(key, progression)
+    if home is None:
+        return chords
+    last = max(len(chords) - bars, 0)
+    return chords[:last] + [home] * (len(chords) - last)
+
+
 def chord_runs(section: Section, chords: list[Chord]) -> list[tuple[int, int, Chord]]:
     """(first bar, bars, chord) for each stretch of one chord within a section."""
     runs: list[tuple[int, int, Chord]] = []
@@ -60,7 +98,7 @@ def chord_runs(section: Section, chords: list[Chord]) -> list[tuple[int, int, Ch
 
 def chord_part(
     style: ChordStyle, genre_name: str, form: Form, sections: tuple[Section, ...], chords: list[Chord],
-    feel: Feel, rng: random.Random, density: float = 1.0,
+    feel: Feel, rng: random.Random, density: float = 1.0, *, key: Key,
 ) -> Part:  # fmt: skip
     """The chords in the style's rhythm; a mood's `density` below 1 holds them in more sections, above 1 comps
     in more."""
@@ -75,21 +113,22 @@ def chord_part(
         rhythmic = (section.energy * density >= 0.6 or style == "arpeggio") and style not in ("sustain", "pad")
         rhythm = _rhythm(style, genre_name, feel.meter, rng)
         for start_bar, bars, chord in chord_runs(section, chords):
-            voicing = _power_chord(chord) if style == "power" else voice_chord(chord, voicing, 52, 76)
+            voicing = _power_chord(chord) if style == "power" else voice_chord(chord, voicing, 52, 76, key)
+            played = voicing if style == "power" else stating_the_key(voicing, key, 76)
             if not rhythmic:
-                _hold(part, feel, voicing, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
+                _hold(part, feel, played, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
                 continue
             for bar in range(start_bar, start_bar + bars):
                 if style == "arpeggio":
                     _arpeggio_bar(part, feel, voicing, bar, section.energy, volume)
                 elif style == "strum":
                     split = restrum if rng.random() < 0.5 else steps
-                    _hold(part, feel, voicing, feel.bar(bar), split * STEP, volume, strum=True)
+                    _hold(part, feel, played, feel.bar(bar), split * STEP, volume, strum=True)
                     if split < steps:
                         start, length = feel.bar(bar) + split * STEP, (steps - split) * STEP
-                        _hold(part, feel, voicing, start, length, volume - 12, strum=True)
+                        _hold(part, feel, played, start, length, volume - 12, strum=True)
                 else:
-                    _comp_bar(part, feel, voicing, bar, rhythm, volume)
+                    _comp_bar(part, feel, played, bar, rhythm, volume)
         if style == "supersaw" and section.energy >= 0.85:
             _pump(part, feel.meter, section)
     return part
@@ -147,7 +186,7 @@ def _pump(part: Part, meter: Meter, section: Section) -> None:
                 part.control(start + offset, EXPRESSION, value)
 
 
-def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], feel: Feel) -> Part:
+def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], feel: Feel, *, key: Key) -> Part:
     """Long, soft voicings above the chords, re-struck on each chord change."""
     part = Part()
     voicing: tuple[int, ...] = ()
@@ -155,9 +194,10 @@ def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], fee
         if not plays(form, section, "pad"):
             continue
         for start_bar, bars, chord in chord_runs(section, chords):
-            voicing = voice_chord(chord, voicing, 60, 84)
+            voicing = voice_chord(chord, voicing, 60, 84, key)
             length = bars * feel.meter.bar_ticks
-            _hold(part, feel, voicing, feel.bar(start_bar), length, 48 + 20 * section.energy, strum=False)
+            played = stating_the_key(voicing, key, 84)
+            _hold(part, feel, played, feel.bar(start_bar), length, 48 + 20 * section.energy, strum=False)
     return part
 
 

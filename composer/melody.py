@@ -47,6 +47,7 @@ def lead_part(
     tonic = center - 5 - (center - 5 - key.tonic) % 12  # a tonic a little below the melody's centre
     motifs: dict[str, tuple[Motif, Motif]] = {}
     previous = center
+    last_bar = max((section.end_bar - 1 for section in sections if plays(form, section, "lead")), default=-1)
     for section in sections:
         if not plays(form, section, "lead"):
             continue
@@ -61,8 +62,43 @@ def lead_part(
             motif = answer if position == 3 else call
             if position == 1 or (phrase and rng.random() < 0.5):
                 motif = _vary(motif, meter, rng)
+            if bar == section.start_bar:  # a section's melody sets out from the tonic where the chord holds it
+                motif = _land(motif, 0, key, chords[bar], HOME, over=chords[bar])
+            if position == 3 or bar == section.end_bar - 1:  # phrase endings come to rest on the tonic or fifth
+                motif = _land(motif, -1, key, chords[bar], RESTING, over=chords[bar])
+            if bar == last_bar:  # and the melody ends on the tonic: within the chord where it can, else against it
+                over = chords[bar] if _holds(key, chords[bar]) else None
+                motif = _land(motif, -1, key, chords[bar], HOME, over=over)
             previous = _play_bar(part, feel, key, tonic, center, bar, motif, chords[bar], previous, shape, volume)
     return part
+
+
+HOME, RESTING = (0,), (0, 4)  # scale degrees a melody starts and ends on; where its phrases may come to rest
+
+
+def _holds(key: Key, chord: Chord, degrees: tuple[int, ...] = RESTING) -> bool:
+    return any(key.scale[degree] in chord.tones for degree in degrees)
+
+
+def _land(
+    motif: Motif, index: int, key: Key, chord: Chord, degrees: tuple[int, ...], over: Chord | None = None
+) -> Motif:
+    """The motif with one note moved to the nearest of the key's `degrees` (0 tonic, 4 fifth) that the chord
+    holds, so the melody states the key at its starts and ends; unchanged when the chord holds none of them. With
+    `over` None, the nearest of the degrees whatever the chord."""
+    if not motif:
+        return motif
+    root = _root_degree(key, chord)
+    step, degree = motif[index]
+    targets = [
+        target for target in range(degree - 6, degree + 7)
+        if (root + target) % 7 in degrees and (over is None or key.scale[(root + target) % 7] in over.tones)
+    ]  # fmt: skip
+    if not targets:
+        return motif
+    notes = list(motif)
+    notes[index] = (step, min(targets, key=lambda target: (abs(target - degree), target)))
+    return tuple(notes)
 
 
 def _motif(shape: LeadShape, meter: Meter, rng: random.Random, *, answer: bool = False, chord_sizes: int = 3) -> Motif:

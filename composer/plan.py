@@ -12,7 +12,16 @@ from composer.numerals import implied_mode, realise
 from composer.prompt import PromptInfo, parse_prompt
 from composer.request import MAX_BARS, SongRequest, check_fields
 from composer.score import COMMON_TIME, Meter, meter_named
-from composer.theory import Chord, Key, best_key_for, diatonic_chord, make_key, parse_key, pitch_class
+from composer.theory import (
+    Chord,
+    Key,
+    best_key_for,
+    diatonic_chord,
+    make_key,
+    opening_on_the_tonic,
+    parse_key,
+    pitch_class,
+)
 
 TRACK_NAMES: dict[Role, str] = {
     "drums": "Drums", "bass": "Bass", "chords": "Chords", "lead": "Lead", "pad": "Pad", "fx": "FX",
@@ -177,7 +186,7 @@ def _progression(
         choices = MODE_VAMPS[key.mode]
     else:
         choices = genre.minor_progressions if key.minor_like else genre.major_progressions
-    degrees = rng.choice(choices)
+    degrees = opening_on_the_tonic(rng.choice(choices))
     return tuple(diatonic_chord(key, degree, genre.chord_size) for degree in degrees), genre.bars_per_chord
 
 

@@ -16,7 +16,7 @@ from composer.ensemble import (
     transposed,
 )
 from composer.grooves import drum_part
-from composer.harmony import chord_part, pad_part
+from composer.harmony import chord_part, ending_on_the_tonic, pad_part
 from composer.instruments import Role, program_name
 from composer.melody import lead_part
 from composer.midi import Conductor, MidiTrack, write_midi
@@ -111,13 +111,16 @@ def compose(request: SongRequest) -> ComposedSong:
 
 
 def _chords_by_bar(plan: SongPlan, sections: tuple[Section, ...]) -> list[Chord]:
-    """The progression restarts with every section, so each section opens on its first chord."""
+    """The progression restarts with every section, so each section opens on its first chord; a song on the genre's
+    progression ends on its tonic chord."""
     chords: list[Chord] = []
     for section in sections:
         for bar in range(section.bars):
             index = (bar // plan.bars_per_chord) % len(plan.progression)
             chords.append(plan.progression[index])
-    return chords
+    if plan.sources["chord_progression"] == "prompt":
+        return chords  # as the prompt wrote it, to the last bar
+    return ending_on_the_tonic(chords, plan.progression, plan.key, plan.bars_per_chord)
 
 
 def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -> list[Part]:
@@ -182,15 +185,16 @@ def _own_parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord
     if "chords" in roles:
         chord_style = genre.chords
         own["chords"] = chord_part(
-            chord_style, genre.name, form, sounding("chords"), chords, feel("chords"), rng("chords"), plan.mood.density
-        )
+            chord_style, genre.name, form, sounding("chords"), chords, feel("chords"), rng("chords"), plan.mood.density,
+            key=key,
+        )  # fmt: skip
     if "lead" in roles:
         center = genre.lead_center + plan.mood.register
         own["lead"] = lead_part(
             genre.lead, form, key, center, sounding("lead"), chords, feel("lead"), rng("lead"), plan.mood.density
         )
     if "pad" in roles:
-        own["pad"] = pad_part(form, sounding("pad"), chords, feel("pad"))
+        own["pad"] = pad_part(form, sounding("pad"), chords, feel("pad"), key=key)
     return own
 
 

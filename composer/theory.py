@@ -180,6 +180,30 @@ def diatonic_chord(key: Key, degree: int, size: int) -> Chord:
     return chord_from_intervals(root, intervals, key)
 
 
+# Scale degrees (0-based) whose chords share two tones with the tonic chord: iii and vi (III and VI in minor).
+TONIC_SUBSTITUTES = (2, 5)
+DOMINANT = 4
+
+
+def opening_on_the_tonic(degrees: tuple[int, ...]) -> tuple[int, ...]:
+    """A looped diatonic progression that states its key: rotated to open on the tonic chord (the same loop, so its
+    last chord leads back into the tonic at every section's start); one with no tonic chord first has a tonic
+    substitute made the tonic, the one after the dominant where there is one (IV V iii vi -> IV V I vi, a cadence),
+    else its first substitute, else its first chord."""
+    if 0 not in degrees:
+        after_dominant = [i for i, d in enumerate(degrees) if d in TONIC_SUBSTITUTES and degrees[i - 1] == DOMINANT]
+        substitutes = [i for i, d in enumerate(degrees) if d in TONIC_SUBSTITUTES]
+        home = (after_dominant or substitutes or [0])[0]
+        degrees = (*degrees[:home], 0, *degrees[home + 1 :])
+    first = degrees.index(0)
+    return degrees[first:] + degrees[:first]
+
+
+def tonic_chord(key: Key, chords: tuple[Chord, ...]) -> Chord | None:
+    """The progression's own chord on the key's tonic, if it has one."""
+    return next((chord for chord in chords if chord.root == key.tonic and chord.bass is None), None)
+
+
 def parse_chord_symbol(text: str, bass: str | None = None) -> Chord | None:
     """'Am', 'F#m7', 'Bbmaj7', 'Gsus4', 'C' -> Chord; with `bass` ('B' for 'G/B') a slash chord, its bass note
     added to its tones when it is not one of them already; None when the text is not a chord symbol."""
