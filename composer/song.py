@@ -4,6 +4,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from composer import keyfinding
 from composer.arrange import Section, arrange, plays
 from composer.bass import bass_part
 from composer.ensemble import (
@@ -150,7 +151,27 @@ def _parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord]) -
     for track, part in zip(plan.tracks, parts, strict=True):
         if track.role != "drums":  # the drums follow the mood's intensity in their own loudness
             apply_dynamics(part, plan.mood.dynamics)
+    _state_the_key(plan, parts)
     return parts
+
+
+def _state_the_key(plan: SongPlan, parts: list[Part]) -> None:
+    """Where the notes would be heard in another key (a loop dwelling on the relative major's chords), the
+    accompaniment holds a tonic pedal: the most sustained part first, the bass where nothing else accompanies."""
+    pitched = [(track, part) for track, part in zip(plan.tracks, parts, strict=True) if track.role != "drums"]
+    doubled = {track.role for track in plan.tracks if track.voice}  # a second bass copies the first: leave both
+    holders = [
+        part
+        for role in ("pad", "chords", "bass", "lead")
+        for track, part in pitched
+        if track.role == role and not (role == "bass" and role in doubled)
+    ]
+    # The tonic and fifth in one part after another, then the third that tells the mode.
+    steps = [(part, (0, 4)) for part in holders if part.notes] + [(part, (2,)) for part in holders if part.notes]
+    for holder, degrees in steps:
+        if keyfinding.states(keyfinding.durations([part for _, part in pitched]), plan.key):
+            return
+        keyfinding.add_pedal(holder, plan.key, plan.meter.bar_ticks, plan.bars, degrees)
 
 
 def _rng(plan: SongPlan, name: str) -> random.Random:

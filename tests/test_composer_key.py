@@ -10,6 +10,8 @@ import music21
 import pytest
 
 import composer
+from composer import keyfinding
+from composer.score import Part
 from composer.theory import opening_on_the_tonic, parse_key
 
 # Captions as MidiCaps writes them, major and minor, sharps and flats, across the genres' progressions.
@@ -128,3 +130,51 @@ def test_modes_keep_their_scale_and_open_on_their_tonic(prompt: str) -> None:
 def test_the_same_request_composes_the_same_bytes() -> None:
     prompt = CAPTIONS[0]
     assert composer.compose(composer.SongRequest(prompt, seed=3)).midi == song(prompt, 3).midi
+
+
+# Loops that dwell on the relative major's chords or the subdominant, in genres whose progressions do (rock's
+# i-bVI-bVII, funk's i-IV vamp, trance, metal), with and without an accompaniment to hold a pedal.
+LEANING = (
+    "Rock song in A minor, 4/4, fast, with overdriven guitar, distortion guitar, electric bass and drums.",
+    "A funk song featuring slap bass, clean electric guitar, alto saxophone and drums in E minor, 108 bpm.",
+    "A techno piece with synth bass, synth drum and drums in G minor at 130 BPM; hypnotic and dark.",
+    "This is a metal song with distortion guitar, electric bass and drums, in D minor at Presto.",
+    "A classical waltz in Ab major with piano, violin and cello; Allegretto; romantic and elegant.",
+    "A trance song in A minor featuring synth lead, synth pad, synth bass and drums, Allegro, euphoric.",
+)
+
+
+@pytest.mark.parametrize("prompt", LEANING)
+def test_a_loop_that_leans_to_another_key_is_still_heard_in_its_own(prompt: str) -> None:
+    for seed in range(3):
+        result = song(prompt, seed)
+        key = parse_key(result.metadata.key)
+        assert key is not None
+        assert music21_key(result.midi) == (key.tonic, "minor" if key.minor_like else "major"), seed
+
+
+def test_the_key_profiles_hear_a_scale_in_its_key_and_a_relative_major_loop_in_the_relative_major() -> None:
+    c_major_scale = [2.0 if pc in (0, 2, 4, 5, 7, 9, 11) else 0.0 for pc in range(12)]
+    c_major_scale[0] = c_major_scale[7] = 4.0
+    a_minor = parse_key("A minor")
+    c_major = parse_key("C major")
+    assert a_minor is not None
+    assert c_major is not None
+    assert keyfinding.states(c_major_scale, c_major)
+    assert not keyfinding.states(c_major_scale, a_minor)
+    for profile in keyfinding.PROFILES:
+        assert keyfinding.heard(c_major_scale, profile)[0][1:] == (0, "major")
+
+
+def test_a_pedal_stays_in_the_scale_and_makes_the_key_heard() -> None:
+    a_minor = parse_key("A minor")
+    assert a_minor is not None
+    loop = Part()  # F, G and C major triads, a bar each: the relative major's IV, V and I
+    for bar, triad in enumerate(((53, 57, 60), (55, 59, 62), (60, 64, 67)) * 2):
+        for pitch in triad:
+            loop.note(bar * BAR, BAR - 10, pitch, 80)
+    assert not keyfinding.states(keyfinding.durations([loop]), a_minor)
+    keyfinding.add_pedal(loop, a_minor, BAR, 6)
+    keyfinding.add_pedal(loop, a_minor, BAR, 6, (2,))
+    assert {pitch % 12 for _, _, pitch, _ in loop.notes} <= set(a_minor.scale)
+    assert keyfinding.states(keyfinding.durations([loop]), a_minor)
