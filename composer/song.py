@@ -27,7 +27,7 @@ from composer.request import SongRequest
 from composer.score import Feel, Part
 from composer.theory import Chord
 
-COMPOSER_VERSION = "1.6.0"  # part of the cache key: bump when the same request composes differently
+COMPOSER_VERSION = "2.0.0"  # part of the cache key: bump when the same request composes differently
 VOLUME, PAN, REVERB = 7, 10, 91
 MIX: dict[Role, tuple[int, int, int]] = {  # volume, pan, reverb send
     "drums": (100, 64, 20), "bass": (104, 64, 0), "chords": (80, 50, 40), "lead": (90, 78, 45),
