@@ -101,6 +101,31 @@ def test_same_seed_same_song_other_seed_other_song(client: MusicClient) -> None:
     assert a.info.genre == "house"
 
 
+CAPTION = (
+    "A cinematic soundtrack piece featuring french horn, timpani, string ensemble, choir aahs and orchestral harp. "
+    "It is set in C minor with a 6/4 time signature and moves at an Andante tempo; epic, dark and dramatic."
+)
+CAPTION_PROGRAMS = {60, 47, 48, 52, 46}
+
+
+def test_a_caption_is_composed_as_it_reads(client: MusicClient) -> None:
+    """Through the stack: every named instrument heard in its own stem by its exact GM program, the caption's meter,
+    tempo word and key in the MIDI (the key as music21 finds it on the notes), and no word ignored."""
+    import music21  # slow to import: only here
+    result = client.compose(compose_request(CAPTION, options=song_options(bars=8, seed=3), bypass_cache=True))
+    song = mido.MidiFile(file=io.BytesIO(result.midi))
+    meter = next(m for t in song.tracks for m in t if m.type == "time_signature")
+    assert (meter.numerator, meter.denominator) == (6, 4)
+    assert 70 < result.info.bpm <= 90  # Andante, as captions mean it
+    named = {track.name: track.program for track in result.info.tracks if track.program in CAPTION_PROGRAMS}
+    assert set(named.values()) == CAPTION_PROGRAMS
+    for name in named:
+        assert np.abs(result.stems[name]).max() > 0.01, f"{name}'s stem is silent"
+    assert json.loads(result.info.metadata_json)["unknown_words"] == []
+    found = music21.converter.parseData(result.midi, format="midi").analyze("key")
+    assert (found.tonic.name, found.mode) == ("C", "minor")
+
+
 @pytest.mark.parametrize(
     ("encoding", "sample_format", "tolerance"),
     [
