@@ -130,13 +130,8 @@ def through_gateway(client: MusicClient) -> None:
 # MidiCaps' tempo bins: a tempo below 40 BPM is Grave, 40 up to 60 Largo... 210 and above Prestissimo.
 TEMPO_EDGES = (40, 60, 70, 90, 110, 140, 160, 210)
 TEMPO_BINS = ("Grave", "Largo", "Adagio", "Andante", "Moderato", "Allegro", "Vivace", "Presto", "Prestissimo")
-# Plain tempo words, as the bins a caption saying them may mean (this benchmark's reading).
-TEMPO_WORD_BINS = {
-    "slow": ("Grave", "Largo", "Adagio", "Andante"),
-    "moderate": ("Moderato",),
-    "fast": ("Allegro", "Vivace", "Presto"),
-    "very fast": ("Presto", "Prestissimo"),
-}
+# Plain tempo words, as MidiCaps writes them for a song's BPM: up to and including each upper bound.
+TEMPO_WORD_RANGES = {"slow": (0.0, 80.0), "moderate": (80.0, 120.0), "fast": (120.0, 160.0), "very fast": (160.0, 1e9)}
 DRUM_PROGRAM = 128  # MidiCaps names a drum track "Drums" whatever its kit
 # MidiCaps' names for instruments (program -> caption name); every other program goes by its General MIDI name.
 CAPTION_NAMES: dict[str, tuple[int, ...]] = {
@@ -167,15 +162,16 @@ def caption_programs(name: str) -> tuple[int, ...]:
 
 
 def tempo_bin(bpm: float) -> str:
-    return TEMPO_BINS[bisect.bisect_right(TEMPO_EDGES, bpm)]
+    """MidiCaps' bin: the number of edges the BPM is above."""
+    return TEMPO_BINS[bisect.bisect_left(TEMPO_EDGES, bpm)]
 
 
-def expected_tempo_bins(tempo: str) -> tuple[str, ...]:
-    if tempo in TEMPO_WORD_BINS:
-        return TEMPO_WORD_BINS[tempo]
-    if tempo in TEMPO_BINS:
-        return (tempo,)
-    return (tempo_bin(float(tempo)),)
+def tempo_right(bpm: float, tempo: str) -> bool:
+    """The caption's tempo word's range, or its marking's (or BPM number's) bin."""
+    if tempo in TEMPO_WORD_RANGES:
+        low, high = TEMPO_WORD_RANGES[tempo]
+        return low < bpm <= high
+    return tempo_bin(bpm) == (tempo if tempo in TEMPO_BINS else tempo_bin(float(tempo)))
 
 
 def music21_key(midi: bytes) -> tuple[int, str]:
@@ -228,10 +224,10 @@ def caption_metrics(captions: tuple[Caption, ...], seeds: int) -> None:
                 continue
             parsed = mido.MidiFile(file=io.BytesIO(song.midi))
             tempo = next(m.tempo for t in parsed.tracks for m in t if m.type == "set_tempo")
-            bpm_bin = tempo_bin(round(mido.tempo2bpm(tempo), 2))  # the tempo event holds whole microseconds
-            tempo_hits.append(bpm_bin in expected_tempo_bins(caption.tempo))
+            bpm = round(mido.tempo2bpm(tempo), 2)  # the tempo event holds whole microseconds
+            tempo_hits.append(tempo_right(bpm, caption.tempo))
             if not tempo_hits[-1]:
-                misses.append(f"tempo {mido.tempo2bpm(tempo):.0f} ({bpm_bin}) for {caption.tempo}")
+                misses.append(f"tempo {bpm:g} ({tempo_bin(bpm)}) for {caption.tempo}")
             signature = next(m for t in parsed.tracks for m in t if m.type == "time_signature")
             meter = f"{signature.numerator}/{signature.denominator}"
             meter_hits.append(meter == caption.time_signature)
