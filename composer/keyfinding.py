@@ -4,8 +4,9 @@ A listener (and key-finding software: music21's analysis, which text-to-MIDI cap
 pitch class by how long it sounds against a key profile: how strongly each scale degree belongs to a key. A loop that
 dwells on the relative major's chords (i-bVI-bVII, much of rock and trance) or on the subdominant is then heard in
 that key rather than the one it was written in. Where that happens, the accompaniment holds the tonic and its fifth
-(then, if the mode is still in doubt, its third) under its chords, as a pedal point: every chord of the key sounds over it as one of its colours (bVI over the tonic is
-a major seventh chord, bVII an added sixth), nothing leaves the scale, and the tonic is heard as home."""
+(then, if the mode is still in doubt, its third) under its chords, as a pedal point: every chord of the key sounds
+over it as one of its colours (bVI over the tonic is a major seventh chord, bVII an added sixth), nothing leaves the
+scale, and the tonic is heard as home."""
 
 from collections.abc import Mapping, Sequence
 

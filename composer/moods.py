@@ -96,7 +96,7 @@ MOODS: dict[str, Effect] = {
     # Energetic: faster, louder, busier.
     "hype": _FAST, "energetic": _FAST, "upbeat": _FAST, "aggressive": Effect(tempo=1, intensity=1, register=-2),
     "hard": _FAST, "driving": _FAST, "intense": _FAST, "banging": _FAST, "high energy": _FAST, "action": _FAST,
-    "sport": _FAST, "party": _FAST, "game": Effect(tempo=1, register=3, density=1.15),
+    "uptempo": _FAST, "sport": _FAST, "party": _FAST, "game": Effect(tempo=1, register=3, density=1.15),
     # Loud.
     "punchy": _LOUD, "heavy": Effect(intensity=1, register=-3), "loud": _LOUD, "sharp": _LOUD, "crisp": _LOUD,
     "big": _LOUD, "massive": _LOUD, "huge": _LOUD, "filthy": _LOUD, "gritty": _LOUD, "distorted": _LOUD,
@@ -117,13 +117,13 @@ MOODS: dict[str, Effect] = {
 }  # fmt: skip
 
 
-def combine(words: set[str], slow: bool = False, fast: bool = False) -> Mood:
-    """The mood of a prompt's mood words (and its tempo words: `slow`, `fast`): minor wins over major, opposite
-    nudges cancel, register shifts add up and densities multiply, within their limits."""
+def combine(words: set[str]) -> Mood:
+    """The mood of a prompt's mood words: minor wins over major, opposite nudges cancel, register shifts add up and
+    densities multiply, within their limits."""
     effects = [MOODS[word] for word in sorted(words) if word in MOODS]
     mode = next((mode for mode in ("minor", "major") if any(e.mode == mode for e in effects)), None)
-    tempo = int(fast or any(e.tempo > 0 for e in effects)) - int(slow or any(e.tempo < 0 for e in effects))
-    intensity = int(fast or any(e.intensity > 0 for e in effects)) - int(any(e.intensity < 0 for e in effects))
+    tempo = int(any(e.tempo > 0 for e in effects)) - int(any(e.tempo < 0 for e in effects))
+    intensity = int(any(e.intensity > 0 for e in effects)) - int(any(e.intensity < 0 for e in effects))
     register = max(-MAX_REGISTER_SHIFT, min(MAX_REGISTER_SHIFT, sum(e.register for e in effects)))
     density = 1.0
     for effect in effects:

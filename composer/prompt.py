@@ -63,23 +63,7 @@ SECTION_WORDS = {
 }  # fmt: skip
 LOOP_WORDS = frozenset({"loop", "loops", "looped", "looping"})
 
-# Tempo words: they nudge the tempo to the genre's slow or fast one. Every other mood word is in composer.moods.
-SLOW_WORDS = frozenset({"chill", "chilled", "relaxed", "laid back", "lazy", "calm", "downtempo"})
-FAST_WORDS = frozenset(
-    {
-        "hype",
-        "energetic",
-        "upbeat",
-        "aggressive",
-        "hard",
-        "driving",
-        "intense",
-        "banging",
-        "uptempo",
-        "high energy",
-    }
-)
-MOOD_WORDS = frozenset(MOODS) | SLOW_WORDS | FAST_WORDS
+MOOD_WORDS = frozenset(MOODS)
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _END = r"(?![\w#])"
@@ -493,5 +477,4 @@ def _structure(text: _Text) -> Structure | None:
 
 
 def _mood(text: _Text) -> Mood:
-    words = {phrase for _, phrase in text.phrases(MOOD_WORDS)}
-    return combine(words, slow=bool(words & SLOW_WORDS), fast=bool(words & FAST_WORDS))
+    return combine({phrase for _, phrase in text.phrases(MOOD_WORDS)})

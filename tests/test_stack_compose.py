@@ -112,6 +112,7 @@ def test_a_caption_is_composed_as_it_reads(client: MusicClient) -> None:
     """Through the stack: every named instrument heard in its own stem by its exact GM program, the caption's meter,
     tempo word and key in the MIDI (the key as music21 finds it on the notes), and no word ignored."""
     import music21  # slow to import: only here
+
     result = client.compose(compose_request(CAPTION, options=song_options(bars=8, seed=3), bypass_cache=True))
     song = mido.MidiFile(file=io.BytesIO(result.midi))
     meter = next(m for t in song.tracks for m in t if m.type == "time_signature")
