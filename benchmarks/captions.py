@@ -425,4 +425,195 @@ CAPTIONS: tuple[Caption, ...] = (
         "3/4",
         ("string ensemble", "orchestral harp", "flute", "celesta"),
     ),
+    # Written by the lead as a check on captions the helpers who built the composer's caption reading had not seen.
+    Caption(
+        "A blues song with an electric guitar lead, hammond organ, electric bass and drums. Key of A major, "
+        "12/8 time, slow.",
+        "slow",
+        "A major",
+        "12/8",
+        ("electric guitar", "hammond organ", "electric bass", "drums"),
+    ),
+    Caption(
+        "This is a metal song. It features distortion guitar, electric bass and drums, in D minor at Presto, "
+        "and the time signature is 4/4; aggressive and heavy.",
+        "Presto",
+        "D minor",
+        "4/4",
+        ("distortion guitar", "electric bass", "drums"),
+    ),
+    Caption(
+        "Relaxing lounge music featuring vibraphone, acoustic bass, nylon guitar and brush drums; F major, "
+        "4/4, Andante.",
+        "Andante",
+        "F major",
+        "4/4",
+        ("vibraphone", "acoustic bass", "acoustic guitar", "drums"),
+    ),
+    Caption(
+        "A reggae tune in G major with clean electric guitar, hammond organ, slap bass and drums. Moderate "
+        "tempo, 4/4 meter.",
+        "moderate",
+        "G major",
+        "4/4",
+        ("clean electric guitar", "hammond organ", "slap bass", "drums"),
+    ),
+    Caption(
+        "A Largo film score in Eb minor, 3/4, for cello, contrabass, oboe and french horn. Sad and emotional.",
+        "Largo",
+        "Eb minor",
+        "3/4",
+        ("cello", "contrabass", "oboe", "french horn"),
+    ),
+    Caption(
+        "An upbeat disco track with synth strings, slap bass, brass section, clavinet and drums, set in C# "
+        "minor with 4/4 and a tempo of 122 bpm.",
+        "122",
+        "C# minor",
+        "4/4",
+        ("synth strings", "slap bass", "brass section", "clavinet", "drums"),
+    ),
+    Caption(
+        "A trance song in A minor featuring synth lead, synth pad, synth bass and drums, Allegro, 4/4, euphoric.",
+        "Allegro",
+        "A minor",
+        "4/4",
+        ("synth lead", "synth pad", "synth bass", "drums"),
+    ),
+    Caption(
+        "Folk music with accordion, fiddle, acoustic guitar and banjo in D major; time signature 6/8; Vivace;"
+        " happy and fun.",
+        "Vivace",
+        "D major",
+        "6/8",
+        ("accordion", "fiddle", "acoustic guitar", "banjo"),
+    ),
+    Caption(
+        "A bossa nova piece featuring nylon guitar, flute, acoustic bass and percussion in E minor at a "
+        "Moderato tempo in 2/4.",
+        "Moderato",
+        "E minor",
+        "2/4",
+        ("acoustic guitar", "flute", "acoustic bass"),
+    ),
+    Caption(
+        "A short ambient piece with synth pad, electric piano and seashore sounds in B major, very slow, in "
+        "5/4; calm and dreamy.",
+        "slow",
+        "B major",
+        "5/4",
+        ("synth pad", "electric piano", "seashore"),
+    ),
+    Caption(
+        "A dark orchestral composition with timpani, tuba, trombone, trumpet and string ensemble, set in F# "
+        "minor, 4/4, Adagio; dramatic and epic.",
+        "Adagio",
+        "F# minor",
+        "4/4",
+        ("timpani", "tuba", "trombone", "trumpet", "string ensemble"),
+    ),
+    Caption(
+        "A funk song featuring slap bass, clean electric guitar, alto saxophone and drums in E minor, 4/4, "
+        "108 bpm. Groovy.",
+        "108",
+        "E minor",
+        "4/4",
+        ("slap bass", "clean electric guitar", "alto saxophone", "drums"),
+    ),
+    Caption(
+        "Country song with steel guitar, fiddle, acoustic bass and drums. C major, 2/4, fast.",
+        "fast",
+        "C major",
+        "2/4",
+        ("acoustic guitar", "fiddle", "acoustic bass", "drums"),
+    ),
+    Caption(
+        "A techno piece with synth bass, synth drum, reverse cymbal and drums in G minor at 130 BPM in 4/4; "
+        "hypnotic and dark.",
+        "130",
+        "G minor",
+        "4/4",
+        ("synth bass", "synth drum", "reverse cymbal", "drums"),
+    ),
+    Caption(
+        "A classical waltz in Ab major with piano, violin and cello; Allegretto; romantic and elegant.",
+        "Allegro",
+        "Ab major",
+        "3/4",
+        ("piano", "violin", "cello"),
+    ),
+    Caption(
+        "A jazz ballad for tenor sax, piano, acoustic bass and drums in Db major, slow tempo, 4/4, with "
+        "chords Ebm7, Ab7, Dbmaj7.",
+        "slow",
+        "Db major",
+        "4/4",
+        ("tenor saxophone", "piano", "acoustic bass", "drums"),
+    ),
+    Caption(
+        "An electronic pop song with synth voice, synth brass, electric bass, drums and piano in B minor, "
+        "4/4; the tempo is Allegro; happy.",
+        "Allegro",
+        "B minor",
+        "4/4",
+        ("synth voice", "synth brass", "electric bass", "drums", "piano"),
+    ),
+    Caption(
+        "A meditative new age song featuring kalimba, pan flute, shakuhachi and choir aahs in D minor, Adagio, 4/4.",
+        "Adagio",
+        "D minor",
+        "4/4",
+        ("kalimba", "pan flute", "shakuhachi", "choir aahs"),
+    ),
+    Caption(
+        "Rock song in A minor, 4/4, fast, with overdriven guitar, distortion guitar, electric bass, drums.",
+        "fast",
+        "A minor",
+        "4/4",
+        ("overdriven guitar", "distortion guitar", "electric bass", "drums"),
+    ),
+    Caption(
+        "A march in Bb major with trumpet, trombone, tuba, piccolo and drums, 2/4, Allegro.",
+        "Allegro",
+        "Bb major",
+        "2/4",
+        ("trumpet", "trombone", "tuba", "piccolo", "drums"),
+    ),
+    Caption(
+        "A soul song with rhodes piano, electric bass, tenor saxophone, drums in F minor, 4/4, Andante, romantic.",
+        "Andante",
+        "F minor",
+        "4/4",
+        ("piano", "electric bass", "tenor saxophone", "drums"),
+    ),
+    Caption(
+        "A hip-hop beat with piano, synth bass and drums in C minor at 90 BPM, 4/4, dark and moody.",
+        "90",
+        "C minor",
+        "4/4",
+        ("piano", "synth bass", "drums"),
+    ),
+    Caption(
+        "A latin song with marimba, trumpet, acoustic guitar and acoustic bass in G minor, 4/4, Presto, "
+        "energetic and party.",
+        "Presto",
+        "G minor",
+        "4/4",
+        ("marimba", "trumpet", "acoustic guitar", "acoustic bass"),
+    ),
+    Caption(
+        "A cinematic piece with music box, celesta, string ensemble and harp, in E major, 9/8, Moderato, "
+        "magical and christmas.",
+        "Moderato",
+        "E major",
+        "9/8",
+        ("music box", "celesta", "string ensemble", "orchestral harp"),
+    ),
+    Caption(
+        "A drum and bass track with synth bass, synth pad, piano and drums, F minor, 174 bpm, 4/4, energetic.",
+        "174",
+        "F minor",
+        "4/4",
+        ("synth bass", "synth pad", "piano", "drums"),
+    ),
 )

@@ -159,12 +159,12 @@ def _state_the_key(plan: SongPlan, parts: list[Part]) -> None:
     """Where the notes would be heard in another key (a loop dwelling on the relative major's chords), the
     accompaniment holds a tonic pedal: the most sustained part first, the bass where nothing else accompanies."""
     pitched = [(track, part) for track, part in zip(plan.tracks, parts, strict=True) if track.role != "drums"]
-    doubled = {track.role for track in plan.tracks if track.voice}  # a second bass copies the first: leave both
+    bass_doubled = any(track.role == "bass" and track.voice for track in plan.tracks)  # a copy: leave both alone
     holders = [
         part
         for role in ("pad", "chords", "bass", "lead")
         for track, part in pitched
-        if track.role == role and not (role == "bass" and role in doubled)
+        if track.role == role and not (role == "bass" and bass_doubled)
     ]
     # The tonic and fifth in one part after another, then the third that tells the mode.
     steps = [(part, (0, 4)) for part in holders if part.notes] + [(part, (2,)) for part in holders if part.notes]
@@ -204,10 +204,9 @@ def _own_parts(plan: SongPlan, sections: tuple[Section, ...], chords: list[Chord
     if "bass" in roles:
         own["bass"] = bass_part(plan.bass_style, form, key, sounding("bass"), chords, kicks, feel("bass"), rng("bass"))
     if "chords" in roles:
-        chord_style = genre.chords
         own["chords"] = chord_part(
-            chord_style, genre.name, form, sounding("chords"), chords, feel("chords"), rng("chords"), plan.mood.density,
-            key=key,
+            genre.chords, genre.name, form, sounding("chords"), chords, feel("chords"), rng("chords"),
+            plan.mood.density, key=key,
         )  # fmt: skip
     if "lead" in roles:
         center = genre.lead_center + plan.mood.register
