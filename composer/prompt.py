@@ -9,13 +9,12 @@ from functools import cache
 from typing import TypeVar
 
 from composer.arrange import SECTION_ORDER, Structure
-from composer.errors import InvalidSongRequest
 from composer.genres import GENRES, GENRES_BY_NAME, WEAK_PHRASES, Genre
 from composer.instruments import DRUM_WORDS, INSTRUMENT_WORDS, InstrumentWord, Role
 from composer.moods import MOODS, Mood, combine
 from composer.numerals import NUMERAL, Numeral, parse_numeral
 from composer.request import MAX_BPM, MIN_BPM, check_bars, check_bpm, check_seconds
-from composer.score import METER_FORM, NOTE_VALUES, meter_of
+from composer.score import NOTE_VALUES, meter_of
 from composer.tempo import TEMPO_MARKINGS, TEMPO_WORDS, TempoWord
 from composer.theory import MODE_WORDS, Chord, normalise_accidental, parse_chord_symbol, pitch_class
 
@@ -160,6 +159,7 @@ class _Text:
         self.raw = prompt.replace("\u2019", "'")
         self.low = self.raw.lower().replace("-", " ").replace("_", " ")
         self.used = [False] * len(self.raw)
+        self.ignored: list[str] = []  # what was read but is beyond what the composer writes ("17/8")
 
     def free(self, start: int, end: int) -> bool:
         return not any(self.used[start:end])
@@ -180,7 +180,7 @@ class _Text:
             yield from ((match.start(), phrase) for match in self.matches(_phrase_pattern(phrase)))
 
     def unknown_words(self) -> tuple[str, ...]:
-        words: list[str] = []
+        words = list(self.ignored)
         for match in _WORD.finditer(self.low):
             word = match.group()
             if self.free(*match.span()) and word not in STOP_WORDS and word not in words:
@@ -276,8 +276,9 @@ def _first_list(text: _Text, found: list[tuple[re.Match[str], Item | None]]) -> 
 
 
 def _time_signature(text: _Text) -> str | None:
-    """The first meter written out ("3/4", "in 6/8 time"), else one implied by words ("waltz", "cut time"); raises
-    InvalidSongRequest(field="prompt") for a time signature outside the range ("17/8", "a 5/9 time signature")."""
+    """The first meter written out ("3/4", "in 6/8 time"), else one implied by words ("waltz", "cut time"). A time
+    signature outside the range ("17/8", "a 1/4 time signature": a caption read off a MIDI file with a pickup bar)
+    is an unknown word: the song is composed in the genre's meter rather than not at all."""
     found = []
     for match in _METER.finditer(text.low):
         if not text.free(*match.span()):
@@ -288,11 +289,11 @@ def _time_signature(text: _Text) -> str | None:
         note_value = _NOTE_VALUE_AFTER.match(text.low, match.end()) is not None
         if not said and (note_value or (meter is None and (value not in NOTE_VALUES or count < 2))):
             continue  # a fraction that is no meter: "24/7", "1/2 note", "1/16 hats", "3/8 notes"
-        if meter is None:
-            reason = f"the time signature {count}/{value} is not one the composer writes; write it {METER_FORM}"
-            raise InvalidSongRequest("prompt", reason)
-        found.append((match.start(), meter.name))
         text.take(*match.span())
+        if meter is None:
+            text.ignored.append(f"{count}/{value}")
+            continue
+        found.append((match.start(), meter.name))
     genre_names = {words for words in METER_WORDS if any(words in genre.phrases for genre in GENRES)}
     implied = [(at, METER_WORDS[words]) for at, words in text.phrases(frozenset(METER_WORDS) - genre_names)]
     for words in sorted(genre_names):  # a genre's name ("waltz") is left for `_genre` to read too

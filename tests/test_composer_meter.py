@@ -364,13 +364,17 @@ def test_fractions_that_are_no_meter_are_not_read_as_one(prompt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "prompt", ["pop in 17/8", "a 16/4 time signature", "a 5/9 time signature", "jazz, time signature: 1/4"]
-)
-def test_a_meter_out_of_range_in_the_prompt_is_refused_naming_the_prompt(prompt: str) -> None:
-    with pytest.raises(composer.InvalidSongRequest) as caught:
-        composer.validate(composer.SongRequest(prompt))
-    assert caught.value.field == "prompt"
-    assert "n/d with n 2-15 and d 2, 4, 8 or 16" in caught.value.reason
+    ("prompt", "fraction"),
+    [("pop in 17/8", "17/8"), ("a 16/4 time signature", "16/4"), ("a 5/9 time signature", "5/9"),
+     ("jazz, time signature: 1/4", "1/4")],
+)  # fmt: skip
+def test_a_meter_out_of_range_in_the_prompt_is_an_unknown_word_and_the_song_is_composed(
+    prompt: str, fraction: str
+) -> None:
+    meta, _ = song(prompt)
+    assert meta.time_signature == "4/4"
+    assert meta.sources["time_signature"] == "genre default"
+    assert meta.unknown_words == [fraction]
 
 
 def test_a_meter_word_that_is_also_a_genre_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
