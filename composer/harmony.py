@@ -63,17 +63,6 @@ def _four_of(tones: tuple[int, ...], kept: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(tone for tone in tones if tone != left_out)
 
 
-def stating_the_key(voicing: tuple[int, ...], key: Key, high: int) -> tuple[int, ...]:
-    """The voicing with the first of the key's telling tones it holds (key_tones) doubled an octave away, above
-    where that fits under `high`: the tones that tell a key from its relative and subdominant keys weigh more."""
-    for pc in key_tones(key):
-        pitch = next((pitch for pitch in voicing if pitch % 12 == pc), None)
-        if pitch is not None:
-            double = pitch + 12 if pitch + 12 <= high and pitch + 12 not in voicing else pitch - 12
-            return tuple(sorted((*voicing, double))) if double not in voicing else voicing
-    return voicing
-
-
 def ending_on_the_tonic(chords: list[Chord], progression: tuple[Chord, ...], key: Key, bars: int) -> list[Chord]:
     """The chords by bar with the last `bars` (one chord's length) on the progression's tonic chord, so the song
     ends at home; a progression with no tonic chord is left to end as it is."""
@@ -114,21 +103,20 @@ def chord_part(
         rhythm = _rhythm(style, genre_name, feel.meter, rng)
         for start_bar, bars, chord in chord_runs(section, chords):
             voicing = _power_chord(chord) if style == "power" else voice_chord(chord, voicing, 52, 76, key)
-            played = voicing if style == "power" else stating_the_key(voicing, key, 76)
             if not rhythmic:
-                _hold(part, feel, played, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
+                _hold(part, feel, voicing, feel.bar(start_bar), bars * bar_ticks, volume, strum=style == "strum")
                 continue
             for bar in range(start_bar, start_bar + bars):
                 if style == "arpeggio":
                     _arpeggio_bar(part, feel, voicing, bar, section.energy, volume)
                 elif style == "strum":
                     split = restrum if rng.random() < 0.5 else steps
-                    _hold(part, feel, played, feel.bar(bar), split * STEP, volume, strum=True)
+                    _hold(part, feel, voicing, feel.bar(bar), split * STEP, volume, strum=True)
                     if split < steps:
                         start, length = feel.bar(bar) + split * STEP, (steps - split) * STEP
-                        _hold(part, feel, played, start, length, volume - 12, strum=True)
+                        _hold(part, feel, voicing, start, length, volume - 12, strum=True)
                 else:
-                    _comp_bar(part, feel, played, bar, rhythm, volume)
+                    _comp_bar(part, feel, voicing, bar, rhythm, volume)
         if style == "supersaw" and section.energy >= 0.85:
             _pump(part, feel.meter, section)
     return part
@@ -196,8 +184,7 @@ def pad_part(form: Form, sections: tuple[Section, ...], chords: list[Chord], fee
         for start_bar, bars, chord in chord_runs(section, chords):
             voicing = voice_chord(chord, voicing, 60, 84, key)
             length = bars * feel.meter.bar_ticks
-            played = stating_the_key(voicing, key, 84)
-            _hold(part, feel, played, feel.bar(start_bar), length, 48 + 20 * section.energy, strum=False)
+            _hold(part, feel, voicing, feel.bar(start_bar), length, 48 + 20 * section.energy, strum=False)
     return part
 
 

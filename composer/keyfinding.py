@@ -26,7 +26,7 @@ AARDEN_ESSEN: dict[str, tuple[float, ...]] = {
               1.75623),
 }  # fmt: skip
 PROFILES = (KRUMHANSL_KESSLER, AARDEN_ESSEN)
-MARGIN = 0.02  # how much better than any other key the song's own must correlate: no coin toss
+MARGIN = 0.005  # how much better than any other key the song's own must correlate: no coin toss
 
 
 def durations(parts: Sequence[Part]) -> list[float]:
