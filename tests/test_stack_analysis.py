@@ -40,7 +40,7 @@ def onset_f1(reference_midi: bytes, track: str, transcription: pb.Transcription)
 
 @pytest.fixture(scope="module")
 def chained(client: MusicClient) -> object:
-    request = compose_request("upbeat funk in E minor", options=song_options(bars=8, seed=2))
+    request = compose_request("upbeat pop in E minor", options=song_options(bars=8, seed=2))
     request.transcribe = True
     request.separate = "demucs"
     progress: list[pb.Progress] = []

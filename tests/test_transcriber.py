@@ -97,9 +97,9 @@ def render(midi: bytes, soundfont: renderers.SoundFont, sample_rate: int) -> npt
 @pytest.mark.parametrize(
     ("prompt", "seed", "track", "minimum_f1"),
     [
-        ("upbeat funk in E minor", 1, "Lead", 0.80),
+        ("upbeat pop in E minor", 1, "Lead", 0.80),
         ("dark techno in A minor", 2, "Lead", 0.80),
-        ("upbeat funk in E minor", 2, "Chords", 0.70),
+        ("upbeat pop in E minor", 2, "Chords", 0.70),
         ("calm piano ballad in C major", 1, "Chords", 0.70),
     ],
 )
@@ -115,7 +115,7 @@ def test_transcription_matches_the_rendered_midi(
 
 @pytest.mark.parametrize("sample_rate", [48000, 8000])
 def test_stereo_at_other_rates_is_resampled(soundfont: renderers.SoundFont, sample_rate: int) -> None:
-    midi = track_midi("upbeat funk in E minor", 1, "Lead")
+    midi = track_midi("dark techno in A minor", 2, "Lead")  # a low line: whole below 8 kHz audio's 4 kHz band
     audio = render(midi, soundfont, sample_rate)
     prepared = prepare_audio(audio, sample_rate)
     assert prepared.dtype == np.float32
