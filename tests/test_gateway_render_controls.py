@@ -87,7 +87,7 @@ def chunked(header: pb.SoundFontHeader, data: bytes) -> Iterator[pb.UploadSoundF
 
 @pytest.fixture(scope="module")
 async def song(running: Running) -> pb.MidiResult:
-    return await running.client.generate_midi("synthwave 110, D minor", song_options(bars=4, seed=3))
+    return await running.client.generate_midi("lofi hip hop 85 in D minor", song_options(bars=4, seed=3))
 
 
 # -- mixing -------------------------------------------------------------------------------------------------------
