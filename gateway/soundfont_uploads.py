@@ -19,6 +19,7 @@ import grpc
 import renderers
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
+from gateway.uploads import until_idle
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MAGIC_BYTES = 12  # "RIFF", its size, "sfbk"
@@ -34,7 +35,7 @@ async def receive_soundfont(
 ) -> pb.UploadSoundFontResponse:
     """Reads a header then its chunks into the store; the response names the font as Render and Compose take it.
     Making room for it, the store drops its least recently used fonts past ``max_store_bytes``."""
-    messages = _until_idle(requests, idle_seconds)
+    messages = until_idle(requests, idle_seconds, "soundfont")
     first = await anext(messages, None)
     if first is None or first.WhichOneof("message") != "header":
         raise invalid_argument("header", "send a SoundFontHeader (total_bytes, sha256) first")
@@ -139,21 +140,4 @@ async def _after(
 ) -> AsyncIterator[pb.UploadSoundFontRequest]:
     yield first
     async for message in rest:
-        yield message
-
-
-async def _until_idle(
-    messages: AsyncIterator[pb.UploadSoundFontRequest], idle_seconds: float
-) -> AsyncIterator[pb.UploadSoundFontRequest]:
-    """The messages, until one has not come within idle_seconds of the last (a silent upload would hold its slot)."""
-    iterator = aiter(messages)
-    while True:
-        try:
-            async with asyncio.timeout(idle_seconds):
-                message = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            reason = f"nothing arrived for {idle_seconds:g} s: the upload was closed"
-            raise ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"soundfont: {reason}", "soundfont") from None
         yield message

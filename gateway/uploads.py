@@ -91,7 +91,7 @@ async def audio_parts(
     client liked."""
     header = None
     size = 0
-    async for message in _until_idle(messages, idle_seconds):
+    async for message in until_idle(messages, idle_seconds):
         kind = message.WhichOneof("message")
         if kind == "audio_header":
             if header is not None:
@@ -165,8 +165,11 @@ def _check_size(size: int, declared: int, max_bytes: int, *, last: bool) -> None
         raise invalid_argument("audio_header.total_bytes", f"the header declared {declared} bytes, {size} came")
 
 
-async def _until_idle(messages: AsyncIterator[Message], idle_seconds: float) -> AsyncIterator[Message]:
-    """The messages, until one has not come within idle_seconds of the last."""
+async def until_idle(
+    messages: AsyncIterator[Message], idle_seconds: float, field: str = "audio"
+) -> AsyncIterator[Message]:
+    """The messages, until one has not come within idle_seconds of the last (a silent upload would hold its slot):
+    DEADLINE_EXCEEDED naming the `field` being uploaded."""
     iterator = aiter(messages)
     while True:
         try:
@@ -176,5 +179,5 @@ async def _until_idle(messages: AsyncIterator[Message], idle_seconds: float) -> 
             return
         except TimeoutError:
             reason = f"nothing arrived for {idle_seconds:g} s: the upload was closed"
-            raise ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"audio: {reason}", "audio") from None
+            raise ApiError(grpc.StatusCode.DEADLINE_EXCEEDED, f"{field}: {reason}", field) from None
         yield message
