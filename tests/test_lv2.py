@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -126,3 +129,22 @@ def test_a_closed_renderer_refuses_to_render() -> None:
     renderer.close()
     with pytest.raises(RenderError, match="closed"):
         renderer.render([Note(60, 0.0, 0.5)], 1.0)
+
+
+def test_a_plugin_whose_library_cannot_be_loaded_twice_renders_in_a_second_renderer() -> None:
+    # ardour-lv2-plugins (installed with Ardour for the DAW tests): a-fluidsynth's libinstpatch hung the next
+    # instantiation once lilv had unloaded the library with the last instance. Run apart: a hang must not hang pytest.
+    script = (
+        "from renderers import LV2Renderer\n"
+        "from renderers.lv2 import Note\n"
+        "for _ in range(2):\n"
+        "    with LV2Renderer('urn:ardour:a-fluidsynth', 44100) as renderer:\n"
+        "        renderer.render([Note(60, 0.0, 0.2)], 0.5)\n"
+        "        renderer.render([Note(60, 0.0, 0.2)], 0.5)\n"
+        "print('rendered')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1]
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "rendered"
