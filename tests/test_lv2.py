@@ -7,12 +7,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import mir_eval
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from renderers import EventKind, LV2Renderer, MidiEvent, PluginNotFound, RenderError, lv2_instruments
 from renderers.lv2 import BLOCK_FRAMES, Note
+from transcriber import transcribe
 
 PIANO = "http://drobilla.net/plugins/mda/Piano"
 RATE = 44100
@@ -148,3 +150,22 @@ def test_a_plugin_whose_library_cannot_be_loaded_twice_renders_in_a_second_rende
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "rendered"
+
+
+def test_basic_pitch_hears_every_note_of_a_melody_over_chords_at_its_pitch_and_time(piano: LV2Renderer) -> None:
+    melody = [Note(pitch, 0.5 * step, 0.5 * step + 0.45) for step, pitch in enumerate((72, 74, 76, 79, 77, 76))]
+    triads = ((0.0, (48, 55, 64)), (1.5, (53, 57, 60)))
+    played = melody + [Note(pitch, start, start + 1.4, 80) for start, triad in triads for pitch in triad]
+    heard = transcribe(piano.render(played, 4.0), RATE).notes
+    precision, recall, _, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        np.array([[note.start, note.end] for note in played]),
+        mir_eval.util.midi_to_hz(np.array([note.pitch for note in played])),
+        np.array([[note.start, note.end] for note in heard]).reshape(-1, 2),
+        mir_eval.util.midi_to_hz(np.array([note.pitch for note in heard])),
+        onset_tolerance=0.05,
+        offset_ratio=None,
+    )
+    # Measured: recall 1.0 (all 12 notes within 50 ms), precision 0.6: Basic Pitch hears ringing piano notes start
+    # again, and an octave of a chord's root, as notes of their own.
+    assert recall >= 0.9, [(round(note.start, 2), note.pitch) for note in heard]
+    assert precision >= 0.5, [(round(note.start, 2), note.pitch) for note in heard]
