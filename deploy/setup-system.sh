@@ -4,8 +4,9 @@ set -euo pipefail
 
 packages=(redis-server fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1)
 command -v npm >/dev/null || packages+=(npm)
-# `--tests`: what only the tests need: Ardour (headless ardour7-lua, the GUI under Xvfb) for the DAW integration.
-[ "${1:-}" = "--tests" ] && packages+=(ardour xvfb xauth x11-utils imagemagick)
+# `--tests`: what only the tests need: Ardour (headless ardour7-lua, the GUI under Xvfb) for the DAW integration,
+# mda-lv2 (mda Piano...) for the LV2 instrument host.
+[ "${1:-}" = "--tests" ] && packages+=(ardour xvfb xauth x11-utils imagemagick mda-lv2)
 
 missing=()
 for package in "${packages[@]}"; do

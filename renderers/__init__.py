@@ -2,6 +2,7 @@
 
 Parse (and validate) with `parse_midi`, pick a font with `SoundFontLibrary.resolve`, render with a
 long-lived `FluidSynthRenderer`. Parsing needs only mido; libfluidsynth is loaded by the first renderer.
+LV2 instruments (`lv2_instruments`) play through an `LV2Renderer`; liblilv is loaded by the first use.
 """
 
 from renderers.errors import (
@@ -9,6 +10,8 @@ from renderers.errors import (
     InvalidSoundFont,
     MidiTooLarge,
     MidiTooLong,
+    PluginLoadError,
+    PluginNotFound,
     RenderError,
     SoundFontLoadError,
     SoundFontNotFound,
@@ -26,6 +29,7 @@ from renderers.fluidsynth import (
     check_sample_rate,
     check_soundfont_file,
 )
+from renderers.lv2 import LV2Instrument, LV2Renderer, lv2_instruments
 from renderers.midi import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_SECONDS,
@@ -62,11 +66,15 @@ __all__ = [
     "FluidSynthRenderer",
     "InvalidMidi",
     "InvalidSoundFont",
+    "LV2Instrument",
+    "LV2Renderer",
     "MidiEvent",
     "MidiPerformance",
     "MidiTooLarge",
     "MidiTooLong",
     "MixSettings",
+    "PluginLoadError",
+    "PluginNotFound",
     "RenderError",
     "RenderedAudio",
     "SoundFont",
@@ -77,6 +85,7 @@ __all__ = [
     "check_sample_rate",
     "check_soundfont_file",
     "integrated_loudness",
+    "lv2_instruments",
     "parse_midi",
     "sanitize_stem_name",
     "uploaded_digest",

@@ -55,3 +55,15 @@ class InvalidSoundFont(RenderError, FieldError):
 
     def __init__(self, reason: str, field: str = "soundfont") -> None:
         super().__init__(field, reason)
+
+
+class PluginNotFound(RenderError, FieldError, LookupError):
+    """No LV2 plugin of that URI is on the LV2 search path (field "instrument")."""
+
+    def __init__(self, uri: str, search_path: str) -> None:
+        super().__init__("instrument", f"LV2 plugin {uri!r} is not installed (searched {search_path})")
+        self.uri = uri
+
+
+class PluginLoadError(RenderError, Unavailable):
+    """The LV2 plugin is installed but this host cannot run it (a feature it lacks, a port it cannot feed)."""
