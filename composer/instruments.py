@@ -130,6 +130,8 @@ PRODUCER_WORDS: dict[str, InstrumentWord] = {
     "sfx": InstrumentWord(119, ("fx",), texture=True),
     "rain": InstrumentWord(96, ("fx",), texture=True),
     "vinyl": InstrumentWord(96, ("fx",), texture=True),
+    "vinyl crackle": InstrumentWord(96, ("fx",), texture=True),
+    "crackle": InstrumentWord(96, ("fx",), texture=True),
     # The rest of General MIDI by the plain names captions use ("honky-tonk" reads as "honky tonk").
     "grand piano": InstrumentWord(0, ("chords", "lead")),
     "bright piano": InstrumentWord(1, ("chords", "lead")),
@@ -145,6 +147,7 @@ PRODUCER_WORDS: dict[str, InstrumentWord] = {
     "nylon guitar": InstrumentWord(24, ("chords", "lead")),
     "classical guitar": InstrumentWord(24, ("chords", "lead")),
     "steel guitar": InstrumentWord(25, ("chords", "lead")),
+    "ukulele": InstrumentWord(24, ("chords", "lead")),  # GM has none: its nylon-strung guitar
     "pedal steel guitar": InstrumentWord(25, ("lead", "chords")),  # GM has no pedal steel: its steel-strung guitar
     "pedal steel": InstrumentWord(25, ("lead", "chords")),
     "lap steel": InstrumentWord(25, ("lead", "chords")),
@@ -205,6 +208,9 @@ DRUM_WORDS = frozenset({
     "drums", "drum", "kick", "kicks", "snare", "snares", "clap", "claps", "hats", "hat", "hi hats", "hi hat",
     "hihats", "hihat", "percussion", "perc", "rolls", "hat rolls", "rimshot", "rimshots", "toms", "cymbals",
     "shaker", "shakers", "breakbeat", "breakbeats", "break", "breaks",
+    # Hand and auxiliary percussion: the drum channel's.
+    "conga", "congas", "bongo", "bongos", "timbales", "cowbell", "claves", "maracas", "tambourine", "triangle",
+    "sleigh bells", "jingle bells", "hand percussion",
 })  # fmt: skip
 DRUMS = InstrumentWord(None, ("drums",))
 

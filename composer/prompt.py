@@ -157,7 +157,8 @@ class _Text:
 
     def __init__(self, prompt: str) -> None:
         self.raw = prompt.replace("\u2019", "'")
-        self.low = self.raw.lower().replace("-", " ").replace("_", " ")
+        # A possessive is its noun ("children's song"); two spaces keep the text aligned with `raw`.
+        self.low = re.sub(r"'s(?![\w#])", "  ", self.raw.lower().replace("-", " ").replace("_", " "))
         self.used = [False] * len(self.raw)
         self.ignored: list[str] = []  # what was read but is beyond what the composer writes ("17/8")
 

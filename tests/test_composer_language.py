@@ -291,3 +291,21 @@ def test_a_general_midi_instrument_named_in_plain_words_is_played_by_its_program
     assert program in {track.program for track in meta.tracks}
     named = {"oboe", "clarinet", "banjo", "fiddle", "honky", "tonk", "overdriven", "distortion", "ensemble", "fretless"}
     assert not named & set(meta.unknown_words)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "programs", "drums"),
+    [
+        ("A joyful children's song with glockenspiel, ukulele and whistle in F major", {9, 24, 78}, False),
+        ("A Latin jazz tune with congas, piano, trumpet and acoustic bass in C minor", {0, 56, 32}, True),
+        ("A Christmas song featuring sleigh bells, celesta and string ensemble", {8, 48}, True),
+        ("lofi with rhodes, upright bass, vinyl crackle and brushes", {4, 32, 96}, True),
+    ],
+)
+def test_possessives_hand_percussion_and_instruments_gm_lacks_are_read(
+    prompt: str, programs: set[int], drums: bool
+) -> None:
+    meta = song(prompt).metadata
+    assert programs <= {track.program for track in meta.tracks if not track.is_drum}
+    assert any(track.is_drum for track in meta.tracks) == drums
+    assert meta.unknown_words == []
