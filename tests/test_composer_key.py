@@ -8,6 +8,7 @@ from functools import cache
 import mido
 import music21
 import pytest
+from midi_notes import notes
 
 import composer
 from composer import keyfinding
@@ -40,21 +41,6 @@ def music21_key(midi: bytes) -> tuple[int, str]:
         file.flush()
         found = music21.converter.parse(file.name).analyze("key")
     return found.tonic.pitchClass, found.mode
-
-
-def notes(midi: bytes, track_name: str) -> list[tuple[int, int]]:
-    """(start tick, pitch) of each note the named track plays, in order."""
-    for track in mido.MidiFile(file=io.BytesIO(midi)).tracks[1:]:
-        now, name, found = 0, "", []
-        for message in track:
-            now += message.time
-            if message.type == "track_name":
-                name = message.name
-            elif message.type == "note_on" and message.velocity > 0:
-                found.append((now, message.note))
-        if name == track_name:
-            return sorted(found)
-    raise AssertionError(f"no track {track_name!r}")
 
 
 def sounding_in_bar(midi: bytes, track_name: str, bar: int) -> set[int]:

@@ -6,6 +6,7 @@ from functools import cache
 
 import mido
 import pytest
+from midi_notes import notes
 
 import composer
 from composer.theory import parse_chord_symbol, parse_key
@@ -17,22 +18,6 @@ BAR = 4 * TPB
 @cache
 def song(prompt: str, key: str | None = None, bars: int | None = None) -> composer.ComposedSong:
     return composer.compose(composer.SongRequest(prompt, key=key, bars=bars))
-
-
-def notes(data: bytes, track_name: str) -> list[tuple[int, int]]:
-    """(start tick, pitch) of every note the named track plays."""
-    midi = mido.MidiFile(file=io.BytesIO(data))
-    for track in midi.tracks[1:]:
-        now, name, found = 0, "", []
-        for message in track:
-            now += message.time
-            if message.type == "track_name":
-                name = message.name
-            elif message.type == "note_on" and message.velocity > 0:
-                found.append((now, message.note))
-        if name == track_name:
-            return found
-    raise AssertionError(f"no track {track_name!r}")
 
 
 def test_a_slash_chord_is_one_chord_over_its_bass_note() -> None:
