@@ -110,11 +110,12 @@ def _bpm(request: SongRequest, info: PromptInfo, genre: Genre, sources: dict[str
         sources["bpm"] = "prompt"
         return info.bpm
     slow, fast = genre.slow_fast
+    leaning = {-1: slow, 0: genre.bpm, 1: fast}  # the genre's slow, usual and fast tempos
     if info.tempo_word is not None:
         sources["bpm"] = "prompt"
-        return info.tempo_word.fit({-1: slow, 0: genre.bpm, 1: fast}[info.tempo_word.leaning])
+        return info.tempo_word.fit(leaning[info.tempo_word.leaning])
     sources["bpm"] = "genre default"
-    return {-1: slow, 0: genre.bpm, 1: fast}[info.mood.tempo]
+    return leaning[info.mood.tempo]
 
 
 def _key(request: SongRequest, info: PromptInfo, genre: Genre, rng: random.Random, sources: dict[str, str]) -> Key:
