@@ -67,3 +67,7 @@ class PluginNotFound(RenderError, FieldError, LookupError):
 
 class PluginLoadError(RenderError, Unavailable):
     """The LV2 plugin is installed but this host cannot run it (a feature it lacks, a port it cannot feed)."""
+
+
+class PluginFailed(RenderError, Unavailable):
+    """A plugin crashed, hung past its time or produced samples that are not finite while rendering a track."""
