@@ -3,8 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from renderers.errors import PluginLoadError
+from renderers.midi import MidiEvent
 
 
 class PluginFormat(StrEnum):
@@ -31,3 +39,30 @@ class PluginSound:
     format: PluginFormat
     locator: str
     preset: str | None = None
+
+
+class PluginRenderer(Protocol):
+    """One plugin instance's renderer: `seconds` of float32 stereo [frames, 2] of the events played from time 0."""
+
+    def render(self, played: Iterable[MidiEvent], seconds: float) -> npt.NDArray[np.float32]: ...
+
+    def close(self) -> None: ...
+
+
+def scan_plugins() -> list[PluginInfo]:
+    """Every installed instrument plugin. Scanning may load plugin code: call it in a worker process."""
+    from renderers.lv2 import lv2_instruments
+
+    return [
+        PluginInfo(PluginFormat.LV2, found.uri, found.name, audio_outputs=found.audio_outputs)
+        for found in lv2_instruments()
+    ]
+
+
+def open_renderer(sound: PluginSound, sample_rate: int) -> PluginRenderer:
+    """A renderer of `sound` at `sample_rate`. It runs plugin code: call it in a worker process."""
+    from renderers.lv2 import LV2Renderer
+
+    if sound.format is PluginFormat.LV2:
+        return LV2Renderer(sound.locator, sample_rate)
+    raise PluginLoadError(f"{sound.format} plugins cannot be hosted yet")
