@@ -189,14 +189,10 @@ class FluidSynthRenderer:
         by default), plus its gain_db, never past the ceiling. The audio plays on after the last event until it falls
         below SILENCE_DBFS, for at most ``tail_seconds``. ``check`` is called before waiting for each stem: what it
         raises ends the render, and the stems not yet started are never rendered (e.g. a cancelled request)."""
-        if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
-            raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
         mixing = mixing or MixSettings()
-        played = round(performance.duration_seconds * self.sample_rate)
-        frames = played + round(tail_seconds * self.sample_rate)
+        played, frames = self.frames(performance, tail_seconds)
         groups = [[stem] for stem in performance.stems] if stems else _balanced_groups(performance.stems, self._threads)
-        events = [_merged_events(group) for group in groups]
-        pending = deque(self._submit(events, played, frames, mixing.synth_settings()))
+        pending = deque(self.submit([_merged_events(group) for group in groups], played, frames, mixing))
         mix = np.zeros((frames, 2), dtype=np.float32)
         rendered: dict[str, Audio] = {}
         try:
@@ -212,21 +208,25 @@ class FluidSynthRenderer:
         finally:
             for future in pending:
                 future.cancel()
-        gain = mix_gain(mix, self.sample_rate, mixing)
-        end = played + _sounding_frames(mix[played:] * np.float32(gain))
-        mix = mix[:end]
-        rendered = {name: audio[:end] for name, audio in rendered.items()}
-        for audio in (mix, *rendered.values()):
-            audio *= np.float32(gain)
-        loudness = integrated_loudness(mix, self.sample_rate) if mixing.loudness_lufs is not None else None
-        return RenderedAudio(
-            sample_rate=self.sample_rate,
-            mix=mix,
-            stems=rendered,
-            gain=gain,
-            peak_dbfs=_peak_dbfs(mix),
-            loudness_lufs=loudness,
-        )
+        return finish_render(mix, rendered, played, self.sample_rate, mixing)
+
+    def frames(self, performance: MidiPerformance, tail_seconds: float) -> tuple[int, int]:
+        """The frames the performance plays for, and those it may last with its tail."""
+        if not (0.0 <= tail_seconds <= MAX_TAIL_SECONDS):
+            raise ValueError(f"tail_seconds must be within 0..{MAX_TAIL_SECONDS}, got {tail_seconds!r}")
+        played = round(performance.duration_seconds * self.sample_rate)
+        return played, played + round(tail_seconds * self.sample_rate)
+
+    def submit(
+        self, stems: Sequence[Sequence[MidiEvent]], played: int, frames: int, mixing: MixSettings
+    ) -> list[Future[Audio]]:
+        """Start rendering each events list alone, unscaled: its `played` frames, then its tail while it sounds (the
+        rest of `frames` stays zero), with ``mixing``'s reverb and chorus."""
+        effects = mixing.synth_settings()
+        with self._lock:
+            if self._closed:
+                raise RenderError("the renderer is closed")
+            return [self._pool.submit(self._render_stem, events, played, frames, effects) for events in stems]
 
     def close(self) -> None:
         """Wait for running renders, then free the SoundFont. Later renders raise RenderError."""
@@ -236,14 +236,6 @@ class FluidSynthRenderer:
             self._closed = True
         self._pool.shutdown(wait=True)
         self._keeper.close()
-
-    def _submit(
-        self, stems: Sequence[Sequence[MidiEvent]], played: int, frames: int, effects: dict[str, float | int]
-    ) -> list[Future[Audio]]:
-        with self._lock:
-            if self._closed:
-                raise RenderError("the renderer is closed")
-            return [self._pool.submit(self._render_stem, events, played, frames, effects) for events in stems]
 
     def _render_stem(
         self, events: Sequence[MidiEvent], played: int, frames: int, effects: dict[str, float | int]
@@ -309,6 +301,23 @@ def _merged_events(group: Sequence[Stem]) -> Sequence[MidiEvent]:
     if len(group) == 1:
         return group[0].events
     return list(heapq.merge(*(stem.events for stem in group), key=lambda event: event.seconds))
+
+
+def finish_render(
+    mix: Audio, stems: dict[str, Audio], played: int, sample_rate: int, mixing: MixSettings
+) -> RenderedAudio:
+    """The render of a mix and its stems (unscaled, `played` frames and their tails): one gain for all, by
+    ``mixing``, then cut where the scaled mix falls silent after the played part."""
+    gain = mix_gain(mix, sample_rate, mixing)
+    end = played + _sounding_frames(mix[played:] * np.float32(gain))
+    mix = mix[:end]
+    stems = {name: audio[:end] for name, audio in stems.items()}
+    for audio in (mix, *stems.values()):
+        audio *= np.float32(gain)
+    loudness = integrated_loudness(mix, sample_rate) if mixing.loudness_lufs is not None else None
+    return RenderedAudio(
+        sample_rate=sample_rate, mix=mix, stems=stems, gain=gain, peak_dbfs=_peak_dbfs(mix), loudness_lufs=loudness
+    )
 
 
 def check_soundfont_file(path: Path) -> None:
