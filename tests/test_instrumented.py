@@ -59,7 +59,8 @@ def fonts() -> Iterator[dict[str, FluidSynthRenderer]]:
 
 def _energy(audio: Audio) -> npt.NDArray[np.float64]:
     """Per channel; unlike the RMS, the same whatever silence a render's tail keeps."""
-    return np.sum(np.square(audio, dtype=np.float64), axis=0)
+    energy: npt.NDArray[np.float64] = np.sum(np.square(audio, dtype=np.float64), axis=0)
+    return energy
 
 
 def test_plugin_tracks_replace_their_soundfont_sound_and_the_stems_add_up(
