@@ -48,6 +48,11 @@ class Fluidsynth(Model):
     SAMPLE_RATE = Tensor("SAMPLE_RATE", "INT32")
     # renderers.MixSettings as JSON (gain, reverb, chorus, loudness target, peak ceiling); empty for the defaults.
     MIXING = Tensor("MIXING", "BYTES")
+    # renderers.InstrumentRequest as JSON (an instrument per track, an instrument set); empty for the SoundFont alone.
+    INSTRUMENTS = Tensor("INSTRUMENTS", "BYTES")
+    # LIST_INSTRUMENTS = 1 asks for INSTRUMENT_CATALOG (renderers.instruments' catalog JSON) instead of a render.
+    LIST_INSTRUMENTS = Tensor("LIST_INSTRUMENTS", "INT32")
+    INSTRUMENT_CATALOG = Tensor("INSTRUMENT_CATALOG", "BYTES")
     MIX = Tensor("MIX", "FP32")
     STEMS = Tensor("STEMS", "FP32")
     STEM_NAMES = Tensor("STEM_NAMES", "BYTES")

@@ -8,6 +8,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class InstrumentFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INSTRUMENT_FORMAT_UNSPECIFIED: _ClassVar[InstrumentFormat]
+    INSTRUMENT_FORMAT_SOUNDFONT: _ClassVar[InstrumentFormat]
+    INSTRUMENT_FORMAT_LV2: _ClassVar[InstrumentFormat]
+    INSTRUMENT_FORMAT_VST2: _ClassVar[InstrumentFormat]
+
 class ModelState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODEL_STATE_UNSPECIFIED: _ClassVar[ModelState]
@@ -28,6 +35,10 @@ class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_TRANSCRIBING: _ClassVar[Stage]
     STAGE_SEPARATING: _ClassVar[Stage]
     STAGE_GENERATING: _ClassVar[Stage]
+INSTRUMENT_FORMAT_UNSPECIFIED: InstrumentFormat
+INSTRUMENT_FORMAT_SOUNDFONT: InstrumentFormat
+INSTRUMENT_FORMAT_LV2: InstrumentFormat
+INSTRUMENT_FORMAT_VST2: InstrumentFormat
 MODEL_STATE_UNSPECIFIED: ModelState
 MODEL_STATE_READY: ModelState
 MODEL_STATE_WEIGHTS_MISSING: ModelState
@@ -61,7 +72,7 @@ class SongOptions(_message.Message):
     def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ..., time_signature: _Optional[str] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen", "mixing")
+    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen", "mixing", "instruments", "instrument_set")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +84,8 @@ class ComposeRequest(_message.Message):
     TRANSCRIPTION_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     MUSICGEN_FIELD_NUMBER: _ClassVar[int]
     MIXING_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_SET_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     options: SongOptions
     soundfont: str
@@ -84,7 +97,9 @@ class ComposeRequest(_message.Message):
     transcription_options: TranscriptionOptions
     musicgen: str
     mixing: MixingOptions
-    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ...) -> None: ...
+    instruments: _containers.RepeatedCompositeFieldContainer[InstrumentChoice]
+    instrument_set: str
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ..., instruments: _Optional[_Iterable[_Union[InstrumentChoice, _Mapping]]] = ..., instrument_set: _Optional[str] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
     __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription", "stage_error")
@@ -123,20 +138,32 @@ class GenerateMidiResponse(_message.Message):
     def __init__(self, songs: _Optional[_Iterable[_Union[MidiResult, _Mapping]]] = ...) -> None: ...
 
 class RenderRequest(_message.Message):
-    __slots__ = ("midi", "soundfont", "audio_format", "stems", "bypass_cache", "mixing")
+    __slots__ = ("midi", "soundfont", "audio_format", "stems", "bypass_cache", "mixing", "instruments", "instrument_set")
     MIDI_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
     STEMS_FIELD_NUMBER: _ClassVar[int]
     BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
     MIXING_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_SET_FIELD_NUMBER: _ClassVar[int]
     midi: bytes
     soundfont: str
     audio_format: _audio_pb2.AudioFormat
     stems: bool
     bypass_cache: bool
     mixing: MixingOptions
-    def __init__(self, midi: _Optional[bytes] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ...) -> None: ...
+    instruments: _containers.RepeatedCompositeFieldContainer[InstrumentChoice]
+    instrument_set: str
+    def __init__(self, midi: _Optional[bytes] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ..., instruments: _Optional[_Iterable[_Union[InstrumentChoice, _Mapping]]] = ..., instrument_set: _Optional[str] = ...) -> None: ...
+
+class InstrumentChoice(_message.Message):
+    __slots__ = ("track", "instrument")
+    TRACK_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    track: str
+    instrument: str
+    def __init__(self, track: _Optional[str] = ..., instrument: _Optional[str] = ...) -> None: ...
 
 class MixingOptions(_message.Message):
     __slots__ = ("gain_db", "reverb_level", "reverb_room_size", "chorus_level", "loudness_lufs", "peak_ceiling_dbfs")
@@ -343,6 +370,46 @@ class GenerateAudioResponse(_message.Message):
     audio_chunk: _audio_pb2.AudioChunk
     summary: Summary
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class ListInstrumentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListInstrumentsResponse(_message.Message):
+    __slots__ = ("instruments", "instrument_sets")
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_SETS_FIELD_NUMBER: _ClassVar[int]
+    instruments: _containers.RepeatedCompositeFieldContainer[Instrument]
+    instrument_sets: _containers.RepeatedCompositeFieldContainer[InstrumentSet]
+    def __init__(self, instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ..., instrument_sets: _Optional[_Iterable[_Union[InstrumentSet, _Mapping]]] = ...) -> None: ...
+
+class Instrument(_message.Message):
+    __slots__ = ("name", "format", "title", "uri", "presets", "is_default")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    PRESETS_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    format: InstrumentFormat
+    title: str
+    uri: str
+    presets: _containers.RepeatedScalarFieldContainer[str]
+    is_default: bool
+    def __init__(self, name: _Optional[str] = ..., format: _Optional[_Union[InstrumentFormat, str]] = ..., title: _Optional[str] = ..., uri: _Optional[str] = ..., presets: _Optional[_Iterable[str]] = ..., is_default: _Optional[bool] = ...) -> None: ...
+
+class InstrumentSet(_message.Message):
+    __slots__ = ("name", "description", "choices", "missing")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    choices: _containers.RepeatedCompositeFieldContainer[InstrumentChoice]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., choices: _Optional[_Iterable[_Union[InstrumentChoice, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -76,6 +76,11 @@ class MusicServiceStub:
                 request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontRequest.SerializeToString,
                 response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontResponse.FromString,
                 _registered_method=True)
+        self.ListInstruments = channel.unary_unary(
+                '/dgxmusic.v1.MusicService/ListInstruments',
+                request_serializer=dgxmusic_dot_v1_dot_music__service__pb2.ListInstrumentsRequest.SerializeToString,
+                response_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.ListInstrumentsResponse.FromString,
+                _registered_method=True)
 
 
 class MusicServiceServicer:
@@ -144,6 +149,14 @@ class MusicServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListInstruments(self, request, context):
+        """Every instrument Render and Compose can play a track with (the server's SoundFonts, its LV2 and VST2 instrument
+        plugins and their presets), by the stable name they take, and the built-in instrument sets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MusicServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +199,11 @@ def add_MusicServiceServicer_to_server(servicer, server):
                     servicer.UploadSoundFont,
                     request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontRequest.FromString,
                     response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontResponse.SerializeToString,
+            ),
+            'ListInstruments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInstruments,
+                    request_deserializer=dgxmusic_dot_v1_dot_music__service__pb2.ListInstrumentsRequest.FromString,
+                    response_serializer=dgxmusic_dot_v1_dot_music__service__pb2.ListInstrumentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +424,33 @@ class MusicService:
             '/dgxmusic.v1.MusicService/UploadSoundFont',
             dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontRequest.SerializeToString,
             dgxmusic_dot_v1_dot_music__service__pb2.UploadSoundFontResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInstruments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dgxmusic.v1.MusicService/ListInstruments',
+            dgxmusic_dot_v1_dot_music__service__pb2.ListInstrumentsRequest.SerializeToString,
+            dgxmusic_dot_v1_dot_music__service__pb2.ListInstrumentsResponse.FromString,
             options,
             channel_credentials,
             insecure,
