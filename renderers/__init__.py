@@ -2,7 +2,8 @@
 
 Parse (and validate) with `parse_midi`, pick a font with `SoundFontLibrary.resolve`, render with a
 long-lived `FluidSynthRenderer`. Parsing needs only mido; libfluidsynth is loaded by the first renderer.
-LV2 instruments (`lv2_instruments`) play through an `LV2Renderer`; liblilv is loaded by the first use.
+LV2 instruments (`lv2_instruments`) play through an `LV2Renderer`; liblilv is loaded by the first use. VST2
+instruments (`vst2_instruments`) play through a `VST2Renderer`.
 """
 
 from renderers.errors import (
@@ -13,6 +14,7 @@ from renderers.errors import (
     PluginFailed,
     PluginLoadError,
     PluginNotFound,
+    PresetNotFound,
     RenderError,
     SoundFontLoadError,
     SoundFontNotFound,
@@ -50,6 +52,7 @@ from renderers.soundfonts import (
     uploaded_digest,
     uploaded_path,
 )
+from renderers.vst2 import VST2Instrument, VST2Renderer, vst2_instruments
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -77,6 +80,7 @@ __all__ = [
     "PluginFailed",
     "PluginLoadError",
     "PluginNotFound",
+    "PresetNotFound",
     "RenderError",
     "RenderedAudio",
     "SoundFont",
@@ -84,6 +88,8 @@ __all__ = [
     "SoundFontLoadError",
     "SoundFontNotFound",
     "Stem",
+    "VST2Instrument",
+    "VST2Renderer",
     "check_sample_rate",
     "check_soundfont_file",
     "integrated_loudness",
@@ -92,4 +98,5 @@ __all__ = [
     "sanitize_stem_name",
     "uploaded_digest",
     "uploaded_path",
+    "vst2_instruments",
 ]

@@ -58,11 +58,23 @@ class InvalidSoundFont(RenderError, FieldError):
 
 
 class PluginNotFound(RenderError, FieldError, LookupError):
-    """No LV2 plugin of that URI is on the LV2 search path (field "instrument")."""
+    """No plugin of that locator (an LV2 URI, a VST2 library's path) is installed where the host looks (field
+    "instrument")."""
 
-    def __init__(self, uri: str, search_path: str) -> None:
-        super().__init__("instrument", f"LV2 plugin {uri!r} is not installed (searched {search_path})")
+    def __init__(self, uri: str, search_path: str, plugin_format: str = "LV2") -> None:
+        super().__init__("instrument", f"{plugin_format} plugin {uri!r} is not installed (searched {search_path})")
         self.uri = uri
+
+
+class PresetNotFound(RenderError, FieldError, LookupError):
+    """The plugin has no preset (LV2 preset, VST2 program) of that label (field "instrument")."""
+
+    def __init__(self, plugin: str, preset: str, available: Sequence[str]) -> None:
+        listed = ", ".join(repr(label) for label in available) if available else "none"
+        super().__init__("instrument", f"plugin {plugin!r} has no preset {preset!r}; available: {listed}")
+        self.plugin = plugin
+        self.preset = preset
+        self.available = list(available)
 
 
 class PluginLoadError(RenderError, Unavailable):

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from renderers import _liblilv as lv2c
 from renderers.errors import PluginLoadError, PluginNotFound, RenderError
 from renderers.fluidsynth import check_sample_rate
-from renderers.midi import EventKind, MidiEvent
+from renderers.midi import EventKind, MidiEvent, message_bytes
 
 BLOCK_FRAMES = 512
 _SEQUENCE_BYTES = 64 * 1024  # an atom sequence port's buffer: ~2700 MIDI events in one block
@@ -321,27 +321,7 @@ def _options(
     return options, [block, sequence, rate]
 
 
-def _midi_bytes(event: MidiEvent) -> bytes:
-    channel = event.channel & 0x0F
-    match event.kind:
-        case EventKind.NOTE_ON:
-            return bytes((0x90 | channel, event.data1 & 0x7F, event.data2 & 0x7F))
-        case EventKind.NOTE_OFF:
-            return bytes((0x80 | channel, event.data1 & 0x7F, 0))
-        case EventKind.CONTROL_CHANGE:
-            return bytes((0xB0 | channel, event.data1 & 0x7F, event.data2 & 0x7F))
-        case EventKind.PROGRAM_CHANGE:
-            return bytes((0xC0 | channel, event.data1 & 0x7F))
-        case EventKind.PITCH_BEND:
-            return bytes((0xE0 | channel, event.data1 & 0x7F, (event.data1 >> 7) & 0x7F))
-        case EventKind.CHANNEL_PRESSURE:
-            return bytes((0xD0 | channel, event.data1 & 0x7F))
-        case EventKind.KEY_PRESSURE:
-            return bytes((0xA0 | channel, event.data1 & 0x7F, event.data2 & 0x7F))
-    raise ValueError(f"unknown MIDI event kind {event.kind!r}")
-
-
-def _as_events(played: Iterable[MidiEvent | Note]) -> list[MidiEvent]:
+def in_play_order(played: Iterable[MidiEvent | Note]) -> list[MidiEvent]:
     """The events in time order (simultaneous ones as given), notes as note-ons and note-offs; the note-offs of
     notes come before note-ons at the same time, so a repeated note is played again, not cut."""
     events: list[MidiEvent] = []
@@ -519,10 +499,10 @@ class LV2Renderer:
         self._spent = True
         frames = round(seconds * self.sample_rate)
         blocks: list[list[tuple[int, bytes]]] = [[] for _ in range(-(-frames // BLOCK_FRAMES))]
-        for event in _as_events(played):
+        for event in in_play_order(played):
             at = max(0, round(event.seconds * self.sample_rate))
             if at < frames:
-                blocks[at // BLOCK_FRAMES].append((at % BLOCK_FRAMES, _midi_bytes(event)))
+                blocks[at // BLOCK_FRAMES].append((at % BLOCK_FRAMES, message_bytes(event)))
         out = np.zeros((len(blocks) * BLOCK_FRAMES, 2), dtype=np.float32)
         left, right = self._outputs[0], self._outputs[min(1, len(self._outputs) - 1)]
         if self._descriptor.activate:

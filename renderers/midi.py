@@ -49,6 +49,27 @@ class MidiEvent(NamedTuple):
     data2: int = 0
 
 
+def message_bytes(event: MidiEvent) -> bytes:
+    """The MIDI message's bytes, as a plugin receives it (a note-off with velocity 0)."""
+    channel = event.channel & 0x0F
+    match event.kind:
+        case EventKind.NOTE_ON:
+            return bytes((0x90 | channel, event.data1 & 0x7F, event.data2 & 0x7F))
+        case EventKind.NOTE_OFF:
+            return bytes((0x80 | channel, event.data1 & 0x7F, 0))
+        case EventKind.CONTROL_CHANGE:
+            return bytes((0xB0 | channel, event.data1 & 0x7F, event.data2 & 0x7F))
+        case EventKind.PROGRAM_CHANGE:
+            return bytes((0xC0 | channel, event.data1 & 0x7F))
+        case EventKind.PITCH_BEND:
+            return bytes((0xE0 | channel, event.data1 & 0x7F, (event.data1 >> 7) & 0x7F))
+        case EventKind.CHANNEL_PRESSURE:
+            return bytes((0xD0 | channel, event.data1 & 0x7F))
+        case EventKind.KEY_PRESSURE:
+            return bytes((0xA0 | channel, event.data1 & 0x7F, event.data2 & 0x7F))
+    raise ValueError(f"unknown MIDI event kind {event.kind!r}")
+
+
 @dataclass(frozen=True)
 class Stem:
     """The events that render one stem on their own: its notes plus the channel state they need."""
