@@ -47,6 +47,13 @@ _SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     "lilv_nodes_get": (_P, [_P, _P]),
     "lilv_port_is_a": (_BOOL, [_P, _P, _P]),
     "lilv_port_supports_event": (_BOOL, [_P, _P, _P]),
+    "lilv_port_get_symbol": (_P, [_P, _P]),
+    "lilv_plugin_get_related": (_P, [_P, _P]),
+    "lilv_world_load_resource": (ctypes.c_int, [_P, _P]),
+    "lilv_world_get": (_P, [_P, _P, _P, _P]),
+    "lilv_state_new_from_world": (_P, [_P, _P, _P]),
+    "lilv_state_restore": (None, [_P, _P, _P, _P, _U32, _P]),
+    "lilv_state_free": (None, [_P]),
 }
 
 
@@ -83,6 +90,17 @@ class LilvApi(Protocol):
     def lilv_nodes_get(self, nodes: int, iterator: int | None, /) -> int: ...
     def lilv_port_is_a(self, plugin: int, port: int, port_class: int, /) -> bool: ...
     def lilv_port_supports_event(self, plugin: int, port: int, event_type: int, /) -> bool: ...
+    def lilv_port_get_symbol(self, plugin: int, port: int, /) -> int: ...
+    def lilv_plugin_get_related(self, plugin: int, resource_type: int | None, /) -> int | None: ...
+    def lilv_world_load_resource(self, world: int, resource: int, /) -> int: ...
+    def lilv_world_get(
+        self, world: int, subject: int | None, predicate: int | None, object: int | None, /
+    ) -> int | None: ...
+    def lilv_state_new_from_world(self, world: int, map: int, node: int, /) -> int | None: ...
+    def lilv_state_restore(
+        self, state: int, instance: int, set_value: int | None, user_data: int | None, flags: int, features: int, /
+    ) -> None: ...
+    def lilv_state_free(self, state: int, /) -> None: ...
 
 
 @functools.cache
@@ -186,6 +204,10 @@ class WorkerInterface(ctypes.Structure):
     """LV2_Worker_Interface."""
 
     _fields_ = [("work", Work), ("work_response", WorkResponse), ("end_run", EndRun)]
+
+
+# state: lilv hands a preset's port values to the host, by port symbol, through this callback.
+SetPortValue = ctypes.CFUNCTYPE(None, _S, _P, _P, _U32, _U32)
 
 
 # options: instance options, a list ended by an all-zero entry.

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from renderers import _liblilv as lv2c
-from renderers.errors import PluginLoadError, PluginNotFound, RenderError
+from renderers.errors import PluginLoadError, PluginNotFound, PresetNotFound, RenderError
 from renderers.fluidsynth import check_sample_rate
 from renderers.midi import EventKind, MidiEvent, message_bytes
 
@@ -42,6 +42,8 @@ _WORKER_SCHEDULE = "http://lv2plug.in/ns/ext/worker#schedule"
 _WORKER_INTERFACE = "http://lv2plug.in/ns/ext/worker#interface"
 _OPTIONS = "http://lv2plug.in/ns/ext/options#options"
 _MIDI_EVENT = "http://lv2plug.in/ns/ext/midi#MidiEvent"
+_PRESET = "http://lv2plug.in/ns/ext/presets#Preset"
+_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 _SAMPLE_RATE = "http://lv2plug.in/ns/ext/parameters#sampleRate"
 # Every block is BLOCK_FRAMES long, so the host can promise all three.
 _BLOCK_PROMISES = (_BUF_SIZE + "boundedBlockLength", _BUF_SIZE + "fixedBlockLength", _BUF_SIZE + "powerOf2BlockLength")
@@ -52,11 +54,12 @@ Audio = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class LV2Instrument:
-    """An installed LV2 plugin that plays MIDI into audio."""
+    """An installed LV2 plugin that plays MIDI into audio, and the labels of its presets."""
 
     uri: str
     name: str
     audio_outputs: int
+    presets: tuple[str, ...] = ()
 
 
 class Note(NamedTuple):
@@ -98,6 +101,8 @@ class _World:
         self._classes |= {name: self.uri(_CORE + name) for name in ("ControlPort", "CVPort")}
         self._classes["AtomPort"] = self.uri(_ATOM + "AtomPort")
         self._midi_event = self.uri(_MIDI_EVENT)
+        self._preset = self.uri(_PRESET)
+        self._label = self.uri(_LABEL)
 
     def uri(self, uri: str) -> int:
         node = self.api.lilv_new_uri(self.pointer, uri.encode())
@@ -146,6 +151,55 @@ class _World:
             return self.api.lilv_node_as_string(node).decode()
         finally:
             self.api.lilv_node_free(node)
+
+    def presets(self, plugin: int) -> dict[str, str]:
+        """The plugin's presets, label -> URI, by label; a preset without a label goes by its URI. A label is read
+        from the bundle manifests first and the preset's own file only when they lack one: ZynAddSubFX has hundreds
+        of presets, each file holding a whole instrument."""
+        api = self.api
+        nodes = api.lilv_plugin_get_related(plugin, self._preset)
+        if not nodes:
+            return {}
+        found: dict[str, str] = {}
+        try:
+            iterator = api.lilv_nodes_begin(nodes)
+            while not api.lilv_nodes_is_end(nodes, iterator):
+                preset = api.lilv_nodes_get(nodes, iterator)
+                uri = api.lilv_node_as_string(preset).decode()
+                label = self._text(preset, self._label)
+                if label is None:
+                    api.lilv_world_load_resource(self.pointer, preset)
+                    label = self._text(preset, self._label)
+                found.setdefault(label or uri, uri)
+                iterator = api.lilv_nodes_next(nodes, iterator)
+        finally:
+            api.lilv_nodes_free(nodes)
+        return dict(sorted(found.items()))
+
+    def load_resource(self, uri: str) -> int:
+        """The node of `uri`, with the files that describe it loaded."""
+        node = self.uri(uri)
+        self.api.lilv_world_load_resource(self.pointer, node)
+        return node
+
+    def _text(self, subject: int, predicate: int) -> str | None:
+        node = self.api.lilv_world_get(self.pointer, subject, predicate, None)
+        if not node:
+            return None
+        try:
+            return self.api.lilv_node_as_string(node).decode()
+        finally:
+            self.api.lilv_node_free(node)
+
+    def port_symbols(self, plugin: int) -> dict[str, int]:
+        """Port symbol -> port index."""
+        api = self.api
+        return {
+            api.lilv_node_as_string(
+                api.lilv_port_get_symbol(plugin, api.lilv_plugin_get_port_by_index(plugin, index))
+            ).decode(): index
+            for index in range(api.lilv_plugin_get_num_ports(plugin))
+        }
 
     def ports(self, plugin: int) -> list[_Port]:
         return [
@@ -200,18 +254,35 @@ _pinned: dict[str, ctypes.CDLL] = {}
 _pinned_lock = threading.Lock()
 
 
-def _pin_library(path: str | None) -> None:
+# Globals in which plugin libraries keep a random generator's state, by symbol: the state outlives the instances,
+# so each instance would draw other numbers (ZynAddSubFX's patches with random oscillator phases sounded different
+# every render). The hosts seed them before every instance, so the same input gives the same samples.
+_RANDOM_STATE_GLOBALS: dict[str, type[ctypes.c_uint32]] = {"_ZN3zyn10prng_stateE": ctypes.c_uint32}
+_RANDOM_SEED = 0x5EED
+
+
+def reseed_library(library: ctypes.CDLL) -> None:
+    """Seed the random generators the plugin library keeps in globals (_RANDOM_STATE_GLOBALS), if it has any."""
+    for symbol, kind in _RANDOM_STATE_GLOBALS.items():
+        try:
+            kind.in_dll(library, symbol).value = _RANDOM_SEED
+        except ValueError:  # not this library's symbol
+            continue
+
+
+def _pin_library(path: str | None) -> ctypes.CDLL | None:
     """Keep the plugin's shared library loaded for the life of the process. Freeing the last instance lets lilv
     unload it, and some libraries cannot be loaded again: a-fluidsynth's libinstpatch re-registers its GLib types
     and the next instantiation hangs."""
     if path is None:
-        return
+        return None
     with _pinned_lock:
         if path not in _pinned:
             try:
                 _pinned[path] = ctypes.CDLL(path)
             except OSError as error:
                 raise PluginLoadError(f"cannot load the LV2 plugin library {path}: {error}") from None
+        return _pinned[path]
 
 
 def _is_instrument(ports: Sequence[_Port]) -> bool:
@@ -225,8 +296,8 @@ def lv2_instruments() -> list[LV2Instrument]:
         for plugin in world.all_plugins():
             ports = world.ports(plugin)
             if _is_instrument(ports):
-                name = world.plugin_name(plugin)
-                found.append(LV2Instrument(world.plugin_uri(plugin), name, ports.count(_Port.AUDIO_OUT)))
+                name, presets = world.plugin_name(plugin), tuple(world.presets(plugin))
+                found.append(LV2Instrument(world.plugin_uri(plugin), name, ports.count(_Port.AUDIO_OUT), presets))
     return sorted(found, key=lambda instrument: instrument.uri)
 
 
@@ -373,25 +444,32 @@ class LV2Renderer:
     when the renderer is made; a render leaves its instance spent, and the next render instantiates the plugin
     afresh: activate() does not reset every plugin (mda Piano's voices ring on), a new instance does, so the same
     input gives the same samples. Only state a plugin keeps in its library's globals outlives its instances (the
-    library stays loaded, _pin_library): mda ePiano's renders drift by about 3e-7 per render (-130 dBFS)."""
+    library stays loaded, _pin_library): mda ePiano's renders drift by about 3e-7 per render (-130 dBFS).
 
-    def __init__(self, uri: str, sample_rate: int = 44100) -> None:
+    A preset, by its label (LV2Instrument.presets), is restored into every fresh instance: its port values and, for
+    a plugin with the state interface, its state (ZynAddSubFX's presets are whole instruments in its state)."""
+
+    def __init__(self, uri: str, sample_rate: int = 44100, preset: str | None = None) -> None:
         check_sample_rate(sample_rate)
         self.uri = uri
         self.sample_rate = sample_rate
+        self.preset = preset
         self._world = _World()
         self._pointer: int | None = None
+        self._state: int | None = None
         self._spent = False
         self._closed = False
         try:
             self._plugin = self._world.plugin(uri)
             self._ports = self._world.ports(self._plugin)
             self._check_plugin()
-            _pin_library(self._world.library_path(self._plugin))
+            self._library = _pin_library(self._world.library_path(self._plugin))
             self._urids = _Urids()
             self._worker = _Worker()
             self._make_features()
             self._make_port_buffers()
+            if preset is not None:
+                self._load_preset(preset)
             self._instantiate()
         except BaseException:
             self.close()
@@ -460,7 +538,45 @@ class LV2Renderer:
                 self._addresses.append(sequence.address)
         self._initial_controls = self._controls.copy()
 
+    def _load_preset(self, label: str) -> None:
+        presets = self._world.presets(self._plugin)
+        if label not in presets:
+            raise PresetNotFound(self.uri, label, list(presets))
+        node = self._world.load_resource(presets[label])
+        api = self._world.api
+        self._state = api.lilv_state_new_from_world(
+            self._world.pointer, ctypes.addressof(self._urids.map_feature), node
+        )
+        if not self._state:
+            raise PluginLoadError(f"LV2 plugin {self.uri}: lilv cannot read its preset {label!r}")
+        self._port_by_symbol = self._world.port_symbols(self._plugin)
+        self._value_readers = {
+            self._urids(_ATOM + name): reader
+            for name, reader in (
+                ("Float", ctypes.c_float),
+                ("Double", ctypes.c_double),
+                ("Int", ctypes.c_int32),
+                ("Long", ctypes.c_int64),
+                ("Bool", ctypes.c_int32),
+            )
+        }
+        self._set_port_value = lv2c.SetPortValue(self._preset_port_value)
+
+    def _preset_port_value(
+        self, symbol: bytes | None, _user: int | None, value: int | None, size: int, kind: int
+    ) -> None:
+        """lilv's callback with one of the preset's port values; values of other types, or for ports that are not
+        control inputs, are ignored."""
+        index = self._port_by_symbol.get((symbol or b"").decode())
+        reader = self._value_readers.get(kind)
+        if index is None or reader is None or not value or size != ctypes.sizeof(reader):
+            return
+        if self._ports[index] is _Port.CONTROL_IN:
+            self._controls[index] = reader.from_address(value).value
+
     def _instantiate(self) -> None:
+        if self._library is not None:
+            reseed_library(self._library)
         pointer = self._world.api.lilv_plugin_instantiate(
             self._plugin, float(self.sample_rate), ctypes.addressof(self._feature_list)
         )
@@ -478,6 +594,10 @@ class LV2Renderer:
         self._controls[:] = self._initial_controls
         for index, address in enumerate(self._addresses):
             self._descriptor.connect_port(self._handle, index, address)
+        if self._state is not None:
+            set_value = ctypes.cast(self._set_port_value, ctypes.c_void_p).value
+            features = ctypes.addressof(self._feature_list)
+            self._world.api.lilv_state_restore(self._state, pointer, set_value, None, 0, features)
         self._spent = False
 
     def _free_instance(self) -> None:
@@ -533,4 +653,7 @@ class LV2Renderer:
         """Free the plugin instance, then the world. Later renders raise RenderError."""
         self._closed = True
         self._free_instance()
+        if self._state is not None:
+            self._world.api.lilv_state_free(self._state)
+            self._state = None
         self._world.close()

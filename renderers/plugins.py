@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -49,20 +50,31 @@ class PluginRenderer(Protocol):
     def close(self) -> None: ...
 
 
-def scan_plugins() -> list[PluginInfo]:
-    """Every installed instrument plugin. Scanning may load plugin code: call it in a worker process."""
+def scan_plugins(vst2_dirs: Sequence[Path] | None = None) -> list[PluginInfo]:
+    """Every installed instrument plugin: the LV2 ones on the LV2 search path, then the VST2 ones in `vst2_dirs`
+    (default: renderers.vst2.vst2_dirs()). Scanning loads plugin code: call it in a worker process."""
     from renderers.lv2 import lv2_instruments
+    from renderers.vst2 import vst2_instruments
 
-    return [
-        PluginInfo(PluginFormat.LV2, found.uri, found.name, audio_outputs=found.audio_outputs)
+    lv2 = [
+        PluginInfo(PluginFormat.LV2, found.uri, found.name, found.presets, found.audio_outputs)
         for found in lv2_instruments()
     ]
+    vst2 = [
+        PluginInfo(PluginFormat.VST2, found.path, found.name, found.presets, found.audio_outputs)
+        for found in vst2_instruments(vst2_dirs)
+    ]
+    return lv2 + vst2
 
 
 def open_renderer(sound: PluginSound, sample_rate: int) -> PluginRenderer:
-    """A renderer of `sound` at `sample_rate`. It runs plugin code: call it in a worker process."""
+    """A renderer of `sound` at `sample_rate`, with its preset. It runs plugin code: call it in a worker process."""
     from renderers.lv2 import LV2Renderer
+    from renderers.vst2 import VST2Renderer
 
-    if sound.format is PluginFormat.LV2:
-        return LV2Renderer(sound.locator, sample_rate)
-    raise PluginLoadError(f"{sound.format} plugins cannot be hosted yet")
+    match sound.format:
+        case PluginFormat.LV2:
+            return LV2Renderer(sound.locator, sample_rate, sound.preset)
+        case PluginFormat.VST2:
+            return VST2Renderer(sound.locator, sample_rate, sound.preset)
+    raise PluginLoadError(f"{sound.format} plugins cannot be hosted")

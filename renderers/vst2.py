@@ -21,7 +21,7 @@ import numpy as np
 from renderers import _vst2 as vstc
 from renderers.errors import PluginLoadError, PluginNotFound, PresetNotFound, RenderError
 from renderers.fluidsynth import check_sample_rate
-from renderers.lv2 import BLOCK_FRAMES, Audio, Note, in_play_order
+from renderers.lv2 import BLOCK_FRAMES, Audio, Note, in_play_order, reseed_library
 from renderers.midi import MidiEvent, message_bytes
 
 DEFAULT_VST2_DIRS = (Path.home() / ".vst", Path("/usr/local/lib/vst"), Path("/usr/lib/vst"), Path("/usr/lib/lxvst"))
@@ -73,6 +73,7 @@ class _Effect:
         self.path = path
         self.sample_rate = sample_rate
         self._callback = vstc.HostCallback(self._answer)  # kept alive: the plugin calls it until closed
+        reseed_library(library)
         entry.restype, entry.argtypes = ctypes.POINTER(vstc.AEffect), [vstc.HostCallback]
         pointer = entry(self._callback)
         if not pointer or pointer.contents.magic != vstc.MAGIC:

@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from renderers import EventKind, MidiEvent, PluginNotFound, RenderError
-from renderers.errors import PresetNotFound
+from renderers import EventKind, MidiEvent, PluginNotFound, PresetNotFound, RenderError
 from renderers.lv2 import Note
+from renderers.plugins import PluginFormat, PluginInfo, PluginSound, open_renderer, scan_plugins
 from renderers.vst2 import DEFAULT_VST2_DIRS, VST2Renderer, vst2_dirs, vst2_instruments
 
 ZYN = "/usr/lib/vst/ZynAddSubFX.so"
@@ -111,3 +111,20 @@ def test_a_closed_renderer_refuses_to_render() -> None:
     renderer.close()
     with pytest.raises(RenderError, match="closed"):
         renderer.render([Note(60, 0.0, 0.5)], 1.0)
+
+
+def test_the_plugin_scan_lists_vst2_instruments_after_lv2_ones_with_their_presets() -> None:
+    found = scan_plugins(vst2_dirs=[Path("/usr/lib/vst")])
+    vst2 = {info.locator: info for info in found if info.format is PluginFormat.VST2}
+    assert vst2[ZYN] == PluginInfo(PluginFormat.VST2, ZYN, "ZynAddSubFX", ("Default",), 2)
+    lv2 = {info.locator: info for info in found if info.format is PluginFormat.LV2}
+    assert "303 Saw Bass" in lv2["http://drobilla.net/plugins/mda/JX10"].presets
+
+
+def test_a_vst2_sound_opens_a_vst2_renderer_with_its_program() -> None:
+    renderer = open_renderer(PluginSound(PluginFormat.VST2, ZYN, "Default"), RATE)
+    try:
+        assert isinstance(renderer, VST2Renderer)
+        assert np.abs(renderer.render([Note(60, 0.0, 0.5)], 0.6)).max() > 0.01
+    finally:
+        renderer.close()
