@@ -6,7 +6,7 @@ import io
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -42,7 +42,13 @@ from clients.client import (
     unknown_words,
 )
 from clients.errors import DgxMusicError, faults_told
-from clients.render_controls import SOUNDFONT_HELP, is_soundfont_file, mixing_options, note_events_csv
+from clients.render_controls import (
+    SOUNDFONT_HELP,
+    instrument_options,
+    is_soundfont_file,
+    mixing_options,
+    note_events_csv,
+)
 from dgxmusic.audio import AudioFormatError
 from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -666,6 +672,7 @@ def _refuse_stdout_twice(out: Path, as_json: bool) -> None:
     "--separate", default="", help='also separate the mix with this model ("demucs": the server\'s; htdemucs_ft...)'
 )
 @click.option("--musicgen", default="", help="also generate audio with this MusicGen model, the song as its melody")
+@instrument_options
 @mixing_options
 @sample_rate_option
 @format_option
@@ -768,6 +775,8 @@ def _compose_request(
     fmt: str = "wav",
     sample_format: str | None = None,
     mixing: pb.MixingOptions | None = None,
+    instruments: list[pb.InstrumentChoice] | None = None,
+    instrument_set: str = "",
 ) -> pb.ComposeRequest:
     request = compose_request(
         prompt,
@@ -776,6 +785,8 @@ def _compose_request(
         audio_format=_audio_format(sample_rate, fmt, sample_format),
         stems=not no_stems,
         bypass_cache=no_cache,
+        instruments=instruments or (),
+        instrument_set=instrument_set,
     )
     request.transcribe = transcribe
     request.separate = separate
@@ -952,6 +963,7 @@ def _each_output(inputs: list[Path], out: Path | None, name: Callable[[Path], Pa
     help="also write one file per track here (for several MIDI files, in a folder per file)",
 )  # fmt: skip
 @click.option("--soundfont", default="", help=SOUNDFONT_HELP)
+@instrument_options
 @mixing_options
 @sample_rate_option
 @format_option
@@ -967,6 +979,8 @@ def render(
     out: Path | None,
     stems_dir: Path | None,
     soundfont: str,
+    instruments: list[pb.InstrumentChoice],
+    instrument_set: str,
     mixing: pb.MixingOptions,
     sample_rate: int,
     fmt: str,
@@ -978,7 +992,8 @@ def render(
     timeout: float,
     detach: bool,
 ) -> None:
-    """Render MIDI_FILES (- is stdin) to audio with FluidSynth on the server, several at once."""
+    """Render MIDI_FILES (- is stdin) to audio on the server, several at once: with FluidSynth and the SoundFont,
+    or track by track on the instruments --instrument and --instrument-set choose."""
     inputs = list(midi_files)
     _refuse_stdout_twice(out or Path("mix.wav"), as_json)
     if len(inputs) == 1:
@@ -1001,6 +1016,8 @@ def render(
             audio_format=audio_format,
             stems=stems_dir is not None,
             mixing=mixing,
+            instruments=instruments,
+            instrument_set=instrument_set,
         )
 
     if detach:
@@ -1416,10 +1433,16 @@ def list_jobs(limit: int, as_json: bool, server: Server, timeout: float) -> None
     if as_json:
         click.echo(json.dumps([json_format.MessageToDict(job) for job in found]))
     else:
-        stdout = Console()
-        if not stdout.is_terminal:  # a pipe or a file gets whole rows, not a made-up terminal's 80 columns
-            stdout.width = 240
-        stdout.print(_jobs_table(found, datetime.now(UTC)))
+        _print_tables(_jobs_table(found, datetime.now(UTC)))
+
+
+def _print_tables(*tables: Table) -> None:
+    """Tables on stdout; a pipe or a file gets whole rows, not a made-up terminal's 80 columns."""
+    stdout = Console()
+    if not stdout.is_terminal:
+        stdout.width = 240
+    for table in tables:
+        stdout.print(table)
 
 
 @jobs.command("watch", epilog=EXIT_CODES_HELP)
@@ -1514,6 +1537,73 @@ def list_models(server: Server, timeout: float, as_json: bool) -> None:
             details = f"fetch with `dgx-music models pull {status.name}` (--json lists the files)"
         table.add_row(name, status.version, state, memory, escape(details))
     Console().print(table)
+
+
+# Presets shown per instrument unless --presets asks for all: an instrument can have hundreds.
+_PRESETS_SHOWN = 3
+
+
+@main.group()
+def instruments() -> None:
+    """The instruments a track can play (--instrument of render and compose) and the built-in instrument sets
+    (--instrument-set)."""
+
+
+@instruments.command("list", epilog=EXIT_CODES_HELP)
+@click.option("--presets", "all_presets", is_flag=True, help=f"every preset (default: the first {_PRESETS_SHOWN})")
+@server_option
+@click.option("--timeout", default=30.0, show_default=True)
+@json_option
+def list_instruments(all_presets: bool, server: Server, timeout: float, as_json: bool) -> None:
+    """Each instrument by the name --instrument takes (SoundFonts "sf2:NAME", LV2 plugins "lv2:NAME", VST2 plugins
+    "vst2:NAME"), its format, title and presets ("NAME/PRESET" plays one); then each instrument set, what it plays
+    on what, and its instruments this server lacks (their tracks play the SoundFont)."""
+    with _errors(as_json), server.client(timeout) as client:
+        found = client.list_instruments()
+        request_id = client.last_request_id
+    if as_json:
+        described = json_format.MessageToDict(found, preserving_proto_field_name=True)
+        _emit(
+            {"command": "instruments list"}
+            | {name: described.get(name, []) for name in ("instruments", "instrument_sets")}
+            | {"request_id": request_id}
+        )
+        return
+    _print_tables(_instruments_table(found.instruments, all_presets), _instrument_sets_table(found.instrument_sets))
+
+
+def _instruments_table(instruments: Iterable[pb.Instrument], all_presets: bool) -> Table:
+    table = Table(title="instruments")
+    for column in ("name", "format", "title", "presets"):
+        table.add_column(column)
+    for instrument in instruments:
+        name = f"{instrument.name} (default)" if instrument.is_default else instrument.name
+        kind = pb.InstrumentFormat.Name(instrument.format).removeprefix("INSTRUMENT_FORMAT_").lower()
+        table.add_row(escape(name), kind, escape(instrument.title), escape(_presets_told(instrument, all_presets)))
+    return table
+
+
+def _presets_told(instrument: pb.Instrument, all_presets: bool) -> str:
+    """A dash for none; else every preset (--presets), or their count and the first few."""
+    presets = list(instrument.presets)
+    if not presets:
+        return "-"
+    if all_presets:
+        return "\n".join(presets)
+    shown = ", ".join(presets[:_PRESETS_SHOWN])
+    more = ", ... (--presets lists all)" if len(presets) > _PRESETS_SHOWN else ""
+    return f"{len(presets)}: {shown}{more}"
+
+
+def _instrument_sets_table(sets: Iterable[pb.InstrumentSet]) -> Table:
+    table = Table(title="instrument sets")
+    for column in ("name", "description", "plays", "missing"):
+        table.add_column(column)
+    for instrument_set in sets:
+        plays = "\n".join(f"{choice.track}={choice.instrument}" for choice in instrument_set.choices)
+        missing = ", ".join(instrument_set.missing) or "-"
+        table.add_row(escape(instrument_set.name), escape(instrument_set.description), escape(plays), escape(missing))
+    return table
 
 
 if __name__ == "__main__":

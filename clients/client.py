@@ -6,7 +6,7 @@ import io
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -425,6 +425,12 @@ def song_options(
     return options
 
 
+def instrument_choices(by_track: Mapping[str, str]) -> list[pb.InstrumentChoice]:
+    """InstrumentChoices from track -> instrument ({"drums": "lv2:avldrums", "piano": "lv2:mda-piano"}), in the
+    mapping's order: the first choice that picks a track wins."""
+    return [pb.InstrumentChoice(track=track, instrument=instrument) for track, instrument in by_track.items()]
+
+
 def compose_request(
     prompt: str,
     *,
@@ -433,7 +439,11 @@ def compose_request(
     audio_format: audio_pb2.AudioFormat | None = None,
     stems: bool = True,
     bypass_cache: bool = False,
+    instruments: Iterable[pb.InstrumentChoice] = (),
+    instrument_set: str = "",
 ) -> pb.ComposeRequest:
+    """A ComposeRequest; `instruments` and `instrument_set` play tracks on other instruments than the soundfont
+    (ListInstruments names them)."""
     return pb.ComposeRequest(
         prompt=prompt,
         options=options,
@@ -441,6 +451,8 @@ def compose_request(
         audio_format=audio_format,
         stems=stems,
         bypass_cache=bypass_cache,
+        instruments=instruments,
+        instrument_set=instrument_set,
     )
 
 
@@ -629,6 +641,12 @@ class MusicClient:
         reply: pb.ListModelsResponse = self._unary(self.stub.ListModels, pb.ListModelsRequest())
         return list(reply.models)
 
+    def list_instruments(self) -> pb.ListInstrumentsResponse:
+        """Every instrument Render and Compose can play a track with (by the name an InstrumentChoice gives it) and
+        the built-in instrument sets: the whole answer, as it has both."""
+        reply: pb.ListInstrumentsResponse = self._unary(self.stub.ListInstruments, pb.ListInstrumentsRequest())
+        return reply
+
     def health(self, service: str = "") -> str:
         """SERVING, NOT_SERVING, ... for the whole server ("") or one service."""
         try:
@@ -812,6 +830,11 @@ class AsyncMusicClient:
     async def list_models(self) -> list[pb.ModelStatus]:
         reply: pb.ListModelsResponse = await self._unary(self.stub.ListModels, pb.ListModelsRequest())
         return list(reply.models)
+
+    async def list_instruments(self) -> pb.ListInstrumentsResponse:
+        """As MusicClient.list_instruments."""
+        reply: pb.ListInstrumentsResponse = await self._unary(self.stub.ListInstruments, pb.ListInstrumentsRequest())
+        return reply
 
     async def health(self, service: str = "") -> str:
         try:

@@ -1,5 +1,5 @@
-"""The CLI's controls of a render (gain, reverb, chorus, loudness, a SoundFont file of the user's) and of what a
-transcription writes besides its MIDI (Basic Pitch's note events as CSV)."""
+"""The CLI's controls of a render (gain, reverb, chorus, loudness, a SoundFont file of the user's, the instrument
+each track plays) and of what a transcription writes besides its MIDI (Basic Pitch's note events as CSV)."""
 
 import csv
 import functools
@@ -42,6 +42,56 @@ def mixing_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(_MIXING_OPTIONS):
         with_mixing = option(with_mixing)
     return with_mixing
+
+
+_INSTRUMENT_HELP = (
+    "repeatable, the first that picks a track wins: plays the tracks TRACK picks (a track's name, "
+    '"drums", a General MIDI program as "program:33" or by its name, or a family: piano, organ, bass, strings, pad, '
+    'lead...) on INSTRUMENT, a name `dgx-music instruments list` gives ("lv2:mda-piano", "sf2:TimGM6mb"), with '
+    '"/PRESET" for one of its presets ("lv2:mda-jx10/PRESET")'
+)
+_INSTRUMENT_SET_HELP = (
+    'a built-in set of instruments by track kind (e.g. "studio": `dgx-music instruments list` names them) for the '
+    "tracks no --instrument picks; a track it has no installed instrument for plays the SoundFont"
+)
+
+
+def instrument_choice(value: str) -> pb.InstrumentChoice:
+    """One --instrument value, TRACK=INSTRUMENT (split at the first "=", spaces around either side dropped)."""
+    track, equals, instrument = value.partition("=")
+    track, instrument = track.strip(), instrument.strip()
+    if not equals or not track or not instrument:
+        raise click.BadParameter(
+            f"{value!r} is not TRACK=INSTRUMENT (e.g. drums=lv2:avldrums)", param_hint="'--instrument'"
+        )
+    return pb.InstrumentChoice(track=track, instrument=instrument)
+
+
+def _instrument_choices(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[pb.InstrumentChoice]:
+    return [instrument_choice(value) for value in values]
+
+
+_INSTRUMENT_OPTIONS = (
+    click.option(
+        "--instrument",
+        "instruments",
+        metavar="TRACK=INSTRUMENT",
+        multiple=True,
+        callback=_instrument_choices,
+        help=_INSTRUMENT_HELP,
+    ),
+    click.option("--instrument-set", metavar="NAME", default="", help=_INSTRUMENT_SET_HELP),
+)
+
+
+def instrument_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--instrument (repeatable) and --instrument-set, given to `command` as `instruments`, the
+    list[pb.InstrumentChoice] in the order typed, and `instrument_set`, a name or ""."""
+    for option in reversed(_INSTRUMENT_OPTIONS):
+        command = option(command)
+    return command
 
 
 SOUNDFONT_HELP = (

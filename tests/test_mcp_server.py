@@ -37,6 +37,7 @@ TOOLS = {
     "separate",
     "generate_audio",
     "list_models",
+    "list_instruments",
     "ardour_import",
     "ardour_tracks",
     "ardour_markers",
@@ -98,6 +99,33 @@ SONG_INFO = pb.SongInfo(
 )
 
 
+INSTRUMENTS = pb.ListInstrumentsResponse(
+    instruments=[
+        pb.Instrument(
+            name="sf2:FluidR3_GM", format=pb.INSTRUMENT_FORMAT_SOUNDFONT, title="FluidR3_GM", is_default=True
+        ),
+        pb.Instrument(
+            name="lv2:mda-jx10",
+            format=pb.INSTRUMENT_FORMAT_LV2,
+            title="MDA JX10",
+            uri="http://drobilla.net/plugins/mda/JX10",
+            presets=["5th Sweep Pad", "Echo Pad [SA]"],
+        ),
+    ],
+    instrument_sets=[
+        pb.InstrumentSet(
+            name="studio",
+            description="drums on avldrums, pianos on mda Piano",
+            choices=[
+                pb.InstrumentChoice(track="drums", instrument="lv2:avldrums"),
+                pb.InstrumentChoice(track="piano", instrument="lv2:mda-piano"),
+            ],
+            missing=["lv2:avldrums"],
+        )
+    ],
+)
+
+
 class FakeMusic(AsyncMusicClient):
     """The typed client's calls, answered here; `fail` makes every call raise it. Records the key it was made
     with and the requests it got."""
@@ -142,6 +170,16 @@ class FakeMusic(AsyncMusicClient):
     async def list_models(self) -> list[pb.ModelStatus]:
         self._called(None)
         return [pb.ModelStatus(name="text2midi", version="1", state=pb.MODEL_STATE_READY)]
+
+    async def render(self, request: pb.RenderRequest, *, on_progress: ProgressCallback | None = None) -> AudioResult:
+        self._called(request)
+        result = AudioResult()
+        add_stream(result, "")
+        return result
+
+    async def list_instruments(self) -> pb.ListInstrumentsResponse:
+        self._called(None)
+        return INSTRUMENTS
 
 
 class FakeArdour:
@@ -508,3 +546,71 @@ def test_each_kind_of_result_becomes_the_import_plan_that_puts_it_into_ardour(tm
     assert rendered.folder is not None
     assert soundfile.info(rendered.audio[0].path).frames == RATE // 2
     assert [part.name for part in ardour_plan(held("generate", clip, tmp_path), tmp_path / "e").audio] == ["take"]
+
+
+async def test_compose_and_render_play_the_instruments_chosen_per_track_in_order(fakes: Fakes, tmp_path: Path) -> None:
+    midi = tmp_path / "song.mid"
+    midi.write_bytes(song_midi())
+    chosen = {"drums": "lv2:avldrums", "program:33": "lv2:mda-jx10/5th Sweep Pad", "bass": "sf2:TimGM6mb"}
+    async with Client(create_app(fakes.config)) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        composed = await client.call_tool("compose", {"prompt": "house", "instruments": chosen})
+        rendered = await client.call_tool(
+            "render", {"midi_path": str(midi), "instruments": chosen, "instrument_set": "studio"}
+        )
+        plain = await client.call_tool("render", {"midi_path": str(midi)})
+    assert not composed.is_error, text(composed)
+    assert not rendered.is_error, text(rendered)
+    assert not plain.is_error, text(plain)
+    expected = [pb.InstrumentChoice(track=track, instrument=name) for track, name in chosen.items()]
+    compose_request, render_request, plain_request = (made.requests[0] for made in fakes.clients)
+    assert list(compose_request.instruments) == expected
+    assert compose_request.instrument_set == ""
+    assert list(render_request.instruments) == expected
+    assert render_request.instrument_set == "studio"
+    assert (list(plain_request.instruments), plain_request.instrument_set) == ([], "")
+    for tool in ("compose", "render"):
+        properties = tools[tool].input_schema["properties"]
+        assert properties["instruments"]["anyOf"][0]["maxProperties"] == 64
+        assert "list_instruments" in properties["instruments"]["description"]
+        assert "instrument_set" in properties
+
+
+async def test_an_empty_track_or_instrument_is_refused_before_any_call(fakes: Fakes) -> None:
+    async with Client(create_app(fakes.config)) as client:
+        no_track = await client.call_tool("compose", {"prompt": "house", "instruments": {"": "lv2:mda-piano"}})
+        no_instrument = await client.call_tool("compose", {"prompt": "house", "instruments": {"piano": ""}})
+    assert no_track.is_error
+    assert no_instrument.is_error
+    assert "instruments" in text(no_track)
+    assert fakes.clients == []
+
+
+async def test_list_instruments_answers_the_instruments_and_the_sets(fakes: Fakes) -> None:
+    async with Client(create_app(fakes.config)) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        done = await client.call_tool("list_instruments", {})
+    assert tools["list_instruments"].annotations is not None
+    assert tools["list_instruments"].annotations.read_only_hint
+    found = structured(done)
+    assert found["instruments"] == [
+        {"name": "sf2:FluidR3_GM", "format": "soundfont", "title": "FluidR3_GM", "presets": [], "is_default": True},
+        {
+            "name": "lv2:mda-jx10",
+            "format": "lv2",
+            "title": "MDA JX10",
+            "presets": ["5th Sweep Pad", "Echo Pad [SA]"],
+            "is_default": False,
+        },
+    ]
+    assert found["instrument_sets"] == [
+        {
+            "name": "studio",
+            "description": "drums on avldrums, pianos on mda Piano",
+            "choices": [
+                {"track": "drums", "instrument": "lv2:avldrums"},
+                {"track": "piano", "instrument": "lv2:mda-piano"},
+            ],
+            "missing": ["lv2:avldrums"],
+        }
+    ]

@@ -112,6 +112,31 @@ class Models(BaseModel):
     models: list[Model]
 
 
+class Instrument(BaseModel):
+    name: str = Field(description='the name `instruments` takes: "sf2:FluidR3_GM", "lv2:mda-piano", "vst2:zynaddsubfx"')
+    format: str = Field(description="soundfont, lv2 or vst2")
+    title: str = Field(description='its own name: "MDA Piano"')
+    presets: list[str] = Field(description='its presets: "<name>/<preset>" plays one')
+    is_default: bool = Field(description="the SoundFont a call that names none plays")
+
+
+class InstrumentChoice(BaseModel):
+    track: str = Field(description='the tracks it picks: a name, "drums", "program:33", a family ("piano")')
+    instrument: str
+
+
+class InstrumentSet(BaseModel):
+    name: str = Field(description="the name `instrument_set` takes")
+    description: str
+    choices: list[InstrumentChoice] = Field(description="what it plays, in order: the first that picks a track wins")
+    missing: list[str] = Field(description="its instruments not installed here: their tracks play the SoundFont")
+
+
+class Instruments(BaseModel):
+    instruments: list[Instrument]
+    instrument_sets: list[InstrumentSet]
+
+
 def song(info: pb.SongInfo, title: str) -> Song:
     return Song(
         title=title,
@@ -149,6 +174,30 @@ def model(status: pb.ModelStatus) -> Model:
         state=state,
         message=status.message,
         memory_bytes=status.memory_bytes,
+    )
+
+
+def instruments(found: pb.ListInstrumentsResponse) -> Instruments:
+    return Instruments(
+        instruments=[
+            Instrument(
+                name=instrument.name,
+                format=pb.InstrumentFormat.Name(instrument.format).removeprefix("INSTRUMENT_FORMAT_").lower(),
+                title=instrument.title,
+                presets=list(instrument.presets),
+                is_default=instrument.is_default,
+            )
+            for instrument in found.instruments
+        ],
+        instrument_sets=[
+            InstrumentSet(
+                name=instrument_set.name,
+                description=instrument_set.description,
+                choices=[InstrumentChoice(track=c.track, instrument=c.instrument) for c in instrument_set.choices],
+                missing=list(instrument_set.missing),
+            )
+            for instrument_set in found.instrument_sets
+        ],
     )
 
 

@@ -1,4 +1,5 @@
-"""The MCP tools: compose, generate_midi, render, transcribe, separate, generate_audio and list_models, each one call
+"""The MCP tools: compose, generate_midi, render, transcribe, separate, generate_audio, list_models and
+list_instruments, each one call
 of the typed client (AsyncMusicClient), and the Ardour ones, through the OSC bridge to a running Ardour. A call's
 results go to a new folder under the output folder and are answered as their paths with the stack's metadata; a
 failure is a tool error that carries the gRPC status and the fields at fault, as the typed client raised it."""
@@ -207,6 +208,26 @@ Seed = Annotated[
     int | None, Field(ge=0, le=2**63 - 1, description="the same prompt, options and seed give the same result")
 ]
 Soundfont = Annotated[str, Field(max_length=200, description="SoundFont name; empty for the server's default")]
+InstrumentName = Annotated[str, Field(min_length=1, max_length=400)]
+Instruments = Annotated[
+    dict[InstrumentName, InstrumentName] | None,
+    Field(
+        max_length=64,
+        description="an instrument per track, in order (the first that picks a track wins): the key picks tracks "
+        '(a track\'s name, "drums", a General MIDI program "program:33" or its name, or a family: "piano", "organ", '
+        '"bass", "strings", "pad", "lead"...), the value is an instrument list_instruments names ("lv2:mda-piano", '
+        '"sf2:TimGM6mb"), with "/<preset>" for one of its presets; the other tracks play instrument_set or the '
+        "SoundFont",
+    ),
+]
+InstrumentSetName = Annotated[
+    str | None,
+    Field(
+        max_length=100,
+        description='a built-in set of instruments by track kind (e.g. "studio"; list_instruments names them) for the '
+        "tracks `instruments` does not pick",
+    ),
+]
 Format = Annotated[Literal["wav", "flac"], Field(description="audio file format")]
 SampleRate = Annotated[int, Field(ge=0, le=96000, description="Hz; 0 for the server's default (44100)")]
 AudioPath = Annotated[
@@ -264,6 +285,8 @@ class MusicTools:
             str, Field(max_length=100, description='also separate the mix with this model ("htdemucs")')
         ] = "",
         soundfont: Soundfont = "",
+        instruments: Instruments = None,
+        instrument_set: InstrumentSetName = None,
         audio_format: Format = "wav",
         sample_rate: SampleRate = 0,
     ) -> Annotated[CallToolResult, results.SongFiles]:
@@ -278,6 +301,8 @@ class MusicTools:
             soundfont=soundfont,
             audio_format=results.audio_format(audio_format, sample_rate),
             stems=stems,
+            instruments=typed.instrument_choices(instruments or {}),
+            instrument_set=instrument_set or "",
         )
         request.transcribe = transcribe
         request.separate = separate
@@ -322,10 +347,13 @@ class MusicTools:
         ctx: Ctx,
         stems: Annotated[bool, Field(description="also one audio file per track")] = False,
         soundfont: Soundfont = "",
+        instruments: Instruments = None,
+        instrument_set: InstrumentSetName = None,
         audio_format: Format = "wav",
         sample_rate: SampleRate = 0,
     ) -> Annotated[CallToolResult, results.AudioFiles]:
-        """Render a MIDI file to audio with General MIDI instruments (FluidSynth)."""
+        """Render a MIDI file to audio with General MIDI instruments (FluidSynth), or track by track on the
+        instruments (LV2 and VST2 plugins, other SoundFonts) that `instruments` and `instrument_set` choose."""
 
         async def run() -> results.AudioFiles:
             midi = input_file(midi_path, "midi_path", self.config, _MIDI_SUFFIXES)
@@ -334,6 +362,8 @@ class MusicTools:
                 soundfont=soundfont,
                 audio_format=results.audio_format(audio_format, sample_rate),
                 stems=stems,
+                instruments=typed.instrument_choices(instruments or {}),
+                instrument_set=instrument_set or "",
             )
             async with self.client(ctx) as music, progress_reported(ctx) as on_progress:
                 result = await music.render(request, on_progress=on_progress)
@@ -452,6 +482,17 @@ class MusicTools:
 
         return await answer(run())
 
+    async def list_instruments(self, ctx: Ctx) -> Annotated[CallToolResult, results.Instruments]:
+        """The instruments compose and render can play a track with (SoundFonts, LV2 and VST2 plugins and their
+        presets), by the name `instruments` takes, and the built-in instrument sets `instrument_set` names."""
+
+        async def run() -> results.Instruments:
+            async with self.client(ctx) as music:
+                found = await music.list_instruments()
+            return results.instruments(found)
+
+        return await answer(run())
+
     async def ardour_import(
         self,
         result_id: ResultId,
@@ -549,6 +590,7 @@ _TOOLS = {
     "separate": _WORKING,
     "generate_audio": _WORKING,
     "list_models": _READING,
+    "list_instruments": _READING,
     "ardour_import": _WORKING,
     "ardour_tracks": _READING,
     "ardour_markers": _READING,
@@ -563,7 +605,8 @@ def create_app(config: ToolConfig) -> MCPServer[Any]:
         instructions=(
             "dgx-music composes songs (MIDI, rendered audio, stems), renders MIDI, transcribes audio to MIDI, "
             "separates audio into stems and generates audio with MusicGen; every tool answers the paths of the "
-            "files it wrote. ardour_import puts a result into the running Ardour session at the playhead or a bar."
+            "files it wrote. compose and render can play tracks on plugin instruments that list_instruments names. "
+            "ardour_import puts a result into the running Ardour session at the playhead or a bar."
         ),
     )
     tools = MusicTools(config)
