@@ -3,9 +3,12 @@
 Parse (and validate) with `parse_midi`, pick a font with `SoundFontLibrary.resolve`, render with a
 long-lived `FluidSynthRenderer`. Parsing needs only mido; libfluidsynth is loaded by the first renderer.
 LV2 instruments (`lv2_instruments`) play through an `LV2Renderer`; liblilv is loaded by the first use.
+`InstrumentCatalog` names every SoundFont and plugin a track can play; `assign` gives each track its instrument from a
+request's `InstrumentChoice`s and instrument set (`INSTRUMENT_SETS`).
 """
 
 from renderers.errors import (
+    InstrumentNotFound,
     InvalidMidi,
     InvalidSoundFont,
     MidiTooLarge,
@@ -29,6 +32,19 @@ from renderers.fluidsynth import (
     RenderedAudio,
     check_sample_rate,
     check_soundfont_file,
+)
+from renderers.instruments import (
+    INSTRUMENT_SETS,
+    Assignment,
+    Fallback,
+    Instrument,
+    InstrumentCatalog,
+    InstrumentChoice,
+    InstrumentRequest,
+    InstrumentSet,
+    Voice,
+    assign,
+    parse_choice,
 )
 from renderers.lv2 import LV2Instrument, LV2Renderer, lv2_instruments
 from renderers.midi import (
@@ -56,6 +72,7 @@ __all__ = [
     "DEFAULT_MAX_SECONDS",
     "DEFAULT_SOUNDFONT_DIRS",
     "DEFAULT_TAIL_SECONDS",
+    "INSTRUMENT_SETS",
     "MAX_SAMPLE_RATE",
     "MAX_TAIL_SECONDS",
     "MIN_SAMPLE_RATE",
@@ -63,8 +80,16 @@ __all__ = [
     "RENDERER_VERSION",
     "SILENCE_DBFS",
     "UPLOADED_PREFIX",
+    "Assignment",
     "EventKind",
+    "Fallback",
     "FluidSynthRenderer",
+    "Instrument",
+    "InstrumentCatalog",
+    "InstrumentChoice",
+    "InstrumentNotFound",
+    "InstrumentRequest",
+    "InstrumentSet",
     "InvalidMidi",
     "InvalidSoundFont",
     "LV2Instrument",
@@ -84,10 +109,13 @@ __all__ = [
     "SoundFontLoadError",
     "SoundFontNotFound",
     "Stem",
+    "Voice",
+    "assign",
     "check_sample_rate",
     "check_soundfont_file",
     "integrated_loudness",
     "lv2_instruments",
+    "parse_choice",
     "parse_midi",
     "sanitize_stem_name",
     "uploaded_digest",
