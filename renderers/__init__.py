@@ -4,9 +4,12 @@ Parse (and validate) with `parse_midi`, pick a font with `SoundFontLibrary.resol
 long-lived `FluidSynthRenderer`. Parsing needs only mido; libfluidsynth is loaded by the first renderer.
 LV2 instruments (`lv2_instruments`) play through an `LV2Renderer`; liblilv is loaded by the first use. VST2
 instruments (`vst2_instruments`) play through a `VST2Renderer`.
+`InstrumentCatalog` names every SoundFont and plugin a track can play; `assign` gives each track its instrument from a
+request's `InstrumentChoice`s and instrument set (`INSTRUMENT_SETS`).
 """
 
 from renderers.errors import (
+    InstrumentNotFound,
     InvalidMidi,
     InvalidSoundFont,
     MidiTooLarge,
@@ -31,6 +34,19 @@ from renderers.fluidsynth import (
     RenderedAudio,
     check_sample_rate,
     check_soundfont_file,
+)
+from renderers.instruments import (
+    INSTRUMENT_SETS,
+    Assignment,
+    Fallback,
+    Instrument,
+    InstrumentCatalog,
+    InstrumentChoice,
+    InstrumentRequest,
+    InstrumentSet,
+    Voice,
+    assign,
+    parse_choice,
 )
 from renderers.lv2 import LV2Instrument, LV2Renderer, lv2_instruments
 from renderers.midi import (
@@ -59,6 +75,7 @@ __all__ = [
     "DEFAULT_MAX_SECONDS",
     "DEFAULT_SOUNDFONT_DIRS",
     "DEFAULT_TAIL_SECONDS",
+    "INSTRUMENT_SETS",
     "MAX_SAMPLE_RATE",
     "MAX_TAIL_SECONDS",
     "MIN_SAMPLE_RATE",
@@ -66,8 +83,16 @@ __all__ = [
     "RENDERER_VERSION",
     "SILENCE_DBFS",
     "UPLOADED_PREFIX",
+    "Assignment",
     "EventKind",
+    "Fallback",
     "FluidSynthRenderer",
+    "Instrument",
+    "InstrumentCatalog",
+    "InstrumentChoice",
+    "InstrumentNotFound",
+    "InstrumentRequest",
+    "InstrumentSet",
     "InvalidMidi",
     "InvalidSoundFont",
     "LV2Instrument",
@@ -90,10 +115,13 @@ __all__ = [
     "Stem",
     "VST2Instrument",
     "VST2Renderer",
+    "Voice",
+    "assign",
     "check_sample_rate",
     "check_soundfont_file",
     "integrated_loudness",
     "lv2_instruments",
+    "parse_choice",
     "parse_midi",
     "sanitize_stem_name",
     "uploaded_digest",

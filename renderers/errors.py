@@ -77,6 +77,17 @@ class PresetNotFound(RenderError, FieldError, LookupError):
         self.available = list(available)
 
 
+class InstrumentNotFound(RenderError, FieldError, LookupError):
+    """An instrument (or one of its presets) that the catalog does not have; the reason suggests close names
+    (field "instruments" unless told, e.g. "instruments[2].instrument")."""
+
+    def __init__(self, name: str, reason: str, suggestions: Sequence[str] = (), field: str = "instruments") -> None:
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(field, f"{reason}{hint}")
+        self.name = name
+        self.suggestions = list(suggestions)
+
+
 class PluginLoadError(RenderError, Unavailable):
     """The LV2 plugin is installed but this host cannot run it (a feature it lacks, a port it cannot feed)."""
 
