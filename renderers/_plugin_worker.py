@@ -87,7 +87,7 @@ def _answer(request: object, renderers: _Renderers, replies: IO[bytes]) -> None:
         reply, audio = Failed.of(error), None
     write_frame(replies, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
     if audio is not None:
-        write_frame(replies, audio.data.cast("B"))
+        write_frame(replies, audio.reshape(-1).view(np.uint8).data)
     replies.flush()
 
 

@@ -2,9 +2,9 @@
 with PluginFailed, and never the process that asked: the Triton fluidsynth model's Python stub is not restarted
 when a plugin kills it, and its model would then fail every request.
 
-`PluginHost` keeps a few long-lived workers (`python -m renderers._plugin_worker`), each
-rendering one track at a time with the plugin renderers it keeps open. A worker that crashed, or was killed because
-its render ran past its time, is started afresh for the next render.
+`PluginHost` keeps a few long-lived workers (`python -m renderers._plugin_worker`), each rendering one track at a
+time with the plugin renderers it keeps open. A worker that crashed, or was killed because its render ran past its
+time, is started afresh for the next render.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class _WorkerProcess:
         size = self._read_frame_size(process, until)
         if size != audio.nbytes:
             raise _WorkerDied(f"sent {size} bytes of audio for {reply.frames} frames")
-        self._read_into(process, audio.data.cast("B"), until)
+        self._read_into(process, audio.reshape(-1).view(np.uint8).data, until)  # straight into the array
         return reply, audio
 
     def _read_frame(self, process: subprocess.Popen[bytes], until: float) -> bytes:
@@ -314,7 +314,7 @@ class PluginHost:
     def _exchange(self, request: object, what: str, deadline: float | None) -> tuple[object, Audio | None]:
         worker = self._take_worker(what, deadline)
         try:
-            timeout, cut_by_deadline = self._time_left(deadline)
+            timeout, cut_by_deadline = self._time_left(what, deadline)
             try:
                 reply, audio = worker.exchange(request, timeout)
             except _NoAnswer:
@@ -346,13 +346,13 @@ class PluginHost:
             raise RenderError("the plugin host is closed")
         return worker
 
-    def _time_left(self, deadline: float | None) -> tuple[float, bool]:
+    def _time_left(self, what: str, deadline: float | None) -> tuple[float, bool]:
         """The seconds a render may take, and whether the caller's deadline (not the host's timeout) set them."""
         if deadline is None:
             return self.render_timeout_seconds, False
         left = deadline - time.time()
         if left <= 0:
-            raise Cancelled("the deadline passed before the plugin started")
+            raise Cancelled(f"{what}: the deadline passed before the plugin started")
         return (left, True) if left < self.render_timeout_seconds else (self.render_timeout_seconds, False)
 
     def _restart(self, worker: _WorkerProcess) -> None:

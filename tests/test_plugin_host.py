@@ -76,6 +76,10 @@ def test_the_same_sound_renders_the_same_again_from_its_open_renderer(host: Plug
     np.testing.assert_array_equal(host.render(PIANO, events, RATE, SECONDS), first)
 
 
+def test_a_render_of_no_time_is_empty(host: PluginHost) -> None:
+    assert host.render(PIANO, notes(60), RATE, 0.0).shape == (0, 2)
+
+
 def test_the_scan_lists_mda_piano_by_name(host: PluginHost) -> None:
     found = {plugin.locator: plugin for plugin in host.scan()}
     assert found[PIANO.locator].title == "MDA Piano"
