@@ -18,9 +18,8 @@ import numpy.typing as npt
 import pytest
 
 from dgxmusic.errors import Cancelled
-from renderers import LV2Renderer, MidiEvent, PluginFailed, PluginNotFound, RenderError
+from renderers import EventKind, LV2Renderer, MidiEvent, PluginFailed, PluginNotFound, RenderError
 from renderers._plugin_worker import TEST_FAULTS_VARIABLE
-from renderers.lv2 import Note, _as_events
 from renderers.plugin_host import PluginHost, worker_environment, worker_python
 from renderers.plugins import PluginFormat, PluginSound
 
@@ -35,7 +34,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def notes(*pitches: int) -> list[MidiEvent]:
-    return _as_events([Note(pitch, 0.05 * number, 0.3) for number, pitch in enumerate(pitches)])
+    """The pitches played one after another, 50 ms apart, all released at 0.3 s."""
+    played = [MidiEvent(0.05 * number, EventKind.NOTE_ON, 0, pitch, 100) for number, pitch in enumerate(pitches)]
+    released = [MidiEvent(0.3, EventKind.NOTE_OFF, 0, pitch) for pitch in pitches]
+    return played + released
 
 
 def in_process(events: list[MidiEvent]) -> npt.NDArray[np.float32]:
