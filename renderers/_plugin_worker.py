@@ -12,46 +12,30 @@ from __future__ import annotations
 import ctypes
 import os
 import pickle
+import signal
 import sys
 import threading
 import time
 import traceback
-from collections import OrderedDict
 from typing import IO, Any
 
 import numpy as np
 
 from dgxmusic.errors import MusicError
 from renderers._plugin_protocol import Failed, Rendered, RenderRequest, Scanned, ScanRequest, read_frame, write_frame
-from renderers.plugins import PluginRenderer, PluginSound, open_renderer, scan_plugins
+from renderers.errors import RenderError
+from renderers.plugins import PluginSound, open_renderer, scan_plugins
 
-# Renderers kept open per worker, by (sound, sample rate): a plugin's library and instance setup are paid once.
-CACHED_RENDERERS = 4
+Audio = np.ndarray[Any, np.dtype[np.float32]]
+
 # Tests only: set (to anything) in a worker's environment, it makes the sounds whose locator is "test-fault:crash",
 # "test-fault:hang" or "test-fault:nan" crash the worker (a real SIGSEGV), hang it, or render NaNs.
 TEST_FAULTS_VARIABLE = "DGX_MUSIC_PLUGIN_WORKER_TEST_FAULTS"
 TEST_FAULT_PREFIX = "test-fault:"
+_PR_SET_PDEATHSIG = 1
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
 _PARENT_POLL_SECONDS = 1.0
-
-
-class _Renderers:
-    """The open renderers, the most recently used last; past CACHED_RENDERERS the least recently used is closed."""
-
-    def __init__(self) -> None:
-        self._open: OrderedDict[tuple[PluginSound, int], PluginRenderer] = OrderedDict()
-
-    def render(self, request: RenderRequest) -> np.ndarray[Any, np.dtype[np.float32]]:
-        key = (request.sound, request.sample_rate)
-        renderer = self._open.pop(key, None) or open_renderer(request.sound, request.sample_rate)
-        try:
-            audio = renderer.render(request.events, request.seconds)
-        except BaseException:
-            renderer.close()  # a render that failed may leave its instance in any state
-            raise
-        self._open[key] = renderer
-        while len(self._open) > CACHED_RENDERERS:
-            self._open.popitem(last=False)[1].close()
-        return audio
 
 
 def _test_fault(sound: PluginSound, frames: int) -> np.ndarray[Any, np.dtype[np.float32]] | None:
@@ -69,26 +53,92 @@ def _test_fault(sound: PluginSound, frames: int) -> np.ndarray[Any, np.dtype[np.
     return None
 
 
-def _answer(request: object, renderers: _Renderers, replies: IO[bytes]) -> None:
-    audio: np.ndarray[Any, np.dtype[np.float32]] | None = None
+def _work(request: object) -> tuple[object, Audio | None]:
+    """The reply to a request, and the audio that follows it; what the request raised becomes a Failed reply."""
     try:
         if isinstance(request, ScanRequest):
-            reply: object = Scanned(scan_plugins())
-        elif isinstance(request, RenderRequest):
-            frames = round(request.seconds * request.sample_rate)
-            faulty = _test_fault(request.sound, frames)
-            audio = np.ascontiguousarray(faulty if faulty is not None else renderers.render(request), np.float32)
-            reply = Rendered(audio.shape[0])
-        else:
-            raise TypeError(f"the plugin worker does not know the request {request!r}")
+            return Scanned(scan_plugins()), None
+        if isinstance(request, RenderRequest):
+            faulty = _test_fault(request.sound, round(request.seconds * request.sample_rate))
+            if faulty is not None:
+                audio = faulty
+            else:
+                renderer = open_renderer(request.sound, request.sample_rate)
+                audio = renderer.render(request.events, request.seconds)
+            audio = np.ascontiguousarray(audio, np.float32)
+            return Rendered(audio.shape[0]), audio
+        raise TypeError(f"the plugin worker does not know the request {request!r}")
     except Exception as error:
         if not isinstance(error, MusicError):  # a bug, in the worker or a plugin: its traceback goes to the log
             traceback.print_exc()
-        reply, audio = Failed.of(error), None
-    write_frame(replies, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        return Failed.of(error), None
+
+
+def _send(stream: IO[bytes], reply: object, audio: Audio | None) -> None:
+    write_frame(stream, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
     if audio is not None:
-        write_frame(replies, audio.reshape(-1).view(np.uint8).data)
-    replies.flush()
+        write_frame(stream, audio.reshape(-1).view(np.uint8).data)
+    stream.flush()
+
+
+def _in_child(request: object) -> tuple[object, Audio | None]:
+    """_work(request) done in a child process forked for it, which exits after. Plugins keep state in their
+    libraries' globals and read memory they never wrote (mda JX10 renders NaN or blows up once an earlier instance
+    in the same process has run), so only a process that has run no plugin before renders the same samples for the
+    same request; forking this worker, which never runs one itself, gives one in milliseconds."""
+    results, child_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only this thread exists here
+        os.close(results)
+        try:
+            _die_with_parent()
+            _without_network()
+            with os.fdopen(child_end, "wb") as stream:
+                _send(stream, *_work(request))
+        finally:
+            os._exit(0)
+    os.close(child_end)
+    with os.fdopen(results, "rb") as stream:
+        first = read_frame(stream)
+        reply = pickle.loads(first) if first is not None else None
+        audio_bytes = read_frame(stream) if isinstance(reply, Rendered) else None
+    _, status = os.waitpid(pid, 0)
+    if reply is None or (isinstance(reply, Rendered) and audio_bytes is None):
+        how = (
+            f"signal {signal.Signals(-os.waitstatus_to_exitcode(status)).name}"
+            if os.WIFSIGNALED(status)
+            else (f"exit code {os.waitstatus_to_exitcode(status)}")
+        )
+        return Failed.of(RenderError(f"the plugin's process died from {how}")), None
+    if isinstance(reply, Rendered) and audio_bytes is not None:
+        return reply, np.frombuffer(audio_bytes, dtype=np.float32).reshape(reply.frames, 2)
+    return reply, None
+
+
+def _die_with_parent() -> None:
+    """The child is killed when the worker dies (the host kills a worker whose plugin hangs)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the worker died before prctl took effect
+        os._exit(1)
+
+
+def _without_network() -> bool:
+    """Plugins get no network: ZynAddSubFX opens OSC UDP ports on every interface at random numbers. A network
+    namespace of its own has only a loopback that is down. False where namespaces are not allowed (an unprivileged
+    container): the plugin then shares the host's network."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return bool(libc.unshare(_CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0)
+
+
+def _warn_unless_isolated() -> None:
+    """Says once, on stderr (Triton's log), when plugins will share the host's network."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if _without_network() else 1)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        print("plugin worker: no network namespace allowed here; plugins share the host's network", file=sys.stderr)
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -111,10 +161,10 @@ def _private_protocol_streams() -> tuple[IO[bytes], IO[bytes]]:
 
 def main() -> None:
     requests, replies = _private_protocol_streams()
+    _warn_unless_isolated()
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
-    renderers = _Renderers()
     while (payload := read_frame(requests)) is not None:
-        _answer(pickle.loads(payload), renderers, replies)
+        _send(replies, *_in_child(pickle.loads(payload)))
     sys.exit(0)
 
 
