@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     max_soundfont_store_bytes: int = Field(
         4096 * MIB, ge=1024, description="uploaded SoundFonts kept in all; past it the least recently used go"
     )
+    # Plugin instruments (LV2 from LV2_PATH or lilv's default, VST2 from VST_PATH or the usual directories)
+    plugin_workers: int = Field(2, ge=1, description="processes rendering plugin tracks at once, apart from Triton")
+    plugin_render_timeout_seconds: float = Field(
+        120.0, gt=0, description="a plugin track still rendering after this fails (the plugin hung)"
+    )
 
     # Launcher of the embedded default (`dgx-music serve`)
     data_dir: Path = Path(".dgx-music")

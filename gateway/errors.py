@@ -132,7 +132,13 @@ def field_renamed(inner: str, outer: str) -> Iterator[None]:
 _OPTIONS = {name: f"options.{name}" for name in ("bpm", "key", "bars", "seconds", "seed", "time_signature")}
 _MODEL_FIELDS: dict[str, dict[str, str]] = {
     TEXT2MIDI: {"prompt": "prompt", **_OPTIONS},
-    FLUIDSYNTH: {"soundfont": "soundfont", "midi": "midi", "sample_rate": "audio_format.sample_rate"},
+    FLUIDSYNTH: {
+        "soundfont": "soundfont",
+        "midi": "midi",
+        "sample_rate": "audio_format.sample_rate",
+        "instruments": "instruments",  # and instruments[i].track / .instrument, as they are
+        "instrument_set": "instrument_set",
+    },
     BASIC_PITCH: {"windows": "audio"},
     DEMUCS: {
         "audio": "audio",
@@ -165,8 +171,9 @@ def from_triton(exc: InferenceServerException, model: str) -> ApiError:
     error = decode_error(message)  # a model's in-band error (dgxmusic.models)
     if isinstance(error, FieldError):
         fields = _MODEL_FIELDS.get(model, {})
-        if error.field in fields:
-            return from_library(error, fields[error.field])
+        name, index, rest = error.field.partition("[")  # a repeated field's element: instruments[2].track
+        if name in fields:
+            return from_library(error, fields[name] + index + rest)
         return ApiError(status_of(error), f"model {model}: {error}")  # a field the API does not have
     if error is not None:
         return from_library(error, about=f"model {model}")

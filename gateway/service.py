@@ -8,6 +8,8 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 
+from google.protobuf import json_format
+
 import composer
 import renderers
 import transcriber
@@ -112,7 +114,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         stems = call.stems or call.transcription is not None
         rendered = None
         try:
-            rendered = await self._render(midi.midi, call.soundfont, call.audio_format, stems, scope, call.mixing)
+            rendered = await self._render(midi.midi, call, stems, scope)
         except Exception as exc:  # the MIDI sent stays the call's result
             yield failed.add(pb.STAGE_RENDERING, "", exc)
         if rendered is not None:
@@ -138,7 +140,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             return
 
         yield out.progress(pb.STAGE_RENDERING, RENDER_PLAN.rendering, "rendering audio")
-        rendered = await self._render(call.midi, call.soundfont, call.audio_format, call.stems, scope, call.mixing)
+        rendered = await self._render(call.midi, call, call.stems, scope)
         streams = [("", rendered.mix), *rendered.stems.items()]
         async for event in out.audio(streams, call.audio_format, RENDER_PLAN.streaming):
             yield event
@@ -255,6 +257,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             statuses += [_served_status(entry.name, served) for served in catalogs.get(entry.name, [])]
         return pb.ListModelsResponse(models=statuses)
 
+    @unary_rpc("ListInstruments", quota=False)
+    async def ListInstruments(
+        self, request: pb.ListInstrumentsRequest, scope: RequestScope
+    ) -> pb.ListInstrumentsResponse:
+        found = await self.models.instruments(deadline=scope.time_left(), request_id=scope.request_id)
+        return json_format.ParseDict(found, pb.ListInstrumentsResponse(), ignore_unknown_fields=True)
+
     # -- stages ------------------------------------------------------------------------------------------------
 
     async def _compose(
@@ -272,21 +281,21 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
     async def _render(
         self,
         midi: bytes,
-        soundfont: str,
-        fmt: ResolvedFormat,
+        sound: validation.RenderCall | validation.ComposeCall,
         stems: bool,
         scope: RequestScope,
-        mixing: renderers.MixSettings | None = None,
     ) -> Rendered:
+        """`midi` rendered as `sound`'s SoundFont, mixing and instruments say."""
         with scope.stage(pb.STAGE_RENDERING):
             return await self.models.render(
                 midi,
-                soundfont=soundfont,
-                sample_rate=fmt.sample_rate,
+                soundfont=sound.soundfont,
+                sample_rate=sound.audio_format.sample_rate,
                 stems=stems,
                 deadline=scope.time_left(),
                 request_id=scope.request_id,
-                mixing=mixing,
+                mixing=sound.mixing,
+                instruments=sound.instruments.to_json() if sound.instruments is not None else "",
             )
 
     async def _compose_extras(
@@ -456,9 +465,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 return await asyncio.to_thread(audio.decode_upload, call.melody_audio, header)
         if call.melody_midi:
             with field_renamed("midi", "melody_midi"):
-                rendered = await self._render(
-                    call.melody_midi, self.settings.default_soundfont, MELODY_FORMAT, False, scope
-                )
+                melody = validation.RenderCall(call.melody_midi, self.settings.default_soundfont, MELODY_FORMAT, False)
+                rendered = await self._render(melody.midi, melody, False, scope)
             return rendered.mix, MELODY_FORMAT.sample_rate
         return None
 
@@ -502,6 +510,7 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
             "musicgen": (call.musicgen_model or musicgen_model) if call.musicgen else None,
             "transcribe": None if call.transcription is None else dataclasses.asdict(call.transcription),
             "mixing": dataclasses.asdict(call.mixing),
+            "instruments": call.instruments.to_json() if call.instruments is not None else "",
             "composer": composer.COMPOSER_VERSION,
             "renderer": renderers.RENDERER_VERSION,
         },
@@ -527,6 +536,7 @@ def _render_key(call: validation.RenderCall) -> str:
             "format": dataclasses.asdict(call.audio_format),
             "stems": call.stems,
             "mixing": dataclasses.asdict(call.mixing),
+            "instruments": call.instruments.to_json() if call.instruments is not None else "",
             "renderer": renderers.RENDERER_VERSION,
         },
     )

@@ -182,7 +182,10 @@ class Models(Protocol):
         deadline: float,
         request_id: str,
         mixing: MixSettings | None = None,
+        instruments: str = "",
     ) -> Rendered: ...
+
+    async def instruments(self, *, deadline: float, request_id: str) -> dict[str, Any]: ...
 
     async def note_activations(
         self, windows: npt.NDArray[np.float32], *, deadline: float, request_id: str
@@ -388,7 +391,9 @@ class TritonModels:
         deadline: float,
         request_id: str,
         mixing: MixSettings | None = None,
+        instruments: str = "",
     ) -> Rendered:
+        """The rendered mix (and stems); `instruments` is renderers.InstrumentRequest's JSON, "" for none."""
         inputs = [
             _tensor(Fluidsynth.MIDI, [[midi]]),
             _tensor(Fluidsynth.SOUNDFONT, [[soundfont.encode()]]),
@@ -396,6 +401,8 @@ class TritonModels:
         ]
         if mixing is not None and mixing != MixSettings():
             inputs.append(_tensor(Fluidsynth.MIXING, [[mixing.to_json().encode()]]))
+        if instruments:
+            inputs.append(_tensor(Fluidsynth.INSTRUMENTS, [[instruments.encode()]]))
         wanted = [Fluidsynth.MIX, Fluidsynth.STEMS, Fluidsynth.STEM_NAMES] if stems else [Fluidsynth.MIX]
         result = await self._infer(
             Fluidsynth.NAME,
@@ -410,6 +417,19 @@ class TritonModels:
             names = [name.decode() for name in result.as_numpy(Fluidsynth.STEM_NAMES.name).reshape(-1)]
             stem_audio = dict(zip(names, result.as_numpy(Fluidsynth.STEMS.name)[0], strict=True))
         return Rendered(mix, stem_audio)
+
+    async def instruments(self, *, deadline: float, request_id: str) -> dict[str, Any]:
+        """The fluidsynth model's instrument catalog: ListInstrumentsResponse's fields as JSON (InstrumentCatalog)."""
+        inputs = [*_probe_inputs(Fluidsynth.NAME), _tensor(Fluidsynth.LIST_INSTRUMENTS, [[1]])]
+        result = await self._infer(
+            Fluidsynth.NAME,
+            inputs,
+            outputs=[InferRequestedOutput(Fluidsynth.INSTRUMENT_CATALOG.name)],
+            request_id=request_id,
+            deadline=deadline,
+        )
+        answer: dict[str, Any] = json.loads(result.as_numpy(Fluidsynth.INSTRUMENT_CATALOG.name).reshape(-1)[0])
+        return answer
 
     async def note_activations(
         self, windows: npt.NDArray[np.float32], *, deadline: float, request_id: str

@@ -27,6 +27,7 @@ from gateway.triton import DemucsOptions
 MAX_VARIATIONS = 16
 MAX_SONGS_PER_CALL = 32
 MAX_PROMPTS_PER_GENERATION = 8
+MAX_INSTRUMENT_CHOICES = 64
 DEFAULT_GENERATE_SECONDS = 8.0
 SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "cfg_coef", "seed")
 TRANSCRIPTION_FIELDS = (
@@ -112,6 +113,7 @@ class ComposeCall:
     transcription: transcriber.TranscriptionParams | None  # None when no transcription is asked for
     musicgen: bool
     mixing: renderers.MixSettings = dataclasses.field(default_factory=renderers.MixSettings)
+    instruments: renderers.InstrumentRequest | None = None
     separate_model: str = ""  # the demucs model `separate` names; "" for the server's
     musicgen_model: str = ""  # the MusicGen model `musicgen` names; "" for the server's
 
@@ -129,6 +131,7 @@ class RenderCall:
     audio_format: ResolvedFormat
     stems: bool
     mixing: renderers.MixSettings = dataclasses.field(default_factory=renderers.MixSettings)
+    instruments: renderers.InstrumentRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,8 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         transcription = transcription_params(request.transcription_options)
     with faults.collect():
         mixing = mix_settings(request.mixing)
+    with faults.collect():
+        instruments = instrument_request(request.instruments, request.instrument_set)
     faults.raise_any()
     return ComposeCall(
         song=song,
@@ -203,6 +208,7 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         transcription=transcription if request.transcribe else None,
         musicgen=bool(request.musicgen),
         mixing=mixing,
+        instruments=instruments,
         separate_model=separate_model,
         musicgen_model=musicgen_model,
     )
@@ -218,8 +224,10 @@ def render(request: pb.RenderRequest, settings: Settings) -> RenderCall:
         soundfont = _soundfont(request.soundfont, settings)
     with faults.collect():
         mixing = mix_settings(request.mixing)
+    with faults.collect():
+        instruments = instrument_request(request.instruments, request.instrument_set)
     faults.raise_any()
-    return RenderCall(request.midi, soundfont, audio_format, request.stems, mixing)
+    return RenderCall(request.midi, soundfont, audio_format, request.stems, mixing, instruments)
 
 
 def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> GenerateAudioCall:
@@ -273,6 +281,31 @@ def transcription_params(options: pb.TranscriptionOptions) -> transcriber.Transc
     faults.raise_any()
     with request_errors(prefix="transcription_options."):  # what holds between fields (the frequency range)
         return transcriber.TranscriptionParams(**given)
+
+
+def instrument_request(
+    choices: Sequence[pb.InstrumentChoice], instrument_set: str
+) -> renderers.InstrumentRequest | None:
+    """Render's and Compose's instruments as the renderer reads them; None for the SoundFont alone. Each fault names
+    its field (instruments[i].track, instruments[i].instrument, instrument_set); whether an instrument is installed and
+    a track is there, the fluidsynth model checks."""
+    faults = Faults()
+    if len(choices) > MAX_INSTRUMENT_CHOICES:
+        faults.add(too_large("instruments", f"at most {MAX_INSTRUMENT_CHOICES} choices, got {len(choices)}"))
+    for index, choice in enumerate(choices):
+        with faults.collect(), request_errors():
+            renderers.InstrumentChoice.parse_track(choice.track, f"instruments[{index}].track")
+        with faults.collect(), request_errors():
+            renderers.InstrumentChoice.parse_instrument(choice.instrument, f"instruments[{index}].instrument")
+    if instrument_set and instrument_set not in renderers.INSTRUMENT_SETS:
+        sets = ", ".join(renderers.INSTRUMENT_SETS)
+        faults.add(invalid_argument("instrument_set", f"unknown instrument set {instrument_set!r}; sets: {sets}"))
+    faults.raise_any()
+    if not choices and not instrument_set:
+        return None
+    return renderers.InstrumentRequest(
+        tuple(renderers.InstrumentChoice(choice.track, choice.instrument) for choice in choices), instrument_set or None
+    )
 
 
 def mix_settings(options: pb.MixingOptions) -> renderers.MixSettings:

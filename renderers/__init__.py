@@ -5,7 +5,8 @@ long-lived `FluidSynthRenderer`. Parsing needs only mido; libfluidsynth is loade
 LV2 instruments (`lv2_instruments`) play through an `LV2Renderer`; liblilv is loaded by the first use. VST2
 instruments (`vst2_instruments`) play through a `VST2Renderer`.
 `InstrumentCatalog` names every SoundFont and plugin a track can play; `assign` gives each track its instrument from a
-request's `InstrumentChoice`s and instrument set (`INSTRUMENT_SETS`).
+request's `InstrumentChoice`s and instrument set (`INSTRUMENT_SETS`). Plugins run in a `PluginHost`'s worker
+processes; a `Studio` renders a request as the fluidsynth model does, tracks on their instruments.
 """
 
 from renderers.errors import (
@@ -60,6 +61,7 @@ from renderers.midi import (
     sanitize_stem_name,
 )
 from renderers.mixing import MixSettings, integrated_loudness
+from renderers.plugin_host import PluginHost
 from renderers.soundfonts import (
     DEFAULT_SOUNDFONT_DIRS,
     UPLOADED_PREFIX,
@@ -68,6 +70,7 @@ from renderers.soundfonts import (
     uploaded_digest,
     uploaded_path,
 )
+from renderers.studio import Studio
 from renderers.vst2 import VST2Instrument, VST2Renderer, vst2_instruments
 
 __all__ = [
@@ -103,6 +106,7 @@ __all__ = [
     "MidiTooLong",
     "MixSettings",
     "PluginFailed",
+    "PluginHost",
     "PluginLoadError",
     "PluginNotFound",
     "PresetNotFound",
@@ -113,6 +117,7 @@ __all__ = [
     "SoundFontLoadError",
     "SoundFontNotFound",
     "Stem",
+    "Studio",
     "VST2Instrument",
     "VST2Renderer",
     "Voice",

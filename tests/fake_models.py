@@ -85,8 +85,17 @@ class FakeModels:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.library = renderers.SoundFontLibrary(
+        library = renderers.SoundFontLibrary(
             settings.soundfont_dirs, settings.default_soundfont, uploads=settings.soundfont_upload_dir
+        )
+        # What the fluidsynth model serves, as it serves it (plugins in worker processes, started when first used).
+        self.studio = renderers.Studio(
+            library,
+            render_threads=settings.render_threads,
+            plugin_workers=settings.plugin_workers,
+            plugin_timeout_seconds=settings.plugin_render_timeout_seconds,
+            max_render_seconds=settings.max_render_seconds,
+            max_midi_bytes=settings.max_midi_bytes,
         )
         self.calls: collections.Counter[str] = collections.Counter()
         # Per model, Triton's state and its reason (READY; UNAVAILABLE "unloaded" or with why it failed to load).
@@ -94,7 +103,6 @@ class FakeModels:
         self.missing_weights: dict[str, str] = {}  # model -> what it says is missing
         self._failures: dict[str, InferenceServerException] = {}
         self._paused: dict[str, asyncio.Event] = {}
-        self._renderers: dict[tuple[str, int], renderers.FluidSynthRenderer] = {}
         # The fluidsynth model renders one request at a time; renders run in threads here.
         self._render_lock = threading.Lock()
 
@@ -118,9 +126,7 @@ class FakeModels:
     # -- the protocol --------------------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
+        self.studio.close()
 
     async def ready(self, models: list[str], deadline: float = 1.0) -> bool:
         return all(self.states[model][0] == "READY" for model in models)
@@ -145,11 +151,18 @@ class FakeModels:
         deadline: float,
         request_id: str,
         mixing: renderers.MixSettings | None = None,
+        instruments: str = "",
     ) -> Rendered:
         await self._wait_if_paused(FLUIDSYNTH)
         with self._inference(FLUIDSYNTH, request_id):
-            rendered = await asyncio.to_thread(self._render, midi, soundfont, sample_rate, stems, mixing)
-        return Rendered(rendered.mix, rendered.stems if stems else {})
+            rendered = await asyncio.to_thread(self._render, midi, soundfont, sample_rate, stems, mixing, instruments)
+        return Rendered(rendered.mix, rendered.stems)
+
+    async def instruments(self, *, deadline: float, request_id: str) -> dict[str, Any]:
+        with self._inference(FLUIDSYNTH, request_id):
+            catalog = await asyncio.to_thread(self.studio.catalog, rescan=True)
+        answer: dict[str, Any] = json.loads(catalog.to_json())
+        return answer
 
     async def note_activations(
         self, windows: npt.NDArray[np.float32], *, deadline: float, request_id: str
@@ -245,18 +258,22 @@ class FakeModels:
             raise MissingWeights(self.missing_weights[model])
 
     def _render(
-        self, midi: bytes, soundfont_name: str, sample_rate: int, stems: bool, mixing: renderers.MixSettings | None
+        self,
+        midi: bytes,
+        soundfont_name: str,
+        sample_rate: int,
+        stems: bool,
+        mixing: renderers.MixSettings | None,
+        instruments: str,
     ) -> renderers.RenderedAudio:
-        """As the fluidsynth model renders: one renderer per SoundFont and rate, kept for the next request."""
+        """As the fluidsynth model renders."""
         renderers.check_sample_rate(sample_rate)
-        soundfont = self.library.resolve(soundfont_name)
-        performance = renderers.parse_midi(
-            midi, max_seconds=self.settings.max_render_seconds, max_bytes=self.settings.max_midi_bytes
-        )
         with self._render_lock:
-            key = (soundfont.name, sample_rate)
-            if key not in self._renderers:
-                self._renderers[key] = renderers.FluidSynthRenderer(
-                    soundfont, sample_rate, threads=self.settings.render_threads
-                )
-            return self._renderers[key].render(performance, stems=stems, mixing=mixing)
+            return self.studio.render(
+                midi,
+                soundfont_name,
+                sample_rate,
+                stems=stems,
+                mixing=mixing,
+                instruments=renderers.InstrumentRequest.from_json(instruments),
+            )

@@ -162,13 +162,19 @@ def deadline_parameters(seconds_left: float) -> dict[str, float]:
     return {DEADLINE_PARAMETER: time.time() + seconds_left}
 
 
-def past_deadline(request_parameters: str) -> bool:
-    """Whether the client of a request (its `parameters()` JSON) has stopped waiting: its answer would be for nobody."""
+def deadline_of(request_parameters: str) -> float | None:
+    """When (Unix time) the client of a request (its `parameters()` JSON) stops waiting; None when it did not say."""
     try:
         deadline = json.loads(request_parameters or "{}").get(DEADLINE_PARAMETER)
     except (ValueError, AttributeError):
-        return False
-    return isinstance(deadline, int | float) and time.time() > deadline
+        return None
+    return float(deadline) if isinstance(deadline, int | float) and not isinstance(deadline, bool) else None
+
+
+def past_deadline(request_parameters: str) -> bool:
+    """Whether the client of a request (its `parameters()` JSON) has stopped waiting: its answer would be for nobody."""
+    deadline = deadline_of(request_parameters)
+    return deadline is not None and time.time() > deadline
 
 
 # -- in-band errors ----------------------------------------------------------------------------------------------
@@ -189,7 +195,7 @@ _KINDS: dict[str, tuple[type[MusicError], str]] = {
     "cancelled": (Cancelled, "CANCELLED"),
 }
 _ENCODED = re.compile(
-    r"(?:\[request id: [^\]]*\]\s*)?(?P<kind>[a-z_]+)(?: (?P<field>[a-z_]+))?: (?P<reason>.*)", re.DOTALL
+    r"(?:\[request id: [^\]]*\]\s*)?(?P<kind>[a-z_]+)(?: (?P<field>[a-z_][a-z_0-9.\[\]]*))?: (?P<reason>.*)", re.DOTALL
 )
 
 
