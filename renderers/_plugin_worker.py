@@ -1,10 +1,11 @@
 """A plugin worker process: `python -m renderers._plugin_worker`, started and spoken to by renderers.plugin_host.
 
-It runs plugin code, so that a plugin that crashes or hangs takes down only this process. It answers requests
+It runs plugin code, so that a plugin that crashes or hangs takes down only this process: each request in a child
+forked for it (_in_child), so the worker itself never runs a plugin. It answers requests
 (renderers._plugin_protocol) from stdin on stdout, one at a time. Plugins print to stdout (ZynAddSubFX: "lo server
 running on ..."), so the worker first moves the protocol to file descriptors of its own and points fds 0 and 1 at
 /dev/null and stderr. It exits when its stdin closes, or when its parent is gone (a hung plugin never reads stdin
-again). Only numpy and the light renderers modules load at start; a plugin format's host loads with its first sound.
+again). Only numpy and the light renderers modules load at start; a plugin format's host loads in each child.
 """
 
 from __future__ import annotations

@@ -252,7 +252,7 @@ class PluginHost:
         self.render_timeout_seconds = render_timeout_seconds
         command = [python or worker_python(), "-m", WORKER_MODULE]
         self._workers = [_WorkerProcess(command) for _ in range(workers)]
-        self._free: queue.LifoQueue[_WorkerProcess] = queue.LifoQueue()  # the last used first: its renderers are open
+        self._free: queue.LifoQueue[_WorkerProcess] = queue.LifoQueue()  # the last used first: the others may idle
         for worker in self._workers:
             self._free.put(worker)
         self._closed = False
