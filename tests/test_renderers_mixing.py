@@ -26,6 +26,7 @@ from renderers import (
     parse_midi,
     uploaded_path,
 )
+from renderers.studio import MAX_UPLOADED_LOADED, Studio
 
 SF2_DIR = DEFAULT_SOUNDFONT_DIRS[0]
 
@@ -174,18 +175,15 @@ class _Loaded:
         self.closed = True
 
 
-def test_the_model_keeps_only_the_most_recently_used_uploaded_fonts_loaded() -> None:
-    from test_model_backend import load_model  # the model module needs the fake pb_utils first
-
-    module = load_model("fluidsynth")
-    model = module.TritonPythonModel()
-    own = {(f"sha256:{n:064x}", 44100): _Loaded() for n in range(module.MAX_UPLOADED_LOADED)}
+def test_the_studio_keeps_only_the_most_recently_used_uploaded_fonts_loaded() -> None:
+    studio = Studio(SoundFontLibrary(DEFAULT_SOUNDFONT_DIRS))
+    own = {(f"sha256:{n:064x}", 44100): _Loaded() for n in range(MAX_UPLOADED_LOADED)}
     server = {("FluidR3_GM", 44100): _Loaded()}
-    model.renderers = {**server, **own}
-    model._make_room_for(SoundFontLibrary(DEFAULT_SOUNDFONT_DIRS).resolve("TimGM6mb"))
-    assert not any(loaded.closed for loaded in model.renderers.values())
-    newest = SoundFontLibrary(DEFAULT_SOUNDFONT_DIRS).resolve("TimGM6mb")
-    model._make_room_for(type(newest)(name="sha256:" + "f" * 64, path=newest.path))
+    studio._renderers = {**server, **own}  # type: ignore[dict-item]
+    studio._make_room_for(studio.library.resolve("TimGM6mb"))
+    assert not any(loaded.closed for loaded in studio._renderers.values())  # type: ignore[attr-defined]
+    newest = studio.library.resolve("TimGM6mb")
+    studio._make_room_for(type(newest)(name="sha256:" + "f" * 64, path=newest.path))
     closed = [key for key, loaded in {**server, **own}.items() if loaded.closed]
     assert closed == [(f"sha256:{0:064x}", 44100)]
-    assert closed[0] not in model.renderers
+    assert closed[0] not in studio._renderers
