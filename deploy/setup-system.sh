@@ -4,8 +4,9 @@ set -euo pipefail
 
 packages=(redis-server fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1)
 # Plugin instruments (renderers.plugin_host) and the LV2 host library: mda (Piano, ePiano, JX10, DX10), setBfree
-# (organ), avldrums (drum kits), ZynAddSubFX (LV2 and VST2), ~64 MB in all.
-packages+=(liblilv-0-0 mda-lv2 setbfree avldrums.lv2 zynaddsubfx-lv2 zynaddsubfx-vst)
+# (organ), avldrums (drum kits), ZynAddSubFX (LV2 and VST2), ~64 MB in all; libfaketime shows plugins a clock that
+# stands still, so that setBfree (which seeds its key clicks from the time) renders the same samples every time.
+packages+=(liblilv-0-0 mda-lv2 setbfree avldrums.lv2 zynaddsubfx-lv2 zynaddsubfx-vst libfaketime)
 command -v npm >/dev/null || packages+=(npm)
 # `--tests`: what only the tests need: Ardour (headless ardour7-lua, the GUI under Xvfb) for the DAW integration.
 [ "${1:-}" = "--tests" ] && packages+=(ardour xvfb xauth x11-utils imagemagick)

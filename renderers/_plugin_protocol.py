@@ -16,6 +16,10 @@ from renderers.plugins import PluginInfo, PluginSound
 
 FRAME_HEADER = struct.Struct("<Q")
 
+# The clock plugins see, through libfaketime (renderers.plugin_host.faketime_library): the same for every render.
+FAKETIME_VARIABLE = "FAKETIME"
+FROZEN_TIME = "2000-01-01 00:00:00"
+
 
 @dataclass(frozen=True)
 class ScanRequest:

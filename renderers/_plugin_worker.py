@@ -23,7 +23,17 @@ from typing import IO, Any
 import numpy as np
 
 from dgxmusic.errors import MusicError
-from renderers._plugin_protocol import Failed, Rendered, RenderRequest, Scanned, ScanRequest, read_frame, write_frame
+from renderers._plugin_protocol import (
+    FAKETIME_VARIABLE,
+    FROZEN_TIME,
+    Failed,
+    Rendered,
+    RenderRequest,
+    Scanned,
+    ScanRequest,
+    read_frame,
+    write_frame,
+)
 from renderers.errors import RenderError
 from renderers.plugins import PluginSound, open_renderer, scan_plugins
 
@@ -94,6 +104,7 @@ def _in_child(request: object) -> tuple[object, Audio | None]:
         try:
             _die_with_parent()
             _without_network()
+            os.environ[FAKETIME_VARIABLE] = FROZEN_TIME  # read by libfaketime when the host preloaded it
             with os.fdopen(child_end, "wb") as stream:
                 _send(stream, *_work(request))
         finally:

@@ -256,13 +256,14 @@ def _entries(tracks: Iterable[str], *instruments: str) -> tuple[SetEntry, ...]:
 
 
 # The presets are the labels of mda's *-presets.ttl and ZynAddSubFX.lv2presets; a preset a scan does not list is
-# skipped like a plugin that is not installed. Only presets that render the same finite samples every time and stay
-# below +6 dBFS are here (tests/test_instrument_sets.py): mda JX10's Monosynth, Synth Brass, Hard Lead, Echo Pad and
-# Detuned Techno Lead blow up or render NaN, and ZynAddSubFX's choir, soft pad and slow strings vary render to render.
+# skipped like a plugin that is not installed. Only presets that play the written pitch, render the same finite samples
+# every time and stay below +6 dBFS are here (tests/test_instrument_sets.py): most of mda's bass presets sound one or
+# two octaves down (JX10's Analog Bass, DX10's E.Bass a tenth off), JX10's Monosynth, Synth Brass, Hard Lead and Echo
+# Pad blow up or render NaN, and ZynAddSubFX's choirs, soft pad and slow strings vary from render to render.
 STUDIO = InstrumentSet(
     "studio",
     "Drums on avldrums' Black Pearl kit, organs on setBfree, acoustic pianos on mda Piano, electric pianos on mda "
-    "ePiano and DX10, basses, pads, leads, synth strings and synth brass on mda JX10 (DX10, ZynAddSubFX) presets; "
+    "ePiano and DX10, basses, pads, leads, synth strings and synth brass on ZynAddSubFX and mda JX10/DX10 presets; "
     "what no plugin covers, and what is not installed, on the SoundFont.",
     (
         SetEntry(DRUMS_SELECTOR, ("lv2:black-pearl-drumkit",)),
@@ -270,23 +271,22 @@ STUDIO = InstrumentSet(
         SetEntry("Electric Piano 1", ("lv2:mda-epiano",)),
         SetEntry("Electric Piano 2", (f"{_DX10}/Bright E.Piano", "lv2:mda-epiano")),
         *_entries(GM_PROGRAM_NAMES[16:21], _SETBFREE),  # the organs; not the accordions and harmonica
-        SetEntry("Acoustic Bass", (f"{_DX10}/Upright Bass 1",)),
-        SetEntry("Electric Bass (finger)", (f"{_DX10}/E.Bass",)),
-        SetEntry("Electric Bass (pick)", (f"{_DX10}/Thick Bass",)),
-        SetEntry("Fretless Bass", (f"{_JX10}/Fretless Bass",)),
-        SetEntry("Synth Bass 1", (f"{_JX10}/Analog Bass", f"{_ZYN}/Bass: 0006-Analogue Bass.xiz")),
-        SetEntry("Synth Bass 2", (f"{_JX10}/Analog Bass 2", f"{_ZYN}/Bass: 0003-Bass 3 _analog_.xiz")),
-        SetEntry("bass", (f"{_JX10}/Analog Bass", f"{_ZYN}/Bass: 0006-Analogue Bass.xiz")),
+        SetEntry("Acoustic Bass", (f"{_ZYN}/Bass: 0001-Bass 1.xiz",)),
+        SetEntry("Electric Bass (finger)", (f"{_ZYN}/Bass: 0005-Bass 5.xiz",)),
+        SetEntry("Electric Bass (pick)", (f"{_ZYN}/Bass: 0035-FM Bass 1.xiz",)),
+        SetEntry("Fretless Bass", (f"{_ZYN}/Bass: 0001-Bass 1.xiz",)),
+        SetEntry("Synth Bass 1", (f"{_ZYN}/Bass: 0003-Bass 3 _analog_.xiz", f"{_JX10}/Moogcury Lite")),
+        SetEntry("Synth Bass 2", (f"{_JX10}/Moogcury Lite", f"{_ZYN}/Bass: 0002-Bass 2.xiz")),
+        SetEntry("bass", (f"{_ZYN}/Bass: 0003-Bass 3 _analog_.xiz", f"{_JX10}/Moogcury Lite")),
         *_entries(("Synth Strings 1", "Synth Strings 2"), f"{_JX10}/Synth Strings"),
-        SetEntry("Synth Brass 1", (f"{_JX10}/Brass Section", f"{_ZYN}/Brass: 0005-Synth Brass 3.xiz")),
-        SetEntry("Synth Brass 2", (f"{_ZYN}/Brass: 0006-Synth Brass 4.xiz", f"{_JX10}/Soft Horn")),
-        SetEntry("Lead 1 (square)", (f"{_ZYN}/net-wisdom: 0103-square-lead.xiz", f"{_JX10}/Higher Synth [ZF]")),
-        SetEntry("Lead 2 (sawtooth)", (f"{_ZYN}/Laba170bank: 0005-BrightLead.xiz", f"{_JX10}/Higher Synth [ZF]")),
-        SetEntry("Lead 8 (bass + lead)", (f"{_JX10}/808 State Lead",)),
-        SetEntry("lead", (f"{_JX10}/Higher Synth [ZF]",)),
+        SetEntry("Synth Brass 1", (f"{_JX10}/Brass Section", f"{_ZYN}/Brass: 0003-Synth Brazz 1.xiz")),
+        SetEntry("Synth Brass 2", (f"{_ZYN}/Brass: 0006-Synth Brass 4.xiz", f"{_JX10}/Brass Section")),
+        SetEntry("Lead 1 (square)", (f"{_ZYN}/net-wisdom: 0103-square-lead.xiz",)),
+        SetEntry("Lead 2 (sawtooth)", (f"{_ZYN}/Laba170bank: 0005-BrightLead.xiz",)),
+        SetEntry("lead", (f"{_ZYN}/Collection: 0009-Trem Lead.xiz",)),
         SetEntry("Pad 1 (new age)", (f"{_ZYN}/Collection: 0124-Super Pad.xiz", f"{_JX10}/Very Soft Pad")),
         SetEntry("Pad 3 (polysynth)", (f"{_JX10}/Solid Backing",)),
-        SetEntry("Pad 8 (sweep)", (f"{_JX10}/5th Sweep Pad",)),
+        SetEntry("Pad 8 (sweep)", (f"{_DX10}/Space Pad",)),
         SetEntry("pad", (f"{_JX10}/Very Soft Pad",)),
     ),
 )

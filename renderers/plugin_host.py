@@ -10,6 +10,7 @@ time, is started afresh for the next render.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import pickle
 import queue
@@ -28,7 +29,15 @@ import numpy as np
 
 import dgxmusic
 from dgxmusic.errors import Cancelled, MusicError
-from renderers._plugin_protocol import FRAME_HEADER, Failed, Rendered, RenderRequest, Scanned, ScanRequest
+from renderers._plugin_protocol import (
+    FAKETIME_VARIABLE,
+    FRAME_HEADER,
+    Failed,
+    Rendered,
+    RenderRequest,
+    Scanned,
+    ScanRequest,
+)
 from renderers.errors import PluginFailed, PluginLoadError, RenderError
 from renderers.fluidsynth import Audio, check_sample_rate
 from renderers.midi import MidiEvent
@@ -62,10 +71,24 @@ def worker_python() -> str:
 def worker_environment() -> dict[str, str]:
     """This process's environment, with PYTHONPATH: the roots it imports renderers and dgxmusic from, then its
     sys.path. The worker then imports the same code, though Triton's stub runs isolated (it ignores PYTHONPATH) and
-    an editable install finds packages through .pth hooks that a PYTHONPATH entry does not run."""
+    an editable install finds packages through .pth hooks that a PYTHONPATH entry does not run. With libfaketime
+    preloaded (not faking until a render's child sets FAKETIME), plugins can be shown a clock that stands still."""
     roots = [os.path.dirname(os.path.dirname(os.path.abspath(module))) for module in (__file__, dgxmusic.__file__)]
     paths = [*roots, *(os.path.abspath(entry or os.curdir) for entry in sys.path)]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+    environment.pop(FAKETIME_VARIABLE, None)
+    if (faketime := faketime_library()) is not None:
+        preloaded = environment.get("LD_PRELOAD", "")
+        environment["LD_PRELOAD"] = f"{faketime} {preloaded}".strip()
+        environment["FAKETIME_NO_CACHE"] = "1"  # it reads FAKETIME at each call, so a child can set it
+    return environment
+
+
+def faketime_library() -> str | None:
+    """Debian's libfaketime, when installed: setBfree seeds its key clicks from time(), so only a clock that stands
+    still makes its renders repeat."""
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    return found[0] if found else None
 
 
 class _NoAnswer(Exception):
