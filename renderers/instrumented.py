@@ -116,9 +116,11 @@ def _font(voice: Voice | None, default: FluidSynthRenderer) -> FluidSynthRendere
 
 
 def _plugin_events(stem: Stem) -> list[MidiEvent]:
-    """The stem's events for a plugin: without the program and bank changes that pick a General MIDI sound."""
+    """The stem's events for a plugin: on MIDI channel 1, which every instrument plays (ZynAddSubFX's first part
+    listens there alone, setBfree's upper manual), and without the program and bank changes that pick a General MIDI
+    sound (the request picked the plugin's)."""
     return [
-        event
+        event._replace(channel=0)
         for event in stem.events
         if event.kind is not EventKind.PROGRAM_CHANGE
         and not (event.kind is EventKind.CONTROL_CHANGE and event.data1 in _BANK_SELECT)
