@@ -25,6 +25,8 @@ from renderers.plugins import PluginSound
 _BANK_SELECT = (0, 32)
 # Plugin tracks rendered at once by one render; the host runs as many as it has workers and queues the rest.
 _MAX_PLUGIN_THREADS = 8
+# The channel a plugin hears its track on: MIDI channel 1.
+_PLUGIN_CHANNEL = 0
 # A plugin track whose peak stays below this (-140 dBFS) made no sound.
 _SILENT_PEAK = 1e-7
 
@@ -116,9 +118,11 @@ def _font(voice: Voice | None, default: FluidSynthRenderer) -> FluidSynthRendere
 
 
 def _plugin_events(stem: Stem) -> list[MidiEvent]:
-    """The stem's events for a plugin: without the program and bank changes that pick a General MIDI sound."""
+    """The stem's events for a plugin, on MIDI channel 1 and without the program and bank changes that pick a General
+    MIDI sound. A plugin plays one track, and several hear only channel 1: ZynAddSubFX's first part listens to it
+    alone, and setBfree plays its lower manual and pedals on channels 2 and 3 and nothing on the others."""
     return [
-        event
+        event._replace(channel=_PLUGIN_CHANNEL)
         for event in stem.events
         if event.kind is not EventKind.PROGRAM_CHANGE
         and not (event.kind is EventKind.CONTROL_CHANGE and event.data1 in _BANK_SELECT)
