@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/composing.py
 	$(BIN)/python benchmarks/transcription.py
+	$(BIN)/python benchmarks/instruments.py
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py

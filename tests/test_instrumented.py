@@ -17,6 +17,8 @@ from renderers.plugins import PluginFormat, PluginSound, open_renderer
 
 JX10 = PluginSound(PluginFormat.LV2, "http://drobilla.net/plugins/mda/JX10")
 PIANO = PluginSound(PluginFormat.LV2, "http://drobilla.net/plugins/mda/Piano")
+ORGAN = PluginSound(PluginFormat.LV2, "http://gareus.org/oss/lv2/b_synth")
+ZYN_LEAD = PluginSound(PluginFormat.LV2, "http://zynaddsubfx.sourceforge.net", "Laba170bank: 0005-BrightLead.xiz")
 SILENT = PluginSound(PluginFormat.LV2, "urn:ardour:a-fluidsynth")  # plays nothing until given a SoundFont file
 
 Audio = npt.NDArray[np.float32]
@@ -102,6 +104,17 @@ def test_a_track_on_another_soundfont_renders_with_that_font(song: bytes, fonts:
     ours, theirs = rendered.stems[drums] / rendered.gain, alone.stems[drums] / alone.gain
     frames = min(len(ours), len(theirs))
     np.testing.assert_allclose(ours[:frames], theirs[:frames], atol=1e-5)
+
+
+def test_plugins_that_hear_only_the_first_channel_play_tracks_on_any_channel(
+    song: bytes, fonts: dict[str, FluidSynthRenderer]
+) -> None:
+    performance = parse_midi(song)
+    lead, pad = "Lead", "Pad"  # channels 3 and 4 of the file: ZynAddSubFX and setBfree's upper manual hear channel 1
+    assert {event.channel for stem in performance.stems if stem.name in (lead, pad) for event in stem.events} == {2, 3}
+    rendered = render_with_instruments(performance, fonts["FluidR3_GM"], {lead: ZYN_LEAD, pad: ORGAN}, InProcessHost())
+    assert np.all(_energy(rendered.stems[lead]) > 0)
+    assert np.all(_energy(rendered.stems[pad]) > 0)
 
 
 def test_a_plugin_that_plays_nothing_fails_its_track_by_name(song: bytes, fonts: dict[str, FluidSynthRenderer]) -> None:
