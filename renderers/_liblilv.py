@@ -51,6 +51,8 @@ _SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     "lilv_plugin_get_related": (_P, [_P, _P]),
     "lilv_world_load_resource": (ctypes.c_int, [_P, _P]),
     "lilv_world_get": (_P, [_P, _P, _P, _P]),
+    "lilv_world_find_nodes": (_P, [_P, _P, _P, _P]),
+    "lilv_world_ask": (_BOOL, [_P, _P, _P, _P]),
     "lilv_state_new_from_world": (_P, [_P, _P, _P]),
     "lilv_state_restore": (None, [_P, _P, _P, _P, _U32, _P]),
     "lilv_state_free": (None, [_P]),
@@ -96,6 +98,10 @@ class LilvApi(Protocol):
     def lilv_world_get(
         self, world: int, subject: int | None, predicate: int | None, object: int | None, /
     ) -> int | None: ...
+    def lilv_world_find_nodes(
+        self, world: int, subject: int | None, predicate: int | None, object: int | None, /
+    ) -> int | None: ...
+    def lilv_world_ask(self, world: int, subject: int | None, predicate: int | None, object: int | None, /) -> bool: ...
     def lilv_state_new_from_world(self, world: int, map: int, node: int, /) -> int | None: ...
     def lilv_state_restore(
         self, state: int, instance: int, set_value: int | None, user_data: int | None, flags: int, features: int, /

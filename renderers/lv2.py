@@ -43,6 +43,8 @@ _WORKER_INTERFACE = "http://lv2plug.in/ns/ext/worker#interface"
 _OPTIONS = "http://lv2plug.in/ns/ext/options#options"
 _MIDI_EVENT = "http://lv2plug.in/ns/ext/midi#MidiEvent"
 _PRESET = "http://lv2plug.in/ns/ext/presets#Preset"
+_PATCH_WRITABLE = "http://lv2plug.in/ns/ext/patch#writable"
+_RDFS_RANGE = "http://www.w3.org/2000/01/rdf-schema#range"
 _LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 _SAMPLE_RATE = "http://lv2plug.in/ns/ext/parameters#sampleRate"
 # Every block is BLOCK_FRAMES long, so the host can promise all three.
@@ -182,6 +184,25 @@ class _World:
         self.api.lilv_world_load_resource(self.pointer, node)
         return node
 
+    def needs_a_file(self, plugin: int) -> bool:
+        """Whether the plugin has a file parameter (patch:writable, of range atom:Path) it plays nothing without:
+        a-fluidsynth waits for a SoundFont. This host sets no parameters, so such a plugin is no instrument here."""
+        api = self.api
+        subject = api.lilv_plugin_get_uri(plugin)
+        nodes = api.lilv_world_find_nodes(self.pointer, subject, self.uri(_PATCH_WRITABLE), None)
+        if not nodes:
+            return False
+        try:
+            iterator = api.lilv_nodes_begin(nodes)
+            while not api.lilv_nodes_is_end(nodes, iterator):
+                parameter = api.lilv_nodes_get(nodes, iterator)
+                if api.lilv_world_ask(self.pointer, parameter, self.uri(_RDFS_RANGE), self.uri(_ATOM + "Path")):
+                    return True
+                iterator = api.lilv_nodes_next(nodes, iterator)
+            return False
+        finally:
+            api.lilv_nodes_free(nodes)
+
     def _text(self, subject: int, predicate: int) -> str | None:
         node = self.api.lilv_world_get(self.pointer, subject, predicate, None)
         if not node:
@@ -290,12 +311,13 @@ def _is_instrument(ports: Sequence[_Port]) -> bool:
 
 
 def lv2_instruments() -> list[LV2Instrument]:
-    """The instruments on the LV2 search path (LV2_PATH, or lilv's default), by URI."""
+    """The instruments on the LV2 search path (LV2_PATH, or lilv's default), by URI; not those that need a file to
+    play (needs_a_file)."""
     with _world() as world:
         found = []
         for plugin in world.all_plugins():
             ports = world.ports(plugin)
-            if _is_instrument(ports):
+            if _is_instrument(ports) and not world.needs_a_file(plugin):
                 name, presets = world.plugin_name(plugin), tuple(world.presets(plugin))
                 found.append(LV2Instrument(world.plugin_uri(plugin), name, ports.count(_Port.AUDIO_OUT), presets))
     return sorted(found, key=lambda instrument: instrument.uri)

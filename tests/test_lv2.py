@@ -56,6 +56,8 @@ def test_the_instrument_list_leaves_out_plugins_that_are_not_instruments() -> No
     uris = {instrument.uri for instrument in lv2_instruments()}
     assert "http://drobilla.net/plugins/mda/Delay" not in uris  # an effect: audio in, no MIDI in
     assert "http://drobilla.net/plugins/mda/Vocoder" not in uris  # audio in as well as MIDI
+    # ardour-lv2-plugins' a-fluidsynth (installed with Ardour) plays nothing until given a SoundFont file to load.
+    assert "urn:ardour:a-fluidsynth" not in uris
 
 
 def test_middle_c_sounds_at_its_pitch(piano: LV2Renderer) -> None:
