@@ -35,33 +35,14 @@ from renderers._plugin_protocol import (
     write_frame,
 )
 from renderers.errors import RenderError
-from renderers.plugins import PluginSound, open_renderer, scan_plugins
+from renderers.plugins import open_renderer, scan_plugins
 
 Audio = np.ndarray[Any, np.dtype[np.float32]]
 
-# Tests only: set (to anything) in a worker's environment, it makes the sounds whose locator is "test-fault:crash",
-# "test-fault:hang" or "test-fault:nan" crash the worker (a real SIGSEGV), hang it, or render NaNs.
-TEST_FAULTS_VARIABLE = "DGX_MUSIC_PLUGIN_WORKER_TEST_FAULTS"
-TEST_FAULT_PREFIX = "test-fault:"
 _PR_SET_PDEATHSIG = 1
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _PARENT_POLL_SECONDS = 1.0
-
-
-def _test_fault(sound: PluginSound, frames: int) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-    """What a test-fault sound does, in a worker whose environment allows test faults; None for other sounds."""
-    if TEST_FAULTS_VARIABLE not in os.environ or not sound.locator.startswith(TEST_FAULT_PREFIX):
-        return None
-    fault = sound.locator.removeprefix(TEST_FAULT_PREFIX)
-    if fault == "crash":
-        ctypes.string_at(0)  # reads address 0: SIGSEGV, as a plugin's own bug would
-    if fault == "hang":
-        while True:
-            time.sleep(60)
-    if fault == "nan":
-        return np.full((frames, 2), np.nan, dtype=np.float32)
-    return None
 
 
 def _work(request: object) -> tuple[object, Audio | None]:
@@ -70,13 +51,8 @@ def _work(request: object) -> tuple[object, Audio | None]:
         if isinstance(request, ScanRequest):
             return Scanned(scan_plugins()), None
         if isinstance(request, RenderRequest):
-            faulty = _test_fault(request.sound, round(request.seconds * request.sample_rate))
-            if faulty is not None:
-                audio = faulty
-            else:
-                renderer = open_renderer(request.sound, request.sample_rate)
-                audio = renderer.render(request.events, request.seconds)
-            audio = np.ascontiguousarray(audio, np.float32)
+            renderer = open_renderer(request.sound, request.sample_rate)
+            audio = np.ascontiguousarray(renderer.render(request.events, request.seconds), np.float32)
             return Rendered(audio.shape[0]), audio
         raise TypeError(f"the plugin worker does not know the request {request!r}")
     except Exception as error:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import redis
+from faulty_plugins import NO_COMPILER, build, compiler, lv2_path_with
 
 from clients.client import MusicClient
 from deploy.launcher import Stack, settings_on_free_ports
@@ -29,17 +30,36 @@ def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def faulty_plugins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The directory holding the faulty test plugins' bundle (tests/faulty_plugins.py), built once per session;
+    None where there is no C compiler."""
+    return build(tmp_path_factory.mktemp("faulty-lv2")) if compiler() is not None else None
+
+
+@pytest.fixture(scope="session")
+def faulty_lv2_path(faulty_plugins_dir: Path | None) -> str:
+    """LV2_PATH with the faulty test plugins first; the test is skipped where they cannot be built."""
+    if faulty_plugins_dir is None:
+        pytest.skip(NO_COMPILER)
+    return lv2_path_with(faulty_plugins_dir)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, faulty_plugins_dir: Path | None) -> Iterator[Stack]:
     """The whole stack. No weights can be downloaded here: its demucs model is a tiny random HTDemucs written as
     "htdemucs" in demucs' own file format, so the real loading path runs, and musicgen runs audiocraft's tiny
-    'debug' model with musicgen-melody's chroma conditioning ('debug-melody')."""
+    'debug' model with musicgen-melody's chroma conditioning ('debug-melody'). Its plugin workers find the faulty
+    test plugins too (LV2_PATH, which Triton inherits), where a C compiler built them."""
     data = tmp_path_factory.mktemp("stack")
     write_random_htdemucs(data / "weights", "htdemucs")
     settings = stack_settings(
         data, weights_dir=data / "weights", demucs_model="htdemucs", musicgen_model="debug-melody"
     )
-    with Stack(settings) as running:
-        yield running
+    with pytest.MonkeyPatch.context() as patch:
+        if faulty_plugins_dir is not None:
+            patch.setenv("LV2_PATH", lv2_path_with(faulty_plugins_dir))
+        with Stack(settings) as running:
+            yield running
 
 
 def stack_redis(stack: Stack) -> redis.Redis:

@@ -1,5 +1,6 @@
 """Tests of renderers.plugin_host with real plugins (Debian's mda Piano and ZynAddSubFX LV2) in real worker
-processes; crashes, hangs and NaNs come from the worker's test faults (a real SIGSEGV, a real hang)."""
+processes; crashes, hangs and NaNs come from real LV2 plugins that fail on purpose (tests/faulty_plugins.py: a
+SIGSEGV in run(), a run() that never returns, NaN samples)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from faulty_plugins import CRASH, HANG, NAN, lv2_path_with
 
 from dgxmusic.errors import Cancelled
 from renderers import EventKind, LV2Renderer, MidiEvent, PluginFailed, PluginNotFound, RenderError
-from renderers._plugin_worker import TEST_FAULTS_VARIABLE
 from renderers.plugin_host import PluginHost, worker_environment, worker_python
 from renderers.plugins import PluginFormat, PluginSound
+from waiting import is_gone, wait_until
 
 PIANO = PluginSound(PluginFormat.LV2, "http://drobilla.net/plugins/mda/Piano")
 ZYNADDSUBFX = PluginSound(PluginFormat.LV2, "http://zynaddsubfx.sourceforge.net")
-CRASH = PluginSound(PluginFormat.LV2, "test-fault:crash")
-HANG = PluginSound(PluginFormat.LV2, "test-fault:hang")
-NAN = PluginSound(PluginFormat.LV2, "test-fault:nan")
 RATE = 44100
 SECONDS = 0.5
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -45,22 +44,27 @@ def in_process(events: list[MidiEvent]) -> npt.NDArray[np.float32]:
         return renderer.render(events, SECONDS)
 
 
-def running(pid: int) -> bool:
-    """Whether the process exists and is not a zombie."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
+def children(pid: int) -> list[int]:
+    """The process ids of the process's children (a worker's: the one it forked for the render under way)."""
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workers_find_the_faulty_plugins(faulty_plugins_dir: Path | None) -> Iterator[None]:
+    """Every worker started in this module (they inherit os.environ) finds the faulty test plugins, where a C
+    compiler built them; the tests that use them ask for faulty_lv2_path, which skips them elsewhere."""
+    with pytest.MonkeyPatch.context() as patch:
+        if faulty_plugins_dir is not None:
+            patch.setenv("LV2_PATH", lv2_path_with(faulty_plugins_dir))
+        yield
 
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[PluginHost]:
-    """Two workers that honour the test faults; a render that takes 3 s has failed."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(TEST_FAULTS_VARIABLE, "1")
-        with PluginHost(workers=2, render_timeout_seconds=3.0) as plugin_host:
-            yield plugin_host
+    """Two workers; a render that takes 3 s has failed."""
+    with PluginHost(workers=2, render_timeout_seconds=3.0) as plugin_host:
+        yield plugin_host
 
 
 def test_a_render_equals_the_same_render_in_process(host: PluginHost) -> None:
@@ -93,27 +97,32 @@ def test_a_plugin_that_prints_to_stdout_does_not_break_the_protocol(host: Plugin
     assert np.abs(audio).max() > 0.001
 
 
+@pytest.mark.usefixtures("faulty_lv2_path")
 def test_a_crash_fails_the_track_by_name_and_signal_and_the_next_render_works(host: PluginHost) -> None:
-    with pytest.raises(PluginFailed, match=r"track 'lead': lv2 plugin test-fault:crash: .*SIGSEGV"):
+    with pytest.raises(PluginFailed, match=r"track 'lead': lv2 plugin urn:dgx-music:test:crash: .*SIGSEGV"):
         host.render(CRASH, notes(60), RATE, SECONDS, label="lead")
     events = notes(62)
     np.testing.assert_array_equal(host.render(PIANO, events, RATE, SECONDS), in_process(events))
 
 
-def test_a_hang_fails_within_the_timeout_and_its_worker_is_killed() -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(TEST_FAULTS_VARIABLE, "1")
-        with PluginHost(workers=1, render_timeout_seconds=1.0) as host:
-            host.render(PIANO, notes(60), RATE, SECONDS)
-            (hung,) = host.worker_pids
-            started = time.monotonic()
-            with pytest.raises(PluginFailed, match=r"track 'bass': .* did not finish within 1 s"):
-                host.render(HANG, notes(60), RATE, SECONDS, label="bass")
-            assert time.monotonic() - started < 2.0
-            assert not running(hung)
-            assert host.render(PIANO, notes(60), RATE, SECONDS).shape == (round(SECONDS * RATE), 2)
+@pytest.mark.usefixtures("faulty_lv2_path")
+def test_a_hang_fails_within_the_timeout_and_leaves_neither_its_worker_nor_the_render_process() -> None:
+    with PluginHost(workers=1, render_timeout_seconds=2.0) as host, ThreadPoolExecutor(max_workers=1) as pool:
+        host.render(PIANO, notes(60), RATE, SECONDS)
+        (worker,) = host.worker_pids
+        started = time.monotonic()
+        hanging = pool.submit(host.render, HANG, notes(60), RATE, SECONDS, label="bass")
+        wait_until(lambda: children(worker), "the worker forks a process for the render", timeout_s=2.0)
+        (render,) = children(worker)
+        with pytest.raises(PluginFailed, match=r"track 'bass': .* did not finish within 2 s"):
+            hanging.result(timeout=5.0)
+        assert time.monotonic() - started < 3.0
+        assert is_gone(worker)
+        wait_until(lambda: is_gone(render), "the hung render's process dies with its worker", timeout_s=2.0)
+        assert host.render(PIANO, notes(60), RATE, SECONDS).shape == (round(SECONDS * RATE), 2)
 
 
+@pytest.mark.usefixtures("faulty_lv2_path")
 def test_samples_that_are_not_finite_fail_the_track(host: PluginHost) -> None:
     with pytest.raises(PluginFailed, match=r"track 'pad': .* not finite"):
         host.render(NAN, notes(60), RATE, SECONDS, label="pad")
@@ -132,6 +141,7 @@ def test_a_render_past_its_deadline_is_cancelled(host: PluginHost) -> None:
         host.render(PIANO, notes(60), RATE, SECONDS, deadline=time.time() - 1.0)
 
 
+@pytest.mark.usefixtures("faulty_lv2_path")
 def test_a_hang_cut_short_by_the_deadline_is_cancelled(host: PluginHost) -> None:
     started = time.monotonic()
     with pytest.raises(Cancelled, match="deadline"):
@@ -155,14 +165,14 @@ def test_close_leaves_no_worker_processes_and_later_renders_fail() -> None:
     pids = host.worker_pids
     assert len(pids) == 2
     host.close()
-    assert not any(running(pid) for pid in pids)
+    assert all(is_gone(pid) for pid in pids)
     assert host.worker_pids == []
     with pytest.raises(RenderError, match="closed"):
         host.render(PIANO, notes(60), RATE, SECONDS)
 
 
-def test_close_ends_a_render_under_way_with_plugin_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_FAULTS_VARIABLE, "1")
+@pytest.mark.usefixtures("faulty_lv2_path")
+def test_close_ends_a_render_under_way_with_plugin_failed() -> None:
     host = PluginHost(workers=1, render_timeout_seconds=30.0)
     with ThreadPoolExecutor(max_workers=1) as pool:
         hanging = pool.submit(host.render, HANG, notes(60), RATE, SECONDS, label="drums")
@@ -173,9 +183,10 @@ def test_close_ends_a_render_under_way_with_plugin_failed(monkeypatch: pytest.Mo
         host.close()
         with pytest.raises(PluginFailed, match=r"track 'drums': .* SIGKILL"):
             hanging.result(timeout=5.0)
-    assert not running(pid)
+    assert is_gone(pid)
 
 
+@pytest.mark.usefixtures("faulty_lv2_path")
 def test_a_worker_hung_in_a_plugin_ends_itself_when_its_parent_is_killed() -> None:
     script = textwrap.dedent(
         f"""
@@ -191,18 +202,20 @@ def test_a_worker_hung_in_a_plugin_ends_itself_when_its_parent_is_killed() -> No
         time.sleep(60)
         """
     )
-    environment = {**worker_environment(), TEST_FAULTS_VARIABLE: "1"}
-    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=environment) as parent:
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=worker_environment()
+    ) as parent:
         assert parent.stdout is not None
         (worker,) = map(int, parent.stdout.readline().split())
-        time.sleep(0.5)  # the worker boots and hangs in its render, deaf to its stdin
+        wait_until(lambda: children(worker), "the worker forks a process for the render", timeout_s=5.0)
+        (render,) = children(worker)  # hung in the plugin's run(); the worker waits for it, deaf to its stdin
         parent.kill()
     waited = time.monotonic()
-    while running(worker) and time.monotonic() - waited < 5.0:
+    while not (is_gone(worker) and is_gone(render)) and time.monotonic() - waited < 5.0:
         time.sleep(0.05)
-    orphaned = running(worker)
-    if orphaned:
-        os.kill(worker, signal.SIGKILL)
+    orphaned = [pid for pid in (worker, render) if not is_gone(pid)]
+    for pid in orphaned:
+        os.kill(pid, signal.SIGKILL)
     assert not orphaned
 
 
