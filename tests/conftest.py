@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 import redis
-from faulty_plugins import NO_COMPILER, build, compiler, lv2_path_with
 
 from clients.client import MusicClient
 from deploy.launcher import Stack, settings_on_free_ports
 from deploy.settings import Settings
+from faulty_plugins import NO_COMPILER, build, compiler, lv2_path_with
 from separator import write_random_htdemucs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

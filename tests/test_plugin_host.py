@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from faulty_plugins import CRASH, HANG, NAN, lv2_path_with
 
 from dgxmusic.errors import Cancelled
+from faulty_plugins import CRASH, HANG, NAN, lv2_path_with
 from renderers import EventKind, LV2Renderer, MidiEvent, PluginFailed, PluginNotFound, RenderError
 from renderers.plugin_host import PluginHost, worker_environment, worker_python
 from renderers.plugins import PluginFormat, PluginSound

@@ -11,12 +11,12 @@ import grpc
 import mido
 import numpy as np
 import pytest
-from faulty_plugins import CRASH_NAME, HANG_NAME
 
 from clients.client import AudioResult, MusicClient
 from clients.errors import DgxMusicError
 from deploy.launcher import Stack
 from dgxmusic.v1 import music_service_pb2 as pb
+from faulty_plugins import CRASH_NAME, HANG_NAME
 from renderers.plugin_host import WORKER_MODULE
 from waiting import is_gone, wait_until
 
