@@ -42,6 +42,9 @@ class PluginSound:
     preset: str | None = None
 
 
+_STEREO = 2
+
+
 class PluginRenderer(Protocol):
     """One plugin instance's renderer: `seconds` of float32 stereo [frames, 2] of the events played from time 0."""
 
@@ -51,8 +54,10 @@ class PluginRenderer(Protocol):
 
 
 def scan_plugins(vst2_dirs: Sequence[Path] | None = None) -> list[PluginInfo]:
-    """Every installed instrument plugin: the LV2 ones on the LV2 search path, then the VST2 ones in `vst2_dirs`
-    (default: renderers.vst2.vst2_dirs()). Scanning loads plugin code: call it in a worker process."""
+    """Every installed instrument plugin the hosts play whole: the LV2 ones on the LV2 search path, then the VST2
+    ones in `vst2_dirs` (default: renderers.vst2.vst2_dirs()). Not those with more than two audio outputs: the hosts
+    hear a plugin's first two, and a multi-output one (avldrums' "Multi" kits) spreads its parts over the others.
+    Scanning loads plugin code: call it in a worker process."""
     from renderers.lv2 import lv2_instruments
     from renderers.vst2 import vst2_instruments
 
@@ -64,7 +69,7 @@ def scan_plugins(vst2_dirs: Sequence[Path] | None = None) -> list[PluginInfo]:
         PluginInfo(PluginFormat.VST2, found.path, found.name, found.presets, found.audio_outputs)
         for found in vst2_instruments(vst2_dirs)
     ]
-    return lv2 + vst2
+    return [found for found in lv2 + vst2 if found.audio_outputs <= _STEREO]
 
 
 def open_renderer(sound: PluginSound, sample_rate: int) -> PluginRenderer:
