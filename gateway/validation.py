@@ -23,6 +23,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.errors import ApiError, invalid_argument, request_errors, too_large
 from gateway.soundfont_uploads import mark_used
 from gateway.triton import DemucsOptions
+from renderers.instruments import instrument_set_named
 
 MAX_VARIATIONS = 16
 MAX_SONGS_PER_CALL = 32
@@ -297,9 +298,8 @@ def instrument_request(
             renderers.InstrumentChoice.parse_track(choice.track, f"instruments[{index}].track")
         with faults.collect(), request_errors():
             renderers.InstrumentChoice.parse_instrument(choice.instrument, f"instruments[{index}].instrument")
-    if instrument_set and instrument_set not in renderers.INSTRUMENT_SETS:
-        sets = ", ".join(renderers.INSTRUMENT_SETS)
-        faults.add(invalid_argument("instrument_set", f"unknown instrument set {instrument_set!r}; sets: {sets}"))
+    with faults.collect(), request_errors():
+        instrument_set_named(instrument_set)
     faults.raise_any()
     if not choices and not instrument_set:
         return None
