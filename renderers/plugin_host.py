@@ -3,8 +3,8 @@ with PluginFailed, and never the process that asked: the Triton fluidsynth model
 when a plugin kills it, and its model would then fail every request.
 
 `PluginHost` keeps a few long-lived workers (`python -m renderers._plugin_worker`), each rendering one track at a
-time with the plugin renderers it keeps open. A worker that crashed, or was killed because its render ran past its
-time, is started afresh for the next render.
+time in a child it forks for that render (a plugin never sees another instance's leftovers). A worker that crashed,
+or was killed because its render ran past its time, is started afresh for the next render.
 """
 
 from __future__ import annotations
