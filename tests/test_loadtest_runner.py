@@ -199,8 +199,11 @@ async def test_the_command_reports_writes_json_and_exits_75_when_the_slo_is_miss
 ) -> None:
     out = tmp_path / "run.json"
     common = ["--server", running.target, "--concurrency", "1,2", "--requests", "3"]
-    kept = await loadtest(*common, "--json", str(out), "--slo", "p99=60s,errors=0%")
+    plots = ["--html", str(tmp_path / "run.html"), "--png", str(tmp_path / "run.png")]
+    kept = await loadtest(*common, "--json", str(out), *plots, "--slo", "p99=60s,errors=0%")
     assert kept.exit_code == 0, kept.output
+    assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
+    assert "concurrency 2" in (tmp_path / "run.html").read_text()
     assert "Summary: concurrency 1" in kept.output
     assert "Summary: concurrency 2" in kept.output
     assert "Latency distribution:" in kept.output
