@@ -49,9 +49,10 @@ from clients.client import (
 )
 from clients.errors import DgxMusicError, faults_told
 from clients.loadtest.report import PlotsUnavailable, html_report, json_report, png_report, text_report
-from clients.loadtest.runner import ARRIVALS, Arrivals, Load, Span, Tally, run_levels
+from clients.loadtest.runner import ARRIVALS, Arrivals, GatewayTarget, Load, Span, Tally, run_levels
 from clients.loadtest.scenario import RPCS, Payloads, Scenario, ScenarioError, read_prompts
 from clients.loadtest.stats import SLO_HELP, Run, Slo, SloSpecError
+from clients.loadtest.triton_direct import DIRECT_RPCS, TritonTarget
 from clients.render_controls import (
     SOUNDFONT_HELP,
     instrument_options,
@@ -1715,6 +1716,12 @@ _REPORT_FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 @click.option("--html", "html_file", type=_REPORT_FILE, help="a report with plots, one HTML file (needs matplotlib)")
 @click.option("--png", "png_file", type=_REPORT_FILE, help="latency over time and its histogram (needs matplotlib)")
 @click.option("--slo", callback=_slo, help=f"{SLO_HELP}; a level that misses one exits 75")
+@click.option(
+    "--triton",
+    metavar="HOST:PORT",
+    help="call Triton's gRPC endpoint here instead of the gateway, the models each RPC makes (GenerateMidi, Compose, "
+    "Render): the gateway's own cost is the difference (needs the server extra)",
+)
 @server_option
 @click.option("--timeout", default=120.0, show_default=True, help="each call's deadline in seconds")
 def loadtest(
@@ -1734,13 +1741,15 @@ def loadtest(
     html_file: Path | None,
     png_file: Path | None,
     slo: Slo | None,
+    triton: str | None,
     server: Server,
     timeout: float,
 ) -> None:
-    """Drives the gateway with calls and reports what it held: count, errors by status, requests a second, latency
-    percentiles and a histogram (and for streaming RPCs the time to the first event). Each call has its own seed,
-    prompts are taken in turn and the cache is bypassed, so that neither fakes the figures. Ctrl-C stops at once:
-    the calls in flight are cancelled, the server left with no work nobody waits for."""
+    """Drives the gateway (or, with --triton, Triton itself) with calls and reports what it held: count, errors by
+    status, requests a second, latency percentiles and a histogram (and for streaming RPCs the time to the first
+    event). Each call has its own seed, prompts are taken in turn and the cache is bypassed, so that neither fakes
+    the figures. Ctrl-C stops at once: the calls in flight are cancelled, the server left with no work nobody waits
+    for."""
     if rpc is not None and scenario is not None:
         raise click.UsageError("--rpc and --scenario both say what to call: give one")
     if rate is not None and concurrency is not None:
@@ -1762,7 +1771,9 @@ def loadtest(
             plan = Scenario.from_toml(scenario, **options) if scenario else Scenario.single(rpc or RPCS[0], **options)
         except (ScenarioError, UnicodeDecodeError) as exc:
             raise Refused(str(exc)) from exc
-        runs, interrupted = asyncio.run(_load_test(server, timeout, plan, loads, span))
+        if triton is not None and (unknown := plan.rpcs - set(DIRECT_RPCS)):
+            raise click.UsageError(f"--triton takes {', '.join(DIRECT_RPCS)}, not {', '.join(sorted(unknown))}")
+        runs, interrupted = asyncio.run(_load_test(server, timeout, plan, loads, span, triton))
     _report_runs(runs, json_file, html_file, png_file)
     missed = [f"{run.label}: {sentence}" for run in runs for sentence in (slo.missed(run.summary) if slo else [])]
     for sentence in missed:
@@ -1775,7 +1786,7 @@ def loadtest(
 
 
 async def _load_test(
-    server: Server, deadline: float, scenario: Scenario, loads: list[Load], span: Span
+    server: Server, deadline: float, scenario: Scenario, loads: list[Load], span: Span, triton: str | None = None
 ) -> tuple[list[Run], bool]:
     """The runs, and whether Ctrl-C stopped them (it stops the run, not the program, so that the report still
     comes; only the main thread can take the signal)."""
@@ -1785,10 +1796,20 @@ async def _load_test(
     if interruptible:
         loop.add_signal_handler(signal.SIGINT, stopped.set)
     try:
+        if triton is not None:
+            direct = TritonTarget(triton, deadline)
+            try:
+                with _LoadProgress(span) as progress:
+                    runs = await run_levels(direct, Payloads(scenario), loads, span, stopped=stopped, on_tick=progress)
+            finally:
+                await direct.close()
+            return runs, stopped.is_set()
         async with AsyncMusicClient(server.target, timeout=deadline, tls=server.tls, api_key=server.api_key) as client:
             await client.health()  # no gateway there: said at once, in words, and exit 75
             with _LoadProgress(span) as progress:
-                runs = await run_levels(client, Payloads(scenario), loads, span, stopped=stopped, on_tick=progress)
+                runs = await run_levels(
+                    GatewayTarget(client), Payloads(scenario), loads, span, stopped=stopped, on_tick=progress
+                )
     finally:
         if interruptible:
             loop.remove_signal_handler(signal.SIGINT)

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from clients.cli import EXIT_RETRY_LATER, main
 from clients.client import AsyncMusicClient
-from clients.loadtest.runner import DROPPED, Load, Span, run_levels
+from clients.loadtest.runner import DROPPED, GatewayTarget, Load, Span, run_levels
 from clients.loadtest.scenario import RPCS, STREAMING_RPCS, Payloads, Scenario, ScenarioError
 from clients.loadtest.stats import Percentiles, Run
 from deploy.settings import Settings
@@ -59,7 +59,7 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
 
 
 async def run_one(running: Running, rpc: str, load: Load, span: Span) -> Run:
-    (run,) = await run_levels(running.client, Payloads(Scenario.single(rpc)), [load], span)
+    (run,) = await run_levels(GatewayTarget(running.client), Payloads(Scenario.single(rpc)), [load], span)
     return run
 
 
@@ -155,7 +155,7 @@ async def test_arrivals_over_the_in_flight_cap_are_dropped_not_sent(running: Run
 async def test_a_sweep_runs_each_level_in_turn(running: Running) -> None:
     loads = [Load(concurrency=1), Load(concurrency=2)]
     scenario = Payloads(Scenario.single("GenerateMidi"))
-    runs = await run_levels(running.client, scenario, loads, Span(requests=4))
+    runs = await run_levels(GatewayTarget(running.client), scenario, loads, Span(requests=4))
     assert [run.label for run in runs] == ["concurrency 1", "concurrency 2"]
     assert [run.summary.count for run in runs] == [4, 4]
 
@@ -169,7 +169,9 @@ async def test_a_scenario_mixes_its_calls_by_weight(running: Running, tmp_path: 
     scenario = Scenario.from_toml(mix, seed=3)
     picked = [spec.rpc for spec, _ in zip(scenario.picks(), range(10), strict=False)]
     composed, transcribed = running.models.calls[TEXT2MIDI], running.models.calls[BASIC_PITCH]
-    (run,) = await run_levels(running.client, Payloads(scenario), [Load(concurrency=2)], Span(requests=10))
+    (run,) = await run_levels(
+        GatewayTarget(running.client), Payloads(scenario), [Load(concurrency=2)], Span(requests=10)
+    )
     assert run.summary.count == run.summary.successes == 10
     assert running.models.calls[TEXT2MIDI] - composed == picked.count("GenerateMidi") > 0
     assert running.models.calls[BASIC_PITCH] - transcribed >= picked.count("Transcribe") > 0
@@ -238,7 +240,7 @@ async def test_a_stopped_run_cancels_its_calls_and_the_server_never_runs_them(ru
     try:
         sweep = [Load(concurrency=3), Load(concurrency=1)]
         running_runs = asyncio.create_task(
-            run_levels(running.client, payloads, sweep, Span(duration=60), stopped=stopped)
+            run_levels(GatewayTarget(running.client), payloads, sweep, Span(duration=60), stopped=stopped)
         )
         await wait_until(lambda: running.calls_running == 3)
         stopped.set()
@@ -256,7 +258,9 @@ async def test_a_cancelled_harness_cancels_its_calls_on_the_server(running: Runn
     release = running.models.pause(TEXT2MIDI)
     payloads = Payloads(Scenario.single("GenerateMidi"))
     try:
-        harness = asyncio.create_task(run_levels(running.client, payloads, [Load(rate=100)], Span(duration=60)))
+        harness = asyncio.create_task(
+            run_levels(GatewayTarget(running.client), payloads, [Load(rate=100)], Span(duration=60))
+        )
         await wait_until(lambda: running.calls_running >= 4)
         harness.cancel()
         with pytest.raises(asyncio.CancelledError):

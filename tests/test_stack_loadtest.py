@@ -36,3 +36,22 @@ def test_an_slo_the_run_cannot_keep_exits_75(stack: Stack) -> None:
     told = " ".join(done.stderr.split())
     assert "SLO missed" in told
     assert "over the SLO's 1.00 ms" in told
+
+
+def test_straight_to_triton_the_same_calls_cost_less_than_through_the_gateway(stack: Stack) -> None:
+    args = ["--rpc", "Render", "--concurrency", "1", "--requests", "8", "--json", "-"]
+    direct = loadtest(stack, *args, "--triton", f"127.0.0.1:{stack.settings.triton_grpc_port}")
+    assert direct.returncode == 0, direct.stderr
+    through = loadtest(stack, *args)
+    assert through.returncode == 0, through.stderr
+    (direct_run,) = json.loads(direct.stdout)["runs"]
+    (gateway_run,) = json.loads(through.stdout)["runs"]
+    assert direct_run["summary"]["successes"] == gateway_run["summary"]["successes"] == 8
+    # The gateway adds its checks, cache lookup and streaming to the same model call; the margin covers noise.
+    assert direct_run["summary"]["latency"]["p50"] < gateway_run["summary"]["latency"]["p50"] * 1.5
+
+
+def test_straight_to_triton_refuses_an_rpc_that_is_more_than_model_calls(stack: Stack) -> None:
+    done = loadtest(stack, "--rpc", "Separate", "--requests", "1", "--triton", "127.0.0.1:1")
+    assert done.returncode == 2
+    assert "--triton takes GenerateMidi, Compose, Render" in " ".join(done.stderr.split())

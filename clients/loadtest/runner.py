@@ -1,8 +1,9 @@
-"""Drives a gateway with calls and times each one: a closed loop (N workers, each sending its next call as its last
-one ends) or an open loop (calls arriving at a rate, Poisson or evenly spaced, each on its own), for a duration or an
-exact number of calls, after a warmup whose calls are not counted; a sweep runs one level after another. When a run
-ends its calls in flight are waited for; when it is stopped (Ctrl-C) or fails they are cancelled, so the server is
-left with no work nobody waits for (the gateway passes a cancelled call's cancellation on to Triton)."""
+"""Drives a gateway (or Triton itself) with calls and times each one: a closed loop (N workers, each sending its
+next call as its last one ends) or an open loop (calls arriving at a rate, Poisson or evenly spaced, each on its own),
+for a duration or an exact number of calls, after a warmup whose calls are not counted; a sweep runs one level after
+another. When a run ends its calls in flight are waited for; when it is stopped (Ctrl-C) or fails they are cancelled,
+so the server is left with no work nobody waits for (the gateway passes a cancelled call's cancellation on to
+Triton)."""
 
 import asyncio
 import random
@@ -10,13 +11,14 @@ import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import grpc
 
 from clients.client import AsyncMusicClient
 from clients.loadtest.scenario import CallSpec, Payloads, Request
 from clients.loadtest.stats import CallResult, Run, summarize
+from dgxmusic.v1 import music_service_pb2 as pb
 
 Arrivals = Literal["poisson", "constant"]
 ARRIVALS: tuple[Arrivals, ...] = ("poisson", "constant")
@@ -82,6 +84,31 @@ class Tally:
 TickCallback = Callable[[Tally], None]
 
 
+class Target(Protocol):
+    """Where a run's calls go: the gateway (GatewayTarget), or Triton itself (clients.loadtest.triton_direct)."""
+
+    async def songs(self, request: pb.GenerateMidiRequest) -> list[bytes]:
+        """MIDI files for Render's calls, made before the run."""
+        ...
+
+    async def call(self, request: Request, origin: float) -> CallResult:
+        """Sends one call and times it; ``origin`` is the monotonic time CallResult.started counts from."""
+        ...
+
+
+class GatewayTarget:
+    """The gateway, through a client's channel (its deadline and metadata)."""
+
+    def __init__(self, client: AsyncMusicClient) -> None:
+        self.client = client
+
+    async def songs(self, request: pb.GenerateMidiRequest) -> list[bytes]:
+        return [song.midi for song in await self.client.generate_songs(request)]
+
+    async def call(self, request: Request, origin: float) -> CallResult:
+        return await timed_call(self.client, request, origin)
+
+
 @dataclass(frozen=True)
 class _Sent:
     """A call about to be sent, and whether it counts (sent after the warmup)."""
@@ -95,14 +122,14 @@ class _Level:
 
     def __init__(
         self,
-        client: AsyncMusicClient,
+        target: Target,
         payloads: Payloads,
         picks: Iterator[CallSpec],
         load: Load,
         span: Span,
         stopped: asyncio.Event,
     ) -> None:
-        self.client = client
+        self.target = target
         self.payloads = payloads
         self.picks = picks
         self.load = load
@@ -193,7 +220,7 @@ class _Level:
         return _Sent(request, counted)
 
     async def _send(self, sent: _Sent) -> None:
-        result = await timed_call(self.client, sent.request, self.measured_from)
+        result = await self.target.call(sent.request, self.measured_from)
         if sent.counted:
             self.results.append(result)
 
@@ -230,7 +257,7 @@ async def timed_call(client: AsyncMusicClient, request: Request, origin: float) 
 
 
 async def run_levels(
-    client: AsyncMusicClient,
+    target: Target,
     payloads: Payloads,
     loads: Sequence[Load],
     span: Span,
@@ -242,11 +269,11 @@ async def run_levels(
     server (Render's songs) is fetched once first. Setting `stopped` ends the level running now at once, its calls
     in flight cancelled and left out, and the sweep with it."""
     stopped = stopped or asyncio.Event()
-    await payloads.prepare(client)
+    await payloads.prepare(target.songs)
     picks = payloads.scenario.picks()
     runs = []
     for load in loads:
         if stopped.is_set():
             break
-        runs.append(await _Level(client, payloads, picks, load, span, stopped).run(on_tick))
+        runs.append(await _Level(target, payloads, picks, load, span, stopped).run(on_tick))
     return runs

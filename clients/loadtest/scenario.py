@@ -4,14 +4,14 @@ request fakes the figures."""
 
 import random
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from clients.client import AsyncMusicClient, song_options, upload_requests
+from clients.client import song_options, upload_requests
 from dgxmusic.v1 import music_service_pb2 as pb
 
 RPCS = ("GenerateMidi", "Compose", "Render", "Transcribe", "Separate", "GenerateAudio")
@@ -145,7 +145,7 @@ class Payloads:
     scenario: Scenario
     songs: list[bytes] = field(default_factory=list)
 
-    async def prepare(self, client: AsyncMusicClient) -> None:
+    async def prepare(self, make_songs: Callable[[pb.GenerateMidiRequest], Awaitable[list[bytes]]]) -> None:
         """What the calls need from the server before the run: songs for Render (one GenerateMidi call)."""
         renders = [call for call in self.scenario.calls if call.rpc == "Render"]
         if renders and not self.songs:
@@ -157,7 +157,7 @@ class Payloads:
                 options=self._options(spec, self.scenario.seed),
                 variations=max(1, RENDERED_SONGS // len(prompts[:RENDERED_SONGS])),
             )
-            self.songs = [song.midi for song in await client.generate_songs(request)]
+            self.songs = await make_songs(request)
 
     def request(self, spec: CallSpec, n: int) -> Request:
         seed = self.scenario.seed + n
