@@ -9,8 +9,9 @@ figures come from `--summary-export`: rps is `iterations.rate`, p50 is `grpc_req
 checked (status OK, one song); a threshold `checks: rate==1` makes k6 exit 99 when any call failed, as it does for
 any threshold crossed (`--k6-threshold`).
 
-The harness runs as `dgx-music loadtest --rpc GenerateMidi --concurrency N --duration D --warmup 0s --prompts F
---json F` (no warm-up, as k6 has none); its JSON's summary gives rps and latency.p50 (seconds).
+The harness runs as `dgx-music loadtest --scenario F --concurrency N --duration D --warmup 0s --json F`, the scenario
+GenerateMidi alone with k6's prompts and bars (`--rpc GenerateMidi` would pick its own), no warm-up as k6 has none;
+its JSON report's run summary gives rps and latency.p50 (seconds).
 
 Run: `.venv/bin/python benchmarks/loadtest_k6.py --server HOST:PORT [--concurrency 4] [--duration 10s]`; it starts
 nothing. Prints both tools' rps and p50 side by side with their ratio (harness / k6). Exit status: 0 when they agree
@@ -172,26 +173,31 @@ def k6_figures(summary: dict[str, Any]) -> Figures:
 
 
 def run_harness(
-    server: str, concurrency: int, duration: str, work: Path, *, prompts: Sequence[str] = PROMPTS
+    server: str, concurrency: int, duration: str, work: Path, *, prompts: Sequence[str] = PROMPTS, bars: int = BARS
 ) -> Figures:
     """`dgx-music loadtest`'s figures for the same load; ToolFailed with its status when it did not succeed."""
-    prompts_path = work / "prompts.txt"
-    prompts_path.write_text("".join(f"{prompt}\n" for prompt in prompts))
+    scenario = work / "generate_midi.toml"
+    scenario.write_text(harness_scenario(prompts, bars))
     report_path = work / "harness.json"
-    argv = [sys.executable, "-m", "clients.cli", "loadtest", "--server", server, "--rpc", "GenerateMidi"]
-    argv += ["--concurrency", str(concurrency), "--duration", duration, "--warmup", "0s"]
-    argv += ["--prompts", str(prompts_path), "--json", str(report_path)]
+    argv = [sys.executable, "-m", "clients.cli", "loadtest", "--server", server, "--scenario", str(scenario)]
+    argv += ["--concurrency", str(concurrency), "--duration", duration, "--warmup", "0s", "--json", str(report_path)]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ToolFailed("dgx-music loadtest", done.returncode, done.stdout + done.stderr)
     return harness_figures(json.loads(report_path.read_text()))
 
 
+def harness_scenario(prompts: Sequence[str], bars: int) -> str:
+    """The harness's scenario of k6's calls: GenerateMidi alone, of the same prompts and length (the harness's
+    `--rpc GenerateMidi` would choose its own)."""
+    # A JSON string is a TOML basic string.
+    return f'[[call]]\nrpc = "GenerateMidi"\nbars = {bars}\nprompts = [{", ".join(json.dumps(p) for p in prompts)}]\n'
+
+
 def harness_figures(report: dict[str, Any]) -> Figures:
-    """From the harness's JSON: its one run's summary (a report of several runs - a sweep - holds them in
-    "runs")."""
-    summary = report["runs"][0]["summary"] if "runs" in report else report["summary"]
-    latency = summary["latency"]
+    """From the harness's JSON report (clients.loadtest.report.json_report): its one run's summary."""
+    summary = report["runs"][0]["summary"]
+    latency = summary["latency"]  # None when no call succeeded
     return Figures(
         tool="dgx-music loadtest",
         rps=float(summary["rps"]),
@@ -228,7 +234,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--server", required=True, help="the gateway, HOST:PORT (plaintext)")
     parser.add_argument("--concurrency", type=int, default=4, help="k6 VUs and harness workers (default 4)")
     parser.add_argument("--duration", default="10s", help="as k6 and the harness write it (default 10s)")
-    parser.add_argument("--bars", type=int, default=BARS, help=f"k6's GenerateMidi length (default {BARS})")
+    parser.add_argument("--bars", type=int, default=BARS, help=f"each song's length (default {BARS})")
     parser.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest relative difference (0.2)")
     parser.add_argument("--k6-only", action="store_true", help="run k6 alone; no comparison")
     parser.add_argument(
@@ -255,7 +261,7 @@ def main() -> int:
                 run_k6(args.server, args.concurrency, args.duration, Path(work), bars=args.bars, thresholds=thresholds)
             ]
             if not args.k6_only:
-                figures.append(run_harness(args.server, args.concurrency, args.duration, Path(work)))
+                figures.append(run_harness(args.server, args.concurrency, args.duration, Path(work), bars=args.bars))
         except ToolFailed as failed:
             console.print(str(failed), markup=False, highlight=False)
             return failed.status
