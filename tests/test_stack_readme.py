@@ -21,6 +21,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 README = PROJECT_ROOT / "README.md"
 VENV_BIN = Path(sys.executable).parent
 README_GATEWAY = "127.0.0.1:50051"
+README_TRITON = "127.0.0.1:8001"  # Triton's gRPC endpoint as `dgx-music serve` opens it
 EXAMPLE_TIMEOUT_SECONDS = 300
 
 # Each example that cannot run here, by a piece of its text that names it alone, with the reason.
@@ -101,8 +102,9 @@ BLOCKS = readme_blocks()
 
 
 def as_run_here(text: str, stack: Stack) -> str:
-    """The example as it runs against this stack: this venv's commands and the stack's gateway."""
+    """The example as it runs against this stack: this venv's commands, the stack's gateway and Triton."""
     text = text.replace(".venv/bin/", f"{VENV_BIN}/").replace(".tools/", f"{PROJECT_ROOT}/.tools/")
+    text = text.replace(README_TRITON, f"127.0.0.1:{stack.settings.triton_grpc_port}")
     return text.replace(README_GATEWAY, stack.gateway_target)
 
 
