@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CLIENT_MODULES = sorted((PROJECT_ROOT / "clients").glob("*.py"))
+CLIENT_MODULES = sorted((PROJECT_ROOT / "clients").rglob("*.py"))
 
 
 def _server_packages() -> set[str]:
@@ -43,7 +43,9 @@ def test_imports_inside_functions_and_type_checking_blocks_are_seen(tmp_path: Pa
     assert _imported_modules(source) == ["typing", "deploy.settings", "generator", "separator.api"]
 
 
-@pytest.mark.parametrize("module", CLIENT_MODULES, ids=[module.name for module in CLIENT_MODULES])
+@pytest.mark.parametrize(
+    "module", CLIENT_MODULES, ids=[str(module.relative_to(PROJECT_ROOT)) for module in CLIENT_MODULES]
+)
 def test_no_client_module_imports_server_code(module: Path) -> None:
     server_imports = [name for name in _imported_modules(module) if name.split(".")[0] in _server_packages()]
     assert server_imports == []

@@ -6,8 +6,9 @@ import re
 import signal
 import sys
 import threading
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import click
 from rich.live import Live
@@ -16,10 +17,9 @@ from rich.markup import escape
 from clients.cli import EXIT_RETRY_LATER, STDIO, Refused, Server, _errors, _write_output, console, server_option
 from clients.client import AsyncMusicClient
 from clients.loadtest.report import PlotsUnavailable, html_report, json_report, png_report, text_report
-from clients.loadtest.runner import ARRIVALS, Arrivals, GatewayTarget, Load, Span, Tally, run_levels
+from clients.loadtest.runner import ARRIVALS, Arrivals, GatewayTarget, Load, Span, Tally, Target, run_levels
 from clients.loadtest.scenario import RPCS, Payloads, Scenario, ScenarioError, read_prompts
 from clients.loadtest.stats import SLO_HELP, Run, Slo, SloSpecError
-from clients.loadtest.triton_direct import DIRECT_RPCS, TritonTarget
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "": 1.0}
 _DURATION_PATTERN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|)")
@@ -173,8 +173,9 @@ def loadtest(
             plan = Scenario.from_toml(scenario, **options) if scenario else Scenario.single(rpc or RPCS[0], **options)
         except (ScenarioError, UnicodeDecodeError) as exc:
             raise Refused(str(exc)) from exc
-        if triton is not None and (unknown := plan.rpcs - set(DIRECT_RPCS)):
-            raise click.UsageError(f"--triton takes {', '.join(DIRECT_RPCS)}, not {', '.join(sorted(unknown))}")
+        if triton is not None and (unknown := plan.rpcs - set(_triton_target().rpcs)):
+            takes = ", ".join(_triton_target().rpcs)
+            raise click.UsageError(f"--triton takes {takes}, not {', '.join(sorted(unknown))}")
         runs, interrupted = asyncio.run(_load_test(server, timeout, plan, loads, span, triton))
     _report_runs(runs, json_file, html_file, png_file)
     missed = [f"{run.label}: {sentence}" for run in runs for sentence in (slo.missed(run.summary) if slo else [])]
@@ -199,7 +200,7 @@ async def _load_test(
         loop.add_signal_handler(signal.SIGINT, stopped.set)
     try:
         if triton is not None:
-            direct = TritonTarget(triton, deadline)
+            direct = _triton_target()(triton, deadline)
             try:
                 with _LoadProgress(span) as progress:
                     runs = await run_levels(direct, Payloads(scenario), loads, span, stopped=stopped, on_tick=progress)
@@ -216,6 +217,26 @@ async def _load_test(
         if interruptible:
             loop.remove_signal_handler(signal.SIGINT)
     return runs, stopped.is_set()
+
+
+class _DirectTarget(Target, Protocol):
+    """A Target on Triton itself (deploy.loadtest.TritonTarget): the RPCs it takes, and its connection to close."""
+
+    rpcs: tuple[str, ...]
+
+    def __init__(self, url: str, timeout: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _triton_target() -> type[_DirectTarget]:
+    """The server's Target on Triton, found through its entry point: the client imports no server code."""
+    for entry_point in entry_points(group="dgx_music.loadtest_targets", name="triton"):
+        try:
+            return cast(type[_DirectTarget], entry_point.load())
+        except ImportError as exc:
+            raise click.UsageError(f"--triton needs the server ({exc}): pip install 'dgx-music[server]'") from exc
+    raise click.UsageError("--triton needs the server installed: pip install 'dgx-music[server]'")
 
 
 class _LoadProgress:

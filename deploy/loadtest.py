@@ -1,20 +1,20 @@
 """Calls made straight to Triton, for comparison with the gateway: each RPC becomes the model calls the gateway makes
 for it (GenerateMidi: text2midi; Render: fluidsynth; Compose: both), through the gateway's own Triton client
 (gateway.triton.TritonModels), so the difference between the two runs is the gateway's own cost: its gRPC front,
-checks, cache lookup and streaming. It needs the server extra (tritonclient), imported when a run asks for it."""
+checks, cache lookup and streaming. Server code: `dgx-music loadtest --triton` finds it through the entry point
+group "dgx_music.loadtest_targets" (pyproject.toml), so the client never imports it."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
+import composer
 from clients.loadtest.scenario import Request
 from clients.loadtest.stats import OK, CallResult
 from dgxmusic.v1 import music_service_pb2 as pb
-
-if TYPE_CHECKING:
-    import composer
-    from gateway.triton import TritonModels
+from gateway.errors import ApiError
+from gateway.triton import TritonModels
+from gateway.validation import song_request
 
 # The RPCs that are model calls and nothing more; the others (uploads, streams of stems or generated audio) the
 # gateway shapes too much for a like-for-like call on Triton.
@@ -23,12 +23,13 @@ _SAMPLE_RATE = 44100
 
 
 class TritonTarget:
-    """Triton at `url` (host:port of its gRPC endpoint), each call with `timeout` seconds."""
+    """Triton at `url` (host:port of its gRPC endpoint), each call with `timeout` seconds: a
+    clients.loadtest.runner.Target."""
+
+    rpcs = DIRECT_RPCS
 
     def __init__(self, url: str, timeout: float) -> None:
-        from gateway.triton import TritonModels
-
-        self.models: TritonModels = TritonModels(url)
+        self.models = TritonModels(url)
         self.timeout = timeout
 
     async def close(self) -> None:
@@ -46,8 +47,6 @@ class TritonTarget:
         return songs
 
     async def call(self, request: Request, origin: float) -> CallResult:
-        from gateway.errors import ApiError
-
         started = time.monotonic()
         code = OK
         try:
@@ -77,6 +76,4 @@ class TritonTarget:
 
 
 def _song(prompt: str, options: pb.SongOptions, offset: int = 0) -> composer.SongRequest:
-    from gateway.validation import song_request
-
     return song_request(prompt, options, seed_offset=offset)
