@@ -33,17 +33,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from clients.loadtest.scenario import PROMPTS  # both tools send the harness's own prompts
+
 METHOD = "dgxmusic.v1.MusicService/GenerateMidi"
-PROMPTS = (
-    "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor",
-    "lofi hip hop, mellow piano, 80 BPM",
-    "techno 130",
-    "ambient pads in D major, slow",
-    "funk with slap bass, 110 BPM, E minor",
-    "house 124 with 909 drums, A minor",
-    "jazz waltz in 3/4, Bb major",
-    "drum and bass, 174 BPM, G minor",
-)
 BARS = 4
 TOLERANCE = 0.2
 K6_THRESHOLDS_CROSSED = 99  # k6's documented exit status when a threshold does not hold

@@ -13,9 +13,10 @@ import functools
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import fakeredis
 import grpc
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ from dgxmusic.models import (
     unexpected_error_message,
 )
 from gateway.errors import from_triton
+from gateway.server import Gateway, build
 from gateway.triton import (
     DEMUCS_DEFAULTS,
     DemucsOptions,
@@ -277,3 +279,20 @@ class FakeModels:
                 mixing=mixing,
                 instruments=renderers.InstrumentRequest.from_json(instruments),
             )
+
+
+@asynccontextmanager
+async def gateway_on_fakes(settings: Settings) -> AsyncIterator[tuple[FakeModels, Gateway, str]]:
+    """A real gateway in process on a free loopback port, its models FakeModels and its Redis fakeredis: the models,
+    the gateway and its address; all stopped after."""
+    models = FakeModels(settings)
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    gateway = await build(settings, models, redis)
+    port = gateway.server.add_insecure_port("127.0.0.1:0")
+    await gateway.server.start()
+    try:
+        yield models, gateway, f"127.0.0.1:{port}"
+    finally:
+        await gateway.server.stop(grace=None)
+        await models.close()
+        await redis.aclose()

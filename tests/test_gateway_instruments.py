@@ -5,7 +5,6 @@ by a plugin, an instrument set, and every bad choice refused naming its field.""
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import fakeredis
 import grpc
 import numpy as np
 import pytest
@@ -14,8 +13,7 @@ from clients.client import AsyncMusicClient, song_options
 from clients.errors import DgxMusicError
 from deploy.settings import Settings
 from dgxmusic.v1 import music_service_pb2 as pb
-from fake_models import FakeModels
-from gateway.server import build
+from fake_models import FakeModels, gateway_on_fakes
 from gateway.validation import MAX_INSTRUMENT_CHOICES
 
 
@@ -28,19 +26,12 @@ class Running:
 @pytest.fixture(scope="module")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     settings = Settings(triton_url="fake-models:8001", metrics_port=0, data_dir=tmp_path_factory.mktemp("data"))
-    models = FakeModels(settings)
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    gateway = await build(settings, models, redis)
-    port = gateway.server.add_insecure_port("127.0.0.1:0")
-    await gateway.server.start()
-    client = AsyncMusicClient(f"127.0.0.1:{port}", timeout=60)
-    try:
-        yield Running(models, client)
-    finally:
-        await client.close()
-        await gateway.server.stop(grace=None)
-        await models.close()
-        await redis.aclose()
+    async with gateway_on_fakes(settings) as (models, _, target):
+        client = AsyncMusicClient(target, timeout=60)
+        try:
+            yield Running(models, client)
+        finally:
+            await client.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import fakeredis
 import pytest
 from click.testing import CliRunner, Result
 
@@ -21,8 +20,8 @@ from clients.loadtest.scenario import RPCS, STREAMING_RPCS, Payloads, Scenario, 
 from clients.loadtest.stats import Percentiles, Run
 from deploy.settings import Settings
 from dgxmusic.models import BASIC_PITCH, FLUIDSYNTH, TEXT2MIDI
-from fake_models import FakeModels
-from gateway.server import Gateway, build
+from fake_models import FakeModels, gateway_on_fakes
+from gateway.server import Gateway
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,19 +42,12 @@ class Running:
 @pytest.fixture(scope="module")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     settings = Settings(triton_url="fake-models:8001", metrics_port=0, data_dir=tmp_path_factory.mktemp("data"))
-    models = FakeModels(settings)
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
-    gateway = await build(settings, models, redis)
-    port = gateway.server.add_insecure_port("127.0.0.1:0")
-    await gateway.server.start()
-    client = AsyncMusicClient(f"127.0.0.1:{port}", timeout=60)
-    try:
-        yield Running(models, gateway, client, f"127.0.0.1:{port}")
-    finally:
-        await client.close()
-        await gateway.server.stop(grace=None)
-        await models.close()
-        await redis.aclose()
+    async with gateway_on_fakes(settings) as (models, gateway, target):
+        client = AsyncMusicClient(target, timeout=60)
+        try:
+            yield Running(models, gateway, client, target)
+        finally:
+            await client.close()
 
 
 async def run_one(running: Running, rpc: str, load: Load, span: Span) -> Run:
