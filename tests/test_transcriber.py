@@ -5,6 +5,9 @@ and parameters."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import mido
@@ -279,3 +282,12 @@ def test_the_frequency_range_keeps_the_keys_within_it(options: dict[str, float],
     tones = np.concatenate([0.4 * np.sin(2 * np.pi * hz * time) for hz in (110.0, 440.0, 1760.0)])
     notes = transcribe(tones, 22050, TranscriptionParams(**options)).notes  # type: ignore[arg-type]
     assert sorted({note.pitch for note in notes}) == pitches
+
+
+def test_importing_the_transcriber_prints_nothing_on_stdout() -> None:
+    # pyfluidsynth (under basic-pitch's pretty_midi) prints where it found libfluidsynth when $CI is set.
+    code = "import transcriber, gateway.triton"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "CI": "1"}, check=True
+    )
+    assert done.stdout == ""

@@ -2,21 +2,26 @@
 
 basic-pitch has no type hints, and importing it logs a warning for each optional backend it lacks (TensorFlow,
 CoreML, TFLite); we use only the ONNX model through onnxruntime, so those warnings are noise and are muted here.
+It also imports pretty_midi, whose pyfluidsynth prints where it found libfluidsynth to stdout whenever $CI is set:
+that line goes to stderr, so a command writing JSON to stdout (`loadtest --triton --json -`) stays parseable.
 """
 
+import contextlib
 import logging
+import sys
 from pathlib import Path
 
 logging.disable(logging.WARNING)
 try:
-    import basic_pitch  # type: ignore[import-untyped]
-    from basic_pitch import constants
-    from basic_pitch.inference import unwrap_output, window_audio_file  # type: ignore[import-untyped]
-    from basic_pitch.note_creation import (  # type: ignore[import-untyped]
-        MIDI_OFFSET,
-        drop_overlapping_pitch_bends,
-        model_output_to_notes,
-    )
+    with contextlib.redirect_stdout(sys.stderr):
+        import basic_pitch  # type: ignore[import-untyped]
+        from basic_pitch import constants
+        from basic_pitch.inference import unwrap_output, window_audio_file  # type: ignore[import-untyped]
+        from basic_pitch.note_creation import (  # type: ignore[import-untyped]
+            MIDI_OFFSET,
+            drop_overlapping_pitch_bends,
+            model_output_to_notes,
+        )
 finally:
     logging.disable(logging.NOTSET)
 
