@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system test-system demo serve test lint bench soak protos clean
+.PHONY: setup system test-system demo serve test lint bench loadtest-report soak protos clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -57,6 +57,10 @@ bench: setup
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
+
+# benchmarks/RESULTS.md and its plots, from one load-test run on this machine (issue #13): about 7 minutes.
+loadtest-report: setup
+	$(BIN)/python benchmarks/loadtest_report.py
 
 # Ten minutes of mixed load with a fault every minute (issue #9): failed requests, jobs lost, recovery, memory.
 soak: setup
