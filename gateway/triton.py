@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 import tritonclient.grpc.aio as triton_aio
-from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput, InferResult, KeepAliveOptions
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput, InferResult
 from tritonclient.utils import InferenceServerException
 
 import composer
@@ -221,24 +221,39 @@ class Models(Protocol):
     async def repository(self) -> list[ModelEntry]: ...
 
 
-# tritonclient's channel options, but with a short reconnect backoff: after Triton restarts, gRPC's default backoff
-# (growing to 120 s) would keep the gateway answering UNAVAILABLE long after Triton is back.
-_KEEPALIVE = KeepAliveOptions()
-CHANNEL_ARGS: list[tuple[str, int]] = [
+# tritonclient's channel options, with what makes replicas work (deploy.triton_url): calls balanced per request
+# (round_robin; the default pick_first would send every call to one replica over its one HTTP/2 connection), a short
+# reconnect backoff (gRPC's default grows to 120 s: a restarted Triton, or replica, would stay left out that long),
+# and keepalive pings, so that a replica whose host vanished without closing its connections is left out within
+# KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS (deploy.triton.command lets Triton accept pings that often).
+KEEPALIVE_TIME_MS = 10_000
+KEEPALIVE_TIMEOUT_MS = 5_000
+CHANNEL_ARGS: list[tuple[str, int | str]] = [
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
     ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
-    ("grpc.keepalive_time_ms", _KEEPALIVE.keepalive_time_ms),
-    ("grpc.keepalive_timeout_ms", _KEEPALIVE.keepalive_timeout_ms),
-    ("grpc.keepalive_permit_without_calls", int(_KEEPALIVE.keepalive_permit_without_calls)),
-    ("grpc.http2.max_pings_without_data", _KEEPALIVE.http2_max_pings_without_data),
+    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+    ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 # Triton's answers while a model is unloaded and loaded again.
 _RELOADING_MESSAGES = ("unknown model", "is not ready", "is not healthy", "has no available versions")
-# Attempts of one inference: the first, one after a reload, one more if it met the model still reloading.
-_ATTEMPTS = 3
+# Attempts of one inference: the first, one after a reload, one more if it met the model still reloading, and one on
+# another replica after the one that held it went away (_is_replica_gone).
+_ATTEMPTS = 4
+
+
+def _is_replica_gone(exc: InferenceServerException | grpc.aio.AioRpcError) -> bool:
+    """The call failed because its replica could not be reached or went away (its connection closed under it): one
+    more try goes to the next replica (round_robin), within the same deadline. Not a queue timeout, which is
+    UNAVAILABLE too but means the replica gave up on the request."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return bool(exc.code() == grpc.StatusCode.UNAVAILABLE)
+    return str(exc.status()) == str(grpc.StatusCode.UNAVAILABLE) and not is_queue_timeout(exc)
 
 
 def _microseconds(seconds: float) -> int:
@@ -284,6 +299,7 @@ class TritonModels:
         clock = _Deadline(model, deadline)
         with triton_errors(model):
             generation = self._reloads.get(model, 0)  # reloads completed before this request's first attempt
+            failed_over = False
             for attempt in range(1, _ATTEMPTS + 1):
                 left = clock.left()
                 try:
@@ -306,12 +322,20 @@ class TritonModels:
                         raise
                     if "is not healthy" in message:
                         await self._reload(model, generation, clock, reason=message, found_by="request")
-                    elif not self._reloading(model, generation):
-                        raise  # not ours to hide: the model is down and nobody is bringing it back
-                    else:
+                    elif self._reloading(model, generation):
                         await self._reload_done(model, clock)
+                    elif _is_replica_gone(exc) and not failed_over:
+                        failed_over = True
+                        self._retrying(model, message)
+                    else:
+                        raise  # not ours to hide: the model is down and nobody is bringing it back
                     generation = self._reloads.get(model, 0)
             raise AssertionError("unreachable")
+
+    @staticmethod
+    def _retrying(model: str, error: str) -> None:
+        log.warning("triton_replica_gone", model=model, error=error, effect="retried once on another replica")
+        metrics.TRITON_RETRIES.labels(model).inc()
 
     def reload_generation(self, model: str) -> int:
         """How many reloads of the model have completed; what was seen of it at one generation is stale at the next."""
@@ -363,9 +387,17 @@ class TritonModels:
             raise deadline_exceeded(model) from exc
 
     async def ready(self, models: list[str], deadline: float = 1.0) -> bool:
+        """Whether every model answers ready (on the replica each question reaches); a replica that went away
+        under the question is not an answer: it is asked once more, of the next replica."""
         for model in models:
             with triton_errors(model):
-                if not await self.client.is_model_ready(model, client_timeout=deadline):
+                try:
+                    ready = await self.client.is_model_ready(model, client_timeout=deadline)
+                except InferenceServerException as exc:
+                    if not _is_replica_gone(exc):
+                        raise
+                    ready = await self.client.is_model_ready(model, client_timeout=deadline)
+                if not ready:
                     return False
         return True
 
@@ -511,15 +543,28 @@ class TritonModels:
         self, model: str, inputs: list[InferInput], *, deadline: float, request_id: str
     ) -> AsyncIterator[InferResult]:
         """The responses of one request to a decoupled model."""
+        clock = _Deadline(model, deadline)
 
         async def one_request() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": model, "inputs": inputs, "request_id": request_id, "timeout": _microseconds(deadline)}
+            timeout = _microseconds(clock.left())
+            yield {"model_name": model, "inputs": inputs, "request_id": request_id, "timeout": timeout}
 
         with triton_errors(model):
-            async for result, error in self.client.stream_infer(one_request(), stream_timeout=deadline):
-                if error is not None:
-                    raise error
-                yield result
+            for attempt in (1, 2):
+                answered = False
+                try:
+                    async for result, error in self.client.stream_infer(one_request(), stream_timeout=clock.left()):
+                        if error is not None:
+                            raise error
+                        answered = True
+                        yield result
+                    return
+                except (InferenceServerException, grpc.aio.AioRpcError) as exc:
+                    # Repeated only while the client has had nothing of it: past its first response, the replica's
+                    # work (and what the caller streamed on) cannot be taken back.
+                    if answered or attempt == 2 or not _is_replica_gone(exc):
+                        raise
+                    self._retrying(model, str(exc))
 
     async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about the weights of its model `name` ("": its
