@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,20 +88,42 @@ def _restrictions(settings: Settings) -> list[str]:
     return [f"--grpc-restricted-protocol={restriction}", f"--http-restricted-api={restriction}"]
 
 
-def command(install: TritonInstall, settings: Settings) -> list[str]:
+# Keepalive pings the gateway sends (gateway.triton.KEEPALIVE_TIME_MS: every 10 s) must not count as abuse (Triton's
+# default expects at most one in 5 minutes and closes the connection after 2). A connection lives a minute at most:
+# its client then reconnects and resolves a dns:/// url anew, so that new replicas (pods scaled up) get calls too;
+# calls in flight finish on the old one.
+KEEPALIVE_FLAGS = (
+    "--grpc-keepalive-permit-without-calls=1",
+    "--grpc-http2-min-recv-ping-interval-without-data=5000",
+    "--grpc-http2-max-ping-strikes=0",
+    "--grpc-max-connection-age=60000",
+)
+
+
+def command(
+    install: TritonInstall,
+    settings: Settings,
+    *,
+    repository: Path | None = None,
+    host: str = "127.0.0.1",
+    flags: Sequence[str] = (),
+) -> list[str]:
+    """tritonserver's command line: `repository` (default settings.model_repository) on settings' ports at `host`,
+    with a plan's `flags` (deploy.planner's tritonserver_flags)."""
     return [
         str(install.binary),
-        f"--model-repository={settings.model_repository.resolve()}",
+        f"--model-repository={(repository or settings.model_repository).resolve()}",
         f"--backend-directory={install.backends}",
         "--disable-auto-complete-config",
         "--grpc-infer-allocation-pool-size=0",
         "--pinned-memory-pool-byte-size=0",
-        "--grpc-address=127.0.0.1",
+        f"--grpc-address={host}",
         f"--grpc-port={settings.triton_grpc_port}",
-        "--http-address=127.0.0.1",
+        f"--http-address={host}",
         f"--http-port={settings.triton_http_port}",
-        "--metrics-address=127.0.0.1",
+        f"--metrics-address={host}",
         f"--metrics-port={settings.triton_metrics_port}",
+        *KEEPALIVE_FLAGS,
         "--model-control-mode=explicit",
         *(f"--load-model={model}" for model in settings.models),
         "--exit-on-error=false",
@@ -113,6 +136,7 @@ def command(install: TritonInstall, settings: Settings) -> list[str]:
         "--exit-timeout-secs=5",
         "--log-verbose=0",
         *_restrictions(settings),
+        *flags,
     ]
 
 

@@ -8,10 +8,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from dgxmusic.network import is_loopback
+
 # A DNS name or an IPv4 address; IPv6 goes in brackets ([::1]:8001).
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
-_LOOPBACK_NAMES = ("localhost",)
 FORMS = "host:port, dns:///name:port or ipv4:host:port,host:port,..."
 
 
@@ -24,15 +25,6 @@ class Replica:
     host: str
     port: int
 
-    @property
-    def is_loopback(self) -> bool:
-        if self.host in _LOOPBACK_NAMES:
-            return True
-        try:
-            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
-        except ValueError:
-            return False
-
 
 @dataclass(frozen=True)
 class TritonUrl:
@@ -43,7 +35,7 @@ class TritonUrl:
     def local_port(self) -> int | None:
         """The gRPC port of the one Triton on this host (its stubs show in /proc); None for a remote Triton or
         several replicas (which replica's stubs are whose is not known)."""
-        if self.form == "dns" or len(self.replicas) != 1 or not self.replicas[0].is_loopback:
+        if self.form == "dns" or len(self.replicas) != 1 or not is_loopback(self.replicas[0].host):
             return None
         return self.replicas[0].port
 

@@ -1,0 +1,320 @@
+"""The cluster on loopback: two Triton replicas (`dgx-music triton`) behind two gateways (`dgx-music gateway`, their
+DGXMUSIC_TRITON_URL an ipv4: list of both) that share one Redis. Calls spread over both replicas (Triton's own
+statistics show it), either gateway answers what the other computed (a cached render, a job), and a replica killed
+under load costs no call (each is repeated on the other replica) and is taken back once restarted."""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+import pytest
+import tritonclient.grpc as triton_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clients.client import MusicClient, job_request, song_options
+from deploy import triton
+from deploy.keys import write_private
+from deploy.launcher import free_ports, redis_config
+from deploy.settings import PROJECT_ROOT, Settings
+from dgxmusic.v1 import jobs_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
+from waiting import wait_until
+
+pytestmark = pytest.mark.stack
+
+# What GenerateMidi, Render and Compose need: the replicas load these alone, which keeps their start to seconds.
+MODELS = ["text2midi", "fluidsynth"]
+REPLICAS = ("a", "b")
+
+
+def dgx_music(command: str, *args: str) -> list[str]:
+    """The argv of `dgx-music COMMAND ARGS` from this checkout (the installed `dgx-music` may predate it)."""
+    return [
+        sys.executable,
+        "-c",
+        f"from deploy.cli import {command}; {command}(prog_name='dgx-music {command}')",
+        *args,
+    ]
+
+
+@dataclass
+class Replica:
+    grpc_port: int
+    http_port: int
+    metrics_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/v2/health/ready", timeout=1) as reply:
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def inferences(self, model: str) -> int:
+        """The model's inference count on this replica, as Triton's statistics say (0 for a replica that is down)."""
+        try:
+            with triton_grpc.InferenceServerClient(self.url) as client:
+                stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
+        except Exception:
+            return 0
+        return int(stats.get("inference_count", 0))
+
+
+@dataclass
+class Cluster:
+    folder: Path
+    env: dict[str, str]
+    replicas: dict[str, Replica]
+    gateways: list[str]  # their targets
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv,
+            cwd=PROJECT_ROOT,
+            env=env or self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # killed as a pod dies: its whole process group
+        )
+        self.processes.append(process)
+        return process
+
+    def start_replica(self, name: str) -> None:
+        replica = self.replicas[name]
+        ports = ["--grpc-port", str(replica.grpc_port), "--http-port", str(replica.http_port)]
+        ports += ["--metrics-port", str(replica.metrics_port)]
+        replica.process = self.spawn(f"triton-{name}", dgx_music("triton", "--profile", "embedded", *ports))
+
+    def wait_for_replica(self, name: str) -> None:
+        replica = self.replicas[name]
+        assert replica.process is not None
+        process = replica.process
+        wait_until(lambda: replica.ready() or process.poll() is not None, f"triton {name} ready", timeout_s=120)
+        assert process.poll() is None, (self.folder / f"triton-{name}.log").read_text()[-3000:]
+
+    def kill_replica(self, name: str) -> None:
+        """As a node or pod dies: SIGKILL, no chance to close anything."""
+        process = self.replicas[name].process
+        assert process is not None
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def inferences(self, model: str) -> dict[str, int]:
+        return {name: replica.inferences(model) for name, replica in self.replicas.items()}
+
+    def gateway_log(self, index: int) -> list[dict[str, object]]:
+        lines = (self.folder / f"gateway-{index}.log").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def _serving(target: str) -> bool:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _redis_ready(port: int, password: str) -> bool:
+    import redis
+
+    try:
+        with redis.Redis(port=port, password=password, socket_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    ports = iter(free_ports(11))
+    replicas = {name: Replica(next(ports), next(ports), next(ports)) for name in REPLICAS}
+    redis_port = next(ports)
+    gateway_ports = [next(ports), next(ports)]
+    keys = {name: secrets.token_urlsafe(24) for name in ("triton_api_key", "redis_password", "cache_signing_key")}
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DGXMUSIC_")}
+    env |= {f"DGXMUSIC_{name.upper()}": value for name, value in keys.items()}
+    env |= {
+        "DGXMUSIC_DATA_DIR": str(folder / "data"),  # the replicas' repositories, the gateways' shared job artifacts
+        "DGXMUSIC_MODELS": json.dumps(MODELS),
+        "DGXMUSIC_LOG_FORMAT": "json",
+        "DGXMUSIC_TRITON_URL": "ipv4:" + ",".join(replica.url for replica in replicas.values()),
+        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "DGXMUSIC_METRICS_PORT": "0",
+        "DGXMUSIC_HEALTH_POLL_SECONDS": "0.5",
+    }
+    cluster = Cluster(folder, env, replicas, [f"127.0.0.1:{port}" for port in gateway_ports])
+    try:
+        config = folder / "redis" / "redis.conf"
+        write_private(config, redis_config(Settings(redis_password=keys["redis_password"])))
+        argv = ["redis-server", str(config), "--bind", "127.0.0.1", "--port", str(redis_port),
+                "--dir", str(config.parent), "--save", "", "--appendonly", "no"]  # fmt: skip
+        cluster.spawn("redis", argv)
+        wait_until(lambda: _redis_ready(redis_port, keys["redis_password"]), "redis ready", timeout_s=20)
+        for name in REPLICAS:  # side by side: each has a folder of its own
+            cluster.start_replica(name)
+        for name in REPLICAS:
+            cluster.wait_for_replica(name)
+        for index, port in enumerate(gateway_ports):
+            cluster.spawn(f"gateway-{index}", dgx_music("gateway", "--port", str(port)))
+        for target in cluster.gateways:
+            wait_until(lambda t=target: _serving(t), f"gateway {target} serving", timeout_s=60)
+        yield cluster
+    finally:
+        for process in reversed(cluster.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        stopped = {process.pid: _wait(process, 30) for process in cluster.processes}
+        for process in cluster.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    # A pod's stop: each of our processes ended on SIGTERM, at once and with status 0, leaving no shared memory.
+    assert all(code in (0, -signal.SIGKILL) for code in stopped.values()), stopped
+    for replica in replicas.values():
+        assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(replica.grpc_port)}*"))
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _songs(client: MusicClient, count: int, first_seed: int) -> None:
+    for seed in range(first_seed, first_seed + count):
+        assert client.generate_midi("lofi piano", song_options(seed=seed, bars=2)).midi.startswith(b"MThd")
+
+
+def test_calls_spread_over_both_replicas(cluster: Cluster) -> None:
+    before = cluster.inferences("text2midi")
+    with MusicClient(cluster.gateways[0], timeout=60) as client:
+        _songs(client, 20, first_seed=1000)
+    wait_until(lambda: sum(cluster.inferences("text2midi").values()) - sum(before.values()) >= 20, "counts recorded")
+    spread = {name: count - before[name] for name, count in cluster.inferences("text2midi").items()}
+    print(f"20 GenerateMidi calls through one gateway, per replica: {spread}")
+    # Round robin per request: each replica gets about half, not all on the one connection pick_first would use.
+    assert all(count >= 5 for count in spread.values()), spread
+
+
+def test_a_result_computed_on_one_gateway_is_answered_by_the_other(cluster: Cluster) -> None:
+    first, second = (MusicClient(target, timeout=60) for target in cluster.gateways)
+    with first, second:
+        midi = first.generate_midi("house 124", song_options(seed=7, bars=2)).midi
+        request = pb.RenderRequest(midi=midi)
+        computed = first.render(request)
+        # Cached in the background once the answer is out: a repeat on the same gateway waits for that write.
+        first.render(request)
+        cached = second.render(request)
+        assert (cached.mix == computed.mix).all()
+        renders = [e for e in cluster.gateway_log(1) if e.get("event") == "rpc" and e.get("method") == "Render"]
+        assert renders[-1]["cache_hit"] is True, "the second gateway rendered again instead of reading the cache"
+
+        job = first.submit_job(job_request(pb.RenderRequest(midi=midi, bypass_cache=True)))
+        outcome = second.watch_job(job.id)
+        assert outcome.job.state == jobs_pb2.JOB_STATE_SUCCEEDED, outcome.job.error_message
+        assert second.get_job(job.id).state == jobs_pb2.JOB_STATE_SUCCEEDED
+
+
+@dataclass
+class Load:
+    """Clients calling as fast as they can, each call's outcome kept."""
+
+    cluster: Cluster
+    clients: int = 4
+    stop: threading.Event = field(default_factory=threading.Event)
+    calls: list[tuple[float, float, str]] = field(default_factory=list)  # start, end, "ok" or the error
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> "Load":
+        for index in range(self.clients):
+            thread = threading.Thread(target=self._run, args=(index,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def _run(self, index: int) -> None:
+        target = self.cluster.gateways[index % len(self.cluster.gateways)]
+        seed = 10_000 * (index + 1) + int(time.time() * 1000) % 10_000
+        with MusicClient(target, timeout=30) as client:
+            while not self.stop.is_set():
+                seed += 1
+                start = time.time()
+                try:
+                    song = client.generate_midi("techno 130", song_options(seed=seed, bars=2))
+                    client.render(pb.RenderRequest(midi=song.midi, bypass_cache=True))
+                    outcome = "ok"
+                except Exception as exc:
+                    outcome = f"{type(exc).__name__}: {exc}"
+                self.calls.append((start, time.time(), outcome))
+
+    def failed(self) -> list[str]:
+        return [outcome for _, _, outcome in self.calls if outcome != "ok"]
+
+
+def _retries_after(cluster: Cluster, since: float) -> list[float]:
+    """When (epoch seconds) each gateway repeated a call on another replica, after `since`."""
+    times = []
+    for index in range(len(cluster.gateways)):
+        for event in cluster.gateway_log(index):
+            if event.get("event") == "triton_replica_gone":
+                at = datetime.fromisoformat(str(event["timestamp"])).timestamp()
+                if at >= since:
+                    times.append(at)
+    return times
+
+
+def test_a_replica_killed_under_load_costs_no_call_and_is_taken_back(cluster: Cluster) -> None:
+    with Load(cluster) as load:
+        wait_until(lambda: len(load.calls) >= 8, "the load running", timeout_s=60)
+        killed_at = time.time()
+        cluster.kill_replica("b")
+        wait_until(lambda: sum(1 for start, *_ in load.calls if start > killed_at + 3) >= 8, "calls after the kill")
+        during = [call for call in load.calls if call[1] >= killed_at]
+        retries = _retries_after(cluster, killed_at)
+        left_out_s = max(retries, default=killed_at) - killed_at
+        slowest = max(end - start for start, end, _ in during)
+        print(
+            f"replica b killed under load: {len(during)} calls since, {len(load.failed())} failed, {len(retries)} "
+            f"repeated on replica a, the last {left_out_s:.2f} s after the kill; slowest call {slowest:.2f} s"
+        )
+        assert load.failed() == [], cluster.folder
+        assert left_out_s < 5.0
+
+        before = cluster.inferences("fluidsynth")["a"]
+        cluster.start_replica("b")
+        cluster.wait_for_replica("b")
+        back_at = time.time()
+        # Its first call within the gateways' reconnect backoff (at most 2 s, gateway.triton.CHANNEL_ARGS).
+        taken_back = lambda: cluster.inferences("fluidsynth")["b"] >= 1  # noqa: E731
+        wait_until(taken_back, "the restarted replica taking calls", timeout_s=30)
+        print(f"replica b restarted: its first call {time.time() - back_at:.2f} s after it was ready")
+        assert cluster.inferences("fluidsynth")["a"] > before  # and a keeps its share
+    assert load.failed() == []
