@@ -3,6 +3,7 @@ DGXMUSIC_TRITON_URL an ipv4: list of both) that share one Redis. Calls spread ov
 statistics show it), either gateway answers what the other computed (a cached render, a job), and a replica killed
 under load costs no call (each is repeated on the other replica) and is taken back once restarted."""
 
+import functools
 import json
 import os
 import secrets
@@ -180,7 +181,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for index, port in enumerate(gateway_ports):
             cluster.spawn(f"gateway-{index}", dgx_music("gateway", "--port", str(port)))
         for target in cluster.gateways:
-            wait_until(lambda t=target: _serving(t), f"gateway {target} serving", timeout_s=60)
+            wait_until(functools.partial(_serving, target), f"gateway {target} serving", timeout_s=60)
         yield cluster
     finally:
         for process in reversed(cluster.processes):
