@@ -240,6 +240,17 @@ def _processes_running_from(folder: Path) -> list[int]:
     return found
 
 
+def end_processes_running_from(folder: Path, timeout: float = 10.0) -> None:
+    """Ends every process whose program lies in `folder` (a Triton's copy of its server and stub), and waits until
+    they are gone."""
+    deadline = time.monotonic() + timeout
+    while (strays := _processes_running_from(folder)) and time.monotonic() < deadline:
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
 def _group_members(group: int) -> list[int]:
     """The live (not zombie) processes of a process group."""
     members = []
@@ -295,6 +306,8 @@ def run_triton(
             f"the profile plans no model {', '.join(map(repr, missing))}: leave it out of DGXMUSIC_MODELS"
         )
     argv, env = triton_process(settings, work_dir, repository=repository, host=host, flags=flags)
+    # What a predecessor killed on this folder left: its stubs (which outlive their Triton) and shared memory.
+    end_processes_running_from(work_dir)
     remove_shared_memory(settings.triton_grpc_port)
     stop_asked = False
 
@@ -316,6 +329,7 @@ def run_triton(
         code = process.wait()
     finally:
         _kill_group(process.pid)
+        end_processes_running_from(work_dir)
         remove_shared_memory(settings.triton_grpc_port)
     return 0 if stop_asked else code
 
@@ -505,16 +519,10 @@ class Stack:
         self._remove_shared_memory()
         self._record_path.unlink()
 
-    def _end_strays(self, timeout: float = 10.0) -> None:
-        """Ends every process running from this data directory, and waits until they are gone: Triton's stubs
-        outlive a Triton that was killed (they run its copy of the backend, here), and a Triton whose start a signal
-        interrupted is in no list of children."""
-        deadline = time.monotonic() + timeout
-        while (strays := _processes_running_from(self.data_dir)) and time.monotonic() < deadline:
-            for pid in strays:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
+    def _end_strays(self) -> None:
+        """Triton's stubs outlive a Triton that was killed, and a Triton whose start a signal interrupted is in no
+        list of children: every process running from this data directory is ended."""
+        end_processes_running_from(self.data_dir)
 
     def _remove_shared_memory(self) -> None:
         remove_shared_memory(self.settings.triton_grpc_port)

@@ -6,7 +6,9 @@ under load costs no call (each is repeated on the other replica) and is taken ba
 import functools
 import json
 import os
+import re
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,21 +25,61 @@ import grpc
 import pytest
 import tritonclient.grpc as triton_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from test_stack_readme import BLOCKS
 
 from clients.client import MusicClient, job_request, song_options
 from deploy import triton
 from deploy.keys import write_private
-from deploy.launcher import free_ports, redis_config
+from deploy.launcher import end_processes_running_from, free_ports, redis_config, remove_shared_memory
 from deploy.settings import PROJECT_ROOT, Settings
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.memory import model_stubs
 from waiting import wait_until
 
 pytestmark = pytest.mark.stack
 
-# What GenerateMidi, Render and Compose need: the replicas load these alone, which keeps their start to seconds.
-MODELS = ["text2midi", "fluidsynth"]
 REPLICAS = ("a", "b")
+README_SECTION = "Running the processes apart (replicas)"
+README_REDIS_PORT = 6379
+
+
+@dataclass(frozen=True)
+class ReadmeCluster:
+    """The README's example of replicas, its ports mapped to free ones: the `dgx-music triton` and `dgx-music
+    gateway` command lines (the words after `dgx-music`) and the DGXMUSIC_* settings it exports with plain values."""
+
+    tritons: list[list[str]]
+    gateways: list[list[str]]
+    settings: dict[str, str]
+    ports: dict[int, int]  # README's -> here
+
+
+_PORT = re.compile(r"\b(\d{4,5})\b")
+
+
+def readme_cluster() -> ReadmeCluster:
+    [block] = [b for b in BLOCKS if b.section == README_SECTION and b.language == "bash"]
+    readme_ports = sorted({int(port) for port in _PORT.findall("\n".join(block.commands))})
+    ports = dict(zip(readme_ports, free_ports(len(readme_ports)), strict=True))
+    tritons: list[list[str]] = []
+    gateways: list[list[str]] = []
+    settings: dict[str, str] = {}
+    for command in block.commands:
+        words = shlex.split(_PORT.sub(lambda match: str(ports[int(match.group(1))]), command))
+        if words[0] == ".venv/bin/dgx-music":
+            assert words[-1] == "&", command
+            (tritons if words[1] == "triton" else gateways).append(words[1:-1])
+        elif words[0] == "export":
+            for word in words[1:]:
+                name, _, value = word.partition("=")
+                if name.startswith("DGXMUSIC_") and "$" not in value:
+                    settings[name] = value
+    return ReadmeCluster(tritons, gateways, settings, ports)
+
+
+def _option(words: list[str], name: str) -> int:
+    return int(words[words.index(name) + 1])
 
 
 def dgx_music(command: str, *args: str) -> list[str]:
@@ -52,10 +94,16 @@ def dgx_music(command: str, *args: str) -> list[str]:
 
 @dataclass
 class Replica:
-    grpc_port: int
-    http_port: int
-    metrics_port: int
+    command: list[str]  # `triton ...`, as the README gives it
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def grpc_port(self) -> int:
+        return _option(self.command, "--grpc-port")
+
+    @property
+    def http_port(self) -> int:
+        return _option(self.command, "--http-port")
 
     @property
     def url(self) -> str:
@@ -102,9 +150,7 @@ class Cluster:
 
     def start_replica(self, name: str) -> None:
         replica = self.replicas[name]
-        ports = ["--grpc-port", str(replica.grpc_port), "--http-port", str(replica.http_port)]
-        ports += ["--metrics-port", str(replica.metrics_port)]
-        replica.process = self.spawn(f"triton-{name}", dgx_music("triton", "--profile", "embedded", *ports))
+        replica.process = self.spawn(f"triton-{name}", dgx_music(*replica.command))
 
     def wait_for_replica(self, name: str) -> None:
         replica = self.replicas[name]
@@ -114,11 +160,12 @@ class Cluster:
         assert process.poll() is None, (self.folder / f"triton-{name}.log").read_text()[-3000:]
 
     def kill_replica(self, name: str) -> None:
-        """As a node or pod dies: SIGKILL, no chance to close anything."""
-        process = self.replicas[name].process
-        assert process is not None
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        """As a node or pod dies: SIGKILL to all of it (`dgx-music triton`, tritonserver, its stubs) at once."""
+        replica = self.replicas[name]
+        assert replica.process is not None
+        os.killpg(replica.process.pid, signal.SIGKILL)
+        end_processes_running_from(self.folder / "data" / f"triton-{replica.grpc_port}")
+        replica.process.wait()
 
     def inferences(self, model: str) -> dict[str, int]:
         return {name: replica.inferences(model) for name, replica in self.replicas.items()}
@@ -150,22 +197,23 @@ def _redis_ready(port: int, password: str) -> bool:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("cluster")
-    ports = iter(free_ports(11))
-    replicas = {name: Replica(next(ports), next(ports), next(ports)) for name in REPLICAS}
-    redis_port = next(ports)
-    gateway_ports = [next(ports), next(ports)]
+    readme = readme_cluster()
+    assert len(readme.tritons) == len(REPLICAS)
+    assert len(readme.gateways) == 2
+    replicas = dict(zip(REPLICAS, map(Replica, readme.tritons), strict=True))
+    redis_port = readme.ports[README_REDIS_PORT]
+    gateway_ports = [_option(command, "--port") for command in readme.gateways]
     keys = {name: secrets.token_urlsafe(24) for name in ("triton_api_key", "redis_password", "cache_signing_key")}
     env = {name: value for name, value in os.environ.items() if not name.startswith("DGXMUSIC_")}
+    env |= readme.settings  # DGXMUSIC_MODELS, DGXMUSIC_TRITON_URL (an ipv4: list of both), DGXMUSIC_REDIS_URL
     env |= {f"DGXMUSIC_{name.upper()}": value for name, value in keys.items()}
     env |= {
         "DGXMUSIC_DATA_DIR": str(folder / "data"),  # the replicas' repositories, the gateways' shared job artifacts
-        "DGXMUSIC_MODELS": json.dumps(MODELS),
         "DGXMUSIC_LOG_FORMAT": "json",
-        "DGXMUSIC_TRITON_URL": "ipv4:" + ",".join(replica.url for replica in replicas.values()),
-        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "DGXMUSIC_METRICS_PORT": "0",
         "DGXMUSIC_HEALTH_POLL_SECONDS": "0.5",
     }
+    assert env["DGXMUSIC_TRITON_URL"] == "ipv4:" + ",".join(replica.url for replica in replicas.values())
     cluster = Cluster(folder, env, replicas, [f"127.0.0.1:{port}" for port in gateway_ports])
     try:
         config = folder / "redis" / "redis.conf"
@@ -178,8 +226,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             cluster.start_replica(name)
         for name in REPLICAS:
             cluster.wait_for_replica(name)
-        for index, port in enumerate(gateway_ports):
-            cluster.spawn(f"gateway-{index}", dgx_music("gateway", "--port", str(port)))
+        for index, command in enumerate(readme.gateways):
+            cluster.spawn(f"gateway-{index}", dgx_music(*command))
         for target in cluster.gateways:
             wait_until(functools.partial(_serving, target), f"gateway {target} serving", timeout_s=60)
         yield cluster
@@ -191,10 +239,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for process in cluster.processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
-    # A pod's stop: each of our processes ended on SIGTERM, at once and with status 0, leaving no shared memory.
+    # A pod's stop: each of our processes ended on SIGTERM, at once and with status 0; a replica so stopped leaves no
+    # stub and no shared memory (one killed leaves its shared memory, which a pod's emptyDir takes with it).
     assert all(code in (0, -signal.SIGKILL) for code in stopped.values()), stopped
     for replica in replicas.values():
-        assert not list(Path("/dev/shm").glob(f"{triton.shm_prefix(replica.grpc_port)}*"))
+        assert not model_stubs(replica.grpc_port)
+        leftovers = list(Path("/dev/shm").glob(f"{triton.shm_prefix(replica.grpc_port)}*"))
+        if replica.process is not None and replica.process.returncode == -signal.SIGKILL:
+            remove_shared_memory(replica.grpc_port)
+        else:
+            assert not leftovers
 
 
 def _wait(process: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -237,6 +291,22 @@ def test_a_result_computed_on_one_gateway_is_answered_by_the_other(cluster: Clus
         outcome = second.watch_job(job.id)
         assert outcome.job.state == jobs_pb2.JOB_STATE_SUCCEEDED, outcome.job.error_message
         assert second.get_job(job.id).state == jobs_pb2.JOB_STATE_SUCCEEDED
+
+
+def test_a_dead_stub_is_reloaded_on_its_own_replica_alone(cluster: Cluster) -> None:
+    """A python stub that dies takes its model down on one replica: the gateway reloads it there (and not through
+    the balanced channel, which would unload it on one replica and load it on the next), and no call fails."""
+    ports = {name: replica.grpc_port for name, replica in cluster.replicas.items()}
+    [dead] = model_stubs(ports["b"])["fluidsynth"]
+    healthy = model_stubs(ports["a"])["fluidsynth"]
+    os.kill(dead, signal.SIGKILL)
+    with MusicClient(cluster.gateways[0], timeout=60) as client:
+        midi = client.generate_midi("ambient pads", song_options(seed=3, bars=2)).midi
+        for _ in range(4):  # two reach replica b
+            client.render(pb.RenderRequest(midi=midi, bypass_cache=True))
+    back = lambda: model_stubs(ports["b"]).get("fluidsynth", [dead]) != [dead]  # noqa: E731
+    wait_until(back, "replica b's fluidsynth stub started again", timeout_s=30)
+    assert model_stubs(ports["a"])["fluidsynth"] == healthy  # replica a's model untouched
 
 
 @dataclass
