@@ -100,6 +100,7 @@ def triton(profile: str, host: str, **overrides: Any) -> None:
 
 @click.command()
 @click.option("--port", "grpc_port", type=_PORT, help="default 50051, or $DGXMUSIC_GRPC_PORT")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Prometheus; 9464, or $DGXMUSIC_METRICS_PORT")
 def gateway(**overrides: Any) -> None:
     """Run the gateway alone, on the Triton replicas of DGXMUSIC_TRITON_URL (host:port, dns:///name:port or
     ipv4:host:port,host:port) and the Redis of DGXMUSIC_REDIS_URL, until SIGTERM or Ctrl-C. Gateways sharing one

@@ -210,7 +210,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     env |= {
         "DGXMUSIC_DATA_DIR": str(folder / "data"),  # the replicas' repositories, the gateways' shared job artifacts
         "DGXMUSIC_LOG_FORMAT": "json",
-        "DGXMUSIC_METRICS_PORT": "0",
         "DGXMUSIC_HEALTH_POLL_SECONDS": "0.5",
     }
     assert env["DGXMUSIC_TRITON_URL"] == "ipv4:" + ",".join(replica.url for replica in replicas.values())
