@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.settings import Settings
+from dgxmusic.network import is_loopback
 
 
 class TritonNotInstalled(RuntimeError):
@@ -81,10 +82,16 @@ def grpc_key_headers(settings: Settings) -> dict[str, str]:
     return {f"triton-grpc-protocol-{name}": value for name, value in http_key_headers(settings).items()}
 
 
-def _restrictions(settings: Settings) -> list[str]:
+# A Triton that listens beyond loopback (a pod's) answers only health (its probes) without the key: inference,
+# metadata, configs and statistics ask for it too. The gateway sends the key on every call.
+NETWORK_RESTRICTED_APIS = f"{RESTRICTED_APIS},inference,metadata,model-config,statistics"
+
+
+def _restrictions(settings: Settings, host: str) -> list[str]:
     if settings.triton_api_key is None:
         return []
-    restriction = f"{RESTRICTED_APIS}:{API_KEY_HEADER}={settings.triton_api_key.get_secret_value()}"
+    apis = RESTRICTED_APIS if is_loopback(host) else NETWORK_RESTRICTED_APIS
+    restriction = f"{apis}:{API_KEY_HEADER}={settings.triton_api_key.get_secret_value()}"
     return [f"--grpc-restricted-protocol={restriction}", f"--http-restricted-api={restriction}"]
 
 
@@ -135,7 +142,7 @@ def command(
         # A model whose stub was killed never finishes unloading; do not hold a shutdown for it.
         "--exit-timeout-secs=5",
         "--log-verbose=0",
-        *_restrictions(settings),
+        *_restrictions(settings, host),
         *flags,
     ]
 

@@ -316,6 +316,7 @@ class TritonModels:
                     return await self.client.infer(
                         model,
                         inputs,
+                        headers=self.restricted_headers,  # a Triton facing a network asks its key for inference
                         client_timeout=left,
                         timeout=_microseconds(left),
                         # Requests batched together run one after another in the model, past any queue timeout:
@@ -595,7 +596,9 @@ class TritonModels:
             for attempt in (1, 2):
                 answered = False
                 try:
-                    async for result, error in self.client.stream_infer(one_request(), stream_timeout=clock.left()):
+                    async for result, error in self.client.stream_infer(
+                        one_request(), stream_timeout=clock.left(), headers=self.restricted_headers
+                    ):
                         if error is not None:
                             raise error
                         answered = True
@@ -654,6 +657,7 @@ class TritonModels:
                     await self.client.infer(
                         model,
                         inputs,
+                        headers=self.restricted_headers,
                         client_timeout=deadline,
                         timeout=_microseconds(deadline),
                         parameters=deadline_parameters(deadline),

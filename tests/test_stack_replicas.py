@@ -26,7 +26,9 @@ import pytest
 import tritonclient.grpc as triton_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from test_stack_readme import BLOCKS
+from tritonclient.utils import InferenceServerException
 
+import composer
 from clients.client import MusicClient, job_request, song_options
 from deploy import triton
 from deploy.keys import write_private
@@ -34,7 +36,9 @@ from deploy.launcher import end_processes_running_from, free_ports, redis_config
 from deploy.settings import PROJECT_ROOT, Settings
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
+from gateway.errors import ApiError
 from gateway.memory import model_stubs
+from gateway.triton import TritonModels
 from waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -306,6 +310,34 @@ def test_a_dead_stub_is_reloaded_on_its_own_replica_alone(cluster: Cluster) -> N
     back = lambda: model_stubs(ports["b"]).get("fluidsynth", [dead]) != [dead]  # noqa: E731
     wait_until(back, "replica b's fluidsynth stub started again", timeout_s=30)
     assert model_stubs(ports["a"])["fluidsynth"] == healthy  # replica a's model untouched
+
+
+async def test_a_triton_facing_a_network_answers_only_health_without_the_key(cluster: Cluster, tmp_path: Path) -> None:
+    """`--host 0.0.0.0` (a pod's): Kubernetes' probes need no key, but everything else does, inference included."""
+    grpc_port, http_port, metrics_port = free_ports(3)
+    ports = ["--grpc-port", str(grpc_port), "--http-port", str(http_port), "--metrics-port", str(metrics_port)]
+    env = cluster.env | {"DGXMUSIC_MODELS": json.dumps(["text2midi"]), "DGXMUSIC_DATA_DIR": str(tmp_path)}
+    replica = Replica(["triton", *ports])
+    replica.process = cluster.spawn("triton-open", dgx_music("triton", "--host", "0.0.0.0", *ports), env)
+    process = replica.process
+    wait_until(lambda: replica.ready() or process.poll() is not None, "the open triton ready", timeout_s=120)
+    key = triton.grpc_key_headers(Settings(triton_api_key=env["DGXMUSIC_TRITON_API_KEY"]))
+    song = composer.SongRequest(prompt="lofi piano", bars=1)
+    keyed, stranger = TritonModels(replica.url, key), TritonModels(replica.url)
+    try:
+        midi, _ = await keyed.compose(song, deadline=30, request_id="with-key")
+        assert midi.startswith(b"MThd")
+        assert await stranger.ready(["text2midi"])  # health: open to probes
+        with pytest.raises(ApiError) as refused:
+            await stranger.compose(song, deadline=30, request_id="without-key")
+        assert "restricted" in refused.value.message
+        with triton_grpc.InferenceServerClient(replica.url) as client, pytest.raises(InferenceServerException):
+            client.get_inference_statistics("text2midi")  # statistics too are the stack's alone
+    finally:
+        await keyed.close()
+        await stranger.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
 
 
 @dataclass

@@ -110,6 +110,19 @@ def test_triton_accepts_the_gateways_pings_and_listens_where_told(tmp_path: Path
     assert "--grpc-address=127.0.0.1" in triton.command(install, Settings())  # loopback unless told otherwise
 
 
+def test_a_triton_facing_a_network_asks_its_key_for_all_but_health(tmp_path: Path) -> None:
+    install = triton.TritonInstall(tmp_path, tmp_path)
+    settings = Settings(triton_api_key="k")
+    key = f":{triton.API_KEY_HEADER}=k"
+    open_argv = triton.command(install, settings, host="0.0.0.0")
+    assert f"--grpc-restricted-protocol={triton.NETWORK_RESTRICTED_APIS}{key}" in open_argv
+    assert f"--http-restricted-api={triton.NETWORK_RESTRICTED_APIS}{key}" in open_argv
+    assert "health" not in triton.NETWORK_RESTRICTED_APIS
+    assert "inference" in triton.NETWORK_RESTRICTED_APIS
+    # On loopback, as `serve` runs it, local tools (loadtest --triton, statistics) still reach inference.
+    assert f"--grpc-restricted-protocol={triton.RESTRICTED_APIS}{key}" in triton.command(install, settings)
+
+
 def _unavailable(message: str = "Socket closed") -> InferenceServerException:
     return InferenceServerException(message, status=str(grpc.StatusCode.UNAVAILABLE))
 
