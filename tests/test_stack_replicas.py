@@ -350,12 +350,22 @@ class Load:
     calls: list[tuple[float, float, str]] = field(default_factory=list)  # start, end, "ok" or the error
     threads: list[threading.Thread] = field(default_factory=list)
 
+    not_serving: list[tuple[float, str]] = field(default_factory=list)  # when a gateway's health said otherwise
+
     def __enter__(self) -> "Load":
         for index in range(self.clients):
             thread = threading.Thread(target=self._run, args=(index,), daemon=True)
             thread.start()
             self.threads.append(thread)
+        self.threads.append(threading.Thread(target=self._watch_health, daemon=True))
+        self.threads[-1].start()
         return self
+
+    def _watch_health(self) -> None:
+        while not self.stop.wait(0.1):
+            for target in self.cluster.gateways:
+                if not _serving(target):
+                    self.not_serving.append((time.time(), target))
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
@@ -409,6 +419,7 @@ def test_a_replica_killed_under_load_costs_no_call_and_is_taken_back(cluster: Cl
         )
         assert load.failed() == [], cluster.folder
         assert left_out_s < 5.0
+        assert load.not_serving == []  # one replica down is no reason for a gateway to be taken out of service
 
         before = cluster.inferences("fluidsynth")["a"]
         cluster.start_replica("b")
