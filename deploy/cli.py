@@ -3,6 +3,7 @@ for a hardware profile, `models pull` fetches weights, `keys new` makes a client
 CLI through the entry points `dgx_music.commands` and `dgx_music.models_commands` (pyproject.toml), so the CLI offers
 them only where the server is installed."""
 
+import asyncio
 import json
 import re
 import sys
@@ -14,11 +15,14 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from clients.cli import Server, compose_to, console
-from deploy.launcher import LaunchError, Stack
+from deploy.keys import with_keys
+from deploy.launcher import LaunchError, Stack, run_triton
 from deploy.launcher import serve as serve_stack
 from deploy.planner import PlanError, PlanFilesError, load_profile
 from deploy.planner import plan as plan_repository
 from deploy.settings import ApiKey, Settings
+from dgxmusic.network import is_loopback
+from gateway import server as gateway_server
 from gateway.auth import key_hash, new_key
 
 DEMO_PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
@@ -56,6 +60,58 @@ def serve(**overrides: Any) -> None:
     except LaunchError as exc:
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1)
+
+
+@click.command()
+@click.option("--profile", default="embedded", show_default=True, help="a name in deploy/profiles or a .toml path")
+@click.option("--grpc-port", "triton_grpc_port", type=_PORT, help="default 8001, or $DGXMUSIC_TRITON_GRPC_PORT")
+@click.option("--http-port", "triton_http_port", type=_PORT, help="default 8000, or $DGXMUSIC_TRITON_HTTP_PORT")
+@click.option("--metrics-port", "triton_metrics_port", type=_PORT, help="default 8002, $DGXMUSIC_TRITON_METRICS_PORT")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="address to listen on; another than loopback (a pod's 0.0.0.0) needs DGXMUSIC_TRITON_API_KEY set",
+)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="its server and model repository")
+def triton(profile: str, host: str, **overrides: Any) -> None:
+    """Run one Triton replica: render the model repository for PROFILE (as `plan` does), prepare the server and its
+    Python stub, and run tritonserver until SIGTERM or Ctrl-C. Its models are DGXMUSIC_MODELS; its restricted APIs
+    (loading models, shared memory) answer only DGXMUSIC_TRITON_API_KEY, by default the data directory's key."""
+    settings = _settings(**{k: v for k, v in overrides.items() if v is not None})
+    if not is_loopback(host) and settings.triton_api_key is None:
+        # Without its key, anyone who reaches Triton could load a model: code that it runs.
+        console.print("[red]error[/red] --host is not a loopback address: set DGXMUSIC_TRITON_API_KEY (a Secret)")
+        sys.exit(2)
+    work_dir = settings.data_dir.resolve() / f"triton-{settings.triton_grpc_port}"
+    repository = work_dir / "model_repository"
+    try:
+        summary = plan_repository(load_profile(profile), repository)
+        settings = with_keys(settings, ["triton_api_key"])
+        flags = [str(flag) for flag in summary["tritonserver_flags"]]  # type: ignore[attr-defined]
+        sys.exit(run_triton(settings, work_dir, repository=repository, host=host, flags=flags))
+    except PlanError as exc:
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1 if isinstance(exc, PlanFilesError) else 2)
+    except (LaunchError, OSError) as exc:
+        console.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--port", "grpc_port", type=_PORT, help="default 50051, or $DGXMUSIC_GRPC_PORT")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Prometheus; 9464, or $DGXMUSIC_METRICS_PORT")
+def gateway(**overrides: Any) -> None:
+    """Run the gateway alone, on the Triton replicas of DGXMUSIC_TRITON_URL (host:port, dns:///name:port or
+    ipv4:host:port,host:port) and the Redis of DGXMUSIC_REDIS_URL, until SIGTERM or Ctrl-C. Gateways sharing one
+    Redis (and DGXMUSIC_CACHE_SIGNING_KEY) answer each other's cached results and jobs."""
+    settings = _settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = with_keys(settings, ["triton_api_key", "cache_signing_key"])
+    except OSError as exc:
+        console.print(f"[red]error[/red] keys of data directory {escape(str(settings.data_dir))}: {escape(str(exc))}")
+        sys.exit(1)
+    asyncio.run(gateway_server.serve(settings))
 
 
 @click.command()

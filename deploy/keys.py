@@ -6,6 +6,7 @@ data, readable by their owner only, so that a restarted stack still reads its ow
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -20,10 +21,11 @@ def keys_path(data_dir: Path) -> Path:
     return data_dir / KEYS_FILE
 
 
-def with_keys(settings: Settings) -> Settings:
-    """The settings with every key the operator left unset filled in from the data directory's keys file (written,
-    owner-only, with new random keys the first time)."""
-    missing = [name for name in KEYS if getattr(settings, name) is None]
+def with_keys(settings: Settings, names: Sequence[str] = KEYS) -> Settings:
+    """The settings with every key of `names` the operator left unset filled in from the data directory's keys file
+    (written, owner-only, with new random keys the first time). A process run alone takes the keys it uses, so that
+    `dgx-music triton` and `dgx-music gateway` on one data directory share them as `serve`'s children do."""
+    missing = [name for name in names if getattr(settings, name) is None]
     if not missing:
         return settings
     path = keys_path(settings.data_dir.resolve())

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
@@ -240,6 +240,17 @@ def _processes_running_from(folder: Path) -> list[int]:
     return found
 
 
+def end_processes_running_from(folder: Path, timeout: float = 10.0) -> None:
+    """Ends every process whose program lies in `folder` (a Triton's copy of its server and stub), and waits until
+    they are gone."""
+    deadline = time.monotonic() + timeout
+    while (strays := _processes_running_from(folder)) and time.monotonic() < deadline:
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
 def _group_members(group: int) -> list[int]:
     """The live (not zombie) processes of a process group."""
     members = []
@@ -253,6 +264,74 @@ def _group_members(group: int) -> list[int]:
         if int(fields[2]) == group and fields[0] not in ("Z", "X"):
             members.append(int(entry.name))
     return members
+
+
+def triton_process(
+    settings: Settings,
+    work_dir: Path,
+    *,
+    repository: Path | None = None,
+    host: str = "127.0.0.1",
+    flags: Sequence[str] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one tritonserver, its server copied into `work_dir` with the stub for
+    this Python: the stack's Triton and `dgx-music triton`'s (deploy.triton.command for the arguments)."""
+    try:
+        install = triton.prepare(work_dir)
+    except triton.TritonNotInstalled as exc:
+        raise LaunchError(str(exc)) from exc
+    # Models that load weights must never wait on a hub that this machine may not reach.
+    base = {"HF_HUB_OFFLINE": "1", **os.environ, **settings_environment(settings)}
+    argv = triton.command(install, settings, repository=repository, host=host, flags=flags)
+    return argv, triton.environment(install, base)
+
+
+def remove_shared_memory(triton_grpc_port: int) -> None:
+    """Removes the /dev/shm regions of the Triton on this port (one that was killed leaves them behind)."""
+    for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(triton_grpc_port)}*"):
+        leftover.unlink(missing_ok=True)
+
+
+def run_triton(
+    settings: Settings, work_dir: Path, *, repository: Path, host: str = "127.0.0.1", flags: Sequence[str] = ()
+) -> int:
+    """`dgx-music triton`: one tritonserver in the foreground, its output on ours, until it exits or SIGTERM (a
+    pod's stop) or SIGINT, which it is passed; then nothing of it is left: no stub, no shared memory. Its exit
+    status (0 after a stop asked for)."""
+    if not _port_is_free(host, settings.triton_grpc_port):
+        raise LaunchError(f"port {settings.triton_grpc_port} (--grpc-port) is already in use")
+    missing = [model for model in settings.models if not (repository / model / "config.pbtxt").is_file()]
+    if missing:
+        raise LaunchError(
+            f"the profile plans no model {', '.join(map(repr, missing))}: leave it out of DGXMUSIC_MODELS"
+        )
+    argv, env = triton_process(settings, work_dir, repository=repository, host=host, flags=flags)
+    # What a predecessor killed on this folder left: its stubs (which outlive their Triton) and shared memory.
+    end_processes_running_from(work_dir)
+    remove_shared_memory(settings.triton_grpc_port)
+    stop_asked = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stop_asked
+        stop_asked = True
+        process.send_signal(signal.SIGTERM)  # Triton ends its models' stubs and frees their shared memory
+
+    process = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its stubs in its group, which is ended whole below
+        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+    )
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        code = process.wait()
+    finally:
+        _kill_group(process.pid)
+        end_processes_running_from(work_dir)
+        remove_shared_memory(settings.triton_grpc_port)
+    return 0 if stop_asked else code
 
 
 @dataclass
@@ -372,13 +451,8 @@ class Stack:
         _wait_until(lambda: _redis_ping(self.settings), "redis-server", 20, self._exited(child), self._log(child))
 
     def _start_triton(self) -> None:
-        try:
-            install = triton.prepare(self.data_dir / "triton")
-        except triton.TritonNotInstalled as exc:
-            raise LaunchError(str(exc)) from exc
-        # Models that load weights must never wait on a hub that this machine may not reach.
-        base = {"HF_HUB_OFFLINE": "1", **os.environ, **settings_environment(self.settings)}
-        child = self._spawn("triton", triton.command(install, self.settings), triton.environment(install, base))
+        argv, env = triton_process(self.settings, self.data_dir / "triton")
+        child = self._spawn("triton", argv, env)
         http = f"http://127.0.0.1:{self.settings.triton_http_port}"
         timeout = self.settings.startup_timeout_seconds
         log, exited = self._log(child), self._exited(child)
@@ -445,20 +519,13 @@ class Stack:
         self._remove_shared_memory()
         self._record_path.unlink()
 
-    def _end_strays(self, timeout: float = 10.0) -> None:
-        """Ends every process running from this data directory, and waits until they are gone: Triton's stubs
-        outlive a Triton that was killed (they run its copy of the backend, here), and a Triton whose start a signal
-        interrupted is in no list of children."""
-        deadline = time.monotonic() + timeout
-        while (strays := _processes_running_from(self.data_dir)) and time.monotonic() < deadline:
-            for pid in strays:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
+    def _end_strays(self) -> None:
+        """Triton's stubs outlive a Triton that was killed, and a Triton whose start a signal interrupted is in no
+        list of children: every process running from this data directory is ended."""
+        end_processes_running_from(self.data_dir)
 
     def _remove_shared_memory(self) -> None:
-        for leftover in Path("/dev/shm").glob(f"{triton.shm_prefix(self.settings.triton_grpc_port)}*"):
-            leftover.unlink(missing_ok=True)
+        remove_shared_memory(self.settings.triton_grpc_port)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stops the gateway, then Triton, then Redis: each gets SIGTERM, then SIGKILL after the timeout."""

@@ -4,9 +4,10 @@ environment (prefix ``DGXMUSIC_``), so the embedded default, the tests and Kuber
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deploy import triton_url
 from dgxmusic.models import MODELS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=1, le=65535)
     metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus /metrics; 0 turns it off")
+    # One Triton (host:port), or replicas balanced per request: dns:///name:port, ipv4:a:port,b:port (deploy.triton_url)
     triton_url: str = "127.0.0.1:8001"
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     log_format: Literal["json", "console"] = "json"
@@ -135,6 +137,12 @@ class Settings(BaseSettings):
     tls_client_ca_file: Path | None = Field(None, description="mTLS: only clients with a certificate it signed get in")
     # By key name, e.g. DGXMUSIC_API_KEYS__ALICE='{"hash": "sha256:...", "requests_per_minute": 60}'.
     api_keys: dict[str, ApiKey] = {}
+
+    @field_validator("triton_url")
+    @classmethod
+    def _triton_url_form(cls, url: str) -> str:
+        triton_url.parse(url)  # TritonUrlError is a ValueError: pydantic names the setting
+        return url
 
     @model_validator(mode="after")
     def _tls_files_together(self) -> "Settings":

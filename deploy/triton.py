@@ -5,10 +5,12 @@ import os
 import shutil
 import sys
 import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.settings import Settings
+from dgxmusic.network import is_loopback
 
 
 class TritonNotInstalled(RuntimeError):
@@ -80,27 +82,55 @@ def grpc_key_headers(settings: Settings) -> dict[str, str]:
     return {f"triton-grpc-protocol-{name}": value for name, value in http_key_headers(settings).items()}
 
 
-def _restrictions(settings: Settings) -> list[str]:
+# A Triton that listens beyond loopback (a pod's) answers only health (its probes) without the key: inference,
+# metadata, configs and statistics ask for it too. The gateway sends the key on every call.
+NETWORK_RESTRICTED_APIS = f"{RESTRICTED_APIS},inference,metadata,model-config,statistics"
+
+
+def _restrictions(settings: Settings, host: str) -> list[str]:
     if settings.triton_api_key is None:
         return []
-    restriction = f"{RESTRICTED_APIS}:{API_KEY_HEADER}={settings.triton_api_key.get_secret_value()}"
+    apis = RESTRICTED_APIS if is_loopback(host) else NETWORK_RESTRICTED_APIS
+    restriction = f"{apis}:{API_KEY_HEADER}={settings.triton_api_key.get_secret_value()}"
     return [f"--grpc-restricted-protocol={restriction}", f"--http-restricted-api={restriction}"]
 
 
-def command(install: TritonInstall, settings: Settings) -> list[str]:
+# Keepalive pings the gateway sends (gateway.triton.KEEPALIVE_TIME_MS: every 10 s) must not count as abuse (Triton's
+# default expects at most one in 5 minutes and closes the connection after 2). A connection lives a minute at most:
+# its client then reconnects and resolves a dns:/// url anew, so that new replicas (pods scaled up) get calls too;
+# calls in flight finish on the old one.
+KEEPALIVE_FLAGS = (
+    "--grpc-keepalive-permit-without-calls=1",
+    "--grpc-http2-min-recv-ping-interval-without-data=5000",
+    "--grpc-http2-max-ping-strikes=0",
+    "--grpc-max-connection-age=60000",
+)
+
+
+def command(
+    install: TritonInstall,
+    settings: Settings,
+    *,
+    repository: Path | None = None,
+    host: str = "127.0.0.1",
+    flags: Sequence[str] = (),
+) -> list[str]:
+    """tritonserver's command line: `repository` (default settings.model_repository) on settings' ports at `host`,
+    with a plan's `flags` (deploy.planner's tritonserver_flags)."""
     return [
         str(install.binary),
-        f"--model-repository={settings.model_repository.resolve()}",
+        f"--model-repository={(repository or settings.model_repository).resolve()}",
         f"--backend-directory={install.backends}",
         "--disable-auto-complete-config",
         "--grpc-infer-allocation-pool-size=0",
         "--pinned-memory-pool-byte-size=0",
-        "--grpc-address=127.0.0.1",
+        f"--grpc-address={host}",
         f"--grpc-port={settings.triton_grpc_port}",
-        "--http-address=127.0.0.1",
+        f"--http-address={host}",
         f"--http-port={settings.triton_http_port}",
-        "--metrics-address=127.0.0.1",
+        f"--metrics-address={host}",
         f"--metrics-port={settings.triton_metrics_port}",
+        *KEEPALIVE_FLAGS,
         "--model-control-mode=explicit",
         *(f"--load-model={model}" for model in settings.models),
         "--exit-on-error=false",
@@ -112,7 +142,8 @@ def command(install: TritonInstall, settings: Settings) -> list[str]:
         # A model whose stub was killed never finishes unloading; do not hold a shutdown for it.
         "--exit-timeout-secs=5",
         "--log-verbose=0",
-        *_restrictions(settings),
+        *_restrictions(settings, host),
+        *flags,
     ]
 
 

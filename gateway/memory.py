@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from deploy import triton
+from deploy import triton, triton_url
 
 _PAGE_BYTES = 4096
 _STUB = b"triton_python_backend_stub"
@@ -21,10 +21,9 @@ def stat_fields(pid: int) -> list[str] | None:
         return None
 
 
-def local_port(triton_url: str) -> int | None:
+def local_port(url: str) -> int | None:
     """The gRPC port of a Triton on this host (the embedded default), whose stubs /proc shows; None otherwise."""
-    host, _, port = triton_url.rpartition(":")
-    return int(port) if host in ("127.0.0.1", "localhost", "[::1]") and port.isdigit() else None
+    return triton_url.parse(url).local_port
 
 
 def end_stubs(triton_grpc_port: int, model: str) -> list[int]:

@@ -30,3 +30,8 @@ MODEL_RELOADS = Counter(
 DEAD_STUBS = Counter("dgxmusic_model_stubs_dead_total", "Python stubs the canary found dead, by model", ["model"])
 JOBS = Counter("dgxmusic_jobs_finished_total", "Durable jobs finished, by kind and state", ["kind", "state"])
 JOB_RUNS = Counter("dgxmusic_job_runs_total", "Runs of durable jobs, by kind and gRPC status code", ["kind", "code"])
+TRITON_RETRIES = Counter(
+    "dgxmusic_triton_retries_total",
+    "Model calls repeated on another Triton replica after theirs went away (UNAVAILABLE), by model",
+    ["model"],
+)

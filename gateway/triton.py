@@ -4,6 +4,7 @@ Cancelling the awaiting task cancels the gRPC call to Triton. `Models` is that v
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,17 +15,18 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 import tritonclient.grpc.aio as triton_aio
-from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput, InferResult, KeepAliveOptions
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput, InferResult
 from tritonclient.utils import InferenceServerException
 
 import composer
 import transcriber
+from deploy import triton_url
 from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
 from gateway import metrics
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
-from gateway.memory import end_stubs, local_port
+from gateway.memory import end_stubs
 from renderers.mixing import MixSettings
 
 log = structlog.get_logger(__name__)
@@ -221,24 +223,42 @@ class Models(Protocol):
     async def repository(self) -> list[ModelEntry]: ...
 
 
-# tritonclient's channel options, but with a short reconnect backoff: after Triton restarts, gRPC's default backoff
-# (growing to 120 s) would keep the gateway answering UNAVAILABLE long after Triton is back.
-_KEEPALIVE = KeepAliveOptions()
-CHANNEL_ARGS: list[tuple[str, int]] = [
+# tritonclient's channel options, with what makes replicas work (deploy.triton_url): calls balanced per request
+# (round_robin; the default pick_first would send every call to one replica over its one HTTP/2 connection), a short
+# reconnect backoff (gRPC's default grows to 120 s: a restarted Triton, or replica, would stay left out that long),
+# and keepalive pings, so that a replica whose host vanished without closing its connections is left out within
+# KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS (deploy.triton.command lets Triton accept pings that often).
+KEEPALIVE_TIME_MS = 10_000
+KEEPALIVE_TIMEOUT_MS = 5_000
+CHANNEL_ARGS: list[tuple[str, int | str]] = [
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
     ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
-    ("grpc.keepalive_time_ms", _KEEPALIVE.keepalive_time_ms),
-    ("grpc.keepalive_timeout_ms", _KEEPALIVE.keepalive_timeout_ms),
-    ("grpc.keepalive_permit_without_calls", int(_KEEPALIVE.keepalive_permit_without_calls)),
-    ("grpc.http2.max_pings_without_data", _KEEPALIVE.http2_max_pings_without_data),
+    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+    ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 # Triton's answers while a model is unloaded and loaded again.
 _RELOADING_MESSAGES = ("unknown model", "is not ready", "is not healthy", "has no available versions")
-# Attempts of one inference: the first, one after a reload, one more if it met the model still reloading.
-_ATTEMPTS = 3
+# How long a call whose replica went away waits before its one repeat: the balancer learns that the replica's
+# connection closed a moment after the calls on it do, and meanwhile may pick the same replica again.
+FAILOVER_PAUSE_SECONDS = 0.1
+# Attempts of one inference: the first, one after a reload, one more if it met the model still reloading, and one on
+# another replica after the one that held it went away (_is_replica_gone).
+_ATTEMPTS = 4
+
+
+def _is_replica_gone(exc: InferenceServerException | grpc.aio.AioRpcError) -> bool:
+    """The call failed because its replica could not be reached or went away (its connection closed under it): one
+    more try goes to the next replica (round_robin), within the same deadline. Not a queue timeout, which is
+    UNAVAILABLE too but means the replica gave up on the request."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return bool(exc.code() == grpc.StatusCode.UNAVAILABLE)
+    return str(exc.status()) == str(grpc.StatusCode.UNAVAILABLE) and not is_queue_timeout(exc)
 
 
 def _microseconds(seconds: float) -> int:
@@ -263,8 +283,11 @@ class TritonModels:
     def __init__(self, url: str, restricted_headers: dict[str, str] | None = None) -> None:
         """`restricted_headers` carry the stack's key to Triton's restricted APIs (deploy.triton.grpc_key_headers)."""
         self.client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
+        self.url_text = url
+        self.url = triton_url.parse(url)
         self.restricted_headers = restricted_headers or {}
-        self.local_port = local_port(url)  # a Triton on this host: its stale stubs can be ended after a reload
+        self.local_port = self.url.local_port  # a Triton on this host: its stale stubs can be ended after a reload
+        self._replicas: dict[str, TritonModels] = {}  # by url: a client of each replica alone, for reloads
         self._last_weights_problem: dict[str, str | None] = {}
         # Per model: one reload at a time, and how many have completed (a request that began before the latest
         # completed one retries instead of reloading again).
@@ -272,6 +295,8 @@ class TritonModels:
         self._reloads: dict[str, int] = {}
 
     async def close(self) -> None:
+        for replica in self._replicas.values():
+            await replica.close()
         await self.client.close()
 
     async def _infer(self, model: str, inputs: list[InferInput], *, deadline: float, **kwargs: Any) -> InferResult:
@@ -284,12 +309,14 @@ class TritonModels:
         clock = _Deadline(model, deadline)
         with triton_errors(model):
             generation = self._reloads.get(model, 0)  # reloads completed before this request's first attempt
+            failed_over = False
             for attempt in range(1, _ATTEMPTS + 1):
                 left = clock.left()
                 try:
                     return await self.client.infer(
                         model,
                         inputs,
+                        headers=self.restricted_headers,  # a Triton facing a network asks its key for inference
                         client_timeout=left,
                         timeout=_microseconds(left),
                         # Requests batched together run one after another in the model, past any queue timeout:
@@ -306,12 +333,21 @@ class TritonModels:
                         raise
                     if "is not healthy" in message:
                         await self._reload(model, generation, clock, reason=message, found_by="request")
-                    elif not self._reloading(model, generation):
-                        raise  # not ours to hide: the model is down and nobody is bringing it back
-                    else:
+                    elif self._reloading(model, generation):
                         await self._reload_done(model, clock)
+                    elif _is_replica_gone(exc) and not failed_over:
+                        failed_over = True
+                        await self._retrying(model, message, clock)
+                    else:
+                        raise  # not ours to hide: the model is down and nobody is bringing it back
                     generation = self._reloads.get(model, 0)
             raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _retrying(model: str, error: str, clock: _Deadline) -> None:
+        log.warning("triton_replica_gone", model=model, error=error, effect="retried once on another replica")
+        metrics.TRITON_RETRIES.labels(model).inc()
+        await asyncio.sleep(min(FAILOVER_PAUSE_SECONDS, clock.left()))
 
     def reload_generation(self, model: str) -> int:
         """How many reloads of the model have completed; what was seen of it at one generation is stale at the next."""
@@ -350,22 +386,61 @@ class TritonModels:
             async with asyncio.timeout(clock.left()), lock:
                 if self._reloads.get(model, 0) != generation:
                     return
-                log.warning("reloading_model", model=model, reason=reason, found_by=found_by)
-                metrics.MODEL_RELOADS.labels(model, found_by).inc()
-                # load_model() of a model Triton believes loaded is a no-op: unload it first.
-                headers = self.restricted_headers
-                await self.client.unload_model(model, headers=headers, client_timeout=clock.left())
-                if self.local_port is not None and (ended := end_stubs(self.local_port, model)):
-                    log.warning("ended_stale_stubs", model=model, pids=ended)
-                await self.client.load_model(model, headers=headers, client_timeout=clock.left())
+                if self.url.form == "host":
+                    await self._reload_here(model, clock, reason=reason, found_by=found_by)
+                else:
+                    await self._reload_on_replicas(model, clock, found_by=found_by)
                 self._reloads[model] = generation + 1
         except TimeoutError as exc:
             raise deadline_exceeded(model) from exc
 
+    async def _reload_here(self, model: str, clock: _Deadline, *, reason: str, found_by: str) -> None:
+        """Reloads the model on this client's one Triton."""
+        log.warning("reloading_model", model=model, reason=reason, found_by=found_by, triton=self.url_text)
+        metrics.MODEL_RELOADS.labels(model, found_by).inc()
+        # load_model() of a model Triton believes loaded is a no-op: unload it first.
+        headers = self.restricted_headers
+        await self.client.unload_model(model, headers=headers, client_timeout=clock.left())
+        if self.local_port is not None and (ended := end_stubs(self.local_port, model)):
+            log.warning("ended_stale_stubs", model=model, pids=ended)
+        await self.client.load_model(model, headers=headers, client_timeout=clock.left())
+
+    async def _reload_on_replicas(self, model: str, clock: _Deadline, *, found_by: str) -> None:
+        """Reloads the model on each replica whose probe finds its stub dead, through a client of that replica
+        alone: through the balanced channel, the unload would reach one replica and the load the next."""
+        for url in await self._replica_urls():
+            replica = self._replicas.get(url) or self._replicas.setdefault(
+                url, TritonModels(url, self.restricted_headers)
+            )
+            found = await replica.probe(model, deadline=min(PROBE_SECONDS, clock.left()))
+            if found is not None:
+                await replica._reload_here(model, clock, reason=found, found_by=found_by)
+
+    async def _replica_urls(self) -> list[str]:
+        """Each replica's own host:port: the ipv4: list's, or those the dns: name resolves to now."""
+        if self.url.form == "ipv4":
+            return [f"{replica.host}:{replica.port}" for replica in self.url.replicas]
+        [name] = self.url.replicas
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(name.host, name.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            log.warning("replicas_not_resolved", name=name.host, error=str(exc))
+            return []
+        addresses = {(str(address[0]), int(address[1])) for *_, address in found}
+        return [f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in sorted(addresses)]
+
     async def ready(self, models: list[str], deadline: float = 1.0) -> bool:
+        """Whether every model answers ready (on the replica each question reaches); a replica that went away
+        under the question is not an answer: it is asked once more, of the next replica."""
         for model in models:
             with triton_errors(model):
-                if not await self.client.is_model_ready(model, client_timeout=deadline):
+                try:
+                    ready = await self.client.is_model_ready(model, client_timeout=deadline)
+                except InferenceServerException as exc:
+                    if not _is_replica_gone(exc):
+                        raise
+                    ready = await self.client.is_model_ready(model, client_timeout=deadline)
+                if not ready:
                     return False
         return True
 
@@ -511,15 +586,30 @@ class TritonModels:
         self, model: str, inputs: list[InferInput], *, deadline: float, request_id: str
     ) -> AsyncIterator[InferResult]:
         """The responses of one request to a decoupled model."""
+        clock = _Deadline(model, deadline)
 
         async def one_request() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": model, "inputs": inputs, "request_id": request_id, "timeout": _microseconds(deadline)}
+            timeout = _microseconds(clock.left())
+            yield {"model_name": model, "inputs": inputs, "request_id": request_id, "timeout": timeout}
 
         with triton_errors(model):
-            async for result, error in self.client.stream_infer(one_request(), stream_timeout=deadline):
-                if error is not None:
-                    raise error
-                yield result
+            for attempt in (1, 2):
+                answered = False
+                try:
+                    async for result, error in self.client.stream_infer(
+                        one_request(), stream_timeout=clock.left(), headers=self.restricted_headers
+                    ):
+                        if error is not None:
+                            raise error
+                        answered = True
+                        yield result
+                    return
+                except (InferenceServerException, grpc.aio.AioRpcError) as exc:
+                    # Repeated only while the client has had nothing of it: past its first response, the replica's
+                    # work (and what the caller streamed on) cannot be taken back.
+                    if answered or attempt == 2 or not _is_replica_gone(exc):
+                        raise
+                    await self._retrying(model, str(exc), clock)
 
     async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
         """What a weights-loading model (demucs, musicgen) says about the weights of its model `name` ("": its
@@ -567,6 +657,7 @@ class TritonModels:
                     await self.client.infer(
                         model,
                         inputs,
+                        headers=self.restricted_headers,
                         client_timeout=deadline,
                         timeout=_microseconds(deadline),
                         parameters=deadline_parameters(deadline),

@@ -43,6 +43,11 @@ SKIPPED = {
     "oscsend localhost 3820 /dgx_music/import s ": "needs the bridge and Ardour running (and liblo's oscsend)",
     "oscsend localhost 3820 /dgx_music/import si ": "needs the bridge and Ardour running (and liblo's oscsend)",
     "dgx-music mcp --http": "serves MCP until stopped",
+    "redis-server --port 6379": "a Redis of its own on the README's port (tests/test_stack_replicas.py starts one)",
+    "triton --profile embedded --grpc-port 8001": "runs until stopped: tests/test_stack_replicas.py runs it",
+    "triton --profile embedded --grpc-port 8011": "runs until stopped: tests/test_stack_replicas.py runs it",
+    "dgx-music gateway --port 50051": "runs until stopped: tests/test_stack_replicas.py runs it",
+    "dgx-music gateway --port 50061": "runs until stopped: tests/test_stack_replicas.py runs it",
 }
 
 
