@@ -43,6 +43,12 @@ SKIPPED = {
     "oscsend localhost 3820 /dgx_music/import s ": "needs the bridge and Ardour running (and liblo's oscsend)",
     "oscsend localhost 3820 /dgx_music/import si ": "needs the bridge and Ardour running (and liblo's oscsend)",
     "dgx-music mcp --http": "serves MCP until stopped",
+    "docker build -f deploy/docker/": "no container daemon here (the images are written, tests/test_k8s_images.py)",
+    "kubectl create namespace": "needs a Kubernetes cluster",
+    "kubectl -n dgx-music create secret": "needs a Kubernetes cluster",
+    "kubectl apply -k": "needs a Kubernetes cluster",
+    "helm install prometheus-adapter": "needs a Kubernetes cluster (and helm)",
+    "kubectl -n dgx-music port-forward": "needs a Kubernetes cluster",
 }
 
 
