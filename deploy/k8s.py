@@ -43,7 +43,13 @@ GATEWAY_SERVICE = "dgx-music-gateway"
 # Shared by the gateways and the Triton pods: job artifacts (any gateway runs any job), uploaded SoundFonts (the
 # gateway writes them, Triton's fluidsynth model reads them) and model weights.
 DATA_CLAIM = "dgx-music-data"
-DATA_DIR = "/data"
+SHARED_DIR = "/data"
+SHARED = {"artifact_dir": f"{SHARED_DIR}/jobs", "soundfont_upload_dir": f"{SHARED_DIR}/soundfonts"}
+# Each pod's own data directory (a Triton replica renders its model repository there): never shared.
+WORK_DIR = "/var/lib/dgx-music"
+# The group of the shared volume's files, so that the gateway's and Triton's users (10001, the NGC image's 1000)
+# both read and write them.
+SHARED_GROUP = 10001
 # Where Prometheus runs: its pods may scrape the metrics ports (and nothing else).
 MONITORING_NAMESPACE = "monitoring"
 # Triton's HPA metric (prometheus-adapter, see ADAPTER_RULE): a request's mean time in Triton's queue over 30 s.
@@ -90,8 +96,12 @@ _RESTRICTED = {
 }
 
 
-def _data_volume() -> Manifest:
-    return {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
+def _volumes() -> list[Manifest]:
+    return [{"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}}, {"name": "work", "emptyDir": {}}]
+
+
+def _mounts() -> list[Manifest]:
+    return [{"name": "data", "mountPath": SHARED_DIR}, {"name": "work", "mountPath": WORK_DIR}]
 
 
 def _pdb(name: str, component: str) -> Manifest:
@@ -105,9 +115,11 @@ def _pdb(name: str, component: str) -> Manifest:
 
 
 def triton_command(profile: str) -> list[str]:
-    """The container's command: the model repository for `profile` is rendered at start, in the container."""
+    """The container's command: the model repository for `profile` is rendered at start, in the container. On the
+    pod's address Triton asks its key (the stack's Secret) for everything but health."""
     ports = ["--grpc-port", str(TRITON_GRPC_PORT), "--http-port", str(TRITON_HTTP_PORT)]
-    return ["dgx-music", "triton", "--profile", profile, *ports, "--metrics-port", str(TRITON_METRICS_PORT)]
+    ports += ["--metrics-port", str(TRITON_METRICS_PORT)]
+    return ["dgx-music", "triton", "--profile", profile, "--host", "0.0.0.0", *ports]
 
 
 def _triton() -> list[Manifest]:
@@ -124,12 +136,17 @@ def _triton() -> list[Manifest]:
             {"name": "metrics", "containerPort": TRITON_METRICS_PORT},
         ],
         # Of the stack's keys Triton holds only its own (its restricted APIs answer only requests carrying it).
-        "env": [*_env(data_dir=DATA_DIR, log_format="json"), _secret_value("triton_api_key")],
+        "env": [
+            *_env(data_dir=WORK_DIR, weights_dir=f"{SHARED_DIR}/weights", **SHARED, log_format="json"),
+            # `dgx-music models pull` (run in one Triton pod) fills the Hugging Face cache every replica reads.
+            {"name": "HF_HOME", "value": f"{SHARED_DIR}/huggingface"},
+            _secret_value("triton_api_key"),
+        ],
         "startupProbe": probe("/v2/health/ready", 10, TRITON_STARTUP_SECONDS // 10),
         "livenessProbe": probe("/v2/health/live", 10, 3),
         "readinessProbe": probe("/v2/health/ready", 5, 2),
         "securityContext": _RESTRICTED,
-        "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}, {"name": "shm", "mountPath": "/dev/shm"}],
+        "volumeMounts": [*_mounts(), {"name": "shm", "mountPath": "/dev/shm"}],
     }
     deployment = {
         "apiVersion": "apps/v1",
@@ -144,7 +161,8 @@ def _triton() -> list[Manifest]:
                     "containers": [container],
                     # The python backend's stubs exchange tensors through /dev/shm: a memory-backed volume, sized
                     # in each overlay from its plan (a container runtime's default 64 MB holds one audio tensor).
-                    "volumes": [_data_volume(), {"name": "shm", "emptyDir": {"medium": "Memory"}}],
+                    "volumes": [*_volumes(), {"name": "shm", "emptyDir": {"medium": "Memory"}}],
+                    "securityContext": {"fsGroup": SHARED_GROUP},
                     "terminationGracePeriodSeconds": 30,
                 },
             },
@@ -210,7 +228,8 @@ def _gateway() -> list[Manifest]:
             metrics_port=str(GATEWAY_METRICS_PORT),
             triton_url=f"dns:///{TRITON_SERVICE}:{TRITON_GRPC_PORT}",
             redis_url=f"redis://{REDIS_SERVICE}:{REDIS_PORT}/0",
-            data_dir=DATA_DIR,
+            data_dir=WORK_DIR,
+            **SHARED,
             log_format="json",
         ),
         # The stack's keys (all three) and the clients' keys: every entry of those Secrets is a DGXMUSIC_* variable.
@@ -221,7 +240,7 @@ def _gateway() -> list[Manifest]:
         "readinessProbe": probe(5, 2),
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
         "securityContext": {**_RESTRICTED, "runAsNonRoot": True},
-        "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}],
+        "volumeMounts": _mounts(),
     }
     deployment = {
         "apiVersion": "apps/v1",
@@ -232,7 +251,11 @@ def _gateway() -> list[Manifest]:
             "selector": {"matchLabels": _labels("gateway")},
             "template": {
                 "metadata": {"labels": _labels("gateway")},
-                "spec": {"containers": [container], "volumes": [_data_volume()]},
+                "spec": {
+                    "containers": [container],
+                    "volumes": _volumes(),
+                    "securityContext": {"fsGroup": SHARED_GROUP},
+                },
             },
         },
     }

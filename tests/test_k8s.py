@@ -125,8 +125,8 @@ def test_dev_shm_is_memory_sized_from_the_plan(tmp_path: Path, profile: str) -> 
 def test_triton_runs_the_profile_through_its_own_entrypoint() -> None:
     for profile in PROFILES:
         command = container(built(profile), "Deployment", "triton")["command"]
-        assert command[:4] == ["dgx-music", "triton", "--profile", profile]
-        assert command[4:] == ["--grpc-port", "8001", "--http-port", "8000", "--metrics-port", "8002"]
+        assert command[:6] == ["dgx-music", "triton", "--profile", profile, "--host", "0.0.0.0"]
+        assert command[6:] == ["--grpc-port", "8001", "--http-port", "8000", "--metrics-port", "8002"]
     gateway = container(built("embedded"), "Deployment", "gateway")
     assert gateway["command"] == ["dgx-music", "gateway"]
     env = {e["name"]: e.get("value") for e in gateway["env"]}
@@ -245,3 +245,17 @@ def test_plan_k8s_writes_the_overlay_and_refuses_a_folder_it_did_not_write(tmp_p
     assert result.exit_code == 2
     assert "no render wrote" in result.output
     assert (stranger / "notes.txt").read_text() == "mine"
+
+
+def test_pods_share_uploads_and_jobs_but_each_has_its_own_data_directory() -> None:
+    documents = built("gpu-server")
+    triton, gateway = (container(documents, "Deployment", name) for name in ("triton", "gateway"))
+    settings = [{e["name"]: e.get("value") for e in spec["env"]} for spec in (triton, gateway)]
+    for name in ("DGXMUSIC_SOUNDFONT_UPLOAD_DIR", "DGXMUSIC_ARTIFACT_DIR"):  # the gateway writes, Triton reads
+        assert settings[0][name] == settings[1][name]
+        assert settings[0][name].startswith(k8s.SHARED_DIR + "/")
+    for spec, env in zip((triton, gateway), settings, strict=True):
+        # A Triton replica renders its model repository in its data directory: on the shared volume they would clash.
+        mounted = {m["mountPath"]: m["name"] for m in spec["volumeMounts"]}
+        assert mounted[env["DGXMUSIC_DATA_DIR"]] == "work"
+        assert mounted[k8s.SHARED_DIR] == "data"

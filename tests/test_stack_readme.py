@@ -49,6 +49,7 @@ SKIPPED = {
     "kubectl apply -k": "needs a Kubernetes cluster",
     "helm install prometheus-adapter": "needs a Kubernetes cluster (and helm)",
     "kubectl -n dgx-music port-forward": "needs a Kubernetes cluster",
+    "kubectl -n dgx-music exec deploy/triton": "needs a Kubernetes cluster",
 }
 
 
