@@ -210,9 +210,6 @@ def _triton() -> list[Manifest]:
 
 
 def _gateway() -> list[Manifest]:
-    def probe(period: int, failures: int) -> Manifest:
-        return {"grpc": {"port": GATEWAY_PORT}, "periodSeconds": period, "failureThreshold": failures}
-
     container = {
         "name": "gateway",
         "image": GATEWAY_IMAGE,
@@ -234,10 +231,11 @@ def _gateway() -> list[Manifest]:
         ),
         # The stack's keys (all three) and the clients' keys: every entry of those Secrets is a DGXMUSIC_* variable.
         "envFrom": [{"secretRef": {"name": STACK_SECRET}}, {"secretRef": {"name": API_KEYS_SECRET}}],
-        # The health service answers without a key; it reports NOT_SERVING until Triton's models are ready.
-        "startupProbe": probe(5, TRITON_STARTUP_SECONDS // 5),
-        "livenessProbe": probe(10, 3),
-        "readinessProbe": probe(5, 2),
+        # Ready (gRPC health, which answers without a key) only while Triton's models are: a gateway is out of the
+        # Service meanwhile. Alive while it listens: a Triton outage must not restart every gateway.
+        "startupProbe": {"tcpSocket": {"port": "grpc"}, "periodSeconds": 2, "failureThreshold": 60},
+        "livenessProbe": {"tcpSocket": {"port": "grpc"}, "periodSeconds": 10, "failureThreshold": 3},
+        "readinessProbe": {"grpc": {"port": GATEWAY_PORT}, "periodSeconds": 5, "failureThreshold": 2},
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
         "securityContext": {**_RESTRICTED, "runAsNonRoot": True},
         "volumeMounts": _mounts(),

@@ -173,8 +173,9 @@ def test_every_server_has_its_probes() -> None:
     assert triton["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
     assert triton["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
     gateway = container(built("dgx-spark"), "Deployment", "gateway")
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert gateway[probe]["grpc"] == {"port": k8s.GATEWAY_PORT}
+    assert gateway["readinessProbe"]["grpc"] == {"port": k8s.GATEWAY_PORT}  # gRPC health: Triton's models ready
+    # Alive while it listens: its health follows Triton's, and a Triton outage must not restart every gateway.
+    assert gateway["livenessProbe"]["tcpSocket"] == gateway["startupProbe"]["tcpSocket"] == {"port": "grpc"}
     redis = container(built("dgx-spark"), "StatefulSet", "redis")
     assert "livenessProbe" in redis
     assert "readinessProbe" in redis
