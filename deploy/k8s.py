@@ -30,13 +30,22 @@ REDIS_IMAGE = "redis:7.4-alpine"
 # Redis's password, the cache's signing key) and the clients' API keys, one DGXMUSIC_API_KEYS__<NAME> entry each.
 STACK_SECRET = "dgx-music-stack"
 API_KEYS_SECRET = "dgx-music-api-keys"
-# The components' ports; a pod's ports are named so that Services, probes and the ServiceMonitor refer to names.
-GATEWAY_PORT = 50051
-GATEWAY_METRICS_PORT = 9464
-TRITON_HTTP_PORT = 8000
-TRITON_GRPC_PORT = 8001
-TRITON_METRICS_PORT = 8002
-REDIS_PORT = 6379
+
+
+def _default_port(setting: str) -> int:
+    port = Settings.model_fields[setting].default
+    assert isinstance(port, int)
+    return port
+
+
+# The components' ports, as on a laptop; a pod's ports are named, and Services, probes and the ServiceMonitor
+# refer to the names.
+GATEWAY_PORT = _default_port("grpc_port")
+GATEWAY_METRICS_PORT = _default_port("metrics_port")
+TRITON_HTTP_PORT = _default_port("triton_http_port")
+TRITON_GRPC_PORT = _default_port("triton_grpc_port")
+TRITON_METRICS_PORT = _default_port("triton_metrics_port")
+REDIS_PORT = _default_port("redis_port")
 TRITON_SERVICE = "triton-headless"
 REDIS_SERVICE = "redis"
 GATEWAY_SERVICE = "dgx-music-gateway"
