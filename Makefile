@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system test-system demo serve test lint bench loadtest-report soak protos clean
+.PHONY: setup system test-system demo serve test lint bench loadtest-report soak protos k8s clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -68,6 +68,11 @@ soak: setup
 
 protos: $(BIN)/.installed
 	$(BIN)/python protos/generate.py
+
+# deploy/k8s: the Kubernetes base and the shipped profiles' overlays (tests/test_k8s.py proves they equal this render).
+K8S_PROFILES := embedded dgx-spark gpu-server
+k8s: $(BIN)/.installed
+	for profile in $(K8S_PROFILES); do $(BIN)/dgx-music plan --profile $$profile --out build/plans/$$profile --k8s deploy/k8s || exit 1; done
 
 clean:
 	rm -rf $(VENV) .tools .dgx-music .mypy_cache .ruff_cache .pytest_cache song

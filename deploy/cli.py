@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from clients.cli import Server, compose_to, console
+from deploy import k8s
 from deploy.keys import with_keys
 from deploy.launcher import LaunchError, Stack, run_triton
 from deploy.launcher import serve as serve_stack
@@ -132,10 +133,18 @@ def demo(prompt: str, out: Path) -> None:
 @click.command()
 @click.option("--profile", default="embedded", show_default=True, help="a name in deploy/profiles or a .toml path")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/model_repository"))
-def plan(profile: str, out: Path) -> None:
+@click.option(
+    "--k8s",
+    "k8s_out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="also write Kubernetes manifests here: a kustomize base and this profile's overlay (overlays/PROFILE)",
+)
+def plan(profile: str, out: Path, k8s_out: Path | None) -> None:
     """Render the model repository for a hardware profile, checking that it fits the memory budget."""
     try:
-        summary = plan_repository(load_profile(profile), out)
+        loaded = load_profile(profile)
+        summary = plan_repository(loaded, out)
+        overlay = None if k8s_out is None else k8s.render(loaded, k8s_out)
     except PlanError as exc:
         console.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(1 if isinstance(exc, PlanFilesError) else 2)  # else the profile is at fault: bad input
@@ -143,6 +152,8 @@ def plan(profile: str, out: Path) -> None:
     console.print(f"wrote {escape(str(out))} for profile {escape(profile)}: {budget}")
     if summary["tritonserver_flags"]:
         console.print(f"tritonserver flags: {' '.join(summary['tritonserver_flags'])}")  # type: ignore[arg-type]
+    if overlay is not None:
+        console.print(f"wrote Kubernetes manifests: kubectl apply -k {escape(str(overlay))}")
 
 
 @click.command()

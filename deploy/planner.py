@@ -30,6 +30,9 @@ MEMORY_PARAMETER = "MEMORY_GB"
 Units = Annotated[int, Field(ge=1)]
 GpuId = Annotated[int, Field(ge=0)]
 Gigabytes = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# The Kubernetes resources NVIDIA's device plugin advertises: whole GPUs, MIG slices (nvidia.com/mig-1g.10gb...) or
+# time-sliced shares (nvidia.com/gpu.shared, with renameByDefault).
+GpuResource = Annotated[str, Field(pattern=r"^nvidia\.com/(gpu|gpu\.shared|mig-[0-9]+g\.[0-9]+gb)$")]
 
 
 class PlanError(ValueError):
@@ -68,6 +71,10 @@ class Profile(BaseModel):
     gpu_memory_gb: dict[GpuId, Gigabytes] = {}  # per GPU id, for discrete GPUs
     gpu_count: int | None = Field(None, ge=0, description="GPUs; default: those in gpu_memory_gb (unified: set it)")
     rate_limit_resources: dict[str, Units] = {}  # resource -> units available (per device)
+    gpu_resource: GpuResource = Field("nvidia.com/gpu", description="what a Kubernetes pod asks for, per GPU")
+    # The python backend gives each instance a 64 MB region (deploy/triton.py) that grows by 64 MB while the audio
+    # tensors of its requests are in flight (tens of MB each way): room for a few at once.
+    shm_per_instance_mib: Units = 256
     models: dict[str, ModelPlan]
 
     @property
@@ -126,6 +133,14 @@ def load_profile(name_or_path: str) -> Profile:
 def _gpus(profile: Profile, plan: ModelPlan) -> list[int]:
     """The GPUs a KIND_GPU group lands on: those it lists, or (Triton's rule) every GPU."""
     return plan.gpus or profile.gpu_ids or [0]
+
+
+def shared_memory_mib(profile: Profile) -> int:
+    """The /dev/shm the plan's python-backend instances may take: each stub has its own region."""
+    instances = sum(
+        plan.count * (len(_gpus(profile, plan)) if plan.kind == "gpu" else 1) for plan in profile.models.values()
+    )
+    return instances * profile.shm_per_instance_mib
 
 
 def memory_by_place(profile: Profile) -> dict[str, float]:
@@ -205,6 +220,7 @@ def plan(profile: Profile, out: Path, repository: Path = PROJECT_ROOT / "model_r
         "memory_gb": used,
         "budget_gb": {"host": profile.memory_budget_gb, **{f"gpu{g}": gb for g, gb in profile.gpu_memory_gb.items()}},
         "tritonserver_flags": flags,
+        "shared_memory_mib": shared_memory_mib(profile),
     }
     try:
         shutil.rmtree(out, ignore_errors=True)

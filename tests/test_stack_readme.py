@@ -48,6 +48,13 @@ SKIPPED = {
     "triton --profile embedded --grpc-port 8011": "runs until stopped: tests/test_stack_replicas.py runs it",
     "dgx-music gateway --port 50051": "runs until stopped: tests/test_stack_replicas.py runs it",
     "dgx-music gateway --port 50061": "runs until stopped: tests/test_stack_replicas.py runs it",
+    "docker build -f deploy/docker/": "no container daemon here (the images are written, tests/test_k8s_images.py)",
+    "kubectl create namespace": "needs a Kubernetes cluster",
+    "kubectl -n dgx-music create secret": "needs a Kubernetes cluster",
+    "kubectl apply -k": "needs a Kubernetes cluster",
+    "helm install prometheus-adapter": "needs a Kubernetes cluster (and helm)",
+    "kubectl -n dgx-music port-forward": "needs a Kubernetes cluster",
+    "kubectl -n dgx-music exec deploy/triton": "needs a Kubernetes cluster",
 }
 
 
