@@ -28,7 +28,7 @@ EXAMPLE_TIMEOUT_SECONDS = 300
 SKIPPED = {
     "make demo": "installs the system's packages and runs a stack of its own on the README's port",
     "make test": "runs the whole suite, this test among it",
-    "models pull htdemucs": "downloads weights: the test machine has no network",
+    "bin/dgx-music models pull htdemucs": "downloads weights: the test machine has no network",
     "--model htdemucs_ft": "needs htdemucs_ft's weights; the test stack has a random htdemucs only",
     "--separate htdemucs_6s": "needs htdemucs_6s's weights; the test stack has a random htdemucs only",
     '"lofi piano" --seconds 90 --model musicgen-melody': "needs musicgen-melody's weights (the test stack has "
@@ -48,9 +48,11 @@ SKIPPED = {
     "triton --profile embedded --grpc-port 8011": "runs until stopped: tests/test_stack_replicas.py runs it",
     "dgx-music gateway --port 50051": "runs until stopped: tests/test_stack_replicas.py runs it",
     "dgx-music gateway --port 50061": "runs until stopped: tests/test_stack_replicas.py runs it",
-    "docker build -f deploy/docker/": "no container daemon here (the images are written, tests/test_k8s_images.py)",
+    "docker build -f deploy/docker/Dockerfile.gateway": "no container daemon here (tests/test_k8s_images.py)",
+    "docker build -f deploy/docker/Dockerfile.triton": "no container daemon here (tests/test_k8s_images.py)",
     "kubectl create namespace": "needs a Kubernetes cluster",
-    "kubectl -n dgx-music create secret": "needs a Kubernetes cluster",
+    "create secret generic dgx-music-stack": "needs a Kubernetes cluster",
+    "create secret generic dgx-music-api-keys": "needs a Kubernetes cluster",
     "kubectl apply -k": "needs a Kubernetes cluster",
     "helm install prometheus-adapter": "needs a Kubernetes cluster (and helm)",
     "kubectl -n dgx-music port-forward": "needs a Kubernetes cluster",
