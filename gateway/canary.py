@@ -81,11 +81,13 @@ class StubLedger:
 
     def lost(self, model: str, generation: int, live: frozenset[Stub], running: Callable[[int], bool]) -> list[int]:
         """The pids of the model's stubs that died since it was last seen at this reload `generation` (their
-        Triton still `running`); none at a new generation. The stubs now `live` are what the next look compares
+        Triton still `running`); none at a new generation, nor when new stubs replaced them: Triton never restarts a
+        dead stub, so new ones mean the model was loaded again through Triton's repository API (an operator's
+        config override), which the canary must not undo. The stubs now `live` are what the next look compares
         with, unless some died: those are remembered until a reload moves the generation on."""
         seen = self._seen.get(model)
         lost = []
-        if seen is not None and seen.generation == generation:
+        if seen is not None and seen.generation == generation and not live - seen.stubs:
             lost = sorted(s.pid for s in seen.stubs - live if running(s.triton_pid))
         if not lost:
             self._seen[model] = _Seen(generation, live)

@@ -86,6 +86,15 @@ def test_stubs_replaced_by_a_reload_are_not_lost() -> None:
     assert ledger.lost("fluidsynth", 1, stubs(2), only_running(TRITON)) == []
 
 
+def test_stubs_replaced_by_a_reload_through_triton_are_not_lost() -> None:
+    """Loaded again through Triton's repository API, not the gateway (its generation stays): new stubs, no death."""
+    ledger = StubLedger()
+    ledger.lost("text2midi", 0, stubs(1), only_running(TRITON))
+    assert ledger.lost("text2midi", 0, stubs(2), only_running(TRITON)) == []
+    assert ledger.lost("text2midi", 0, stubs(2), only_running(TRITON)) == []
+    assert ledger.lost("text2midi", 0, stubs(), only_running(TRITON)) == [2]
+
+
 def test_stubs_of_a_triton_that_died_are_not_lost() -> None:
     """A restarted Triton is the supervisor's business: its models are loaded afresh, nothing to reload."""
     ledger = StubLedger()

@@ -5,10 +5,14 @@ import contextlib
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
+import tritonclient.grpc as triton_grpc
+
 from clients.client import MusicClient, song_options
+from deploy import triton
 from deploy.launcher import Stack
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway.canary import ProbeCanary
@@ -93,3 +97,22 @@ async def test_probes_find_a_stub_that_does_not_answer_and_only_that(stack: Stac
         assert await canary.look(stack.settings.models) == {}
     finally:
         await models.close()
+
+
+def test_a_model_reloaded_through_triton_with_another_config_is_left_as_loaded(stack: Stack) -> None:
+    """An operator's reload through Triton's repository API (here: text2midi without its dynamic batcher) replaces the
+    model's stubs; the canary must not take that for a death and load the repository's config back over it."""
+    client = triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}")
+    headers = triton.grpc_key_headers(stack.settings)
+    own = client.get_model_config("text2midi", as_json=True)["config"]
+    unbatched = {key: value for key, value in own.items() if key != "dynamic_batching"}
+    reloads_before = len(about("text2midi", gateway_events(stack, "reloading_model")))
+    try:
+        client.load_model("text2midi", config=json.dumps(unbatched), headers=headers)
+        assert "dynamic_batching" not in client.get_model_config("text2midi", as_json=True)["config"]
+        time.sleep(2 * CANARY_SECONDS + 1)  # two looks of the canary: the replaced stubs seen, then compared
+        assert "dynamic_batching" not in client.get_model_config("text2midi", as_json=True)["config"]
+        assert len(about("text2midi", gateway_events(stack, "reloading_model"))) == reloads_before
+    finally:
+        client.load_model("text2midi", config=json.dumps(own), headers=headers)
+        client.close()
