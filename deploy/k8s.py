@@ -123,6 +123,20 @@ def _pdb(name: str, component: str) -> Manifest:
     }
 
 
+def _autoscaler(deployment: str, component: str, least: int, most: int, metric: Manifest) -> Manifest:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(deployment, component),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+            "minReplicas": least,
+            "maxReplicas": most,
+            "metrics": [metric],
+        },
+    }
+
+
 def triton_command(profile: str) -> list[str]:
     """The container's command: the model repository for `profile` is rendered at start, in the container. On the
     pod's address Triton asks its key (the stack's Secret) for everything but health."""
@@ -196,25 +210,14 @@ def _triton() -> list[Manifest]:
             ],
         },
     }
-    autoscaler = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata("triton", "triton"),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "triton"},
-            "minReplicas": 1,
-            "maxReplicas": TRITON_MAX_REPLICAS,
-            "metrics": [
-                {
-                    "type": "Pods",
-                    "pods": {
-                        "metric": {"name": QUEUE_METRIC},
-                        "target": {"type": "AverageValue", "averageValue": str(QUEUE_TARGET_US)},
-                    },
-                }
-            ],
+    queue_time = {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": QUEUE_METRIC},
+            "target": {"type": "AverageValue", "averageValue": str(QUEUE_TARGET_US)},
         },
     }
+    autoscaler = _autoscaler("triton", "triton", 1, TRITON_MAX_REPLICAS, queue_time)
     return [deployment, service, _pdb("triton", "triton"), autoscaler]
 
 
@@ -278,22 +281,8 @@ def _gateway() -> list[Manifest]:
             ],
         },
     }
-    autoscaler = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata("gateway", "gateway"),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "gateway"},
-            "minReplicas": GATEWAY_MIN_REPLICAS,
-            "maxReplicas": GATEWAY_MAX_REPLICAS,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
-                }
-            ],
-        },
-    }
+    cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+    autoscaler = _autoscaler("gateway", "gateway", GATEWAY_MIN_REPLICAS, GATEWAY_MAX_REPLICAS, cpu)
     return [deployment, service, _pdb("gateway", "gateway"), autoscaler]
 
 
