@@ -22,8 +22,13 @@ class TritonUrlError(ValueError):
 
 @dataclass(frozen=True)
 class Replica:
-    host: str
+    host: str  # an IPv6 address in brackets, as in a url
     port: int
+
+    @property
+    def address(self) -> str:
+        """host:port, as a url of this replica alone."""
+        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

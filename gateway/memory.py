@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from deploy import triton, triton_url
+from deploy import triton
 
 _PAGE_BYTES = 4096
 _STUB = b"triton_python_backend_stub"
@@ -19,11 +19,6 @@ def stat_fields(pid: int) -> list[str] | None:
         return (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-
-
-def local_port(url: str) -> int | None:
-    """The gRPC port of a Triton on this host (the embedded default), whose stubs /proc shows; None otherwise."""
-    return triton_url.parse(url).local_port
 
 
 def end_stubs(triton_grpc_port: int, model: str) -> list[int]:

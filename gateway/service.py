@@ -13,6 +13,7 @@ from google.protobuf import json_format
 import composer
 import renderers
 import transcriber
+from deploy import triton_url
 from deploy.settings import Settings
 from dgxmusic import audio, catalog
 from dgxmusic.audio import FloatAudio, ResolvedFormat
@@ -24,7 +25,7 @@ from gateway import analysis, validation
 from gateway.auth import DailyQuota, Gate
 from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
-from gateway.memory import local_port, model_memory
+from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
 from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
@@ -243,7 +244,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     @unary_rpc("ListModels", quota=False)
     async def ListModels(self, request: pb.ListModelsRequest, scope: RequestScope) -> pb.ListModelsResponse:
-        triton_port = local_port(self.settings.triton_url)
+        triton_port = triton_url.parse(self.settings.triton_url).local_port
         memory = await asyncio.to_thread(model_memory, triton_port) if triton_port is not None else {}
         entries = await self.models.repository()
         # Probed side by side: each waits behind its model's running work, at most WEIGHTS_PROBE_SECONDS.

@@ -419,15 +419,16 @@ class TritonModels:
     async def _replica_urls(self) -> list[str]:
         """Each replica's own host:port: the ipv4: list's, or those the dns: name resolves to now."""
         if self.url.form == "ipv4":
-            return [f"{replica.host}:{replica.port}" for replica in self.url.replicas]
+            return [replica.address for replica in self.url.replicas]
         [name] = self.url.replicas
         try:
             found = await asyncio.get_running_loop().getaddrinfo(name.host, name.port, type=socket.SOCK_STREAM)
         except OSError as exc:
             log.warning("replicas_not_resolved", name=name.host, error=str(exc))
             return []
-        addresses = {(str(address[0]), int(address[1])) for *_, address in found}
-        return [f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in sorted(addresses)]
+        hosts = {str(address[0]) for *_, address in found}
+        replicas = (triton_url.Replica(f"[{host}]" if ":" in host else host, name.port) for host in sorted(hosts))
+        return [replica.address for replica in replicas]
 
     async def ready(self, models: list[str], deadline: float = 1.0) -> bool:
         """Whether every model answers ready (on the replica each question reaches); a replica that went away
