@@ -1,13 +1,18 @@
-"""A job's large data on disk: its input audio and its results, each a file of length-prefixed protobuf messages
-with a SHA-256 that the job's record keeps. Files are written under a temporary name, synced and renamed, so a crash
-leaves either the whole file or none; they are read back only when their checksum matches. The directory is the
-gateway's (`artifact_dir`); gateways that share jobs share it (a volume in Kubernetes)."""
+"""Large data on disk, in two forms that share one way of writing (a temporary name, synced and renamed, so a crash
+leaves either the whole file or none) and of reading (only when the bytes match their SHA-256):
+
+- ArtifactStore: a job's input audio and its results, each a file of length-prefixed protobuf messages in the job's
+  directory, with a SHA-256 that the job's record keeps.
+- ContentStore: blobs named by the SHA-256 of their bytes (the same bytes are kept once), for results referenced
+  from elsewhere (the cache's index in Redis, the library's rows). Each owner keeps its own root and its own lifetime.
+
+The directories are the gateway's (under `data_dir`); gateways that share work share them (a volume in Kubernetes)."""
 
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -109,3 +114,74 @@ class ArtifactStore:
             return []
         cutoff = time.time() - older_than
         return [path.name for path in self.root.iterdir() if path.is_dir() and path.stat().st_mtime < cutoff]
+
+
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+class ContentStore:
+    """Blobs named by their SHA-256 (hex), in `root/<first two hex digits>/<digest>`; putting bytes that are already
+    there writes nothing. Reading hashes the bytes again, so a damaged blob is never served."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not _SHA256_HEX.issuperset(sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256[:80]!r}")
+        return self.root / sha256[:2] / sha256
+
+    def put(self, parts: bytes | Iterable[bytes]) -> Artifact:
+        """Stores the bytes (one buffer, or parts written in turn) and returns their artifact, named by digest."""
+        if isinstance(parts, bytes | bytearray | memoryview):
+            parts = [parts]
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # results hold users' prompts and audio
+        staging = self.root / f".put.{os.getpid()}.{time.monotonic_ns()}"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with staging.open("xb") as file:
+                os.chmod(staging, 0o600)
+                for part in parts:
+                    file.write(part)
+                    digest.update(part)
+                    size += len(part)
+                file.flush()
+                os.fsync(file.fileno())
+            target = self.path(digest.hexdigest())
+            if target.exists():
+                os.utime(target)  # a blob put again is in use again (owners expire blobs by their mtime)
+            else:
+                target.parent.mkdir(mode=0o700, exist_ok=True)
+                os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
+        return Artifact(digest.hexdigest(), digest.hexdigest(), size)
+
+    def read(self, sha256: str) -> bytes:
+        """The blob's bytes; CorruptArtifact when it is missing or damaged."""
+        try:
+            data = self.path(sha256).read_bytes()
+        except OSError as exc:
+            raise CorruptArtifact(f"{sha256}: {exc.strerror or exc}") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise CorruptArtifact(f"{sha256}: its checksum does not match")
+        return data
+
+    def __contains__(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def blobs(self) -> Iterator[tuple[str, os.stat_result]]:
+        """(digest, stat) of every blob, for owners that sweep by age or size."""
+        if not self.root.is_dir():
+            return
+        for shard in self.root.iterdir():
+            if shard.is_dir() and len(shard.name) == 2:
+                for blob in shard.iterdir():
+                    try:
+                        yield blob.name, blob.stat()
+                    except FileNotFoundError:  # deleted meanwhile
+                        continue
