@@ -133,7 +133,7 @@ class ContentStore:
 
     def put(self, parts: bytes | Iterable[bytes]) -> Artifact:
         """Stores the bytes (one buffer, or parts written in turn) and returns their artifact, named by digest."""
-        if isinstance(parts, bytes | bytearray | memoryview):
+        if isinstance(parts, bytes):
             parts = [parts]
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # results hold users' prompts and audio
         staging = self.root / f".put.{os.getpid()}.{time.monotonic_ns()}"
