@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus /metrics; 0 turns it off")
     # One Triton (host:port), or replicas balanced per request: dns:///name:port, ipv4:a:port,b:port (deploy.triton_url)
     triton_url: str = "127.0.0.1:8001"
+    # Large model outputs (a render's mix and stems) through Triton's system shared memory instead of gRPC: auto when
+    # every Triton replica is on loopback (the same host), on, or off (gateway.shared_memory)
+    triton_shared_memory: Literal["auto", "on", "off"] = "auto"
+    triton_shared_memory_bytes: int = Field(
+        512 * MIB, ge=16 * MIB, description="the gateway's shared memory regions in all; past it, results go over gRPC"
+    )
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

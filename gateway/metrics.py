@@ -35,3 +35,10 @@ TRITON_RETRIES = Counter(
     "Model calls repeated on another Triton replica after theirs went away (UNAVAILABLE), by model",
     ["model"],
 )
+SHARED_MEMORY_FALLBACKS = Counter(
+    "dgxmusic_shared_memory_fallbacks_total",
+    "Model calls whose large outputs went over gRPC although the gateway uses shared memory, by model and why "
+    "(no_room: the pool was full; unregistered: a replica had lost the regions; too_small: an output outgrew its "
+    "place; failed: a region could not be made or registered)",
+    ["model", "reason"],
+)

@@ -130,7 +130,13 @@ async def serve(settings: Settings) -> None:
     credentials = server_credentials(settings)
     if settings.api_keys and credentials is None:
         log.warning("api_keys_without_tls", effect="keys travel in plaintext: set tls_cert_file and tls_key_file")
-    models = TritonModels(settings.triton_url, triton.grpc_key_headers(settings))
+    models = TritonModels(
+        settings.triton_url,
+        triton.grpc_key_headers(settings),
+        shared_memory_mode=settings.triton_shared_memory,
+        shared_memory_bytes=settings.triton_shared_memory_bytes,
+    )
+    await models.start()
     redis, blocking_redis = (
         aioredis.Redis.from_url(
             settings.redis_url.get_secret_value(),

@@ -19,12 +19,13 @@ from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedO
 from tritonclient.utils import InferenceServerException
 
 import composer
+import renderers
 import transcriber
 from deploy import triton_url
 from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
-from gateway import metrics
+from gateway import metrics, shared_memory
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
 from gateway.memory import end_stubs
 from renderers.mixing import MixSettings
@@ -80,6 +81,50 @@ class ModelEntry:
 
 
 _NUMPY_TYPES = {"FP32": np.float32, "INT32": np.int32, "INT64": np.int64, "BYTES": np.object_}
+
+
+class SharedMemoryMiss(Exception):
+    """Triton could not use the request's shared memory: the region is unknown to the replica (it restarted) or
+    too small for an output. The request goes again over gRPC."""
+
+    def __init__(self, message: str, *, unregistered: bool) -> None:
+        super().__init__(message)
+        self.unregistered = unregistered
+
+
+def _shared_memory_miss(exc: InferenceServerException) -> SharedMemoryMiss | None:
+    message = str(exc.message() or "")
+    if "Unable to find shared memory region" in message:
+        return SharedMemoryMiss(message, unregistered=True)
+    if "shared memory size specified with the request" in message:
+        return SharedMemoryMiss(message, unregistered=False)
+    return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An inference's outputs: those Triton sent over gRPC, and those it wrote into shared memory (copied out)."""
+
+    result: InferResult
+    placed: dict[str, npt.NDArray[Any]]
+
+    def as_numpy(self, name: str) -> Any:
+        return self.placed[name] if name in self.placed else self.result.as_numpy(name)
+
+
+def render_output_bytes(midi: bytes, sample_rate: int, stems: bool) -> dict[str, int] | None:
+    """The most bytes a render's MIX and STEMS take (its played frames and the longest tail, float32 stereo); None
+    for MIDI the renderer will refuse anyway."""
+    try:
+        performance = renderers.parse_midi(midi, max_seconds=float("inf"), max_bytes=len(midi) + 1)
+    except renderers.RenderError:
+        return None
+    frames = round(performance.duration_seconds * sample_rate) + round(renderers.DEFAULT_TAIL_SECONDS * sample_rate)
+    one = frames * 2 * 4
+    sizes = {Fluidsynth.MIX.name: one}
+    if stems:
+        sizes[Fluidsynth.STEMS.name] = one * len(performance.stems)
+    return sizes
 
 
 def _tensor(spec: Tensor, value: npt.ArrayLike) -> InferInput:
@@ -280,12 +325,26 @@ class _Deadline:
 
 
 class TritonModels:
-    def __init__(self, url: str, restricted_headers: dict[str, str] | None = None) -> None:
-        """`restricted_headers` carry the stack's key to Triton's restricted APIs (deploy.triton.grpc_key_headers)."""
+    def __init__(
+        self,
+        url: str,
+        restricted_headers: dict[str, str] | None = None,
+        *,
+        shared_memory_mode: shared_memory.SharedMemoryMode = "off",
+        shared_memory_bytes: int = 0,
+    ) -> None:
+        """`restricted_headers` carry the stack's key to Triton's restricted APIs (deploy.triton.grpc_key_headers),
+        which registering shared memory is one of; `shared_memory_mode` says whether large outputs come through
+        shared memory (gateway.shared_memory), `shared_memory_bytes` the most its regions take."""
         self.client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
         self.url_text = url
         self.url = triton_url.parse(url)
         self.restricted_headers = restricted_headers or {}
+        self.shared_memory = (
+            shared_memory.RegionPool(shared_memory_bytes, self._register_region)
+            if shared_memory.enabled(shared_memory_mode, self.url)
+            else None
+        )
         self.local_port = self.url.local_port  # a Triton on this host: its stale stubs can be ended after a reload
         self._replicas: dict[str, TritonModels] = {}  # by url: a client of each replica alone, for reloads
         self._last_weights_problem: dict[str, str | None] = {}
@@ -295,9 +354,67 @@ class TritonModels:
         self._reloads: dict[str, int] = {}
 
     async def close(self) -> None:
+        if self.shared_memory is not None:
+            await self._unregister_regions([region.name for region in self.shared_memory.regions])
+            self.shared_memory.close()
         for replica in self._replicas.values():
             await replica.close()
         await self.client.close()
+
+    async def start(self) -> None:
+        """Removes the shared memory regions of gateways that died (their files, and Triton's registrations of
+        them), when this gateway uses shared memory."""
+        if self.shared_memory is None:
+            return
+        if removed := shared_memory.unlink_stale_files():
+            log.warning("removed_stale_shared_memory", regions=removed)
+        stale: set[str] = set()
+        for client in await self._replica_clients():
+            try:
+                status = await client.get_system_shared_memory_status(headers=self.restricted_headers, as_json=True)
+            except InferenceServerException as exc:
+                log.warning("shared_memory_status_failed", error=str(exc.message()))
+                continue
+            stale.update(shared_memory.stale_names(status.get("regions", {})))
+        await self._unregister_regions(sorted(stale))
+
+    async def _replica_clients(self) -> list[triton_aio.InferenceServerClient]:
+        """A client of each replica alone (this client's own for one Triton)."""
+        if self.url.form == "host":
+            return [self.client]
+        return [self._replica(url).client for url in await self._replica_urls()]
+
+    def _replica(self, url: str) -> "TritonModels":
+        return self._replicas.get(url) or self._replicas.setdefault(url, TritonModels(url, self.restricted_headers))
+
+    async def _register_region(self, region: shared_memory.Region) -> None:
+        """Registers the region with every replica (a call may reach any of them); one that has it already is
+        fine."""
+        for client in await self._replica_clients():
+            try:
+                await client.register_system_shared_memory(
+                    region.name, region.key, region.byte_size, headers=self.restricted_headers
+                )
+            except InferenceServerException as exc:
+                if str(exc.status()) != str(grpc.StatusCode.ALREADY_EXISTS):
+                    raise
+
+    async def _register_again(self) -> None:
+        """Registers every region again, on the replicas that lost them (a restarted Triton knows none)."""
+        if self.shared_memory is not None:
+            for region in self.shared_memory.regions:
+                await self._register_region(region)
+
+    async def _unregister_regions(self, names: list[str]) -> None:
+        """Unregisters the regions from every replica that can be reached; one that is gone forgot them anyway."""
+        if not names:
+            return
+        for client in await self._replica_clients():
+            for name in names:
+                try:
+                    await client.unregister_system_shared_memory(name, headers=self.restricted_headers)
+                except InferenceServerException as exc:
+                    log.warning("shared_memory_unregister_failed", region=name, error=str(exc.message()))
 
     async def _infer(self, model: str, inputs: list[InferInput], *, deadline: float, **kwargs: Any) -> InferResult:
         """One inference, given to Triton with the deadline both as the gRPC deadline and as the request's queue
@@ -325,6 +442,8 @@ class TritonModels:
                         **kwargs,
                     )
                 except InferenceServerException as exc:
+                    if (miss := _shared_memory_miss(exc)) is not None:
+                        raise miss from exc
                     if is_queue_timeout(exc):  # UNAVAILABLE, but not to be retried
                         raise
                     message = str(exc.message() or "")
@@ -342,6 +461,67 @@ class TritonModels:
                         raise  # not ours to hide: the model is down and nobody is bringing it back
                     generation = self._reloads.get(model, 0)
             raise AssertionError("unreachable")
+
+    async def _infer_placed(
+        self,
+        model: str,
+        inputs: list[InferInput],
+        wanted: list[Tensor],
+        large: dict[str, int],
+        *,
+        deadline: float,
+        request_id: str,
+    ) -> Answer:
+        """An inference whose `large` outputs (their most bytes, by name) Triton writes into one of the gateway's
+        shared memory regions, when it uses shared memory and one is free; over gRPC otherwise, and when Triton
+        cannot use the region (then a replica that lost the regions gets them again)."""
+        clock = _Deadline(model, deadline)
+        grpc_outputs = [InferRequestedOutput(tensor.name) for tensor in wanted]
+        pool, region = self.shared_memory, None
+        if pool is not None and large:
+            try:
+                region = await pool.acquire(shared_memory.span(large))
+                if region is None:
+                    metrics.SHARED_MEMORY_FALLBACKS.labels(model, "no_room").inc()
+            except (InferenceServerException, shared_memory.SharedMemoryException) as exc:
+                log.warning("shared_memory_failed", model=model, error=str(exc), effect="sent over gRPC")
+                metrics.SHARED_MEMORY_FALLBACKS.labels(model, "failed").inc()
+        if pool is None or region is None:
+            result = await self._infer(model, inputs, outputs=grpc_outputs, request_id=request_id, deadline=deadline)
+            return Answer(result, {})
+        try:
+            places = shared_memory.layout(large)
+            outputs = []
+            for tensor in wanted:
+                output = InferRequestedOutput(tensor.name)
+                if tensor.name in places:
+                    offset, size = places[tensor.name]
+                    output.set_shared_memory(region.name, size, offset)
+                outputs.append(output)
+            try:
+                result = await self._infer(model, inputs, outputs=outputs, request_id=request_id, deadline=clock.left())
+            except SharedMemoryMiss as miss:
+                log.warning("shared_memory_missed", model=model, error=str(miss), effect="sent over gRPC")
+                reason = "unregistered" if miss.unregistered else "too_small"
+                metrics.SHARED_MEMORY_FALLBACKS.labels(model, reason).inc()
+                if miss.unregistered:
+                    try:
+                        await self._register_again()
+                    except InferenceServerException as exc:  # a replica still away: its calls go over gRPC
+                        log.warning("shared_memory_register_failed", error=str(exc.message()))
+                result = await self._infer(
+                    model, inputs, outputs=grpc_outputs, request_id=request_id, deadline=clock.left()
+                )
+                return Answer(result, {})
+            arrays = {}
+            for name, (offset, _) in places.items():
+                output = result.get_output(name)
+                if output is not None:
+                    dtype = _NUMPY_TYPES[output.datatype]
+                    arrays[name] = region.read(dtype, list(output.shape), offset)
+            return Answer(result, arrays)
+        finally:
+            pool.release(region)
 
     @staticmethod
     async def _retrying(model: str, error: str, clock: _Deadline) -> None:
@@ -409,9 +589,7 @@ class TritonModels:
         """Reloads the model on each replica whose probe finds its stub dead, through a client of that replica
         alone: through the balanced channel, the unload would reach one replica and the load the next."""
         for url in await self._replica_urls():
-            replica = self._replicas.get(url) or self._replicas.setdefault(
-                url, TritonModels(url, self.restricted_headers)
-            )
+            replica = self._replica(url)
             found = await replica.probe(model, deadline=min(PROBE_SECONDS, clock.left()))
             if found is not None:
                 await replica._reload_here(model, clock, reason=found, found_by=found_by)
@@ -480,12 +658,12 @@ class TritonModels:
         if instruments:
             inputs.append(_tensor(Fluidsynth.INSTRUMENTS, [[instruments.encode()]]))
         wanted = [Fluidsynth.MIX, Fluidsynth.STEMS, Fluidsynth.STEM_NAMES] if stems else [Fluidsynth.MIX]
-        result = await self._infer(
-            Fluidsynth.NAME,
-            inputs,
-            outputs=[InferRequestedOutput(tensor.name) for tensor in wanted],
-            request_id=request_id,
-            deadline=deadline,
+        large = None
+        if self.shared_memory is not None:
+            # Parsing minutes of MIDI takes a while: off the event loop.
+            large = await asyncio.to_thread(render_output_bytes, midi, sample_rate, stems)
+        result = await self._infer_placed(
+            Fluidsynth.NAME, inputs, wanted, large or {}, request_id=request_id, deadline=deadline
         )
         mix = result.as_numpy(Fluidsynth.MIX.name)[0]
         stem_audio: dict[str, FloatAudio] = {}
