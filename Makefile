@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system test-system demo serve test lint bench loadtest-report soak protos k8s clean
+.PHONY: setup system test-system demo serve test lint bench bench-compose bench-compose-gpu loadtest-report soak protos k8s clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -57,6 +57,14 @@ bench: setup
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/compose_speed.py
+
+# Compose vs the fluidsynth CLI, and renders through shared memory vs gRPC (issue #15); -gpu: on an NVIDIA GPU machine.
+bench-compose: setup
+	$(BIN)/python benchmarks/compose_speed.py
+
+bench-compose-gpu: setup
+	$(BIN)/python benchmarks/compose_speed.py --device cuda
 
 # benchmarks/RESULTS.md and its plots, from one load-test run on this machine (issue #13): about 7 minutes.
 loadtest-report: setup

@@ -389,14 +389,16 @@ class TritonModels:
 
     async def _register_region(self, region: shared_memory.Region) -> None:
         """Registers the region with every replica (a call may reach any of them); one that has it already is
-        fine."""
+        fine, and one that is away gets it when a call finds it missing there (_infer_placed)."""
         for client in await self._replica_clients():
             try:
                 await client.register_system_shared_memory(
                     region.name, region.key, region.byte_size, headers=self.restricted_headers
                 )
             except InferenceServerException as exc:
-                if str(exc.status()) != str(grpc.StatusCode.ALREADY_EXISTS):
+                if str(exc.status()) == str(grpc.StatusCode.UNAVAILABLE):
+                    log.warning("shared_memory_register_failed", region=region.name, error=str(exc.message()))
+                elif str(exc.status()) != str(grpc.StatusCode.ALREADY_EXISTS):
                     raise
 
     async def _register_again(self) -> None:

@@ -76,6 +76,7 @@ class TritonPythonModel:
             frames = rendered.mix.shape[0]
             stems = np.stack(list(rendered.stems.values())) if rendered.stems else np.zeros((0, frames, 2))
             names = np.array([[name.encode() for name in rendered.stems]], dtype=np.object_).reshape(1, -1)
-            outputs.append(pb_utils.Tensor(Fluidsynth.STEMS.name, stems.astype(np.float32)[np.newaxis]))
+            # np.stack made one copy already: no second one (the stems are float32).
+            outputs.append(pb_utils.Tensor(Fluidsynth.STEMS.name, stems.astype(np.float32, copy=False)[np.newaxis]))
             outputs.append(pb_utils.Tensor(Fluidsynth.STEM_NAMES.name, names))
         return pb_utils.InferenceResponse(output_tensors=outputs)
