@@ -28,11 +28,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
+import tritonclient.grpc as triton_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import renderers
 from clients.client import MusicClient, compose_request, song_options
-from deploy import planner
+from deploy import planner, triton
 from deploy.launcher import Stack, free_ports, settings_environment, settings_on_free_ports
 from dgxmusic.v1 import music_service_pb2 as pb
 
@@ -161,6 +162,58 @@ def bench_thirty_seconds(targets: dict[str, str], repeat: int) -> None:
             client.close()
 
 
+def triton_fluidsynth_ns(stack: Stack) -> dict[str, int]:
+    """Triton's running totals for the fluidsynth model: requests, and nanoseconds by phase."""
+    client = triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}")
+    headers = triton.grpc_key_headers(stack.settings)
+    answer = client.get_inference_statistics("fluidsynth", headers=headers, as_json=True)
+    stats = answer["model_stats"][0]["inference_stats"]
+    totals = {phase: int(stats[phase].get("ns", 0)) for phase in ("success", "queue", "compute_input", "compute_infer",
+                                                                 "compute_output")}  # fmt: skip
+    totals["count"] = int(stats["success"].get("count", 0))
+    return totals
+
+
+def profile(stack: Stack, targets: dict[str, str], repeat: int) -> None:
+    """Where the milliseconds of the 30 s compose go, per path: the stages the gateway reports, Triton's phases of
+    the render (its statistics), and what is left (the tensors' way from Triton to the gateway, the client)."""
+    request = compose_request(PROMPT, options=song_options(seconds=30), bypass_cache=True)
+    rows: dict[str, dict[str, float]] = {}
+    for name, target in targets.items():
+        with MusicClient(target, timeout=600) as client:
+            client.compose(request)
+            before = triton_fluidsynth_ns(stack)
+            total, stage_sums = 0.0, {"composing": 0.0, "rendering": 0.0, "streaming": 0.0}
+            for _ in range(repeat):
+                began = time.perf_counter()
+                result = client.compose(request)
+                total += time.perf_counter() - began
+                for timing in result.summary.stage_timings:
+                    stage = pb.Stage.Name(timing.stage).removeprefix("STAGE_").lower()
+                    stage_sums[stage] = stage_sums.get(stage, 0.0) + timing.seconds
+            after = triton_fluidsynth_ns(stack)
+        calls = max(1, after["count"] - before["count"])
+        triton_ms = {phase: (after[phase] - before[phase]) / calls / 1e6 for phase in before if phase != "count"}
+        row = {f"gateway stage: {stage}": seconds / repeat * 1000 for stage, seconds in stage_sums.items()}
+        row["  Triton: queue"] = triton_ms["queue"]
+        row["  Triton: compute_input"] = triton_ms["compute_input"]
+        row["  Triton: compute_infer (FluidSynth, stems + mix)"] = triton_ms["compute_infer"]
+        row["  Triton: compute_output (outputs copied out)"] = triton_ms["compute_output"]
+        row["  rendering stage - Triton's request (tensors to the gateway)"] = (
+            row["gateway stage: rendering"] - triton_ms["success"]
+        )
+        row["client: receiving and decoding, the rest"] = total / repeat * 1000 - sum(
+            value for key, value in row.items() if key.startswith("gateway")
+        )
+        row["end to end"] = total / repeat * 1000
+        rows[name] = row
+    print(f"where the 30 s compose's milliseconds go (mean of {repeat} calls per path, one path after the other):")
+    names = list(rows)
+    print(f"  {'':<62}" + "".join(f"{name:>15}" for name in names))
+    for key in rows[names[0]]:
+        print(f"  {key:<62}" + "".join(f"{rows[name][key]:>13.0f}ms" for name in names))
+
+
 def has_nvidia_gpu() -> bool:
     if shutil.which("nvidia-smi") is None:
         return False
@@ -189,6 +242,7 @@ def main() -> None:
             targets = {"shared memory": stack.gateway_target, "gRPC": over_grpc}
             bench_song(targets, work, options.repeat)
             bench_thirty_seconds(targets, max(options.repeat, 10))
+            profile(stack, targets, options.repeat)
     print(f"load average after: {', '.join(f'{load:.1f}' for load in os.getloadavg())}")
 
 
