@@ -154,6 +154,8 @@ class RegionPool:
                 self._busy.add(region)
                 return region
             size = -(-byte_size // REGION_STEP) * REGION_STEP
+            if size > self.capacity:
+                return None
             # Free regions too small for it give their room to a larger one.
             while self._free and self.allocated + size > self.capacity:
                 self._free.pop(0).destroy()

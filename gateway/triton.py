@@ -292,6 +292,8 @@ _RELOADING_MESSAGES = ("unknown model", "is not ready", "is not healthy", "has n
 # How long a call whose replica went away waits before its one repeat: the balancer learns that the replica's
 # connection closed a moment after the calls on it do, and meanwhile may pick the same replica again.
 FAILOVER_PAUSE_SECONDS = 0.1
+# The longest wait on a replica's shared memory API (registering a region, removing one, listing them).
+SHARED_MEMORY_CALL_SECONDS = 5.0
 # Attempts of one inference: the first, one after a reload, one more if it met the model still reloading, and one on
 # another replica after the one that held it went away (_is_replica_gone).
 _ATTEMPTS = 4
@@ -371,7 +373,9 @@ class TritonModels:
         stale: set[str] = set()
         for client in await self._replica_clients():
             try:
-                status = await client.get_system_shared_memory_status(headers=self.restricted_headers, as_json=True)
+                status = await client.get_system_shared_memory_status(
+                    headers=self.restricted_headers, as_json=True, client_timeout=SHARED_MEMORY_CALL_SECONDS
+                )
             except InferenceServerException as exc:
                 log.warning("shared_memory_status_failed", error=str(exc.message()))
                 continue
@@ -393,7 +397,11 @@ class TritonModels:
         for client in await self._replica_clients():
             try:
                 await client.register_system_shared_memory(
-                    region.name, region.key, region.byte_size, headers=self.restricted_headers
+                    region.name,
+                    region.key,
+                    region.byte_size,
+                    headers=self.restricted_headers,
+                    client_timeout=SHARED_MEMORY_CALL_SECONDS,
                 )
             except InferenceServerException as exc:
                 if str(exc.status()) == str(grpc.StatusCode.UNAVAILABLE):
@@ -414,7 +422,9 @@ class TritonModels:
         for client in await self._replica_clients():
             for name in names:
                 try:
-                    await client.unregister_system_shared_memory(name, headers=self.restricted_headers)
+                    await client.unregister_system_shared_memory(
+                        name, headers=self.restricted_headers, client_timeout=SHARED_MEMORY_CALL_SECONDS
+                    )
                 except InferenceServerException as exc:
                     log.warning("shared_memory_unregister_failed", region=name, error=str(exc.message()))
 

@@ -96,7 +96,11 @@ async def test_the_pool_reuses_a_free_region_and_makes_one_while_all_are_busy() 
 async def test_the_pool_refuses_what_does_not_fit_and_frees_small_regions_for_a_large_one() -> None:
     pool = RegionPool(2 * REGION_STEP, Registered())
     try:
+        small = await pool.acquire(10)
+        assert small is not None
+        pool.release(small)
         assert await pool.acquire(2 * REGION_STEP + 1) is None
+        assert pool.regions == [small]  # kept: no room would have been enough
         small = await pool.acquire(10)
         assert small is not None
         assert await pool.acquire(2 * REGION_STEP) is None  # the small one is busy
