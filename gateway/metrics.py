@@ -42,3 +42,6 @@ SHARED_MEMORY_FALLBACKS = Counter(
     "place; failed: a region could not be made or registered)",
     ["model", "reason"],
 )
+SHARED_MEMORY_BYTES = Gauge(
+    "dgxmusic_shared_memory_bytes", "Bytes of the gateway's shared memory regions with Triton (made, not yet removed)"
+)

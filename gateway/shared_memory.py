@@ -23,6 +23,7 @@ import tritonclient.utils.shared_memory as triton_shm
 
 from deploy.triton_url import TritonUrl
 from dgxmusic.network import is_loopback
+from gateway import metrics
 
 SharedMemoryException = triton_shm.SharedMemoryException
 
@@ -159,6 +160,7 @@ class RegionPool:
             # Free regions too small for it give their room to a larger one.
             while self._free and self.allocated + size > self.capacity:
                 self._free.pop(0).destroy()
+                metrics.SHARED_MEMORY_BYTES.set(self.allocated)
             if self.allocated + size > self.capacity:
                 return None
             name = region_name()
@@ -171,6 +173,7 @@ class RegionPool:
                 region.destroy()
                 raise
             self._busy.add(region)
+            metrics.SHARED_MEMORY_BYTES.set(self.allocated)
             return region
 
     def release(self, region: Region) -> None:
@@ -183,3 +186,4 @@ class RegionPool:
             region.destroy()
         self._free.clear()
         self._busy.clear()
+        metrics.SHARED_MEMORY_BYTES.set(0)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from deploy import triton_url
 from gateway import shared_memory
@@ -88,6 +89,7 @@ async def test_the_pool_reuses_a_free_region_and_makes_one_while_all_are_busy() 
         assert second is not None
         assert second is not first
         assert registered == [first.name, second.name]
+        assert REGISTRY.get_sample_value("dgxmusic_shared_memory_bytes") == 2 * REGION_STEP
     finally:
         pool.close()
     assert not list(shared_memory.SHM_DIR.glob(f"{first.name}*"))
