@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tritonclient.utils import InferenceServerException
 
 from clients.client import ComposeResult, MusicClient, compose_request, song_options
 from deploy import triton
@@ -155,3 +156,16 @@ def test_the_next_gateway_removes_the_regions_of_one_that_was_killed(
         assert not of(killed.pid, registered(stack))
         assert not files_of(killed.pid)
         assert_same_audio(compose(target), over_grpc.song)
+
+
+def test_registering_or_listing_shared_memory_needs_the_stacks_key(stack: Stack) -> None:
+    """Without the key nobody registers a region of their own making, nor learns the gateway's regions' names (and
+    with them, where the audio is)."""
+    with triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}") as stranger:
+        with pytest.raises(InferenceServerException, match="restricted"):
+            stranger.register_system_shared_memory("stranger", "/stranger", 1024)
+        with pytest.raises(InferenceServerException, match="restricted"):
+            stranger.get_system_shared_memory_status()
+        with pytest.raises(InferenceServerException, match="restricted"):
+            stranger.unregister_system_shared_memory()
+    assert "stranger" not in registered(stack)
