@@ -14,6 +14,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 MIB = 1024 * 1024
 
+# How large model outputs come from Triton: through its system shared memory (on), over gRPC (off), or the first when
+# every Triton replica is on this host (auto). gateway.shared_memory.
+SharedMemoryMode = Literal["auto", "on", "off"]
+
 
 class ApiKey(BaseModel):
     """One client's API key as the gateway keeps it: the key's hash (`dgx-music keys new` prints both), never the key;
@@ -36,9 +40,8 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus /metrics; 0 turns it off")
     # One Triton (host:port), or replicas balanced per request: dns:///name:port, ipv4:a:port,b:port (deploy.triton_url)
     triton_url: str = "127.0.0.1:8001"
-    # Large model outputs (a render's mix and stems) through Triton's system shared memory instead of gRPC: auto when
-    # every Triton replica is on loopback (the same host), on, or off (gateway.shared_memory)
-    triton_shared_memory: Literal["auto", "on", "off"] = "auto"
+    # A render's mix and stems through Triton's system shared memory instead of gRPC (SharedMemoryMode)
+    triton_shared_memory: SharedMemoryMode = "auto"
     triton_shared_memory_bytes: int = Field(
         512 * MIB, ge=16 * MIB, description="the gateway's shared memory regions in all; past it, results go over gRPC"
     )

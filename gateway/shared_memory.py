@@ -15,19 +15,17 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import tritonclient.utils.shared_memory as triton_shm
 
+from deploy.settings import SharedMemoryMode
 from deploy.triton_url import TritonUrl
 from dgxmusic.network import is_loopback
 from gateway import metrics
 
 SharedMemoryException = triton_shm.SharedMemoryException
-
-SharedMemoryMode = Literal["auto", "on", "off"]
 
 PREFIX = "dgxmusic_gw_"
 _NAME = re.compile(rf"{PREFIX}(\d+)_[0-9a-f]+")

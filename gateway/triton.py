@@ -22,6 +22,7 @@ import composer
 import renderers
 import transcriber
 from deploy import triton_url
+from deploy.settings import SharedMemoryMode
 from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
 from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
@@ -332,7 +333,7 @@ class TritonModels:
         url: str,
         restricted_headers: dict[str, str] | None = None,
         *,
-        shared_memory_mode: shared_memory.SharedMemoryMode = "off",
+        shared_memory_mode: SharedMemoryMode = "off",
         shared_memory_bytes: int = 0,
     ) -> None:
         """`restricted_headers` carry the stack's key to Triton's restricted APIs (deploy.triton.grpc_key_headers),

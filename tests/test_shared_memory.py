@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from deploy import triton_url
+from deploy.settings import SharedMemoryMode
 from gateway import shared_memory
 from gateway.shared_memory import REGION_STEP, RegionPool
 
@@ -29,7 +30,7 @@ from gateway.shared_memory import REGION_STEP, RegionPool
         ("off", "127.0.0.1:8001", False),
     ],
 )
-def test_auto_means_every_replica_on_loopback(mode: shared_memory.SharedMemoryMode, url: str, on: bool) -> None:
+def test_auto_means_every_replica_on_loopback(mode: SharedMemoryMode, url: str, on: bool) -> None:
     assert shared_memory.enabled(mode, triton_url.parse(url)) is on
 
 
