@@ -113,6 +113,18 @@ class Answer:
         return self.placed[name] if name in self.placed else self.result.as_numpy(name)
 
 
+def _read_placed(
+    result: InferResult, region: shared_memory.Region, places: dict[str, tuple[int, int]]
+) -> dict[str, npt.NDArray[Any]]:
+    """Copies of the outputs Triton wrote into the region, by name."""
+    arrays = {}
+    for name, (offset, _) in places.items():
+        output = result.get_output(name)
+        if output is not None:
+            arrays[name] = region.read(_NUMPY_TYPES[output.datatype], list(output.shape), offset)
+    return arrays
+
+
 def render_output_bytes(midi: bytes, sample_rate: int, stems: bool) -> dict[str, int] | None:
     """The most bytes a render's MIX and STEMS take (its played frames and the longest tail, float32 stereo); None
     for MIDI the renderer will refuse anyway."""
@@ -526,13 +538,8 @@ class TritonModels:
                     model, inputs, outputs=grpc_outputs, request_id=request_id, deadline=clock.left()
                 )
                 return Answer(result, {})
-            arrays = {}
-            for name, (offset, _) in places.items():
-                output = result.get_output(name)
-                if output is not None:
-                    dtype = _NUMPY_TYPES[output.datatype]
-                    arrays[name] = region.read(dtype, list(output.shape), offset)
-            return Answer(result, arrays)
+            # Tens of MB to copy: off the event loop (the region stays this request's until the copy is done).
+            return Answer(result, await asyncio.to_thread(_read_placed, result, region, places))
         finally:
             pool.release(region)
 
