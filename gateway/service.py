@@ -78,14 +78,16 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
     @unary_rpc("GenerateMidi")
     async def GenerateMidi(self, request: pb.GenerateMidiRequest, scope: RequestScope) -> pb.GenerateMidiResponse:
         songs = validation.generate_midi(request)
+        scope.log_fields["songs"] = len(songs)
         # Sent as concurrent requests: Triton's dynamic batcher puts them into shared batches.
         with scope.stage(pb.STAGE_COMPOSING):
+            if len(songs) == 1:  # the usual call: no task group to set up
+                return pb.GenerateMidiResponse(songs=[await self._compose(songs[0].request, scope)])
             try:
                 async with asyncio.TaskGroup() as group:
                     tasks = [group.create_task(self._compose(song.request, scope, song.prompt_field)) for song in songs]
             except ExceptionGroup as failures:  # the first song that failed speaks for the call
                 raise failures.exceptions[0] from None
-        scope.log_fields["songs"] = len(songs)
         return pb.GenerateMidiResponse(songs=[task.result() for task in tasks])
 
     @streaming_rpc("Compose")
