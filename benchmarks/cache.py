@@ -84,7 +84,7 @@ def main() -> None:
             cache_dir = getattr(settings, "cache_dir", None)
             store_bytes = directory_bytes(cache_dir) if cache_dir is not None else 0
             print(
-                f"  the cache holds: Redis {redis_used / 1e6:.1f} MB ({redis_used / args.songs / 1e3:.0f} kB a song), "
+                f"  the cache holds: Redis {redis_used / 1e6:.2f} MB ({redis_used / args.songs:.0f} bytes a song), "
                 f"store {store_bytes / 1e6:.1f} MB ({store_bytes / args.songs / 1e6:.1f} MB a song)"
             )
             compressibility(client, compose_request(PROMPT, options=song_options(bars=args.bars, seed=0)))
