@@ -248,12 +248,18 @@ class ResultCache:
 
     async def _measure_redis(self) -> None:
         """Counts the cache's entries in Redis and the memory they take (MEMORY USAGE of each)."""
-        entries = used = 0
-        async for key in self.client.scan_iter(match=f"dgxmusic:{CACHE_SCHEMA}:*", count=1000):
-            if b":staging:" not in key:
-                entries += 1
-                used += await self.client.memory_usage(key) or 0
-        metrics.CACHE_ENTRIES.set(entries)
+        keys = [
+            key
+            async for key in self.client.scan_iter(match=f"dgxmusic:{CACHE_SCHEMA}:*", count=1000)
+            if b":staging:" not in key
+        ]
+        used = 0
+        for start in range(0, len(keys), 1000):  # one round trip per thousand entries
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys[start : start + 1000]:
+                    pipe.memory_usage(key)
+                used += sum(size or 0 for size in await pipe.execute())
+        metrics.CACHE_ENTRIES.set(len(keys))
         metrics.CACHE_BYTES.labels("redis").set(used)
 
 
