@@ -7,9 +7,11 @@ import asyncio
 import hashlib
 import hmac
 import json
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -60,24 +62,55 @@ REDIS_FAILURES = (RedisError, TimeoutError, OSError)
 
 
 class Recording:
-    """The events of one response, kept for the cache while they fit in `max_bytes`; past it, none are kept (a
-    result that large would crowd the rest out of Redis, and holding it costs the gateway's memory)."""
+    """The events of one response, kept for the cache (serialized, each after its length, as a blob holds them)
+    while they fit in `max_bytes`; past it, none are kept. Past `spill_bytes` they are kept in an unnamed file in
+    `spill_dir` rather than in memory, so that a compose's tens of MB of audio are not held a second time while they
+    stream (0: always in memory)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, *, spill_bytes: int = 0, spill_dir: Path | None = None) -> None:
         self.max_bytes = max_bytes
-        self.events: list[Message] = []
-        self.size = 0
+        self.size = 0  # of the events, without their lengths
+        self.count = 0
         self.overflowed = max_bytes <= 0
+        # Closed by close() (the cache, once written) or when the call ends without caching (garbage collected).
+        spill_to = None if spill_dir is None else str(spill_dir)
+        self._kept = tempfile.SpooledTemporaryFile(max_size=spill_bytes, dir=spill_to)  # noqa: SIM115
 
     def append(self, event: Message) -> None:
         if self.overflowed:
             return
-        self.size += event.ByteSize()
+        data = event.SerializeToString()
+        self.size += len(data)
         if self.size > self.max_bytes:
-            self.overflowed = True
-            self.events.clear()
+            self._drop()
             return
-        self.events.append(event)
+        try:
+            for part in framed([data]):
+                self._kept.write(part)
+        except OSError as exc:  # no room to spill: the result is not cached, the call goes on
+            log.warning("cache_recording_failed", error=str(exc))
+            self._drop()
+            return
+        self.count += 1
+
+    @property
+    def events(self) -> list[bytes]:
+        """The serialized events kept (none once overflowed)."""
+        return [] if self.overflowed else unframed(b"".join(self.blocks()))
+
+    def blocks(self) -> Iterator[bytes]:
+        """The events kept, framed, in blocks of at most a MiB."""
+        self._kept.seek(0)
+        while block := self._kept.read(1 << 20):
+            yield block
+
+    def close(self) -> None:
+        self._kept.close()
+
+    def _drop(self) -> None:
+        self.overflowed = True
+        self.count = 0
+        self._kept.close()
 
 
 def sign(signing_key: bytes, key: str, events: list[bytes]) -> bytes:
@@ -194,16 +227,24 @@ class ResultCache:
     async def put(self, key: str, recording: Recording) -> None:
         """Writes the blob first (a large result), then the entry under a temporary key and renames, so a reader
         never sees half an entry, nor an entry without its blob."""
-        if not self.enabled or not recording.events or not self.guard.open:
+        try:
+            await self._put(key, recording)
+        finally:
+            recording.close()
+
+    async def _put(self, key: str, recording: Recording) -> None:
+        if not self.enabled or not self.guard.open:
             return
         if recording.overflowed:
             log.info("cache_entry_too_large", bytes=recording.size, limit=recording.max_bytes)
+            return
+        if not recording.count:
             return
         inline = self.blobs is None or recording.size <= self.blobs.inline_max_bytes
         if not inline and self.blobs is not None and recording.size > self.blobs.max_bytes:
             log.info("cache_entry_too_large", bytes=recording.size, limit=self.blobs.max_bytes)
             return
-        # Serialising, signing and writing tens of MB of events takes a while: off the event loop.
+        # Signing and writing tens of MB of events takes a while: off the event loop.
         try:
             entry = await asyncio.to_thread(self._inline_entry if inline else self._blob_entry, key, recording)
         except OSError as exc:  # the store's disk is full or unwritable: the result is not cached
@@ -220,13 +261,19 @@ class ResultCache:
             self.guard.failed("cache_write_failed", exc)
 
     def _inline_entry(self, key: str, recording: Recording) -> list[bytes]:
-        return self._signed(key, [INLINE, *(event.SerializeToString() for event in recording.events)])
+        return self._signed(key, [INLINE, *recording.events])
 
     def _blob_entry(self, key: str, recording: Recording) -> list[bytes]:
         assert self.blobs is not None
-        # One event serialised at a time, straight to the file: the result is not held twice.
-        blob = self.blobs.store.put(framed(event.SerializeToString() for event in recording.events))
+        blob = self.blobs.store.put(recording.blocks())  # as recorded: framed
         return self._signed(key, [BLOB, blob.sha256.encode()])
+
+    def recording(self, max_bytes: int) -> Recording:
+        """A recording of one call's result, spilling to the store's disk past what stays inline."""
+        if self.blobs is None:
+            return Recording(max_bytes)
+        self.blobs.store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return Recording(max_bytes, spill_bytes=self.blobs.inline_max_bytes, spill_dir=self.blobs.store.root)
 
     def _signed(self, key: str, signed: list[bytes]) -> list[bytes]:
         return [sign(self.signing_key, key, signed), *signed]

@@ -18,9 +18,9 @@ from gateway.cache import BLOB, INLINE, BlobLimits, Recording, RedisGuard, Resul
 KEY = "dgxmusic:v3:compose:a"
 
 
-def recording(*sizes: int) -> Recording:
-    """A result of progress events whose messages are `sizes` bytes long."""
-    result = Recording(max_bytes=1 << 30)
+def recording(*sizes: int, cache: ResultCache | None = None) -> Recording:
+    """A result of progress events whose messages are `sizes` bytes long (recorded as `cache` records them)."""
+    result = cache.recording(1 << 30) if cache is not None else Recording(max_bytes=1 << 30)
     for number, size in enumerate(sizes):
         result.append(pb.ComposeResponse(progress=pb.Progress(message=chr(ord("a") + number) * size)))
     return result
@@ -52,12 +52,12 @@ async def test_a_small_result_stays_in_redis_and_a_large_one_goes_to_the_store(t
     client = fakeredis.FakeAsyncRedis()
     cache = cache_on(client, tmp_path)
 
-    await cache.put(KEY, recording(10, 20))
+    await cache.put(KEY, recording(10, 20, cache=cache))
     assert (await client.lindex(KEY, 1)) == INLINE
     assert messages(await cache.get(KEY)) == ["a" * 10, "b" * 20]
     assert not list(ContentStore(tmp_path).blobs())
 
-    await cache.put(KEY, recording(600, 700))
+    await cache.put(KEY, recording(600, 700, cache=cache))  # spilled to the store's disk as it was recorded
     entry = cast(list[bytes], await client.lrange(KEY, 0, -1))
     assert entry[1] == BLOB
     assert len(entry) == 3, "only the blob's reference is in Redis"
