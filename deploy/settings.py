@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # Results and limits
     cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 turns the cache off")
     cache_max_entry_bytes: int = Field(
-        256 * MIB, ge=0, description="larger results are not cached (the gateway holds a result while it streams it)"
+        256 * MIB, ge=0, description="larger results are not cached (past cache_inline_max_bytes they go to cache_dir)"
     )
     cache_inline_max_bytes: int = Field(
         MIB, ge=0, description="larger results are kept in cache_dir, with only their reference in Redis"
