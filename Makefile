@@ -51,6 +51,8 @@ test: test-system lint
 
 bench: setup
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/gateway_overhead.py
+	$(BIN)/python benchmarks/cache.py
 	$(BIN)/python benchmarks/composing.py
 	$(BIN)/python benchmarks/transcription.py
 	$(BIN)/python benchmarks/instruments.py

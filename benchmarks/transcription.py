@@ -1,6 +1,8 @@
 """How fast transcriber/ turns audio into MIDI, against basic-pitch's own `predict()` on the same audio.
 
-Run: .venv/bin/python benchmarks/transcription.py [--bars N] [--repeat N] [--threads N]
+Run: .venv/bin/python benchmarks/transcription.py [--bars N] [--repeat N] [--threads N] [--device cpu|cuda]
+(--device cuda runs our model on onnxruntime-gpu's CUDA provider and stops with a clear error where there is none;
+basic-pitch's predict() always runs its ONNX model on the CPU provider, as it ships.)
 Renders a composed song without its drums (FluidSynth, 44.1 kHz stereo), then times, warm and best of --repeat:
 `transcriber.transcribe` on the array (with its stages) and `basic_pitch.inference.predict` with the ONNX model
 path on the same audio written as a float WAV. Prints x real time, their ratio, and whether the notes agree.
@@ -60,13 +62,16 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=transcriber.DEFAULT_THREADS)
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="cuda: our model on onnxruntime-gpu (fails without)"
+    )
     args = parser.parse_args()
 
     font = renderers.SoundFontLibrary(renderers.DEFAULT_SOUNDFONT_DIRS).resolve("FluidR3_GM")
     with renderers.FluidSynthRenderer(font, SAMPLE_RATE) as renderer:
         audio = renderer.render(renderers.parse_midi(song_without_drums(args.bars)), stems=False).mix
     seconds = audio.shape[0] / SAMPLE_RATE
-    load_seconds, model = best_of(1, lambda: transcriber.NoteModel(threads=args.threads))
+    load_seconds, model = best_of(1, lambda: transcriber.NoteModel(threads=args.threads, device=args.device))
     print(f"audio: {seconds:.1f} s, {SAMPLE_RATE} Hz stereo; model load {load_seconds:.2f} s")
 
     def ours() -> transcriber.Transcription:
@@ -90,16 +95,16 @@ def main() -> None:
 
     ours_notes = sorted((note.start, note.end, note.pitch) for note in transcription.notes)
     same = len(ours_notes) == len(theirs) and np.allclose(np.array(ours_notes), np.array(theirs), atol=1e-6)
-    print(f"{'':34}{'seconds':>9}{'x real time':>13}")
+    print(f"{'':42}{'seconds':>9}{'x real time':>13}")
     rows = [
-        (f"transcriber.transcribe ({args.threads} threads)", ours_seconds),
+        (f"transcriber.transcribe ({args.device}, {args.threads} threads)", ours_seconds),
         ("  prepare (downmix, soxr_hq)", stage_prepare),
         (f"  model ({windows.shape[0]} windows)", stage_model),
         ("  notes + MIDI", stage_notes),
         ("basic_pitch predict (ONNX path)", theirs_seconds),
     ]
     for name, elapsed in rows:
-        print(f"{name:34}{elapsed:9.3f}{seconds / elapsed:12.1f}x")
+        print(f"{name:42}{elapsed:9.3f}{seconds / elapsed:12.1f}x")
     print(f"ours / predict speed: {theirs_seconds / ours_seconds:.2f}x")
     print(f"notes: ours {len(ours_notes)}, predict {len(theirs)}, identical: {same}")
 

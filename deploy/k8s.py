@@ -49,11 +49,16 @@ REDIS_PORT = _default_port("redis_port")
 TRITON_SERVICE = "triton-headless"
 REDIS_SERVICE = "redis"
 GATEWAY_SERVICE = "dgx-music-gateway"
-# Shared by the gateways and the Triton pods: job artifacts (any gateway runs any job), uploaded SoundFonts (the
-# gateway writes them, Triton's fluidsynth model reads them) and model weights.
+# Shared by the gateways and the Triton pods: job artifacts (any gateway runs any job), the cache's large results
+# (any gateway serves any cached result), uploaded SoundFonts (the gateway writes them, Triton's fluidsynth model
+# reads them) and model weights.
 DATA_CLAIM = "dgx-music-data"
 SHARED_DIR = "/data"
-SHARED = {"artifact_dir": f"{SHARED_DIR}/jobs", "soundfont_upload_dir": f"{SHARED_DIR}/soundfonts"}
+SHARED = {
+    "artifact_dir": f"{SHARED_DIR}/jobs",
+    "cache_dir": f"{SHARED_DIR}/cache",
+    "soundfont_upload_dir": f"{SHARED_DIR}/soundfonts",
+}
 # Each pod's own data directory (a Triton replica renders its model repository there): never shared.
 WORK_DIR = "/var/lib/dgx-music"
 # The group of the shared volume's files, so that the gateway's and Triton's users (10001, the NGC image's 1000)

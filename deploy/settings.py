@@ -68,7 +68,16 @@ class Settings(BaseSettings):
     # Results and limits
     cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=0, description="0 turns the cache off")
     cache_max_entry_bytes: int = Field(
-        64 * MIB, ge=0, description="larger results are not cached (they would crowd out the rest of Redis)"
+        256 * MIB, ge=0, description="larger results are not cached (past cache_inline_max_bytes they go to cache_dir)"
+    )
+    cache_inline_max_bytes: int = Field(
+        MIB, ge=0, description="larger results are kept in cache_dir, with only their reference in Redis"
+    )
+    cache_store_max_bytes: int = Field(
+        8192 * MIB, ge=0, description="the large results in cache_dir together; past it the oldest go"
+    )
+    cache_sweep_seconds: float = Field(
+        60.0, gt=0, description="how often expired large results are deleted and the cache's metrics updated"
     )
     chunk_bytes: int = Field(MIB, ge=1024, le=MIB, description="audio chunk size on the wire")
     max_midi_bytes: int = Field(8 * MIB, ge=1024)
@@ -129,6 +138,8 @@ class Settings(BaseSettings):
     model_repository: Path = PROJECT_ROOT / "model_repository"
     # Clients' uploaded SoundFonts, named by their sha256 (the gateway writes them, the fluidsynth model reads them).
     soundfont_upload_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "soundfonts")
+    # The result cache's large results (the cache's index is Redis); gateways that share Redis share it.
+    cache_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "cache")
     # Jobs' input audio and results; gateways that share jobs (Redis) must share it.
     artifact_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "jobs")
     redis_port: int = Field(6379, ge=1, le=65535)

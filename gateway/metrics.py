@@ -18,7 +18,8 @@ STAGE_SECONDS = Histogram(
 IN_FLIGHT = Gauge("dgxmusic_requests_in_flight", "RPCs being served, by method", ["method"])
 CACHE = Counter(
     "dgxmusic_cache_lookups_total",
-    "Result cache lookups, by result (hit, miss, error, rejected: an entry not signed by this stack)",
+    "Result cache lookups, by result (hit, miss, error, rejected: an entry not signed by this stack, damaged: its blob "
+    "gone or not matching its checksum); the hit rate is hit / all",
     ["result"],
 )
 MODEL_RELOADS = Counter(
@@ -44,4 +45,11 @@ SHARED_MEMORY_FALLBACKS = Counter(
 )
 SHARED_MEMORY_BYTES = Gauge(
     "dgxmusic_shared_memory_bytes", "Bytes of the gateway's shared memory regions with Triton (made, not yet removed)"
+)
+CACHE_ENTRIES = Gauge("dgxmusic_cache_entries", "Results in the cache (entries in Redis), as last swept")
+CACHE_BLOBS = Gauge("dgxmusic_cache_blobs", "Large cached results kept as blobs in the cache's store, as last swept")
+CACHE_BYTES = Gauge(
+    "dgxmusic_cache_bytes",
+    "Bytes the result cache takes, by where (redis: its entries' memory; store: its blobs on disk), as last swept",
+    ["where"],
 )

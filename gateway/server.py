@@ -22,8 +22,8 @@ from deploy.settings import Settings
 from dgxmusic.network import is_loopback
 from dgxmusic.v1 import jobs_pb2, jobs_pb2_grpc, music_service_pb2, music_service_pb2_grpc
 from gateway import logs
-from gateway.artifacts import ArtifactStore
-from gateway.cache import RedisGuard, ResultCache
+from gateway.artifacts import ArtifactStore, ContentStore
+from gateway.cache import BlobLimits, RedisGuard, ResultCache, sweep_periodically
 from gateway.health import SERVICE_NAME, watch_models
 from gateway.job_runner import JobRunner
 from gateway.job_service import JobService
@@ -62,7 +62,11 @@ async def build(
         signing_key = secrets.token_bytes(32)
     else:
         signing_key = settings.cache_signing_key.get_secret_value().encode()
-    service = MusicService(settings, models, ResultCache(redis, settings.cache_ttl_seconds, guard, signing_key))
+    blobs = BlobLimits(
+        ContentStore(settings.cache_dir), settings.cache_inline_max_bytes, settings.cache_store_max_bytes
+    )
+    cache = ResultCache(redis, settings.cache_ttl_seconds, guard, signing_key, blobs)
+    service = MusicService(settings, models, cache)
     jobs = JobStore(
         redis,
         settings.job_retention_seconds,
@@ -168,6 +172,7 @@ async def serve(settings: Settings) -> None:
 
     watcher = asyncio.create_task(watch_models(health, models, settings.models, settings.health_poll_seconds))
     runner = asyncio.create_task(gateway.runner.run())
+    sweeper = asyncio.create_task(sweep_periodically(gateway.service.results.cache, settings.cache_sweep_seconds))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -176,7 +181,7 @@ async def serve(settings: Settings) -> None:
 
     log.info("stopping")
     await health.enter_graceful_shutdown()
-    for task in (watcher, runner):
+    for task in (watcher, runner, sweeper):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -23,7 +23,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 from gateway import analysis, validation
 from gateway.auth import DailyQuota, Gate
-from gateway.cache import CachedResults, Recording, ResultCache, cache_key
+from gateway.cache import CachedResults, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
@@ -78,14 +78,16 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
     @unary_rpc("GenerateMidi")
     async def GenerateMidi(self, request: pb.GenerateMidiRequest, scope: RequestScope) -> pb.GenerateMidiResponse:
         songs = validation.generate_midi(request)
+        scope.log_fields["songs"] = len(songs)
         # Sent as concurrent requests: Triton's dynamic batcher puts them into shared batches.
         with scope.stage(pb.STAGE_COMPOSING):
+            if len(songs) == 1:  # the usual call: no task group to set up
+                return pb.GenerateMidiResponse(songs=[await self._compose(songs[0].request, scope)])
             try:
                 async with asyncio.TaskGroup() as group:
                     tasks = [group.create_task(self._compose(song.request, scope, song.prompt_field)) for song in songs]
             except ExceptionGroup as failures:  # the first song that failed speaks for the call
                 raise failures.exceptions[0] from None
-        scope.log_fields["songs"] = len(songs)
         return pb.GenerateMidiResponse(songs=[task.result() for task in tasks])
 
     @streaming_rpc("Compose")
@@ -488,7 +490,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
     def _responses(self, response: type[R], scope: RequestScope, *, cached: bool) -> ResponseStream[R]:
         """The writer of a call's responses; recording its result when the result is `cached`."""
-        recording = Recording(self.settings.cache_max_entry_bytes) if cached else None
+        recording = self.results.cache.recording(self.settings.cache_max_entry_bytes) if cached else None
         return ResponseStream(response, scope, chunk_bytes=self.settings.chunk_bytes, recording=recording)
 
     def _remember(self, out: ResponseStream[R], key: str | None) -> None:

@@ -161,6 +161,8 @@ class MalformedRequests(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, authorize: Authorize | None = None, prefix: str = PACKAGE_PREFIX) -> None:
         self.authorize = authorize
         self.prefix = prefix
+        # Each method's handler as last wrapped, by method: wrapped once, not on every call.
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -171,4 +173,9 @@ class MalformedRequests(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method = str(handler_call_details.method)
         if handler is None or handler.request_deserializer is None or not method.startswith(self.prefix):
             return handler
-        return guarded(handler, method, self.authorize)
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped: grpc.RpcMethodHandler = guarded(handler, method, self.authorize)
+        self._guarded[method] = (handler, wrapped)
+        return wrapped

@@ -53,7 +53,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, faulty_plugins_dir: Path | N
     data = tmp_path_factory.mktemp("stack")
     write_random_htdemucs(data / "weights", "htdemucs")
     settings = stack_settings(
-        data, weights_dir=data / "weights", demucs_model="htdemucs", musicgen_model="debug-melody"
+        data,
+        weights_dir=data / "weights",
+        demucs_model="htdemucs",
+        musicgen_model="debug-melody",
+        cache_sweep_seconds=1.0,  # the cache's gauges up to date within a test's wait
     )
     with pytest.MonkeyPatch.context() as patch:
         if faulty_plugins_dir is not None:

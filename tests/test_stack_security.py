@@ -84,7 +84,7 @@ def test_a_cached_result_the_stack_did_not_sign_is_never_served(stack: Stack, cl
 
         wait_until(written, "the result was cached")
         [entry] = entries
-        cache.lset(entry, 1, b"forged")  # one event of the result, altered
+        cache.lset(entry, 2, b"forged")  # the result's first event, or its blob's reference, altered
         again = client.compose(request)
     assert not again.summary.cache_hit
     assert again.midi == first.midi

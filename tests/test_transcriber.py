@@ -14,6 +14,7 @@ import mido
 import mir_eval
 import numpy as np
 import numpy.typing as npt
+import onnxruntime  # type: ignore[import-untyped]
 import pytest
 
 import composer
@@ -291,3 +292,11 @@ def test_importing_the_transcriber_prints_nothing_on_stdout() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "CI": "1"}, check=True
     )
     assert done.stdout == ""
+
+
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in onnxruntime.get_available_providers(), reason="this onnxruntime has CUDA"
+)
+def test_the_model_on_cuda_without_a_cuda_onnxruntime_says_what_to_install() -> None:
+    with pytest.raises(RuntimeError, match="install onnxruntime-gpu"):
+        NoteModel(device="cuda")

@@ -2,6 +2,7 @@
 windows. Windows are independent, so a batch gives exactly what one call per window gives."""
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import onnxruntime  # type: ignore[import-untyped]
@@ -19,22 +20,36 @@ _ONNX_OUTPUTS = {
     "contour": "StatefulPartitionedCall:0",
 }
 _ONNX_INPUT = "serving_default_input_2:0"
+# onnxruntime's execution provider for each device NoteModel runs on.
+_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
 class NoteModel:
     """One onnxruntime session; `predict` runs at most `max_batch` windows per call to bound memory."""
 
     def __init__(
-        self, path: Path = ONNX_MODEL_PATH, *, threads: int = DEFAULT_THREADS, max_batch: int = DEFAULT_MAX_BATCH
+        self,
+        path: Path = ONNX_MODEL_PATH,
+        *,
+        threads: int = DEFAULT_THREADS,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        device: Literal["cpu", "cuda"] = "cpu",
     ) -> None:
         if threads < 1 or max_batch < 1:
             raise ValueError(f"threads and max_batch must be at least 1, got {threads} and {max_batch}")
+        provider = _PROVIDERS[device]
+        if provider not in onnxruntime.get_available_providers():
+            raise RuntimeError(
+                f"onnxruntime {onnxruntime.__version__} has no {provider} here (it has "
+                f"{', '.join(onnxruntime.get_available_providers())}): on a machine with an NVIDIA GPU and CUDA, "
+                "install onnxruntime-gpu in place of onnxruntime"
+            )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.path = path
         self.max_batch = max_batch
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=[provider])
 
     def predict(self, windows: Windows) -> ModelOutputs:
         """[N, WINDOW_SAMPLES, 1] float32 -> {"note": [N, 172, 88], "onset": [N, 172, 88], "contour": [N, 172, 264]}."""
