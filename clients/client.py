@@ -2,7 +2,6 @@
 back into MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
 import asyncio
-import io
 import json
 import os
 import re
@@ -19,7 +18,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.errors import DgxMusicError, NotFoundError, from_rpc_error
 from clients.soundfonts import file_sha256, header_only, soundfont_header, upload_soundfont_messages
-from dgxmusic.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
+from dgxmusic.audio import (
+    FILE_ENCODINGS,
+    FILE_EXTENSIONS,
+    AudioAssembler,
+    AudioFormatError,
+    FloatAudio,
+    upload_messages,
+)
 from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
@@ -34,13 +40,6 @@ _CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 ProgressCallback = Callable[[pb.Progress], None]
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.+-]")
-_EXTENSIONS = {
-    audio_pb2.AUDIO_ENCODING_WAV: ".wav",
-    audio_pb2.AUDIO_ENCODING_FLAC: ".flac",
-    audio_pb2.AUDIO_ENCODING_MP3: ".mp3",
-    audio_pb2.AUDIO_ENCODING_OGG: ".ogg",
-    audio_pb2.AUDIO_ENCODING_OPUS: ".opus",
-}
 
 
 @dataclass
@@ -70,27 +69,20 @@ class AudioResult:
 
     def extension(self, stream: str = "") -> str:
         """The file extension of one stream ("" the mix) as it is written: the server's encoding's; raw PCM's .wav."""
-        return _EXTENSIONS.get(self.assembler.headers[stream].encoding, ".wav")
+        return self.assembler.extension(stream)
 
     def file_bytes(self, stream: str = "") -> bytes:
         """One stream ("" the mix) as the bytes of an audio file, as it would be written (for a pipe, where there is
         no file): as the server encoded it, raw PCM as WAV."""
-        header = self.assembler.headers[stream]
-        if header.encoding in _EXTENSIONS:
-            return self.assembler.encoded[stream]
-        subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
-        buffer = io.BytesIO()
-        soundfile.write(buffer, self.assembler.samples(stream), header.sample_rate, subtype=subtype, format="WAV")
-        return buffer.getvalue()
+        return self.assembler.file_bytes(stream)
 
     def _write(self, stream: str, path: Path) -> Path:
         header = self.assembler.headers[stream]
         path.parent.mkdir(parents=True, exist_ok=True)
-        extension = _EXTENSIONS.get(header.encoding)
-        if extension is not None:
-            path = path.with_suffix(extension)
+        if header.encoding in FILE_EXTENSIONS:
+            path = path.with_suffix(self.assembler.extension(stream))
             path.write_bytes(self.assembler.encoded[stream])
-        else:
+        else:  # raw PCM: the file the path's extension names
             subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
             soundfile.write(path, self.assembler.samples(stream), header.sample_rate, subtype=subtype)
         return path

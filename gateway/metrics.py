@@ -35,3 +35,8 @@ TRITON_RETRIES = Counter(
     "Model calls repeated on another Triton replica after theirs went away (UNAVAILABLE), by model",
     ["model"],
 )
+LIBRARY_ITEMS = Counter("dgxmusic_library_items_total", "Results kept in the library, by kind", ["kind"])
+LIBRARY_FAILURES = Counter(
+    "dgxmusic_library_failures_total",
+    "Library reads and writes that failed (PostgreSQL away or refusing, the files' disk); calls went on without it",
+)

@@ -1,6 +1,7 @@
 """dgxmusic.v1.MusicService: each RPC checks its request (gateway.validation), then runs as a short sequence of
 stages - compose (text2midi), render (fluidsynth), separate (demucs), transcribe (basic_pitch), generate (musicgen),
-stream - whose responses gateway.streaming writes, and serves repeats from the Redis cache."""
+stream - whose responses gateway.streaming writes, serves repeats from the Redis cache, and keeps each finished result
+in the library (gateway.library)."""
 
 import asyncio
 import dataclasses
@@ -9,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 import composer
 import renderers
@@ -25,6 +27,7 @@ from gateway import analysis, validation
 from gateway.auth import DailyQuota, Gate
 from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
+from gateway.library import Finished, Library
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
@@ -62,10 +65,11 @@ class Generation:
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
-    def __init__(self, settings: Settings, models: Models, cache: ResultCache) -> None:
+    def __init__(self, settings: Settings, models: Models, cache: ResultCache, library: Library | None = None) -> None:
         self.settings = settings
         self.models = models
         self.results = CachedResults(cache)
+        self.library = library if library is not None else Library(settings)
         self.readiness = Readiness(models, settings.models)
         # Read by scope's RPC wrappers.
         self.gate = Gate(settings.api_keys)
@@ -86,7 +90,10 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             except ExceptionGroup as failures:  # the first song that failed speaks for the call
                 raise failures.exceptions[0] from None
         scope.log_fields["songs"] = len(songs)
-        return pb.GenerateMidiResponse(songs=[task.result() for task in tasks])
+        response = pb.GenerateMidiResponse(songs=[task.result() for task in tasks])
+        for song, result in zip(songs, response.songs, strict=True):  # each song an item of its own
+            self._keep(request, scope, [pb.GenerateMidiResponse(songs=[result])], song.request.prompt)
+        return response
 
     @streaming_rpc("Compose")
     async def Compose(self, request: pb.ComposeRequest, scope: RequestScope) -> AsyncIterator[pb.ComposeResponse]:
@@ -127,7 +134,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         if failed.stages:
             yield out.summary(failed.stages)
             raise failed.first_error
-        self._remember(out, key)
+        self._remember(out, key, request, call.song.prompt)
         yield out.summary()
 
     @streaming_rpc("Render")
@@ -145,7 +152,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         streams = [("", rendered.mix), *rendered.stems.items()]
         async for event in out.audio(streams, call.audio_format, RENDER_PLAN.streaming):
             yield event
-        self._remember(out, key)
+        self._remember(out, key, request)
         yield out.summary()
 
     @streaming_rpc("Transcribe")
@@ -169,6 +176,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 scope.log_fields["notes"] = len(event.transcription.notes)
             yield event
         yield out.progress(pb.STAGE_TRANSCRIBING, 1.0, "done")
+        self._remember(out, None, upload.options)
         yield out.summary()
 
     @streaming_rpc("Separate")
@@ -193,6 +201,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         )
         async for event in separating:
             yield event
+        self._remember(out, None, upload.options)
         yield out.summary()
 
     @streaming_rpc("GenerateAudio")
@@ -223,7 +232,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
         async for event in self._generate(out, generation, call.audio_format, WHOLE):
             yield event
-        self._remember(out, key)
+        self._remember(out, key, request, " / ".join(call.prompts))
         yield out.summary()
 
     @unary_rpc("UploadSoundFont")
@@ -487,14 +496,35 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         return hold
 
     def _responses(self, response: type[R], scope: RequestScope, *, cached: bool) -> ResponseStream[R]:
-        """The writer of a call's responses; recording its result when the result is `cached`."""
-        recording = Recording(self.settings.cache_max_entry_bytes) if cached else None
+        """The writer of a call's responses; recording its result when the result is `cached` or kept in the
+        library."""
+        limits = [self.settings.cache_max_entry_bytes] if cached else []
+        if self.library.configured:
+            limits.append(self.settings.library_max_item_bytes)
+        recording = Recording(max(limits)) if limits else None
         return ResponseStream(response, scope, chunk_bytes=self.settings.chunk_bytes, recording=recording)
 
-    def _remember(self, out: ResponseStream[R], key: str | None) -> None:
-        """Caches the result the call recorded under `key` (None: a result not to be cached)."""
-        if key is not None and out.recording is not None:
-            self.results.remember(key, out.recording)
+    def _remember(self, out: ResponseStream[R], key: str | None, request: Message, prompt: str = "") -> None:
+        """Caches the result the call recorded under `key` (None: a result not to be cached), and keeps it in the
+        library."""
+        recording = out.recording
+        if recording is None:
+            return
+        if key is not None:
+            if recording.size <= self.settings.cache_max_entry_bytes:
+                self.results.remember(key, recording)
+            else:  # recorded for the library's larger limit
+                out.scope.log_fields["cached"] = "too large"
+        if recording.overflowed:
+            out.scope.log_fields["library"] = "too large to keep"
+        else:
+            self._keep(request, out.scope, recording.events, prompt)
+
+    def _keep(self, request: Message, scope: RequestScope, events: list[Message], prompt: str = "") -> None:
+        """Keeps a finished result in the library, as its caller's."""
+        owner = scope.key_name or ""
+        finished = Finished(scope.method, owner, request, prompt, events, scope.summary())
+        self.library.keep(finished)
 
 
 def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:

@@ -1,0 +1,398 @@
+"""The library's store: items (one finished result each) in PostgreSQL, their files' bytes in a ContentStore.
+
+Every read and write names the item's owner: a caller finds only its own items, and another caller's id reads as
+unknown. Searching filters in SQL (key, tempo, genre, kind, tags, time, and the words of the query against the
+items' descriptions), then ranks what is left by vector similarity (library.ranking) in the gateway: pgvector is not
+packaged for Debian 12, and a few thousand vectors rank in a millisecond of numpy."""
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from library.query import Query
+from library.ranking import rank
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from gateway.artifacts import ContentStore
+
+# Held while migrations run, so that gateways starting together apply each migration once.
+_MIGRATION_LOCK = 0x6467786D75736963  # "dgxmusic"
+# What a text match adds to a vector's score (cosine, -1..1): items that hold the query's words come first.
+_WORDS_WEIGHT = 0.5
+
+
+class ItemNotFound(LookupError):
+    """No item of the caller's has this id (none ever, deleted, or another caller's)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemFile:
+    name: str  # e.g. "song.mid", "mix.flac", "stems/piano.flac"
+    media_type: str
+    sha256: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NewItem:
+    """What the gateway keeps of one finished result."""
+
+    owner: str
+    kind: str
+    request: dict[str, Any]
+    prompt: str
+    metadata: dict[str, Any]
+    timings: dict[str, float]
+    description: str
+    text_vector: np.ndarray
+    sound_vector: np.ndarray | None
+    files: Sequence[ItemFile]
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    id: str
+    owner: str
+    kind: str
+    created: datetime
+    request: dict[str, Any]
+    prompt: str
+    metadata: dict[str, Any]
+    timings: dict[str, float]
+    tags: list[str]
+    pinned: bool
+    size: int
+    description: str
+    files: list[ItemFile]
+    score: float = 0.0  # how well it matched a search (higher first); 0 outside searches
+
+    @property
+    def genre(self) -> str | None:
+        return self.metadata.get("genre")
+
+
+_ITEM_COLUMNS = "id, owner, kind, created, request, prompt, metadata, timings, tags, pinned, size_bytes, description"
+
+
+def _vector(data: bytes | None) -> np.ndarray | None:
+    return None if data is None else np.frombuffer(data, dtype=np.float32)
+
+
+def _vector_bytes(vector: np.ndarray | None) -> bytes | None:
+    return None if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, SQL) of each migration, in order: library/migrations/NNNN_name.sql."""
+    found = []
+    for entry in resources.files("library").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append((int(version), name, entry.read_text()))
+    return sorted(found)
+
+
+class LibraryStore:
+    def __init__(self, pool: AsyncConnectionPool, files: ContentStore) -> None:
+        self.pool = pool
+        self.files = files
+
+    @classmethod
+    async def open(cls, url: str, files: ContentStore, *, wait_seconds: float = 5.0) -> "LibraryStore":
+        """A store on the database at `url`, its migrations applied; psycopg.Error when it cannot be reached."""
+        pool = AsyncConnectionPool(
+            url, min_size=1, max_size=8, timeout=wait_seconds, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True, timeout=wait_seconds)
+        store = cls(pool, files)
+        try:
+            await store.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def migrate(self) -> list[int]:
+        """Applies the migrations not applied yet, in order, in one transaction; the versions it applied."""
+        applied = []
+        async with self.pool.connection() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            await connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version integer PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {
+                row[0] for row in await (await connection.execute("SELECT version FROM schema_migrations")).fetchall()
+            }
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                await connection.execute(sql.encode())  # bytes: run as it is written (no parameters)
+                await connection.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+                )
+                applied.append(version)
+        return applied
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    async def add(self, item: NewItem) -> str:
+        """Keeps an item (its files already in the content store); its id."""
+        item_id = uuid.uuid4().hex
+        metadata = item.metadata
+        bpm = metadata.get("bpm")
+        async with self.pool.connection() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO library_items (id, owner, kind, request, prompt, metadata, genre, musical_key, bpm, meter,"
+                " timings, size_bytes, description, text_vector, sound_vector)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    item_id,
+                    item.owner,
+                    item.kind,
+                    Jsonb(item.request),
+                    item.prompt,
+                    Jsonb(metadata),
+                    metadata.get("genre") or None,
+                    metadata.get("key") or None,
+                    float(bpm) if bpm else None,
+                    metadata.get("meter") or None,
+                    Jsonb(item.timings),
+                    sum(file.size for file in item.files),
+                    item.description,
+                    _vector_bytes(item.text_vector),
+                    _vector_bytes(item.sound_vector),
+                ),
+            )
+            async with connection.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO library_files (item_id, name, media_type, sha256, size_bytes)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    [(item_id, f.name, f.media_type, f.sha256, f.size) for f in item.files],
+                )
+        return item_id
+
+    async def tag(self, owner: str, item_id: str, add: Sequence[str], remove: Sequence[str]) -> Item:
+        async with self.pool.connection() as connection:
+            updated = await connection.execute(
+                "UPDATE library_items SET tags = ARRAY(SELECT DISTINCT t FROM unnest(tags || %s::text[]) AS t"
+                " WHERE NOT t = ANY(%s::text[]) ORDER BY t) WHERE id = %s AND owner = %s",
+                (list(add), list(remove), item_id, owner),
+            )
+            if updated.rowcount == 0:
+                raise ItemNotFound(item_id)
+        return await self.get(owner, item_id)
+
+    async def pin(self, owner: str, item_id: str, pinned: bool) -> Item:
+        async with self.pool.connection() as connection:
+            updated = await connection.execute(
+                "UPDATE library_items SET pinned = %s WHERE id = %s AND owner = %s", (pinned, item_id, owner)
+            )
+            if updated.rowcount == 0:
+                raise ItemNotFound(item_id)
+        return await self.get(owner, item_id)
+
+    async def delete(self, owner: str, item_id: str) -> None:
+        """Deletes the item, and the files no other item holds."""
+        if not await self._delete("id = %s AND owner = %s", (item_id, owner)):
+            raise ItemNotFound(item_id)
+
+    async def enforce_limits(self, retention: timedelta | None, max_bytes: int | None) -> int:
+        """Deletes unpinned items, oldest first: those older than `retention`, then as many as it takes to bring
+        the files kept under `max_bytes` (pinned items count, but stay). How many it deleted."""
+        deleted = 0
+        if retention is not None:
+            deleted += len(await self._delete("NOT pinned AND created < now() - %s", (retention,)))
+        if max_bytes is not None:
+            over = (
+                "id IN (SELECT id FROM (SELECT id, sum(size_bytes) OVER (ORDER BY created DESC, id DESC) AS newer"
+                " FROM library_items WHERE NOT pinned) AS unpinned"
+                " WHERE newer + (SELECT coalesce(sum(size_bytes), 0) FROM library_items WHERE pinned) > %s)"
+            )
+            deleted += len(await self._delete(over, (max_bytes,)))
+        return deleted
+
+    async def _delete(self, where: str, params: tuple[Any, ...]) -> list[str]:
+        """Deletes the items `where` says, then the blobs of theirs that no item holds any more; their ids."""
+        async with self.pool.connection() as connection:
+            async with connection.transaction():
+                rows = await (
+                    await connection.execute(
+                        f"WITH gone AS (DELETE FROM library_items WHERE {where} RETURNING id)"
+                        " SELECT gone.id, array_remove(array_agg(f.sha256), NULL) FROM gone"
+                        " LEFT JOIN library_files AS f ON f.item_id = gone.id GROUP BY gone.id",
+                        params,
+                    )
+                ).fetchall()
+            digests = sorted({digest for _, held in rows for digest in held})
+            if digests:
+                still_held = await (
+                    await connection.execute(
+                        "SELECT DISTINCT sha256 FROM library_files WHERE sha256 = ANY(%s)", (digests,)
+                    )
+                ).fetchall()
+                for digest in set(digests) - {row[0] for row in still_held}:
+                    self.files.delete(digest)
+        return [row[0] for row in rows]
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    async def get(self, owner: str, item_id: str) -> Item:
+        items = await self._items("id = %s AND owner = %s", (item_id, owner))
+        if not items:
+            raise ItemNotFound(item_id)
+        return items[0]
+
+    async def page(self, owner: str, limit: int, offset: int) -> list[Item]:
+        """The owner's items, newest first."""
+        return await self._items("owner = %s", (owner,), order="created DESC, id DESC", limit=limit, offset=offset)
+
+    async def total_bytes(self) -> int:
+        async with self.pool.connection() as connection:
+            row = await (await connection.execute("SELECT coalesce(sum(size_bytes), 0) FROM library_items")).fetchone()
+        return int(row[0]) if row else 0
+
+    async def search(self, owner: str, query: Query, query_vector: np.ndarray, limit: int, offset: int) -> list[Item]:
+        """The owner's items that pass the query's filters, best first: by the similarity of their description to
+        the query's words, those that hold the words themselves first."""
+        where, params = _filters(owner, query)
+        async with self.pool.connection() as connection:
+            rows = await (
+                await connection.execute(
+                    "SELECT id, text_vector,"
+                    " CASE WHEN %s = '' THEN 0 ELSE ts_rank(words, plainto_tsquery('english', %s)) END"
+                    f" FROM library_items WHERE {where}",
+                    (query.words, query.words, *params),
+                )
+            ).fetchall()
+        if not rows:
+            return []
+        vectors = np.stack([_vector(row[1]) for row in rows])
+        scores = np.zeros(len(rows), np.float32)
+        for index, score in rank(query_vector, vectors, limit=len(rows)):
+            scores[index] = score
+        # ts_rank grows without bound with repeats: a match counts once, its strength a little.
+        matched = np.array([min(float(row[2]), 1.0) for row in rows], np.float32)
+        scores += np.where(matched > 0, _WORDS_WEIGHT * (1 + matched) / 2, 0)
+        return await self._ranked(owner, [row[0] for row in rows], scores, limit, offset)
+
+    async def similar(self, owner: str, item_id: str, limit: int, offset: int) -> list[Item]:
+        """The owner's other items closest to the item: by sound (MIDI and audio features) where both have it,
+        and by description."""
+        async with self.pool.connection() as connection:
+            seed = await (
+                await connection.execute(
+                    "SELECT text_vector, sound_vector FROM library_items WHERE id = %s AND owner = %s",
+                    (item_id, owner),
+                )
+            ).fetchone()
+            if seed is None:
+                raise ItemNotFound(item_id)
+            rows = await (
+                await connection.execute(
+                    "SELECT id, text_vector, sound_vector FROM library_items WHERE owner = %s AND id <> %s",
+                    (owner, item_id),
+                )
+            ).fetchall()
+        if not rows:
+            return []
+        text_seed, sound_seed = _vector(seed[0]), _vector(seed[1])
+        assert text_seed is not None
+        scores = np.zeros(len(rows), np.float32)
+        for index, score in rank(text_seed, np.stack([_vector(row[1]) for row in rows]), limit=len(rows)):
+            scores[index] = score
+        with_sound = [index for index, row in enumerate(rows) if row[2] is not None]
+        if sound_seed is not None and with_sound:
+            sounds = np.stack([_vector(rows[index][2]) for index in with_sound])
+            for position, score in rank(sound_seed, sounds, limit=len(with_sound)):
+                index = with_sound[position]
+                scores[index] = (scores[index] + score) / 2
+        return await self._ranked(owner, [row[0] for row in rows], scores, limit, offset)
+
+    async def _ranked(self, owner: str, ids: list[str], scores: np.ndarray, limit: int, offset: int) -> list[Item]:
+        order = np.argsort(-scores, kind="stable")[offset : offset + limit]
+        chosen = [ids[index] for index in order]
+        found = {item.id: item for item in await self._items("id = ANY(%s) AND owner = %s", (chosen, owner))}
+        return [
+            dataclasses.replace(found[ids[index]], score=float(scores[index])) for index in order if ids[index] in found
+        ]
+
+    async def _items(
+        self, where: str, params: tuple[Any, ...], *, order: str = "id", limit: int | None = None, offset: int = 0
+    ) -> list[Item]:
+        page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        async with self.pool.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            rows = await (
+                await cursor.execute(
+                    f"SELECT {_ITEM_COLUMNS} FROM library_items WHERE {where} ORDER BY {order}{page}", params
+                )
+            ).fetchall()
+            files: dict[str, list[ItemFile]] = {row["id"]: [] for row in rows}
+            if files:
+                held = await (
+                    await connection.execute(
+                        "SELECT item_id, name, media_type, sha256, size_bytes FROM library_files"
+                        " WHERE item_id = ANY(%s) ORDER BY item_id, name",
+                        (list(files),),
+                    )
+                ).fetchall()
+                for item_id, *file in held:
+                    files[item_id].append(ItemFile(*file))
+        return [
+            Item(
+                id=row["id"],
+                owner=row["owner"],
+                kind=row["kind"],
+                created=row["created"],
+                request=row["request"],
+                prompt=row["prompt"],
+                metadata=row["metadata"],
+                timings=row["timings"],
+                tags=list(row["tags"]),
+                pinned=row["pinned"],
+                size=row["size_bytes"],
+                description=row["description"],
+                files=files[row["id"]],
+            )
+            for row in rows
+        ]
+
+
+def _filters(owner: str, query: Query) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition (and its parameters) of the query's filters on the owner's items."""
+    conditions, params = ["owner = %s"], [owner]
+    if query.key is not None:
+        conditions.append("musical_key = %s")
+        params.append(query.key)
+    if query.bpm_min is not None:
+        conditions.append("bpm >= %s")
+        params.append(query.bpm_min)
+    if query.bpm_max is not None:
+        conditions.append("bpm <= %s")
+        params.append(query.bpm_max)
+    if query.genres:
+        conditions.append("genre = ANY(%s)")
+        params.append(list(query.genres))
+    if query.kinds:
+        conditions.append("kind = ANY(%s)")
+        params.append(list(query.kinds))
+    if query.tags:
+        conditions.append("tags @> %s")
+        params.append(list(query.tags))
+    if query.since is not None:
+        conditions.append("created >= %s")
+        params.append(query.since)
+    if query.until is not None:
+        conditions.append("created < %s")
+        params.append(query.until)
+    return " AND ".join(conditions), tuple(params)
