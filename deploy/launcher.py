@@ -159,6 +159,16 @@ def _postgres_ready(url: str) -> bool:
     return True
 
 
+def wait_for_postgres(url: str, process: "subprocess.Popen[bytes]", log: Path, timeout: float = 30.0) -> None:
+    """Waits until PostgreSQL at `url` (run by `process`) answers; LaunchError if it exits or does not."""
+
+    def exited() -> str | None:
+        code = process.poll()
+        return None if code is None else f"{exit_status(code)} during start-up"
+
+    _wait_until(lambda: _postgres_ready(url), "PostgreSQL", timeout, exited, log)
+
+
 def _gateway_ready(settings: Settings) -> bool:
     """Whether the gateway serves. Behind TLS (mTLS: with client certificates the launcher does not hold) its health
     is not the launcher's to ask: it is ready once it listens, since the models it waits for were ready first."""
@@ -487,8 +497,7 @@ class Stack:
         except (PostgresUnavailable, OSError) as exc:
             raise LaunchError(str(exc)) from exc
         child = self._spawn("postgres", argv, dict(os.environ))
-        ready = lambda: _postgres_ready(cluster.url)  # noqa: E731
-        _wait_until(ready, "PostgreSQL", 30, self._exited(child), log)
+        wait_for_postgres(cluster.url, child.process, log)
 
     def _start_triton(self) -> None:
         argv, env = triton_process(self.settings, self.data_dir / "triton")

@@ -4,6 +4,7 @@ becomes an item - its request, metadata, timings, a description and its vectors 
 dependency of a call: when PostgreSQL is away the gateway logs it, counts it, and answers on."""
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import grpc
-import numpy as np
 import psycopg
 import psycopg_pool
 import structlog
@@ -20,7 +20,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from deploy.settings import Settings
-from dgxmusic.audio import AudioAssembler
+from dgxmusic.audio import AudioAssembler, FloatAudio
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
 from gateway.artifacts import ContentStore
@@ -58,7 +58,7 @@ class Finished:
 
     method: str  # the RPC ("Compose", ...), or the job's kind ("compose", ...)
     owner: str  # the caller's API key's name; "" without keys
-    request: Message
+    request: dict[str, Any]  # as JSON, its byte fields left out (request_fields)
     prompt: str  # what the caller asked for in words ("" for Render, Transcribe, Separate)
     events: list[Message]  # the result's events (all but progress and the summary)
     summary: pb.Summary
@@ -72,12 +72,18 @@ def request_fields(request: Message) -> dict[str, Any]:
     return json_format.MessageToDict(copy, preserving_proto_field_name=True)
 
 
+def dataclass_fields(options: Any) -> dict[str, Any]:
+    """A call's options read into a dataclass (an upload's), as JSON."""
+    fields: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(options), default=str))
+    return fields
+
+
 def _clear_bytes(message: Message) -> None:
     for field, value in message.ListFields():
         if field.type == FieldDescriptor.TYPE_BYTES:
             message.ClearField(field.name)
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            for part in value if field.label == FieldDescriptor.LABEL_REPEATED else [value]:
+            for part in value if isinstance(value, Iterable) else [value]:
                 if isinstance(part, Message):
                     _clear_bytes(part)
 
@@ -115,7 +121,7 @@ class _Made:
     metadata: dict[str, Any]
     files: dict[str, bytes]  # by file name
     midi: bytes | None  # the song's MIDI (what describe hears); a transcription's, without one
-    audio: tuple[np.ndarray, int] | None  # the mix (or the first stream), for describe
+    audio: tuple[FloatAudio, int] | None  # the mix (or the first stream), for describe
 
 
 def _made(events: Iterable[Message]) -> _Made:
@@ -127,19 +133,19 @@ def _made(events: Iterable[Message]) -> _Made:
     for event in events:
         songs = event.songs if isinstance(event, pb.GenerateMidiResponse) else []
         kind = event.WhichOneof("event") if "event" in event.DESCRIPTOR.oneofs_by_name else None
+        value: Any = getattr(event, kind) if kind else None  # the event's one field
         if kind == "midi":
-            songs = [event.midi]
+            songs = [value]
         for song in songs:
             midi = song.midi
             files["song.mid"] = song.midi
             metadata = song_metadata(song.info)
         if kind == "audio_header":
-            assembler.add_header(event.audio_header)
+            assembler.add_header(value)
         elif kind == "audio_chunk":
-            assembler.add_chunk(event.audio_chunk)
-        elif kind == "transcription":
-            transcription = event.transcription
-            transcriptions[transcription.stem_name] = transcription.midi
+            assembler.add_chunk(value)
+        elif kind == "transcription" and value is not None:
+            transcriptions[value.stem_name] = value.midi
     audio = None
     for name in assembler.encoded:
         file_name = "mix" if name == "" else f"stems/{_safe(name)}"
@@ -207,6 +213,13 @@ class Library:
         while self._writes:
             await asyncio.wait(list(self._writes))
 
+    async def close(self) -> None:
+        """Finishes the writes in flight, then closes the database's connections."""
+        await self.settled()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
     async def _keep(self, finished: Finished) -> None:
         try:
             store = await self.store()
@@ -250,7 +263,7 @@ class Library:
         return NewItem(
             owner=finished.owner,
             kind=kind,
-            request=request_fields(finished.request),
+            request=finished.request,
             prompt=finished.prompt,
             metadata=metadata,
             timings=timings(finished.summary),

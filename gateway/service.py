@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -27,7 +28,7 @@ from gateway import analysis, validation
 from gateway.auth import DailyQuota, Gate
 from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
-from gateway.library import Finished, Library
+from gateway.library import Finished, Library, dataclass_fields, request_fields
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
@@ -504,7 +505,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         recording = Recording(max(limits)) if limits else None
         return ResponseStream(response, scope, chunk_bytes=self.settings.chunk_bytes, recording=recording)
 
-    def _remember(self, out: ResponseStream[R], key: str | None, request: Message, prompt: str = "") -> None:
+    def _remember(self, out: ResponseStream[R], key: str | None, request: Message | Any, prompt: str = "") -> None:
         """Caches the result the call recorded under `key` (None: a result not to be cached), and keeps it in the
         library."""
         recording = out.recording
@@ -520,10 +521,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         else:
             self._keep(request, out.scope, recording.events, prompt)
 
-    def _keep(self, request: Message, scope: RequestScope, events: list[Message], prompt: str = "") -> None:
-        """Keeps a finished result in the library, as its caller's."""
-        owner = scope.key_name or ""
-        finished = Finished(scope.method, owner, request, prompt, events, scope.summary())
+    def _keep(self, request: Message | Any, scope: RequestScope, events: list[Message], prompt: str = "") -> None:
+        """Keeps a finished result in the library, as its caller's; `request` is the call's message, or for an
+        upload the options it was read into (a dataclass)."""
+        if not self.library.configured:
+            return
+        fields = request_fields(request) if isinstance(request, Message) else dataclass_fields(request)
+        finished = Finished(scope.method, scope.key_name or "", fields, prompt, events, scope.summary())
         self.library.keep(finished)
 
 

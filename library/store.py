@@ -13,14 +13,16 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from library.query import Query
-from library.ranking import rank
+import numpy.typing as npt
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from gateway.artifacts import ContentStore
+from library.query import Query
+from library.ranking import rank
 
+Vector = npt.NDArray[np.float32]
 # Held while migrations run, so that gateways starting together apply each migration once.
 _MIGRATION_LOCK = 0x6467786D75736963  # "dgxmusic"
 # What a text match adds to a vector's score (cosine, -1..1): items that hold the query's words come first.
@@ -50,8 +52,8 @@ class NewItem:
     metadata: dict[str, Any]
     timings: dict[str, float]
     description: str
-    text_vector: np.ndarray
-    sound_vector: np.ndarray | None
+    text_vector: Vector
+    sound_vector: Vector | None
     files: Sequence[ItemFile]
 
 
@@ -80,11 +82,11 @@ class Item:
 _ITEM_COLUMNS = "id, owner, kind, created, request, prompt, metadata, timings, tags, pinned, size_bytes, description"
 
 
-def _vector(data: bytes | None) -> np.ndarray | None:
-    return None if data is None else np.frombuffer(data, dtype=np.float32)
+def _vector(data: bytes) -> Vector:
+    return np.frombuffer(data, dtype=np.float32)
 
 
-def _vector_bytes(vector: np.ndarray | None) -> bytes | None:
+def _vector_bytes(vector: Vector | None) -> bytes | None:
     return None if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
@@ -261,7 +263,7 @@ class LibraryStore:
             row = await (await connection.execute("SELECT coalesce(sum(size_bytes), 0) FROM library_items")).fetchone()
         return int(row[0]) if row else 0
 
-    async def search(self, owner: str, query: Query, query_vector: np.ndarray, limit: int, offset: int) -> list[Item]:
+    async def search(self, owner: str, query: Query, query_vector: Vector, limit: int, offset: int) -> list[Item]:
         """The owner's items that pass the query's filters, best first: by the similarity of their description to
         the query's words, those that hold the words themselves first."""
         where, params = _filters(owner, query)
@@ -305,8 +307,7 @@ class LibraryStore:
             ).fetchall()
         if not rows:
             return []
-        text_seed, sound_seed = _vector(seed[0]), _vector(seed[1])
-        assert text_seed is not None
+        text_seed, sound_seed = _vector(seed[0]), None if seed[1] is None else _vector(seed[1])
         scores = np.zeros(len(rows), np.float32)
         for index, score in rank(text_seed, np.stack([_vector(row[1]) for row in rows]), limit=len(rows)):
             scores[index] = score
@@ -318,7 +319,7 @@ class LibraryStore:
                 scores[index] = (scores[index] + score) / 2
         return await self._ranked(owner, [row[0] for row in rows], scores, limit, offset)
 
-    async def _ranked(self, owner: str, ids: list[str], scores: np.ndarray, limit: int, offset: int) -> list[Item]:
+    async def _ranked(self, owner: str, ids: list[str], scores: Vector, limit: int, offset: int) -> list[Item]:
         order = np.argsort(-scores, kind="stable")[offset : offset + limit]
         chosen = [ids[index] for index in order]
         found = {item.id: item for item in await self._items("id = ANY(%s) AND owner = %s", (chosen, owner))}
@@ -370,7 +371,8 @@ class LibraryStore:
 
 def _filters(owner: str, query: Query) -> tuple[str, tuple[Any, ...]]:
     """The SQL condition (and its parameters) of the query's filters on the owner's items."""
-    conditions, params = ["owner = %s"], [owner]
+    conditions: list[str] = ["owner = %s"]
+    params: list[Any] = [owner]
     if query.key is not None:
         conditions.append("musical_key = %s")
         params.append(query.key)
