@@ -2,6 +2,7 @@
 back into MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from dgxmusic.audio import (
     FloatAudio,
     upload_messages,
 )
-from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc
+from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc, library_pb2, library_pb2_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 
@@ -112,6 +113,18 @@ class ComposeResult(AudioResult):
             path.write_bytes(transcription.midi)
             written.append(path)
         return written
+
+
+def write_item_file(out_dir: Path, file: library_pb2.LibraryFile, data: bytes) -> Path:
+    """Writes one of a library item's files under `out_dir` by its name ("stems/piano.wav" in a subfolder), once its
+    bytes match the SHA-256 the library keeps; DgxMusicError (DATA_LOSS) when they do not."""
+    if hashlib.sha256(data).hexdigest() != file.sha256:
+        raise DgxMusicError(grpc.StatusCode.DATA_LOSS, f"{file.name}: the bytes received do not match their checksum")
+    parts = [safe_file_name(part) for part in file.name.split("/") if part not in ("", ".", "..")]
+    path = out_dir.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def safe_file_name(name: str) -> str:
@@ -471,6 +484,7 @@ class MusicClient:
             self.channel = grpc.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
+        self.library = library_pb2_grpc.LibraryServiceStub(self.channel)
         self.timeout = timeout
         self.metadata = _key_metadata(api_key)
 
@@ -629,6 +643,55 @@ class MusicClient:
         reply: jobs_pb2.CancelJobResponse = self._unary(self.jobs.CancelJob, request)
         return reply.job
 
+    # -- the library ---------------------------------------------------------------------------------------------
+
+    def search_library(self, request: library_pb2.SearchLibraryRequest) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items that match, best first, and the next page's token ("" after the last)."""
+        reply: library_pb2.SearchLibraryResponse = self._unary(self.library.SearchLibrary, request)
+        return list(reply.items), reply.next_page_token
+
+    def similar_items(
+        self, item_id: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items closest to one, best first, and the next page's token."""
+        request = library_pb2.SimilarItemsRequest(id=item_id, page_size=page_size, page_token=page_token)
+        reply: library_pb2.SimilarItemsResponse = self._unary(self.library.SimilarItems, request)
+        return list(reply.items), reply.next_page_token
+
+    def get_item(self, item_id: str) -> library_pb2.LibraryItem:
+        reply: library_pb2.GetItemResponse = self._unary(self.library.GetItem, library_pb2.GetItemRequest(id=item_id))
+        return reply.item
+
+    def get_item_file(self, item_id: str, name: str) -> bytes:
+        """One file of an item, whole."""
+        request = library_pb2.GetItemFileRequest(id=item_id, name=name)
+        responses = self.library.GetItemFile(request, timeout=self.timeout, metadata=self.metadata)
+        return b"".join(response.data for response in self._stream(responses))
+
+    def download_item(self, item_id: str, out_dir: Path) -> list[Path]:
+        """Writes an item's files under `out_dir` (by their names), each checked against its SHA-256."""
+        item = self.get_item(item_id)
+        return [write_item_file(out_dir, file, self.get_item_file(item_id, file.name)) for file in item.files]
+
+    def list_items(self, page_size: int = 0, page_token: str = "") -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items, newest first, and the next page's token."""
+        request = library_pb2.ListItemsRequest(page_size=page_size, page_token=page_token)
+        reply: library_pb2.ListItemsResponse = self._unary(self.library.ListItems, request)
+        return list(reply.items), reply.next_page_token
+
+    def tag_item(self, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> library_pb2.LibraryItem:
+        request = library_pb2.TagItemRequest(id=item_id, add=list(add), remove=list(remove))
+        reply: library_pb2.TagItemResponse = self._unary(self.library.TagItem, request)
+        return reply.item
+
+    def pin_item(self, item_id: str, pinned: bool = True) -> library_pb2.LibraryItem:
+        request = library_pb2.PinItemRequest(id=item_id, pinned=pinned)
+        reply: library_pb2.PinItemResponse = self._unary(self.library.PinItem, request)
+        return reply.item
+
+    def delete_item(self, item_id: str) -> None:
+        self._unary(self.library.DeleteItem, library_pb2.DeleteItemRequest(id=item_id))
+
     def list_models(self) -> list[pb.ModelStatus]:
         reply: pb.ListModelsResponse = self._unary(self.stub.ListModels, pb.ListModelsRequest())
         return list(reply.models)
@@ -671,6 +734,7 @@ class AsyncMusicClient:
             self.channel = grpc.aio.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
+        self.library = library_pb2_grpc.LibraryServiceStub(self.channel)
         self.timeout = timeout
         self.metadata = _key_metadata(api_key)
 
@@ -818,6 +882,61 @@ class AsyncMusicClient:
         request = jobs_pb2.CancelJobRequest(id=job_id)
         reply: jobs_pb2.CancelJobResponse = await self._unary(self.jobs.CancelJob, request)
         return reply.job
+
+    # -- the library ---------------------------------------------------------------------------------------------
+
+    async def search_library(
+        self, request: library_pb2.SearchLibraryRequest
+    ) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items that match, best first, and the next page's token ("" after the last)."""
+        reply: library_pb2.SearchLibraryResponse = await self._unary(self.library.SearchLibrary, request)
+        return list(reply.items), reply.next_page_token
+
+    async def similar_items(
+        self, item_id: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items closest to one, best first, and the next page's token."""
+        request = library_pb2.SimilarItemsRequest(id=item_id, page_size=page_size, page_token=page_token)
+        reply: library_pb2.SimilarItemsResponse = await self._unary(self.library.SimilarItems, request)
+        return list(reply.items), reply.next_page_token
+
+    async def get_item(self, item_id: str) -> library_pb2.LibraryItem:
+        reply: library_pb2.GetItemResponse = await self._unary(
+            self.library.GetItem, library_pb2.GetItemRequest(id=item_id)
+        )
+        return reply.item
+
+    async def get_item_file(self, item_id: str, name: str) -> bytes:
+        """One file of an item, whole."""
+        request = library_pb2.GetItemFileRequest(id=item_id, name=name)
+        responses = self.library.GetItemFile(request, timeout=self.timeout, metadata=self.metadata)
+        return b"".join([response.data async for response in self._stream(responses)])
+
+    async def download_item(self, item_id: str, out_dir: Path) -> list[Path]:
+        """Writes an item's files under `out_dir` (by their names), each checked against its SHA-256."""
+        item = await self.get_item(item_id)
+        return [write_item_file(out_dir, file, await self.get_item_file(item_id, file.name)) for file in item.files]
+
+    async def list_items(self, page_size: int = 0, page_token: str = "") -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items, newest first, and the next page's token."""
+        request = library_pb2.ListItemsRequest(page_size=page_size, page_token=page_token)
+        reply: library_pb2.ListItemsResponse = await self._unary(self.library.ListItems, request)
+        return list(reply.items), reply.next_page_token
+
+    async def tag_item(
+        self, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> library_pb2.LibraryItem:
+        request = library_pb2.TagItemRequest(id=item_id, add=list(add), remove=list(remove))
+        reply: library_pb2.TagItemResponse = await self._unary(self.library.TagItem, request)
+        return reply.item
+
+    async def pin_item(self, item_id: str, pinned: bool = True) -> library_pb2.LibraryItem:
+        request = library_pb2.PinItemRequest(id=item_id, pinned=pinned)
+        reply: library_pb2.PinItemResponse = await self._unary(self.library.PinItem, request)
+        return reply.item
+
+    async def delete_item(self, item_id: str) -> None:
+        await self._unary(self.library.DeleteItem, library_pb2.DeleteItemRequest(id=item_id))
 
     async def list_models(self) -> list[pb.ModelStatus]:
         reply: pb.ListModelsResponse = await self._unary(self.stub.ListModels, pb.ListModelsRequest())
