@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system test-system demo serve test lint bench loadtest-report soak protos k8s clean
+.PHONY: setup system test-system demo serve test lint bench bench-library loadtest-report soak protos k8s clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -57,6 +57,10 @@ bench: setup
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
+
+# The library's search and similar on 10,000 items in a PostgreSQL of its own (issue #17): about a minute.
+bench-library: setup
+	$(BIN)/python benchmarks/library_search.py
 
 # benchmarks/RESULTS.md and its plots, from one load-test run on this machine (issue #13): about 7 minutes.
 loadtest-report: setup

@@ -52,6 +52,7 @@ GATEWAY_SERVICE = "dgx-music-gateway"
 # Shared by the gateways and the Triton pods: job artifacts (any gateway runs any job), uploaded SoundFonts (the
 # gateway writes them, Triton's fluidsynth model reads them) and model weights.
 DATA_CLAIM = "dgx-music-data"
+LIBRARY_SECRET = "dgx-music-library"
 SHARED_DIR = "/data"
 SHARED = {"artifact_dir": f"{SHARED_DIR}/jobs", "soundfont_upload_dir": f"{SHARED_DIR}/soundfonts"}
 # Each pod's own data directory (a Triton replica renders its model repository there): never shared.
@@ -239,8 +240,17 @@ def _gateway() -> list[Manifest]:
             redis_url=f"redis://{REDIS_SERVICE}:{REDIS_PORT}/0",
             data_dir=WORK_DIR,
             **SHARED,
+            library_dir=f"{SHARED_DIR}/library",
             log_format="json",
-        ),
+        )
+        # The library's PostgreSQL (a managed one: its DSN in this Secret, which the operator makes); without it the
+        # gateway keeps no library and LibraryService answers UNAVAILABLE.
+        + [
+            {
+                "name": "DGXMUSIC_LIBRARY_DATABASE_URL",
+                "valueFrom": {"secretKeyRef": {"name": LIBRARY_SECRET, "key": "database-url", "optional": True}},
+            }
+        ],
         # The stack's keys (all three) and the clients' keys: every entry of those Secrets is a DGXMUSIC_* variable.
         "envFrom": [{"secretRef": {"name": STACK_SECRET}}, {"secretRef": {"name": API_KEYS_SECRET}}],
         # Ready (gRPC health, which answers without a key) only while Triton's models are: a gateway is out of the
