@@ -27,6 +27,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
 	# audiocraft pins torch 2.1 and more; text-to-music needs only what pyproject lists (see generator/_imports.py).
 	$(BIN)/pip install -q --no-deps audiocraft==1.3.0 xformers==0.0.35
+	# wordllama's metadata asks numpy>=2; its model (in the wheel) runs on our numpy 1.26 (library/describe.py).
+	$(BIN)/pip install -q --no-deps wordllama==0.4.0.post1
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
