@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +23,7 @@ from typing import Any
 
 import composer
 from composer.genres import GENRES
-from deploy.launcher import wait_for_postgres
-from deploy.postgres import Cluster
+from deploy.launcher import running_postgres
 from gateway.artifacts import ContentStore
 from gateway.library import song_metadata
 from gateway.songs import song_info
@@ -92,23 +90,15 @@ def figures(name: str, times: list[float]) -> str:
     return f"{name:<44} {p50:8.1f} {p95:8.1f}   {TARGET_MS / p95:5.1f}x  {verdict}"
 
 
-async def run(count: int, runs: int, folder: Path) -> None:
+async def run(count: int, runs: int, url: str, folder: Path) -> None:
     rng = random.Random(17)
     began = time.perf_counter()
     made = songs(100, rng)
     kept = items(count, made, rng)
     print(f"described {count} items ({len(made)} composed songs) in {time.perf_counter() - began:.1f} s")
 
-    cluster = Cluster(folder / "postgres")
-    log = folder / "postgres.log"
-    with log.open("ab") as output:
-        initdb = cluster.prepare()
-        if initdb is not None:
-            subprocess.run(initdb, stdout=output, stderr=subprocess.STDOUT, check=True)
-        server = subprocess.Popen(cluster.command(), stdout=output, stderr=subprocess.STDOUT)
+    store = await LibraryStore.open(url, ContentStore(folder / "library"))
     try:
-        wait_for_postgres(cluster.url, server, log)
-        store = await LibraryStore.open(cluster.url, ContentStore(folder / "library"))
         began = time.perf_counter()
         ids = [await store.add(item) for item in kept]
         print(f"inserted {len(ids)} items in {time.perf_counter() - began:.1f} s")
@@ -135,10 +125,8 @@ async def run(count: int, runs: int, folder: Path) -> None:
         seed = ids[len(ids) // 2]
         print(figures("similar ID", await timed(lambda: store.similar("", seed, 20, 0), runs)))
         print(figures("embed_query (the query's words, in the gateway)", embed_times))
-        await store.close()
     finally:
-        server.terminate()
-        server.wait(30)
+        await store.close()
 
 
 def main() -> None:
@@ -146,8 +134,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="library-bench-") as folder:
-        asyncio.run(run(args.items, args.runs, Path(folder)))
+    with tempfile.TemporaryDirectory(prefix="library-bench-") as folder, running_postgres(Path(folder) / "pg") as url:
+        asyncio.run(run(args.items, args.runs, url, Path(folder)))
     sys.exit(0)
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
@@ -167,6 +167,29 @@ def wait_for_postgres(url: str, process: "subprocess.Popen[bytes]", log: Path, t
         return None if code is None else f"{exit_status(code)} during start-up"
 
     _wait_until(lambda: _postgres_ready(url), "PostgreSQL", timeout, exited, log)
+
+
+@contextlib.contextmanager
+def running_postgres(root: Path) -> Iterator[str]:
+    """A PostgreSQL cluster in `root` (made the first time), running as `dgx-music serve` runs the library's but
+    unsupervised, for tests and benchmarks; its DSN. Stopped on leaving."""
+    cluster = Cluster(root)
+    log = cluster.root / "postgres.log"
+    with log.open("ab") as output:
+        initdb = cluster.prepare()
+        if initdb is not None:
+            subprocess.run(initdb, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, check=True)
+        server = subprocess.Popen(cluster.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_postgres(cluster.url, server, log)
+        yield cluster.url
+    finally:
+        server.terminate()  # a smart shutdown: its clients are gone
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _gateway_ready(settings: Settings) -> bool:

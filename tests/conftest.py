@@ -1,6 +1,5 @@
 """The real stack (redis-server, tritonserver, gateway), started once per test session on free ports."""
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,8 +8,7 @@ import pytest
 import redis
 
 from clients.client import MusicClient
-from deploy.launcher import Stack, settings_on_free_ports, wait_for_postgres
-from deploy.postgres import Cluster
+from deploy.launcher import Stack, running_postgres, settings_on_free_ports
 from deploy.settings import Settings
 from faulty_plugins import NO_COMPILER, build, compiler, lv2_path_with
 from separator import write_random_htdemucs
@@ -80,16 +78,5 @@ def client(stack: Stack) -> Iterator[MusicClient]:
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL of the tests' own (Debian's, as `dgx-music serve` runs it: its own cluster, a private socket),
     started once per session; its DSN."""
-    cluster = Cluster(tmp_path_factory.mktemp("postgres"))
-    log = cluster.root / "postgres.log"
-    with log.open("ab") as output:
-        initdb = cluster.prepare()
-        if initdb is not None:
-            subprocess.run(initdb, stdout=output, stderr=subprocess.STDOUT, check=True)
-        server = subprocess.Popen(cluster.command(), stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_for_postgres(cluster.url, server, log)
-        yield cluster.url
-    finally:
-        server.terminate()
-        server.wait(30)
+    with running_postgres(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
