@@ -174,9 +174,9 @@ def running_postgres(root: Path) -> Iterator[str]:
     """A PostgreSQL cluster in `root` (made the first time), running as `dgx-music serve` runs the library's but
     unsupervised, for tests and benchmarks; its DSN. Stopped on leaving."""
     cluster = Cluster(root)
+    initdb = cluster.prepare()
     log = cluster.root / "postgres.log"
     with log.open("ab") as output:
-        initdb = cluster.prepare()
         if initdb is not None:
             subprocess.run(initdb, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, check=True)
         server = subprocess.Popen(cluster.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)

@@ -272,7 +272,7 @@ class LibraryStore:
                 await connection.execute(
                     "SELECT id, text_vector,"
                     " CASE WHEN %s = '' THEN 0 ELSE ts_rank(words, plainto_tsquery('english', %s)) END"
-                    f" FROM library_items WHERE {where}",
+                    f" FROM library_items WHERE {where} ORDER BY created DESC, id DESC",  # ties: newest first
                     (query.words, query.words, *params),
                 )
             ).fetchall()
