@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -79,11 +80,8 @@ class Item:
         return self.metadata.get("genre")
 
 
+_NEWEST = "created DESC, seq DESC"  # the candidates' order: ties in ranking go to the newer
 _ITEM_COLUMNS = "id, owner, kind, created, request, prompt, metadata, timings, tags, pinned, size_bytes, description"
-
-
-def _vector(data: bytes) -> Vector:
-    return np.frombuffer(data, dtype=np.float32)
 
 
 def _vector_bytes(vector: Vector | None) -> bytes | None:
@@ -100,10 +98,57 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class VectorCache:
+    """The items' vectors in memory, each row by the item's seq: an item's vectors never change, so a cached row is
+    never stale, and the rows a search lacks (items another gateway wrote, or this one before a restart) are read
+    once. Moving thousands of vectors out of PostgreSQL for every search would cost more than ranking them."""
+
+    def __init__(self) -> None:
+        self.positions: dict[int, int] = {}  # seq -> row
+        self.ids: list[str] = []
+        self.text = np.zeros((0, 0), np.float32)
+        self.sound = np.zeros((0, 0), np.float32)
+        self.has_sound = np.zeros(0, bool)
+
+    async def rows(self, connection: AsyncConnection[Any], seqs: Sequence[int]) -> npt.NDArray[np.intp]:
+        """The rows of the items `seqs` (read from the database where missing)."""
+        missing = [seq for seq in seqs if seq not in self.positions]
+        if missing:
+            found = await (
+                await connection.cursor(binary=True).execute(
+                    "SELECT seq, id, text_vector, sound_vector FROM library_items WHERE seq = ANY(%s)", (missing,)
+                )
+            ).fetchall()
+            self._add(found)
+        return np.fromiter((self.positions[seq] for seq in seqs), np.intp, len(seqs))
+
+    def _add(self, found: list[tuple[int, str, bytes, bytes | None]]) -> None:
+        start = len(self.ids)
+        texts = np.frombuffer(b"".join(row[2] for row in found), np.float32).reshape(len(found), -1)
+        sounds = [row[3] for row in found]
+        sound_dims = next((len(sound) // 4 for sound in sounds if sound is not None), self.sound.shape[1])
+        if start == 0:
+            self.text = np.zeros((0, texts.shape[1]), np.float32)
+        if self.sound.shape[1] != sound_dims:  # the first sound vector seen
+            self.sound = np.zeros((start, sound_dims), np.float32)
+        new_sounds = np.zeros((len(found), sound_dims), np.float32)
+        for at, sound in enumerate(sounds):
+            if sound is not None:
+                new_sounds[at] = np.frombuffer(sound, np.float32)
+        # Appending copies; searches read far more often than items arrive.
+        self.text = np.concatenate([self.text, texts])
+        self.sound = np.concatenate([self.sound, new_sounds])
+        self.has_sound = np.concatenate([self.has_sound, np.array([s is not None for s in sounds], bool)])
+        for at, row in enumerate(found):
+            self.positions[row[0]] = start + at
+            self.ids.append(row[1])
+
+
 class LibraryStore:
     def __init__(self, pool: AsyncConnectionPool, files: ContentStore) -> None:
         self.pool = pool
         self.files = files
+        self.vectors = VectorCache()
 
     @classmethod
     async def open(cls, url: str, files: ContentStore, *, wait_seconds: float = 5.0) -> "LibraryStore":
@@ -265,67 +310,78 @@ class LibraryStore:
 
     async def search(self, owner: str, query: Query, query_vector: Vector, limit: int, offset: int) -> list[Item]:
         """The owner's items that pass the query's filters, best first: by the similarity of their description to
-        the query's words, those that hold the words themselves first."""
+        the query's words, those that hold the words themselves (full text) raised above the rest."""
         where, params = _filters(owner, query)
         async with self.pool.connection() as connection:
-            rows = await (
-                await connection.execute(
-                    "SELECT id, text_vector,"
-                    " CASE WHEN %s = '' THEN 0 ELSE ts_rank(words, plainto_tsquery('english', %s)) END"
-                    f" FROM library_items WHERE {where} ORDER BY created DESC, id DESC",  # ties: newest first
-                    (query.words, query.words, *params),
+            # One row: the candidates, newest first, and whether each holds the query's words.
+            row = await (
+                await connection.cursor(binary=True).execute(
+                    f"SELECT array_agg(seq ORDER BY {_NEWEST}), array_agg(%s AND words @@ q ORDER BY {_NEWEST})"
+                    f" FROM library_items, plainto_tsquery('english', %s) AS q WHERE {where}",
+                    (bool(query.words.strip()), query.words, *params),
                 )
-            ).fetchall()
-        if not rows:
-            return []
-        vectors = np.stack([_vector(row[1]) for row in rows])
-        scores = np.zeros(len(rows), np.float32)
-        for index, score in rank(query_vector, vectors, limit=len(rows)):
-            scores[index] = score
-        # ts_rank grows without bound with repeats: a match counts once, its strength a little.
-        matched = np.array([min(float(row[2]), 1.0) for row in rows], np.float32)
-        scores += np.where(matched > 0, _WORDS_WEIGHT * (1 + matched) / 2, 0)
-        return await self._ranked(owner, [row[0] for row in rows], scores, limit, offset)
+            ).fetchone()
+            if row is None or not row[0]:
+                return []
+            candidates, matched = row
+            rows = await self.vectors.rows(connection, candidates)
+        texts = self.vectors.text[rows]
+        wanted = offset + limit
+        # The best by similarity alone, and the best of those that hold the words: the best after the raise are
+        # among them.
+        best = dict(rank(query_vector, texts, wanted))
+        holding = np.flatnonzero(np.array(matched, dtype=bool))
+        best |= {int(holding[at]): score for at, score in rank(query_vector, texts[holding], wanted)}
+        scored = [
+            (int(rows[index]), score + (_WORDS_WEIGHT if matched[index] else 0.0)) for index, score in best.items()
+        ]
+        return await self._ranked(owner, scored, limit, offset)
 
     async def similar(self, owner: str, item_id: str, limit: int, offset: int) -> list[Item]:
-        """The owner's other items closest to the item: by sound (MIDI and audio features) where both have it,
-        and by description."""
+        """The owner's other items closest to the item: by the mean of their sounds' and their descriptions'
+        similarity where both have a sound (MIDI and audio features), else by their descriptions'."""
         async with self.pool.connection() as connection:
             seed = await (
-                await connection.execute(
-                    "SELECT text_vector, sound_vector FROM library_items WHERE id = %s AND owner = %s",
-                    (item_id, owner),
-                )
+                await connection.execute("SELECT seq FROM library_items WHERE id = %s AND owner = %s", (item_id, owner))
             ).fetchone()
             if seed is None:
                 raise ItemNotFound(item_id)
-            rows = await (
-                await connection.execute(
-                    "SELECT id, text_vector, sound_vector FROM library_items WHERE owner = %s AND id <> %s",
+            row = await (
+                await connection.cursor(binary=True).execute(
+                    f"SELECT array_agg(seq ORDER BY {_NEWEST}) FROM library_items WHERE owner = %s AND id <> %s",
                     (owner, item_id),
                 )
-            ).fetchall()
-        if not rows:
-            return []
-        text_seed, sound_seed = _vector(seed[0]), None if seed[1] is None else _vector(seed[1])
-        scores = np.zeros(len(rows), np.float32)
-        for index, score in rank(text_seed, np.stack([_vector(row[1]) for row in rows]), limit=len(rows)):
-            scores[index] = score
-        with_sound = [index for index, row in enumerate(rows) if row[2] is not None]
-        if sound_seed is not None and with_sound:
-            sounds = np.stack([_vector(rows[index][2]) for index in with_sound])
-            for position, score in rank(sound_seed, sounds, limit=len(with_sound)):
-                index = with_sound[position]
-                scores[index] = (scores[index] + score) / 2
-        return await self._ranked(owner, [row[0] for row in rows], scores, limit, offset)
+            ).fetchone()
+            if row is None or not row[0]:
+                return []
+            [seed_row] = await self.vectors.rows(connection, [seed[0]])
+            rows = await self.vectors.rows(connection, row[0])
+        vectors = self.vectors
+        seed_text, seed_sound = vectors.text[seed_row], vectors.sound[seed_row] if vectors.has_sound[seed_row] else None
+        wanted = offset + limit
+        with_sound = np.flatnonzero(vectors.has_sound[rows])
+        if seed_sound is None or not with_sound.size:
+            ranked = rank(seed_text, vectors.text[rows], wanted)
+        else:
+            # Both unit vectors end to end: their cosine is the mean of the two similarities.
+            both = np.hstack([vectors.text[rows[with_sound]], vectors.sound[rows[with_sound]]])
+            query = np.concatenate([seed_text, seed_sound])
+            ranked = [(int(with_sound[at]), score) for at, score in rank(query, both, wanted)]
+            without = np.flatnonzero(~vectors.has_sound[rows])
+            ranked += [(int(without[at]), score) for at, score in rank(seed_text, vectors.text[rows[without]], wanted)]
+        # Ties: the earlier candidate (the newer item) first, as rank does.
+        ranked.sort(key=lambda entry: (-entry[1], entry[0]))
+        return await self._ranked(owner, [(int(rows[index]), score) for index, score in ranked], limit, offset)
 
-    async def _ranked(self, owner: str, ids: list[str], scores: Vector, limit: int, offset: int) -> list[Item]:
-        order = np.argsort(-scores, kind="stable")[offset : offset + limit]
-        chosen = [ids[index] for index in order]
-        found = {item.id: item for item in await self._items("id = ANY(%s) AND owner = %s", (chosen, owner))}
-        return [
-            dataclasses.replace(found[ids[index]], score=float(scores[index])) for index in order if ids[index] in found
-        ]
+    async def _ranked(self, owner: str, scored: list[tuple[int, float]], limit: int, offset: int) -> list[Item]:
+        """The items of (cache row, score) from the `offset`-th best: the higher score first; on a tie, the one
+        listed first (the candidates come newest first)."""
+        order = sorted(range(len(scored)), key=lambda at: -scored[at][1])[offset : offset + limit]
+        chosen = [(self.vectors.ids[scored[at][0]], scored[at][1]) for at in order]
+        found = {
+            item.id: item for item in await self._items("id = ANY(%s) AND owner = %s", ([c[0] for c in chosen], owner))
+        }
+        return [dataclasses.replace(found[item_id], score=score) for item_id, score in chosen if item_id in found]
 
     async def _items(
         self, where: str, params: tuple[Any, ...], *, order: str = "id", limit: int | None = None, offset: int = 0

@@ -1,6 +1,7 @@
 -- The library's items: one finished result each, its caller's alone (owner: the API key's name, '' without keys).
 CREATE TABLE library_items (
     id text PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,  -- what the gateway's cache of vectors knows an item by
     owner text NOT NULL,
     kind text NOT NULL,  -- compose, generate_midi, render, transcribe, separate, generate_audio
     created timestamptz NOT NULL DEFAULT now(),
