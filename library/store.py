@@ -104,15 +104,18 @@ class VectorCache:
     once. Moving thousands of vectors out of PostgreSQL for every search would cost more than ranking them."""
 
     def __init__(self) -> None:
-        self.positions: dict[int, int] = {}  # seq -> row
+        self.row_of_seq = np.full(0, -1, np.intp)  # seq -> row; -1: not cached
         self.ids: list[str] = []
         self.text = np.zeros((0, 0), np.float32)
         self.sound = np.zeros((0, 0), np.float32)
         self.has_sound = np.zeros(0, bool)
 
     async def rows(self, connection: AsyncConnection[Any], seqs: Sequence[int]) -> npt.NDArray[np.intp]:
-        """The rows of the items `seqs` (read from the database where missing)."""
-        missing = [seq for seq in seqs if seq not in self.positions]
+        """The rows of the items `seqs` (read from the database where missing); -1 for an item deleted meanwhile."""
+        wanted = np.fromiter(seqs, np.intp, len(seqs))
+        known = wanted < len(self.row_of_seq)
+        known[known] = self.row_of_seq[wanted[known]] >= 0
+        missing = wanted[~known].tolist()
         if missing:
             found = await (
                 await connection.cursor(binary=True).execute(
@@ -120,7 +123,7 @@ class VectorCache:
                 )
             ).fetchall()
             self._add(found)
-        return np.fromiter((self.positions[seq] for seq in seqs), np.intp, len(seqs))
+        return self.row_of_seq[wanted]
 
     def _add(self, found: list[tuple[int, str, bytes, bytes | None]]) -> None:
         start = len(self.ids)
@@ -139,9 +142,13 @@ class VectorCache:
         self.text = np.concatenate([self.text, texts])
         self.sound = np.concatenate([self.sound, new_sounds])
         self.has_sound = np.concatenate([self.has_sound, np.array([s is not None for s in sounds], bool)])
-        for at, row in enumerate(found):
-            self.positions[row[0]] = start + at
-            self.ids.append(row[1])
+        seqs = np.fromiter((row[0] for row in found), np.intp, len(found))
+        if seqs.max() >= len(self.row_of_seq):
+            grown = np.full(max(int(seqs.max()) + 1, 2 * len(self.row_of_seq)), -1, np.intp)
+            grown[: len(self.row_of_seq)] = self.row_of_seq
+            self.row_of_seq = grown
+        self.row_of_seq[seqs] = np.arange(start, start + len(found))
+        self.ids += [row[1] for row in found]
 
 
 class LibraryStore:
@@ -301,7 +308,7 @@ class LibraryStore:
 
     async def page(self, owner: str, limit: int, offset: int) -> list[Item]:
         """The owner's items, newest first."""
-        return await self._items("owner = %s", (owner,), order="created DESC, id DESC", limit=limit, offset=offset)
+        return await self._items("owner = %s", (owner,), order=_NEWEST, limit=limit, offset=offset)
 
     async def total_bytes(self) -> int:
         async with self.pool.connection() as connection:
@@ -323,14 +330,16 @@ class LibraryStore:
             ).fetchone()
             if row is None or not row[0]:
                 return []
-            candidates, matched = row
+            candidates, matched_flags = row
             rows = await self.vectors.rows(connection, candidates)
+        present = rows >= 0  # not deleted meanwhile
+        rows, matched = rows[present], np.array(matched_flags, dtype=bool)[present]
         texts = self.vectors.text[rows]
         wanted = offset + limit
         # The best by similarity alone, and the best of those that hold the words: the best after the raise are
         # among them.
         best = dict(rank(query_vector, texts, wanted))
-        holding = np.flatnonzero(np.array(matched, dtype=bool))
+        holding = np.flatnonzero(matched)
         best |= {int(holding[at]): score for at, score in rank(query_vector, texts[holding], wanted)}
         scored = [
             (int(rows[index]), score + (_WORDS_WEIGHT if matched[index] else 0.0)) for index, score in best.items()
@@ -356,6 +365,9 @@ class LibraryStore:
                 return []
             [seed_row] = await self.vectors.rows(connection, [seed[0]])
             rows = await self.vectors.rows(connection, row[0])
+        if seed_row < 0:  # deleted meanwhile
+            raise ItemNotFound(item_id)
+        rows = rows[rows >= 0]
         vectors = self.vectors
         seed_text, seed_sound = vectors.text[seed_row], vectors.sound[seed_row] if vectors.has_sound[seed_row] else None
         wanted = offset + limit

@@ -23,7 +23,7 @@ CREATE TABLE library_items (
     text_vector bytea NOT NULL,
     sound_vector bytea
 );
-CREATE INDEX library_items_by_owner ON library_items (owner, created DESC, id DESC);
+CREATE INDEX library_items_by_owner ON library_items (owner, created DESC, seq DESC);
 CREATE INDEX library_items_by_age ON library_items (created) WHERE NOT pinned;
 CREATE INDEX library_items_words ON library_items USING gin (words);
 CREATE INDEX library_items_tags ON library_items USING gin (tags);
