@@ -2,8 +2,8 @@
 
 Every read and write names the item's owner: a caller finds only its own items, and another caller's id reads as
 unknown. Searching filters in SQL (key, tempo, genre, kind, tags, time, and the words of the query against the
-items' descriptions), then ranks what is left by vector similarity (library.ranking) in the gateway: pgvector is not
-packaged for Debian 12, and a few thousand vectors rank in a millisecond of numpy."""
+items' descriptions), then ranks what is left by vector similarity in the gateway, on vectors it keeps in memory
+(VectorCache): pgvector is not packaged for Debian 12, and 10,000 vectors rank in a millisecond of numpy."""
 
 import dataclasses
 import uuid
@@ -21,9 +21,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from gateway.artifacts import ContentStore
 from library.query import Query
-from library.ranking import rank
 
 Vector = npt.NDArray[np.float32]
+Rows = npt.NDArray[np.intp]
 # Held while migrations run, so that gateways starting together apply each migration once.
 _MIGRATION_LOCK = 0x6467786D75736963  # "dgxmusic"
 # What a text match adds to a vector's score (cosine, -1..1): items that hold the query's words come first.
@@ -110,7 +110,15 @@ class VectorCache:
         self.sound = np.zeros((0, 0), np.float32)
         self.has_sound = np.zeros(0, bool)
 
-    async def rows(self, connection: AsyncConnection[Any], seqs: Sequence[int]) -> npt.NDArray[np.intp]:
+    def similarity(self, query_vector: Vector) -> Vector:
+        """The cosine similarity of every cached description to the query's (all are unit vectors, library.describe):
+        one product over the whole contiguous matrix, which candidates then index, costs a fraction of gathering
+        the candidates' rows first."""
+        if not len(self.ids):
+            return np.zeros(0, np.float32)
+        return self.text @ np.asarray(query_vector, np.float32)
+
+    async def rows(self, connection: AsyncConnection[Any], seqs: Sequence[int]) -> Rows:
         """The rows of the items `seqs` (read from the database where missing); -1 for an item deleted meanwhile."""
         wanted = np.fromiter(seqs, np.intp, len(seqs))
         known = wanted < len(self.row_of_seq)
@@ -334,17 +342,8 @@ class LibraryStore:
             rows = await self.vectors.rows(connection, candidates)
         present = rows >= 0  # not deleted meanwhile
         rows, matched = rows[present], np.array(matched_flags, dtype=bool)[present]
-        texts = self.vectors.text[rows]
-        wanted = offset + limit
-        # The best by similarity alone, and the best of those that hold the words: the best after the raise are
-        # among them.
-        best = dict(rank(query_vector, texts, wanted))
-        holding = np.flatnonzero(matched)
-        best |= {int(holding[at]): score for at, score in rank(query_vector, texts[holding], wanted)}
-        scored = [
-            (int(rows[index]), score + (_WORDS_WEIGHT if matched[index] else 0.0)) for index, score in best.items()
-        ]
-        return await self._ranked(owner, scored, limit, offset)
+        scores = self.vectors.similarity(query_vector)[rows] + np.where(matched, _WORDS_WEIGHT, 0).astype(np.float32)
+        return await self._ranked(owner, rows, scores, limit, offset)
 
     async def similar(self, owner: str, item_id: str, limit: int, offset: int) -> list[Item]:
         """The owner's other items closest to the item: by the mean of their sounds' and their descriptions'
@@ -369,27 +368,24 @@ class LibraryStore:
             raise ItemNotFound(item_id)
         rows = rows[rows >= 0]
         vectors = self.vectors
-        seed_text, seed_sound = vectors.text[seed_row], vectors.sound[seed_row] if vectors.has_sound[seed_row] else None
-        wanted = offset + limit
-        with_sound = np.flatnonzero(vectors.has_sound[rows])
-        if seed_sound is None or not with_sound.size:
-            ranked = rank(seed_text, vectors.text[rows], wanted)
-        else:
-            # Both unit vectors end to end: their cosine is the mean of the two similarities.
-            both = np.hstack([vectors.text[rows[with_sound]], vectors.sound[rows[with_sound]]])
-            query = np.concatenate([seed_text, seed_sound])
-            ranked = [(int(with_sound[at]), score) for at, score in rank(query, both, wanted)]
-            without = np.flatnonzero(~vectors.has_sound[rows])
-            ranked += [(int(without[at]), score) for at, score in rank(seed_text, vectors.text[rows[without]], wanted)]
-        # Ties: the earlier candidate (the newer item) first, as rank does.
-        ranked.sort(key=lambda entry: (-entry[1], entry[0]))
-        return await self._ranked(owner, [(int(rows[index]), score) for index, score in ranked], limit, offset)
+        scores = vectors.similarity(vectors.text[seed_row])[rows]
+        if vectors.has_sound[seed_row]:
+            # Where both have a sound, the mean of the two similarities.
+            both = vectors.has_sound[rows]
+            sounds = (vectors.sound @ vectors.sound[seed_row])[rows]
+            scores[both] = (scores[both] + sounds[both]) / 2
+        return await self._ranked(owner, rows, scores, limit, offset)
 
-    async def _ranked(self, owner: str, scored: list[tuple[int, float]], limit: int, offset: int) -> list[Item]:
-        """The items of (cache row, score) from the `offset`-th best: the higher score first; on a tie, the one
-        listed first (the candidates come newest first)."""
-        order = sorted(range(len(scored)), key=lambda at: -scored[at][1])[offset : offset + limit]
-        chosen = [(self.vectors.ids[scored[at][0]], scored[at][1]) for at in order]
+    async def _ranked(self, owner: str, rows: Rows, scores: Vector, limit: int, offset: int) -> list[Item]:
+        """The items at cache `rows` (candidates, newest first) from the `offset`-th best `scores`: the higher
+        first; on a tie the newer."""
+        wanted = min(offset + limit, len(rows))
+        if wanted <= offset:
+            return []
+        # Only the best `wanted` are sorted: argpartition is linear.
+        best = np.arange(len(rows)) if wanted == len(rows) else np.argpartition(-scores, wanted - 1)[:wanted]
+        best = best[np.lexsort((best, -scores[best]))][offset:wanted]
+        chosen = [(self.vectors.ids[rows[at]], float(scores[at])) for at in best]
         found = {
             item.id: item for item in await self._items("id = ANY(%s) AND owner = %s", ([c[0] for c in chosen], owner))
         }
