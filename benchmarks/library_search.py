@@ -12,6 +12,7 @@ Run: `make bench-library` (or `.venv/bin/python benchmarks/library_search.py [--
 import argparse
 import asyncio
 import functools
+import os
 import random
 import statistics
 import sys
@@ -128,6 +129,8 @@ async def run(count: int, runs: int, url: str, folder: Path) -> None:
         seed = ids[len(ids) // 2]
         print(figures("similar ID", await timed(lambda: store.similar("", seed, 20, 0), runs)))
         print(figures("embed_query (the query's words, in the gateway)", embed_times))
+        load, cores = os.getloadavg()[0], os.cpu_count()
+        print(f"(load average {load:.1f} on {cores} cores while measuring: figures are slower by about that ratio)")
     finally:
         await store.close()
 
