@@ -58,7 +58,9 @@ class Finished:
 
     method: str  # the RPC ("Compose", ...), or the job's kind ("compose", ...)
     owner: str  # the caller's API key's name; "" without keys
-    request: dict[str, Any]  # as JSON, its byte fields left out (request_fields)
+    # The call's message, or for an upload the options it was read into (a dataclass); read off the event loop,
+    # as a request may carry a large MIDI or audio file.
+    request: Message | Any
     prompt: str  # what the caller asked for in words ("" for Render, Transcribe, Separate)
     events: list[Message]  # the result's events (all but progress and the summary)
     summary: pb.Summary
@@ -246,6 +248,7 @@ class Library:
         from library.describe import describe  # loads the text model at first use
 
         kind = KINDS.get(finished.method, finished.method)
+        request = finished.request
         made = _made(finished.events)
         description = describe(kind, finished.prompt, made.metadata, made.midi, made.audio)
         metadata = dict(made.metadata)
@@ -263,7 +266,7 @@ class Library:
         return NewItem(
             owner=finished.owner,
             kind=kind,
-            request=finished.request,
+            request=request_fields(request) if isinstance(request, Message) else dataclass_fields(request),
             prompt=finished.prompt,
             metadata=metadata,
             timings=timings(finished.summary),

@@ -28,7 +28,7 @@ from gateway import analysis, validation
 from gateway.auth import DailyQuota, Gate
 from gateway.cache import CachedResults, Recording, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
-from gateway.library import Finished, Library, dataclass_fields, request_fields
+from gateway.library import Finished, Library
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
@@ -526,8 +526,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         upload the options it was read into (a dataclass)."""
         if not self.library.configured:
             return
-        fields = request_fields(request) if isinstance(request, Message) else dataclass_fields(request)
-        finished = Finished(scope.method, scope.key_name or "", fields, prompt, events, scope.summary())
+        finished = Finished(scope.method, scope.key_name or "", request, prompt, events, scope.summary())
         self.library.keep(finished)
 
 
