@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system test-system demo serve test lint bench bench-compose bench-compose-gpu loadtest-report soak protos k8s clean
+.PHONY: setup system test-system demo serve test lint bench bench-compose bench-compose-gpu bench-library loadtest-report soak protos k8s clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -27,6 +27,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
 	# audiocraft pins torch 2.1 and more; text-to-music needs only what pyproject lists (see generator/_imports.py).
 	$(BIN)/pip install -q --no-deps audiocraft==1.3.0 xformers==0.0.35
+	# wordllama's metadata asks numpy>=2; its model (in the wheel) runs on our numpy 1.26 (library/describe.py).
+	$(BIN)/pip install -q --no-deps wordllama==0.4.0.post1
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
@@ -67,6 +69,10 @@ bench-compose: setup
 
 bench-compose-gpu: setup
 	$(BIN)/python benchmarks/compose_speed.py --device cuda
+
+# The library's search and similar on 10,000 items in a PostgreSQL of its own (issue #17): about a minute.
+bench-library: setup
+	$(BIN)/python benchmarks/library_search.py
 
 # benchmarks/RESULTS.md and its plots, from one load-test run on this machine (issue #13): about 7 minutes.
 loadtest-report: setup

@@ -50,7 +50,7 @@ from clients.render_controls import (
     note_events_csv,
 )
 from dgxmusic.audio import AudioFormatError
-from dgxmusic.v1 import audio_pb2, jobs_pb2
+from dgxmusic.v1 import audio_pb2, jobs_pb2, library_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
 console = Console(stderr=True)
@@ -1503,6 +1503,209 @@ def cancel_job(job_id: str, as_json: bool, server: Server, timeout: float) -> No
         _print_job(job, as_json)
     else:
         click.echo(_state_name(job))
+
+
+def _item_json(item: library_pb2.LibraryItem) -> dict[str, Any]:
+    """A library item as JSON, its JSON-holding fields as the objects they hold."""
+    found = json_format.MessageToDict(item, preserving_proto_field_name=True)
+    for name in ("request", "metadata", "timings"):
+        text = found.pop(f"{name}_json", "")
+        found[name] = json.loads(text) if text else {}
+    return found
+
+
+def _items_table(items: list[library_pb2.LibraryItem], now: datetime, *, scored: bool) -> Table:
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=32)
+    for column in ("kind", "age", "genre", "key", "bpm", "tags", *(("score",) if scored else ())):
+        table.add_column(column, no_wrap=True)
+    table.add_column("prompt")
+    for item in items:
+        age = _age(item.created.ToDatetime(tzinfo=UTC), now)
+        tags = ", ".join(["pinned", *item.tags] if item.pinned else item.tags)
+        bpm = f"{item.bpm:g}" if item.bpm else ""
+        score = (f"{item.score:.3f}",) if scored else ()
+        table.add_row(item.id, item.kind, age, item.genre, item.key, bpm, escape(tags), *score, escape(item.prompt))
+    return table
+
+
+def _print_items(items: list[library_pb2.LibraryItem], as_json: bool, *, scored: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps([_item_json(item) for item in items]))
+    else:
+        _print_tables(_items_table(items, datetime.now(UTC), scored=scored))
+
+
+def _print_item(item: library_pb2.LibraryItem, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(_item_json(item)))
+        return
+    lines = [
+        f"id          {item.id}",
+        f"kind        {item.kind}",
+        f"created     {_when(item.created)}",
+        f"prompt      {item.prompt}",
+        f"genre       {item.genre}",
+        f"key         {item.key}",
+        f"bpm         {item.bpm:g}" if item.bpm else "bpm",
+        f"meter       {item.meter}",
+        f"tags        {', '.join(item.tags)}",
+        f"pinned      {'yes' if item.pinned else 'no'}",
+        f"size        {item.size_bytes} bytes",
+        *(f"file        {file.name} ({file.media_type}, {file.size_bytes} bytes)" for file in item.files),
+    ]
+    click.echo("\n".join(line.rstrip() for line in lines))
+
+
+_ITEM_ID = click.argument("item_id", metavar="ID")
+_ITEM_JSON = click.option("--json", "as_json", is_flag=True, help="the item as JSON (protobuf's JSON mapping)")
+_ITEMS_JSON = click.option("--json", "as_json", is_flag=True, help="the items as a JSON array")
+_LIMIT = click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="at most this many")
+_LIBRARY_TIMEOUT = click.option("--timeout", default=30.0, show_default=True)
+
+
+def _pages(
+    read: Callable[[int, str], tuple[list[library_pb2.LibraryItem], str]], limit: int
+) -> list[library_pb2.LibraryItem]:
+    """Up to `limit` items, read a page at a time."""
+    found: list[library_pb2.LibraryItem] = []
+    token = ""
+    while len(found) < limit:
+        items, token = read(min(limit - len(found), 1000), token)
+        found += items
+        if not token:
+            break
+    return found[:limit]
+
+
+@main.group()
+def library() -> None:
+    """The library: every song, render, transcription, separation and generation you made is kept. Search it, find
+    what sounds alike, fetch an item's files, tag, pin and delete items."""
+
+
+@library.command("search")
+@click.argument("text", required=False, default="")
+@click.option("--key", help="a key, e.g. 'G minor', 'F#m'")
+@click.option("--bpm", help="a tempo or a range, e.g. 128 or 130-150")
+@click.option("--genre", help="a genre (comma-separated for several)")
+@click.option("--since", help="made since: a date (2026-11-30), an age (7d, 12h) or 'last week'")
+@click.option("--tag", "tags", multiple=True, help="items with this tag (repeat for several: all of them)")
+@click.option(
+    "--kind", "kinds", multiple=True, help="compose, generate_midi, render, transcribe, separate, generate_audio"
+)
+@_LIMIT
+@_ITEMS_JSON
+@server_option
+@_LIBRARY_TIMEOUT
+def search_library(
+    text: str,
+    key: str | None,
+    bpm: str | None,
+    genre: str | None,
+    since: str | None,
+    tags: tuple[str, ...],
+    kinds: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+    server: Server,
+    timeout: float,
+) -> None:
+    """Your items that match TEXT ("dark trap in G minor last week": the key, tempo, genre and time it names are
+    filters, the other words are matched) and the options, best first."""
+    request = library_pb2.SearchLibraryRequest(
+        query=text, key=key or "", bpm=bpm or "", genre=genre or "", since=since or "", tags=tags, kinds=kinds
+    )
+
+    def read(page_size: int, token: str) -> tuple[list[library_pb2.LibraryItem], str]:
+        request.page_size, request.page_token = page_size, token
+        return client.search_library(request)
+
+    with _errors(as_json), server.client(timeout) as client:
+        found = _pages(read, limit)
+    _print_items(found, as_json, scored=True)
+
+
+@library.command("similar")
+@_ITEM_ID
+@_LIMIT
+@_ITEMS_JSON
+@server_option
+@_LIBRARY_TIMEOUT
+def similar_items(item_id: str, limit: int, as_json: bool, server: Server, timeout: float) -> None:
+    """Your items closest to item ID (by their sound and their description), best first."""
+    with _errors(as_json), server.client(timeout) as client:
+        found = _pages(lambda size, token: client.similar_items(item_id, size, token), limit)
+    _print_items(found, as_json, scored=True)
+
+
+@library.command("get", epilog=EXIT_CODES_HELP)
+@_ITEM_ID
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="write the item's files here (checksums checked)"
+)
+@_ITEM_JSON
+@server_option
+@timeout_option
+def get_item(item_id: str, out: Path | None, as_json: bool, server: Server, timeout: float) -> None:
+    """Print item ID; with --out, write its files (MIDI, mix, stems, transcriptions) under that folder."""
+    with _errors(as_json), server.client(timeout) as client:
+        item = client.get_item(item_id)
+        written = client.download_item(item_id, out) if out is not None else []
+    _print_item(item, as_json)
+    for path in written:
+        console.print(f"wrote {escape(str(path))}")
+
+
+@library.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="at most this many")
+@_ITEMS_JSON
+@server_option
+@_LIBRARY_TIMEOUT
+def list_items(limit: int, as_json: bool, server: Server, timeout: float) -> None:
+    """Your items, newest first."""
+    with _errors(as_json), server.client(timeout) as client:
+        found = _pages(client.list_items, limit)
+    _print_items(found, as_json)
+
+
+@library.command("tag")
+@_ITEM_ID
+@click.argument("tags", nargs=-1, required=True)
+@click.option("--remove", is_flag=True, help="take the tags off instead")
+@_ITEM_JSON
+@server_option
+@_LIBRARY_TIMEOUT
+def tag_item(item_id: str, tags: tuple[str, ...], remove: bool, as_json: bool, server: Server, timeout: float) -> None:
+    """Put TAGS on item ID (or take them off); prints its tags."""
+    with _errors(as_json), server.client(timeout) as client:
+        item = client.tag_item(item_id, remove=tags) if remove else client.tag_item(item_id, add=tags)
+    _print_item(item, as_json) if as_json else click.echo(" ".join(item.tags))
+
+
+@library.command("pin")
+@_ITEM_ID
+@click.option("--unpin", is_flag=True, help="let retention and the size limit take it again")
+@_ITEM_JSON
+@server_option
+@_LIBRARY_TIMEOUT
+def pin_item(item_id: str, unpin: bool, as_json: bool, server: Server, timeout: float) -> None:
+    """Pin item ID: retention and the library's size limit never take it."""
+    with _errors(as_json), server.client(timeout) as client:
+        item = client.pin_item(item_id, not unpin)
+    _print_item(item, as_json) if as_json else click.echo("pinned" if item.pinned else "unpinned")
+
+
+@library.command("delete")
+@_ITEM_ID
+@click.option("--json", "as_json", is_flag=True, help='{"deleted": ID} as JSON')
+@server_option
+@_LIBRARY_TIMEOUT
+def delete_item(item_id: str, as_json: bool, server: Server, timeout: float) -> None:
+    """Delete item ID and its files (those no other item holds)."""
+    with _errors(as_json), server.client(timeout) as client:
+        client.delete_item(item_id)
+    click.echo(json.dumps({"deleted": item_id}) if as_json else f"deleted {item_id}")
 
 
 @main.group(cls=_GroupWithServerCommands, entry_point_group="dgx_music.models_commands")

@@ -2,7 +2,7 @@
 back into MIDI bytes, numpy arrays and files, and reach a gateway that faces a network (TLS, mTLS, an API key)."""
 
 import asyncio
-import io
+import hashlib
 import json
 import os
 import re
@@ -19,8 +19,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.errors import DgxMusicError, NotFoundError, from_rpc_error
 from clients.soundfonts import file_sha256, header_only, soundfont_header, upload_soundfont_messages
-from dgxmusic.audio import FILE_ENCODINGS, AudioAssembler, AudioFormatError, FloatAudio, upload_messages
-from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc
+from dgxmusic.audio import (
+    FILE_ENCODINGS,
+    FILE_EXTENSIONS,
+    AudioAssembler,
+    AudioFormatError,
+    FloatAudio,
+    upload_messages,
+)
+from dgxmusic.v1 import audio_pb2, jobs_pb2, jobs_pb2_grpc, library_pb2, library_pb2_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1 import music_service_pb2_grpc as pb_grpc
 
@@ -34,13 +41,6 @@ _CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 ProgressCallback = Callable[[pb.Progress], None]
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.+-]")
-_EXTENSIONS = {
-    audio_pb2.AUDIO_ENCODING_WAV: ".wav",
-    audio_pb2.AUDIO_ENCODING_FLAC: ".flac",
-    audio_pb2.AUDIO_ENCODING_MP3: ".mp3",
-    audio_pb2.AUDIO_ENCODING_OGG: ".ogg",
-    audio_pb2.AUDIO_ENCODING_OPUS: ".opus",
-}
 
 
 @dataclass
@@ -70,27 +70,20 @@ class AudioResult:
 
     def extension(self, stream: str = "") -> str:
         """The file extension of one stream ("" the mix) as it is written: the server's encoding's; raw PCM's .wav."""
-        return _EXTENSIONS.get(self.assembler.headers[stream].encoding, ".wav")
+        return self.assembler.extension(stream)
 
     def file_bytes(self, stream: str = "") -> bytes:
         """One stream ("" the mix) as the bytes of an audio file, as it would be written (for a pipe, where there is
         no file): as the server encoded it, raw PCM as WAV."""
-        header = self.assembler.headers[stream]
-        if header.encoding in _EXTENSIONS:
-            return self.assembler.encoded[stream]
-        subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
-        buffer = io.BytesIO()
-        soundfile.write(buffer, self.assembler.samples(stream), header.sample_rate, subtype=subtype, format="WAV")
-        return buffer.getvalue()
+        return self.assembler.file_bytes(stream)
 
     def _write(self, stream: str, path: Path) -> Path:
         header = self.assembler.headers[stream]
         path.parent.mkdir(parents=True, exist_ok=True)
-        extension = _EXTENSIONS.get(header.encoding)
-        if extension is not None:
-            path = path.with_suffix(extension)
+        if header.encoding in FILE_EXTENSIONS:
+            path = path.with_suffix(self.assembler.extension(stream))
             path.write_bytes(self.assembler.encoded[stream])
-        else:
+        else:  # raw PCM: the file the path's extension names
             subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
             soundfile.write(path, self.assembler.samples(stream), header.sample_rate, subtype=subtype)
         return path
@@ -120,6 +113,18 @@ class ComposeResult(AudioResult):
             path.write_bytes(transcription.midi)
             written.append(path)
         return written
+
+
+def write_item_file(out_dir: Path, file: library_pb2.LibraryFile, data: bytes) -> Path:
+    """Writes one of a library item's files under `out_dir` by its name ("stems/piano.wav" in a subfolder), once its
+    bytes match the SHA-256 the library keeps; DgxMusicError (DATA_LOSS) when they do not."""
+    if hashlib.sha256(data).hexdigest() != file.sha256:
+        raise DgxMusicError(grpc.StatusCode.DATA_LOSS, f"{file.name}: the bytes received do not match their checksum")
+    parts = [safe_file_name(part) for part in file.name.split("/") if part not in ("", ".", "..")]
+    path = out_dir.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def safe_file_name(name: str) -> str:
@@ -479,6 +484,7 @@ class MusicClient:
             self.channel = grpc.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
+        self.library = library_pb2_grpc.LibraryServiceStub(self.channel)
         self.timeout = timeout
         self.metadata = _key_metadata(api_key)
 
@@ -637,6 +643,55 @@ class MusicClient:
         reply: jobs_pb2.CancelJobResponse = self._unary(self.jobs.CancelJob, request)
         return reply.job
 
+    # -- the library ---------------------------------------------------------------------------------------------
+
+    def search_library(self, request: library_pb2.SearchLibraryRequest) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items that match, best first, and the next page's token ("" after the last)."""
+        reply: library_pb2.SearchLibraryResponse = self._unary(self.library.SearchLibrary, request)
+        return list(reply.items), reply.next_page_token
+
+    def similar_items(
+        self, item_id: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items closest to one, best first, and the next page's token."""
+        request = library_pb2.SimilarItemsRequest(id=item_id, page_size=page_size, page_token=page_token)
+        reply: library_pb2.SimilarItemsResponse = self._unary(self.library.SimilarItems, request)
+        return list(reply.items), reply.next_page_token
+
+    def get_item(self, item_id: str) -> library_pb2.LibraryItem:
+        reply: library_pb2.GetItemResponse = self._unary(self.library.GetItem, library_pb2.GetItemRequest(id=item_id))
+        return reply.item
+
+    def get_item_file(self, item_id: str, name: str) -> bytes:
+        """One file of an item, whole."""
+        request = library_pb2.GetItemFileRequest(id=item_id, name=name)
+        responses = self.library.GetItemFile(request, timeout=self.timeout, metadata=self.metadata)
+        return b"".join(response.data for response in self._stream(responses))
+
+    def download_item(self, item_id: str, out_dir: Path) -> list[Path]:
+        """Writes an item's files under `out_dir` (by their names), each checked against its SHA-256."""
+        item = self.get_item(item_id)
+        return [write_item_file(out_dir, file, self.get_item_file(item_id, file.name)) for file in item.files]
+
+    def list_items(self, page_size: int = 0, page_token: str = "") -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items, newest first, and the next page's token."""
+        request = library_pb2.ListItemsRequest(page_size=page_size, page_token=page_token)
+        reply: library_pb2.ListItemsResponse = self._unary(self.library.ListItems, request)
+        return list(reply.items), reply.next_page_token
+
+    def tag_item(self, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> library_pb2.LibraryItem:
+        request = library_pb2.TagItemRequest(id=item_id, add=list(add), remove=list(remove))
+        reply: library_pb2.TagItemResponse = self._unary(self.library.TagItem, request)
+        return reply.item
+
+    def pin_item(self, item_id: str, pinned: bool = True) -> library_pb2.LibraryItem:
+        request = library_pb2.PinItemRequest(id=item_id, pinned=pinned)
+        reply: library_pb2.PinItemResponse = self._unary(self.library.PinItem, request)
+        return reply.item
+
+    def delete_item(self, item_id: str) -> None:
+        self._unary(self.library.DeleteItem, library_pb2.DeleteItemRequest(id=item_id))
+
     def list_models(self) -> list[pb.ModelStatus]:
         reply: pb.ListModelsResponse = self._unary(self.stub.ListModels, pb.ListModelsRequest())
         return list(reply.models)
@@ -679,6 +734,7 @@ class AsyncMusicClient:
             self.channel = grpc.aio.secure_channel(target, tls.credentials(), options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.MusicServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
+        self.library = library_pb2_grpc.LibraryServiceStub(self.channel)
         self.timeout = timeout
         self.metadata = _key_metadata(api_key)
 
@@ -826,6 +882,61 @@ class AsyncMusicClient:
         request = jobs_pb2.CancelJobRequest(id=job_id)
         reply: jobs_pb2.CancelJobResponse = await self._unary(self.jobs.CancelJob, request)
         return reply.job
+
+    # -- the library ---------------------------------------------------------------------------------------------
+
+    async def search_library(
+        self, request: library_pb2.SearchLibraryRequest
+    ) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items that match, best first, and the next page's token ("" after the last)."""
+        reply: library_pb2.SearchLibraryResponse = await self._unary(self.library.SearchLibrary, request)
+        return list(reply.items), reply.next_page_token
+
+    async def similar_items(
+        self, item_id: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items closest to one, best first, and the next page's token."""
+        request = library_pb2.SimilarItemsRequest(id=item_id, page_size=page_size, page_token=page_token)
+        reply: library_pb2.SimilarItemsResponse = await self._unary(self.library.SimilarItems, request)
+        return list(reply.items), reply.next_page_token
+
+    async def get_item(self, item_id: str) -> library_pb2.LibraryItem:
+        reply: library_pb2.GetItemResponse = await self._unary(
+            self.library.GetItem, library_pb2.GetItemRequest(id=item_id)
+        )
+        return reply.item
+
+    async def get_item_file(self, item_id: str, name: str) -> bytes:
+        """One file of an item, whole."""
+        request = library_pb2.GetItemFileRequest(id=item_id, name=name)
+        responses = self.library.GetItemFile(request, timeout=self.timeout, metadata=self.metadata)
+        return b"".join([response.data async for response in self._stream(responses)])
+
+    async def download_item(self, item_id: str, out_dir: Path) -> list[Path]:
+        """Writes an item's files under `out_dir` (by their names), each checked against its SHA-256."""
+        item = await self.get_item(item_id)
+        return [write_item_file(out_dir, file, await self.get_item_file(item_id, file.name)) for file in item.files]
+
+    async def list_items(self, page_size: int = 0, page_token: str = "") -> tuple[list[library_pb2.LibraryItem], str]:
+        """One page of the caller's items, newest first, and the next page's token."""
+        request = library_pb2.ListItemsRequest(page_size=page_size, page_token=page_token)
+        reply: library_pb2.ListItemsResponse = await self._unary(self.library.ListItems, request)
+        return list(reply.items), reply.next_page_token
+
+    async def tag_item(
+        self, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> library_pb2.LibraryItem:
+        request = library_pb2.TagItemRequest(id=item_id, add=list(add), remove=list(remove))
+        reply: library_pb2.TagItemResponse = await self._unary(self.library.TagItem, request)
+        return reply.item
+
+    async def pin_item(self, item_id: str, pinned: bool = True) -> library_pb2.LibraryItem:
+        request = library_pb2.PinItemRequest(id=item_id, pinned=pinned)
+        reply: library_pb2.PinItemResponse = await self._unary(self.library.PinItem, request)
+        return reply.item
+
+    async def delete_item(self, item_id: str) -> None:
+        await self._unary(self.library.DeleteItem, library_pb2.DeleteItemRequest(id=item_id))
 
     async def list_models(self) -> list[pb.ModelStatus]:
         reply: pb.ListModelsResponse = await self._unary(self.stub.ListModels, pb.ListModelsRequest())

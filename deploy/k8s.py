@@ -53,6 +53,7 @@ GATEWAY_SERVICE = "dgx-music-gateway"
 # (any gateway serves any cached result), uploaded SoundFonts (the gateway writes them, Triton's fluidsynth model
 # reads them) and model weights.
 DATA_CLAIM = "dgx-music-data"
+LIBRARY_SECRET = "dgx-music-library"
 SHARED_DIR = "/data"
 SHARED = {
     "artifact_dir": f"{SHARED_DIR}/jobs",
@@ -236,16 +237,25 @@ def _gateway() -> list[Manifest]:
             {"name": "metrics", "containerPort": GATEWAY_METRICS_PORT},
         ],
         # A pod's address is not loopback: the gateway then refuses to start without API keys (the Secret below).
-        "env": _env(
-            host="0.0.0.0",
-            grpc_port=str(GATEWAY_PORT),
-            metrics_port=str(GATEWAY_METRICS_PORT),
-            triton_url=f"dns:///{TRITON_SERVICE}:{TRITON_GRPC_PORT}",
-            redis_url=f"redis://{REDIS_SERVICE}:{REDIS_PORT}/0",
-            data_dir=WORK_DIR,
-            **SHARED,
-            log_format="json",
-        ),
+        "env": [
+            *_env(
+                host="0.0.0.0",
+                grpc_port=str(GATEWAY_PORT),
+                metrics_port=str(GATEWAY_METRICS_PORT),
+                triton_url=f"dns:///{TRITON_SERVICE}:{TRITON_GRPC_PORT}",
+                redis_url=f"redis://{REDIS_SERVICE}:{REDIS_PORT}/0",
+                data_dir=WORK_DIR,
+                **SHARED,
+                library_dir=f"{SHARED_DIR}/library",
+                log_format="json",
+            ),
+            # The library's PostgreSQL (a managed one: its DSN in this Secret, which the operator makes); without it
+            # the gateway keeps no library and LibraryService answers UNAVAILABLE.
+            {
+                "name": "DGXMUSIC_LIBRARY_DATABASE_URL",
+                "valueFrom": {"secretKeyRef": {"name": LIBRARY_SECRET, "key": "database-url", "optional": True}},
+            },
+        ],
         # The stack's keys (all three) and the clients' keys: every entry of those Secrets is a DGXMUSIC_* variable.
         "envFrom": [{"secretRef": {"name": STACK_SECRET}}, {"secretRef": {"name": API_KEYS_SECRET}}],
         # Ready (gRPC health, which answers without a key) only while Triton's models are: a gateway is out of the

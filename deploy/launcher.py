@@ -1,5 +1,6 @@
-"""The embedded default: starts redis-server, tritonserver and the gateway as supervised child processes, waits
-until each is ready, and stops all three cleanly (no process and no /dev/shm file left behind)."""
+"""The embedded default: starts redis-server, PostgreSQL (the library's, unless the settings name another),
+tritonserver and the gateway as supervised child processes, waits until each is ready, and stops them all cleanly
+(no process and no /dev/shm file left behind)."""
 
 import contextlib
 import ctypes
@@ -15,17 +16,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
 
 import grpc
+import psycopg
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import SecretStr
 
 from deploy import triton
 from deploy.keys import with_keys, write_private
+from deploy.postgres import Cluster, PostgresUnavailable
 from deploy.settings import Settings
 
 
@@ -144,6 +148,48 @@ def _redis_ping(settings: Settings) -> bool:
             return bool(client.ping())
     except redis.RedisError:
         return False
+
+
+def _postgres_ready(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=1, autocommit=True) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def wait_for_postgres(url: str, process: "subprocess.Popen[bytes]", log: Path, timeout: float = 30.0) -> None:
+    """Waits until PostgreSQL at `url` (run by `process`) answers; LaunchError if it exits or does not."""
+
+    def exited() -> str | None:
+        code = process.poll()
+        return None if code is None else f"{exit_status(code)} during start-up"
+
+    _wait_until(lambda: _postgres_ready(url), "PostgreSQL", timeout, exited, log)
+
+
+@contextlib.contextmanager
+def running_postgres(root: Path) -> Iterator[str]:
+    """A PostgreSQL cluster in `root` (made the first time), running as `dgx-music serve` runs the library's but
+    unsupervised, for tests and benchmarks; its DSN. Stopped on leaving."""
+    cluster = Cluster(root)
+    initdb = cluster.prepare()
+    log = cluster.root / "postgres.log"
+    with log.open("ab") as output:
+        if initdb is not None:
+            subprocess.run(initdb, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, check=True)
+        server = subprocess.Popen(cluster.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_postgres(cluster.url, server, log)
+        yield cluster.url
+    finally:
+        server.terminate()  # a smart shutdown: its clients are gone
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _gateway_ready(settings: Settings) -> bool:
@@ -336,10 +382,12 @@ def run_triton(
 
 @dataclass
 class Stack:
-    """redis-server + tritonserver + gateway on loopback. Use as a context manager, or start()/stop()."""
+    """redis-server + PostgreSQL + tritonserver + gateway on loopback. Use as a context manager, or start()/stop()."""
 
     settings: Settings
     children: list[_Child] = field(default_factory=list)
+    # The library's own PostgreSQL; None when the settings point the library at another (library_database_url).
+    postgres: Cluster | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -367,6 +415,10 @@ class Stack:
                 private.mkdir(mode=0o700, parents=True, exist_ok=True)
                 private.chmod(0o700)  # a folder an older version left open to others
             self.settings = with_keys(self.settings)
+            if self.settings.library_database_url is None:
+                self.postgres = Cluster(self.data_dir / "postgres")
+                url = SecretStr(self.postgres.url)
+                self.settings = self.settings.model_copy(update={"library_database_url": url})
             self._clean_up_after_an_earlier_stack()  # before the ports are checked: what it ends may hold them
         except OSError as exc:
             raise LaunchError(
@@ -375,6 +427,7 @@ class Stack:
         self._preflight()
         try:
             self._start_redis()
+            self._start_postgres()
             self._start_triton()
             self._start_gateway()
         except BaseException:
@@ -450,6 +503,25 @@ class Stack:
         child = self._spawn("redis", argv, dict(os.environ))
         _wait_until(lambda: _redis_ping(self.settings), "redis-server", 20, self._exited(child), self._log(child))
 
+    def _start_postgres(self) -> None:
+        """The library's PostgreSQL (a new cluster the first time); the gateway applies the library's migrations."""
+        if self.postgres is None:
+            return
+        cluster = self.postgres
+        log = self.log_dir / "postgres.log"
+        try:
+            initdb = cluster.prepare()
+            if initdb is not None:
+                with log.open("ab") as output:
+                    done = subprocess.run(initdb, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+                if done.returncode != 0:
+                    raise LaunchError(f"PostgreSQL's initdb {exit_status(done.returncode)}; see {log}")
+            argv = cluster.command()
+        except (PostgresUnavailable, OSError) as exc:
+            raise LaunchError(str(exc)) from exc
+        child = self._spawn("postgres", argv, dict(os.environ))
+        wait_for_postgres(cluster.url, child.process, log)
+
     def _start_triton(self) -> None:
         argv, env = triton_process(self.settings, self.data_dir / "triton")
         child = self._spawn("triton", argv, env)
@@ -493,7 +565,13 @@ class Stack:
                 _end(child)
         if name == "triton":
             self._remove_shared_memory()
-        {"redis": self._start_redis, "triton": self._start_triton, "gateway": self._start_gateway}[name]()
+        starts = {
+            "redis": self._start_redis,
+            "postgres": self._start_postgres,
+            "triton": self._start_triton,
+            "gateway": self._start_gateway,
+        }
+        starts[name]()
 
     @property
     def _record_path(self) -> Path:
@@ -528,7 +606,7 @@ class Stack:
         remove_shared_memory(self.settings.triton_grpc_port)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Stops the gateway, then Triton, then Redis: each gets SIGTERM, then SIGKILL after the timeout."""
+        """Stops the gateway, then Triton, PostgreSQL, Redis: each gets SIGTERM, then SIGKILL after the timeout."""
         for child in reversed(self.children):
             _end(child, timeout)
         self.children.clear()
@@ -552,7 +630,7 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     stack = Stack(settings)
-    print(f"dgx-music: starting redis, triton and the gateway (logs in {stack.log_dir})", file=sys.stderr)
+    print(f"dgx-music: starting redis, postgres, triton and the gateway (logs in {stack.log_dir})", file=sys.stderr)
     try:
         stack.start()
         interruptible = False

@@ -131,6 +131,21 @@ class Settings(BaseSettings):
         120.0, gt=0, description="a plugin track still rendering after this fails (the plugin hung)"
     )
 
+    # The library (library.store): every finished result, kept in PostgreSQL with its files in data_dir/library.
+    # Unset, `dgx-music serve` runs its own PostgreSQL (data_dir/postgres, a private Unix socket) and points the
+    # gateway at it; in a cluster, a managed PostgreSQL's DSN (postgresql://user:password@host/db). A gateway with
+    # neither keeps nothing and answers LibraryService with UNAVAILABLE.
+    library_database_url: SecretStr | None = None
+    library_retention_days: float = Field(
+        0, ge=0, description="unpinned items older than this are deleted; 0 keeps them until the size limit"
+    )
+    library_max_bytes: int = Field(
+        20 * 1024 * MIB, ge=0, description="files kept in all; past it the oldest unpinned items go (0: no limit)"
+    )
+    library_max_item_bytes: int = Field(
+        512 * MIB, ge=0, description="a result larger than this is not kept (its events are held in memory)"
+    )
+
     # Launcher of the embedded default (`dgx-music serve`)
     data_dir: Path = Path(".dgx-music")
     # Read by the models that load weights (demucs, musicgen); declared after data_dir, its default.
@@ -142,6 +157,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "cache")
     # Jobs' input audio and results; gateways that share jobs (Redis) must share it.
     artifact_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "jobs")
+    # Files of library items, named by their sha256; gateways that share a database must share it.
+    library_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "library")
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_maxmemory: str = "2gb"
     triton_grpc_port: int = Field(8001, ge=1, le=65535)

@@ -9,7 +9,8 @@ packages=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1)
 # stands still, so that setBfree (which seeds its key clicks from the time) renders the same samples every time.
 packages+=(liblilv-0-0 mda-lv2 setbfree avldrums.lv2 zynaddsubfx-lv2 zynaddsubfx-vst libfaketime)
 if [ "${1:-}" != "--image" ]; then
-  packages+=(redis-server)
+  # PostgreSQL 15 for the library: deploy/postgres.py runs a cluster of the stack's own (not Debian's service).
+  packages+=(redis-server postgresql)
   command -v npm >/dev/null || packages+=(npm)
   # The Kubernetes manifests' tests render them with `kubectl kustomize` (no cluster needed).
   packages+=(kubectl)

@@ -72,7 +72,9 @@ class Recording:
         self.size = 0  # of the events, without their lengths
         self.count = 0
         self.overflowed = max_bytes <= 0
-        # Closed by close() (the cache, once written) or when the call ends without caching (garbage collected).
+        self._users = 0
+        # Closed when its last user lets it go (the cache once written, the library once read), or when the call
+        # ends with none (garbage collected).
         spill_to = None if spill_dir is None else str(spill_dir)
         self._kept = tempfile.SpooledTemporaryFile(max_size=spill_bytes, dir=spill_to)  # noqa: SIM115
 
@@ -103,6 +105,15 @@ class Recording:
         self._kept.seek(0)
         while block := self._kept.read(1 << 20):
             yield block
+
+    def use(self) -> None:
+        """One more reader (the cache, the library), each to release() it when done."""
+        self._users += 1
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users <= 0:
+            self.close()
 
     def close(self) -> None:
         self._kept.close()
@@ -230,7 +241,7 @@ class ResultCache:
         try:
             await self._put(key, recording)
         finally:
-            recording.close()
+            recording.release()
 
     async def _put(self, key: str, recording: Recording) -> None:
         if not self.enabled or not self.guard.open:
@@ -352,8 +363,8 @@ class CachedResults:
             await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
         return await self.cache.get(key)
 
-    def remember(self, key: str, recording: Recording) -> None:
-        """Caches in the background so the client's summary is not held up by the write."""
+    def remember(self, key: str, recording: Recording) -> asyncio.Task[None]:
+        """Caches in the background so the client's summary is not held up by the write; the write's task."""
         task = asyncio.create_task(self.cache.put(key, recording))
         self._writing[key] = task
 
@@ -362,3 +373,4 @@ class CachedResults:
                 del self._writing[key]
 
         task.add_done_callback(forget)
+        return task

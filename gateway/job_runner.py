@@ -236,6 +236,7 @@ class JobRunner:
         assert kind is not None
         clock = JobClock(time.monotonic() + self.settings.job_timeout_seconds)
         scope = RequestScope(kind, clock, self.settings.job_timeout_seconds, request_id=job.id)
+        scope.key_name = record.owner or None  # whose results these are (the library keeps them as the caller's)
         handler: Callable[..., AsyncIterator[Any]] = getattr(MusicService, KINDS[kind]).__wrapped__  # the bare RPC
         request = self._upload(record, kind) if kind in ("transcribe", "separate") else getattr(record.request, kind)
         writer = await asyncio.to_thread(self.artifacts.writer, job.id, f"result-{job.attempts}")

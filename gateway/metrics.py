@@ -53,3 +53,8 @@ CACHE_BYTES = Gauge(
     "Bytes the result cache takes, by where (redis: its entries' memory; store: its blobs on disk), as last swept",
     ["where"],
 )
+LIBRARY_ITEMS = Counter("dgxmusic_library_items_total", "Results kept in the library, by kind", ["kind"])
+LIBRARY_FAILURES = Counter(
+    "dgxmusic_library_failures_total",
+    "Library reads and writes that failed (PostgreSQL away or refusing, the files' disk); calls went on without it",
+)

@@ -1,5 +1,5 @@
-"""Builds and runs the gateway: MusicService, JobService and its job runner, grpc.health.v1, server reflection and
-Prometheus metrics."""
+"""Builds and runs the gateway: MusicService, JobService and its job runner, LibraryService, grpc.health.v1, server
+reflection and Prometheus metrics."""
 
 import asyncio
 import contextlib
@@ -20,14 +20,24 @@ from redis.backoff import NoBackoff
 from deploy import triton
 from deploy.settings import Settings
 from dgxmusic.network import is_loopback
-from dgxmusic.v1 import jobs_pb2, jobs_pb2_grpc, music_service_pb2, music_service_pb2_grpc
+from dgxmusic.v1 import (
+    jobs_pb2,
+    jobs_pb2_grpc,
+    library_pb2,
+    library_pb2_grpc,
+    music_service_pb2,
+    music_service_pb2_grpc,
+)
 from gateway import logs
 from gateway.artifacts import ArtifactStore, ContentStore
 from gateway.cache import BlobLimits, RedisGuard, ResultCache, sweep_periodically
+from gateway.errors import ApiError
 from gateway.health import SERVICE_NAME, watch_models
 from gateway.job_runner import JobRunner
 from gateway.job_service import JobService
 from gateway.jobs import JobStore
+from gateway.library import Library
+from gateway.library_service import LibraryService
 from gateway.service import MusicService
 from gateway.triton import Models, TritonModels
 from gateway.wire import MalformedRequests
@@ -66,7 +76,8 @@ async def build(
         ContentStore(settings.cache_dir), settings.cache_inline_max_bytes, settings.cache_store_max_bytes
     )
     cache = ResultCache(redis, settings.cache_ttl_seconds, guard, signing_key, blobs)
-    service = MusicService(settings, models, cache)
+    library = Library(settings)
+    service = MusicService(settings, models, cache, library)
     jobs = JobStore(
         redis,
         settings.job_retention_seconds,
@@ -88,6 +99,7 @@ async def build(
     )
     music_service_pb2_grpc.add_MusicServiceServicer_to_server(service, server)
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobService(settings, jobs, artifacts, service), server)
+    library_pb2_grpc.add_LibraryServiceServicer_to_server(LibraryService(settings, library, service), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for name in ("", SERVICE_NAME):
@@ -96,6 +108,7 @@ async def build(
         [
             music_service_pb2.DESCRIPTOR.services_by_name["MusicService"].full_name,
             jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+            library_pb2.DESCRIPTOR.services_by_name["LibraryService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ],
@@ -155,6 +168,10 @@ async def serve(settings: Settings) -> None:
     )
     gateway = await build(settings, models, redis, blocking_redis)
     server, health = gateway.server, gateway.health
+    library = gateway.service.library
+    if library.configured:  # migrations applied now; a library that is away is reached again at first use
+        with contextlib.suppress(ApiError):
+            await library.store()
     address = f"{settings.host}:{settings.grpc_port}"
     port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
     if port == 0:
@@ -187,6 +204,7 @@ async def serve(settings: Settings) -> None:
             await task
     await gateway.runner.stop()
     await server.stop(grace=5)
+    await library.close()
     await models.close()
     await redis.aclose()
     await blocking_redis.aclose()

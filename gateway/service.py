@@ -1,14 +1,17 @@
 """dgxmusic.v1.MusicService: each RPC checks its request (gateway.validation), then runs as a short sequence of
 stages - compose (text2midi), render (fluidsynth), separate (demucs), transcribe (basic_pitch), generate (musicgen),
-stream - whose responses gateway.streaming writes, and serves repeats from the Redis cache."""
+stream - whose responses gateway.streaming writes, serves repeats from the Redis cache, and keeps each finished result
+in the library (gateway.library)."""
 
 import asyncio
 import dataclasses
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 import composer
 import renderers
@@ -25,6 +28,7 @@ from gateway import analysis, validation
 from gateway.auth import DailyQuota, Gate
 from gateway.cache import CachedResults, ResultCache, cache_key
 from gateway.errors import ApiError, field_renamed, invalid_argument, request_errors
+from gateway.library import Finished, Library, Recorded, Result
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
@@ -62,10 +66,11 @@ class Generation:
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
-    def __init__(self, settings: Settings, models: Models, cache: ResultCache) -> None:
+    def __init__(self, settings: Settings, models: Models, cache: ResultCache, library: Library | None = None) -> None:
         self.settings = settings
         self.models = models
         self.results = CachedResults(cache)
+        self.library = library if library is not None else Library(settings)
         self.readiness = Readiness(models, settings.models)
         # Read by scope's RPC wrappers.
         self.gate = Gate(settings.api_keys)
@@ -82,13 +87,19 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         # Sent as concurrent requests: Triton's dynamic batcher puts them into shared batches.
         with scope.stage(pb.STAGE_COMPOSING):
             if len(songs) == 1:  # the usual call: no task group to set up
-                return pb.GenerateMidiResponse(songs=[await self._compose(songs[0].request, scope)])
-            try:
-                async with asyncio.TaskGroup() as group:
-                    tasks = [group.create_task(self._compose(song.request, scope, song.prompt_field)) for song in songs]
-            except ExceptionGroup as failures:  # the first song that failed speaks for the call
-                raise failures.exceptions[0] from None
-        return pb.GenerateMidiResponse(songs=[task.result() for task in tasks])
+                results = [await self._compose(songs[0].request, scope)]
+            else:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        tasks = [
+                            group.create_task(self._compose(song.request, scope, song.prompt_field)) for song in songs
+                        ]
+                except ExceptionGroup as failures:  # the first song that failed speaks for the call
+                    raise failures.exceptions[0] from None
+                results = [task.result() for task in tasks]
+        for song, result in zip(songs, results, strict=True):  # each song an item of its own
+            self._keep(request, scope, [pb.GenerateMidiResponse(songs=[result])], song.request.prompt)
+        return pb.GenerateMidiResponse(songs=results)
 
     @streaming_rpc("Compose")
     async def Compose(self, request: pb.ComposeRequest, scope: RequestScope) -> AsyncIterator[pb.ComposeResponse]:
@@ -129,7 +140,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         if failed.stages:
             yield out.summary(failed.stages)
             raise failed.first_error
-        self._remember(out, key)
+        self._remember(out, key, request, call.song.prompt)
         yield out.summary()
 
     @streaming_rpc("Render")
@@ -147,7 +158,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         streams = [("", rendered.mix), *rendered.stems.items()]
         async for event in out.audio(streams, call.audio_format, RENDER_PLAN.streaming):
             yield event
-        self._remember(out, key)
+        self._remember(out, key, request)
         yield out.summary()
 
     @streaming_rpc("Transcribe")
@@ -171,6 +182,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 scope.log_fields["notes"] = len(event.transcription.notes)
             yield event
         yield out.progress(pb.STAGE_TRANSCRIBING, 1.0, "done")
+        self._remember(out, None, upload.options)
         yield out.summary()
 
     @streaming_rpc("Separate")
@@ -195,6 +207,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         )
         async for event in separating:
             yield event
+        self._remember(out, None, upload.options)
         yield out.summary()
 
     @streaming_rpc("GenerateAudio")
@@ -225,7 +238,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
 
         async for event in self._generate(out, generation, call.audio_format, WHOLE):
             yield event
-        self._remember(out, key)
+        self._remember(out, key, request, " / ".join(call.prompts))
         yield out.summary()
 
     @unary_rpc("UploadSoundFont")
@@ -489,14 +502,53 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
         return hold
 
     def _responses(self, response: type[R], scope: RequestScope, *, cached: bool) -> ResponseStream[R]:
-        """The writer of a call's responses; recording its result when the result is `cached`."""
-        recording = self.results.cache.recording(self.settings.cache_max_entry_bytes) if cached else None
+        """The writer of a call's responses; recording its result when the result is `cached` or kept in the
+        library."""
+        limits = [self.settings.cache_max_entry_bytes] if cached else []
+        if self.library.configured:
+            limits.append(self.settings.library_max_item_bytes)
+        recording = self.results.cache.recording(max(limits)) if limits else None
         return ResponseStream(response, scope, chunk_bytes=self.settings.chunk_bytes, recording=recording)
 
-    def _remember(self, out: ResponseStream[R], key: str | None) -> None:
-        """Caches the result the call recorded under `key` (None: a result not to be cached)."""
-        if key is not None and out.recording is not None:
-            self.results.remember(key, out.recording)
+    def _remember(self, out: ResponseStream[R], key: str | None, request: Message | Any, prompt: str = "") -> None:
+        """Caches the result the call recorded under `key` (None: a result not to be cached), and keeps it in the
+        library; each lets the recording go when done with it (the library reads it after the cache wrote it)."""
+        recording = out.recording
+        if recording is None:
+            return
+        kept = self.library.configured and not recording.overflowed
+        if recording.overflowed:
+            out.scope.log_fields["library"] = "too large to keep"
+        if kept:
+            recording.use()
+        writing = None
+        if key is not None:
+            if recording.size <= self.settings.cache_max_entry_bytes:
+                recording.use()
+                writing = self.results.remember(key, recording)
+            else:  # recorded for the library's larger limit
+                out.scope.log_fields["cached"] = "too large"
+        if kept:
+            self._keep(request, out.scope, Recorded(_parser(out.response), recording, writing), prompt)
+
+    def _keep(self, request: Message | Any, scope: RequestScope, result: Result, prompt: str = "") -> None:
+        """Keeps a finished result in the library, as its caller's; `request` is the call's message, or for an
+        upload the options it was read into (a dataclass)."""
+        if not self.library.configured:
+            return
+        finished = Finished(scope.method, scope.key_name or "", request, prompt, result, scope.summary())
+        self.library.keep(finished)
+
+
+def _parser(response: type[R]) -> Callable[[bytes], Message]:
+    """Reads a serialized event of `response`."""
+
+    def parse(data: bytes) -> Message:
+        event = cast(Message, response())
+        event.ParseFromString(data)
+        return event
+
+    return parse
 
 
 def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:

@@ -1,5 +1,6 @@
 """The real stack (redis-server, tritonserver, gateway), started once per test session on free ports."""
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,7 @@ import pytest
 import redis
 
 from clients.client import MusicClient
-from deploy.launcher import Stack, settings_on_free_ports
+from deploy.launcher import Stack, free_ports, running_postgres, settings_on_free_ports
 from deploy.settings import Settings
 from faulty_plugins import NO_COMPILER, build, compiler, lv2_path_with
 from separator import write_random_htdemucs
@@ -76,3 +77,23 @@ def stack_redis(stack: Stack) -> redis.Redis:
 def client(stack: Stack) -> Iterator[MusicClient]:
     with MusicClient(stack.gateway_target, timeout=120) as music:
         yield music
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL of the tests' own (Debian's, as `dgx-music serve` runs it: its own cluster, a private socket),
+    started once per session; its DSN."""
+    with running_postgres(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    """A redis-server of the module's own (started as the launcher starts one, not as an asyncio subprocess)."""
+    (port,) = free_ports(1)
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL) as server:
+        try:
+            yield port
+        finally:
+            server.terminate()

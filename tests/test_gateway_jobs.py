@@ -6,8 +6,7 @@ checksums. tests/test_stack_jobs.py runs jobs through the real stack, with real 
 
 import asyncio
 import contextlib
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from clients.client import (
     song_options,
 )
 from clients.errors import DgxMusicError, InvalidRequestError, NotFoundError, RateLimitedError
-from deploy.launcher import free_ports
 from deploy.settings import ApiKey, Settings
 from dgxmusic.models import FLUIDSYNTH, TEXT2MIDI
 from dgxmusic.v1 import jobs_pb2
@@ -59,18 +57,6 @@ class Running:
     alice: AsyncMusicClient
     bob: AsyncMusicClient
     target: str
-
-
-@pytest.fixture(scope="module")
-def redis_port() -> Iterator[int]:
-    """A redis-server of the module's own (started as the launcher starts one, not as an asyncio subprocess)."""
-    (port,) = free_ports(1)
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    with subprocess.Popen(argv, stdout=subprocess.DEVNULL) as server:
-        try:
-            yield port
-        finally:
-            server.terminate()
 
 
 @pytest.fixture(scope="module")

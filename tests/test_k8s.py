@@ -203,7 +203,8 @@ def test_the_manifests_hold_no_secret_and_refer_to_the_operators_secrets() -> No
                 if ref := entry.get("valueFrom", {}).get("secretKeyRef"):
                     referred.add(ref["name"])
             referred |= {source["secretRef"]["name"] for source in spec.get("envFrom", [])}
-    assert referred == {k8s.STACK_SECRET, k8s.API_KEYS_SECRET}
+    # The library's database (a managed PostgreSQL) is the operator's Secret too, and optional.
+    assert referred == {k8s.STACK_SECRET, k8s.API_KEYS_SECRET, k8s.LIBRARY_SECRET}
     # The clients' keys go to the gateway alone; Triton holds only its own key.
     triton = container(documents, "Deployment", "triton")
     assert [e["name"] for e in triton["env"] if "valueFrom" in e] == ["DGXMUSIC_TRITON_API_KEY"]

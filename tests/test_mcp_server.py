@@ -38,6 +38,8 @@ TOOLS = {
     "generate_audio",
     "list_models",
     "list_instruments",
+    "library_search",
+    "library_get",
     "ardour_import",
     "ardour_tracks",
     "ardour_markers",

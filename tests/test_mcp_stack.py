@@ -2,6 +2,7 @@
 mcp` as a subprocess over stdio and over streamable HTTP; and it refuses to serve beyond loopback in front of a
 gateway that checks no API key."""
 
+import asyncio
 import json
 import os
 import signal
@@ -95,6 +96,27 @@ async def test_compose_in_process_against_the_real_gateway(stack: Stack, tmp_pat
 
 def mcp_argv(stack: Stack, out: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "clients.cli", "mcp", "--server", stack.gateway_target, "--out", str(out), *args]
+
+
+async def test_an_assistant_finds_a_song_in_the_library_and_fetches_its_files(stack: Stack, tmp_path: Path) -> None:
+    config = ToolConfig(
+        out_dir=tmp_path,
+        connect=lambda key: AsyncMusicClient(stack.gateway_target, timeout=120, api_key=key),
+        ardour=no_ardour,
+        import_plan=lambda held, folder: None,
+    )
+    async with Client(create_app(config)) as client:
+        structured(await client.call_tool("compose", {"prompt": "reggae 80, D major", "bars": 1, "stems": False}))
+
+        for _ in range(150):  # the library keeps it in the background
+            found = structured(await client.call_tool("library_search", {"query": "reggae"}))["items"]
+            if songs := [item for item in found if item["prompt"] == "reggae 80, D major"]:
+                break
+            await asyncio.sleep(0.2)
+        song = songs[0]
+        fetched = structured(await client.call_tool("library_get", {"item_id": song["id"]}))
+    assert sorted(Path(path).name for path in fetched["files"]) == ["mix.wav", "song.mid"]
+    assert mido.MidiFile(Path(fetched["folder"]) / "song.mid").length > 0
 
 
 async def test_an_assistant_composes_over_stdio(stack: Stack, tmp_path: Path) -> None:

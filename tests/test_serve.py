@@ -167,7 +167,7 @@ def _children(settings: Settings) -> dict[str, int]:
     return {name: pid for name, (pid, _) in record.items() if name != "launcher"}
 
 
-@pytest.mark.parametrize("child", ["triton", "redis", "gateway"])
+@pytest.mark.parametrize("child", ["triton", "redis", "postgres", "gateway"])
 def test_a_killed_child_is_restarted_and_the_stack_serves_again(tmp_path: Path, child: str) -> None:
     """And the job it was running completes, once: run again after a Triton or gateway crash, resumed after Redis's
     (its record outlives Redis in the append-only file)."""

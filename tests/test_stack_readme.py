@@ -201,7 +201,7 @@ PROMISED = [
     *("lofi-90.mid", "lofi.csv", "lofi-back.wav", "lofi-bends.mid"),
     *("house124/song.mid", "ballad.wav", "ballad.mid", "midi/ballad.mid", "midi/lofi.mid"),
     *("lofi/song.mid", "lofi/mix.wav", "lofi/stems", "take/transcription.mid", "dubstep/mix.wav"),
-    *("gateway.pem", "gateway.key"),
+    *("gateway.pem", "gateway.key", "kept/song.mid"),
 ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from clients.client import AudioResult, ComposeResult, TranscribeResult, safe_file_name
-from dgxmusic.v1 import audio_pb2
+from dgxmusic.v1 import audio_pb2, library_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
 _SUFFIXES = {"wav": ".wav", "flac": ".flac"}
@@ -110,6 +110,50 @@ class Model(BaseModel):
 
 class Models(BaseModel):
     models: list[Model]
+
+
+class LibraryItem(BaseModel):
+    id: str = Field(description="names the item to library_get")
+    kind: str = Field(description="compose, generate_midi, render, transcribe, separate or generate_audio")
+    created: str = Field(description="when it was made (UTC, ISO 8601)")
+    prompt: str
+    genre: str
+    key: str
+    bpm: float
+    tags: list[str]
+    pinned: bool
+    score: float = Field(description="how well it matched (higher first)")
+    files: list[str] = Field(description="its files' names")
+
+
+class LibraryItems(BaseModel):
+    """library_search: the caller's items that match, best first."""
+
+    items: list[LibraryItem]
+
+
+class LibraryFiles(BaseModel):
+    """library_get: an item's files, written under a folder of their own."""
+
+    item: LibraryItem
+    folder: str
+    files: list[str] = Field(description="the paths written, each checked against its SHA-256")
+
+
+def library_item(item: library_pb2.LibraryItem) -> LibraryItem:
+    return LibraryItem(
+        id=item.id,
+        kind=item.kind,
+        created=item.created.ToDatetime(tzinfo=UTC).isoformat(),
+        prompt=item.prompt,
+        genre=item.genre,
+        key=item.key,
+        bpm=item.bpm,
+        tags=list(item.tags),
+        pinned=item.pinned,
+        score=item.score,
+        files=[file.name for file in item.files],
+    )
 
 
 class Instrument(BaseModel):

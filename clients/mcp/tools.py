@@ -33,6 +33,7 @@ from clients.errors import (
 )
 from clients.mcp import results
 from dgxmusic.audio import FILE_ENCODINGS, AudioFormatError
+from dgxmusic.v1 import library_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
 _ResultT = TypeVar("_ResultT", bound=BaseModel)
@@ -482,6 +483,45 @@ class MusicTools:
 
         return await answer(run())
 
+    async def library_search(
+        self,
+        ctx: Ctx,
+        query: Annotated[
+            str,
+            Field(
+                max_length=1000,
+                description='what to find, in words: "dark trap in G minor last week" (the key, tempo, genre and '
+                "time it names are filters, the other words are matched)",
+            ),
+        ] = "",
+        limit: Annotated[int, Field(ge=1, le=100, description="at most this many items")] = 10,
+    ) -> Annotated[CallToolResult, results.LibraryItems]:
+        """Search the library, where everything made (compose, render, transcribe, separate, generate) is kept:
+        the caller's items that match, best first. library_get fetches an item's files."""
+
+        async def run() -> results.LibraryItems:
+            async with self.client(ctx) as music:
+                found, _ = await music.search_library(library_pb2.SearchLibraryRequest(query=query, page_size=limit))
+            return results.LibraryItems(items=[results.library_item(item) for item in found])
+
+        return await answer(run())
+
+    async def library_get(
+        self, item_id: Annotated[str, Field(max_length=64, description="an id library_search gave")], ctx: Ctx
+    ) -> Annotated[CallToolResult, results.LibraryFiles]:
+        """Fetch a library item's files (MIDI, mix, stems, transcriptions) into a folder of their own."""
+
+        async def run() -> results.LibraryFiles:
+            async with self.client(ctx) as music:
+                item = await music.get_item(item_id)
+                folder = results.new_folder(self.config.out_dir, "library")
+                written = await music.download_item(item_id, folder)
+            return results.LibraryFiles(
+                item=results.library_item(item), folder=str(folder), files=[str(path) for path in written]
+            )
+
+        return await answer(run())
+
     async def list_instruments(self, ctx: Ctx) -> Annotated[CallToolResult, results.Instruments]:
         """The instruments compose and render can play a track with (SoundFonts, LV2 and VST2 plugins and their
         presets), by the name `instruments` takes, and the built-in instrument sets `instrument_set` names."""
@@ -591,6 +631,8 @@ _TOOLS = {
     "generate_audio": _WORKING,
     "list_models": _READING,
     "list_instruments": _READING,
+    "library_search": _READING,
+    "library_get": _WORKING,
     "ardour_import": _WORKING,
     "ardour_tracks": _READING,
     "ardour_markers": _READING,

@@ -34,6 +34,14 @@ _LOSSY: dict[int, tuple[str, str, frozenset[int] | None]] = {
 }
 
 FloatAudio = npt.NDArray[np.float32]
+# The file an encoded stream is, by its encoding (raw PCM is no file: it is written as WAV).
+FILE_EXTENSIONS = {
+    audio_pb2.AUDIO_ENCODING_WAV: ".wav",
+    audio_pb2.AUDIO_ENCODING_FLAC: ".flac",
+    audio_pb2.AUDIO_ENCODING_MP3: ".mp3",
+    audio_pb2.AUDIO_ENCODING_OGG: ".ogg",
+    audio_pb2.AUDIO_ENCODING_OPUS: ".opus",
+}
 
 _PCM_DTYPES: dict[int, np.dtype[Any]] = {
     audio_pb2.SAMPLE_FORMAT_FLOAT32: np.dtype("<f4"),
@@ -266,3 +274,18 @@ class AudioAssembler:
 
     def samples(self, stem_name: str) -> FloatAudio:
         return decode(self.encoded[stem_name], self.headers[stem_name])
+
+    def extension(self, stem_name: str) -> str:
+        """The file extension of a finished stream as file_bytes writes it: its encoding's; raw PCM's .wav."""
+        return FILE_EXTENSIONS.get(self.headers[stem_name].encoding, ".wav")
+
+    def file_bytes(self, stem_name: str) -> bytes:
+        """A finished stream as the bytes of an audio file: as the server encoded it, raw PCM as WAV (in its
+        sample format)."""
+        header = self.headers[stem_name]
+        if header.encoding in FILE_EXTENSIONS:
+            return self.encoded[stem_name]
+        subtype = "PCM_16" if header.sample_format == audio_pb2.SAMPLE_FORMAT_INT16 else "FLOAT"
+        buffer = io.BytesIO()
+        soundfile.write(buffer, self.samples(stem_name), header.sample_rate, subtype=subtype, format="WAV")
+        return buffer.getvalue()

@@ -1,0 +1,304 @@
+"""The gateway's side of the library: each finished result (the events a call recorded, as the cache records them)
+becomes an item - its request, metadata, timings, a description and its vectors (library.describe), and its files
+(MIDI, the mix, stems, transcriptions) in the content store - written in the background. The library is never a
+dependency of a call: when PostgreSQL is away the gateway logs it, counts it, and answers on."""
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import psycopg
+import psycopg_pool
+import structlog
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from deploy.settings import Settings
+from dgxmusic.audio import AudioAssembler, FloatAudio
+from dgxmusic.v1 import music_service_pb2 as pb
+from gateway import metrics
+from gateway.artifacts import ContentStore
+from gateway.cache import Recording, RedisGuard
+from gateway.errors import ApiError
+from gateway.scope import STAGE_NAMES
+from library.store import ItemFile, LibraryStore, NewItem
+
+log = structlog.get_logger(__name__)
+
+# The RPCs whose results are kept, as the library names their kind.
+KINDS = {
+    "Compose": "compose",
+    "GenerateMidi": "generate_midi",
+    "Render": "render",
+    "Transcribe": "transcribe",
+    "Separate": "separate",
+    "GenerateAudio": "generate_audio",
+}
+MEDIA_TYPES = {
+    ".mid": "audio/midi",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+}
+# What the library's failures look like: the database (away, refusing, timing out) and the disk.
+LIBRARY_FAILURES = (psycopg.Error, psycopg_pool.PoolTimeout, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A streamed call's result as the cache recorded it (serialized events, which `parse` reads), read once the
+    cache's write of it (`after`) is done, and let go then."""
+
+    parse: Callable[[bytes], Message]
+    recording: Recording
+    after: "asyncio.Task[None] | None"
+
+    def events(self) -> list[Message]:
+        return [self.parse(event) for event in self.recording.events]
+
+
+# A result: its events, or the recording of them.
+Result = list[Message] | Recorded
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One finished call as the library keeps it."""
+
+    method: str  # the RPC ("Compose", ...), or the job's kind ("compose", ...)
+    owner: str  # the caller's API key's name; "" without keys
+    # The call's message, or for an upload the options it was read into (a dataclass); read off the event loop,
+    # as a request may carry a large MIDI or audio file.
+    request: Message | Any
+    prompt: str  # what the caller asked for in words ("" for Render, Transcribe, Separate)
+    result: Result  # the result's events (all but progress and the summary)
+    summary: pb.Summary
+
+
+def request_fields(request: Message) -> dict[str, Any]:
+    """The request as JSON, its byte fields (MIDI, audio) left out: they are large, and kept as files if at all."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    _clear_bytes(copy)
+    return json_format.MessageToDict(copy, preserving_proto_field_name=True)
+
+
+def dataclass_fields(options: Any) -> dict[str, Any]:
+    """A call's options read into a dataclass (an upload's), as JSON."""
+    fields: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(options), default=str))
+    return fields
+
+
+def _clear_bytes(message: Message) -> None:
+    for field, value in message.ListFields():
+        if field.type == FieldDescriptor.TYPE_BYTES:
+            message.ClearField(field.name)
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            for part in value if isinstance(value, Iterable) else [value]:
+                if isinstance(part, Message):
+                    _clear_bytes(part)
+
+
+def timings(summary: pb.Summary) -> dict[str, float]:
+    found = {STAGE_NAMES[timing.stage]: round(timing.seconds, 4) for timing in summary.stage_timings}
+    return {**found, "total": round(summary.total_seconds, 4)}
+
+
+def song_metadata(info: pb.SongInfo) -> dict[str, Any]:
+    """What the composer said of a song: genre, key, bpm, meter, bars, instruments, sections, unknown words."""
+    told = json.loads(info.metadata_json) if info.metadata_json else {}
+    metadata = {
+        "genre": info.genre,
+        "key": info.key,
+        "bpm": info.bpm,
+        "meter": info.time_signature,
+        "bars": info.bars,
+        "duration_seconds": round(info.duration_seconds, 3),
+        "instruments": [track.instrument for track in info.tracks if track.instrument],
+        "sections": [section.name for section in info.sections],
+        "unknown_words": list(told.get("unknown_words", [])),
+    }
+    return {name: value for name, value in metadata.items() if value not in ("", 0, [], None)}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name).strip(" .") or "stream"
+
+
+@dataclass
+class _Made:
+    """What one result holds, sorted into the library's shape."""
+
+    metadata: dict[str, Any]
+    files: dict[str, bytes]  # by file name
+    midi: bytes | None  # the song's MIDI (what describe hears); a transcription's, without one
+    audio: tuple[FloatAudio, int] | None  # the mix (or the first stream), for describe
+
+
+def _made(events: Iterable[Message]) -> _Made:
+    metadata: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    midi = None
+    assembler = AudioAssembler()
+    transcriptions: dict[str, bytes] = {}
+    for event in events:
+        songs = event.songs if isinstance(event, pb.GenerateMidiResponse) else []
+        kind = event.WhichOneof("event") if "event" in event.DESCRIPTOR.oneofs_by_name else None
+        value: Any = getattr(event, kind) if kind else None  # the event's one field
+        if kind == "midi":
+            songs = [value]
+        for song in songs:
+            midi = song.midi
+            files["song.mid"] = song.midi
+            metadata = song_metadata(song.info)
+        if kind == "audio_header":
+            assembler.add_header(value)
+        elif kind == "audio_chunk":
+            assembler.add_chunk(value)
+        elif kind == "transcription" and value is not None:
+            transcriptions[value.stem_name] = value.midi
+    audio = None
+    for name in assembler.encoded:
+        file_name = "mix" if name == "" else f"stems/{_safe(name)}"
+        files[file_name + assembler.extension(name)] = assembler.file_bytes(name)
+        if audio is None or name == "":
+            audio = (assembler.samples(name), assembler.headers[name].sample_rate)
+    for name, data in transcriptions.items():
+        files["transcription.mid" if not name else f"transcriptions/{_safe(name)}.mid"] = data
+        midi = midi or data
+    return _Made(metadata, files, midi, audio)
+
+
+class Library:
+    """The library as the gateway uses it: the store once PostgreSQL answers (reached again after a failure, at
+    most once per retry period), and the background writes of finished results."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.files = ContentStore(settings.library_dir)
+        self.guard = RedisGuard(settings.redis_retry_seconds)
+        self._store: LibraryStore | None = None
+        self._opening = asyncio.Lock()
+        self._writes: set[asyncio.Task[None]] = set()
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.library_database_url is not None
+
+    async def store(self) -> LibraryStore:
+        """The store; UNAVAILABLE when the library is not configured or its database cannot be reached."""
+        if self._store is not None:
+            return self._store
+        if not self.configured:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, "this server keeps no library (library_database_url is unset)")
+        async with self._opening:
+            if self._store is None:
+                if not self.guard.open:
+                    raise ApiError(grpc.StatusCode.UNAVAILABLE, "the library is unavailable: retry later")
+                assert self.settings.library_database_url is not None
+                url = self.settings.library_database_url.get_secret_value()
+                try:
+                    self._store = await LibraryStore.open(
+                        url, self.files, wait_seconds=self.settings.redis_timeout_seconds * 5
+                    )
+                except LIBRARY_FAILURES as exc:
+                    self.failed("library_unavailable", exc)
+                    raise ApiError(grpc.StatusCode.UNAVAILABLE, "the library is unavailable: retry later") from exc
+        return self._store
+
+    def failed(self, what: str, exc: BaseException) -> None:
+        metrics.LIBRARY_FAILURES.inc()
+        # Never the exception's text: psycopg's may quote the DSN, which holds a password.
+        self.guard.failed(what, Exception(type(exc).__name__))
+
+    def keep(self, finished: Finished) -> None:
+        """Keeps a finished result in the background (the call's answer does not wait); failures are logged."""
+        if not self.configured:
+            return
+        task = asyncio.create_task(self._keep(finished))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def settled(self) -> None:
+        """Waits for the writes in flight (a stopping gateway; tests)."""
+        while self._writes:
+            await asyncio.wait(list(self._writes))
+
+    async def close(self) -> None:
+        """Finishes the writes in flight, then closes the database's connections."""
+        await self.settled()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def _keep(self, finished: Finished) -> None:
+        try:
+            await self._add(finished)
+        finally:
+            if isinstance(finished.result, Recorded):
+                finished.result.recording.release()
+
+    async def _add(self, finished: Finished) -> None:
+        if isinstance(finished.result, Recorded) and finished.result.after is not None:
+            await asyncio.wait([finished.result.after])  # one reader of the recording at a time
+        try:
+            store = await self.store()
+        except ApiError:
+            return  # logged and counted by store()
+        try:
+            item = await asyncio.to_thread(self._item, finished)
+            item_id = await store.add(item)
+            log.info("library_item_kept", item_id=item_id, kind=item.kind, files=len(item.files))
+            retention = self.settings.library_retention_days
+            await store.enforce_limits(
+                timedelta(days=retention) if retention else None, self.settings.library_max_bytes or None
+            )
+            metrics.LIBRARY_ITEMS.labels(item.kind).inc()
+        except LIBRARY_FAILURES as exc:
+            self.failed("library_write_failed", exc)
+        except Exception:  # a result the library cannot read must not go unnoticed, nor fail anything else
+            log.exception("library_item_unreadable", method=finished.method)
+            metrics.LIBRARY_FAILURES.inc()
+
+    def _item(self, finished: Finished) -> NewItem:
+        """The item of a result, its files written to the content store (off the event loop: describing and
+        encoding take a while)."""
+        from library.describe import describe  # loads the text model at first use
+
+        kind = KINDS.get(finished.method, finished.method)
+        request = finished.request
+        result = finished.result
+        made = _made(result.events() if isinstance(result, Recorded) else result)
+        description = describe(kind, finished.prompt, made.metadata, made.midi, made.audio)
+        metadata = dict(made.metadata)
+        for name in ("key", "bpm", "meter"):
+            told = getattr(description, name)
+            if told and not metadata.get(name):
+                metadata[name] = told
+        files = []
+        for name, data in made.files.items():
+            stored = self.files.put(data)
+            suffix = "." + name.rsplit(".", 1)[-1]
+            files.append(
+                ItemFile(name, MEDIA_TYPES.get(suffix, "application/octet-stream"), stored.sha256, stored.size)
+            )
+        return NewItem(
+            owner=finished.owner,
+            kind=kind,
+            request=request_fields(request) if isinstance(request, Message) else dataclass_fields(request),
+            prompt=finished.prompt,
+            metadata=metadata,
+            timings=timings(finished.summary),
+            description=description.text,
+            text_vector=description.text_vector,
+            sound_vector=description.sound_vector,
+            files=files,
+        )
