@@ -27,14 +27,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
 import tritonclient.grpc as triton_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import renderers
 from clients.client import MusicClient, compose_request, song_options
 from deploy import planner, triton
-from deploy.launcher import Stack, free_ports, settings_environment, settings_on_free_ports
+from deploy.launcher import Stack, free_ports, gateway_serving, settings_on_free_ports
 from dgxmusic.v1 import music_service_pb2 as pb
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -43,33 +41,16 @@ SEED = 3
 DGX_MUSIC = Path(sys.executable).parent / "dgx-music"
 
 
-def _serving(port: int) -> bool:
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-    except grpc.RpcError:
-        return False
-    return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
-
-
 @contextmanager
 def gateway_without_shared_memory(stack: Stack) -> Iterator[str]:
     """A second gateway on the stack's Triton and Redis that gets renders over gRPC: its target."""
     (port,) = free_ports(1)
-    env = {
-        **os.environ,
-        **settings_environment(stack.settings),
-        "DGXMUSIC_GRPC_PORT": str(port),
-        "DGXMUSIC_METRICS_PORT": "0",
-        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{stack.settings.triton_grpc_port}",
-        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{stack.settings.redis_port}/0",
-        "DGXMUSIC_TRITON_SHARED_MEMORY": "off",
-    }
+    env = stack.gateway_environment(grpc_port=str(port), metrics_port="0", triton_shared_memory="off")
     with (stack.log_dir / "gateway-grpc.log").open("ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 120
-        while not _serving(port):
+        while not gateway_serving(f"127.0.0.1:{port}"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the second gateway did not start: see {stack.log_dir / 'gateway-grpc.log'}")
             time.sleep(0.1)

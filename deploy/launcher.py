@@ -196,7 +196,7 @@ def _gateway_ready(settings: Settings) -> bool:
     """Whether the gateway serves. Behind TLS (mTLS: with client certificates the launcher does not hold) its health
     is not the launcher's to ask: it is ready once it listens, since the models it waits for were ready first."""
     if settings.tls_cert_file is None:
-        return _gateway_serving(settings.grpc_port)
+        return gateway_serving(f"127.0.0.1:{settings.grpc_port}")
     try:
         with socket.create_connection(("127.0.0.1", settings.grpc_port), timeout=1):
             return True
@@ -204,8 +204,9 @@ def _gateway_ready(settings: Settings) -> bool:
         return False
 
 
-def _gateway_serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def gateway_serving(target: str) -> bool:
+    """Whether the gateway at `target` (host:port, plaintext) answers its health check SERVING."""
+    with grpc.insecure_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
         except grpc.RpcError:
@@ -534,14 +535,19 @@ class Stack:
             failed = lambda m=model: exited() or _model_failure(http, m, triton.http_key_headers(self.settings))  # noqa: E731
             _wait_until(ready, f"model {model}", timeout, failed, log)
 
-    def _start_gateway(self) -> None:
-        env = {
+    def gateway_environment(self, **settings: str) -> dict[str, str]:
+        """The environment of a gateway on this stack's Triton and Redis (the stack's own, or another that a test or
+        a benchmark starts), with `settings` (by their names, e.g. grpc_port="50052") on top."""
+        return {
             **os.environ,
             **settings_environment(self.settings),
             "DGXMUSIC_TRITON_URL": f"127.0.0.1:{self.settings.triton_grpc_port}",
             "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{self.settings.redis_port}/0",
+            **{f"DGXMUSIC_{name.upper()}": value for name, value in settings.items()},
         }
-        child = self._spawn("gateway", [sys.executable, "-m", "gateway"], env)
+
+    def _start_gateway(self) -> None:
+        child = self._spawn("gateway", [sys.executable, "-m", "gateway"], self.gateway_environment())
         ready = lambda: _gateway_ready(self.settings)  # noqa: E731
         _wait_until(ready, "gateway", self.settings.startup_timeout_seconds, self._exited(child), self._log(child))
 

@@ -20,7 +20,7 @@ from clients.cli import main
 from clients.client import AsyncMusicClient, MusicClient, Tls, song_options
 from clients.errors import AuthenticationError, DgxMusicError, RateLimitedError
 from conftest import stack_settings
-from deploy.launcher import Stack, free_ports, settings_environment
+from deploy.launcher import Stack, free_ports
 from gateway.auth import key_hash, new_key
 from waiting import wait_until
 
@@ -78,15 +78,7 @@ def gateway_process(stack: Stack, directory: Path, tls: Tls, **settings: str) ->
     """A gateway of its own on the stack's Triton and Redis (with the stack's keys), as the launcher starts one, and
     `settings` (DGXMUSIC_* without the prefix) on top; its log in directory/gateway.log."""
     (port,) = free_ports(1)
-    env = {
-        **os.environ,
-        **settings_environment(stack.settings),
-        "DGXMUSIC_GRPC_PORT": str(port),
-        "DGXMUSIC_METRICS_PORT": "0",
-        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{stack.settings.triton_grpc_port}",
-        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{stack.settings.redis_port}/0",
-        **{f"DGXMUSIC_{name.upper()}": value for name, value in settings.items()},
-    }
+    env = stack.gateway_environment(grpc_port=str(port), metrics_port="0", **settings)
     log = directory / "gateway.log"
     with log.open("wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=output, stderr=output)

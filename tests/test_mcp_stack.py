@@ -4,7 +4,6 @@ gateway that checks no API key."""
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import ssl
@@ -30,7 +29,7 @@ from clients.client import AsyncMusicClient
 from clients.errors import DgxMusicError
 from clients.mcp.tools import Ardour, ToolConfig, create_app
 from conftest import PROJECT_ROOT
-from deploy.launcher import Stack, free_ports, settings_environment
+from deploy.launcher import Stack, free_ports
 from gateway.auth import key_hash, new_key
 from waiting import wait_until
 
@@ -196,15 +195,11 @@ KEY = new_key()
 def keyed_gateway(stack: Stack, tmp_path: Path) -> Iterator[str]:
     """A gateway of its own on the stack's Triton and Redis that wants API keys (one: KEY); its target."""
     (port,) = free_ports(1)
-    env = {
-        **os.environ,
-        **settings_environment(stack.settings),
-        "DGXMUSIC_GRPC_PORT": str(port),
-        "DGXMUSIC_METRICS_PORT": "0",
-        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{stack.settings.triton_grpc_port}",
-        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{stack.settings.redis_port}/0",
-        "DGXMUSIC_API_KEYS": json.dumps({"assistant": {"hash": key_hash(KEY), "requests_per_minute": 600}}),
-    }
+    env = stack.gateway_environment(
+        grpc_port=str(port),
+        metrics_port="0",
+        api_keys=json.dumps({"assistant": {"hash": key_hash(KEY), "requests_per_minute": 600}}),
+    )
     with (tmp_path / "gateway.log").open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log)
     target = f"127.0.0.1:{port}"

@@ -17,7 +17,7 @@ import pytest
 from clients.client import ComposeResult, MusicClient, compose_request, job_request, song_options
 from conftest import stack_settings
 from deploy import triton
-from deploy.launcher import LaunchError, Stack, _gateway_serving, settings_environment
+from deploy.launcher import LaunchError, Stack, gateway_serving, settings_environment
 from deploy.settings import PROJECT_ROOT, Settings
 from dgxmusic.v1 import jobs_pb2
 from waiting import is_gone, wait_until
@@ -129,7 +129,7 @@ def test_a_model_that_fails_to_load_is_named_at_once(tmp_path: Path) -> None:
 def _up(serve: subprocess.Popen[Any], settings: Settings) -> bool:
     """Whether `dgx-music serve` serves; fails at once if it exited instead."""
     assert serve.poll() is None, serve.stderr.read() if serve.stderr else ""
-    return _gateway_serving(settings.grpc_port)
+    return gateway_serving(f"127.0.0.1:{settings.grpc_port}")
 
 
 def _serve(settings: Settings) -> subprocess.Popen[str]:
@@ -187,7 +187,7 @@ def test_a_killed_child_is_restarted_and_the_stack_serves_again(tmp_path: Path, 
         wait_until(lambda: f"{child} is back" in said.read_text(), f"{child} came back", timeout_s=120)
         assert f"{child} was killed by SIGKILL; restarting it in 0 s" in said.read_text()
         assert _children(settings)[child] != killed
-        wait_until(lambda: _gateway_serving(settings.grpc_port), "the stack serves again", timeout_s=60)
+        wait_until(lambda: gateway_serving(f"127.0.0.1:{settings.grpc_port}"), "the stack serves again", timeout_s=60)
         with MusicClient(target, timeout=180) as client:
             assert client.compose(compose_request("techno 130", options=song_options(bars=1))).mix.shape[1] == 2
             outcome = client.watch_job(job.id)

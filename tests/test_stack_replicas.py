@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import grpc
 import pytest
 import tritonclient.grpc as triton_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from test_stack_readme import BLOCKS
 from tritonclient.utils import InferenceServerException
 
@@ -32,7 +30,13 @@ import composer
 from clients.client import MusicClient, job_request, song_options
 from deploy import triton
 from deploy.keys import write_private
-from deploy.launcher import end_processes_running_from, free_ports, redis_config, remove_shared_memory
+from deploy.launcher import (
+    end_processes_running_from,
+    free_ports,
+    gateway_serving,
+    redis_config,
+    remove_shared_memory,
+)
 from deploy.settings import PROJECT_ROOT, Settings
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -179,15 +183,6 @@ class Cluster:
         return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def _serving(target: str) -> bool:
-    with grpc.insecure_channel(target) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
-
-
 def _redis_ready(port: int, password: str) -> bool:
     import redis
 
@@ -232,7 +227,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for index, command in enumerate(readme.gateways):
             cluster.spawn(f"gateway-{index}", dgx_music(*command))
         for target in cluster.gateways:
-            wait_until(functools.partial(_serving, target), f"gateway {target} serving", timeout_s=60)
+            wait_until(functools.partial(gateway_serving, target), f"gateway {target} serving", timeout_s=60)
         yield cluster
     finally:
         for process in reversed(cluster.processes):
@@ -364,7 +359,7 @@ class Load:
     def _watch_health(self) -> None:
         while not self.stop.wait(0.1):
             for target in self.cluster.gateways:
-                if not _serving(target):
+                if not gateway_serving(target):
                     self.not_serving.append((time.time(), target))
 
     def __exit__(self, *exc: object) -> None:

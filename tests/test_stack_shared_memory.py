@@ -2,7 +2,6 @@
 DGXMUSIC_TRITON_SHARED_MEMORY=auto on loopback), bit-exact with the gRPC path; a result larger than the pool goes
 over gRPC; a gateway removes its regions when it stops, and the next gateway removes those of one that was killed."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,16 +10,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as triton_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 from clients.client import ComposeResult, MusicClient, compose_request, song_options
 from deploy import triton
-from deploy.launcher import Stack, free_ports, settings_environment
+from deploy.launcher import Stack, free_ports, gateway_serving
 from gateway import shared_memory
 from waiting import is_gone, wait_until
 
@@ -30,33 +27,20 @@ PROMPT = "trap beat with 808 bass and sharp hi-hats, 140 BPM, F minor"
 MIB = 1024 * 1024
 
 
-def serving(port: int) -> bool:
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-    except grpc.RpcError:
-        return False
-    return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
-
-
 @contextmanager
 def gateway(stack: Stack, log: Path, **settings: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A gateway of its own on the stack's Triton and Redis, with `settings` (DGXMUSIC_<NAME> values): its process
     and target. Stopped (SIGTERM) at the end unless the test ended it."""
     (port,) = free_ports(1)
-    env = {
-        **os.environ,
-        **settings_environment(stack.settings),
-        "DGXMUSIC_GRPC_PORT": str(port),
-        "DGXMUSIC_METRICS_PORT": "0",
-        "DGXMUSIC_TRITON_URL": f"127.0.0.1:{stack.settings.triton_grpc_port}",
-        "DGXMUSIC_REDIS_URL": f"redis://127.0.0.1:{stack.settings.redis_port}/0",
-        **{f"DGXMUSIC_{name.upper()}": value for name, value in settings.items()},
-    }
+    env = stack.gateway_environment(grpc_port=str(port), metrics_port="0", **settings)
     with log.open("ab") as output:
         process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=output, stderr=output)
     try:
-        wait_until(lambda: process.poll() is not None or serving(port), "the gateway serving", timeout_s=120)
+        wait_until(
+            lambda: process.poll() is not None or gateway_serving(f"127.0.0.1:{port}"),
+            "the gateway serving",
+            timeout_s=120,
+        )
         assert process.poll() is None, log.read_text()
         yield process, f"127.0.0.1:{port}"
     finally:
