@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".dgx-music")
     # Read by the models that load weights (demucs, musicgen); declared after data_dir, its default.
     weights_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "weights")
+    # Fine-tuned MusicGen adapters: musicgen_train writes them, musicgen applies them (Triton's replicas share it).
+    adapter_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "adapters")
     model_repository: Path = PROJECT_ROOT / "model_repository"
     # Clients' uploaded SoundFonts, named by their sha256 (the gateway writes them, the fluidsynth model reads them).
     soundfont_upload_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "soundfonts")

@@ -25,7 +25,7 @@ import structlog
 from deploy.settings import Settings
 from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
-from gateway import metrics
+from gateway import metrics, training
 from gateway.artifacts import Artifact, ArtifactStore, CorruptArtifact
 from gateway.cache import REDIS_FAILURES
 from gateway.errors import ApiError
@@ -236,8 +236,14 @@ class JobRunner:
         assert kind is not None
         clock = JobClock(time.monotonic() + self.settings.job_timeout_seconds)
         scope = RequestScope(kind, clock, self.settings.job_timeout_seconds, request_id=job.id)
-        handler: Callable[..., AsyncIterator[Any]] = getattr(MusicService, KINDS[kind]).__wrapped__  # the bare RPC
-        request = self._upload(record, kind) if kind in ("transcribe", "separate") else getattr(record.request, kind)
+        handler: Callable[..., AsyncIterator[Any]]
+        if kind == "train":  # a job only, not an RPC
+            handler, request = training.train, self._training_upload(record)
+        else:
+            handler = getattr(MusicService, KINDS[kind]).__wrapped__  # the bare RPC
+            request = (
+                self._upload(record, kind) if kind in ("transcribe", "separate") else getattr(record.request, kind)
+            )
         writer = await asyncio.to_thread(self.artifacts.writer, job.id, f"result-{job.attempts}")
         throttle = _Throttle()
         code = grpc.StatusCode.OK
@@ -300,6 +306,15 @@ class JobRunner:
         yield message(audio_header=audio_pb2.AudioHeader.FromString(header))
         while (chunk := await asyncio.to_thread(next, parts, None)) is not None:
             yield message(audio_chunk=audio_pb2.AudioChunk.FromString(chunk))
+
+    async def _training_upload(self, record: JobRecord) -> AsyncIterator[jobs_pb2.SubmitJobRequest]:
+        """A train job's request, then its stored files, as SubmitJob received them (gateway.training)."""
+        assert record.input is not None  # SubmitJob stores the files of every train job
+        await asyncio.to_thread(self.artifacts.verify, record.job.id, record.input)
+        yield jobs_pb2.SubmitJobRequest(request=record.request)
+        parts = self.artifacts.messages(record.job.id, record.input)
+        while (raw := await asyncio.to_thread(next, parts, None)) is not None:
+            yield jobs_pb2.SubmitJobRequest.FromString(raw)
 
 
 class _StagesFailed(Exception):

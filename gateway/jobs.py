@@ -35,6 +35,7 @@ KINDS = {
     "transcribe": "Transcribe",
     "separate": "Separate",
     "generate_audio": "GenerateAudio",
+    "train": "Train",  # a job only: gateway.training
 }
 FINISHED = frozenset({jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED})
 
