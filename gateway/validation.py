@@ -541,9 +541,7 @@ def adapter_name(name: str, field: str) -> str:
     """A fine-tuned adapter's name as a call gives it ("" for none): a slug (dgxmusic.catalog.ADAPTER_NAME). The
     musicgen model tells names it has no adapter of."""
     if name and not ADAPTER_NAME.fullmatch(name):
-        raise invalid_argument(
-            field, f"an adapter's name: 1-64 of a-z, 0-9 and inner '-' (my-boombap), got {name!r}"
-        )
+        raise invalid_argument(field, f"an adapter's name: 1-64 of a-z, 0-9 and inner '-' (my-boombap), got {name!r}")
     return name
 
 
