@@ -13,9 +13,11 @@ import grpc
 import numpy as np
 import pytest
 import soundfile
+from mcp.client import Client
 
-from clients.client import MusicClient, compose_request, song_options
+from clients.client import AsyncMusicClient, MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
+from clients.mcp.tools import Ardour, ToolConfig, create_app
 from deploy.launcher import Stack
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -112,6 +114,34 @@ def test_generation_with_the_adapter_differs_from_the_base(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert np.allclose(soundfile.read(out, dtype="float32")[0].reshape(tuned.shape), tuned, atol=1e-6)
+
+
+def no_ardour() -> Ardour:
+    raise DgxMusicError(grpc.StatusCode.UNAVAILABLE, "no Ardour in this test")
+
+
+async def test_the_mcp_generate_audio_tool_takes_the_adapter(
+    trained: dict[str, Any], client: MusicClient, stack: Stack, tmp_path: Path
+) -> None:
+    config = ToolConfig(
+        out_dir=tmp_path,
+        connect=lambda key: AsyncMusicClient(stack.gateway_target, timeout=120, api_key=key),
+        ardour=no_ardour,
+        import_plan=lambda held, folder: None,
+    )
+    arguments: dict[str, Any] = {"prompt": CAPTION, "model": BASE, "seconds": 2, "seed": 7}
+    async with Client(create_app(config)) as mcp:
+        tuned = await mcp.call_tool("generate_audio", {**arguments, "adapter": ADAPTER})
+        unknown = await mcp.call_tool("generate_audio", {**arguments, "adapter": "no-such"})
+    assert not tuned.is_error, tuned.content
+    assert tuned.structured_content is not None
+    written = soundfile.read(tuned.structured_content["mix"], dtype="float32")[0]
+    request = pb.GenerateAudioRequest(prompt=CAPTION, model=BASE, seconds=2, seed=7, adapter=ADAPTER)
+    expected = client.generate_audio(request).stems["0"]
+    assert np.allclose(written.reshape(expected.shape), expected, atol=1e-6)
+    assert unknown.is_error
+    assert unknown.structured_content is not None
+    assert unknown.structured_content["code"] == "NOT_FOUND"
 
 
 def test_compose_generates_with_the_adapter(trained: dict[str, Any], client: MusicClient) -> None:
