@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         15.0, gt=0, description="a job whose runner stops renewing its lease (it died) is run by another after this"
     )
     job_timeout_seconds: float = Field(3600.0, gt=0, description="longest run of one job")
+    train_timeout_seconds: float = Field(
+        48 * 3600.0, gt=0, description="longest run of one train job (fine-tuning MusicGen; it resumes if cut short)"
+    )
 
     # Separation (read by the demucs model; its config.pbtxt parameters override these)
     demucs_model: str = "htdemucs"

@@ -234,8 +234,11 @@ class JobRunner:
         job = record.job
         kind = record.request.WhichOneof("request")
         assert kind is not None
-        clock = JobClock(time.monotonic() + self.settings.job_timeout_seconds)
-        scope = RequestScope(kind, clock, self.settings.job_timeout_seconds, request_id=job.id)
+        # Training runs for minutes to hours: it has a limit of its own.
+        setting = "train_timeout_seconds" if kind == "train" else "job_timeout_seconds"
+        timeout: float = getattr(self.settings, setting)
+        clock = JobClock(time.monotonic() + timeout)
+        scope = RequestScope(kind, clock, timeout, request_id=job.id)
         handler: Callable[..., AsyncIterator[Any]]
         if kind == "train":  # a job only, not an RPC
             handler, request = training.train, self._training_upload(record)
@@ -247,7 +250,7 @@ class JobRunner:
         writer = await asyncio.to_thread(self.artifacts.writer, job.id, f"result-{job.attempts}")
         throttle = _Throttle()
         code = grpc.StatusCode.OK
-        limit = asyncio.timeout(self.settings.job_timeout_seconds)
+        limit = asyncio.timeout(timeout)
         stages_failed = False  # the run's Summary listed failed stages: what it made before them is kept
         try:
             async with limit:
@@ -269,9 +272,8 @@ class JobRunner:
             code = _code_of(exc, timed_out=limit.expired())
             await asyncio.to_thread(writer.discard)
             if isinstance(exc, TimeoutError) and limit.expired():
-                seconds = self.settings.job_timeout_seconds
                 raise ApiError(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, f"the job ran past job_timeout_seconds ({seconds:g} s)"
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"the job ran past {setting} ({timeout:g} s)"
                 ) from exc
             if isinstance(exc, CorruptArtifact):
                 raise ApiError(grpc.StatusCode.DATA_LOSS, f"the job's input was lost: {exc}") from exc

@@ -15,7 +15,7 @@ import pytest
 import soundfile
 from mcp.client import Client
 
-from clients.client import AsyncMusicClient, MusicClient, compose_request, song_options
+from clients.client import AsyncMusicClient, MusicClient, TrainResult, compose_request, song_options
 from clients.errors import DgxMusicError
 from clients.mcp.tools import Ardour, ToolConfig, create_app
 from deploy.launcher import Stack
@@ -197,6 +197,18 @@ def test_silent_and_too_short_files_fail_the_job_naming_the_file(
     short = failed_training(client, tmp_path, np.full(3200, 0.5, np.float32), "blip.wav")
     assert short.error_code == "INVALID_ARGUMENT"
     assert "blip.wav" in short.error_message
+
+
+def test_vocals_are_dropped_by_the_stacks_demucs_first(
+    trained: dict[str, Any], client: MusicClient, lofi_songs: Path
+) -> None:
+    job = client.submit_training(
+        quick_training("no-vocals", steps=2, drop_vocals=True), sorted(lofi_songs.glob("*.wav"))
+    )
+    outcome = client.watch_job(job.id)
+    assert outcome.job.state == jobs_pb2.JOB_STATE_SUCCEEDED, outcome.job.error_message
+    assert isinstance(outcome.result, TrainResult)
+    assert json.loads(outcome.result.adapter.recipe_json)["hyper_parameters"]["drop_vocals"] is True
 
 
 def test_a_cancelled_training_leaves_no_adapter(
