@@ -238,7 +238,7 @@ class JobRunner:
         setting = "train_timeout_seconds" if kind == "train" else "job_timeout_seconds"
         timeout: float = getattr(self.settings, setting)
         clock = JobClock(time.monotonic() + timeout)
-        scope = RequestScope(kind, clock, timeout, request_id=job.id)
+        scope = RequestScope(kind, clock, timeout, request_id=job.id, key_name=record.owner or None)
         handler: Callable[..., AsyncIterator[Any]]
         if kind == "train":  # a job only, not an RPC
             handler, request = training.train, self._training_upload(record)

@@ -30,7 +30,7 @@ from gateway.errors import ApiError, field_renamed, invalid_argument, request_er
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
-from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
+from gateway.scope import Admission, RequestScope, owner_tag, streaming_rpc, unary_rpc
 from gateway.songs import song_info
 from gateway.soundfont_uploads import receive_soundfont
 from gateway.streaming import A, FailedStages, R, ResponseStream, T
@@ -62,6 +62,7 @@ class Generation:
     model: str = ""  # the MusicGen model; "" for the server's
     continued: tuple[FloatAudio, int] | None = None  # audio to continue, at its sample rate
     adapter: str = ""  # the fine-tuned adapter; "" for the base model
+    owner: str = ""  # whose adapter it is: the caller's owner tag (gateway.scope.owner_tag)
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
@@ -216,6 +217,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             call.model,
             await self._continued(call),
             call.adapter,
+            owner_tag(scope.key_name),
         )
         # Unseeded generation draws a fresh seed: nothing to cache.
         key = _generation_key(generation, call.audio_format, self.settings.musicgen_model) if call.seeded else None
@@ -260,7 +262,10 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             statuses.append(_model_status(entry, checks.get(entry.name), memory.get(entry.name, 0)))
             # Then each separation or MusicGen model the Triton model serves.
             statuses += [_served_status(entry.name, served) for served in catalogs.get(entry.name, [])]
-        adapters = await self.models.adapters() if MUSICGEN in probed else []
+        # The caller's own adapters: another's are none of its business.
+        owner = owner_tag(scope.key_name)
+        served = await self.models.adapters() if MUSICGEN in probed else []
+        adapters = [adapter for adapter in served if adapter.recipe.get("owner", "") == owner]
         return pb.ListModelsResponse(models=statuses, adapters=[adapter_message(a) for a in adapters])
 
     @unary_rpc("ListInstruments", quota=False)
@@ -341,7 +346,13 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             model = call.musicgen_model or self.settings.musicgen_model
             melody = (rendered.mix, fmt.sample_rate) if "melody" in model else None
             generation = Generation(
-                [call.song.prompt], seconds, {"seed": call.song.seed}, melody, call.musicgen_model, adapter=call.adapter
+                [call.song.prompt],
+                seconds,
+                {"seed": call.song.seed},
+                melody,
+                call.musicgen_model,
+                adapter=call.adapter,
+                owner=owner_tag(out.scope.key_name),
             )
             generating = self._generate(out, generation, fmt, plan.extras["musicgen"], names=[MUSICGEN])
             async for event in failed.kept(pb.STAGE_GENERATING, "musicgen", generating):
@@ -443,6 +454,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 model=generation.model,
                 continued=generation.continued,
                 adapter=generation.adapter,
+                owner=generation.owner,
             )
             async for event in stream:
                 if isinstance(event, Generated):
@@ -561,6 +573,7 @@ def _generation_key(generation: Generation, fmt: ResolvedFormat, musicgen_model:
             "prompts": generation.prompts,
             "model": generation.model or musicgen_model,
             "adapter": generation.adapter,
+            "owner": generation.owner if generation.adapter else "",  # an adapter's name is its owner's
             "seconds": generation.seconds,
             "sampling": generation.sampling,
             "melody": None if melody is None else hashlib.sha256(melody[0].tobytes()).hexdigest(),

@@ -20,7 +20,7 @@ from gateway import analysis, validation
 from gateway.errors import invalid_argument, request_errors, too_large
 from gateway.progress import RECEIVED, Span
 from gateway.readiness import Need
-from gateway.scope import RequestScope
+from gateway.scope import RequestScope, owner_tag
 from gateway.service import MusicService, adapter_message
 from gateway.triton import TrainingClips, TrainingStep
 from gateway.uploads import audio_parts
@@ -125,7 +125,9 @@ async def train(
     with scope.stage(pb.STAGE_RECEIVING):
         clips = await _clips(messages, call.captions)
     yield out.progress(pb.STAGE_RECEIVING, RECEIVED, f"{len(clips.names)} files decoded")
-    recipe: dict[str, Any] = {"name": call.name, "model": call.model, "config": call.config}
+    # The adapter is its owner's: generation and ListModels show it to its owner alone.
+    owner = owner_tag(scope.key_name)
+    recipe: dict[str, Any] = {"name": call.name, "model": call.model, "config": call.config, "owner": owner}
     span = Span(RECEIVED, 1.0)
     adapter = None
     with scope.stage(pb.STAGE_TRAINING):

@@ -253,6 +253,7 @@ class Models(Protocol):
         model: str = "",
         continued: tuple[FloatAudio, int] | None = None,
         adapter: str = "",
+        owner: str = "",
     ) -> AsyncIterator[TokenProgress | Generated]: ...
 
     def train(
@@ -602,10 +603,11 @@ class TritonModels:
         model: str = "",
         continued: tuple[FloatAudio, int] | None = None,
         adapter: str = "",
+        owner: str = "",
     ) -> AsyncIterator[TokenProgress | Generated]:
         """Streams the musicgen model's token progress, then the clips (`model` "": the server's; `continued`: the
-        audio every clip continues, and begins with; `adapter`: the fine-tuned adapter, "" for none). Cancelling the
-        iteration cancels the stream and the model stops generating."""
+        audio every clip continues, and begins with; `adapter`: the fine-tuned adapter, "" for none, of `owner`'s).
+        Cancelling the iteration cancels the stream and the model stops generating."""
         # musicgen is a batched model: every tensor carries this request's row of the batch first.
         inputs = [
             _tensor(Musicgen.PROMPT, [[p.encode() for p in prompts]]),
@@ -622,6 +624,7 @@ class TritonModels:
             inputs.append(_tensor(Musicgen.CONTINUED_SAMPLE_RATE, [[continued[1]]]))
         if adapter:
             inputs.append(_tensor(Musicgen.ADAPTER, [[adapter.encode()]]))
+            inputs.append(_tensor(Musicgen.ADAPTER_OWNER, [[owner.encode()]]))
         async for result in self._stream(Musicgen.NAME, inputs, deadline=deadline, request_id=request_id):
             audio = result.as_numpy(Musicgen.AUDIO.name)
             if audio is None:

@@ -9,7 +9,7 @@ from typing import Any
 from deploy.loaded_models import LoadedModels, tensor_bytes
 from dgxmusic import catalog
 from generator.adapters import AdapterInfo, AdapterStore
-from generator.errors import InvalidGeneration
+from generator.errors import InvalidGeneration, UnknownAdapter
 from generator.generate import Generator
 from generator.weights import MODELS, known_models, load_model, model_modules, weights_problem
 
@@ -89,6 +89,14 @@ def adapter_entry(info: AdapterInfo) -> catalog.AdapterEntry:
         validation_chunks=int(recipe.get("validation_chunks", 0)),
         recipe=recipe,
     )
+
+
+def check_owned(store: AdapterStore, name: str, owner: str) -> None:
+    """Raises UnknownAdapter, listing the owner's own, for an adapter `owner` did not train: another caller's adapter
+    is as unknown to it as one that does not exist."""
+    owned = [info.name for info in store.list() if info.recipe.get("owner", "") == owner]
+    if name not in owned:
+        raise UnknownAdapter(name, owned)
 
 
 def adapter_entries(store: AdapterStore) -> list[catalog.AdapterEntry]:

@@ -209,6 +209,7 @@ class FakeModels:
         model: str = "",
         continued: tuple[FloatAudio, int] | None = None,
         adapter: str = "",
+        owner: str = "",
     ) -> AsyncIterator[TokenProgress | Generated]:
         """MusicGen's stream: token progress, then one mono clip per prompt at 32 kHz (the n-th prompt's a tone of
         n x 220 Hz); the model and continuation are the real model's to honour (tests/test_stack_model_choice.py)."""

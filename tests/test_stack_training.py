@@ -19,9 +19,12 @@ from clients.client import AsyncMusicClient, MusicClient, TrainResult, compose_r
 from clients.errors import DgxMusicError
 from clients.mcp.tools import Ardour, ToolConfig, create_app
 from deploy.launcher import Stack
+from deploy.triton import grpc_key_headers
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 from dgxmusic.v1.jobs_pb2_grpc import JobServiceStub
+from gateway.errors import ApiError
+from gateway.triton import TritonModels
 
 GENRE = "lofi hip hop beat 80 BPM"
 CAPTION = "lofi hip hop beat, dusty drums, mellow keys"
@@ -166,6 +169,22 @@ def test_unknown_and_mismatched_adapters_are_refused(trained: dict[str, Any], cl
         client.generate_audio(pb.GenerateAudioRequest(prompt="x", seconds=1, adapter="Not A Slug"))
     assert bad_name.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in bad_name.value.violations] == ["adapter"]
+
+
+async def test_another_owners_adapter_is_unknown_to_a_caller(trained: dict[str, Any], stack: Stack) -> None:
+    """The musicgen model serves an adapter to the owner who trained it (the gateway tags each call with its caller's
+    key): asked with another owner's tag, it knows none, and names none."""
+    models = TritonModels(f"127.0.0.1:{stack.settings.triton_grpc_port}", grpc_key_headers(stack.settings))
+    generating = models.generate_audio(
+        ["x"], 1.0, {"seed": 1}, None, deadline=30, request_id="t", model=BASE, adapter=ADAPTER, owner="other"
+    )
+    try:
+        with pytest.raises(ApiError) as refused:
+            [_ async for _ in generating]
+    finally:
+        await models.close()
+    assert refused.value.code == grpc.StatusCode.NOT_FOUND
+    assert "adapters: none" in refused.value.message
 
 
 def test_an_empty_folder_is_refused(stack: Stack, tmp_path: Path) -> None:

@@ -125,6 +125,8 @@ class Musicgen(Model):
     CONTINUED_SAMPLE_RATE = Tensor("CONTINUED_SAMPLE_RATE", "INT32")
     # The fine-tuned adapter (a LoRA MusicgenTrain made) a call generates with; none or empty: the base model.
     ADAPTER = Tensor("ADAPTER", "BYTES")
+    # Whose adapters the call may use (the gateway's owner tag of its caller): another owner's adapter is unknown.
+    ADAPTER_OWNER = Tensor("ADAPTER_OWNER", "BYTES")
     # LIST_MODELS = 1 asks for MODELS: every known model's state (dgxmusic.catalog), and ADAPTERS, the adapters it
     # can apply (dgxmusic.catalog.encode_adapters).
     LIST_MODELS = Tensor("LIST_MODELS", "INT32")

@@ -24,7 +24,7 @@ from dgxmusic import catalog
 from dgxmusic.errors import Cancelled
 from dgxmusic.models import Musicgen
 from generator.adapters import AdapterStore, AppliedAdapters
-from generator.serving import adapter_entries
+from generator.serving import adapter_entries, check_owned
 
 
 class _Request(NamedTuple):
@@ -89,6 +89,8 @@ class TritonPythonModel:
                     continue
                 job = _job(handle)
                 job.model = self.generators.name_of(job.model)
+                if job.adapter:
+                    check_owned(self.adapter_store, job.adapter, text(request, Musicgen.ADAPTER_OWNER) or "")
                 # Each request is validated alone (loading its model), so that one bad request does not fail the
                 # batch it joins.
                 self.generators.get(job.model).validate(

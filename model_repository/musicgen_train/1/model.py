@@ -125,7 +125,9 @@ class TritonPythonModel:
         except generator.TrainingDataError as exc:
             raise _data_error(exc) from exc
         chunks = {"training_chunks": len(data.train), "validation_chunks": len(data.validation)}
-        saved = training.save_adapter(result, self.adapter_dir, name, {"name": name, **chunks})
+        # The caller's owner tag: the musicgen model serves the adapter to that owner only.
+        owner = str(recipe.get("owner", ""))
+        saved = training.save_adapter(result, self.adapter_dir, name, {"name": name, "owner": owner, **chunks})
         shutil.rmtree(work_dir, ignore_errors=True)
         entry = adapter_entry(store.get(saved.name))
         return pb_utils.InferenceResponse(
