@@ -4,7 +4,8 @@ different seeds and rendered by FluidSynth."""
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,10 +60,25 @@ def model() -> "MusicGen":
     return generator.load_model("debug")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served() -> "MusicGen":
     """A model of its own to apply adapters to (the module's model trains, and a training model must have none)."""
     return generator.load_model("debug")
+
+
+@pytest.fixture
+def applying(served: "MusicGen") -> Iterator[Callable[..., AppliedAdapters]]:
+    """AppliedAdapters on the served model; closed after the test, which leaves the model without LoRA layers."""
+    made: list[AppliedAdapters] = []
+
+    def make(store: AdapterStore, max_loaded: int = 4) -> AppliedAdapters:
+        made.append(AppliedAdapters(served, store, max_loaded))
+        return made[-1]
+
+    yield make
+    for applied in made:
+        applied.close()
+    assert not any("lora" in name for name, _ in served.lm.named_modules())
 
 
 @pytest.fixture(scope="module")
@@ -203,10 +219,10 @@ def test_training_on_the_genre_lowers_its_validation_loss_below_the_base_models(
 
 
 def test_the_adapter_changes_generation_and_the_base_model_stays_as_it_was(
-    served: "MusicGen", store: AdapterStore
+    served: "MusicGen", applying: Callable[..., AppliedAdapters], store: AdapterStore
 ) -> None:
     base_before = generate(served)
-    applied = AppliedAdapters(served, store)
+    applied = applying(store)
     with applied.using("my-boombap"):
         adapted = generate(served)
     with applied.using(""):
@@ -290,13 +306,13 @@ def test_adapter_names_are_slugs_and_not_reused(
 
 
 def test_unknown_adapters_and_adapters_of_another_base_model_are_refused(
-    served: "MusicGen", store: AdapterStore, tmp_path: Path
+    served: "MusicGen", applying: Callable[..., AppliedAdapters], store: AdapterStore, tmp_path: Path
 ) -> None:
     other = AdapterStore(tmp_path)
     shutil.copytree(store.directory / "my-boombap", tmp_path / "small-boombap")
     recipe = json.loads((tmp_path / "small-boombap" / "recipe.json").read_text())
     (tmp_path / "small-boombap" / "recipe.json").write_text(json.dumps({**recipe, "base_model": "musicgen-small"}))
-    applied = AppliedAdapters(served, other)
+    applied = applying(other)
 
     with pytest.raises(generator.UnknownAdapter, match=r"'nope'.*small-boombap"), applied.using("nope"):
         pass
@@ -311,13 +327,29 @@ def test_unknown_adapters_and_adapters_of_another_base_model_are_refused(
     assert applied.loaded() == []
 
 
+def test_batches_with_different_adapters_from_many_threads_each_get_their_own(
+    served: "MusicGen", applying: Callable[..., AppliedAdapters], store: AdapterStore
+) -> None:
+    applied = applying(store)
+
+    def generate_with(adapter: str) -> npt.NDArray[np.float32]:
+        with applied.using(adapter):
+            return generate(served)
+
+    alone = {adapter: generate_with(adapter) for adapter in ("", "my-boombap")}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(generate_with, ["", "my-boombap"] * 3))
+    for index, clip in enumerate(together):
+        np.testing.assert_array_equal(clip, alone[["", "my-boombap"][index % 2]])
+
+
 def test_at_most_max_loaded_adapters_are_kept_least_recently_used_first_out(
-    served: "MusicGen", store: AdapterStore, tmp_path: Path
+    served: "MusicGen", applying: Callable[..., AppliedAdapters], store: AdapterStore, tmp_path: Path
 ) -> None:
     several = AdapterStore(tmp_path)
     for name in ("one", "two", "three"):
         shutil.copytree(store.directory / "my-boombap", tmp_path / name)
-    applied = AppliedAdapters(served, several, max_loaded=2)
+    applied = applying(several, 2)
     for name in ("one", "two", "one", "three"):
         with applied.using(name):
             pass
