@@ -171,11 +171,13 @@ def prepare(
     separate: Separate | None = None,
     *,
     cache_dir: Path | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> PreparedData:
     """Training data from `clips` for `model` (see the module's docstring). `separate` (samples, rate) -> the same
     samples without vocals is required when `config.drop_vocals`. With `cache_dir`, data prepared before from the
     same clips and settings is read back instead of separated and encoded again. Raises TrainingDataError naming the
-    clip at fault ("data/<name>"), or "data" when there is nothing (or too little) to train on."""
+    clip at fault ("data/<name>"), or "data" when there is nothing (or too little) to train on, and
+    TrainingCancelled when `cancelled` (asked before each clip is separated and encoded) turns true."""
     config.validate()
     if not clips:
         raise TrainingDataError("data", "no audio files to train on")
@@ -195,6 +197,8 @@ def prepare(
     captions: dict[str, str] = {}
     chunks: dict[str, list[npt.NDArray[np.float32]]] = {}
     for clip in clips:
+        if cancelled():
+            raise TrainingCancelled(f"training cancelled while preparing its data, before {clip.name}")
         samples = np.ascontiguousarray(clip.samples, dtype=np.float32)
         captions[clip.name] = clip.caption.strip() if clip.caption else describe(samples, clip.sample_rate, config)
         if config.drop_vocals:

@@ -165,6 +165,12 @@ def test_a_clips_own_caption_is_kept_and_prepared_data_is_read_back_from_the_cac
         np.testing.assert_array_equal(kept.tokens, read.tokens)
 
 
+def test_preparing_stops_when_cancelled(model: "MusicGen", clips: list[TrainingClip], tmp_path: Path) -> None:
+    with pytest.raises(generator.TrainingCancelled, match=r"before song-2\.wav"):
+        prepare(model, clips, CONFIG, cache_dir=tmp_path, cancelled=cancel_after(2))
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("clip", "field", "words"),
     [
