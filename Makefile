@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/train_adapter.py
 
 # benchmarks/RESULTS.md and its plots, from one load-test run on this machine (issue #13): about 7 minutes.
 loadtest-report: setup

@@ -134,6 +134,15 @@ class AppliedAdapters:
             if self._loaded.pop(name, None) is not None and self._peft is not None:
                 self._peft.delete_adapter(_peft_name(name))
 
+    def close(self) -> None:
+        """Takes every adapter off the model, which is the base model as loaded again (before it is unloaded, or
+        handed to a training run)."""
+        with self._lock:
+            if self._peft is not None:
+                self._peft.unload()
+                self._peft = None
+            self._loaded.clear()
+
     def _load(self, name: str) -> "PeftModel":
         if name in self._loaded and self._peft is not None:
             self._loaded.move_to_end(name)

@@ -37,7 +37,7 @@ from generator.weights import name_of
 
 if TYPE_CHECKING:
     from audiocraft.models.musicgen import MusicGen
-    from peft import LoraConfig
+    from peft import LoraConfig, PeftModel
 
 # The Linear layers of audiocraft's transformer LoRA adapts: feed-forward in and out, and each attention's output.
 # (Attention's in_proj is a Parameter, not a Linear, so peft cannot wrap it.)
@@ -171,11 +171,13 @@ def prepare(
     separate: Separate | None = None,
     *,
     cache_dir: Path | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> PreparedData:
     """Training data from `clips` for `model` (see the module's docstring). `separate` (samples, rate) -> the same
     samples without vocals is required when `config.drop_vocals`. With `cache_dir`, data prepared before from the
     same clips and settings is read back instead of separated and encoded again. Raises TrainingDataError naming the
-    clip at fault ("data/<name>"), or "data" when there is nothing (or too little) to train on."""
+    clip at fault ("data/<name>"), or "data" when there is nothing (or too little) to train on, and
+    TrainingCancelled when `cancelled` (asked before each clip is separated and encoded) turns true."""
     config.validate()
     if not clips:
         raise TrainingDataError("data", "no audio files to train on")
@@ -195,6 +197,8 @@ def prepare(
     captions: dict[str, str] = {}
     chunks: dict[str, list[npt.NDArray[np.float32]]] = {}
     for clip in clips:
+        if cancelled():
+            raise TrainingCancelled(f"training cancelled while preparing its data, before {clip.name}")
         samples = np.ascontiguousarray(clip.samples, dtype=np.float32)
         captions[clip.name] = clip.caption.strip() if clip.caption else describe(samples, clip.sample_rate, config)
         if config.drop_vocals:
@@ -252,13 +256,15 @@ def _check_clip(clip: TrainingClip, config: TrainingConfig) -> None:
 
 
 def _to_model_audio(model: "MusicGen", samples: npt.NDArray[np.float32], sample_rate: int) -> torch.Tensor:
-    """[channels, frames] at the model's rate and channel count, by audiocraft's own conversion (as generation's)."""
-    import_audiocraft_models()
-    from audiocraft.data.audio_utils import convert_audio
+    """[channels, frames] at the model's rate (soxr, high quality) and channel count (mono: the channels' mean)."""
+    import soxr
 
-    wav = torch.from_numpy(np.ascontiguousarray(samples.T))
-    converted: torch.Tensor = convert_audio(wav, sample_rate, model.sample_rate, model.audio_channels)
-    return converted
+    if sample_rate != model.sample_rate:
+        samples = np.asarray(soxr.resample(samples, sample_rate, model.sample_rate), dtype=np.float32)
+    channels = samples.mean(axis=1, keepdims=True) if model.audio_channels == 1 else samples
+    if channels.shape[1] != model.audio_channels:  # mono audio for a stereo model: the same on both sides
+        channels = np.repeat(channels, model.audio_channels, axis=1)
+    return torch.from_numpy(np.ascontiguousarray(channels.T))
 
 
 def _chunks(audio: torch.Tensor, model: "MusicGen", config: TrainingConfig) -> list[npt.NDArray[np.float32]]:
@@ -360,82 +366,101 @@ def train(
         raise TrainingDataError("data", f"was prepared for model {data.base_model!r}, not {name_of(model)!r}")
     from peft import PeftModel
     from peft.tuners.tuners_utils import BaseTunerLayer
-    from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 
     lm = model.lm
     if any(isinstance(module, BaseTunerLayer) for module in lm.modules()):
         raise RuntimeError("train needs a model of its own, with no adapters applied (load one for training)")
     work_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = _sha256_json({"data": data.digest(), "config": _training_settings(config)})
     requires_grad = {name: parameter.requires_grad for name, parameter in lm.named_parameters()}
-    peft_model = PeftModel(lm, config.lora_config(), TRAINING_ADAPTER)
+    device = next(lm.parameters()).device
+    # The run seeds torch's generators (the adapter's initial weights, each step's dropout) and hands them back.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        peft_model = PeftModel(lm, config.lora_config(), TRAINING_ADAPTER)
+        try:
+            return _train(model, peft_model, data, config, work_dir, progress, cancelled)
+        finally:
+            lm.eval()
+            peft_model.unload()
+            for name, parameter in lm.named_parameters():
+                parameter.requires_grad_(requires_grad[name])
+
+
+def _train(
+    model: "MusicGen",
+    peft_model: "PeftModel",
+    data: PreparedData,
+    config: TrainingConfig,
+    work_dir: Path,
+    progress: Callable[[TrainingProgress], None],
+    cancelled: Callable[[], bool],
+) -> TrainingResult:
+    """`train`'s steps, with the adapter in place."""
+    from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+
+    lm = model.lm
+    device = next(lm.parameters()).device
+    fingerprint = _sha256_json({"data": data.digest(), "config": _training_settings(config)})
     started = time.monotonic()
-    try:
-        device = next(lm.parameters()).device
-        trainable = [parameter for parameter in lm.parameters() if parameter.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
-        checkpoint = _read_checkpoint(work_dir / CHECKPOINT, fingerprint)
-        if checkpoint is None:
-            with peft_model.disable_adapter():
-                base_loss = validation_loss(model, data.validation, config.batch_size)
-            start, losses, earlier = 0, [], 0.0
-        else:
-            set_peft_model_state_dict(peft_model, checkpoint["adapter"], adapter_name=TRAINING_ADAPTER)
-            optimizer.load_state_dict(checkpoint["optimizer"])
-            start, losses, earlier = checkpoint["step"], list(checkpoint["losses"]), checkpoint["elapsed"]
-            base_loss = checkpoint["base_loss"]
-        for step in range(start, config.steps):
-            if cancelled():
-                raise TrainingCancelled(f"training cancelled after {step} of {config.steps} steps")
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(step, config)
-            torch.manual_seed(_step_seed(config.seed, step))  # LoRA dropout: the same at this step on a resume
-            lm.train()
-            loss = _loss(model, _batch(data.train, step, config), device)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            elapsed = earlier + time.monotonic() - started
-            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
-                adapter = get_peft_model_state_dict(peft_model, adapter_name=TRAINING_ADAPTER)
-                _write_checkpoint(
-                    work_dir / CHECKPOINT,
-                    {
-                        "fingerprint": fingerprint,
-                        "step": step + 1,
-                        "adapter": adapter,
-                        "optimizer": optimizer.state_dict(),
-                        "losses": losses,
-                        "elapsed": elapsed,
-                        "base_loss": base_loss,
-                    },
-                )
-            progress(TrainingProgress(step + 1, config.steps, losses[-1], elapsed))
-        lm.eval()
-        adapter_loss = validation_loss(model, data.validation, config.batch_size)
-        state = {
-            name: tensor.detach().to("cpu", copy=True)
-            for name, tensor in get_peft_model_state_dict(peft_model, adapter_name=TRAINING_ADAPTER).items()
-        }
-        return TrainingResult(
-            base_model=name_of(model),
-            config=config,
-            state=state,
-            base_validation_loss=base_loss,
-            adapter_validation_loss=adapter_loss,
-            train_losses=tuple(losses),
-            data_checksums=dict(data.checksums),
-            captions=dict(data.captions),
-            seconds=earlier + time.monotonic() - started,
-            resumed_from=start,
-        )
-    finally:
-        lm.eval()
-        peft_model.unload()
-        for name, parameter in lm.named_parameters():
-            parameter.requires_grad_(requires_grad[name])
+    trainable = [parameter for parameter in lm.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
+    checkpoint = _read_checkpoint(work_dir / CHECKPOINT, fingerprint)
+    if checkpoint is None:
+        with peft_model.disable_adapter():
+            base_loss = validation_loss(model, data.validation, config.batch_size)
+        start, losses, earlier = 0, [], 0.0
+    else:
+        set_peft_model_state_dict(peft_model, checkpoint["adapter"], adapter_name=TRAINING_ADAPTER)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        start, losses, earlier = checkpoint["step"], list(checkpoint["losses"]), checkpoint["elapsed"]
+        base_loss = checkpoint["base_loss"]
+    for step in range(start, config.steps):
+        if cancelled():
+            raise TrainingCancelled(f"training cancelled after {step} of {config.steps} steps")
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, config)
+        torch.manual_seed(_step_seed(config.seed, step))  # LoRA dropout: the same at this step on a resume
+        lm.train()
+        loss = _loss(model, _batch(data.train, step, config), device)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        elapsed = earlier + time.monotonic() - started
+        if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+            adapter = get_peft_model_state_dict(peft_model, adapter_name=TRAINING_ADAPTER)
+            _write_checkpoint(
+                work_dir / CHECKPOINT,
+                {
+                    "fingerprint": fingerprint,
+                    "step": step + 1,
+                    "adapter": adapter,
+                    "optimizer": optimizer.state_dict(),
+                    "losses": losses,
+                    "elapsed": elapsed,
+                    "base_loss": base_loss,
+                },
+            )
+        progress(TrainingProgress(step + 1, config.steps, losses[-1], elapsed))
+    lm.eval()
+    adapter_loss = validation_loss(model, data.validation, config.batch_size)
+    state = {
+        name: tensor.detach().to("cpu", copy=True)
+        for name, tensor in get_peft_model_state_dict(peft_model, adapter_name=TRAINING_ADAPTER).items()
+    }
+    return TrainingResult(
+        base_model=name_of(model),
+        config=config,
+        state=state,
+        base_validation_loss=base_loss,
+        adapter_validation_loss=adapter_loss,
+        train_losses=tuple(losses),
+        data_checksums=dict(data.checksums),
+        captions=dict(data.captions),
+        seconds=earlier + time.monotonic() - started,
+        resumed_from=start,
+    )
 
 
 def validation_loss(model: "MusicGen", chunks: Sequence[Chunk], batch_size: int) -> float:
@@ -538,7 +563,7 @@ def save_adapter(result: TrainingResult, directory: Path, name: str, recipe: Map
     or not at all. Raises InvalidAdapter for a name that is not a slug or that exists already."""
     from safetensors.torch import save_file
 
-    check_name(name)
+    check_name(name, field="name")
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / name
     if target.exists():
