@@ -120,7 +120,7 @@ class TritonPythonModel:
         try:
             clips = _clips(request)
             separate = self._vocals_remover(config)
-            data = training.prepare(model, clips, config, separate, cache_dir=work_dir)
+            data = training.prepare(model, clips, config, separate, cache_dir=work_dir, cancelled=request.is_cancelled)
             result = training.train(model, data, config, work_dir, on_progress, request.is_cancelled)
         except generator.TrainingDataError as exc:
             raise _data_error(exc) from exc
