@@ -218,6 +218,15 @@ def test_silent_and_too_short_files_fail_the_job_naming_the_file(
     assert "blip.wav" in short.error_message
 
 
+def test_a_melody_model_is_refused(trained: dict[str, Any], client: MusicClient, lofi_songs: Path) -> None:
+    request = quick_training("melodic")
+    request.model = ""  # the stack's default, debug-melody
+    job = client.watch_job(client.submit_training(request, sorted(lofi_songs.glob("*.wav"))[:2]).id).job
+    assert job.error_code == "INVALID_ARGUMENT"
+    assert job.error_message.startswith("model: ")
+    assert "melody" in job.error_message
+
+
 def test_vocals_are_dropped_by_the_stacks_demucs_first(
     trained: dict[str, Any], client: MusicClient, lofi_songs: Path
 ) -> None:

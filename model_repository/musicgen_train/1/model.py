@@ -101,7 +101,10 @@ class TritonPythonModel:
             raise FieldError("name", f"an adapter named {name!r} exists already: choose another name")
         base = self.generators.name_of(str(recipe.get("model", "")))
         config = _config(recipe)
-        model = self.generators.get(base).model
+        served = self.generators.get(base)
+        if served.supports_melody:  # training feeds no chroma, which a melody model's every step conditions on
+            raise FieldError("model", f"{base} follows a melody: fine-tune musicgen-small, -medium or -large instead")
+        model = served.model
         # Where a run sent again (its job taken up after a crash) finds the tokens and the last checkpoint.
         work_dir = self.adapter_dir / ".training" / name
 
