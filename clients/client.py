@@ -865,6 +865,14 @@ class AsyncMusicClient:
         )
         return reply.job
 
+    async def submit_training(
+        self, request: pb.TrainRequest, files: Sequence[Path], *, request_id: str | None = None
+    ) -> jobs_pb2.Job:
+        reply: jobs_pb2.SubmitJobResponse = await self._unary(
+            self.jobs.SubmitJob, training_submission(request, files), _with_request_id(self, request_id)
+        )
+        return reply.job
+
     async def watch_job(
         self, job_id: str, *, on_progress: ProgressCallback | None = None, on_job: JobCallback | None = None
     ) -> JobOutcome:
@@ -898,8 +906,11 @@ class AsyncMusicClient:
         return reply.job
 
     async def list_models(self) -> list[pb.ModelStatus]:
+        return list((await self.models_and_adapters()).models)
+
+    async def models_and_adapters(self) -> pb.ListModelsResponse:
         reply: pb.ListModelsResponse = await self._unary(self.stub.ListModels, pb.ListModelsRequest())
-        return list(reply.models)
+        return reply
 
     async def list_instruments(self) -> pb.ListInstrumentsResponse:
         """As MusicClient.list_instruments."""
