@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/compose_speed.py
+	$(BIN)/python benchmarks/train_adapter.py
 
 # Compose vs the fluidsynth CLI, and renders through shared memory vs gRPC (issue #15); -gpu: on an NVIDIA GPU machine.
 bench-compose: setup

@@ -33,12 +33,14 @@ from clients.client import (
     JobResult,
     MusicClient,
     Tls,
+    TrainResult,
     TranscribeResult,
     compose_request,
     default_target,
     job_request,
     request_id_of,
     song_options,
+    training_files,
     unknown_words,
 )
 from clients.errors import DgxMusicError, faults_told
@@ -474,7 +476,9 @@ def _save_job_result(
     stems/ (compose, render), transcription.mid, one file per stem (separate), generated.wav (generate); of a
     compose job that failed in a later stage, what it made before."""
     with _errors(as_json):
-        if isinstance(result, ComposeResult):
+        if isinstance(result, TrainResult):
+            told = _save_adapter_summary(result, out / "adapter.json", Targets(overwrite, [out / "adapter.json"]))
+        elif isinstance(result, ComposeResult):
             told = _save_song(result, out, _song_targets(out, overwrite))
         elif isinstance(result, TranscribeResult):
             path = out / "transcription.mid"
@@ -493,6 +497,23 @@ def _save_job_result(
             told = _save_generated(result, out / "generated.wav", Targets(overwrite, generated))
     if as_json:
         _emit(told | {"job_id": job.id})
+
+
+def _save_adapter_summary(result: TrainResult, path: Path, targets: Targets) -> dict[str, Any]:
+    """A train job's adapter as JSON (the adapter itself stays on the server, where generation uses it)."""
+    targets.check()
+    adapter = json_format.MessageToDict(result.adapter, preserving_proto_field_name=True)
+    _write_file(path, (json.dumps(adapter, indent=2) + "\n").encode())
+    _print_adapter(result.adapter)
+    return {"command": "train", "adapter": adapter, "files": [str(path)]}
+
+
+def _print_adapter(adapter: pb.Adapter) -> None:
+    console.print(
+        f"adapter {escape(adapter.name)} of {escape(adapter.base_model)}: validation loss "
+        f"{adapter.adapter_validation_loss:.4f} (the base model: {adapter.base_validation_loss:.4f}); "
+        f"generate with it: --adapter {escape(adapter.name)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -672,6 +693,7 @@ def _refuse_stdout_twice(out: Path, as_json: bool) -> None:
     "--separate", default="", help='also separate the mix with this model ("demucs": the server\'s; htdemucs_ft...)'
 )
 @click.option("--musicgen", default="", help="also generate audio with this MusicGen model, the song as its melody")
+@click.option("--adapter", default="", help="with --musicgen: a fine-tuned adapter of it (`dgx-music train`)")
 @instrument_options
 @mixing_options
 @sample_rate_option
@@ -771,6 +793,7 @@ def _compose_request(
     transcribe: bool = False,
     separate: str = "",
     musicgen: str = "",
+    adapter: str = "",
     sample_rate: int = 0,
     fmt: str = "wav",
     sample_format: str | None = None,
@@ -791,6 +814,7 @@ def _compose_request(
     request.transcribe = transcribe
     request.separate = separate
     request.musicgen = musicgen
+    request.adapter = adapter
     if mixing is not None:
         request.mixing.CopyFrom(mixing)
     return request
@@ -1257,6 +1281,7 @@ def separate(
 )  # fmt: skip
 @click.option("--seconds", type=float, default=8.0, show_default=True, help="past 30 s it continues window by window")
 @click.option("--model", default="", help="musicgen-small, musicgen-melody... (default: the server's; models list)")
+@click.option("--adapter", default="", help="a fine-tuned adapter of the model (`dgx-music train`; models list)")
 @click.option("--melody", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="audio to follow")
 @click.option("--melody-from", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="MIDI to follow")
 @click.option(
@@ -1281,6 +1306,7 @@ def generate(
     out: Path,
     seconds: float,
     model: str,
+    adapter: str,
     melody: Path | None,
     melody_from: Path | None,
     continue_from: Path | None,
@@ -1302,6 +1328,7 @@ def generate(
         prompt=prompts[0],
         more_prompts=prompts[1:],
         model=model,
+        adapter=adapter,
         seconds=seconds,
         melody_audio=_audio_in_a_request(melody),
         melody_midi=melody_from.read_bytes() if melody_from else b"",
@@ -1320,6 +1347,72 @@ def generate(
         told = _save_generated(result, out, targets)
     if as_json:
         _emit(told | {"prompts": list(prompts)})
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--name", required=True, help="the adapter's name (a-z, 0-9 and -): generate with --adapter NAME")
+@click.option(
+    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+    help="a folder of audio files (WAV, FLAC, MP3, Ogg...), each with an optional caption in NAME.txt beside it",
+)  # fmt: skip
+@click.option("--genre", default="", help='words every caption the server makes gets, e.g. "boom bap hip hop"')
+@click.option("--model", default="", help="the MusicGen model to fine-tune (default: the server's; models list)")
+@click.option("--steps", type=int, help="training steps (default: the server's, 500)")
+@click.option("--rank", type=int, help="LoRA rank (default 8)")
+@click.option("--learning-rate", type=float, help="default 1e-4")
+@click.option("--chunk-seconds", type=float, help="length of the training chunks, 1-30 s (default 15)")
+@click.option("--seed", type=int, help="same data and seed, same adapter")
+@click.option("--drop-vocals", is_flag=True, help="remove the vocals first (with the server's Demucs)")
+@json_option
+@server_option
+@click.option("--timeout", default=4 * 3600.0, show_default=True, help="how long to watch, in seconds (it runs on)")
+@detach_option
+def train(
+    name: str,
+    data_dir: Path,
+    genre: str,
+    model: str,
+    drop_vocals: bool,
+    as_json: bool,
+    server: Server,
+    timeout: float,
+    detach: bool,
+    **settings: Any,
+) -> None:
+    """Fine-tune MusicGen on the audio files in --data: a LoRA adapter saved on the server as NAME, trained as a job
+    (progress with the loss; Ctrl-C stops watching, `dgx-music jobs cancel ID` the training; a job cut short by a
+    crash resumes from its last checkpoint). Prints both validation losses: the base model's and the adapter's."""
+    files, captions = training_files(data_dir)
+    if not files:
+        raise click.BadParameter(f"no audio files (WAV, FLAC, MP3, Ogg...) in {data_dir}", param_hint="--data")
+    request = pb.TrainRequest(
+        name=name,
+        model=model,
+        drop_vocals=drop_vocals,
+        genre=genre,
+        captions=captions,
+        **{field: value for field, value in settings.items() if value is not None},
+    )
+    with _errors(as_json), server.client(timeout) as client:
+        job = client.submit_training(request, files)
+        if detach:
+            _emit({"job_id": job.id, "kind": job.kind, "request_id": job.request_id}) if as_json else click.echo(job.id)
+            return
+        console.print(f"training {escape(name)} on {len(files)} files as job {job.id}")
+        try:
+            with _progress_bar() as on_progress:
+                outcome = client.watch_job(job.id, on_progress=on_progress, on_job=on_progress.on_job)
+        except KeyboardInterrupt:
+            console.print(f"stopped watching; the training runs on (`dgx-music jobs cancel {job.id}` stops it)")
+            sys.exit(130)
+    if isinstance(outcome.result, TrainResult):
+        _print_adapter(outcome.result.adapter)
+        if as_json:
+            adapter = json_format.MessageToDict(outcome.result.adapter, preserving_proto_field_name=True)
+            _emit({"command": "train", "job_id": job.id, "adapter": adapter})
+    elif as_json:
+        _print_job(outcome.job, as_json)
+    _exit_as_job_ended(outcome.job, results_wanted=True)
 
 
 def _state_name(job: jobs_pb2.Job) -> str:
@@ -1721,11 +1814,13 @@ def list_models(server: Server, timeout: float, as_json: bool) -> None:
     """Each model with its state (ready, weights missing, failed, unavailable), and under demucs and musicgen each
     separation and MusicGen model --model can name (ready: loaded by its first call; loaded; weights missing)."""
     with _errors(as_json), server.client(timeout) as client:
-        statuses = client.list_models()
+        found = client.models_and_adapters()
         request_id = client.last_request_id
+    statuses = found.models
     if as_json:
         models = [json_format.MessageToDict(status, preserving_proto_field_name=True) for status in statuses]
-        _emit({"command": "models list", "models": models, "request_id": request_id})
+        adapters = [json_format.MessageToDict(adapter, preserving_proto_field_name=True) for adapter in found.adapters]
+        _emit({"command": "models list", "models": models, "adapters": adapters, "request_id": request_id})
         return
     table = Table()
     for column in ("model", "version", "state", "memory", "details"):
@@ -1739,7 +1834,18 @@ def list_models(server: Server, timeout: float, as_json: bool) -> None:
         if status.served_by and status.state == pb.MODEL_STATE_WEIGHTS_MISSING:
             details = f"fetch with `dgx-music models pull {status.name}` (--json lists the files)"
         table.add_row(name, status.version, state, memory, escape(details))
-    Console().print(table)
+    tables = [table]
+    if found.adapters:
+        # Fine-tuned adapters (`dgx-music train`): --adapter NAME generates with one.
+        adapter_table = Table(title="adapters")
+        for column in ("adapter", "base model", "created", "validation loss (base -> adapter)", "steps"):
+            adapter_table.add_column(column)
+        for adapter in found.adapters:
+            created = adapter.create_time.ToDatetime(UTC).strftime("%Y-%m-%d %H:%M")
+            losses = f"{adapter.base_validation_loss:.4f} -> {adapter.adapter_validation_loss:.4f}"
+            adapter_table.add_row(escape(adapter.name), escape(adapter.base_model), created, losses, str(adapter.steps))
+        tables.append(adapter_table)
+    _print_tables(*tables)
 
 
 # Presets shown per instrument unless --presets asks for all: an instrument can have hundreds.

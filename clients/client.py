@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -297,7 +297,59 @@ def _collect_transcription(result: TranscribeResult, response: Any, on_progress:
         result.summary = response.summary
 
 
-JobResult = ComposeResult | AudioResult | TranscribeResult
+@dataclass
+class TrainResult:
+    """A train job's result: the adapter it saved (with both validation losses)."""
+
+    adapter: pb.Adapter = field(default_factory=pb.Adapter)
+    summary: pb.Summary = field(default_factory=pb.Summary)
+
+
+def _collect_training(result: TrainResult, response: Any) -> None:
+    kind = response.WhichOneof("event")
+    if kind == "adapter":
+        result.adapter = response.adapter
+    elif kind == "summary":
+        result.summary = response.summary
+
+
+def training_files(directory: Path) -> tuple[list[Path], dict[str, str]]:
+    """The audio files in `directory` (not its sub-folders), by name, and the caption of each that has one: the text
+    of the .txt file of the same stem beside it ("take1.wav" -> "take1.txt")."""
+    files = sorted(path for path in directory.iterdir() if path.is_file() and path.suffix.lower() in FILE_ENCODINGS)
+    captions = {}
+    for path in files:
+        caption = path.with_suffix(".txt")
+        if caption.is_file():
+            captions[path.name] = caption.read_text(errors="replace").strip()
+    return files, captions
+
+
+def training_submission(request: pb.TrainRequest, files: Sequence[Path]) -> Iterator[jobs_pb2.SubmitJobRequest]:
+    """The messages of a train job's SubmitJob: the request, then each file (an AudioHeader naming it, then its
+    chunks), each read when its turn comes (refused with AudioFormatError if it is no audio file we send)."""
+    if not files:
+        raise ValueError("a train job needs audio files")
+    for path in files:  # refused now, before any call
+        if path.suffix.lower() not in FILE_ENCODINGS:
+            raise AudioFormatError("audio", f"send audio files ({', '.join(sorted(FILE_ENCODINGS))}), not {path.name}")
+    first = jobs_pb2.SubmitJobRequest(request=jobs_pb2.JobRequest(train=request))
+
+    def messages() -> Iterator[jobs_pb2.SubmitJobRequest]:
+        yield first
+        for path in files:
+            data, header = _upload_source(path)
+            header.stem_name = path.name
+            for message in upload_messages(data, header):
+                if isinstance(message, audio_pb2.AudioHeader):
+                    yield jobs_pb2.SubmitJobRequest(audio_header=message)
+                else:
+                    yield jobs_pb2.SubmitJobRequest(audio_chunk=message)
+
+    return messages()
+
+
+JobResult = ComposeResult | AudioResult | TranscribeResult | TrainResult
 JobCallback = Callable[[jobs_pb2.Job], None]
 JobRequestOf = (
     pb.ComposeRequest | pb.RenderRequest | pb.TranscriptionOptions | pb.SeparationOptions | pb.GenerateAudioRequest
@@ -319,6 +371,7 @@ _JOB_KINDS = {
     "Transcribe": "transcribe",
     "Separate": "separate",
     "GenerateAudio": "generate_audio",
+    "Train": "train",
 }
 _RESULTS: dict[str, type[JobResult]] = {
     "compose": ComposeResult,
@@ -326,6 +379,7 @@ _RESULTS: dict[str, type[JobResult]] = {
     "transcribe": TranscribeResult,
     "separate": AudioResult,
     "generate_audio": AudioResult,
+    "train": TrainResult,
 }
 
 
@@ -393,6 +447,8 @@ class JobWatcher:
             event = getattr(response, kind)
             if isinstance(self.result, TranscribeResult):
                 _collect_transcription(self.result, event, None)
+            elif isinstance(self.result, TrainResult):
+                _collect_training(self.result, event)
             else:
                 _collect(self.result, event, None)
 
@@ -618,6 +674,16 @@ class MusicClient:
             watcher.add(response)
         return watcher.outcome()
 
+    def submit_training(
+        self, request: pb.TrainRequest, files: Sequence[Path], *, request_id: str | None = None
+    ) -> jobs_pb2.Job:
+        """Queues a train job on `files` (audio files, sent by name) and answers the queued job at once; watch_job
+        follows it (its progress carries the loss) to its TrainResult."""
+        reply: jobs_pb2.SubmitJobResponse = self._unary(
+            self.jobs.SubmitJob, training_submission(request, files), _with_request_id(self, request_id)
+        )
+        return reply.job
+
     def get_job(self, job_id: str) -> jobs_pb2.Job:
         reply: jobs_pb2.GetJobResponse = self._unary(self.jobs.GetJob, jobs_pb2.GetJobRequest(id=job_id))
         return reply.job
@@ -693,8 +759,12 @@ class MusicClient:
         self._unary(self.library.DeleteItem, library_pb2.DeleteItemRequest(id=item_id))
 
     def list_models(self) -> list[pb.ModelStatus]:
+        return list(self.models_and_adapters().models)
+
+    def models_and_adapters(self) -> pb.ListModelsResponse:
+        """The models and the fine-tuned adapters the server has: the whole answer, as it has both."""
         reply: pb.ListModelsResponse = self._unary(self.stub.ListModels, pb.ListModelsRequest())
-        return list(reply.models)
+        return reply
 
     def list_instruments(self) -> pb.ListInstrumentsResponse:
         """Every instrument Render and Compose can play a track with (by the name an InstrumentChoice gives it) and
@@ -851,6 +921,14 @@ class AsyncMusicClient:
         )
         return reply.job
 
+    async def submit_training(
+        self, request: pb.TrainRequest, files: Sequence[Path], *, request_id: str | None = None
+    ) -> jobs_pb2.Job:
+        reply: jobs_pb2.SubmitJobResponse = await self._unary(
+            self.jobs.SubmitJob, training_submission(request, files), _with_request_id(self, request_id)
+        )
+        return reply.job
+
     async def watch_job(
         self, job_id: str, *, on_progress: ProgressCallback | None = None, on_job: JobCallback | None = None
     ) -> JobOutcome:
@@ -939,8 +1017,11 @@ class AsyncMusicClient:
         await self._unary(self.library.DeleteItem, library_pb2.DeleteItemRequest(id=item_id))
 
     async def list_models(self) -> list[pb.ModelStatus]:
+        return list((await self.models_and_adapters()).models)
+
+    async def models_and_adapters(self) -> pb.ListModelsResponse:
         reply: pb.ListModelsResponse = await self._unary(self.stub.ListModels, pb.ListModelsRequest())
-        return list(reply.models)
+        return reply
 
     async def list_instruments(self) -> pb.ListInstrumentsResponse:
         """As MusicClient.list_instruments."""

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         15.0, gt=0, description="a job whose runner stops renewing its lease (it died) is run by another after this"
     )
     job_timeout_seconds: float = Field(3600.0, gt=0, description="longest run of one job")
+    train_timeout_seconds: float = Field(
+        48 * 3600.0, gt=0, description="longest run of one train job (fine-tuning MusicGen; it resumes if cut short)"
+    )
 
     # Separation (read by the demucs model; its config.pbtxt parameters override these)
     demucs_model: str = "htdemucs"
@@ -150,6 +153,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".dgx-music")
     # Read by the models that load weights (demucs, musicgen); declared after data_dir, its default.
     weights_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "weights")
+    # Fine-tuned MusicGen adapters: musicgen_train writes them, musicgen applies them (Triton's replicas share it).
+    adapter_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "adapters")
     model_repository: Path = PROJECT_ROOT / "model_repository"
     # Clients' uploaded SoundFonts, named by their sha256 (the gateway writes them, the fluidsynth model reads them).
     soundfont_upload_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "soundfonts")

@@ -12,7 +12,7 @@ from grpc_status import rpc_status
 from tritonclient.utils import InferenceServerException
 
 from dgxmusic.errors import Cancelled, FieldError, MissingWeights, MusicError, TooLarge, Unavailable, UnknownModel
-from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, TEXT2MIDI, decode_error
+from dgxmusic.models import BASIC_PITCH, DEMUCS, FLUIDSYNTH, MUSICGEN, MUSICGEN_TRAIN, TEXT2MIDI, decode_error
 
 
 class ApiError(Exception):
@@ -151,8 +151,10 @@ _MODEL_FIELDS: dict[str, dict[str, str]] = {
         "melody": "melody_audio",
         "model": "model",
         "continued": "continue_audio",
+        "adapter": "adapter",
         **{name: name for name in ("temperature", "top_k", "top_p", "cfg_coef", "seed")},
     },
+    MUSICGEN_TRAIN: {"data": "data", "model": "model", "name": "name", "recipe": "request"},
 }
 # Triton's answer to a request whose `timeout` ran out while it waited in the model's queue (the dynamic batcher's
 # queue policy, timeout_action REJECT); it comes with status UNAVAILABLE, or none on a decoupled stream.

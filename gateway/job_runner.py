@@ -25,7 +25,7 @@ import structlog
 from deploy.settings import Settings
 from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
-from gateway import metrics
+from gateway import metrics, training
 from gateway.artifacts import Artifact, ArtifactStore, CorruptArtifact
 from gateway.cache import REDIS_FAILURES
 from gateway.errors import ApiError
@@ -234,15 +234,23 @@ class JobRunner:
         job = record.job
         kind = record.request.WhichOneof("request")
         assert kind is not None
-        clock = JobClock(time.monotonic() + self.settings.job_timeout_seconds)
-        scope = RequestScope(kind, clock, self.settings.job_timeout_seconds, request_id=job.id)
-        scope.key_name = record.owner or None  # whose results these are (the library keeps them as the caller's)
-        handler: Callable[..., AsyncIterator[Any]] = getattr(MusicService, KINDS[kind]).__wrapped__  # the bare RPC
-        request = self._upload(record, kind) if kind in ("transcribe", "separate") else getattr(record.request, kind)
+        # Training runs for minutes to hours: it has a limit of its own.
+        setting = "train_timeout_seconds" if kind == "train" else "job_timeout_seconds"
+        timeout: float = getattr(self.settings, setting)
+        clock = JobClock(time.monotonic() + timeout)
+        scope = RequestScope(kind, clock, timeout, request_id=job.id, key_name=record.owner or None)
+        handler: Callable[..., AsyncIterator[Any]]
+        if kind == "train":  # a job only, not an RPC
+            handler, request = training.train, self._training_upload(record)
+        else:
+            handler = getattr(MusicService, KINDS[kind]).__wrapped__  # the bare RPC
+            request = (
+                self._upload(record, kind) if kind in ("transcribe", "separate") else getattr(record.request, kind)
+            )
         writer = await asyncio.to_thread(self.artifacts.writer, job.id, f"result-{job.attempts}")
         throttle = _Throttle()
         code = grpc.StatusCode.OK
-        limit = asyncio.timeout(self.settings.job_timeout_seconds)
+        limit = asyncio.timeout(timeout)
         stages_failed = False  # the run's Summary listed failed stages: what it made before them is kept
         try:
             async with limit:
@@ -264,9 +272,8 @@ class JobRunner:
             code = _code_of(exc, timed_out=limit.expired())
             await asyncio.to_thread(writer.discard)
             if isinstance(exc, TimeoutError) and limit.expired():
-                seconds = self.settings.job_timeout_seconds
                 raise ApiError(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, f"the job ran past job_timeout_seconds ({seconds:g} s)"
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"the job ran past {setting} ({timeout:g} s)"
                 ) from exc
             if isinstance(exc, CorruptArtifact):
                 raise ApiError(grpc.StatusCode.DATA_LOSS, f"the job's input was lost: {exc}") from exc
@@ -301,6 +308,15 @@ class JobRunner:
         yield message(audio_header=audio_pb2.AudioHeader.FromString(header))
         while (chunk := await asyncio.to_thread(next, parts, None)) is not None:
             yield message(audio_chunk=audio_pb2.AudioChunk.FromString(chunk))
+
+    async def _training_upload(self, record: JobRecord) -> AsyncIterator[jobs_pb2.SubmitJobRequest]:
+        """A train job's request, then its stored files, as SubmitJob received them (gateway.training)."""
+        assert record.input is not None  # SubmitJob stores the files of every train job
+        await asyncio.to_thread(self.artifacts.verify, record.job.id, record.input)
+        yield jobs_pb2.SubmitJobRequest(request=record.request)
+        parts = self.artifacts.messages(record.job.id, record.input)
+        while (raw := await asyncio.to_thread(next, parts, None)) is not None:
+            yield jobs_pb2.SubmitJobRequest.FromString(raw)
 
 
 class _StagesFailed(Exception):

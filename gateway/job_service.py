@@ -12,10 +12,10 @@ from typing import Any
 import grpc
 
 from deploy.settings import Settings
-from dgxmusic.v1 import jobs_pb2
+from dgxmusic.v1 import audio_pb2, jobs_pb2
 from dgxmusic.v1 import jobs_pb2_grpc as jobs_grpc
 from dgxmusic.v1 import music_service_pb2 as pb
-from gateway import validation
+from gateway import training, validation
 from gateway.artifacts import Artifact, ArtifactStore, CorruptArtifact
 from gateway.errors import ApiError, invalid_argument
 from gateway.jobs import FIELD_OF_KIND, FINISHED, KINDS, JobStore, new_job_id
@@ -30,6 +30,7 @@ _RESPONSES: dict[str, type[Any]] = {
     "transcribe": pb.TranscribeResponse,
     "separate": pb.SeparateResponse,
     "generate_audio": pb.GenerateAudioResponse,
+    "train": pb.TrainResponse,
 }
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -50,7 +51,7 @@ def check_request(request: jobs_pb2.JobRequest, settings: Settings) -> None:
     kind = request.WhichOneof("request")
     if kind is None:
         raise invalid_argument(
-            "request", "say what the job does: compose, render, transcribe, separate or generate_audio"
+            "request", "say what the job does: compose, render, transcribe, separate, generate_audio or train"
         )
     prefix = f"request.{kind}."
     try:
@@ -62,6 +63,8 @@ def check_request(request: jobs_pb2.JobRequest, settings: Settings) -> None:
             validation.generate_audio(request.generate_audio, settings)
         elif kind == "transcribe":
             validation.transcription_params(request.transcribe)
+        elif kind == "train":
+            validation.train(request.train)
         else:
             validation.separation_format(request.separate, settings)
     except ApiError as exc:
@@ -89,6 +92,8 @@ def describe(request: jobs_pb2.JobRequest, audio_bytes: int) -> str:
         return request.generate_audio.prompt[:200]
     if kind == "render":
         return f"a MIDI file of {len(request.render.midi)} bytes"
+    if kind == "train":
+        return f"adapter {request.train.name} from audio files of {audio_bytes} bytes"
     return f"audio of {audio_bytes} bytes"
 
 
@@ -106,6 +111,12 @@ class _Outage:
         if error.code != grpc.StatusCode.UNAVAILABLE or now - self.since > self.seconds:
             raise error
         await asyncio.sleep(1.0)
+
+
+def _as_sent(part: audio_pb2.AudioHeader | audio_pb2.AudioChunk) -> jobs_pb2.SubmitJobRequest:
+    if isinstance(part, audio_pb2.AudioHeader):
+        return jobs_pb2.SubmitJobRequest(audio_header=part)
+    return jobs_pb2.SubmitJobRequest(audio_chunk=part)
 
 
 class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped generated base
@@ -134,8 +145,8 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
             request.generate_audio.seed = secrets.randbits(62)
         job_id = new_job_id()
         stored = None
-        if kind in ("transcribe", "separate"):
-            stored = await self._store_audio(job_id, messages)
+        if kind in ("transcribe", "separate", "train"):
+            stored = await self._store_audio(job_id, messages, several=kind == "train")
         elif await anext(messages, None) is not None:
             raise invalid_argument("audio_header", f"a {KINDS[str(kind)]} job takes no audio")
         try:
@@ -205,15 +216,20 @@ class JobService(jobs_grpc.JobServiceServicer):  # type: ignore[misc]  # untyped
         scope.log_fields.update(job_id=job.id)
         return jobs_pb2.CancelJobResponse(job=job)
 
-    async def _store_audio(self, job_id: str, messages: AsyncIterator[jobs_pb2.SubmitJobRequest]) -> Artifact:
-        """Writes the job's audio to the artifact store as it arrives (no more of it in memory than a chunk)."""
+    async def _store_audio(
+        self, job_id: str, messages: AsyncIterator[jobs_pb2.SubmitJobRequest], *, several: bool = False
+    ) -> Artifact:
+        """Writes the job's audio (`several` files, for train) to the artifact store as it arrives (no more of it in
+        memory than a chunk)."""
         writer = await asyncio.to_thread(self.artifacts.writer, job_id, "input")
-        parts = audio_parts(
+        receive = training.receive_files if several else audio_parts
+        parts = receive(
             messages, max_bytes=self.settings.max_upload_bytes, idle_seconds=self.settings.upload_idle_seconds
         )
         try:
             async for part in parts:
-                await asyncio.to_thread(writer.write, part)
+                # Several files are kept as sent, so that a header and a chunk tell themselves apart.
+                await asyncio.to_thread(writer.write, _as_sent(part) if several else part)
             return await asyncio.to_thread(writer.commit)
         except BaseException:
             await asyncio.to_thread(writer.discard)

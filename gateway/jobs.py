@@ -8,7 +8,6 @@ records carry no TTL, so an eviction policy for cache entries (volatile-*) never
 they expire."""
 
 import asyncio
-import hashlib
 import json
 import time
 import uuid
@@ -27,6 +26,7 @@ from gateway import metrics
 from gateway.artifacts import Artifact
 from gateway.cache import REDIS_FAILURES
 from gateway.errors import ApiError
+from gateway.scope import owner_tag
 
 # JobRequest's fields -> the MusicService RPC each runs (Job.kind).
 KINDS = {
@@ -35,6 +35,7 @@ KINDS = {
     "transcribe": "Transcribe",
     "separate": "Separate",
     "generate_audio": "GenerateAudio",
+    "train": "Train",  # a job only: gateway.training
 }
 FINISHED = frozenset({jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED})
 
@@ -54,7 +55,7 @@ def notices_key(job_id: str) -> str:
 
 def owner_key(owner: str) -> str:
     # Owners are API key names (or "" for the keyless loopback default): hashed, so any name makes a valid key.
-    return f"dgxmusic:jobs:owner:{hashlib.sha256(owner.encode()).hexdigest()[:32]}"
+    return f"dgxmusic:jobs:owner:{owner_tag(owner)}"
 
 
 def new_job_id() -> str:

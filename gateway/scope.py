@@ -3,6 +3,7 @@ Prometheus metrics per request, and the translation of any failure into a gRPC s
 
 import asyncio
 import functools
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -157,6 +158,12 @@ class Admission:
         self.by_caller[caller] -= 1
         if not self.by_caller[caller]:
             del self.by_caller[caller]
+
+
+def owner_tag(key_name: str | None) -> str:
+    """Who owns what a caller makes (its jobs, its adapters): its API key's name, hashed, so that any name makes a tag
+    (without keys, on the loopback default, every caller is the one owner "")."""
+    return hashlib.sha256((key_name or "").encode()).hexdigest()[:32]
 
 
 def caller_of(context: grpc.aio.ServicerContext, key_name: str | None) -> str:

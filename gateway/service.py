@@ -6,12 +6,14 @@ in the library (gateway.library)."""
 import asyncio
 import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 import composer
 import renderers
@@ -32,7 +34,7 @@ from gateway.library import Finished, Library, Recorded, Result
 from gateway.memory import model_memory
 from gateway.progress import RECEIVED, RENDER_PLAN, WHOLE, ComposePlan, Span, compose_plan
 from gateway.readiness import Need, Readiness
-from gateway.scope import Admission, RequestScope, streaming_rpc, unary_rpc
+from gateway.scope import Admission, RequestScope, owner_tag, streaming_rpc, unary_rpc
 from gateway.songs import song_info
 from gateway.soundfont_uploads import receive_soundfont
 from gateway.streaming import A, FailedStages, R, ResponseStream, T
@@ -63,6 +65,8 @@ class Generation:
     melody: tuple[FloatAudio, int] | None  # the melody to follow, at its sample rate
     model: str = ""  # the MusicGen model; "" for the server's
     continued: tuple[FloatAudio, int] | None = None  # audio to continue, at its sample rate
+    adapter: str = ""  # the fine-tuned adapter; "" for the base model
+    owner: str = ""  # whose adapter it is: the caller's owner tag (gateway.scope.owner_tag)
 
 
 class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyped generated base
@@ -227,6 +231,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             await self._melody(call, scope),
             call.model,
             await self._continued(call),
+            call.adapter,
+            owner_tag(scope.key_name),
         )
         # Unseeded generation draws a fresh seed: nothing to cache.
         key = _generation_key(generation, call.audio_format, self.settings.musicgen_model) if call.seeded else None
@@ -271,7 +277,11 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             statuses.append(_model_status(entry, checks.get(entry.name), memory.get(entry.name, 0)))
             # Then each separation or MusicGen model the Triton model serves.
             statuses += [_served_status(entry.name, served) for served in catalogs.get(entry.name, [])]
-        return pb.ListModelsResponse(models=statuses)
+        # The caller's own adapters: another's are none of its business.
+        owner = owner_tag(scope.key_name)
+        served = await self.models.adapters() if MUSICGEN in probed else []
+        adapters = [adapter for adapter in served if adapter.recipe.get("owner", "") == owner]
+        return pb.ListModelsResponse(models=statuses, adapters=[adapter_message(a) for a in adapters])
 
     @unary_rpc("ListInstruments", quota=False)
     async def ListInstruments(
@@ -350,7 +360,15 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             # Only musicgen-melody follows a melody; the others take the prompt (and the song's length) alone.
             model = call.musicgen_model or self.settings.musicgen_model
             melody = (rendered.mix, fmt.sample_rate) if "melody" in model else None
-            generation = Generation([call.song.prompt], seconds, {"seed": call.song.seed}, melody, call.musicgen_model)
+            generation = Generation(
+                [call.song.prompt],
+                seconds,
+                {"seed": call.song.seed},
+                melody,
+                call.musicgen_model,
+                adapter=call.adapter,
+                owner=owner_tag(out.scope.key_name),
+            )
             generating = self._generate(out, generation, fmt, plan.extras["musicgen"], names=[MUSICGEN])
             async for event in failed.kept(pb.STAGE_GENERATING, "musicgen", generating):
                 yield event
@@ -450,6 +468,8 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
                 request_id=scope.request_id,
                 model=generation.model,
                 continued=generation.continued,
+                adapter=generation.adapter,
+                owner=generation.owner,
             )
             async for event in stream:
                 if isinstance(event, Generated):
@@ -563,6 +583,8 @@ def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:
             "stems": call.stems,
             "separate": (call.separate_model or DEMUCS) if call.separate else "",
             "musicgen": (call.musicgen_model or musicgen_model) if call.musicgen else None,
+            # A different adapter makes different audio (a name retrained meanwhile is the cache's TTL to outlive).
+            "adapter": call.adapter,
             "transcribe": None if call.transcription is None else dataclasses.asdict(call.transcription),
             "mixing": dataclasses.asdict(call.mixing),
             "instruments": call.instruments.to_json() if call.instruments is not None else "",
@@ -604,6 +626,8 @@ def _generation_key(generation: Generation, fmt: ResolvedFormat, musicgen_model:
         {
             "prompts": generation.prompts,
             "model": generation.model or musicgen_model,
+            "adapter": generation.adapter,
+            "owner": generation.owner if generation.adapter else "",  # an adapter's name is its owner's
             "seconds": generation.seconds,
             "sampling": generation.sampling,
             "melody": None if melody is None else hashlib.sha256(melody[0].tobytes()).hexdigest(),
@@ -648,6 +672,22 @@ _SERVED_STATES = {
     catalog.State.LOADED: pb.MODEL_STATE_LOADED,
     catalog.State.WEIGHTS_MISSING: pb.MODEL_STATE_WEIGHTS_MISSING,
 }
+
+
+def adapter_message(entry: catalog.AdapterEntry) -> pb.Adapter:
+    created = Timestamp()
+    created.FromNanoseconds(int(entry.created * 1e9))
+    return pb.Adapter(
+        name=entry.name,
+        base_model=entry.base_model,
+        create_time=created,
+        base_validation_loss=entry.base_validation_loss,
+        adapter_validation_loss=entry.adapter_validation_loss,
+        steps=entry.steps,
+        training_chunks=entry.training_chunks,
+        validation_chunks=entry.validation_chunks,
+        recipe_json=json.dumps(entry.recipe, sort_keys=True),
+    )
 
 
 def _served_status(served_by: str, entry: catalog.Entry) -> pb.ModelStatus:

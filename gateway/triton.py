@@ -25,7 +25,16 @@ from deploy import triton_url
 from deploy.settings import SharedMemoryMode
 from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
-from dgxmusic.models import BasicPitch, Demucs, Fluidsynth, Musicgen, Tensor, Text2Midi, deadline_parameters
+from dgxmusic.models import (
+    BasicPitch,
+    Demucs,
+    Fluidsynth,
+    Musicgen,
+    MusicgenTrain,
+    Tensor,
+    Text2Midi,
+    deadline_parameters,
+)
 from gateway import metrics, shared_memory
 from gateway.errors import ApiError, deadline_exceeded, is_queue_timeout, triton_errors
 from gateway.memory import end_stubs
@@ -56,6 +65,22 @@ class TokenProgress:
 class Generated:
     sample_rate: int
     clips: list[FloatAudio]  # one [frames, channels] per prompt
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    step: int
+    steps: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class TrainingClips:
+    """What a train call fine-tunes on: each file's audio at Musicgen.SAMPLE_RATE, its name and caption ("": none)."""
+
+    audio: list[FloatAudio]
+    names: list[str]
+    captions: list[str]
 
 
 @dataclass(frozen=True)
@@ -192,8 +217,21 @@ def _probe_inputs(model: str) -> list[InferInput]:
         ],
         Demucs.NAME: lambda: [_tensor(Demucs.AUDIO, np.zeros((0, 2))), _tensor(Demucs.SAMPLE_RATE, [44100])],
         Musicgen.NAME: lambda: [_tensor(Musicgen.PROMPT, np.zeros((1, 0))), _tensor(Musicgen.DURATION, [[0.0]])],
+        MusicgenTrain.NAME: lambda: _training_inputs(TrainingClips([], [], []), b"{}"),
     }
     return probes[model]()
+
+
+def _training_inputs(clips: TrainingClips, recipe: bytes) -> list[InferInput]:
+    frames = [len(clip) for clip in clips.audio]
+    audio = np.concatenate(clips.audio) if clips.audio else np.zeros((0, 2), np.float32)
+    return [
+        _tensor(MusicgenTrain.AUDIO, audio),
+        _tensor(MusicgenTrain.CLIP_FRAMES, frames),
+        _tensor(MusicgenTrain.CLIP_NAMES, [name.encode() for name in clips.names]),
+        _tensor(MusicgenTrain.CAPTIONS, [caption.encode() for caption in clips.captions]),
+        _tensor(MusicgenTrain.RECIPE, [recipe]),
+    ]
 
 
 def _model_inputs(model: str, name: str) -> list[InferInput]:
@@ -272,7 +310,15 @@ class Models(Protocol):
         request_id: str,
         model: str = "",
         continued: tuple[FloatAudio, int] | None = None,
+        adapter: str = "",
+        owner: str = "",
     ) -> AsyncIterator[TokenProgress | Generated]: ...
+
+    def train(
+        self, clips: TrainingClips, recipe: dict[str, Any], *, deadline: float, request_id: str
+    ) -> AsyncIterator[TrainingStep | catalog.AdapterEntry]: ...
+
+    async def adapters(self) -> list[catalog.AdapterEntry]: ...
 
     async def weights_check(self, model: str, name: str = "") -> WeightsCheck: ...
 
@@ -754,10 +800,12 @@ class TritonModels:
         request_id: str,
         model: str = "",
         continued: tuple[FloatAudio, int] | None = None,
+        adapter: str = "",
+        owner: str = "",
     ) -> AsyncIterator[TokenProgress | Generated]:
         """Streams the musicgen model's token progress, then the clips (`model` "": the server's; `continued`: the
-        audio every clip continues, and begins with). Cancelling the iteration cancels the stream and the model stops
-        generating."""
+        audio every clip continues, and begins with; `adapter`: the fine-tuned adapter, "" for none, of `owner`'s).
+        Cancelling the iteration cancels the stream and the model stops generating."""
         # musicgen is a batched model: every tensor carries this request's row of the batch first.
         inputs = [
             _tensor(Musicgen.PROMPT, [[p.encode() for p in prompts]]),
@@ -772,6 +820,9 @@ class TritonModels:
         if continued is not None:
             inputs.append(_tensor(Musicgen.CONTINUED_AUDIO, continued[0][np.newaxis]))
             inputs.append(_tensor(Musicgen.CONTINUED_SAMPLE_RATE, [[continued[1]]]))
+        if adapter:
+            inputs.append(_tensor(Musicgen.ADAPTER, [[adapter.encode()]]))
+            inputs.append(_tensor(Musicgen.ADAPTER_OWNER, [[owner.encode()]]))
         async for result in self._stream(Musicgen.NAME, inputs, deadline=deadline, request_id=request_id):
             audio = result.as_numpy(Musicgen.AUDIO.name)
             if audio is None:
@@ -780,6 +831,40 @@ class TritonModels:
                 continue
             yield Generated(int(result.as_numpy(Musicgen.AUDIO_SAMPLE_RATE.name).reshape(-1)[0]), list(audio[0]))
             return
+
+    async def train(
+        self, clips: TrainingClips, recipe: dict[str, Any], *, deadline: float, request_id: str
+    ) -> AsyncIterator[TrainingStep | catalog.AdapterEntry]:
+        """Streams the musicgen_train model's steps (with their loss), then the adapter it saved. Cancelling the
+        iteration cancels the stream, and the model stops at its next step, leaving no adapter."""
+        inputs = _training_inputs(clips, json.dumps(recipe).encode())
+        async for result in self._stream(MusicgenTrain.NAME, inputs, deadline=deadline, request_id=request_id):
+            adapter = result.as_numpy(MusicgenTrain.ADAPTER.name)
+            if adapter is None:
+                step, steps, loss = (
+                    result.as_numpy(tensor.name).reshape(-1)[0]
+                    for tensor in (MusicgenTrain.STEP, MusicgenTrain.STEPS, MusicgenTrain.LOSS)
+                )
+                yield TrainingStep(int(step), int(steps), float(loss))
+                continue
+            yield catalog.decode_adapters(bytes(adapter.reshape(-1)[0]))[0]
+            return
+
+    async def adapters(self) -> list[catalog.AdapterEntry]:
+        """The fine-tuned adapters the musicgen model can apply; empty when it does not answer within
+        WEIGHTS_PROBE_SECONDS (busy with other work)."""
+        inputs = [*_probe_inputs(Musicgen.NAME), _list_models_input(Musicgen.NAME)]
+        try:
+            async for result in self._stream(
+                Musicgen.NAME, inputs, deadline=WEIGHTS_PROBE_SECONDS, request_id="adapters"
+            ):
+                found = result.as_numpy(Musicgen.ADAPTERS.name)
+                if found is not None:
+                    return catalog.decode_adapters(bytes(found.reshape(-1)[0]))
+        except ApiError as exc:
+            if exc.code != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+        return []
 
     async def _stream(
         self, model: str, inputs: list[InferInput], *, deadline: float, request_id: str
@@ -848,7 +933,7 @@ class TritonModels:
         at once (_probe_inputs); None when the stub answered, or was busy past the deadline (then it is alive)."""
         inputs = _probe_inputs(model)
         try:
-            if model in (Demucs.NAME, Musicgen.NAME):  # decoupled
+            if model in (Demucs.NAME, Musicgen.NAME, MusicgenTrain.NAME):  # decoupled
                 async for _ in self._stream(model, inputs, deadline=deadline, request_id="canary-probe"):
                     pass
             else:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -17,6 +18,7 @@ import transcriber
 from deploy.settings import Settings
 from dgxmusic import audio
 from dgxmusic.audio import FloatAudio, ResolvedFormat
+from dgxmusic.catalog import ADAPTER_NAME
 from dgxmusic.models import DEMUCS, MUSICGEN, Demucs, Musicgen
 from dgxmusic.v1 import audio_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
@@ -117,6 +119,7 @@ class ComposeCall:
     instruments: renderers.InstrumentRequest | None = None
     separate_model: str = ""  # the demucs model `separate` names; "" for the server's
     musicgen_model: str = ""  # the MusicGen model `musicgen` names; "" for the server's
+    adapter: str = ""  # the fine-tuned adapter `musicgen` generates with; "" for the base model
 
     @property
     def extras(self) -> list[str]:
@@ -145,6 +148,7 @@ class GenerateAudioCall:
     melody_midi: bytes  # empty when not given
     model: str = ""  # the MusicGen model; "" for the server's
     continue_audio: bytes = b""  # empty when not given
+    adapter: str = ""  # the fine-tuned adapter; "" for the base model
 
     @property
     def seeded(self) -> bool:
@@ -194,6 +198,10 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
     with faults.collect():
         musicgen_model = generation_model(request.musicgen, "musicgen")
     with faults.collect():
+        adapter_name(request.adapter, "adapter")
+    if request.adapter and not request.musicgen:
+        faults.add(invalid_argument("adapter", "an adapter is for MusicGen: ask for musicgen too"))
+    with faults.collect():
         transcription = transcription_params(request.transcription_options)
     with faults.collect():
         mixing = mix_settings(request.mixing)
@@ -212,6 +220,7 @@ def compose(request: pb.ComposeRequest, settings: Settings) -> ComposeCall:
         instruments=instruments,
         separate_model=separate_model,
         musicgen_model=musicgen_model,
+        adapter=request.adapter,
     )
 
 
@@ -242,6 +251,8 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
     model = ""
     with faults.collect():
         model = generation_model(request.model, "model")
+    with faults.collect():
+        adapter_name(request.adapter, "adapter")
     seconds = request.seconds or DEFAULT_GENERATE_SECONDS
     if not 0 < seconds <= settings.max_generate_seconds:
         reason = f"must be above 0 and at most {settings.max_generate_seconds:g} s, got {seconds:g}"
@@ -269,7 +280,55 @@ def generate_audio(request: pb.GenerateAudioRequest, settings: Settings) -> Gene
         melody_midi=request.melody_midi,
         model=model,
         continue_audio=request.continue_audio,
+        adapter=request.adapter,
     )
+
+
+@dataclass(frozen=True)
+class TrainCall:
+    name: str
+    model: str  # the base MusicGen model; "" for the server's
+    # generator.TrainingConfig's fields the call sets (the model's defaults for the rest).
+    config: dict[str, Any]
+    captions: dict[str, str]  # by file name
+
+
+# TrainRequest's optional numbers, each TrainingConfig's field of its name: (lowest, highest, lowest allowed).
+_TRAINING_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "steps": (1, 100_000, True),
+    "rank": (1, 256, True),
+    "learning_rate": (0.0, 0.1, False),
+    "chunk_seconds": (1.0, 30.0, True),
+    "seed": (0, 2**32 - 1, True),
+}
+MAX_CAPTION_CHARS = 2000
+
+
+def train(request: pb.TrainRequest) -> TrainCall:
+    faults = Faults()
+    if not request.name:
+        faults.add(invalid_argument("name", "name the adapter (e.g. my-boombap)"))
+    else:
+        with faults.collect():
+            adapter_name(request.name, "name")
+    model = ""
+    with faults.collect():
+        model = generation_model(request.model, "model")
+    config: dict[str, Any] = {}
+    for field, (lowest, highest, lowest_allowed) in _TRAINING_BOUNDS.items():
+        if request.HasField(field):
+            config[field] = getattr(request, field)
+            with faults.collect():
+                _check_bounds(field, config[field], lowest, highest, lowest_allowed=lowest_allowed)
+    if request.drop_vocals:
+        config["drop_vocals"] = True
+    if request.genre.strip():
+        config["genre_words"] = request.genre.split()
+    for file, caption in request.captions.items():
+        if len(caption) > MAX_CAPTION_CHARS:
+            faults.add(too_large(f"captions[{file}]", f"at most {MAX_CAPTION_CHARS} characters"))
+    faults.raise_any()
+    return TrainCall(request.name, model, config, dict(request.captions))
 
 
 def transcription_params(options: pb.TranscriptionOptions) -> transcriber.TranscriptionParams:
@@ -481,6 +540,14 @@ def separation_model(name: str, field: str) -> str:
         return ""
     if not _MODEL_NAME.fullmatch(name):
         raise invalid_argument(field, f"a demucs model's name, e.g. htdemucs_ft (letters, digits, '_.-'), got {name!r}")
+    return name
+
+
+def adapter_name(name: str, field: str) -> str:
+    """A fine-tuned adapter's name as a call gives it ("" for none): a slug (dgxmusic.catalog.ADAPTER_NAME). The
+    musicgen model tells names it has no adapter of."""
+    if name and not ADAPTER_NAME.fullmatch(name):
+        raise invalid_argument(field, f"an adapter's name: 1-64 of a-z, 0-9 and inner '-' (my-boombap), got {name!r}")
     return name
 
 

@@ -1,6 +1,7 @@
 """Text (and melody) to music with MusicGen through audiocraft: weights from a directory or the Hugging Face cache,
-batched generation with progress, cancellation and long-form continuation. The `musicgen` Triton model is thin glue
-over this package."""
+batched generation with progress, cancellation and long-form continuation, and LoRA adapters trained on a user's own
+audio (generator.training) and applied per batch (generator.adapters). The `musicgen` Triton model is thin glue over
+this package."""
 
 from generator.batching import Job, batches, split_clips
 from generator.errors import (
@@ -8,8 +9,13 @@ from generator.errors import (
     GenerationCancelled,
     GenerationTooLong,
     GeneratorError,
+    InvalidAdapter,
     InvalidGeneration,
+    InvalidTraining,
     MissingWeights,
+    TrainingCancelled,
+    TrainingDataError,
+    UnknownAdapter,
     UnknownModel,
     WeightsDownloadFailed,
 )
@@ -30,9 +36,14 @@ __all__ = [
     "Generator",
     "GeneratorError",
     "Generators",
+    "InvalidAdapter",
     "InvalidGeneration",
+    "InvalidTraining",
     "Job",
     "MissingWeights",
+    "TrainingCancelled",
+    "TrainingDataError",
+    "UnknownAdapter",
     "UnknownModel",
     "WeightsDownloadFailed",
     "batches",

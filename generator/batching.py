@@ -1,6 +1,7 @@
 """Which MusicGen requests generate together: requests that arrive together, carry no seed, no melody and no audio to
-continue and ask for the same model and parameters share one audiocraft batch (their prompts side by side, at most
-the model's batch); the others run alone, since a seed, a melody or audio to continue belongs to one request."""
+continue and ask for the same model, adapter and parameters share one audiocraft batch (their prompts side by side,
+at most the model's batch); the others run alone, since a seed, a melody or audio to continue belongs to one
+request, and one adapter (or none) is active in a batch."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ Handle = TypeVar("Handle")
 @dataclass
 class Job(Generic[Handle]):
     """One request: its prompts, parameters, optional melody or audio to continue, the model it names ("" for the
-    default), and `handle`, where its answers go."""
+    default), the adapter it generates with ("" for none: the base model), and `handle`, where its answers go."""
 
     handle: Handle
     prompts: list[str]
@@ -27,6 +28,7 @@ class Job(Generic[Handle]):
     model: str = ""
     continued: npt.NDArray[np.float32] | None = None
     continued_sample_rate: int = 32000
+    adapter: str = ""
 
     @property
     def melodies(self) -> list[npt.NDArray[np.float32] | None] | None:
@@ -35,15 +37,15 @@ class Job(Generic[Handle]):
 
 
 def batches(jobs: list[Job[Handle]], max_prompts: int) -> Iterator[list[Job[Handle]]]:
-    """The jobs in generation batches: unseeded jobs without a melody or audio to continue, with equal models and
-    parameters, share a batch of at most `max_prompts` prompts, in arrival order; every other job is a batch of its
-    own."""
-    shared: dict[tuple[str, GenerationParams], list[Job[Handle]]] = {}
+    """The jobs in generation batches: unseeded jobs without a melody or audio to continue, with equal models,
+    adapters and parameters, share a batch of at most `max_prompts` prompts, in arrival order; every other job is a
+    batch of its own."""
+    shared: dict[tuple[str, str, GenerationParams], list[Job[Handle]]] = {}
     for job in jobs:
         if job.params.seed is not None or job.melody is not None or job.continued is not None:
             yield [job]
             continue
-        key = (job.model, job.params)
+        key = (job.model, job.adapter, job.params)
         batch = shared.setdefault(key, [])
         if batch and sum(len(member.prompts) for member in batch) + len(job.prompts) > max_prompts:
             yield batch

@@ -49,3 +49,29 @@ class DependencyMissing(GeneratorError, errors.Unavailable):
 
 class WeightsDownloadFailed(GeneratorError, errors.Unavailable):
     """Weights could not be fetched (no network, offline mode)."""
+
+
+class InvalidTraining(GeneratorError, errors.FieldError):
+    """A training request (its hyper-parameters, or its data: `TrainingDataError`) that cannot be honoured."""
+
+
+class TrainingDataError(InvalidTraining):
+    """Training data that cannot be used; `field` is "data" for the set as a whole, "data/<clip name>" for one clip."""
+
+
+class TrainingCancelled(GeneratorError, errors.Cancelled):
+    """The caller cancelled a training run; raised before the next step (the last checkpoint stays for a resume)."""
+
+
+class InvalidAdapter(GeneratorError, errors.FieldError):
+    """An adapter that cannot be used as asked: a name that is not a safe slug, one that exists already, or one
+    trained on another base model than the one it is applied to."""
+
+
+class UnknownAdapter(GeneratorError, errors.UnknownModel):
+    """An adapter name the adapter store does not hold."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        listed = ", ".join(sorted(known)) or "none"
+        super().__init__(f"unknown adapter {name!r}; adapters: {listed}")
+        self.name = name

@@ -2,11 +2,14 @@
 loaded on its first call and kept while the memory budget allows (deploy.loaded_models). Unknown names are refused
 with the known ones listed; known names without weights with the parts to fetch."""
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from deploy.loaded_models import LoadedModels, tensor_bytes
 from dgxmusic import catalog
-from generator.errors import InvalidGeneration
+from generator.adapters import AdapterInfo, AdapterStore
+from generator.errors import InvalidGeneration, UnknownAdapter
 from generator.generate import Generator
 from generator.weights import MODELS, known_models, load_model, model_modules, weights_problem
 
@@ -69,3 +72,33 @@ class Generators:
                 state, message = catalog.State.WEIGHTS_MISSING, str(problem)
             entries.append(catalog.Entry(name, state, message, default=name == self.default))
         return entries
+
+
+def adapter_entry(info: AdapterInfo) -> catalog.AdapterEntry:
+    """A stored adapter as the gateway lists it, from its recipe (generator.training.save_adapter)."""
+    recipe: dict[str, Any] = dict(info.recipe)
+    created = recipe.get("created")
+    return catalog.AdapterEntry(
+        name=info.name,
+        base_model=info.base_model,
+        created=datetime.fromisoformat(created).timestamp() if isinstance(created, str) else 0.0,
+        base_validation_loss=float(recipe.get("base_validation_loss", 0.0)),
+        adapter_validation_loss=float(recipe.get("adapter_validation_loss", 0.0)),
+        steps=int(recipe.get("hyper_parameters", {}).get("steps", 0)),
+        training_chunks=int(recipe.get("training_chunks", 0)),
+        validation_chunks=int(recipe.get("validation_chunks", 0)),
+        recipe=recipe,
+    )
+
+
+def check_owned(store: AdapterStore, name: str, owner: str) -> None:
+    """Raises UnknownAdapter, listing the owner's own, for an adapter `owner` did not train: another caller's adapter
+    is as unknown to it as one that does not exist."""
+    owned = [info.name for info in store.list() if info.recipe.get("owner", "") == owner]
+    if name not in owned:
+        raise UnknownAdapter(name, owned)
+
+
+def adapter_entries(store: AdapterStore) -> list[catalog.AdapterEntry]:
+    """Every stored adapter, by name."""
+    return [adapter_entry(info) for info in store.list()]

@@ -71,6 +71,12 @@ def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None, devic
     return model
 
 
+def name_of(model: "MusicGen") -> str:
+    """The name `load_model` knew a loaded model by ("musicgen-small"), whether audiocraft loaded it from a folder
+    or from the Hugging Face cache (its own `name` is then the folder's path or the repository)."""
+    return Path(str(model.name)).name
+
+
 def weights_problem(name: str, weights_dir: Path | None = None) -> MissingWeights | None:
     """What `load_model` would say is missing (None: nothing), without loading; raises UnknownModel."""
     if name in (DEBUG, DEBUG_MELODY):

@@ -29,13 +29,14 @@ import transcriber
 from deploy.settings import Settings
 from dgxmusic import catalog
 from dgxmusic.audio import FloatAudio
-from dgxmusic.errors import FieldError, MissingWeights, MusicError
+from dgxmusic.errors import FieldError, MissingWeights, MusicError, Unavailable
 from dgxmusic.models import (
     BASIC_PITCH,
     DEMUCS,
     FLUIDSYNTH,
     MODELS,
     MUSICGEN,
+    MUSICGEN_TRAIN,
     TEXT2MIDI,
     BasicPitch,
     Musicgen,
@@ -52,6 +53,8 @@ from gateway.triton import (
     Rendered,
     Separated,
     TokenProgress,
+    TrainingClips,
+    TrainingStep,
     WeightsCheck,
     song_options,
 )
@@ -205,6 +208,8 @@ class FakeModels:
         request_id: str,
         model: str = "",
         continued: tuple[FloatAudio, int] | None = None,
+        adapter: str = "",
+        owner: str = "",
     ) -> AsyncIterator[TokenProgress | Generated]:
         """MusicGen's stream: token progress, then one mono clip per prompt at 32 kHz (the n-th prompt's a tone of
         n x 220 Hz); the model and continuation are the real model's to honour (tests/test_stack_model_choice.py)."""
@@ -215,6 +220,17 @@ class FakeModels:
                 yield TokenProgress(done, total)
             clips = [tone(220.0 * (index + 1), seconds, Musicgen.SAMPLE_RATE) for index in range(len(prompts))]
             yield Generated(Musicgen.SAMPLE_RATE, clips)
+
+    async def train(
+        self, clips: TrainingClips, recipe: dict[str, Any], *, deadline: float, request_id: str
+    ) -> AsyncIterator[TrainingStep | catalog.AdapterEntry]:
+        """Training is the real model's to do (tests/test_stack_training.py): here it is unavailable."""
+        with self._inference(MUSICGEN_TRAIN, request_id, decoupled=True):
+            raise Unavailable("the fake models do not train")
+        yield  # an async generator
+
+    async def adapters(self) -> list[catalog.AdapterEntry]:
+        return []
 
     async def weights_check(self, model: str, name: str = "") -> WeightsCheck:
         """What the model says of its (default's) weights, read as TritonModels.weights_check reads it."""

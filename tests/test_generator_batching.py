@@ -28,6 +28,14 @@ def test_a_seed_or_a_melody_makes_a_batch_of_its_own() -> None:
     assert names(grouped) == [["s"], ["m"], ["a", "b"]]
 
 
+def test_requests_with_different_adapters_never_share_a_batch() -> None:
+    jobs = [job("base"), job("boombap"), job("trance"), job("boombap2"), job("base2")]
+    for member, adapter in zip(jobs, ["", "my-boombap", "my-trance", "my-boombap", ""], strict=True):
+        member.adapter = adapter
+    grouped = list(batches(jobs, max_prompts=16))
+    assert names(grouped) == [["base", "base2"], ["boombap", "boombap2"], ["trance"]]
+
+
 def test_a_batch_holds_at_most_max_prompts() -> None:
     grouped = list(batches([job("a", 3), job("b", 2), job("c", 2), job("d", 1)], max_prompts=4))
     assert names(grouped) == [["a"], ["b", "c"], ["d"]]

@@ -34,6 +34,8 @@ SKIPPED = {
     '"lofi piano" --seconds 90 --model musicgen-melody': "needs musicgen-melody's weights (the test stack has "
     "audiocraft's debug model only)",
     '"jazz trio" --model musicgen-melody': "needs musicgen-melody's weights",
+    "--data ~/my-boombap-takes": "trains a real model on the reader's own files (weights, a GPU, minutes to hours)",
+    "--adapter my-boombap --seconds 20": "needs the adapter the line above trains",
     "grpcurl -plaintext -d": "grpcurl is not installed here (buf curl makes the same call above)",
     "grpcurl -plaintext 127.0.0.1:50051 grpc.health": "grpcurl is not installed here",
     "DGXMUSIC_HOST=0.0.0.0 .venv/bin/dgx-music serve": "serve runs until stopped, a stack of its own",

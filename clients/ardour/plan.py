@@ -18,7 +18,7 @@ from typing import Literal
 
 import mido
 
-from clients.client import AudioResult, ComposeResult, JobResult, TranscribeResult, safe_file_name
+from clients.client import AudioResult, ComposeResult, JobResult, TrainResult, TranscribeResult, safe_file_name
 from dgxmusic.v1 import jobs_pb2
 from dgxmusic.v1 import music_service_pb2 as pb
 
@@ -329,6 +329,8 @@ def job_plan(job: jobs_pb2.Job, result: JobResult, parent: Path, *, title: str =
         return compose_plan(result, parent, title=title if title != "compose" else "")
     if isinstance(result, TranscribeResult):
         return transcribe_plan(result, parent, title=title)
+    if isinstance(result, TrainResult):
+        raise ValueError("a train job makes an adapter on the server, nothing to import: generate with it")
     if job.kind == "Separate":
         return separate_plan(result, parent, title=title)
     return generate_plan(result, parent, title=title)

@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clients.cli import Server, server_option
-from clients.client import AsyncMusicClient, ComposeResult, TranscribeResult
+from clients.client import AsyncMusicClient, ComposeResult, TrainResult, TranscribeResult
 from clients.errors import AuthenticationError, DgxMusicError
 from clients.mcp.tools import Ardour, HeldResult, ToolConfig, create_app
 from dgxmusic.network import host_port, is_loopback
@@ -102,6 +102,8 @@ def ardour_plan(held: HeldResult, parent: Path) -> Any:
         return plan.compose_plan(result, parent, title=held.title)
     if isinstance(result, TranscribeResult):
         return plan.transcribe_plan(result, parent, title=held.title)
+    if isinstance(result, TrainResult):
+        raise ValueError("a train job makes an adapter on the server, nothing to import: generate with it")
     if held.action == "separate":
         return plan.separate_plan(result, parent, title=held.title)
     if held.action == "render" and not result.stems:

@@ -434,6 +434,10 @@ class MusicTools:
             float, Field(gt=0, le=300, description="length; past 30 s it continues window by window")
         ] = 8.0,
         model: Annotated[str, Field(max_length=100, description="musicgen-small, musicgen-melody...")] = "",
+        adapter: Annotated[
+            str,
+            Field(max_length=64, description="a fine-tuned adapter of the model (`dgx-music train`); empty for none"),
+        ] = "",
         melody_path: Annotated[
             str | None, Field(description="absolute path of audio or MIDI to follow (musicgen-melody)")
         ] = None,
@@ -449,6 +453,7 @@ class MusicTools:
         request = pb.GenerateAudioRequest(
             prompt=prompt,
             model=model,
+            adapter=adapter,
             seconds=seconds,
             audio_format=results.audio_format(audio_format, sample_rate),
             temperature=temperature,

@@ -123,9 +123,15 @@ class Musicgen(Model):
     MODEL = Tensor("MODEL", "BYTES")
     CONTINUED_AUDIO = Tensor("CONTINUED_AUDIO", "FP32")
     CONTINUED_SAMPLE_RATE = Tensor("CONTINUED_SAMPLE_RATE", "INT32")
-    # LIST_MODELS = 1 asks for MODELS: every known model's state (dgxmusic.catalog).
+    # The fine-tuned adapter (a LoRA MusicgenTrain made) a call generates with; none or empty: the base model.
+    ADAPTER = Tensor("ADAPTER", "BYTES")
+    # Whose adapters the call may use (the gateway's owner tag of its caller): another owner's adapter is unknown.
+    ADAPTER_OWNER = Tensor("ADAPTER_OWNER", "BYTES")
+    # LIST_MODELS = 1 asks for MODELS: every known model's state (dgxmusic.catalog), and ADAPTERS, the adapters it
+    # can apply (dgxmusic.catalog.encode_adapters).
     LIST_MODELS = Tensor("LIST_MODELS", "INT32")
     MODELS = Tensor("MODELS", "BYTES")
+    ADAPTERS = Tensor("ADAPTERS", "BYTES")
     SAMPLE_RATE = 32000  # of every MusicGen model's output, and of a melody sent without its rate
     # The sampling parameters' tensors, by generator.GenerationParams field.
     SAMPLING: ClassVar[dict[str, Tensor]] = {
@@ -146,8 +152,29 @@ class Musicgen(Model):
     }
 
 
-MODELS: tuple[type[Model], ...] = (Text2Midi, Fluidsynth, BasicPitch, Demucs, Musicgen)
-TEXT2MIDI, FLUIDSYNTH, BASIC_PITCH, DEMUCS, MUSICGEN = (model.NAME for model in MODELS)
+class MusicgenTrain(Model):
+    """Decoupled, one request at a time: audio clips and a training recipe -> STEP / STEPS / LOSS responses while it
+    trains a LoRA adapter of a MusicGen model, then ADAPTER (the saved adapter, dgxmusic.catalog.AdapterEntry as
+    JSON). The adapter is written where the musicgen model finds it (Settings.adapter_dir)."""
+
+    NAME = "musicgen_train"
+    # Every clip, one after another, [frames, channels] at Musicgen.SAMPLE_RATE; CLIP_FRAMES says where each ends.
+    AUDIO = Tensor("AUDIO", "FP32")
+    CLIP_FRAMES = Tensor("CLIP_FRAMES", "INT64")
+    # Each clip's file name, and its caption ("" for one the model makes).
+    CLIP_NAMES = Tensor("CLIP_NAMES", "BYTES")
+    CAPTIONS = Tensor("CAPTIONS", "BYTES")
+    # JSON: the adapter's "name", the base "model" ("" for the server's), and generator.TrainingConfig's fields the
+    # call sets.
+    RECIPE = Tensor("RECIPE", "BYTES")
+    STEP = Tensor("STEP", "INT32")
+    STEPS = Tensor("STEPS", "INT32")
+    LOSS = Tensor("LOSS", "FP32")
+    ADAPTER = Tensor("ADAPTER", "BYTES")
+
+
+MODELS: tuple[type[Model], ...] = (Text2Midi, Fluidsynth, BasicPitch, Demucs, Musicgen, MusicgenTrain)
+TEXT2MIDI, FLUIDSYNTH, BASIC_PITCH, DEMUCS, MUSICGEN, MUSICGEN_TRAIN = (model.NAME for model in MODELS)
 
 
 # -- deadlines ---------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ function factory () return function ()
 		{ type = "entry", key = "prompt", title = "Prompt", default = "" },
 		{ type = "number", key = "seconds", title = "Seconds", min = 1, max = 300, step = 1, digits = 0, default = 8 },
 		{ type = "entry", key = "seed", title = "Seed (empty: a new one)", default = "" },
+		{ type = "entry", key = "adapter", title = "Adapter (dgx-music train; empty: none)", default = "" },
 	}):run ()
 	if not answers then return end
 	if answers.prompt == "" then
@@ -32,6 +33,10 @@ function factory () return function ()
 	if answers.seed ~= "" then
 		table.insert (argv, "--seed")
 		table.insert (argv, answers.seed)
+	end
+	if answers.adapter and answers.adapter ~= "" then
+		table.insert (argv, "--adapter")
+		table.insert (argv, answers.adapter)
 	end
 	dgx.act ("Generate audio", settings, argv, dgx.snap_to_bar (Session:transport_sample ()))
 end end

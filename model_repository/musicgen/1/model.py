@@ -4,7 +4,9 @@ on its first call within the instance's planned memory (MEMORY_GB) by `generator
 continue (CONTINUED_AUDIO). Which requests generate together is generator.batches' policy. A cancelled request stops
 the generation once every request in its batch is cancelled. Missing weights do not stop the model from loading:
 each request answers with the parts to fetch. A request with LIST_MODELS = 1 is answered with every model's state
-(MODELS, `dgxmusic.catalog`)."""
+(MODELS, `dgxmusic.catalog`) and the adapters it can apply (ADAPTERS). A request naming an ADAPTER generates with
+that fine-tuned adapter (`AppliedAdapters` over the loaded model: loaded on demand, a few kept, the base
+model never reloaded); batches never mix adapters, and an unknown adapter fails only the requests that name it."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +23,8 @@ from deploy.settings import Settings
 from dgxmusic import catalog
 from dgxmusic.errors import Cancelled
 from dgxmusic.models import Musicgen
+from generator.adapters import AdapterStore, AppliedAdapters
+from generator.serving import adapter_entries, check_owned
 
 
 class _Request(NamedTuple):
@@ -50,10 +54,19 @@ class TritonPythonModel:
             max_seconds=float(parameter("MAX_SECONDS") or settings.max_generate_seconds),
             device=instance_device(args),
         )
+        self.adapter_store = AdapterStore(Path(parameter("ADAPTER_DIR") or settings.adapter_dir))
+        self._applied: dict[str, tuple[generator.Generator, AppliedAdapters]] = {}
         try:
             self.generators.get()
         except generator.MissingWeights as exc:
             pb_utils.Logger.log_warn(str(exc))
+
+    def _adapters(self, model: generator.Generator) -> AppliedAdapters:
+        """The adapters applied to `model`; made anew when its model was unloaded and loaded again."""
+        held = self._applied.get(model.name)
+        if held is None or held[0] is not model:
+            held = self._applied[model.name] = (model, AppliedAdapters(model.model, self.adapter_store))
+        return held[1]
 
     def execute(self, requests: list[Any]) -> None:
         jobs = []
@@ -62,13 +75,22 @@ class TritonPythonModel:
             try:
                 if scalar(request, Musicgen.LIST_MODELS):
                     models = np.array([[catalog.encode(self.generators.catalog())]], dtype=np.object_)
+                    adapters = adapter_entries(self.adapter_store)
                     response = pb_utils.InferenceResponse(
-                        output_tensors=[pb_utils.Tensor(Musicgen.MODELS.name, models)]
+                        output_tensors=[
+                            pb_utils.Tensor(Musicgen.MODELS.name, models),
+                            pb_utils.Tensor(
+                                Musicgen.ADAPTERS.name,
+                                np.array([[catalog.encode_adapters(adapters)]], dtype=np.object_),
+                            ),
+                        ]
                     )
                     handle.sender.send(response, flags=FINAL)
                     continue
                 job = _job(handle)
                 job.model = self.generators.name_of(job.model)
+                if job.adapter:
+                    check_owned(self.adapter_store, job.adapter, text(request, Musicgen.ADAPTER_OWNER) or "")
                 # Each request is validated alone (loading its model), so that one bad request does not fail the
                 # batch it joins.
                 self.generators.get(job.model).validate(
@@ -107,16 +129,9 @@ class TritonPythonModel:
                     job.handle.sender.send(response)
 
         try:
-            clips = model.generate(
-                [prompt for job in batch for prompt in job.prompts],
-                first.params,
-                melody=first.melodies,
-                melody_sample_rate=first.melody_sample_rate,
-                continued=first.continued,
-                continued_sample_rate=first.continued_sample_rate,
-                on_progress=on_progress,
-                is_cancelled=lambda: all(job.handle.request.is_cancelled() for job in batch),
-            )
+            # One adapter per batch (generator.batches): a bad one fails only the requests that named it.
+            with self._adapters(model).using(first.adapter):
+                clips = self._generate_batch(model, batch, on_progress)
         except Exception as exc:  # a bad request, a cancelled batch, or a bug: this batch fails, the model serves on
             self._fail([job.handle for job in batch], error_response(Musicgen.NAME, exc))
             return
@@ -132,6 +147,20 @@ class TritonPythonModel:
                     ]
                 )
             job.handle.sender.send(response, flags=FINAL)
+
+    @staticmethod
+    def _generate_batch(model: generator.Generator, batch: list[Job], on_progress: Any) -> list[generator.Audio]:
+        first = batch[0]
+        return model.generate(
+            [prompt for job in batch for prompt in job.prompts],
+            first.params,
+            melody=first.melodies,
+            melody_sample_rate=first.melody_sample_rate,
+            continued=first.continued,
+            continued_sample_rate=first.continued_sample_rate,
+            on_progress=on_progress,
+            is_cancelled=lambda: all(job.handle.request.is_cancelled() for job in batch),
+        )
 
     @staticmethod
     def _fail(handles: list[_Request], response: Any) -> None:
@@ -158,4 +187,5 @@ def _job(handle: _Request) -> Job:
         model=text(request, Musicgen.MODEL) or "",
         continued=None if continued is None else continued[0],
         continued_sample_rate=int(scalar(request, Musicgen.CONTINUED_SAMPLE_RATE) or Musicgen.SAMPLE_RATE),
+        adapter=text(request, Musicgen.ADAPTER) or "",
     )

@@ -27,39 +27,39 @@ from dgxmusic.v1 import music_service_pb2 as dgxmusic_dot_v1_dot_music__service_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64gxmusic/v1/jobs.proto\x12\x0b\x64gxmusic.v1\x1a\x17\x64gxmusic/v1/audio.proto\x1a\x1f\x64gxmusic/v1/music_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x02\n\nJobRequest\x12.\n\x07\x63ompose\x18\x01 \x01(\x0b\x32\x1b.dgxmusic.v1.ComposeRequestH\x00\x12,\n\x06render\x18\x02 \x01(\x0b\x32\x1a.dgxmusic.v1.RenderRequestH\x00\x12\x37\n\ntranscribe\x18\x03 \x01(\x0b\x32!.dgxmusic.v1.TranscriptionOptionsH\x00\x12\x32\n\x08separate\x18\x04 \x01(\x0b\x32\x1e.dgxmusic.v1.SeparationOptionsH\x00\x12;\n\x0egenerate_audio\x18\x05 \x01(\x0b\x32!.dgxmusic.v1.GenerateAudioRequestH\x00\x42\t\n\x07request\"\xab\x01\n\x10SubmitJobRequest\x12*\n\x07request\x18\x01 \x01(\x0b\x32\x17.dgxmusic.v1.JobRequestH\x00\x12\x30\n\x0c\x61udio_header\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.AudioHeaderH\x00\x12.\n\x0b\x61udio_chunk\x18\x03 \x01(\x0b\x32\x17.dgxmusic.v1.AudioChunkH\x00\x42\t\n\x07message\"2\n\x11SubmitJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.Job\"\xfd\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.dgxmusic.v1.JobState\x12\'\n\x08progress\x18\x04 \x01(\x0b\x32\x15.dgxmusic.v1.Progress\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nerror_code\x18\x06 \x01(\t\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x14\n\x0cresult_bytes\x18\r \x01(\x03\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xc4\x02\n\x10WatchJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.JobH\x00\x12/\n\x07\x63ompose\x18\x02 \x01(\x0b\x32\x1c.dgxmusic.v1.ComposeResponseH\x00\x12-\n\x06render\x18\x03 \x01(\x0b\x32\x1b.dgxmusic.v1.RenderResponseH\x00\x12\x35\n\ntranscribe\x18\x04 \x01(\x0b\x32\x1f.dgxmusic.v1.TranscribeResponseH\x00\x12\x31\n\x08separate\x18\x05 \x01(\x0b\x32\x1d.dgxmusic.v1.SeparateResponseH\x00\x12<\n\x0egenerate_audio\x18\x06 \x01(\x0b\x32\".dgxmusic.v1.GenerateAudioResponseH\x00\x42\x07\n\x05\x65vent\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"/\n\x0eGetJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.Job\"8\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.dgxmusic.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x11\x43\x61ncelJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.Job*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xfd\x02\n\nJobService\x12L\n\tSubmitJob\x12\x1d.dgxmusic.v1.SubmitJobRequest\x1a\x1e.dgxmusic.v1.SubmitJobResponse(\x01\x12I\n\x08WatchJob\x12\x1c.dgxmusic.v1.WatchJobRequest\x1a\x1d.dgxmusic.v1.WatchJobResponse0\x01\x12\x41\n\x06GetJob\x12\x1a.dgxmusic.v1.GetJobRequest\x1a\x1b.dgxmusic.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.dgxmusic.v1.ListJobsRequest\x1a\x1d.dgxmusic.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.dgxmusic.v1.CancelJobRequest\x1a\x1e.dgxmusic.v1.CancelJobResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64gxmusic/v1/jobs.proto\x12\x0b\x64gxmusic.v1\x1a\x17\x64gxmusic/v1/audio.proto\x1a\x1f\x64gxmusic/v1/music_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x02\n\nJobRequest\x12.\n\x07\x63ompose\x18\x01 \x01(\x0b\x32\x1b.dgxmusic.v1.ComposeRequestH\x00\x12,\n\x06render\x18\x02 \x01(\x0b\x32\x1a.dgxmusic.v1.RenderRequestH\x00\x12\x37\n\ntranscribe\x18\x03 \x01(\x0b\x32!.dgxmusic.v1.TranscriptionOptionsH\x00\x12\x32\n\x08separate\x18\x04 \x01(\x0b\x32\x1e.dgxmusic.v1.SeparationOptionsH\x00\x12;\n\x0egenerate_audio\x18\x05 \x01(\x0b\x32!.dgxmusic.v1.GenerateAudioRequestH\x00\x12*\n\x05train\x18\x06 \x01(\x0b\x32\x19.dgxmusic.v1.TrainRequestH\x00\x42\t\n\x07request\"\xab\x01\n\x10SubmitJobRequest\x12*\n\x07request\x18\x01 \x01(\x0b\x32\x17.dgxmusic.v1.JobRequestH\x00\x12\x30\n\x0c\x61udio_header\x18\x02 \x01(\x0b\x32\x18.dgxmusic.v1.AudioHeaderH\x00\x12.\n\x0b\x61udio_chunk\x18\x03 \x01(\x0b\x32\x17.dgxmusic.v1.AudioChunkH\x00\x42\t\n\x07message\"2\n\x11SubmitJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.Job\"\xfd\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.dgxmusic.v1.JobState\x12\'\n\x08progress\x18\x04 \x01(\x0b\x32\x15.dgxmusic.v1.Progress\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nerror_code\x18\x06 \x01(\t\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x14\n\x0cresult_bytes\x18\r \x01(\x03\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xf1\x02\n\x10WatchJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.JobH\x00\x12/\n\x07\x63ompose\x18\x02 \x01(\x0b\x32\x1c.dgxmusic.v1.ComposeResponseH\x00\x12-\n\x06render\x18\x03 \x01(\x0b\x32\x1b.dgxmusic.v1.RenderResponseH\x00\x12\x35\n\ntranscribe\x18\x04 \x01(\x0b\x32\x1f.dgxmusic.v1.TranscribeResponseH\x00\x12\x31\n\x08separate\x18\x05 \x01(\x0b\x32\x1d.dgxmusic.v1.SeparateResponseH\x00\x12<\n\x0egenerate_audio\x18\x06 \x01(\x0b\x32\".dgxmusic.v1.GenerateAudioResponseH\x00\x12+\n\x05train\x18\x07 \x01(\x0b\x32\x1a.dgxmusic.v1.TrainResponseH\x00\x42\x07\n\x05\x65vent\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"/\n\x0eGetJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.Job\"8\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.dgxmusic.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x11\x43\x61ncelJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.dgxmusic.v1.Job*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xfd\x02\n\nJobService\x12L\n\tSubmitJob\x12\x1d.dgxmusic.v1.SubmitJobRequest\x1a\x1e.dgxmusic.v1.SubmitJobResponse(\x01\x12I\n\x08WatchJob\x12\x1c.dgxmusic.v1.WatchJobRequest\x1a\x1d.dgxmusic.v1.WatchJobResponse0\x01\x12\x41\n\x06GetJob\x12\x1a.dgxmusic.v1.GetJobRequest\x1a\x1b.dgxmusic.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.dgxmusic.v1.ListJobsRequest\x1a\x1d.dgxmusic.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.dgxmusic.v1.CancelJobRequest\x1a\x1e.dgxmusic.v1.CancelJobResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dgxmusic.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=1686
-  _globals['_JOBSTATE']._serialized_end=1840
+  _globals['_JOBSTATE']._serialized_start=1775
+  _globals['_JOBSTATE']._serialized_end=1929
   _globals['_JOBREQUEST']._serialized_start=131
-  _globals['_JOBREQUEST']._serialized_end=418
-  _globals['_SUBMITJOBREQUEST']._serialized_start=421
-  _globals['_SUBMITJOBREQUEST']._serialized_end=592
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=594
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=644
-  _globals['_JOB']._serialized_start=647
-  _globals['_JOB']._serialized_end=1028
-  _globals['_WATCHJOBREQUEST']._serialized_start=1030
-  _globals['_WATCHJOBREQUEST']._serialized_end=1059
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1062
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1386
-  _globals['_GETJOBREQUEST']._serialized_start=1388
-  _globals['_GETJOBREQUEST']._serialized_end=1415
-  _globals['_GETJOBRESPONSE']._serialized_start=1417
-  _globals['_GETJOBRESPONSE']._serialized_end=1464
-  _globals['_LISTJOBSREQUEST']._serialized_start=1466
-  _globals['_LISTJOBSREQUEST']._serialized_end=1522
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1524
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1599
-  _globals['_CANCELJOBREQUEST']._serialized_start=1601
-  _globals['_CANCELJOBREQUEST']._serialized_end=1631
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1633
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1683
-  _globals['_JOBSERVICE']._serialized_start=1843
-  _globals['_JOBSERVICE']._serialized_end=2224
+  _globals['_JOBREQUEST']._serialized_end=462
+  _globals['_SUBMITJOBREQUEST']._serialized_start=465
+  _globals['_SUBMITJOBREQUEST']._serialized_end=636
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=638
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=688
+  _globals['_JOB']._serialized_start=691
+  _globals['_JOB']._serialized_end=1072
+  _globals['_WATCHJOBREQUEST']._serialized_start=1074
+  _globals['_WATCHJOBREQUEST']._serialized_end=1103
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1106
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1475
+  _globals['_GETJOBREQUEST']._serialized_start=1477
+  _globals['_GETJOBREQUEST']._serialized_end=1504
+  _globals['_GETJOBRESPONSE']._serialized_start=1506
+  _globals['_GETJOBRESPONSE']._serialized_end=1553
+  _globals['_LISTJOBSREQUEST']._serialized_start=1555
+  _globals['_LISTJOBSREQUEST']._serialized_end=1611
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1613
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1688
+  _globals['_CANCELJOBREQUEST']._serialized_start=1690
+  _globals['_CANCELJOBREQUEST']._serialized_end=1720
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1722
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1772
+  _globals['_JOBSERVICE']._serialized_start=1932
+  _globals['_JOBSERVICE']._serialized_end=2313
 # @@protoc_insertion_point(module_scope)

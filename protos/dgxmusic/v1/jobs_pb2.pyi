@@ -28,18 +28,20 @@ JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
 
 class JobRequest(_message.Message):
-    __slots__ = ("compose", "render", "transcribe", "separate", "generate_audio")
+    __slots__ = ("compose", "render", "transcribe", "separate", "generate_audio", "train")
     COMPOSE_FIELD_NUMBER: _ClassVar[int]
     RENDER_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
     SEPARATE_FIELD_NUMBER: _ClassVar[int]
     GENERATE_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
     compose: _music_service_pb2.ComposeRequest
     render: _music_service_pb2.RenderRequest
     transcribe: _music_service_pb2.TranscriptionOptions
     separate: _music_service_pb2.SeparationOptions
     generate_audio: _music_service_pb2.GenerateAudioRequest
-    def __init__(self, compose: _Optional[_Union[_music_service_pb2.ComposeRequest, _Mapping]] = ..., render: _Optional[_Union[_music_service_pb2.RenderRequest, _Mapping]] = ..., transcribe: _Optional[_Union[_music_service_pb2.TranscriptionOptions, _Mapping]] = ..., separate: _Optional[_Union[_music_service_pb2.SeparationOptions, _Mapping]] = ..., generate_audio: _Optional[_Union[_music_service_pb2.GenerateAudioRequest, _Mapping]] = ...) -> None: ...
+    train: _music_service_pb2.TrainRequest
+    def __init__(self, compose: _Optional[_Union[_music_service_pb2.ComposeRequest, _Mapping]] = ..., render: _Optional[_Union[_music_service_pb2.RenderRequest, _Mapping]] = ..., transcribe: _Optional[_Union[_music_service_pb2.TranscriptionOptions, _Mapping]] = ..., separate: _Optional[_Union[_music_service_pb2.SeparationOptions, _Mapping]] = ..., generate_audio: _Optional[_Union[_music_service_pb2.GenerateAudioRequest, _Mapping]] = ..., train: _Optional[_Union[_music_service_pb2.TrainRequest, _Mapping]] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("request", "audio_header", "audio_chunk")
@@ -94,20 +96,22 @@ class WatchJobRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class WatchJobResponse(_message.Message):
-    __slots__ = ("job", "compose", "render", "transcribe", "separate", "generate_audio")
+    __slots__ = ("job", "compose", "render", "transcribe", "separate", "generate_audio", "train")
     JOB_FIELD_NUMBER: _ClassVar[int]
     COMPOSE_FIELD_NUMBER: _ClassVar[int]
     RENDER_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
     SEPARATE_FIELD_NUMBER: _ClassVar[int]
     GENERATE_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
     job: Job
     compose: _music_service_pb2.ComposeResponse
     render: _music_service_pb2.RenderResponse
     transcribe: _music_service_pb2.TranscribeResponse
     separate: _music_service_pb2.SeparateResponse
     generate_audio: _music_service_pb2.GenerateAudioResponse
-    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., compose: _Optional[_Union[_music_service_pb2.ComposeResponse, _Mapping]] = ..., render: _Optional[_Union[_music_service_pb2.RenderResponse, _Mapping]] = ..., transcribe: _Optional[_Union[_music_service_pb2.TranscribeResponse, _Mapping]] = ..., separate: _Optional[_Union[_music_service_pb2.SeparateResponse, _Mapping]] = ..., generate_audio: _Optional[_Union[_music_service_pb2.GenerateAudioResponse, _Mapping]] = ...) -> None: ...
+    train: _music_service_pb2.TrainResponse
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., compose: _Optional[_Union[_music_service_pb2.ComposeResponse, _Mapping]] = ..., render: _Optional[_Union[_music_service_pb2.RenderResponse, _Mapping]] = ..., transcribe: _Optional[_Union[_music_service_pb2.TranscribeResponse, _Mapping]] = ..., separate: _Optional[_Union[_music_service_pb2.SeparateResponse, _Mapping]] = ..., generate_audio: _Optional[_Union[_music_service_pb2.GenerateAudioResponse, _Mapping]] = ..., train: _Optional[_Union[_music_service_pb2.TrainResponse, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("id",)

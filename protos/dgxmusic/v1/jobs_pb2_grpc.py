@@ -74,7 +74,8 @@ class JobServiceServicer:
 
     def SubmitJob(self, request_iterator, context):
         """The job's request first, then for transcribe and separate its audio (an AudioHeader and its chunks, as
-        Transcribe and Separate take them). Answers at once with the queued job; the request is checked first, and bad
+        Transcribe and Separate take them), for train each audio file (an AudioHeader naming the file in its stem_name,
+        then its chunks). Answers at once with the queued job; the request is checked first, and bad
         input is refused with its field named, as the RPC itself would.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

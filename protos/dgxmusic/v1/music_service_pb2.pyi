@@ -1,4 +1,7 @@
+import datetime
+
 from dgxmusic.v1 import audio_pb2 as _audio_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -35,6 +38,7 @@ class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_TRANSCRIBING: _ClassVar[Stage]
     STAGE_SEPARATING: _ClassVar[Stage]
     STAGE_GENERATING: _ClassVar[Stage]
+    STAGE_TRAINING: _ClassVar[Stage]
 INSTRUMENT_FORMAT_UNSPECIFIED: InstrumentFormat
 INSTRUMENT_FORMAT_SOUNDFONT: InstrumentFormat
 INSTRUMENT_FORMAT_LV2: InstrumentFormat
@@ -54,6 +58,7 @@ STAGE_RECEIVING: Stage
 STAGE_TRANSCRIBING: Stage
 STAGE_SEPARATING: Stage
 STAGE_GENERATING: Stage
+STAGE_TRAINING: Stage
 
 class SongOptions(_message.Message):
     __slots__ = ("bpm", "key", "bars", "seconds", "seed", "time_signature")
@@ -72,7 +77,7 @@ class SongOptions(_message.Message):
     def __init__(self, bpm: _Optional[float] = ..., key: _Optional[str] = ..., bars: _Optional[int] = ..., seconds: _Optional[float] = ..., seed: _Optional[int] = ..., time_signature: _Optional[str] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen", "mixing", "instruments", "instrument_set")
+    __slots__ = ("prompt", "options", "soundfont", "audio_format", "stems", "bypass_cache", "transcribe", "separate", "transcription_options", "musicgen", "mixing", "instruments", "instrument_set", "adapter")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SOUNDFONT_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +91,7 @@ class ComposeRequest(_message.Message):
     MIXING_FIELD_NUMBER: _ClassVar[int]
     INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
     INSTRUMENT_SET_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     options: SongOptions
     soundfont: str
@@ -99,7 +105,8 @@ class ComposeRequest(_message.Message):
     mixing: MixingOptions
     instruments: _containers.RepeatedCompositeFieldContainer[InstrumentChoice]
     instrument_set: str
-    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ..., instruments: _Optional[_Iterable[_Union[InstrumentChoice, _Mapping]]] = ..., instrument_set: _Optional[str] = ...) -> None: ...
+    adapter: str
+    def __init__(self, prompt: _Optional[str] = ..., options: _Optional[_Union[SongOptions, _Mapping]] = ..., soundfont: _Optional[str] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., stems: _Optional[bool] = ..., bypass_cache: _Optional[bool] = ..., transcribe: _Optional[bool] = ..., separate: _Optional[str] = ..., transcription_options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., musicgen: _Optional[str] = ..., mixing: _Optional[_Union[MixingOptions, _Mapping]] = ..., instruments: _Optional[_Iterable[_Union[InstrumentChoice, _Mapping]]] = ..., instrument_set: _Optional[str] = ..., adapter: _Optional[str] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
     __slots__ = ("progress", "midi", "audio_header", "audio_chunk", "summary", "transcription", "stage_error")
@@ -328,7 +335,7 @@ class SeparateResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., audio_header: _Optional[_Union[_audio_pb2.AudioHeader, _Mapping]] = ..., audio_chunk: _Optional[_Union[_audio_pb2.AudioChunk, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class GenerateAudioRequest(_message.Message):
-    __slots__ = ("prompt", "more_prompts", "model", "seconds", "temperature", "top_k", "top_p", "cfg_coef", "seed", "melody_audio", "melody_midi", "audio_format", "bypass_cache", "continue_audio")
+    __slots__ = ("prompt", "more_prompts", "model", "seconds", "temperature", "top_k", "top_p", "cfg_coef", "seed", "melody_audio", "melody_midi", "audio_format", "bypass_cache", "continue_audio", "adapter")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MORE_PROMPTS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -343,6 +350,7 @@ class GenerateAudioRequest(_message.Message):
     AUDIO_FORMAT_FIELD_NUMBER: _ClassVar[int]
     BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTINUE_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     more_prompts: _containers.RepeatedScalarFieldContainer[str]
     model: str
@@ -357,7 +365,71 @@ class GenerateAudioRequest(_message.Message):
     audio_format: _audio_pb2.AudioFormat
     bypass_cache: bool
     continue_audio: bytes
-    def __init__(self, prompt: _Optional[str] = ..., more_prompts: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., seconds: _Optional[float] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., cfg_coef: _Optional[float] = ..., seed: _Optional[int] = ..., melody_audio: _Optional[bytes] = ..., melody_midi: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., bypass_cache: _Optional[bool] = ..., continue_audio: _Optional[bytes] = ...) -> None: ...
+    adapter: str
+    def __init__(self, prompt: _Optional[str] = ..., more_prompts: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., seconds: _Optional[float] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., cfg_coef: _Optional[float] = ..., seed: _Optional[int] = ..., melody_audio: _Optional[bytes] = ..., melody_midi: _Optional[bytes] = ..., audio_format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., bypass_cache: _Optional[bool] = ..., continue_audio: _Optional[bytes] = ..., adapter: _Optional[str] = ...) -> None: ...
+
+class TrainRequest(_message.Message):
+    __slots__ = ("name", "model", "steps", "rank", "learning_rate", "chunk_seconds", "drop_vocals", "genre", "captions", "seed")
+    class CaptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DROP_VOCALS_FIELD_NUMBER: _ClassVar[int]
+    GENRE_FIELD_NUMBER: _ClassVar[int]
+    CAPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model: str
+    steps: int
+    rank: int
+    learning_rate: float
+    chunk_seconds: float
+    drop_vocals: bool
+    genre: str
+    captions: _containers.ScalarMap[str, str]
+    seed: int
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., steps: _Optional[int] = ..., rank: _Optional[int] = ..., learning_rate: _Optional[float] = ..., chunk_seconds: _Optional[float] = ..., drop_vocals: _Optional[bool] = ..., genre: _Optional[str] = ..., captions: _Optional[_Mapping[str, str]] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class Adapter(_message.Message):
+    __slots__ = ("name", "base_model", "create_time", "base_validation_loss", "adapter_validation_loss", "steps", "training_chunks", "validation_chunks", "recipe_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BASE_VALIDATION_LOSS_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_VALIDATION_LOSS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    RECIPE_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    base_model: str
+    create_time: _timestamp_pb2.Timestamp
+    base_validation_loss: float
+    adapter_validation_loss: float
+    steps: int
+    training_chunks: int
+    validation_chunks: int
+    recipe_json: str
+    def __init__(self, name: _Optional[str] = ..., base_model: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., base_validation_loss: _Optional[float] = ..., adapter_validation_loss: _Optional[float] = ..., steps: _Optional[int] = ..., training_chunks: _Optional[int] = ..., validation_chunks: _Optional[int] = ..., recipe_json: _Optional[str] = ...) -> None: ...
+
+class TrainResponse(_message.Message):
+    __slots__ = ("progress", "adapter", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    adapter: Adapter
+    summary: Summary
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., adapter: _Optional[_Union[Adapter, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class GenerateAudioResponse(_message.Message):
     __slots__ = ("progress", "audio_header", "audio_chunk", "summary")
@@ -416,10 +488,12 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListModelsResponse(_message.Message):
-    __slots__ = ("models",)
+    __slots__ = ("models", "adapters")
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    ADAPTERS_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[ModelStatus]
-    def __init__(self, models: _Optional[_Iterable[_Union[ModelStatus, _Mapping]]] = ...) -> None: ...
+    adapters: _containers.RepeatedCompositeFieldContainer[Adapter]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelStatus, _Mapping]]] = ..., adapters: _Optional[_Iterable[_Union[Adapter, _Mapping]]] = ...) -> None: ...
 
 class ModelStatus(_message.Message):
     __slots__ = ("name", "version", "state", "message", "memory_bytes", "served_by", "is_default")
@@ -440,20 +514,22 @@ class ModelStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., message: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., served_by: _Optional[str] = ..., is_default: _Optional[bool] = ...) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("stage", "fraction", "message", "done", "total", "seconds_left")
+    __slots__ = ("stage", "fraction", "message", "done", "total", "seconds_left", "loss")
     STAGE_FIELD_NUMBER: _ClassVar[int]
     FRACTION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     SECONDS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
     stage: Stage
     fraction: float
     message: str
     done: int
     total: int
     seconds_left: float
-    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., seconds_left: _Optional[float] = ...) -> None: ...
+    loss: float
+    def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., seconds_left: _Optional[float] = ..., loss: _Optional[float] = ...) -> None: ...
 
 class MidiResult(_message.Message):
     __slots__ = ("midi", "info")
