@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from gateway.artifacts import ContentStore
 from library.query import Query
+from library.ranking import best
 
 Vector = npt.NDArray[np.float32]
 Rows = npt.NDArray[np.intp]
@@ -379,13 +380,9 @@ class LibraryStore:
     async def _ranked(self, owner: str, rows: Rows, scores: Vector, limit: int, offset: int) -> list[Item]:
         """The items at cache `rows` (candidates, newest first) from the `offset`-th best `scores`: the higher
         first; on a tie the newer."""
-        wanted = min(offset + limit, len(rows))
-        if wanted <= offset:
+        chosen = [(self.vectors.ids[rows[at]], float(scores[at])) for at in best(scores, limit, offset)]
+        if not chosen:
             return []
-        # Only the best `wanted` are sorted: argpartition is linear.
-        best = np.arange(len(rows)) if wanted == len(rows) else np.argpartition(-scores, wanted - 1)[:wanted]
-        best = best[np.lexsort((best, -scores[best]))][offset:wanted]
-        chosen = [(self.vectors.ids[rows[at]], float(scores[at])) for at in best]
         found = {
             item.id: item for item in await self._items("id = ANY(%s) AND owner = %s", ([c[0] for c in chosen], owner))
         }
