@@ -8,7 +8,6 @@ adapters are loaded on first use, at most `max_loaded` are kept (the least recen
 with one of them active or with all of them disabled (the base model, exactly)."""
 
 import json
-import re
 import shutil
 import threading
 import uuid
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from dgxmusic import catalog
 from generator.errors import InvalidAdapter, UnknownAdapter
 from generator.weights import name_of
 
@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 ADAPTER_WEIGHTS: Final = "adapter_model.safetensors"  # peft's own file names, so that peft's load_adapter reads them
 ADAPTER_CONFIG: Final = "adapter_config.json"
 RECIPE: Final = "recipe.json"
-# Lower-case letters, digits and inner hyphens: safe as a folder name, and as a peft adapter name once prefixed
-# (peft adapter names become module attributes, so "train" or "eval" themselves would clash).
-NAME_PATTERN: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+# Lower-case letters, digits and inner hyphens (the contract's, which the gateway checks too): safe as a folder name,
+# and as a peft adapter name once prefixed (peft adapter names become module attributes, so "train" or "eval"
+# themselves would clash).
+NAME_PATTERN: Final = catalog.ADAPTER_NAME
 DEFAULT_MAX_LOADED: Final = 4
 
 
