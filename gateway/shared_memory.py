@@ -125,11 +125,13 @@ Register = Callable[[Region], Awaitable[None]]
 
 
 class RegionPool:
-    """The gateway's regions, `capacity` bytes at most in all. `register` tells every replica of a new region."""
+    """The gateway's regions, `capacity` bytes at most in all. `register` tells every replica of a new region,
+    `unregister` of one that goes (Triton keeps a registered region mapped, and so in memory, until told)."""
 
-    def __init__(self, capacity: int, register: Register) -> None:
+    def __init__(self, capacity: int, register: Register, unregister: Register) -> None:
         self.capacity = capacity
         self._register = register
+        self._unregister = unregister
         self._free: list[Region] = []
         self._busy: set[Region] = set()
         self._lock = asyncio.Lock()
@@ -157,7 +159,9 @@ class RegionPool:
                 return None
             # Free regions too small for it give their room to a larger one.
             while self._free and self.allocated + size > self.capacity:
-                self._free.pop(0).destroy()
+                evicted = self._free.pop(0)
+                await self._unregister(evicted)
+                evicted.destroy()
                 metrics.SHARED_MEMORY_BYTES.set(self.allocated)
             if self.allocated + size > self.capacity:
                 return None

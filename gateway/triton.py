@@ -402,7 +402,7 @@ class TritonModels:
         self.url = triton_url.parse(url)
         self.restricted_headers = restricted_headers or {}
         self.shared_memory = (
-            shared_memory.RegionPool(shared_memory_bytes, self._register_region)
+            shared_memory.RegionPool(shared_memory_bytes, self._register_region, self._unregister_region)
             if shared_memory.enabled(shared_memory_mode, self.url)
             else None
         )
@@ -473,6 +473,9 @@ class TritonModels:
         if self.shared_memory is not None:
             for region in self.shared_memory.regions:
                 await self._register_region(region)
+
+    async def _unregister_region(self, region: shared_memory.Region) -> None:
+        await self._unregister_regions([region.name])
 
     async def _unregister_regions(self, names: list[str]) -> None:
         """Unregisters the regions from every replica that can be reached; one that is gone forgot them anyway."""

@@ -78,7 +78,7 @@ class Registered(list[str]):
 
 async def test_the_pool_reuses_a_free_region_and_makes_one_while_all_are_busy() -> None:
     registered = Registered()
-    pool = RegionPool(4 * REGION_STEP, registered)
+    pool = RegionPool(4 * REGION_STEP, registered, Registered())
     try:
         first = await pool.acquire(1000)
         assert first is not None
@@ -97,7 +97,8 @@ async def test_the_pool_reuses_a_free_region_and_makes_one_while_all_are_busy() 
 
 
 async def test_the_pool_refuses_what_does_not_fit_and_frees_small_regions_for_a_large_one() -> None:
-    pool = RegionPool(2 * REGION_STEP, Registered())
+    unregistered = Registered()
+    pool = RegionPool(2 * REGION_STEP, Registered(), unregistered)
     try:
         small = await pool.acquire(10)
         assert small is not None
@@ -112,12 +113,13 @@ async def test_the_pool_refuses_what_does_not_fit_and_frees_small_regions_for_a_
         assert large is not None
         assert large.byte_size == 2 * REGION_STEP
         assert pool.regions == [large]
+        assert unregistered == [small.name], "Triton lets go of the region it gave its room"
     finally:
         pool.close()
 
 
 async def test_concurrent_requests_get_regions_of_their_own() -> None:
-    pool = RegionPool(8 * REGION_STEP, Registered())
+    pool = RegionPool(8 * REGION_STEP, Registered(), Registered())
     try:
         regions = await asyncio.gather(*(pool.acquire(1000) for _ in range(4)))
         assert len({id(region) for region in regions}) == 4
