@@ -129,7 +129,7 @@ def test_list_models(client: MusicClient) -> None:
     assert all(m.memory_bytes > 10 * 2**20 for m in models), "each stub's resident memory is reported"
     states = {m.name: m.state for m in models}
     assert states == dict.fromkeys(
-        ("text2midi", "fluidsynth", "basic_pitch", "demucs", "musicgen"), pb.MODEL_STATE_READY
+        ("text2midi", "fluidsynth", "basic_pitch", "demucs", "musicgen", "musicgen_train"), pb.MODEL_STATE_READY
     )
 
 
