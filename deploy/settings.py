@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     library_max_item_bytes: int = Field(
         512 * MIB, ge=0, description="a result larger than this is not kept (its events are held in memory)"
     )
+    library_max_pending: int = Field(
+        256,
+        ge=1,
+        description="results waiting to be kept; past it (a gateway under more load than it can describe) "
+        "newer ones are not kept, and counted in dgxmusic_library_not_kept_total",
+    )
 
     # Launcher of the embedded default (`dgx-music serve`)
     data_dir: Path = Path(".dgx-music")

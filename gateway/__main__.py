@@ -2,4 +2,5 @@
 
 from gateway.server import main
 
-main()
+if __name__ == "__main__":  # not when the library's describing process (spawned) imports the main module again
+    main()

@@ -6,9 +6,14 @@ dependency of a call: when PostgreSQL is away the gateway logs it, counts it, an
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
+import multiprocessing
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -48,21 +53,20 @@ MEDIA_TYPES = {
     ".ogg": "audio/ogg",
     ".opus": "audio/ogg",
 }
+# How often a gateway applies retention and the size limit (they may be overshot by what is kept meanwhile).
+LIMITS_EVERY_SECONDS = 60.0
 # What the library's failures look like: the database (away, refusing, timing out) and the disk.
 LIBRARY_FAILURES = (psycopg.Error, psycopg_pool.PoolTimeout, OSError, TimeoutError)
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """A streamed call's result as the cache recorded it (serialized events, which `parse` reads), read once the
-    cache's write of it (`after`) is done, and let go then."""
+    """A streamed call's result as the cache recorded it (serialized events of the message `response` names), read
+    once the cache's write of it (`after`) is done, and let go then."""
 
-    parse: Callable[[bytes], Message]
+    response: str  # the events' message, by its name in music_service_pb2
     recording: Recording
     after: "asyncio.Task[None] | None"
-
-    def events(self) -> list[Message]:
-        return [self.parse(event) for event in self.recording.events]
 
 
 # A result: its events, or the recording of them.
@@ -188,6 +192,9 @@ class Library:
         self._store: LibraryStore | None = None
         self._opening = asyncio.Lock()
         self._writes: set[asyncio.Task[None]] = set()
+        self._describing = asyncio.Semaphore(1)
+        self._pool: ProcessPoolExecutor | None = None
+        self._limits_due = 0.0  # when retention and the size limit are next applied
 
     @property
     def configured(self) -> bool:
@@ -220,8 +227,15 @@ class Library:
         self.guard.failed(what, Exception(type(exc).__name__))
 
     def keep(self, finished: Finished) -> None:
-        """Keeps a finished result in the background (the call's answer does not wait); failures are logged."""
+        """Keeps a finished result in the background (the call's answer does not wait); failures are logged. Past
+        `library_max_pending` results waiting, the result is not kept: a backlog must not grow without bound."""
         if not self.configured:
+            return
+        if len(self._writes) >= self.settings.library_max_pending:
+            metrics.LIBRARY_NOT_KEPT.inc()
+            log.warning("library_backlog_full", method=finished.method, pending=len(self._writes))
+            if isinstance(finished.result, Recorded):
+                finished.result.recording.release()
             return
         task = asyncio.create_task(self._keep(finished))
         self._writes.add(task)
@@ -232,9 +246,18 @@ class Library:
         while self._writes:
             await asyncio.wait(list(self._writes))
 
+    def _describer(self) -> ProcessPoolExecutor:
+        """The process results are described in, started at the first (spawned: the gateway runs threads)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
     async def close(self) -> None:
-        """Finishes the writes in flight, then closes the database's connections."""
+        """Finishes the writes in flight, then ends the describing process and closes the database's connections."""
         await self.settled()
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.shutdown)
+            self._pool = None
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -254,51 +277,90 @@ class Library:
         except ApiError:
             return  # logged and counted by store()
         try:
-            item = await asyncio.to_thread(self._item, finished)
+            async with self._describing:  # one at a time, in a process of its own
+                work = await asyncio.to_thread(self._work, finished)
+                item = await asyncio.get_running_loop().run_in_executor(self._describer(), _described, work)
             item_id = await store.add(item)
             log.info("library_item_kept", item_id=item_id, kind=item.kind, files=len(item.files))
-            retention = self.settings.library_retention_days
-            await store.enforce_limits(
-                timedelta(days=retention) if retention else None, self.settings.library_max_bytes or None
-            )
+            if time.monotonic() >= self._limits_due:  # a query over every item: not after each one
+                self._limits_due = time.monotonic() + LIMITS_EVERY_SECONDS
+                retention = self.settings.library_retention_days
+                await store.enforce_limits(
+                    timedelta(days=retention) if retention else None, self.settings.library_max_bytes or None
+                )
             metrics.LIBRARY_ITEMS.labels(item.kind).inc()
         except LIBRARY_FAILURES as exc:
             self.failed("library_write_failed", exc)
+        except BrokenProcessPool:  # the describing process died (killed, out of memory): a new one for the next
+            log.error("library_describer_died", method=finished.method)
+            metrics.LIBRARY_FAILURES.inc()
+            self._pool = None
         except Exception:  # a result the library cannot read must not go unnoticed, nor fail anything else
             log.exception("library_item_unreadable", method=finished.method)
             metrics.LIBRARY_FAILURES.inc()
 
-    def _item(self, finished: Finished) -> NewItem:
-        """The item of a result, its files written to the content store (off the event loop: describing and
-        encoding take a while)."""
-        from library.describe import describe  # loads the text model at first use
-
-        kind = KINDS.get(finished.method, finished.method)
-        request = finished.request
-        result = finished.result
-        made = _made(result.events() if isinstance(result, Recorded) else result)
-        description = describe(kind, finished.prompt, made.metadata, made.midi, made.audio)
-        metadata = dict(made.metadata)
-        for name in ("key", "bpm", "meter"):
-            told = getattr(description, name)
-            if told and not metadata.get(name):
-                metadata[name] = told
-        files = []
-        for name, data in made.files.items():
-            stored = self.files.put(data)
-            suffix = "." + name.rsplit(".", 1)[-1]
-            files.append(
-                ItemFile(name, MEDIA_TYPES.get(suffix, "application/octet-stream"), stored.sha256, stored.size)
-            )
-        return NewItem(
+    def _work(self, finished: Finished) -> "_Work":
+        """What the describing process needs of a result, as plain data (off the event loop: it reads the recording,
+        and a request may carry a large MIDI or audio file)."""
+        result, request = finished.result, finished.request
+        if isinstance(result, Recorded):
+            response, events = result.response, result.recording.events
+        else:
+            response, events = type(result[0]).__name__, [event.SerializeToString() for event in result]
+        return _Work(
             owner=finished.owner,
-            kind=kind,
+            kind=KINDS.get(finished.method, finished.method),
             request=request_fields(request) if isinstance(request, Message) else dataclass_fields(request),
             prompt=finished.prompt,
-            metadata=metadata,
             timings=timings(finished.summary),
-            description=description.text,
-            text_vector=description.text_vector,
-            sound_vector=description.sound_vector,
-            files=files,
+            response=response,
+            events=events,
+            library_dir=self.settings.library_dir,
         )
+
+
+@dataclass(frozen=True)
+class _Work:
+    """One result on its way to the describing process."""
+
+    owner: str
+    kind: str
+    request: dict[str, Any]
+    prompt: str
+    timings: dict[str, float]
+    response: str
+    events: list[bytes]
+    library_dir: Path
+
+
+def _described(work: _Work) -> NewItem:
+    """The item of a result, its files written to the content store. Runs in the describing process: describing and
+    encoding are CPU work that would hold the gateway's interpreter (and its event loop) for milliseconds a call."""
+    from library.describe import describe  # loads the text model at first use
+
+    parse = getattr(pb, work.response).FromString
+    made = _made(parse(event) for event in work.events)
+    description = describe(work.kind, work.prompt, made.metadata, made.midi, made.audio)
+    metadata = dict(made.metadata)
+    for name in ("key", "bpm", "meter"):
+        told = getattr(description, name)
+        if told and not metadata.get(name):
+            metadata[name] = told
+    store = ContentStore(work.library_dir)
+    files = []
+    for name, data in made.files.items():
+        stored = store.put(data)
+        suffix = "." + name.rsplit(".", 1)[-1]
+        files.append(ItemFile(name, MEDIA_TYPES.get(suffix, "application/octet-stream"), stored.sha256, stored.size))
+    return NewItem(
+        owner=work.owner,
+        kind=work.kind,
+        request=work.request,
+        prompt=work.prompt,
+        metadata=metadata,
+        timings=work.timings,
+        description=description.text,
+        text_vector=description.text_vector,
+        sound_vector=description.sound_vector,
+        files=files,
+    )

@@ -53,6 +53,10 @@ CACHE_BYTES = Gauge(
     "Bytes the result cache takes, by where (redis: its entries' memory; store: its blobs on disk), as last swept",
     ["where"],
 )
+LIBRARY_NOT_KEPT = Counter(
+    "dgxmusic_library_not_kept_total",
+    "Finished results the library did not keep because library_max_pending were already waiting to be kept",
+)
 LIBRARY_ITEMS = Counter("dgxmusic_library_items_total", "Results kept in the library, by kind", ["kind"])
 LIBRARY_FAILURES = Counter(
     "dgxmusic_library_failures_total",

@@ -8,8 +8,8 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from collections.abc import AsyncIterator
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -549,7 +549,7 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             else:  # recorded for the library's larger limit
                 out.scope.log_fields["cached"] = "too large"
         if kept:
-            self._keep(request, out.scope, Recorded(_parser(out.response), recording, writing), prompt)
+            self._keep(request, out.scope, Recorded(out.response.__name__, recording, writing), prompt)
 
     def _keep(self, request: Message | Any, scope: RequestScope, result: Result, prompt: str = "") -> None:
         """Keeps a finished result in the library, as its caller's; `request` is the call's message, or for an
@@ -558,17 +558,6 @@ class MusicService(pb_grpc.MusicServiceServicer):  # type: ignore[misc]  # untyp
             return
         finished = Finished(scope.method, scope.key_name or "", request, prompt, result, scope.summary())
         self.library.keep(finished)
-
-
-def _parser(response: type[R]) -> Callable[[bytes], Message]:
-    """Reads a serialized event of `response`."""
-
-    def parse(data: bytes) -> Message:
-        event = cast(Message, response())
-        event.ParseFromString(data)
-        return event
-
-    return parse
 
 
 def _compose_key(call: validation.ComposeCall, musicgen_model: str) -> str:

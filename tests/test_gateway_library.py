@@ -14,6 +14,7 @@ import grpc
 import psycopg
 import pytest
 import redis.asyncio as redis_asyncio
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from clients.client import AsyncMusicClient, compose_request, job_request, song_options
@@ -132,3 +133,21 @@ async def test_a_library_that_is_down_fails_no_call_but_its_own(
             await running.alice.list_items()
         assert down.value.code == grpc.StatusCode.UNAVAILABLE
         await running.gateway.service.library.settled()
+
+
+async def test_past_its_backlog_the_library_keeps_no_more_and_counts_them(
+    tmp_path: Path, redis_port: int, database_url: str
+) -> None:
+    settings = settings_for(tmp_path, database_url).model_copy(update={"library_max_pending": 1})
+    async with gateway_on(settings, redis_port) as busy:
+        library = busy.gateway.service.library
+        not_kept = REGISTRY.get_sample_value("dgxmusic_library_not_kept_total") or 0.0
+        request = compose_request("lofi 80", options=song_options(bars=1, seed=9), bypass_cache=True)
+        kept = len((await busy.alice.list_items(page_size=100))[0])
+        library._describing = asyncio.Semaphore(0)  # the first result waits to be described
+        await busy.alice.compose(request)
+        await busy.alice.compose(request)
+        assert REGISTRY.get_sample_value("dgxmusic_library_not_kept_total") == not_kept + 1
+        library._describing.release()
+        await library.settled()
+        assert len((await busy.alice.list_items(page_size=100))[0]) == kept + 1
