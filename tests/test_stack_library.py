@@ -19,6 +19,7 @@ from clients.client import MusicClient, compose_request, song_options
 from clients.errors import DgxMusicError
 from deploy.launcher import Stack
 from dgxmusic.v1 import library_pb2
+from dgxmusic.v1 import music_service_pb2 as pb
 
 SONGS = {
     "dark": "dark trap beat in G minor with heavy 808s",
@@ -71,6 +72,29 @@ def test_a_composed_song_is_kept_with_its_request_metadata_and_files(
     assert {"song.mid", "mix.wav"} <= names
     assert any(name.startswith("stems/") for name in names)
     assert item.size_bytes == sum(file.size_bytes for file in item.files)
+
+
+def test_every_kind_of_result_is_kept_with_its_files(client: MusicClient) -> None:
+    known = known_items(client)
+    song = client.generate_midi("lofi hip hop with rhodes at 85", song_options(bars=2, seed=4))
+    rendered = client.render(pb.RenderRequest(midi=song.midi, stems=True, bypass_cache=True))
+    clip = rendered.mix[: rendered.sample_rate * 2]
+    client.transcribe((clip, rendered.sample_rate))
+    client.separate((clip, rendered.sample_rate))
+    client.generate_audio(pb.GenerateAudioRequest(prompt="dusty lofi drums", seconds=1, seed=2, bypass_cache=True))
+    kept = {item.kind: item for item in new_items(client, known, 5)}
+    assert set(kept) == {"generate_midi", "render", "transcribe", "separate", "generate_audio"}
+    files = {kind: {file.name for file in item.files} for kind, item in kept.items()}
+    assert files["generate_midi"] == {"song.mid"}
+    assert kept["generate_midi"].genre
+    assert "mix.wav" in files["render"]
+    assert any(name.startswith("stems/") for name in files["render"])
+    assert files["transcribe"] == {"transcription.mid"}
+    assert {"stems/drums.wav", "stems/bass.wav", "stems/other.wav", "stems/vocals.wav"} <= files["separate"]
+    assert files["generate_audio"]
+    for item in kept.values():
+        got = client.get_item(item.id)
+        assert got.size_bytes == sum(file.size_bytes for file in got.files) > 0
 
 
 def test_search_finds_the_songs_best_first_with_filters(
