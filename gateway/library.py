@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import multiprocessing
+import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -247,9 +248,12 @@ class Library:
             await asyncio.wait(list(self._writes))
 
     def _describer(self) -> ProcessPoolExecutor:
-        """The process results are described in, started at the first (spawned: the gateway runs threads)."""
+        """The process results are described in, started at the first (spawned: the gateway runs threads), at the
+        lowest CPU priority: keeping results is background work, never to slow the calls that make them."""
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice, initargs=(19,)
+            )
         return self._pool
 
     async def close(self) -> None:
