@@ -16,35 +16,9 @@ import warnings
 import torch
 
 import generator
-from generator.weights import load_model
+from generator.weights import load_model, small_sized_model
 
 REAL_TOKENS_PER_SECOND = 50
-
-
-def small_sized(debug: generator.Generator) -> generator.Generator:
-    """The debug model with its language model swapped for musicgen-small's shape (24 layers, 1024 wide, 16 heads),
-    randomly initialised; it keeps the debug codec's 400 codes (small has 2048: a slightly cheaper output layer)."""
-    from audiocraft.models.lm import LMModel
-    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
-    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
-
-    dim = 1024
-    lm = LMModel(
-        DelayedPatternProvider(n_q=4),
-        ConditioningProvider({"description": LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")}),
-        ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
-        n_q=4,
-        card=debug.model.lm.card,
-        dim=dim,
-        num_heads=16,
-        num_layers=24,
-        hidden_scale=4,
-        custom=True,
-        cross_attention=True,
-        causal=True,
-    ).eval()
-    debug.model.lm = lm
-    return debug
 
 
 def timed(model: generator.Generator, prompts: list[str], seconds: float) -> tuple[float, float]:
@@ -86,7 +60,7 @@ def main() -> None:
     debug = generator.Generator(load_model("debug"))
     rate = float(debug.model.frame_rate)
     report("debug", debug, options.seconds, rate)
-    small = small_sized(generator.Generator(load_model("debug")))
+    small = generator.Generator(small_sized_model())
     parameters = sum(parameter.numel() for parameter in small.model.lm.parameters())
     report(f"small-sized LM ({parameters / 1e6:.0f} M parameters)", small, options.small_seconds, rate)
 

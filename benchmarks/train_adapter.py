@@ -28,7 +28,7 @@ import torch
 import generator
 from composer import SongRequest, compose
 from generator.training import TrainingClip, TrainingConfig, TrainingProgress, prepare, train
-from generator.weights import load_model
+from generator.weights import load_model, small_sized_model
 from renderers import DEFAULT_SOUNDFONT_DIRS, FluidSynthRenderer, SoundFontLibrary, parse_midi
 
 if TYPE_CHECKING:
@@ -51,28 +51,8 @@ def genre_set(songs: int, seconds: float) -> list[TrainingClip]:
 
 
 def small_sized(device: str) -> "MusicGen":
-    """The debug model with a randomly initialised language model of musicgen-small's shape (as
-    benchmarks/generation.py builds it), in float16 on a GPU as audiocraft loads the released models there."""
-    model = load_model("debug")  # first: it imports audiocraft (with generator._imports' stand-ins)
-    from audiocraft.models.lm import LMModel
-    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
-    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
-
-    dim = 1024
-    model.lm = LMModel(
-        DelayedPatternProvider(n_q=4),
-        ConditioningProvider({"description": LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")}),
-        ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
-        n_q=4,
-        card=model.lm.card,
-        dim=dim,
-        num_heads=16,
-        num_layers=24,
-        hidden_scale=4,
-        custom=True,
-        cross_attention=True,
-        causal=True,
-    ).eval()
+    """generator.weights.small_sized_model, in float16 on a GPU as audiocraft loads the released models there."""
+    model = small_sized_model()
     if device != "cpu":
         model.lm.to(device, dtype=torch.float16)
         model.compression_model.to(device)

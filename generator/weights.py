@@ -71,6 +71,33 @@ def load_model(name: str = DEFAULT_MODEL, weights_dir: Path | None = None, devic
     return model
 
 
+def small_sized_model() -> "MusicGen":
+    """The debug model with its language model swapped for musicgen-small's shape (24 layers, 1024 wide, 16 heads),
+    randomly initialised: what the real model's steps cost, with no weights to fetch (the benchmarks). It keeps the
+    debug codec's 400 codes (small has 2048: a slightly cheaper output layer)."""
+    model = _debug_model()  # first: it imports audiocraft (with generator._imports' stand-ins)
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
+    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
+
+    dim = 1024
+    model.lm = LMModel(
+        DelayedPatternProvider(n_q=4),
+        ConditioningProvider({"description": LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")}),
+        ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
+        n_q=4,
+        card=model.lm.card,
+        dim=dim,
+        num_heads=16,
+        num_layers=24,
+        hidden_scale=4,
+        custom=True,
+        cross_attention=True,
+        causal=True,
+    ).eval()
+    return model
+
+
 def name_of(model: "MusicGen") -> str:
     """The name `load_model` knew a loaded model by ("musicgen-small"), whether audiocraft loaded it from a folder
     or from the Hugging Face cache (its own `name` is then the folder's path or the repository)."""
