@@ -55,6 +55,24 @@ def _as_cluster_owner() -> list[str]:
     ]  # fmt: skip
 
 
+def _lock_pid(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _running(pid: int | None) -> bool:
+    """Whether process `pid` runs (a zombie does not)."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 class Cluster:
     """The cluster in `root` (data in `root/data`, the socket in `root/run`)."""
 
@@ -83,6 +101,12 @@ class Cluster:
         # Lock files of a postgres that was killed: a new one starts once its pid is gone.
         for stale in self.socket_dir.glob(".s.PGSQL.*"):
             stale.unlink(missing_ok=True)
+        # The lock file of a postmaster that was killed along with its launcher: PostgreSQL takes its pid for a
+        # running server as long as the process is a zombie (its parent gone too, not yet reaped), so refuses to
+        # start. A lock whose process is gone or a zombie is stale.
+        lock = self.data / "postmaster.pid"
+        if lock.is_file() and not _running(_lock_pid(lock)):
+            lock.unlink(missing_ok=True)
         if (self.data / "PG_VERSION").is_file():
             return None
         if self.data.exists():  # an initdb cut short
