@@ -640,6 +640,8 @@ def serve(settings: Settings) -> int:
     try:
         stack.start()
         interruptible = False
+        if stopping:  # the signal came, but its exception was swallowed where it landed (a library's C callback)
+            raise _StopDuringStartUp
     except _StopDuringStartUp:
         stack.stop()  # start() stopped what it had started, unless the signal came just after it returned
         print("dgx-music: stopped during start-up", file=sys.stderr)
