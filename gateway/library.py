@@ -4,12 +4,14 @@ becomes an item - its request, metadata, timings, a description and its vectors 
 dependency of a call: when PostgreSQL is away the gateway logs it, counts it, and answers on."""
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable
+import traceback
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -54,6 +56,11 @@ MEDIA_TYPES = {
     ".ogg": "audio/ogg",
     ".opus": "audio/ogg",
 }
+# The writer waits this long after a result for others to write with it, and takes at most BATCH_ITEMS at once; it
+# sends the describing process at most PART_BYTES of results at once (a batch of composes is hundreds of MB).
+LINGER_SECONDS = 0.25
+BATCH_ITEMS = 64
+PART_BYTES = 16 * 1024 * 1024
 # How often a gateway applies retention and the size limit (they may be overshot by what is kept meanwhile).
 LIMITS_EVERY_SECONDS = 60.0
 # What the library's failures look like: the database (away, refusing, timing out) and the disk.
@@ -192,8 +199,11 @@ class Library:
         self.guard = RedisGuard(settings.redis_retry_seconds)
         self._store: LibraryStore | None = None
         self._opening = asyncio.Lock()
-        self._writes: set[asyncio.Task[None]] = set()
-        self._describing = asyncio.Semaphore(1)
+        self.linger_seconds = LINGER_SECONDS
+        self._waiting: list[Finished] = []  # finished results not yet taken by the writer
+        self._writing = 0  # results in the batch being written
+        self._writer: asyncio.Task[None] | None = None
+        self._flush = asyncio.Event()  # set: write what waits without lingering
         self._pool: ProcessPoolExecutor | None = None
         self._limits_due = 0.0  # when retention and the size limit are next applied
 
@@ -232,20 +242,23 @@ class Library:
         `library_max_pending` results waiting, the result is not kept: a backlog must not grow without bound."""
         if not self.configured:
             return
-        if len(self._writes) >= self.settings.library_max_pending:
+        if len(self._waiting) + self._writing >= self.settings.library_max_pending:
             metrics.LIBRARY_NOT_KEPT.inc()
-            log.warning("library_backlog_full", method=finished.method, pending=len(self._writes))
-            if isinstance(finished.result, Recorded):
-                finished.result.recording.release()
+            log.warning("library_backlog_full", method=finished.method, pending=len(self._waiting) + self._writing)
+            _let_go(finished)
             return
-        task = asyncio.create_task(self._keep(finished))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._waiting.append(finished)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
 
     async def settled(self) -> None:
-        """Waits for the writes in flight (a stopping gateway; tests)."""
-        while self._writes:
-            await asyncio.wait(list(self._writes))
+        """Writes what waits now, without lingering, and returns when it is written (a stopping gateway; tests)."""
+        self._flush.set()
+        try:
+            while self._writer is not None and not self._writer.done():
+                await asyncio.wait([self._writer])
+        finally:
+            self._flush.clear()
 
     def _describer(self) -> ProcessPoolExecutor:
         """The process results are described in, started at the first (spawned: the gateway runs threads), at the
@@ -266,42 +279,60 @@ class Library:
             await self._store.close()
             self._store = None
 
-    async def _keep(self, finished: Finished) -> None:
-        try:
-            await self._add(finished)
-        finally:
-            if isinstance(finished.result, Recorded):
-                finished.result.recording.release()
+    async def _write_batches(self) -> None:
+        """The one writer: waits `linger_seconds` for the results of a burst of calls to gather, then describes
+        them and adds them in one transaction, until none wait. Per result, a write of its own cost the gateway
+        more CPU than the call (a transaction, a trip to the describing process, a log line each)."""
+        while self._waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush.wait(), self.linger_seconds)
+            batch, self._waiting = self._waiting[:BATCH_ITEMS], self._waiting[BATCH_ITEMS:]
+            self._writing = len(batch)
+            try:
+                await self._add(batch)
+            finally:
+                self._writing = 0
+                for finished in batch:
+                    _let_go(finished)
 
-    async def _add(self, finished: Finished) -> None:
-        if isinstance(finished.result, Recorded) and finished.result.after is not None:
-            await asyncio.wait([finished.result.after])  # one reader of the recording at a time
+    async def _add(self, batch: list[Finished]) -> None:
+        cache_writes = [f.result.after for f in batch if isinstance(f.result, Recorded) and f.result.after is not None]
+        if cache_writes:
+            await asyncio.wait(cache_writes)  # one reader of a recording at a time
         try:
             store = await self.store()
         except ApiError:
             return  # logged and counted by store()
         try:
-            async with self._describing:  # one at a time, in a process of its own
-                work = await asyncio.to_thread(self._work, finished)
-                item = await asyncio.get_running_loop().run_in_executor(self._describer(), _described, work)
-            item_id = await store.add(item)
-            log.info("library_item_kept", item_id=item_id, kind=item.kind, files=len(item.files))
-            if time.monotonic() >= self._limits_due:  # a query over every item: not after each one
+            works = await asyncio.to_thread(lambda: [self._work(finished) for finished in batch])
+            items: list[NewItem] = []
+            loop = asyncio.get_running_loop()
+            for part in _parts(works):
+                done = await loop.run_in_executor(self._describer(), _described_all, part)
+                for work, described in zip(part, done, strict=True):
+                    if isinstance(described, NewItem):
+                        items.append(described)
+                    else:  # a result the library cannot read must not go unnoticed, nor lose the others
+                        log.error("library_item_unreadable", kind=work.kind, error=described)
+                        metrics.LIBRARY_FAILURES.inc()
+            if not items:
+                return
+            item_ids = await store.add_many(items)
+            log.info("library_items_kept", items=[f"{item.kind}:{i}" for item, i in zip(items, item_ids, strict=True)])
+            for item in items:
+                metrics.LIBRARY_ITEMS.labels(item.kind).inc()
+            if time.monotonic() >= self._limits_due:  # a query over every item: not after each batch
                 self._limits_due = time.monotonic() + LIMITS_EVERY_SECONDS
                 retention = self.settings.library_retention_days
                 await store.enforce_limits(
                     timedelta(days=retention) if retention else None, self.settings.library_max_bytes or None
                 )
-            metrics.LIBRARY_ITEMS.labels(item.kind).inc()
         except LIBRARY_FAILURES as exc:
             self.failed("library_write_failed", exc)
         except BrokenProcessPool:  # the describing process died (killed, out of memory): a new one for the next
-            log.error("library_describer_died", method=finished.method)
+            log.error("library_describer_died", results=len(batch))
             metrics.LIBRARY_FAILURES.inc()
             self._pool = None
-        except Exception:  # a result the library cannot read must not go unnoticed, nor fail anything else
-            log.exception("library_item_unreadable", method=finished.method)
-            metrics.LIBRARY_FAILURES.inc()
 
     def _work(self, finished: Finished) -> "_Work":
         """What the describing process needs of a result, as plain data (off the event loop: it reads the recording,
@@ -368,3 +399,36 @@ def _described(work: _Work) -> NewItem:
         sound_vector=description.sound_vector,
         files=files,
     )
+
+
+def _described_all(works: list[_Work]) -> list[NewItem | str]:
+    """Each result's item, or why it could not be read (a traceback): one result the library cannot read loses
+    none of the others."""
+    described: list[NewItem | str] = []
+    for work in works:
+        try:
+            described.append(_described(work))
+        except Exception:
+            described.append(traceback.format_exc())
+    return described
+
+
+def _parts(works: list[_Work]) -> Iterator[list[_Work]]:
+    """Consecutive results of at most PART_BYTES of events together (a larger one alone)."""
+    part: list[_Work] = []
+    size = 0
+    for work in works:
+        work_size = sum(len(event) for event in work.events)
+        if part and size + work_size > PART_BYTES:
+            yield part
+            part, size = [], 0
+        part.append(work)
+        size += work_size
+    if part:
+        yield part
+
+
+def _let_go(finished: Finished) -> None:
+    """The library is done with a result: its recording, if it has one, may go."""
+    if isinstance(finished.result, Recorded):
+        finished.result.recording.release()

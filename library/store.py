@@ -85,6 +85,29 @@ _NEWEST = "created DESC, seq DESC"  # the candidates' order: ties in ranking go 
 _ITEM_COLUMNS = "id, owner, kind, created, request, prompt, metadata, timings, tags, pinned, size_bytes, description"
 
 
+def _item_row(item_id: str, item: NewItem) -> tuple[Any, ...]:
+    """An item's row of library_items, in the INSERT's column order."""
+    metadata = item.metadata
+    bpm = metadata.get("bpm")
+    return (
+        item_id,
+        item.owner,
+        item.kind,
+        Jsonb(item.request),
+        item.prompt,
+        Jsonb(metadata),
+        metadata.get("genre") or None,
+        metadata.get("key") or None,
+        float(bpm) if bpm else None,
+        metadata.get("meter") or None,
+        Jsonb(item.timings),
+        sum(file.size for file in item.files),
+        item.description,
+        _vector_bytes(item.text_vector),
+        _vector_bytes(item.sound_vector),
+    )
+
+
 def _vector_bytes(vector: Vector | None) -> bytes | None:
     return None if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
@@ -210,39 +233,27 @@ class LibraryStore:
 
     async def add(self, item: NewItem) -> str:
         """Keeps an item (its files already in the content store); its id."""
-        item_id = uuid.uuid4().hex
-        metadata = item.metadata
-        bpm = metadata.get("bpm")
-        async with self.pool.connection() as connection, connection.transaction():
-            await connection.execute(
+        return (await self.add_many([item]))[0]
+
+    async def add_many(self, items: Sequence[NewItem]) -> list[str]:
+        """Keeps items in one transaction (one round of statements, however many); their ids, in order."""
+        ids = [uuid.uuid4().hex for _ in items]
+        async with self.pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            await cursor.executemany(
                 "INSERT INTO library_items (id, owner, kind, request, prompt, metadata, genre, musical_key, bpm, meter,"
                 " timings, size_bytes, description, text_vector, sound_vector)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    item_id,
-                    item.owner,
-                    item.kind,
-                    Jsonb(item.request),
-                    item.prompt,
-                    Jsonb(metadata),
-                    metadata.get("genre") or None,
-                    metadata.get("key") or None,
-                    float(bpm) if bpm else None,
-                    metadata.get("meter") or None,
-                    Jsonb(item.timings),
-                    sum(file.size for file in item.files),
-                    item.description,
-                    _vector_bytes(item.text_vector),
-                    _vector_bytes(item.sound_vector),
-                ),
+                [_item_row(item_id, item) for item_id, item in zip(ids, items, strict=True)],
             )
-            async with connection.cursor() as cursor:
-                await cursor.executemany(
-                    "INSERT INTO library_files (item_id, name, media_type, sha256, size_bytes)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    [(item_id, f.name, f.media_type, f.sha256, f.size) for f in item.files],
-                )
-        return item_id
+            await cursor.executemany(
+                "INSERT INTO library_files (item_id, name, media_type, sha256, size_bytes) VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (item_id, f.name, f.media_type, f.sha256, f.size)
+                    for item_id, item in zip(ids, items, strict=True)
+                    for f in item.files
+                ],
+            )
+        return ids
 
     async def tag(self, owner: str, item_id: str, add: Sequence[str], remove: Sequence[str]) -> Item:
         async with self.pool.connection() as connection:

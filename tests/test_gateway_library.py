@@ -144,10 +144,9 @@ async def test_past_its_backlog_the_library_keeps_no_more_and_counts_them(
         not_kept = REGISTRY.get_sample_value("dgxmusic_library_not_kept_total") or 0.0
         request = compose_request("lofi 80", options=song_options(bars=1, seed=9), bypass_cache=True)
         kept = len((await busy.alice.list_items(page_size=100))[0])
-        library._describing = asyncio.Semaphore(0)  # the first result waits to be described
+        library.linger_seconds = 600  # the first result waits to be written
         await busy.alice.compose(request)
         await busy.alice.compose(request)
         assert REGISTRY.get_sample_value("dgxmusic_library_not_kept_total") == not_kept + 1
-        library._describing.release()
-        await library.settled()
+        await library.settled()  # written now, without lingering
         assert len((await busy.alice.list_items(page_size=100))[0]) == kept + 1

@@ -77,6 +77,16 @@ async def test_migrations_are_applied_once_even_by_stores_opening_together(store
     assert [row[0] for row in rows] == [version for version, _, _ in migrations()]
 
 
+async def test_items_added_together_read_back_each_with_its_own_files(store: LibraryStore) -> None:
+    items = [new_item(store.files, owner="carol", genre=genre, content=genre.encode()) for genre in ("trap", "house")]
+    first, second = await store.add_many(items)
+    assert (await store.get("carol", first)).genre == "trap"
+    kept = await store.get("carol", second)
+    assert kept.genre == "house"
+    assert [store.files.read(file.sha256) for file in kept.files] == [b"house"]
+    assert await store.add_many([]) == []
+
+
 async def test_an_item_reads_back_as_it_was_kept_and_only_by_its_owner(store: LibraryStore) -> None:
     item_id = await store.add(new_item(store.files, owner="alice"))
     item = await store.get("alice", item_id)
