@@ -235,32 +235,40 @@ class ResultCache:
             store.delete(sha256)  # so that the result, computed again, is written again (put keeps a blob it has)
             raise
 
-    async def put(self, key: str, recording: Recording) -> None:
+    async def put(self, key: str, recording: Recording) -> Path | None:
         """Writes the blob first (a large result), then the entry under a temporary key and renames, so a reader
-        never sees half an entry, nor an entry without its blob."""
+        never sees half an entry, nor an entry without its blob. The blob's file, when one was written: the
+        library reads the result from it rather than from the recording."""
         try:
-            await self._put(key, recording)
+            return await self._put(key, recording)
         finally:
             recording.release()
 
-    async def _put(self, key: str, recording: Recording) -> None:
+    async def _put(self, key: str, recording: Recording) -> Path | None:
         if not self.enabled or not self.guard.open:
-            return
+            return None
         if recording.overflowed:
             log.info("cache_entry_too_large", bytes=recording.size, limit=recording.max_bytes)
-            return
+            return None
         if not recording.count:
-            return
+            return None
         inline = self.blobs is None or recording.size <= self.blobs.inline_max_bytes
         if not inline and self.blobs is not None and recording.size > self.blobs.max_bytes:
             log.info("cache_entry_too_large", bytes=recording.size, limit=self.blobs.max_bytes)
-            return
+            return None
         # Signing and writing tens of MB of events takes a while: off the event loop.
+        blob = None
         try:
-            entry = await asyncio.to_thread(self._inline_entry if inline else self._blob_entry, key, recording)
+            if inline:
+                entry = await asyncio.to_thread(self._inline_entry, key, recording)
+            else:
+                assert self.blobs is not None
+                blob = await asyncio.to_thread(self.blobs.store.put, recording.blocks())  # as recorded: framed
+                entry = self._signed(key, [BLOB, blob.sha256.encode()])
         except OSError as exc:  # the store's disk is full or unwritable: the result is not cached
             log.warning("cache_blob_write_failed", key=key, error=str(exc))
-            return
+            return None
+        blob_path = None if blob is None or self.blobs is None else self.blobs.store.path(blob.sha256)
         staging = f"{key}:staging:{time.monotonic_ns()}"
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -270,14 +278,10 @@ class ResultCache:
                 await pipe.execute()
         except REDIS_FAILURES as exc:
             self.guard.failed("cache_write_failed", exc)
+        return blob_path
 
     def _inline_entry(self, key: str, recording: Recording) -> list[bytes]:
         return self._signed(key, [INLINE, *recording.events])
-
-    def _blob_entry(self, key: str, recording: Recording) -> list[bytes]:
-        assert self.blobs is not None
-        blob = self.blobs.store.put(recording.blocks())  # as recorded: framed
-        return self._signed(key, [BLOB, blob.sha256.encode()])
 
     def recording(self, max_bytes: int) -> Recording:
         """A recording of one call's result, spilling to the store's disk past what stays inline."""
@@ -355,7 +359,7 @@ class CachedResults:
 
     def __init__(self, cache: ResultCache) -> None:
         self.cache = cache
-        self._writing: dict[str, asyncio.Task[None]] = {}  # cache writes in flight, by key
+        self._writing: dict[str, asyncio.Task[Path | None]] = {}  # cache writes in flight, by key
 
     async def find(self, key: str) -> list[bytes] | None:
         """The events of the cached result, if there is one."""
@@ -363,12 +367,13 @@ class CachedResults:
             await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
         return await self.cache.get(key)
 
-    def remember(self, key: str, recording: Recording) -> asyncio.Task[None]:
-        """Caches in the background so the client's summary is not held up by the write; the write's task."""
+    def remember(self, key: str, recording: Recording) -> "asyncio.Task[Path | None]":
+        """Caches in the background so the client's summary is not held up by the write; the write's task (its
+        result: the blob written, if one was)."""
         task = asyncio.create_task(self.cache.put(key, recording))
         self._writing[key] = task
 
-        def forget(done: asyncio.Task[None]) -> None:
+        def forget(done: "asyncio.Task[Path | None]") -> None:
             if self._writing.get(key) is done:  # a later write of the same key may have replaced it
                 del self._writing[key]
 

@@ -32,7 +32,7 @@ from dgxmusic.audio import AudioAssembler, FloatAudio
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
 from gateway.artifacts import ContentStore
-from gateway.cache import Recording, RedisGuard
+from gateway.cache import Recording, RedisGuard, unframed
 from gateway.errors import ApiError
 from gateway.scope import STAGE_NAMES
 from library.store import ItemFile, LibraryStore, NewItem
@@ -70,11 +70,12 @@ LIBRARY_FAILURES = (psycopg.Error, psycopg_pool.PoolTimeout, OSError, TimeoutErr
 @dataclass(frozen=True)
 class Recorded:
     """A streamed call's result as the cache recorded it (serialized events of the message `response` names), read
-    once the cache's write of it (`after`) is done, and let go then."""
+    once the cache's write of it (`after`) is done - from the blob that write made, if it made one - and let go
+    then."""
 
     response: str  # the events' message, by its name in music_service_pb2
     recording: Recording
-    after: "asyncio.Task[None] | None"
+    after: "asyncio.Task[Path | None] | None"
 
 
 # A result: its events, or the recording of them.
@@ -338,8 +339,12 @@ class Library:
         """What the describing process needs of a result, as plain data (off the event loop: it reads the recording,
         and a request may carry a large MIDI or audio file)."""
         result, request = finished.result, finished.request
+        blob = None
         if isinstance(result, Recorded):
-            response, events = result.response, result.recording.events
+            # A compose's tens of MB: the describing process reads the cache's blob of them itself rather than
+            # have the gateway read the recording and send it over.
+            blob = _written_blob(result.after)
+            response, events = result.response, [] if blob is not None else result.recording.events
         else:
             response, events = type(result[0]).__name__, [event.SerializeToString() for event in result]
         return _Work(
@@ -350,6 +355,7 @@ class Library:
             timings=timings(finished.summary),
             response=response,
             events=events,
+            events_blob=blob,
             library_dir=self.settings.library_dir,
         )
 
@@ -365,6 +371,7 @@ class _Work:
     timings: dict[str, float]
     response: str
     events: list[bytes]
+    events_blob: Path | None  # where the events are, framed, when not in `events`: the cache's blob of them
     library_dir: Path
 
 
@@ -374,7 +381,8 @@ def _described(work: _Work) -> NewItem:
     from library.describe import describe  # loads the text model at first use
 
     parse = getattr(pb, work.response).FromString
-    made = _made(parse(event) for event in work.events)
+    events = work.events if work.events_blob is None else unframed(_read_blob(work.events_blob))
+    made = _made(parse(event) for event in events)
     description = describe(work.kind, work.prompt, made.metadata, made.midi, made.audio)
     metadata = dict(made.metadata)
     for name in ("key", "bpm", "meter"):
@@ -411,6 +419,19 @@ def _described_all(works: list[_Work]) -> list[NewItem | str]:
         except Exception:
             described.append(traceback.format_exc())
     return described
+
+
+def _written_blob(cache_write: "asyncio.Task[Path | None] | None") -> Path | None:
+    """The blob a finished cache write made, if it made one."""
+    if cache_write is None or cache_write.cancelled() or cache_write.exception() is not None:
+        return None
+    return cache_write.result()
+
+
+def _read_blob(path: Path) -> bytes:
+    """A cache blob (ContentStore's `root/xx/<sha256>`), checked against its name; CorruptArtifact when the cache
+    swept it meanwhile."""
+    return ContentStore(path.parent.parent).read(path.name)
 
 
 def _parts(works: list[_Work]) -> Iterator[list[_Work]]:
