@@ -21,6 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from gateway import metrics
 from gateway.artifacts import ContentStore, CorruptArtifact
+from gateway.background import in_background
 
 log = structlog.get_logger(__name__)
 
@@ -263,7 +264,7 @@ class ResultCache:
                 entry = await asyncio.to_thread(self._inline_entry, key, recording)
             else:
                 assert self.blobs is not None
-                blob = await asyncio.to_thread(self.blobs.store.put, recording.blocks())  # as recorded: framed
+                blob = await in_background(self.blobs.store.put, recording.blocks())  # as recorded: framed
                 entry = self._signed(key, [BLOB, blob.sha256.encode()])
         except OSError as exc:  # the store's disk is full or unwritable: the result is not cached
             log.warning("cache_blob_write_failed", key=key, error=str(exc))

@@ -32,6 +32,7 @@ from dgxmusic.audio import AudioAssembler, FloatAudio
 from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
 from gateway.artifacts import ContentStore
+from gateway.background import in_background
 from gateway.cache import Recording, RedisGuard, unframed
 from gateway.errors import ApiError
 from gateway.scope import STAGE_NAMES
@@ -305,7 +306,7 @@ class Library:
         except ApiError:
             return  # logged and counted by store()
         try:
-            works = await asyncio.to_thread(lambda: [self._work(finished) for finished in batch])
+            works = await in_background(lambda: [self._work(finished) for finished in batch])
             items: list[NewItem] = []
             loop = asyncio.get_running_loop()
             for part in _parts(works):
