@@ -292,6 +292,9 @@ class Library:
             self._writing = len(batch)
             try:
                 await self._add(batch)
+            except Exception:  # a batch the library cannot keep must not go unnoticed, nor stop the writer
+                log.exception("library_batch_failed", results=len(batch))
+                metrics.LIBRARY_FAILURES.inc()
             finally:
                 self._writing = 0
                 for finished in batch:
