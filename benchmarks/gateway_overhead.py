@@ -1,14 +1,19 @@
 """The gateway's own cost on a unary call (issue #15: p50 <= 1 ms): GenerateMidi of 8 bars through the gateway vs the
 text2midi model called on Triton directly, in alternating rounds on one stack, so that both see the same load.
 
+Also where it goes: the CPU each process of the stack spends per call on each path (read from /proc, so on Linux),
+and the gateway's own split of a call (from its log: the whole handler, and the Triton call inside it).
+
 Run: `.venv/bin/python benchmarks/gateway_overhead.py [--rounds N] [--calls N]` (starts its own embedded stack).
 """
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +34,60 @@ def timed(run: Callable[[], object], calls: int) -> list[float]:
         run()
         seconds.append(time.perf_counter() - began)
     return seconds
+
+
+def process_name(pid: int) -> str:
+    """What a process of the stack is, by its command line."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    line = " ".join(part.decode(errors="replace") for part in argv)
+    for marker, name in (("-m gateway", "gateway"), ("model.py", "model stubs"), ("tritonserver", "tritonserver")):
+        if marker in line:
+            return name
+    if "redis" in line:
+        return "redis"
+    if line.startswith("postgres"):
+        return "postgresql"
+    if "multiprocessing" in line:
+        return "gateway's describing process"
+    return Path(argv[0].decode(errors="replace")).name
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds (user + system) so far of every process below this one, summed by what it is."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    mine, found = {os.getpid()}, True
+    while found:
+        found = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                found = True
+    seconds: defaultdict[str, float] = defaultdict(float)
+    for pid in mine - {os.getpid()}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[process_name(pid)] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):  # ended meanwhile
+            continue
+    seconds["this benchmark (the client)"] = time.process_time()
+    return seconds
+
+
+def gateway_split(log: Path) -> tuple[float, float]:
+    """The gateway's p50 of a GenerateMidi call's handler and of the Triton call in it, ms, from its rpc log lines."""
+    handler, triton = [], []
+    for line in log.read_text().splitlines():
+        if '"rpc"' in line and '"GenerateMidi"' in line:
+            fields = json.loads(line)
+            handler.append(fields["ms"])
+            triton.append(fields["stages_ms"].get("composing", 0.0))
+    return statistics.median(handler), statistics.median(triton)
 
 
 def main() -> None:
@@ -53,10 +112,16 @@ def main() -> None:
 
             via_gateway: list[float] = []
             via_triton: list[float] = []
+            cpu: dict[str, defaultdict[str, float]] = {"gateway": defaultdict(float), "direct": defaultdict(float)}
             timed(gateway, 20), timed(direct, 20)  # warm-up
             for _ in range(args.rounds):
-                via_gateway += timed(gateway, args.calls)
-                via_triton += timed(direct, args.calls)
+                for name, run, times in (("gateway", gateway, via_gateway), ("direct", direct, via_triton)):
+                    before = cpu_by_process()
+                    times += timed(run, args.calls)
+                    for process, seconds in cpu_by_process().items():
+                        cpu[name][process] += seconds - before.get(process, 0.0)
+            time.sleep(1)  # the gateway's last log lines
+            handler, triton_in_gateway = gateway_split(stack.log_dir / "gateway.log")
     g50, t50 = statistics.median(via_gateway) * 1000, statistics.median(via_triton) * 1000
     g90, t90 = np.percentile(via_gateway, 90) * 1000, np.percentile(via_triton, 90) * 1000
     calls = args.rounds * args.calls
@@ -64,6 +129,13 @@ def main() -> None:
     print(f"  gateway p50 {g50:.2f} ms, p90 {g90:.2f} ms")
     print(f"  direct  p50 {t50:.2f} ms, p90 {t90:.2f} ms")
     print(f"  gateway overhead p50 {g50 - t50:.2f} ms (target <= 1 ms)")
+    print(f"  the gateway's own view, p50: handler {handler:.2f} ms, the Triton call in it {triton_in_gateway:.2f} ms")
+    print("CPU per call by process, ms (user + system, over each path's rounds; background work included):")
+    print(f"  {'':<34}{'gateway':>9}{'direct':>9}")
+    for name in sorted(set(cpu["gateway"]) | set(cpu["direct"]), key=lambda n: -cpu["gateway"][n]):
+        row = [cpu[path][name] / calls * 1000 for path in ("gateway", "direct")]
+        if max(row) >= 0.01:
+            print(f"  {name:<34}{row[0]:9.2f}{row[1]:9.2f}")
 
 
 if __name__ == "__main__":
