@@ -1,6 +1,7 @@
 """Renders and Basic Pitch's outputs come from Triton through system shared memory when Triton is on the same host
 (the stack's own gateway: DGXMUSIC_TRITON_SHARED_MEMORY=auto on loopback), bit-exact with the gRPC path (the same
-transcribed notes); a result larger than the pool goes over gRPC; a gateway removes its regions when it stops, and the next gateway removes those of one that was killed."""
+transcribed notes); a result larger than the pool goes over gRPC; a gateway removes its regions when it stops, and the
+next gateway removes those of one that was killed."""
 
 import signal
 import subprocess
@@ -16,9 +17,9 @@ import tritonclient.grpc as triton_grpc
 from tritonclient.utils import InferenceServerException
 
 from clients.client import ComposeResult, MusicClient, compose_request, song_options
-from dgxmusic.v1 import music_service_pb2 as pb
 from deploy import triton
 from deploy.launcher import Stack, free_ports, gateway_serving
+from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import shared_memory
 from waiting import is_gone, wait_until
 
