@@ -237,7 +237,7 @@ def profile(stack: Stack, clients: dict[str, MusicClient], audio: Path, times: d
         cli = median(times[f"dgx-music transcribe ({name})"]) * 1000
         warm = median(times[f"warm client transcribe + write ({name})"]) * 1000
         row = {"dgx-music start (python, import clients.cli)": start}
-        row["dgx-music: the rest outside the call (connect, read, write)"] = cli - warm - start
+        row["dgx-music: the rest (connect, read, write; medians differenced)"] = cli - warm - start
         row["gateway stage: receiving (upload, decode)"] = stage_sums["receiving"] / repeat * 1000
         row["  of it, decoding the WAV (timed here)"] = steps["decode the upload (WAV)"]
         row["gateway stage: transcribing"] = stage_sums["transcribing"] / repeat * 1000

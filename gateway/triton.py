@@ -767,12 +767,11 @@ class TritonModels:
     ) -> dict[str, npt.NDArray[np.float32]]:
         """Basic Pitch's raw outputs (by transcriber's names) for at most BasicPitch.MAX_WINDOWS_PER_REQUEST windows
         [n, 43844, 1]; through shared memory when the gateway uses it (11 MB for 37 windows)."""
-        wanted = list(BasicPitch.OUTPUTS.values())
         result = await self._infer_placed(
             BasicPitch.NAME,
             [_tensor(BasicPitch.WINDOWS, windows)],
-            wanted,
-            basic_pitch_output_bytes(len(windows)) if self.shared_memory is not None else {},
+            list(BasicPitch.OUTPUTS.values()),
+            basic_pitch_output_bytes(len(windows)),
             request_id=request_id,
             deadline=deadline,
         )
