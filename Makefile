@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 BUF_VERSION := 1.61.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup system test-system demo serve test lint bench bench-compose bench-compose-gpu bench-library loadtest-report soak protos k8s clean
+.PHONY: setup system test-system demo serve test lint bench bench-compose bench-compose-gpu bench-transcribe bench-transcribe-gpu bench-library loadtest-report soak protos k8s clean
 
 setup: system $(BIN)/.installed $(BUF)
 
@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/compose_speed.py
+	$(BIN)/python benchmarks/transcription_speed.py
 	$(BIN)/python benchmarks/train_adapter.py
 
 # Compose vs the fluidsynth CLI, and renders through shared memory vs gRPC (issue #15); -gpu: on an NVIDIA GPU machine.
@@ -70,6 +71,13 @@ bench-compose: setup
 
 bench-compose-gpu: setup
 	$(BIN)/python benchmarks/compose_speed.py --device cuda
+
+# dgx-music transcribe vs a basic-pitch predict() process, whole process (issue #15); -gpu: on an NVIDIA GPU machine.
+bench-transcribe: setup
+	$(BIN)/python benchmarks/transcription_speed.py
+
+bench-transcribe-gpu: setup
+	$(BIN)/python benchmarks/transcription_speed.py --device cuda
 
 # The library's search and similar on 10,000 items in a PostgreSQL of its own (issue #17): about a minute.
 bench-library: setup

@@ -1,6 +1,6 @@
-"""Triton system shared memory for the gateway's large tensors (a render's mix and stems): Triton writes them into a
-region of this gateway's own instead of sending tens of MB over gRPC. Only for a Triton on the same host
-(Settings.triton_shared_memory: auto = when every replica is on loopback).
+"""Triton system shared memory for the gateway's large tensors (a render's mix and stems, Basic Pitch's outputs):
+Triton writes them into a region of this gateway's own instead of sending tens of MB over gRPC. Only for a Triton on
+the same host (Settings.triton_shared_memory: auto = when every replica is on loopback).
 
 Regions are made when a request needs one, registered with every replica once, and reused across requests; they
 take at most `capacity` bytes together, and a request that finds none free and no room left goes over gRPC. Each

@@ -1,6 +1,7 @@
-"""Renders come from Triton through system shared memory when Triton is on the same host (the stack's own gateway:
-DGXMUSIC_TRITON_SHARED_MEMORY=auto on loopback), bit-exact with the gRPC path; a result larger than the pool goes
-over gRPC; a gateway removes its regions when it stops, and the next gateway removes those of one that was killed."""
+"""Renders and Basic Pitch's outputs come from Triton through system shared memory when Triton is on the same host
+(the stack's own gateway: DGXMUSIC_TRITON_SHARED_MEMORY=auto on loopback), bit-exact with the gRPC path (the same
+transcribed notes); a result larger than the pool goes over gRPC; a gateway removes its regions when it stops, and the
+next gateway removes those of one that was killed."""
 
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from tritonclient.utils import InferenceServerException
 from clients.client import ComposeResult, MusicClient, compose_request, song_options
 from deploy import triton
 from deploy.launcher import Stack, free_ports, gateway_serving
+from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import shared_memory
 from waiting import is_gone, wait_until
 
@@ -85,13 +87,20 @@ class OverGrpc:
 
     song: ComposeResult
     mix_alone: ComposeResult
+    transcription: pb.Transcription  # of the song's mix
+
+
+def transcribe(target: str, song: ComposeResult) -> pb.Transcription:
+    with MusicClient(target, timeout=120) as client:
+        return client.transcribe((song.mix, song.sample_rate)).transcription
 
 
 @pytest.fixture(scope="module")
 def over_grpc(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OverGrpc]:
     log = tmp_path_factory.mktemp("grpc-gateway") / "gateway.log"
     with gateway(stack, log, triton_shared_memory="off") as (process, target):
-        yield OverGrpc(compose(target), compose(target, stems=False))
+        song = compose(target)
+        yield OverGrpc(song, compose(target, stems=False), transcribe(target, song))
         assert not of(process.pid, registered(stack))
 
 
@@ -105,6 +114,15 @@ def test_renders_come_through_shared_memory_bit_exact_with_grpc(stack: Stack, ov
     assert regions <= files_of(main)
     for name in regions:
         assert (shared_memory.SHM_DIR / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_transcriptions_through_shared_memory_have_the_notes_of_grpc(stack: Stack, over_grpc: OverGrpc) -> None:
+    through_memory = transcribe(stack.gateway_target, over_grpc.song)
+    assert len(through_memory.notes) > 10
+    assert through_memory == over_grpc.transcription
+    # Triton wrote the outputs into the region: none outgrew its place there and went over gRPC after all.
+    log = (stack.log_dir / "gateway.log").read_text().splitlines()
+    assert not [line for line in log if "shared_memory_missed" in line and "basic_pitch" in line]
 
 
 def test_a_result_larger_than_the_pool_goes_over_grpc_and_regions_go_when_the_gateway_stops(

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import mido
 import mir_eval
@@ -41,6 +42,7 @@ from transcriber import (
     window_audio,
     window_count,
 )
+from transcriber._basic_pitch import drop_overlapping_pitch_bends, model_output_to_notes
 
 RefNote = tuple[float, float, int]
 ONSET_TOLERANCE = 0.05
@@ -125,6 +127,73 @@ def test_stereo_at_other_rates_is_resampled(soundfont: renderers.SoundFont, samp
     assert prepared.dtype == np.float32
     assert prepared.shape == (int(np.ceil(audio.shape[0] * MODEL_SAMPLE_RATE / sample_rate)),)
     assert onset_f1(reference_notes(midi), transcribe(audio, sample_rate).notes) >= 0.80
+
+
+def basic_pitchs_own(
+    outputs: dict[str, npt.NDArray[np.float32]], params: TranscriptionParams
+) -> tuple[bytes, list[tuple[Any, ...]]]:
+    """basic-pitch's model_output_to_notes on unwindowed outputs: its MIDI file and its note events."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        midi, events = model_output_to_notes(
+            {name: output.copy() for name, output in outputs.items()},
+            onset_thresh=params.onset_threshold,
+            frame_thresh=params.frame_threshold,
+            min_note_len=params.minimum_note_frames,
+            include_pitch_bends=params.pitch_bends,
+            multiple_pitch_bends=params.multiple_pitch_bends,
+            melodia_trick=params.melodia_trick,
+            midi_tempo=params.midi_tempo,
+        )
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue(), events
+
+
+NOTE_CREATION_PARAMS = [
+    TranscriptionParams(),
+    TranscriptionParams(onset_threshold=0.3, frame_threshold=0.15, minimum_note_length_ms=40),
+    TranscriptionParams(onset_threshold=0.8, frame_threshold=0.5, minimum_note_length_ms=300, pitch_bends=False),
+    TranscriptionParams(melodia_trick=False, multiple_pitch_bends=True),
+    TranscriptionParams(multiple_pitch_bends=True, midi_tempo=90),
+]
+
+
+@pytest.fixture(scope="module")
+def activations(renderer: renderers.FluidSynthRenderer) -> list[dict[str, npt.NDArray[np.float32]]]:
+    """The model's unwindowed outputs for songs of several kinds (their pitched tracks together), and random
+    activations rounded to a tenth, so that the melodia trick meets many equal values."""
+    found = []
+    for prompt, seed in [("upbeat funk in E minor", 1), ("calm piano ballad in C major", 2), ("dark techno", 3)]:
+        song = mido.MidiFile(file=io.BytesIO(composer.compose(composer.SongRequest(prompt, bars=8, seed=seed)).midi))
+        song.tracks = [track for track in song.tracks if track.name != "Drums"]
+        buffer = io.BytesIO()
+        song.save(file=buffer)
+        audio = renderer.render(renderers.parse_midi(buffer.getvalue()), stems=False).mix
+        prepared = prepare(audio, 44100)
+        found.append(unwindow(default_model().predict(prepared.windows), prepared.samples))
+    rng = np.random.default_rng(7)
+    frames = 600
+    found.append(
+        {name: np.round(rng.beta(0.3, 2.0, (frames, bins)), 1).astype(np.float32) for name, bins in OUTPUT_BINS.items()}
+    )
+    return found
+
+
+@pytest.mark.parametrize("params", NOTE_CREATION_PARAMS, ids=range(len(NOTE_CREATION_PARAMS)))
+def test_notes_and_midi_are_basic_pitchs_own(
+    activations: list[dict[str, npt.NDArray[np.float32]]], params: TranscriptionParams
+) -> None:
+    """transcriber.decoding's faster melodia trick changes no note, no bend and no byte of the MIDI file."""
+    for outputs in activations:
+        midi, events = basic_pitchs_own(outputs, params)
+        transcription = create_notes(outputs, params)
+        assert transcription.midi == midi
+        expected = sorted(events) if params.multiple_pitch_bends else drop_overlapping_pitch_bends(events)
+        assert [(n.start, n.end, n.pitch, n.amplitude, list(n.pitch_bends) or None) for n in transcription.notes] == [
+            (float(start), float(end), int(pitch), float(amplitude), [int(b) for b in bends] if bends else None)
+            for start, end, pitch, amplitude, bends in expected
+        ]
+    assert len(create_notes(activations[0], params).notes) > 10
 
 
 def test_batched_windows_equal_single_calls() -> None:

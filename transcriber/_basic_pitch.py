@@ -20,7 +20,11 @@ try:
         from basic_pitch.note_creation import (  # type: ignore[import-untyped]
             MIDI_OFFSET,
             drop_overlapping_pitch_bends,
+            get_infered_onsets,
+            get_pitch_bends,
+            model_frames_to_time,
             model_output_to_notes,
+            note_events_to_midi,
         )
 finally:
     logging.disable(logging.NOTSET)
@@ -41,7 +45,11 @@ __all__ = [
     "N_FREQ_BINS_NOTES",
     "ONNX_MODEL_PATH",
     "drop_overlapping_pitch_bends",
+    "get_infered_onsets",
+    "get_pitch_bends",
+    "model_frames_to_time",
     "model_output_to_notes",
+    "note_events_to_midi",
     "unwrap_output",
     "window_audio_file",
 ]

@@ -12,8 +12,11 @@ from transcriber._basic_pitch import (
     MIDI_OFFSET,
     N_FREQ_BINS_NOTES,
     drop_overlapping_pitch_bends,
-    model_output_to_notes,
+    get_pitch_bends,
+    model_frames_to_time,
+    note_events_to_midi,
 )
+from transcriber.decoding import note_events
 from transcriber.errors import InvalidTranscriptionRequest
 from transcriber.windows import ModelOutputs
 
@@ -108,18 +111,24 @@ def create_notes(outputs: ModelOutputs, params: TranscriptionParams) -> Transcri
         if first <= last:
             kept[:, first : last + 1] = outputs[name][:, first : last + 1]
         outputs[name] = kept
+    # basic_pitch.note_creation.model_output_to_notes, with its decoding's faster twin (transcriber.decoding).
     # basic-pitch rescales inferred onsets by their maximum, 0/0 when no bin is active; no note comes of it.
     with np.errstate(divide="ignore", invalid="ignore"):
-        midi, events = model_output_to_notes(
-            outputs,
+        in_frames = note_events(
+            outputs["note"],
+            outputs["onset"],
             onset_thresh=params.onset_threshold,
             frame_thresh=params.frame_threshold,
             min_note_len=params.minimum_note_frames,
-            include_pitch_bends=params.pitch_bends,
-            multiple_pitch_bends=params.multiple_pitch_bends,
             melodia_trick=params.melodia_trick,
-            midi_tempo=params.midi_tempo,
         )
+    if params.pitch_bends:
+        with_bends = get_pitch_bends(outputs["contour"], in_frames)
+    else:
+        with_bends = [(*event, None) for event in in_frames]
+    times = model_frames_to_time(outputs["contour"].shape[0])
+    events = [(times[start], times[end], pitch, amplitude, bends) for start, end, pitch, amplitude, bends in with_bends]
+    midi = note_events_to_midi(events, params.multiple_pitch_bends, params.midi_tempo)
     # The MIDI file drops the bends of overlapping notes unless multiple_pitch_bends; the list says the same.
     events = sorted(events) if params.multiple_pitch_bends else drop_overlapping_pitch_bends(events)
     notes = [
