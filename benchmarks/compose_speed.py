@@ -25,7 +25,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tritonclient.grpc as triton_grpc
 
@@ -143,16 +145,44 @@ def bench_thirty_seconds(targets: dict[str, str], repeat: int) -> None:
             client.close()
 
 
-def triton_fluidsynth_ns(stack: Stack) -> dict[str, int]:
-    """Triton's running totals for the fluidsynth model: requests, and nanoseconds by phase."""
+def triton_model_ns(stack: Stack, model: str) -> dict[str, int]:
+    """Triton's running totals for `model`: requests, and nanoseconds by phase."""
     client = triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}")
     headers = triton.grpc_key_headers(stack.settings)
-    answer = client.get_inference_statistics("fluidsynth", headers=headers, as_json=True)
+    answer = client.get_inference_statistics(model, headers=headers, as_json=True)
     stats = answer["model_stats"][0]["inference_stats"]
     totals = {phase: int(stats[phase].get("ns", 0)) for phase in ("success", "queue", "compute_input", "compute_infer",
                                                                  "compute_output")}  # fmt: skip
     totals["count"] = int(stats["success"].get("count", 0))
     return totals
+
+
+@dataclass
+class StagedCalls:
+    """`repeat` calls of one kind: mean seconds end to end, mean seconds of each stage the gateway reported, and
+    Triton's mean milliseconds per request of `model` by phase ("success" is its whole)."""
+
+    seconds: float
+    stages: dict[str, float]
+    triton_ms: dict[str, float]
+
+
+def staged_calls(call: Callable[[], Any], repeat: int, stages: list[str], stack: Stack, model: str) -> StagedCalls:
+    """Times `repeat` calls of `call` (it returns a result with a `summary`), after one warm-up."""
+    call()
+    before = triton_model_ns(stack, model)
+    total, sums = 0.0, dict.fromkeys(stages, 0.0)
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = call()
+        total += time.perf_counter() - began
+        for timing in result.summary.stage_timings:
+            stage = pb.Stage.Name(timing.stage).removeprefix("STAGE_").lower()
+            sums[stage] = sums.get(stage, 0.0) + timing.seconds
+    after = triton_model_ns(stack, model)
+    requests = max(1, after["count"] - before["count"])
+    triton_ms = {phase: (after[phase] - before[phase]) / requests / 1e6 for phase in before if phase != "count"}
+    return StagedCalls(total / repeat, {stage: seconds / repeat for stage, seconds in sums.items()}, triton_ms)
 
 
 def profile(stack: Stack, targets: dict[str, str], repeat: int) -> None:
@@ -162,20 +192,15 @@ def profile(stack: Stack, targets: dict[str, str], repeat: int) -> None:
     rows: dict[str, dict[str, float]] = {}
     for name, target in targets.items():
         with MusicClient(target, timeout=600) as client:
-            client.compose(request)
-            before = triton_fluidsynth_ns(stack)
-            total, stage_sums = 0.0, {"composing": 0.0, "rendering": 0.0, "streaming": 0.0}
-            for _ in range(repeat):
-                began = time.perf_counter()
-                result = client.compose(request)
-                total += time.perf_counter() - began
-                for timing in result.summary.stage_timings:
-                    stage = pb.Stage.Name(timing.stage).removeprefix("STAGE_").lower()
-                    stage_sums[stage] = stage_sums.get(stage, 0.0) + timing.seconds
-            after = triton_fluidsynth_ns(stack)
-        calls = max(1, after["count"] - before["count"])
-        triton_ms = {phase: (after[phase] - before[phase]) / calls / 1e6 for phase in before if phase != "count"}
-        row = {f"gateway stage: {stage}": seconds / repeat * 1000 for stage, seconds in stage_sums.items()}
+            calls = staged_calls(
+                functools.partial(client.compose, request),
+                repeat,
+                ["composing", "rendering", "streaming"],
+                stack,
+                "fluidsynth",
+            )
+        triton_ms = calls.triton_ms
+        row = {f"gateway stage: {stage}": seconds * 1000 for stage, seconds in calls.stages.items()}
         row["  Triton: queue"] = triton_ms["queue"]
         row["  Triton: compute_input"] = triton_ms["compute_input"]
         row["  Triton: compute_infer (FluidSynth, stems + mix)"] = triton_ms["compute_infer"]
@@ -183,10 +208,10 @@ def profile(stack: Stack, targets: dict[str, str], repeat: int) -> None:
         row["  rendering stage - Triton's request (tensors to the gateway)"] = (
             row["gateway stage: rendering"] - triton_ms["success"]
         )
-        row["client: receiving and decoding, the rest"] = total / repeat * 1000 - sum(
+        row["client: receiving and decoding, the rest"] = calls.seconds * 1000 - sum(
             value for key, value in row.items() if key.startswith("gateway")
         )
-        row["end to end"] = total / repeat * 1000
+        row["end to end"] = calls.seconds * 1000
         rows[name] = row
     print(f"where the 30 s compose's milliseconds go (mean of {repeat} calls per path, one path after the other):")
     names = list(rows)

@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import soundfile
-import tritonclient.grpc as triton_grpc
 
 import transcriber
 from clients.client import MusicClient
-from deploy import planner, triton
+from deploy import planner
 from deploy.launcher import Stack, settings_on_free_ports
 from dgxmusic.audio import decode_upload
 from dgxmusic.models import BasicPitch
@@ -51,7 +50,7 @@ from transcriber._basic_pitch import ONNX_MODEL_PATH
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the benchmarks beside this file, run as a script
 from benchmarks.analysis import pitched_song
-from benchmarks.compose_speed import gateway_without_shared_memory, has_nvidia_gpu, interleaved
+from benchmarks.compose_speed import gateway_without_shared_memory, has_nvidia_gpu, interleaved, staged_calls
 
 BIN = Path(sys.executable).parent
 TARGET_RATIO = 1.5
@@ -176,18 +175,6 @@ def agreement(audio: Path, work: Path, targets: dict[str, str], clients: dict[st
     print(f"  MIDI files byte-identical to predict()'s: {', '.join(f'{name} {ok}' for name, ok in same.items())}")
 
 
-def triton_basic_pitch_ns(stack: Stack) -> dict[str, int]:
-    """Triton's running totals for the basic_pitch model: requests, and nanoseconds by phase."""
-    client = triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.settings.triton_grpc_port}")
-    headers = triton.grpc_key_headers(stack.settings)
-    answer = client.get_inference_statistics(BasicPitch.NAME, headers=headers, as_json=True)
-    stats = answer["model_stats"][0]["inference_stats"]
-    phases = ("success", "queue", "compute_input", "compute_infer", "compute_output")
-    totals = {phase: int(stats[phase].get("ns", 0)) for phase in phases}
-    totals["count"] = int(stats["success"].get("count", 0))
-    return totals
-
-
 def gateway_steps(audio: Path, repeat: int) -> dict[str, float]:
     """The gateway's own steps around Triton, timed in this process on the same file (milliseconds, best of
     `repeat`): decoding the upload, preparing the windows, and unwindowing + notes + MIDI."""
@@ -220,27 +207,18 @@ def profile(stack: Stack, clients: dict[str, MusicClient], audio: Path, times: d
     steps = gateway_steps(audio, repeat)
     rows: dict[str, dict[str, float]] = {}
     for name, client in clients.items():
-        client.transcribe(audio)
-        before = triton_basic_pitch_ns(stack)
-        total, stage_sums = 0.0, {"receiving": 0.0, "transcribing": 0.0}
-        for _ in range(repeat):
-            began = time.perf_counter()
-            result = client.transcribe(audio)
-            total += time.perf_counter() - began
-            for timing in result.summary.stage_timings:
-                stage = pb.Stage.Name(timing.stage).removeprefix("STAGE_").lower()
-                stage_sums[stage] = stage_sums.get(stage, 0.0) + timing.seconds
-        after = triton_basic_pitch_ns(stack)
-        requests = max(1, after["count"] - before["count"])
-        per_request = {phase: (after[phase] - before[phase]) / requests / 1e6 for phase in before if phase != "count"}
+        calls = staged_calls(
+            functools.partial(client.transcribe, audio), repeat, ["receiving", "transcribing"], stack, BasicPitch.NAME
+        )
+        per_request = calls.triton_ms
         start = median(times[CLI_START]) * 1000
         cli = median(times[f"dgx-music transcribe ({name})"]) * 1000
         warm = median(times[f"warm client transcribe + write ({name})"]) * 1000
         row = {"dgx-music start (python, import clients.cli)": start}
         row["dgx-music: the rest (connect, read, write; medians differenced)"] = cli - warm - start
-        row["gateway stage: receiving (upload, decode)"] = stage_sums["receiving"] / repeat * 1000
+        row["gateway stage: receiving (upload, decode)"] = calls.stages["receiving"] * 1000
         row["  of it, decoding the WAV (timed here)"] = steps["decode the upload (WAV)"]
-        row["gateway stage: transcribing"] = stage_sums["transcribing"] / repeat * 1000
+        row["gateway stage: transcribing"] = calls.stages["transcribing"] * 1000
         row["  prepare: downmix, resample, windows (timed here)"] = steps["prepare: downmix, resample, windows"]
         row["  Triton, per request: queue"] = per_request["queue"]
         row["  Triton, per request: compute_input (windows in)"] = per_request["compute_input"]
@@ -254,10 +232,10 @@ def profile(stack: Stack, clients: dict[str, MusicClient], audio: Path, times: d
             - per_request["success"]
             - row["  finish: unwindow, notes, MIDI (timed here)"]
         )
-        row["client: sending, the response, the rest"] = total / repeat * 1000 - (
+        row["client: sending, the response, the rest"] = calls.seconds * 1000 - (
             row["gateway stage: receiving (upload, decode)"] + row["gateway stage: transcribing"]
         )
-        row["warm client call, end to end"] = total / repeat * 1000
+        row["warm client call, end to end"] = calls.seconds * 1000
         row["dgx-music transcribe, whole process"] = cli
         rows[name] = row
     print(f"where the {audio.name} transcription's milliseconds go (stages: mean of {repeat} calls per gateway):")
