@@ -50,7 +50,13 @@ from transcriber._basic_pitch import ONNX_MODEL_PATH
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the benchmarks beside this file, run as a script
 from benchmarks.analysis import pitched_song
-from benchmarks.compose_speed import gateway_without_shared_memory, has_nvidia_gpu, interleaved, staged_calls
+from benchmarks.compose_speed import (
+    gateway_without_shared_memory,
+    has_nvidia_gpu,
+    interleaved,
+    print_ms_table,
+    staged_calls,
+)
 
 BIN = Path(sys.executable).parent
 TARGET_RATIO = 1.5
@@ -238,11 +244,8 @@ def profile(stack: Stack, clients: dict[str, MusicClient], audio: Path, times: d
         row["warm client call, end to end"] = calls.seconds * 1000
         row["dgx-music transcribe, whole process"] = cli
         rows[name] = row
-    print(f"where the {audio.name} transcription's milliseconds go (stages: mean of {repeat} calls per gateway):")
-    names = list(rows)
-    print(f"  {'':<62}" + "".join(f"{name:>15}" for name in names))
-    for key in rows[names[0]]:
-        print(f"  {key:<62}" + "".join(f"{rows[name][key]:>13.0f}ms" for name in names))
+    title = f"where the {audio.name} transcription's milliseconds go (stages: mean of {repeat} calls per gateway):"
+    print_ms_table(title, rows)
 
 
 def main() -> None:
