@@ -125,6 +125,19 @@ class Recording:
         self._kept.close()
 
 
+@dataclass(frozen=True)
+class BlobRef:
+    """A result's blob in the cache's store, by the store's folder and the blob's SHA-256: what another process
+    (the library's describing one) needs to read it."""
+
+    root: Path
+    sha256: str
+
+    def events(self) -> list[bytes]:
+        """The result's events; CorruptArtifact when the blob is gone (swept) or damaged."""
+        return unframed(ContentStore(self.root).read(self.sha256))
+
+
 def sign(signing_key: bytes, key: str, events: list[bytes]) -> bytes:
     """An entry's signature: HMAC-SHA256 over its cache key and each event (length-prefixed, so that events cannot
     be moved across their boundaries)."""
@@ -236,7 +249,7 @@ class ResultCache:
             store.delete(sha256)  # so that the result, computed again, is written again (put keeps a blob it has)
             raise
 
-    async def put(self, key: str, recording: Recording) -> Path | None:
+    async def put(self, key: str, recording: Recording) -> "BlobRef | None":
         """Writes the blob first (a large result), then the entry under a temporary key and renames, so a reader
         never sees half an entry, nor an entry without its blob. The blob's file, when one was written: the
         library reads the result from it rather than from the recording."""
@@ -245,7 +258,7 @@ class ResultCache:
         finally:
             recording.release()
 
-    async def _put(self, key: str, recording: Recording) -> Path | None:
+    async def _put(self, key: str, recording: Recording) -> "BlobRef | None":
         if not self.enabled or not self.guard.open:
             return None
         if recording.overflowed:
@@ -264,12 +277,12 @@ class ResultCache:
                 entry = await asyncio.to_thread(self._inline_entry, key, recording)
             else:
                 assert self.blobs is not None
-                blob = await in_background(self.blobs.store.put, recording.blocks())  # as recorded: framed
+                written = await in_background(self.blobs.store.put, recording.blocks())  # as recorded: framed
+                blob = BlobRef(self.blobs.store.root, written.sha256)
                 entry = self._signed(key, [BLOB, blob.sha256.encode()])
         except OSError as exc:  # the store's disk is full or unwritable: the result is not cached
             log.warning("cache_blob_write_failed", key=key, error=str(exc))
             return None
-        blob_path = None if blob is None or self.blobs is None else self.blobs.store.path(blob.sha256)
         staging = f"{key}:staging:{time.monotonic_ns()}"
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -279,7 +292,7 @@ class ResultCache:
                 await pipe.execute()
         except REDIS_FAILURES as exc:
             self.guard.failed("cache_write_failed", exc)
-        return blob_path
+        return blob
 
     def _inline_entry(self, key: str, recording: Recording) -> list[bytes]:
         return self._signed(key, [INLINE, *recording.events])
@@ -360,7 +373,7 @@ class CachedResults:
 
     def __init__(self, cache: ResultCache) -> None:
         self.cache = cache
-        self._writing: dict[str, asyncio.Task[Path | None]] = {}  # cache writes in flight, by key
+        self._writing: dict[str, asyncio.Task[BlobRef | None]] = {}  # cache writes in flight, by key
 
     async def find(self, key: str) -> list[bytes] | None:
         """The events of the cached result, if there is one."""
@@ -368,13 +381,13 @@ class CachedResults:
             await asyncio.wait([writing])  # its outcome is the write's own business (cache.put logs failures)
         return await self.cache.get(key)
 
-    def remember(self, key: str, recording: Recording) -> "asyncio.Task[Path | None]":
+    def remember(self, key: str, recording: Recording) -> "asyncio.Task[BlobRef | None]":
         """Caches in the background so the client's summary is not held up by the write; the write's task (its
         result: the blob written, if one was)."""
         task = asyncio.create_task(self.cache.put(key, recording))
         self._writing[key] = task
 
-        def forget(done: "asyncio.Task[Path | None]") -> None:
+        def forget(done: "asyncio.Task[BlobRef | None]") -> None:
             if self._writing.get(key) is done:  # a later write of the same key may have replaced it
                 del self._writing[key]
 

@@ -33,7 +33,7 @@ from dgxmusic.v1 import music_service_pb2 as pb
 from gateway import metrics
 from gateway.artifacts import ContentStore
 from gateway.background import in_background
-from gateway.cache import Recording, RedisGuard, unframed
+from gateway.cache import BlobRef, Recording, RedisGuard
 from gateway.errors import ApiError
 from gateway.scope import STAGE_NAMES
 from library.store import ItemFile, LibraryStore, NewItem
@@ -76,7 +76,7 @@ class Recorded:
 
     response: str  # the events' message, by its name in music_service_pb2
     recording: Recording
-    after: "asyncio.Task[Path | None] | None"
+    after: "asyncio.Task[BlobRef | None] | None"
 
 
 # A result: its events, or the recording of them.
@@ -375,7 +375,7 @@ class _Work:
     timings: dict[str, float]
     response: str
     events: list[bytes]
-    events_blob: Path | None  # where the events are, framed, when not in `events`: the cache's blob of them
+    events_blob: BlobRef | None  # where the events are when not in `events`: the cache's blob of them
     library_dir: Path
 
 
@@ -385,7 +385,7 @@ def _described(work: _Work) -> NewItem:
     from library.describe import describe  # loads the text model at first use
 
     parse = getattr(pb, work.response).FromString
-    events = work.events if work.events_blob is None else unframed(_read_blob(work.events_blob))
+    events = work.events if work.events_blob is None else work.events_blob.events()
     made = _made(parse(event) for event in events)
     description = describe(work.kind, work.prompt, made.metadata, made.midi, made.audio)
     metadata = dict(made.metadata)
@@ -425,17 +425,11 @@ def _described_all(works: list[_Work]) -> list[NewItem | str]:
     return described
 
 
-def _written_blob(cache_write: "asyncio.Task[Path | None] | None") -> Path | None:
+def _written_blob(cache_write: "asyncio.Task[BlobRef | None] | None") -> BlobRef | None:
     """The blob a finished cache write made, if it made one."""
     if cache_write is None or cache_write.cancelled() or cache_write.exception() is not None:
         return None
     return cache_write.result()
-
-
-def _read_blob(path: Path) -> bytes:
-    """A cache blob (ContentStore's `root/xx/<sha256>`), checked against its name; CorruptArtifact when the cache
-    swept it meanwhile."""
-    return ContentStore(path.parent.parent).read(path.name)
 
 
 def _parts(works: list[_Work]) -> Iterator[list[_Work]]:
